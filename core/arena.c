@@ -1,0 +1,147 @@
+/* arena.c — bump allocator with destructors (see arena.h).
+ *
+ * Blocks are chained; a request larger than the block size gets a block of
+ * its own, so big items do not waste a half-used block. No per-object free:
+ * that is the point.
+ */
+#include "core/arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+#define ALIGN 16u
+
+struct block {
+    struct block *next;
+    size_t size;
+    size_t used;
+    /* Keep the payload aligned for any type. */
+    _Alignas(16) unsigned char data[];
+};
+
+struct defer {
+    struct defer *next;
+    void (*fn)(void *);
+    void *p;
+};
+
+struct ig_arena {
+    struct block *head;
+    struct defer *defers;
+    size_t block_size;
+    size_t used;
+};
+
+struct ig_arena *ig_arena_new(size_t block_size)
+{
+    struct ig_arena *a = ig_calloc(1, sizeof(*a));
+    a->block_size = block_size ? block_size : 4096;
+    return a;
+}
+
+void ig_arena_free(struct ig_arena *a)
+{
+    if (!a) {
+        return;
+    }
+    struct defer *d = a->defers;
+    while (d) {
+        struct defer *next = d->next;
+        d->fn(d->p);
+        d = next;
+    }
+    struct block *b = a->head;
+    while (b) {
+        struct block *next = b->next;
+        ig_free(b);
+        b = next;
+    }
+    ig_free(a);
+}
+
+void *ig_arena_alloc(struct ig_arena *a, size_t n)
+{
+    size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (need == 0) {
+        need = ALIGN;
+    }
+    struct block *b = a->head;
+    if (!b || b->size - b->used < need) {
+        size_t size = need > a->block_size ? need : a->block_size;
+        struct block *nb = ig_malloc(sizeof(*nb) + size);
+        nb->size = size;
+        nb->used = 0;
+        if (b && size == need && b->size - b->used >= ALIGN) {
+            /* Oversized request: keep the current block as the head so its
+             * free space is still used by later small requests. */
+            nb->next = b->next;
+            b->next = nb;
+            nb->used = need;
+            a->used += n;
+            return nb->data;
+        }
+        nb->next = b;
+        a->head = nb;
+        b = nb;
+    }
+    void *p = b->data + b->used;
+    b->used += need;
+    a->used += n;
+    return p;
+}
+
+void *ig_arena_zalloc(struct ig_arena *a, size_t n)
+{
+    void *p = ig_arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+char *ig_arena_strndup(struct ig_arena *a, const char *s, size_t n)
+{
+    char *p = ig_arena_alloc(a, n + 1);
+    if (n) {
+        memcpy(p, s, n);
+    }
+    p[n] = '\0';
+    return p;
+}
+
+char *ig_arena_strdup(struct ig_arena *a, const char *s)
+{
+    return ig_arena_strndup(a, s, strlen(s));
+}
+
+char *ig_arena_printf(struct ig_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return ig_arena_strdup(a, "");
+    }
+    char *p = ig_arena_alloc(a, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void ig_arena_defer(struct ig_arena *a, void (*fn)(void *), void *p)
+{
+    struct defer *d = ig_arena_alloc(a, sizeof(*d));
+    d->fn = fn;
+    d->p = p;
+    d->next = a->defers;
+    a->defers = d;
+}
+
+size_t ig_arena_used(const struct ig_arena *a)
+{
+    return a->used;
+}

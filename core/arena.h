@@ -1,0 +1,35 @@
+/* arena.h — a bump allocator with destructors.
+ *
+ * Objects that live and die together (one item and everything derived from
+ * it; one compiled ruleset) are allocated from one arena and released at
+ * once by ig_arena_free(). Foreign objects (PCRE2 code, an automaton) are
+ * tied to the arena with ig_arena_defer(), run in reverse order at free.
+ * Not thread-safe: an arena belongs to one thread at a time.
+ */
+#ifndef IG_CORE_ARENA_H
+#define IG_CORE_ARENA_H
+
+#include <stddef.h>
+
+struct ig_arena;
+
+/* Creates an arena whose blocks are at least block_size bytes (0: 4 KiB). */
+struct ig_arena *ig_arena_new(size_t block_size);
+/* Runs the deferred destructors (last registered first), frees all memory.
+ * NULL is a no-op. */
+void ig_arena_free(struct ig_arena *a);
+/* Returns n bytes aligned for any type; never NULL (aborts on exhaustion). */
+void *ig_arena_alloc(struct ig_arena *a, size_t n);
+/* As ig_arena_alloc, zero-filled. */
+void *ig_arena_zalloc(struct ig_arena *a, size_t n);
+/* Copies n bytes of s into the arena and NUL-terminates. */
+char *ig_arena_strndup(struct ig_arena *a, const char *s, size_t n);
+char *ig_arena_strdup(struct ig_arena *a, const char *s);
+char *ig_arena_printf(struct ig_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Registers fn(p) to run when the arena is freed. */
+void ig_arena_defer(struct ig_arena *a, void (*fn)(void *), void *p);
+/* Total bytes handed out (for metrics and tests). */
+size_t ig_arena_used(const struct ig_arena *a);
+
+#endif

@@ -1,0 +1,110 @@
+/* buf.c — growable byte buffer with a hard cap (see buf.h). */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+
+void ig_buf_init(struct ig_buf *b, size_t max_len)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max_len = max_len;
+}
+
+void ig_buf_fini(struct ig_buf *b)
+{
+    ig_free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void ig_buf_reset(struct ig_buf *b)
+{
+    b->len = 0;
+    if (b->data) {
+        b->data[0] = '\0';
+    }
+}
+
+static int reserve(struct ig_buf *b, size_t extra)
+{
+    if (b->max_len && (extra > b->max_len || b->len > b->max_len - extra)) {
+        return IG_E2BIG;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return IG_OK;
+    }
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    b->data = ig_realloc(b->data, ncap);
+    b->cap = ncap;
+    return IG_OK;
+}
+
+int ig_buf_add(struct ig_buf *b, const void *p, size_t n)
+{
+    int rc = reserve(b, n);
+    if (rc < 0) {
+        return rc;
+    }
+    if (n) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return IG_OK;
+}
+
+int ig_buf_adds(struct ig_buf *b, const char *s)
+{
+    return ig_buf_add(b, s, strlen(s));
+}
+
+int ig_buf_addc(struct ig_buf *b, char c)
+{
+    return ig_buf_add(b, &c, 1);
+}
+
+int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        return IG_EINVAL;
+    }
+    int rc = reserve(b, (size_t)n);
+    if (rc < 0) {
+        return rc;
+    }
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return IG_OK;
+}
+
+int ig_buf_addf(struct ig_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = ig_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *ig_buf_take(struct ig_buf *b)
+{
+    char *p = b->data ? b->data : ig_strdup("");
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}

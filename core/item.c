@@ -1,0 +1,100 @@
+/* item.c — the item model (see item.h). */
+#include "core/item.h"
+
+#include <string.h>
+#include <time.h>
+#include <stdio.h>
+
+#include "core/arena.h"
+#include "core/mem.h"
+
+struct ig_item *ig_item_new(void)
+{
+    struct ig_arena *a = ig_arena_new(2048);
+    struct ig_item *it = ig_arena_zalloc(a, sizeof(*it));
+    it->arena = a;
+    return it;
+}
+
+void ig_item_free(struct ig_item *it)
+{
+    if (it) {
+        ig_arena_free(it->arena);
+    }
+}
+
+const char *ig_item_strdup(struct ig_item *it, const char *s)
+{
+    return s ? ig_arena_strdup(it->arena, s) : NULL;
+}
+
+const char *ig_item_strndup(struct ig_item *it, const char *s, size_t n)
+{
+    return s ? ig_arena_strndup(it->arena, s, n) : NULL;
+}
+
+void ig_item_add_field(struct ig_item *it, const char *key, const char *value)
+{
+    /* Grow by doubling inside the arena; the old array is simply left
+     * behind (fields are few, the arena dies with the item). */
+    size_t n = it->nfields;
+    if ((n & (n - 1)) == 0) {
+        size_t cap = n ? n * 2 : 4;
+        struct ig_field *nf = ig_arena_alloc(it->arena, cap * sizeof(*nf));
+        if (n) {
+            memcpy(nf, it->fields, n * sizeof(*nf));
+        }
+        it->fields = nf;
+    }
+    it->fields[n].key = ig_arena_strdup(it->arena, key);
+    it->fields[n].value = ig_arena_strdup(it->arena, value ? value : "");
+    it->nfields = n + 1;
+}
+
+const char *ig_item_field(const struct ig_item *it, const char *key)
+{
+    for (size_t i = 0; i < it->nfields; i++) {
+        if (strcmp(it->fields[i].key, key) == 0) {
+            return it->fields[i].value;
+        }
+    }
+    return NULL;
+}
+
+void ig_item_flag(struct ig_item *it, uint32_t flag, const char *warning)
+{
+    it->flags |= flag;
+    if (!it->warning && warning) {
+        it->warning = ig_arena_strdup(it->arena, warning);
+    }
+}
+
+static void copy_iso(char out[32], const char *tmp)
+{
+    size_t n = strnlen(tmp, 31);
+    memcpy(out, tmp, n);
+    out[n] = '\0';
+}
+
+void ig_time_iso(int64_t t, int offset_min, char out[32])
+{
+    time_t local = (time_t)(t + (int64_t)offset_min * 60);
+    struct tm tm;
+    gmtime_r(&local, &tm);
+    /* Format into a roomy buffer: the compiler cannot know the year has
+     * four digits, and a truncated timestamp must never be emitted. */
+    char tmp[96];
+    if (offset_min == 0) {
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        copy_iso(out, tmp);
+        return;
+    }
+    int off = offset_min < 0 ? -offset_min : offset_min;
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, offset_min < 0 ? '-' : '+', off / 60,
+             off % 60);
+    copy_iso(out, tmp);
+}

@@ -1,0 +1,187 @@
+/* jsonw.c — streaming JSON writer (see jsonw.h). */
+#include "core/jsonw.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/text.h"
+
+void ig_jsonw_init(struct ig_jsonw *w, struct ig_buf *out)
+{
+    memset(w, 0, sizeof(*w));
+    w->out = out;
+}
+
+/* Emits the comma that separates this value from the previous one. */
+static void pre_value(struct ig_jsonw *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth > 0 && w->depth <= IG_JSONW_MAX_DEPTH) {
+        if (w->need_comma[w->depth - 1]) {
+            ig_buf_addc(w->out, ',');
+        }
+        w->need_comma[w->depth - 1] = true;
+    }
+}
+
+static void open(struct ig_jsonw *w, char c)
+{
+    pre_value(w);
+    ig_buf_addc(w->out, c);
+    if (w->depth < IG_JSONW_MAX_DEPTH) {
+        w->need_comma[w->depth] = false;
+    }
+    w->depth++;
+}
+
+static void close_(struct ig_jsonw *w, char c)
+{
+    if (w->depth > 0) {
+        w->depth--;
+    }
+    ig_buf_addc(w->out, c);
+}
+
+void ig_jsonw_obj_open(struct ig_jsonw *w) { open(w, '{'); }
+void ig_jsonw_obj_close(struct ig_jsonw *w) { close_(w, '}'); }
+void ig_jsonw_arr_open(struct ig_jsonw *w) { open(w, '['); }
+void ig_jsonw_arr_close(struct ig_jsonw *w) { close_(w, ']'); }
+
+void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    ig_buf_addc(out, '"');
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            uint32_t cp;
+            size_t len = ig_utf8_decode(s + i, n - i, &cp);
+            if (cp == IG_UTF8_INVALID) {
+                ig_buf_add(out, "\xEF\xBF\xBD", 3);
+            } else {
+                ig_buf_add(out, s + i, len);
+            }
+            i += len;
+            continue;
+        }
+        switch (c) {
+        case '"':  ig_buf_add(out, "\\\"", 2); break;
+        case '\\': ig_buf_add(out, "\\\\", 2); break;
+        case '\n': ig_buf_add(out, "\\n", 2); break;
+        case '\r': ig_buf_add(out, "\\r", 2); break;
+        case '\t': ig_buf_add(out, "\\t", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                ig_buf_add(out, esc, 6);
+            } else {
+                ig_buf_addc(out, (char)c);
+            }
+        }
+        i++;
+    }
+    ig_buf_addc(out, '"');
+}
+
+void ig_jsonw_key(struct ig_jsonw *w, const char *key)
+{
+    pre_value(w);
+    ig_json_escape(w->out, key, strlen(key));
+    ig_buf_addc(w->out, ':');
+    w->after_key = true;
+}
+
+void ig_jsonw_str(struct ig_jsonw *w, const char *s)
+{
+    if (!s) {
+        ig_jsonw_null(w);
+        return;
+    }
+    ig_jsonw_strn(w, s, strlen(s));
+}
+
+void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n)
+{
+    pre_value(w);
+    ig_json_escape(w->out, s, n);
+}
+
+void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
+{
+    pre_value(w);
+    ig_buf_addf(w->out, "%" PRId64, v);
+}
+
+void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v)
+{
+    pre_value(w);
+    ig_buf_addf(w->out, "%" PRIu64, v);
+}
+
+void ig_jsonw_num(struct ig_jsonw *w, double v)
+{
+    pre_value(w);
+    if (!isfinite(v)) {
+        ig_buf_adds(w->out, "null");
+        return;
+    }
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%.6g", v);
+    /* %g never yields a bare "." or exponent-only form, but it can yield
+     * "-0"; JSON allows that, and it only appears for true negative zero. */
+    ig_buf_adds(w->out, tmp);
+}
+
+void ig_jsonw_bool(struct ig_jsonw *w, bool v)
+{
+    pre_value(w);
+    ig_buf_adds(w->out, v ? "true" : "false");
+}
+
+void ig_jsonw_null(struct ig_jsonw *w)
+{
+    pre_value(w);
+    ig_buf_adds(w->out, "null");
+}
+
+void ig_jsonw_raw(struct ig_jsonw *w, const char *json, size_t n)
+{
+    pre_value(w);
+    ig_buf_add(w->out, json, n);
+}
+
+void ig_jsonw_kstr(struct ig_jsonw *w, const char *key, const char *s)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_str(w, s);
+}
+
+void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_int(w, v);
+}
+
+void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_num(w, v);
+}
+
+void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_bool(w, v);
+}
+
+void ig_jsonw_knull(struct ig_jsonw *w, const char *key)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_null(w);
+}

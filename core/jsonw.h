@@ -1,0 +1,55 @@
+/* jsonw.h — a small streaming JSON writer over an ig_buf.
+ *
+ * Output only: parsing JSON belongs to connectors (cJSON). The writer
+ * inserts commas itself, escapes strings per RFC 8259 and replaces invalid
+ * UTF-8 with U+FFFD, so whatever bytes come in, valid JSON comes out.
+ * Non-finite numbers are written as null. Nesting is tracked up to
+ * IG_JSONW_MAX_DEPTH levels.
+ */
+#ifndef IG_CORE_JSONW_H
+#define IG_CORE_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+#define IG_JSONW_MAX_DEPTH 64
+
+struct ig_jsonw {
+    struct ig_buf *out;                   /* borrowed */
+    int depth;
+    bool need_comma[IG_JSONW_MAX_DEPTH];
+    bool after_key;
+};
+
+void ig_jsonw_init(struct ig_jsonw *w, struct ig_buf *out);
+void ig_jsonw_obj_open(struct ig_jsonw *w);
+void ig_jsonw_obj_close(struct ig_jsonw *w);
+void ig_jsonw_arr_open(struct ig_jsonw *w);
+void ig_jsonw_arr_close(struct ig_jsonw *w);
+void ig_jsonw_key(struct ig_jsonw *w, const char *key);
+/* s may be NULL: writes null. */
+void ig_jsonw_str(struct ig_jsonw *w, const char *s);
+void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n);
+void ig_jsonw_int(struct ig_jsonw *w, int64_t v);
+void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v);
+/* Written with up to 6 significant digits after rounding ("%.6g"). */
+void ig_jsonw_num(struct ig_jsonw *w, double v);
+void ig_jsonw_bool(struct ig_jsonw *w, bool v);
+void ig_jsonw_null(struct ig_jsonw *w);
+/* Inserts pre-serialised JSON verbatim (the caller vouches for it). */
+void ig_jsonw_raw(struct ig_jsonw *w, const char *json, size_t n);
+
+/* key + value shorthands */
+void ig_jsonw_kstr(struct ig_jsonw *w, const char *key, const char *s);
+void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v);
+void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v);
+void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v);
+void ig_jsonw_knull(struct ig_jsonw *w, const char *key);
+
+/* Appends s (n bytes) to out as a quoted, escaped JSON string. */
+void ig_json_escape(struct ig_buf *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,42 @@
+/* text.h — UTF-8 helpers shared by every module.
+ *
+ * Strict decoding per RFC 3629: overlong forms, surrogates (CESU-8),
+ * code points above U+10FFFF and truncated sequences are invalid, so an
+ * overlong "<" can never decode to ASCII. Text normalisation for matching
+ * lives in core/norm.h.
+ */
+#ifndef IG_CORE_TEXT_H
+#define IG_CORE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+#define IG_UTF8_INVALID 0xFFFFFFFFu
+
+/* Decodes one code point at s (n > 0 bytes available). Returns the number
+ * of bytes consumed (1..4, never 0) and sets *cp, or IG_UTF8_INVALID with
+ * the length of the maximal invalid subpart (WHATWG/Unicode practice: one
+ * U+FFFD per maximal subpart). */
+size_t ig_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Encodes cp (must be a valid scalar value) into out[4]; returns 1..4. */
+size_t ig_utf8_encode(uint32_t cp, char out[4]);
+/* True when s[0..n) is valid UTF-8. NUL bytes are valid UTF-8. */
+bool ig_utf8_valid(const char *s, size_t n);
+/* Appends s to out with each invalid sequence replaced by U+FFFD; when
+ * drop_controls, C0 controls other than \t \n \r, DEL and NUL are dropped.
+ * Returns the number of replacements and drops (0 = input was clean), or
+ * IG_E2BIG if out's cap was hit. */
+int ig_utf8_sanitize(struct ig_buf *out, const char *s, size_t n,
+                     bool drop_controls);
+/* Number of code points in valid UTF-8 s (invalid bytes count one each). */
+size_t ig_utf8_count(const char *s, size_t n);
+/* The largest length <= max that does not cut a UTF-8 sequence of s. */
+size_t ig_utf8_trim_len(const char *s, size_t n, size_t max);
+/* True for CJK ideographs and CJK punctuation/fullwidth forms used in
+ * Chinese text (for "inside a CJK run" decisions). */
+bool ig_is_cjk(uint32_t cp);
+
+#endif

@@ -1,0 +1,284 @@
+/* test_core.c — unit tests for core/: buffers, arenas, UTF-8, JSON writer,
+ * config reader and schema tables, diagnostics. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/cfg.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/item.h"
+#include "core/jsonw.h"
+#include "core/mem.h"
+#include "core/text.h"
+
+static void buf_cap_is_never_silent(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 8);
+    assert_int_equal(ig_buf_adds(&b, "12345678"), IG_OK);
+    assert_int_equal(ig_buf_addc(&b, 'x'), IG_E2BIG);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    ig_buf_fini(&b);
+    ig_buf_init(&b, 0);
+    assert_int_equal(ig_buf_addf(&b, "%d-%s", 42, "x"), IG_OK);
+    assert_string_equal(b.data, "42-x");
+    char *s = ig_buf_take(&b);
+    assert_string_equal(s, "42-x");
+    ig_free(s);
+}
+
+static int g_defer_calls;
+static void count_defer(void *p)
+{
+    (void)p;
+    g_defer_calls++;
+}
+
+static void arena_alloc_and_defer(void **state)
+{
+    (void)state;
+    struct ig_arena *a = ig_arena_new(64);
+    char *s = ig_arena_strdup(a, "青浦");
+    assert_string_equal(s, "青浦");
+    void *big = ig_arena_alloc(a, 100000);
+    memset(big, 1, 100000);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t *p = ig_arena_alloc(a, 24);
+        assert_true(((uintptr_t)p % 16) == 0);
+        *p = (uint64_t)i;
+    }
+    g_defer_calls = 0;
+    ig_arena_defer(a, count_defer, NULL);
+    ig_arena_defer(a, count_defer, NULL);
+    ig_arena_free(a);
+    assert_int_equal(g_defer_calls, 2);
+    ig_arena_free(NULL);
+}
+
+static void utf8_strict_decoding(void **state)
+{
+    (void)state;
+    uint32_t cp;
+    assert_int_equal(ig_utf8_decode("\xE9\x9D\x92", 3, &cp), 3);
+    assert_int_equal(cp, 0x9752);
+    /* overlong '<' and overlong '/' never decode to ASCII */
+    ig_utf8_decode("\xC0\xBC", 2, &cp);
+    assert_int_equal(cp, IG_UTF8_INVALID);
+    ig_utf8_decode("\xE0\x80\xAF", 3, &cp);
+    assert_int_equal(cp, IG_UTF8_INVALID);
+    /* CESU surrogate, > U+10FFFF, truncated */
+    ig_utf8_decode("\xED\xA0\x80", 3, &cp);
+    assert_int_equal(cp, IG_UTF8_INVALID);
+    ig_utf8_decode("\xF4\x90\x80\x80", 4, &cp);
+    assert_int_equal(cp, IG_UTF8_INVALID);
+    assert_int_equal(ig_utf8_decode("\xE9\x9D", 2, &cp), 2);
+    assert_int_equal(cp, IG_UTF8_INVALID);
+    assert_true(ig_utf8_valid("青浦区", strlen("青浦区")));
+    assert_false(ig_utf8_valid("a\xFF", 2));
+}
+
+static void utf8_sanitize_replaces_and_drops(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    const char in[] = "青\xFF浦\x01\x00区";
+    int n = ig_utf8_sanitize(&b, in, sizeof(in) - 1, true);
+    assert_int_equal(n, 3);
+    assert_string_equal(b.data, "青\xEF\xBF\xBD浦区");
+    ig_buf_reset(&b);
+    assert_int_equal(ig_utf8_sanitize(&b, "ok", 2, true), 0);
+    ig_buf_fini(&b);
+    /* trim never cuts a sequence */
+    assert_int_equal(ig_utf8_trim_len("青浦", 6, 4), 3);
+    assert_int_equal(ig_utf8_count("青浦a", 7), 3);
+}
+
+static void jsonw_escapes_and_commas(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    struct ig_jsonw w;
+    ig_jsonw_init(&w, &b);
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kstr(&w, "a", "x\"\\\n\x01青\xFF");
+    ig_jsonw_key(&w, "l");
+    ig_jsonw_arr_open(&w);
+    ig_jsonw_int(&w, 1);
+    ig_jsonw_num(&w, 0.5);
+    ig_jsonw_null(&w);
+    ig_jsonw_arr_close(&w);
+    ig_jsonw_kbool(&w, "b", true);
+    ig_jsonw_knum(&w, "inf", 1.0 / 0.0);
+    ig_jsonw_obj_close(&w);
+    assert_string_equal(b.data,
+                        "{\"a\":\"x\\\"\\\\\\n\\u0001青\xEF\xBF\xBD\","
+                        "\"l\":[1,0.5,null],\"b\":true,\"inf\":null}");
+    ig_buf_fini(&b);
+}
+
+struct demo_conf {
+    char *url;
+    int64_t interval_ms;
+    bool enabled;
+    int64_t max_bytes;
+    char *mode;
+    struct ig_cfg_list tags;
+    struct ig_cfg_list map;
+};
+
+static const char *const demo_modes[] = {"fast", "safe", NULL};
+static const struct ig_cfg_field demo_schema[] = {
+    {"url", IG_CFG_STR, NULL, offsetof(struct demo_conf, url), "where",
+     IG_CFG_F_REQUIRED, NULL},
+    {"interval", IG_CFG_DUR_MS, "5m",
+     offsetof(struct demo_conf, interval_ms), "how often", 0, NULL},
+    {"enabled", IG_CFG_BOOL, "true", offsetof(struct demo_conf, enabled),
+     "on/off", 0, NULL},
+    {"max_bytes", IG_CFG_SIZE, "10MiB",
+     offsetof(struct demo_conf, max_bytes), "cap", 0, NULL},
+    {"mode", IG_CFG_ENUM, "safe", offsetof(struct demo_conf, mode), "mode",
+     0, demo_modes},
+    {"tags", IG_CFG_LIST, NULL, offsetof(struct demo_conf, tags), "tags", 0,
+     NULL},
+    {"map", IG_CFG_MAP, NULL, offsetof(struct demo_conf, map), "mapping", 0,
+     NULL},
+    {0},
+};
+
+static void cfg_parse_and_apply(void **state)
+{
+    (void)state;
+    const char *text = "# demo\n"
+                       "[source city-news]\n"
+                       "url = http://127.0.0.1/feed.xml  # trailing\n"
+                       "interval = 30s\n"
+                       "enabled = no\n"
+                       "tags = a, b ,c\n"
+                       "map.id = /gdbh\n"
+                       "map.title = \"/title # not a comment\"\n";
+    struct ig_cfg_doc doc;
+    struct ig_diags d;
+    ig_cfg_doc_init(&doc);
+    ig_diags_init(&d);
+    assert_int_equal(ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d),
+                     IG_OK);
+    assert_int_equal(doc.n, 1);
+    assert_string_equal(doc.s[0].type, "source");
+    assert_string_equal(doc.s[0].name, "city-news");
+    struct demo_conf c = {0};
+    assert_int_equal(ig_cfg_apply(&doc.s[0], demo_schema, &c, &d), IG_OK);
+    assert_string_equal(c.url, "http://127.0.0.1/feed.xml");
+    assert_int_equal(c.interval_ms, 30000);
+    assert_false(c.enabled);
+    assert_int_equal(c.max_bytes, 10 << 20);
+    assert_string_equal(c.mode, "safe");
+    assert_int_equal(c.tags.n, 3);
+    assert_string_equal(c.tags.v[2], "c");
+    assert_int_equal(c.map.n, 2);
+    assert_string_equal(c.map.v[0], "id");
+    assert_string_equal(c.map.v[3], "/title # not a comment");
+    ig_cfg_free(demo_schema, &c);
+    ig_cfg_doc_fini(&doc);
+    ig_diags_fini(&d);
+}
+
+static void cfg_reports_every_error(void **state)
+{
+    (void)state;
+    const char *text = "[source x]\n"
+                       "intervall = 5m\n"
+                       "enabled = maybe\n"
+                       "mode = turbo\n"
+                       "no equals sign here\n"
+                       "interval = 5 parsecs\n";
+    struct ig_cfg_doc doc;
+    struct ig_diags d;
+    ig_cfg_doc_init(&doc);
+    ig_diags_init(&d);
+    assert_int_equal(ig_cfg_parse_mem(&doc, "bad.conf", text, strlen(text),
+                                      &d),
+                     IG_EPARSE);
+    struct demo_conf c = {0};
+    assert_int_equal(ig_cfg_apply(&doc.s[0], demo_schema, &c, &d), IG_EINVAL);
+    /* parse error + unknown key + bad bool + bad enum + bad duration +
+     * missing required url */
+    assert_int_equal(d.nerrors, 6);
+    assert_int_equal(d.v[0].line, 5);
+    assert_non_null(strstr(d.v[1].msg, "did you mean 'interval'"));
+    assert_int_equal(d.v[1].line, 2);
+    assert_int_equal(d.v[2].line, 3);
+    assert_int_equal(d.v[2].col, 11);
+    assert_non_null(strstr(d.v[5].msg, "missing required key 'url'"));
+    ig_cfg_free(demo_schema, &c);
+    ig_cfg_doc_fini(&doc);
+    ig_diags_fini(&d);
+}
+
+static void value_parsers(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(ig_parse_duration_ms("250ms", &v), IG_OK);
+    assert_int_equal(v, 250);
+    assert_int_equal(ig_parse_duration_ms("30d", &v), IG_OK);
+    assert_int_equal(v, 30LL * 86400000);
+    assert_int_equal(ig_parse_duration_ms("1.5h", &v), IG_OK);
+    assert_int_equal(v, 5400000);
+    assert_int_equal(ig_parse_duration_ms("-1s", &v), IG_EINVAL);
+    assert_int_equal(ig_parse_size("64k", &v), IG_OK);
+    assert_int_equal(v, 65536);
+    assert_int_equal(ig_parse_size("lots", &v), IG_EINVAL);
+    assert_int_equal(ig_edit_distance("B01-99", "B01-09"), 1);
+    assert_int_equal(ig_edit_distance("井盖", "窨井盖"), 1);
+}
+
+static void item_fields_and_time(void **state)
+{
+    (void)state;
+    struct ig_item *it = ig_item_new();
+    it->title = ig_item_strdup(it, "路灯不亮");
+    for (int i = 0; i < 10; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        ig_item_add_field(it, k, "v");
+    }
+    assert_int_equal(it->nfields, 10);
+    assert_string_equal(ig_item_field(it, "k7"), "v");
+    assert_null(ig_item_field(it, "nope"));
+    ig_item_flag(it, IG_ITEM_F_REPAIRED, "first");
+    ig_item_flag(it, IG_ITEM_F_TRUNCATED, "second");
+    assert_string_equal(it->warning, "first");
+    char iso[32];
+    ig_time_iso(1664087400, 480, iso);
+    assert_string_equal(iso, "2022-09-25T14:30:00+08:00");
+    ig_time_iso(0, 0, iso);
+    assert_string_equal(iso, "1970-01-01T00:00:00Z");
+    ig_item_free(it);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(buf_cap_is_never_silent),
+        cmocka_unit_test(arena_alloc_and_defer),
+        cmocka_unit_test(utf8_strict_decoding),
+        cmocka_unit_test(utf8_sanitize_replaces_and_drops),
+        cmocka_unit_test(jsonw_escapes_and_commas),
+        cmocka_unit_test(cfg_parse_and_apply),
+        cmocka_unit_test(cfg_reports_every_error),
+        cmocka_unit_test(value_parsers),
+        cmocka_unit_test(item_fields_and_time),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
