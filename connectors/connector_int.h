@@ -1,0 +1,60 @@
+/* connector_int.h — helpers shared by the connector kinds only.
+ *
+ * Nobody outside connectors/ includes this file. It declares the ops
+ * tables of the built-in kinds (registry.c lists them) and the small
+ * helpers every kind needs: reading its own config keys next to the common
+ * ones, making an item stamped with the source, emitting and skipping with
+ * the sink's counters and cap.
+ *
+ * Owner: fetch engineer (hotline/file/registry). The parsers engineer's
+ * kinds (rss, letters, web) define the three tables below.
+ */
+#ifndef IG_CONNECTORS_CONNECTOR_INT_H
+#define IG_CONNECTORS_CONNECTOR_INT_H
+
+#include <stdarg.h>
+
+#include "connectors/connector.h"
+
+extern const struct connector_ops connector_rss;
+extern const struct connector_ops connector_letters;
+extern const struct connector_ops connector_web;
+extern const struct connector_ops connector_hotline;
+extern const struct connector_ops connector_file;
+
+/* Fills obj from c->cfg per the kind's schema, skipping the keys of
+ * connector_common_schema (gateway/sources.c has already reported unknown
+ * keys against both tables). Returns IG_OK or IG_EINVAL with errors in d.
+ * With c->cfg NULL (a connector built in a test without a section) only
+ * the defaults are applied. */
+int connector_cfg_apply(struct connector *c, const struct ig_cfg_field *schema,
+                        void *obj, struct ig_diags *d);
+
+/* Adds an error about key of c's section to d (file:line:col of the key's
+ * value when the key is present, else of the section header). */
+void connector_cfg_error(struct connector *c, struct ig_diags *d,
+                         const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Returns a new item with source_id, channel (c->conf.channel or the
+ * kind's default) and fetched/fetched_ts (from fetched_ts; 0 = now) set.
+ * Never NULL. */
+struct ig_item *connector_item_new(const struct connector *c,
+                                   int64_t fetched_ts);
+
+/* Hands it to the sink (ownership transferred in every case). Counts it,
+ * and counts it as flagged when it->flags is set. Returns IG_OK, IG_E2BIG
+ * when sink->max_items was already reached (the item is freed, the caller
+ * should stop), or the sink callback's error. */
+int connector_emit(struct connector_sink *sink, struct ig_item *it);
+
+/* Records one skipped item: counts it and adds a warning diagnostic
+ * "source-id: msg" to sink->diags (when set). */
+void connector_skip(struct connector_sink *sink, const struct connector *c,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Resolves ref against base (RFC 3986) into a new string (ig_free), or
+ * NULL when the result would not be an http(s) URL. */
+char *connector_resolve_url(const char *base, const char *ref);
+
+#endif
