@@ -1,0 +1,61 @@
+/* candidate.h — the hazard candidate record that forwarders deliver.
+ *
+ * One JSON object per candidate, described field by field in
+ * docs/candidate.md and by docs/candidate.schema.json (draft 2020-12):
+ *
+ *     id, source, channel, external_id, url, title, text, published,
+ *     received, <classification keys from cls_result_json(): code, name,
+ *     major, departments, score, confidence, alternatives, evidence,
+ *     rules_version>, <routing keys from route_result_json(): place, town,
+ *     units, priority, track>, reports, channels, dedup, schema
+ *
+ * The id is deterministic: a replay of the same item after a crash gets the
+ * same id, so downstream idempotency (the stream forwarder's sent key, the
+ * webhook's Idempotency-Key) makes it harmless.
+ *
+ * Pure functions, no I/O: any thread.
+ */
+#ifndef IG_GATEWAY_CANDIDATE_H
+#define IG_GATEWAY_CANDIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct ig_item;
+struct ruleset;
+struct cls_result;
+struct route_result;
+
+#define CANDIDATE_ID_LEN 16
+#define CANDIDATE_SCHEMA_VERSION 1
+
+/* Everything a record is built from. All borrowed. */
+struct candidate {
+    const char *id;                  /* candidate id (dedup result) */
+    const struct ig_item *item;      /* required */
+    const struct ruleset *rs;        /* with cls; NULL: no classification */
+    const struct cls_result *cls;
+    const struct route_result *route; /* route_result_json(); NULL: the
+                                         routing keys written empty/null */
+    int64_t reports;                 /* >= 1 */
+    const char *const *channels;     /* NULL: [item->channel] */
+    size_t nchannels;
+    const char *dedup;               /* "new", "exact", "near" or NULL */
+    const char *received;            /* ISO 8601; NULL: item->fetched */
+};
+
+/* Writes the deterministic candidate id of an item into out: 16 lower-case
+ * hex digits of a 64-bit hash of source_id and ext_id, or of source_id and
+ * text_hash (the normalised-text hash, 16 hex digits) when ext_id is NULL
+ * or empty. */
+void candidate_id(const char *source_id, const char *ext_id,
+                  const char *text_hash, char out[CANDIDATE_ID_LEN + 1]);
+
+/* Appends the record of c to out as one JSON object without a newline.
+ * Returns IG_OK, IG_EINVAL (c->id or c->item missing) or IG_E2BIG (out's
+ * cap; out is then restored to its previous length). */
+int candidate_json(const struct candidate *c, struct ig_buf *out);
+
+#endif

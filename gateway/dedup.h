@@ -1,0 +1,169 @@
+/* dedup.h — deduplication of intake items in Redis.
+ *
+ * Three questions are asked of every item, in one Redis round trip (a Lua
+ * script run with EVALSHA, pipelined with every other item in flight):
+ *
+ *   1. seen: was this (source, external id) processed before?  Answer:
+ *      DEDUP_SEEN, nothing to do.
+ *   2. exact: does another candidate carry the same normalised text (the
+ *      same words from a hotline call and from a letter)?  DEDUP_EXACT.
+ *   3. near: is it a repost or re-wording of a candidate (headline changed,
+ *      a sentence added)?  A 64-bit SimHash over character bigrams, split
+ *      into 4 bands of 16 bits, names the Redis sets holding possible
+ *      originals; each is confirmed by Jaccard similarity of character
+ *      bigrams against the original's stored normalised text, so two short
+ *      Chinese posts that merely share a street name are not merged.
+ *      DEDUP_NEAR.
+ *
+ * A duplicate (exact or near) is linked to its original in the same atomic
+ * script that marks it seen: the original's report count grows and its
+ * channel set gains the duplicate's channel. Otherwise the item becomes a
+ * new candidate (DEDUP_NEW) whose id is deterministic (candidate_id(), a
+ * hash of source and external id), so a replay after a crash produces the
+ * same id and downstream idempotency keys absorb it.
+ *
+ * Crash safety: a new candidate is "pending" until dedup_done() marks it
+ * forwarded. A pending candidate seen again from its own (source, ext id)
+ * is answered DEDUP_NEW with replay set, so an item whose forwarding was
+ * cut off by kill -9 is forwarded again, with the same id, after restart.
+ *
+ * Keys (P = configured prefix, all with the retention TTL):
+ *     P:seen:<source>:<ext_id>   -> candidate id the item belongs to
+ *     P:exact:<text hash>        -> candidate id
+ *     P:band:<i>:<16 bits hex>   -> set of "<candidate id>:<simhash hex>"
+ *     P:text:<candidate id>      -> normalised text (capped) for Jaccard
+ *     P:cand:<candidate id>      -> hash: reports, st (p|d), source,
+ *                                   channel, ext_id, first seen
+ *     P:chan:<candidate id>      -> set of channels
+ *
+ * Threads: everything runs on the libevent loop thread that owns base.
+ * hiredis stays inside dedup.c; this header exposes no third-party type.
+ */
+#ifndef IG_GATEWAY_DEDUP_H
+#define IG_GATEWAY_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/cfg.h"
+
+struct event_base;
+struct ig_diags;
+struct dedup;
+
+#define DEDUP_TTL_DEFAULT_S (30 * 24 * 3600)
+#define DEDUP_ID_LEN 16                /* hex digits of a candidate id */
+#define DEDUP_MAX_CHANNELS 16          /* channels returned in a result */
+
+/* How to reach Redis. Shared by dedup and the `stream` forwarder: each
+ * embeds one and lists the same keys in its schema. */
+struct redis_cfg {
+    char *host;            /* owned; "127.0.0.1" */
+    int64_t port;          /* 6379 */
+    char *socket;          /* owned; unix socket path, wins over host */
+    char *user;            /* owned; ACL user, or NULL for "default" */
+    char *password;        /* owned; secret; NULL: no AUTH */
+    int64_t db;            /* SELECT index, 0 */
+    int64_t timeout_ms;    /* a command unanswered this long: reconnect */
+    int64_t reconnect_ms;  /* first reconnect delay; doubles up to 30 s */
+};
+
+/* Configuration of the [dedup] section (schema: dedup_cfg_schema). */
+struct dedup_cfg {
+    struct redis_cfg redis;
+    char *prefix;          /* owned; key prefix, "intake" */
+    int64_t ttl_ms;        /* retention of every key, 30 days */
+    bool near;             /* near-duplicate detection on */
+    double near_jaccard;   /* bigram Jaccard at or above which a band
+                              candidate is a near duplicate, 0.6 */
+    int64_t text_max_bytes;   /* normalised text stored per candidate */
+    int64_t max_inflight;     /* checks in flight; above: IG_E2BIG */
+};
+
+/* {0}-terminated schema of struct dedup_cfg, keys:
+ * host port socket user password db timeout connect_retry prefix ttl
+ * near near_jaccard text_max max_inflight. */
+extern const struct ig_cfg_field dedup_cfg_schema[];
+
+enum dedup_verdict {
+    DEDUP_NEW = 0,     /* a new candidate: forward it */
+    DEDUP_SEEN = 1,    /* this source + ext id was processed before */
+    DEDUP_EXACT = 2,   /* same normalised text as candidate orig_id */
+    DEDUP_NEAR = 3,    /* near duplicate of candidate orig_id */
+};
+
+/* One item to check. Every pointer is borrowed for the duration of the
+ * dedup_check() call only (copied as needed). source_id is required;
+ * ext_id may be NULL (the exact-text hash then stands in for it). */
+struct dedup_req {
+    const char *source_id;
+    const char *channel;      /* "hotline", "letters", ...; NULL: "" */
+    const char *ext_id;
+    const char *title;        /* may be NULL */
+    const char *text;         /* may be NULL */
+};
+
+/* The answer. Borrowed: valid only during the callback. */
+struct dedup_result {
+    enum dedup_verdict verdict;
+    bool replay;              /* DEDUP_NEW for a pending candidate again */
+    char id[DEDUP_ID_LEN + 1];      /* this item's candidate id */
+    char orig_id[DEDUP_ID_LEN + 1]; /* candidate it belongs to (== id for
+                                       DEDUP_NEW) */
+    int64_t reports;          /* reports of orig_id after this one */
+    double similarity;        /* Jaccard for DEDUP_NEAR, 1 for EXACT */
+    const char *channels[DEDUP_MAX_CHANNELS]; /* orig_id's channels */
+    size_t nchannels;
+};
+
+/* Completion of dedup_check(). Called exactly once per accepted check, on
+ * the loop thread, never from inside dedup_check() itself. status: IG_OK
+ * (res set), IG_EAGAIN (Redis unreachable, timed out or shutting down;
+ * res NULL: nothing was recorded or the outcome is unknown, check again
+ * later — a repeat is safe), IG_EIO (Redis answered an error, e.g. NOAUTH
+ * or OOM; res NULL). */
+typedef void (*dedup_cb)(void *ud, int status,
+                         const struct dedup_result *res);
+
+/* Frees the owned fields of cfg (ig_cfg_free with the schema). */
+void dedup_cfg_fini(struct dedup_cfg *cfg);
+
+/* Creates a deduplicator on base and starts connecting (asynchronously;
+ * checks issued before the connection is up are queued by hiredis). cfg is
+ * copied. Returns IG_OK and *out, or IG_EINVAL (bad cfg). Loop thread. */
+int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
+              struct dedup **out);
+
+/* Fails every check in flight with IG_EAGAIN (callbacks run inside this
+ * call), closes the connection and frees d. NULL is a no-op. Loop thread,
+ * not from inside a dedup callback. */
+void dedup_free(struct dedup *d);
+
+/* Starts one check. Returns IG_OK (cb will be called exactly once),
+ * IG_EAGAIN (Redis known down: cb not called; retry later), IG_E2BIG
+ * (max_inflight checks pending: cb not called) or IG_EINVAL (no
+ * source_id). Loop thread. */
+int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
+                void *ud);
+
+/* Marks candidate id forwarded (or durably spooled), so a later replay of
+ * its item answers DEDUP_SEEN instead of DEDUP_NEW+replay. cb may be NULL
+ * (fire and forget); otherwise as for dedup_check with res NULL. Returns
+ * as dedup_check. Loop thread. */
+int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud);
+
+/* True when the connection is established and authenticated. */
+bool dedup_up(const struct dedup *d);
+
+/* Counters for /metrics. */
+struct dedup_stats {
+    uint64_t checks, fresh, seen, exact, near, replays;
+    uint64_t errors;          /* IG_EIO + IG_EAGAIN completions */
+    uint64_t reconnects;
+    uint64_t near_candidates; /* band hits compared by Jaccard */
+    size_t inflight;
+};
+void dedup_get_stats(const struct dedup *d, struct dedup_stats *out);
+
+#endif

@@ -1,0 +1,67 @@
+/* simhash.h — text fingerprints for deduplication: normalisation, a 64-bit
+ * hash, character-bigram SimHash and bigram Jaccard similarity.
+ *
+ * Normalisation keeps what carries meaning across channels and drops what
+ * a re-typing changes: whitespace, ASCII and CJK punctuation and symbols
+ * are removed, fullwidth ASCII is folded to ASCII, Latin letters to lower
+ * case. "南港路 23 号，井盖破损！" and "南港路23号井盖破损" normalise alike.
+ *
+ * Features are character bigrams (pairs of consecutive code points of the
+ * normalised text): Chinese has no spaces to split words on, and a bigram
+ * is roughly a word there. SimHash over distinct bigrams gives 64 bits
+ * whose Hamming distance tracks bigram overlap; 4 bands of 16 bits turn
+ * "probably similar" into an exact-match key lookup in Redis. SimHash alone
+ * misjudges short texts (few features: two different 20-character
+ * complaints may land 10 bits apart), so candidates are confirmed by the
+ * Jaccard index of the bigram sets, which is exact.
+ *
+ * Pure functions, any thread.
+ */
+#ifndef IG_GATEWAY_SIMHASH_H
+#define IG_GATEWAY_SIMHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+#define SIMHASH_BANDS 4
+
+/* Appends the normalised form of s[0..n) (UTF-8; invalid bytes dropped) to
+ * out. Returns IG_OK or IG_E2BIG (out's cap hit: out holds a prefix that
+ * ends on a code point boundary, which is still a usable fingerprint). */
+int simhash_normalise(const char *s, size_t n, struct ig_buf *out);
+
+/* 64-bit hash (FNV-1a with a final avalanche mix) of n bytes, seeded. */
+uint64_t simhash_hash64(const void *p, size_t n, uint64_t seed);
+
+/* Writes the 16 lower-case hex digits of v and a NUL into out[17]. */
+void simhash_hex64(uint64_t v, char out[17]);
+
+/* Distinct bigram keys of normalised UTF-8 text s[0..n), sorted
+ * ascending, into *out (malloc'd; free with ig_free). A text of one code
+ * point gives one unigram key; empty text gives none. Returns the count. */
+size_t simhash_bigrams(const char *s, size_t n, uint64_t **out);
+
+/* SimHash of a sorted distinct key set (from simhash_bigrams). 0 for an
+ * empty set. */
+uint64_t simhash_of(const uint64_t *keys, size_t n);
+
+/* Jaccard index |A∩B| / |A∪B| of two sorted distinct key sets; 1.0 when
+ * both are empty. */
+double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
+                       size_t nb);
+
+/* Band i (0..3) of h: bits 16i..16i+15. */
+static inline unsigned simhash_band(uint64_t h, unsigned i)
+{
+    return (unsigned)((h >> (16 * i)) & 0xffffu);
+}
+
+/* Number of differing bits. */
+static inline int simhash_distance(uint64_t a, uint64_t b)
+{
+    return __builtin_popcountll(a ^ b);
+}
+
+#endif
