@@ -56,35 +56,44 @@ struct dedup;
 #define DEDUP_ID_LEN 16                /* hex digits of a candidate id */
 #define DEDUP_MAX_CHANNELS 16          /* channels returned in a result */
 
-/* How to reach Redis. Shared by dedup and the `stream` forwarder: each
- * embeds one and lists the same keys in its schema. */
+/* How to reach Redis. Filled by the caller from the [redis] section of
+ * gateway.conf (gateway/conf.h; the password already resolved from its
+ * reference); shared by dedup and the `stream` forwarder. */
 struct redis_cfg {
-    char *host;            /* owned; "127.0.0.1" */
-    int64_t port;          /* 6379 */
-    char *socket;          /* owned; unix socket path, wins over host */
-    char *user;            /* owned; ACL user, or NULL for "default" */
-    char *password;        /* owned; secret; NULL: no AUTH */
-    int64_t db;            /* SELECT index, 0 */
-    int64_t timeout_ms;    /* a command unanswered this long: reconnect */
-    int64_t reconnect_ms;  /* first reconnect delay; doubles up to 30 s */
+    const char *host;        /* borrowed; NULL: "127.0.0.1" */
+    int64_t port;            /* 0: 6379 */
+    const char *socket;      /* borrowed; unix socket path, wins over host */
+    const char *user;        /* borrowed; ACL user, NULL: AUTH password */
+    const char *password;    /* borrowed secret; NULL: no AUTH */
+    int64_t db;              /* SELECT index */
+    int64_t timeout_ms;      /* a command unanswered this long (or a
+                                connect not done): reconnect; 0: 5000 */
+    int64_t retry_ms;        /* first reconnect delay, doubles up to 30 s;
+                                0: 250 */
 };
 
-/* Configuration of the [dedup] section (schema: dedup_cfg_schema). */
+/* Configuration of the deduplicator. Everything but the [dedup] keys
+ * comes from the caller; defaults from dedup_cfg_defaults(). */
 struct dedup_cfg {
-    struct redis_cfg redis;
-    char *prefix;          /* owned; key prefix, "intake" */
-    int64_t ttl_ms;        /* retention of every key, 30 days */
-    bool near;             /* near-duplicate detection on */
-    double near_jaccard;   /* bigram Jaccard at or above which a band
-                              candidate is a near duplicate, 0.6 */
-    int64_t text_max_bytes;   /* normalised text stored per candidate */
-    int64_t max_inflight;     /* checks in flight; above: IG_E2BIG */
+    struct redis_cfg redis;  /* borrowed strings, copied by dedup_new() */
+    const char *prefix;      /* borrowed; key prefix, NULL: "intake" */
+    int64_t ttl_ms;          /* retention of every key; 0: 30 days */
+    /* [dedup] keys (dedup_cfg_schema): */
+    bool near;               /* near-duplicate detection on */
+    double near_jaccard;     /* bigram Jaccard at or above which a band
+                                candidate is a near duplicate; 0.5 */
+    int64_t text_max;        /* normalised text bytes stored and compared
+                                per candidate; 4 KiB */
+    int64_t max_inflight;    /* checks in flight; above: IG_E2BIG */
+    int64_t band_max;        /* band members compared per check; 16 */
 };
 
-/* {0}-terminated schema of struct dedup_cfg, keys:
- * host port socket user password db timeout connect_retry prefix ttl
- * near near_jaccard text_max max_inflight. */
+/* {0}-terminated schema of the [dedup] section: near, near_jaccard,
+ * text_max, max_inflight, band_max (fields of struct dedup_cfg). */
 extern const struct ig_cfg_field dedup_cfg_schema[];
+
+/* Zeroes cfg and applies the schema defaults. */
+void dedup_cfg_defaults(struct dedup_cfg *cfg);
 
 enum dedup_verdict {
     DEDUP_NEW = 0,     /* a new candidate: forward it */
@@ -126,12 +135,9 @@ struct dedup_result {
 typedef void (*dedup_cb)(void *ud, int status,
                          const struct dedup_result *res);
 
-/* Frees the owned fields of cfg (ig_cfg_free with the schema). */
-void dedup_cfg_fini(struct dedup_cfg *cfg);
-
 /* Creates a deduplicator on base and starts connecting (asynchronously;
- * checks issued before the connection is up are queued by hiredis). cfg is
- * copied. Returns IG_OK and *out, or IG_EINVAL (bad cfg). Loop thread. */
+ * checks issued before the connection is up are queued by hiredis). cfg and
+ * its strings are copied. Returns IG_OK and *out, or IG_EINVAL (bad cfg). Loop thread. */
 int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
               struct dedup **out);
 

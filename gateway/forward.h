@@ -37,6 +37,8 @@ struct event_base;
 struct ig_diags;
 struct forwarder;
 struct fwd_batch;
+struct redis_cfg;
+struct spool_opts;
 
 /* One candidate record to forward. Borrowed by forwarder_send(), which
  * copies it. */
@@ -77,9 +79,26 @@ struct forwarder_ops {
 /* Generic keys of every [forward <name>] section (the kind's own keys are
  * in its ops->schema):
  *     kind  batch_max  batch_wait  max_queue  concurrency  retries
- *     backoff  backoff_max  spool  spool_fsync  spool_segment  spool_max
- *     dead_letter */
+ *     backoff  backoff_max  spool  dead_letter */
 extern const struct ig_cfg_field forwarder_cfg_schema[];
+
+/* What every forwarder gets from the gateway. All borrowed for the
+ * duration of forwarder_new() (copied as needed). */
+struct forwarder_env {
+    struct event_base *base;          /* the loop */
+    const char *base_dir;             /* relative paths resolve here; NULL:
+                                         the working directory */
+    const struct redis_cfg *redis;    /* [redis]: default connection of the
+                                         stream kind; may be NULL */
+    const char *prefix;               /* [redis] prefix for stream keys */
+    int64_t ttl_ms;                   /* [redis] retention (sent keys) */
+    const char *spool_dir;            /* the spool lives in
+                                         <spool_dir>/<name>; NULL/"": none */
+    const struct spool_opts *spool;   /* NULL: defaults */
+    const char *dead_letter_dir;      /* default dead-letter file
+                                         <dir>/dead-letter-<name>.jsonl;
+                                         NULL: log rejected records */
+};
 
 /* Adds a kind to the registry (tests add forwarder_capture_ops). Returns
  * IG_OK or IG_EINVAL (name taken). Call before any forwarder_new(), from
@@ -89,13 +108,18 @@ int forwarder_register(const struct forwarder_ops *ops);
 const struct forwarder_ops *forwarder_kind(const char *name);
 
 /* Creates the instance described by section sec (sec->name is the instance
- * name, `kind` picks the ops), on base. Every config error is reported in
- * d. Opens the spool if configured: a damaged spool tail is reported in the
+ * name, `kind` picks the ops) on env->base. Every config error is reported
+ * in d. Opens the spool if configured: a damaged spool tail is reported in the
  * log and kept aside as <segment>.corrupt, never dropped silently.
  * Returns IG_OK and *out, IG_EINVAL (config) or IG_EIO (spool). Loop
  * thread. */
-int forwarder_new(struct event_base *base, const struct ig_cfg_section *sec,
-                  struct ig_diags *d, struct forwarder **out);
+int forwarder_new(const struct forwarder_env *env,
+                  const struct ig_cfg_section *sec, struct ig_diags *d,
+                  struct forwarder **out);
+
+/* Checks sec against the generic and the kind's schema without creating
+ * anything (gw_check). Returns IG_OK or IG_EINVAL; problems go to d. */
+int forwarder_check(const struct ig_cfg_section *sec, struct ig_diags *d);
 
 /* Fails every record not yet completed with IG_EAGAIN (callbacks run
  * inside this call), syncs and closes the spool, frees f. Records already
@@ -136,6 +160,8 @@ void *forwarder_cfg(const struct forwarder *f);
 void forwarder_set_ctx(struct forwarder *f, void *ctx);
 void *forwarder_ctx(const struct forwarder *f);
 struct event_base *forwarder_base(const struct forwarder *f);
+/* The environment given to forwarder_new() (copied; strings owned by f). */
+const struct forwarder_env *forwarder_env(const struct forwarder *f);
 /* Log prefix "forward:<kind>:<name>". */
 const char *forwarder_comp(const struct forwarder *f);
 

@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cfg.h"
+
 struct spool;
 
 enum spool_fsync {
@@ -54,6 +56,20 @@ struct spool_opts {
     uint64_t segment_bytes;   /* 0: SPOOL_SEGMENT_DEFAULT */
     uint64_t max_bytes;       /* cap of the whole spool; 0: no cap */
 };
+
+/* The [spool] section of gateway.conf (schema spool_cfg_schema): dir
+ * (each forwarder spools into <dir>/<forwarder name>; "" = no spool),
+ * fsync (always|everysec|never), segment_size, max_size. */
+struct spool_cfg {
+    char *dir;               /* owned */
+    char *fsync;             /* owned: "everysec" */
+    int64_t segment_size;    /* bytes, 16 MiB */
+    int64_t max_size;        /* bytes per forwarder spool, 1 GiB; 0: none */
+};
+extern const struct ig_cfg_field spool_cfg_schema[];
+
+/* Converts a parsed spool_cfg to opts. Returns IG_OK or IG_EINVAL. */
+int spool_cfg_opts(const struct spool_cfg *c, struct spool_opts *out);
 
 /* What spool_open() found. */
 struct spool_recovery {
