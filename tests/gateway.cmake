@@ -1,0 +1,13 @@
+# Gateway tests. Shared file: the delivery engineer's lines are under
+# "# delivery", the engine engineer's under "# engine".
+
+# delivery
+# ig_redis_up: a throwaway redis-server for any test (tests/lib/redis_up.h).
+add_library(ig_redis_up STATIC ${CMAKE_CURRENT_SOURCE_DIR}/lib/redis_up.c)
+ig_target_defaults(ig_redis_up)
+target_link_libraries(ig_redis_up PUBLIC PkgConfig::HIREDIS)
+
+ig_add_test(NAME test_redis_up SOURCES runtime/test_redis_up.c
+  LIBS ig_redis_up LABELS runtime redis)
+
+# engine
