@@ -10,4 +10,9 @@ target_link_libraries(ig_redis_up PUBLIC PkgConfig::HIREDIS)
 ig_add_test(NAME test_redis_up SOURCES runtime/test_redis_up.c
   LIBS ig_redis_up LABELS runtime redis)
 
+set(IG_SIMHASH_SRC ${PROJECT_SOURCE_DIR}/gateway/simhash.c
+  ${PROJECT_SOURCE_DIR}/gateway/candidate_id.c)
+ig_add_test(NAME test_simhash SOURCES unit/test_simhash.c ${IG_SIMHASH_SRC}
+  LIBS ig_core LABELS unit)
+
 # engine

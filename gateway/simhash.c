@@ -1,0 +1,217 @@
+/* simhash.c — normalisation, hashing, bigram SimHash and Jaccard.
+ *
+ * The normaliser is deliberately simpler than the classifier's (it does no
+ * traditional/simplified folding and no synonym work): deduplication asks
+ * "are these the same words?", and every fold that merges more than what a
+ * re-typing changes would merge distinct reports. Bigram keys are the two
+ * code points packed into 64 bits, so Jaccard works on exact features and
+ * only SimHash hashes them (splitmix64 finaliser: cheap and well mixed).
+ */
+#include "gateway/simhash.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/text.h"
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t simhash_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ULL ^ mix64(seed);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    /* FNV-1a alone leaves the high bits weak for short inputs. */
+    return mix64(h ^ n);
+}
+
+void simhash_hex64(uint64_t v, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    int i;
+
+    for (i = 15; i >= 0; i--) {
+        out[i] = hex[v & 0xf];
+        v >>= 4;
+    }
+    out[16] = '\0';
+}
+
+/* Whitespace, punctuation and symbols: what re-typing a report changes
+ * without changing what it says. Letters, digits and ideographs stay. */
+static bool is_noise(uint32_t cp)
+{
+    if (cp < 0x80) {
+        return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
+                 (cp >= 'A' && cp <= 'Z'));
+    }
+    if (cp < 0xC0) {
+        return true;                  /* NBSP, Latin-1 punctuation */
+    }
+    if (cp == 0xD7 || cp == 0xF7) {
+        return true;                  /* multiplication, division signs */
+    }
+    if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x2BFF)) {
+        return true;                  /* spaces, general punctuation,
+                                         arrows, math, box drawing */
+    }
+    if (cp >= 0x3000 && cp <= 0x303F) {
+        return true;                  /* CJK symbols and punctuation */
+    }
+    if (cp >= 0xFE10 && cp <= 0xFE6F) {
+        return true;                  /* vertical, compatibility, small */
+    }
+    if (cp == 0xFEFF || (cp >= 0xFF01 && cp <= 0xFF0F) ||
+        (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
+        (cp >= 0xFF5B && cp <= 0xFF65)) {
+        return true;                  /* BOM, fullwidth punctuation */
+    }
+    if (cp >= 0x1F000 && cp <= 0x1FAFF) {
+        return true;                  /* emoji and pictographs */
+    }
+    return false;
+}
+
+static uint32_t fold(uint32_t cp)
+{
+    if (cp >= 0xFF10 && cp <= 0xFF5A) {
+        cp -= 0xFEE0;                 /* fullwidth digits and letters */
+    }
+    if (cp >= 'A' && cp <= 'Z') {
+        cp += 'a' - 'A';
+    }
+    return cp;
+}
+
+int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        uint32_t cp;
+        char enc[4];
+        size_t k = ig_utf8_decode(s + i, n - i, &cp);
+        size_t m;
+
+        i += k;
+        if (cp == IG_UTF8_INVALID) {
+            continue;
+        }
+        cp = fold(cp);
+        if (is_noise(cp)) {
+            continue;
+        }
+        m = ig_utf8_encode(cp, enc);
+        if (ig_buf_add(out, enc, m) < 0) {
+            return IG_E2BIG;
+        }
+    }
+    return IG_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
+{
+    uint64_t *keys = ig_malloc((n + 1) * sizeof(*keys));
+    uint32_t prev = 0;
+    size_t ncp = 0, nk = 0, i = 0, j;
+
+    while (i < n) {
+        uint32_t cp;
+
+        i += ig_utf8_decode(s + i, n - i, &cp);
+        if (cp == IG_UTF8_INVALID) {
+            continue;
+        }
+        if (ncp > 0) {
+            keys[nk++] = ((uint64_t)prev << 32) | cp;
+        }
+        prev = cp;
+        ncp++;
+    }
+    /* One code point has no bigram; its unigram is the only feature. */
+    if (ncp == 1) {
+        keys[nk++] = prev;
+    }
+    qsort(keys, nk, sizeof(*keys), cmp_u64);
+    for (i = 0, j = 0; i < nk; i++) {
+        if (j == 0 || keys[j - 1] != keys[i]) {
+            keys[j++] = keys[i];
+        }
+    }
+    *out = keys;
+    return j;
+}
+
+uint64_t simhash_of(const uint64_t *keys, size_t n)
+{
+    int32_t v[64];
+    uint64_t h = 0;
+    size_t i;
+    int b;
+
+    if (n == 0) {
+        return 0;
+    }
+    memset(v, 0, sizeof(v));
+    for (i = 0; i < n; i++) {
+        uint64_t f = mix64(keys[i]);
+
+        for (b = 0; b < 64; b++) {
+            v[b] += (f >> b) & 1 ? 1 : -1;
+        }
+    }
+    for (b = 0; b < 64; b++) {
+        if (v[b] > 0) {
+            h |= 1ULL << b;
+        }
+    }
+    return h;
+}
+
+double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
+                       size_t nb)
+{
+    size_t i = 0, j = 0, inter = 0;
+
+    if (na == 0 && nb == 0) {
+        return 1.0;
+    }
+    while (i < na && j < nb) {
+        if (a[i] == b[j]) {
+            inter++;
+            i++;
+            j++;
+        }
+        else if (a[i] < b[j]) {
+            i++;
+        }
+        else {
+            j++;
+        }
+    }
+    return (double)inter / (double)(na + nb - inter);
+}

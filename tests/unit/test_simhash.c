@@ -1,0 +1,158 @@
+/* test_simhash.c — normalisation, bigrams, SimHash and Jaccard: the pure
+ * half of deduplication. The texts are written for these tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "gateway/candidate.h"
+#include "gateway/simhash.h"
+
+static char *norm(const char *s)
+{
+    struct ig_buf b;
+
+    ig_buf_init(&b, 0);
+    assert_int_equal(simhash_normalise(s, strlen(s), &b), IG_OK);
+    return ig_buf_take(&b);
+}
+
+static double jac(const char *x, const char *y)
+{
+    char *a = norm(x), *b = norm(y);
+    uint64_t *ka, *kb;
+    size_t na = simhash_bigrams(a, strlen(a), &ka);
+    size_t nb = simhash_bigrams(b, strlen(b), &kb);
+    double j = simhash_jaccard(ka, na, kb, nb);
+
+    ig_free(ka);
+    ig_free(kb);
+    ig_free(a);
+    ig_free(b);
+    return j;
+}
+
+static uint64_t sh(const char *x)
+{
+    char *a = norm(x);
+    uint64_t *k;
+    size_t n = simhash_bigrams(a, strlen(a), &k);
+    uint64_t h = simhash_of(k, n);
+
+    ig_free(k);
+    ig_free(a);
+    return h;
+}
+
+static void normalise_drops_what_retyping_changes(void **state)
+{
+    char *a = norm("南港路 23 号，井盖破损！");
+    char *b = norm("南港路23号井盖破损");
+    char *c = norm("ＡＢＣ１２３ Road-7");
+    char *d = norm("\xff\xfe" "abc");   /* invalid bytes are dropped */
+
+    (void)state;
+    assert_string_equal(a, b);
+    assert_string_equal(c, "abc123road7");
+    assert_string_equal(d, "abc");
+    ig_free(a);
+    ig_free(b);
+    ig_free(c);
+    ig_free(d);
+}
+
+static void normalise_cap_is_reported(void **state)
+{
+    struct ig_buf b;
+
+    (void)state;
+    ig_buf_init(&b, 7);
+    /* Three ideographs need 9 bytes; the prefix kept is two whole ones. */
+    assert_int_equal(simhash_normalise("井盖坏", 9, &b), IG_E2BIG);
+    assert_int_equal(b.len, 6);
+    ig_buf_fini(&b);
+}
+
+static void bigrams_sorted_distinct(void **state)
+{
+    uint64_t *k;
+    size_t n;
+
+    (void)state;
+    n = simhash_bigrams("abab", 4, &k);
+    assert_int_equal(n, 2);                 /* ab, ba */
+    assert_true(k[0] < k[1]);
+    ig_free(k);
+    n = simhash_bigrams("水", 3, &k);
+    assert_int_equal(n, 1);                 /* one unigram */
+    ig_free(k);
+    n = simhash_bigrams("", 0, &k);
+    assert_int_equal(n, 0);
+    ig_free(k);
+}
+
+static void jaccard_separates_reposts_from_neighbours(void **state)
+{
+    const char *orig =
+        "青浦区盈港东路某小区北门外的人行道上有一个窨井盖缺失多日，"
+        "晚上路灯不亮，已经有老人差点踩空摔倒，希望有关部门尽快处理。";
+    const char *repost =
+        "青浦区盈港东路某小区北门外的人行道上有一个窨井盖缺失多日，"
+        "晚上路灯不亮，已经有老人差点踩空摔倒，希望有关部门尽快处理。"
+        "附近还有一所幼儿园，接送孩子的家长很多。";
+    const char *short_a = "华新镇华腾路积水严重";
+    const char *short_b = "华新镇华腾路路灯不亮";
+
+    (void)state;
+    assert_true(jac(orig, repost) >= 0.6);
+    assert_true(jac(orig, orig) == 1.0);
+    /* Two short posts about one road but different hazards. */
+    assert_true(jac(short_a, short_b) < 0.5);
+    assert_true(simhash_distance(sh(orig), sh(repost)) <
+                simhash_distance(sh(orig), sh(short_b)));
+    assert_true(jac("", "") == 1.0);
+}
+
+static void hash_and_ids_are_deterministic(void **state)
+{
+    char a[CANDIDATE_ID_LEN + 1], b[CANDIDATE_ID_LEN + 1];
+    char c[CANDIDATE_ID_LEN + 1], hex[17];
+
+    (void)state;
+    assert_int_equal(simhash_hash64("x", 1, 1), simhash_hash64("x", 1, 1));
+    assert_int_not_equal(simhash_hash64("x", 1, 1),
+                         simhash_hash64("x", 1, 2));
+    simhash_hex64(0x0123456789abcdefULL, hex);
+    assert_string_equal(hex, "0123456789abcdef");
+    candidate_id("hotline", "WO-1", NULL, a);
+    candidate_id("hotline", "WO-1", "ffff", b);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), CANDIDATE_ID_LEN);
+    /* Source and id are separated, so "ab"+"c" differs from "a"+"bc". */
+    candidate_id("ab", "c", NULL, b);
+    candidate_id("a", "bc", NULL, c);
+    assert_string_not_equal(b, c);
+    candidate_id("hotline", NULL, "0011223344556677", b);
+    candidate_id("hotline", "", "0011223344556677", c);
+    assert_string_equal(b, c);
+    assert_string_not_equal(a, b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(normalise_drops_what_retyping_changes),
+        cmocka_unit_test(normalise_cap_is_reported),
+        cmocka_unit_test(bigrams_sorted_distinct),
+        cmocka_unit_test(jaccard_separates_reposts_from_neighbours),
+        cmocka_unit_test(hash_and_ids_are_deterministic),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
