@@ -83,6 +83,9 @@ struct connector_sink {
     size_t max_items;     /* cap per poll; 0 = none. Past it: IG_E2BIG */
     struct ig_diags *diags; /* per-item problems (file = source id); may
                              * be NULL */
+    char *error;          /* owned by the sink's owner: why parse() or
+                             * read_local() failed; set with
+                             * connector_fail() (connector_int.h) */
 };
 
 struct connector_ops {

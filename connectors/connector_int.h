@@ -53,6 +53,13 @@ int connector_emit(struct connector_sink *sink, struct ig_item *it);
 void connector_skip(struct connector_sink *sink, const struct connector *c,
                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Records why the document failed in sink->error (replacing an earlier
+ * message) and returns rc, so a kind can `return connector_fail(sink,
+ * IG_EPARSE, "not JSON at offset %zu", off);`. The message must not hold
+ * secrets; it ends up in the source's health record. */
+int connector_fail(struct connector_sink *sink, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Resolves ref against base (RFC 3986) into a new string (ig_free), or
  * NULL when the result would not be an http(s) URL. */
 char *connector_resolve_url(const char *base, const char *ref);

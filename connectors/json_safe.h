@@ -1,0 +1,73 @@
+/* json_safe.h — hostile JSON in, a clean cJSON tree out (connectors only).
+ *
+ * cJSON alone accepts things a gateway must not: "\uZZZZ" read as U+0000
+ * (cJSON issue 635), "\u0000" truncating a string (issue 895), raw control
+ * characters and raw invalid UTF-8 inside strings, trailing garbage after
+ * the value, and it silently keeps the first of duplicate keys and rounds
+ * every number to a double. So the text is first run through our own
+ * iterative validator that rewrites it into a JSON text cJSON cannot
+ * misread, then parsed with cJSON_ParseWithLengthOpts(require_null_
+ * terminated). The policy:
+ *
+ * - a UTF-8 BOM at the start is skipped;
+ * - nesting deeper than max_depth (default 64): error;
+ * - invalid escapes (\x, \', short or non-hex \u, a trailing backslash),
+ *   invalid number forms (01, 0x1F, NaN, Infinity, +1, .5, 1.), trailing
+ *   data after the value: error with the byte offset;
+ * - \u0000, lone or reversed surrogates, escaped C0 controls other than
+ *   \t \n \r, raw invalid UTF-8: replaced by U+FFFD (controls: dropped) and
+ *   counted as repairs; raw TAB/LF/CR/other C0 inside a string: replaced by
+ *   a space (TAB/LF/CR) or dropped, counted. A caller flags the items whose
+ *   strings carry U+FFFD when the document had repairs;
+ * - duplicate keys in any object: the whole document is rejected (one
+ *   policy everywhere; first-wins and last-wins parsers disagree, so
+ *   accepting either would let two readers see different records);
+ * - numbers are never converted: each number becomes a string holding
+ *   JSON_SAFE_NUM (0x01) followed by its exact text, so ids above 2^53
+ *   stay exact and range checks happen per field (json_safe_int()).
+ */
+#ifndef IG_CONNECTORS_JSON_SAFE_H
+#define IG_CONNECTORS_JSON_SAFE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define JSON_SAFE_NUM '\x01'
+#define JSON_SAFE_DEPTH 64
+
+enum json_safe_kind {
+    JSON_SAFE_NONE = 0,   /* missing, null, object or array */
+    JSON_SAFE_STRING,
+    JSON_SAFE_NUMBER,     /* text is the number's exact JSON text */
+    JSON_SAFE_BOOL,       /* text is "true" or "false" */
+};
+
+/* Parses s[0..n). Returns IG_OK and the tree in *out (cJSON_Delete it)
+ * with the number of repairs in *repairs, or IG_EPARSE (IG_E2BIG for
+ * depth) with a message in err (no input bytes echoed beyond a short,
+ * sanitised excerpt). max_depth 0 means JSON_SAFE_DEPTH. */
+int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
+                    unsigned *repairs, char *err, size_t errlen);
+
+/* Resolves an RFC 6901 JSON pointer ("" = v itself, "/data/list/0").
+ * Returns the node or NULL. */
+const cJSON *json_safe_pointer(const cJSON *v, const char *ptr);
+
+/* The scalar value of v as text (borrowed from the tree). */
+enum json_safe_kind json_safe_scalar(const cJSON *v, const char **text);
+
+/* Parses a number or numeric string into an int64 within [lo, hi].
+ * Returns IG_OK or IG_EINVAL (not an integer, or out of range). */
+int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
+
+/* True when some number under v (iterative walk) does not fit a finite
+ * double (1e400, 4.9e-400, 10,000 digits). */
+bool json_safe_bad_numbers(const cJSON *v);
+
+/* True when some string under v contains U+FFFD. */
+bool json_safe_has_fffd(const cJSON *v);
+
+#endif
