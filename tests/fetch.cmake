@@ -1,0 +1,17 @@
+# Fetching/config tests (owner: fetch engineer): the fixture HTTP server,
+# the hotline and file kinds, hostile JSON and HTTP inputs, fetch.c,
+# the scheduler, sources config and the sources/poll commands.
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+find_package(Threads REQUIRED)
+
+# ig_fixture_http: the in-process server (tests/lib/fixture_http.h).
+add_library(ig_fixture_http STATIC ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
+ig_target_defaults(ig_fixture_http)
+target_link_libraries(ig_fixture_http PUBLIC Threads::Threads PkgConfig::ZLIB)
+
+# fixture_http: the same server standalone, for shell tests and the
+# quick start (fixture_http --root DIR --port-file F).
+add_executable(fixture_http ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
+ig_target_defaults(fixture_http)
+target_compile_definitions(fixture_http PRIVATE FIXTURE_HTTP_MAIN=1)
+target_link_libraries(fixture_http PRIVATE Threads::Threads PkgConfig::ZLIB)
