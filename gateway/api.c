@@ -1,0 +1,412 @@
+/* api.c — the HTTP endpoints, on libevent's evhttp on the gateway's loop.
+ *
+ *     GET  /healthz      200 {"status":"ok"|"degraded",...}; 503 stopping
+ *     GET  /metrics      Prometheus text format 0.0.4
+ *     GET  /v1/sources   health of every source (JSON array)
+ *     POST /v1/items     bearer push token; one item or a batch; answers
+ *                        each item's classification and dedup verdict
+ *     POST /v1/reload    bearer admin token; answers the reload's outcome
+ *
+ * evhttp is enough here: a handful of endpoints, small bodies, one
+ * thread, and it already lives on our event_base (libmicrohttpd would
+ * need a thread of its own and locking around the pipeline). Requests that
+ * wait for the pipeline (push, reload) are kept in a list; when the client
+ * goes away first, the connection's close callback cancels the wait so no
+ * answer is ever written to a freed request. Tokens are compared in
+ * constant time and never logged; an endpoint whose token is not
+ * configured answers 404, so it cannot be probed.
+ */
+#include "gateway/gateway_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/err.h"
+#include "core/jsonw.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#define API_COMP "api"
+
+enum pend_kind {
+    PEND_PUSH = 0,
+    PEND_RELOAD = 1,
+};
+
+struct pending {
+    struct api *a;
+    struct pending *prev, *next;
+    struct evhttp_request *req;   /* NULL once the client went away */
+    enum pend_kind kind;
+    void *handle;                 /* gw push/reload handle */
+};
+
+struct api {
+    struct gw *g;
+    struct evhttp *http;          /* owned */
+    int port;
+    char *push_token;             /* owned secret or NULL */
+    char *admin_token;            /* owned secret or NULL */
+    struct pending *pend;
+};
+
+static void reply(struct evhttp_request *req, int code, const char *ctype,
+                  const char *body, size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", ctype);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, body, len);
+    const char *reason = code == 200   ? "OK"
+                         : code == 202 ? "Accepted"
+                         : code == 400 ? "Bad Request"
+                         : code == 401 ? "Unauthorized"
+                         : code == 404 ? "Not Found"
+                         : code == 405 ? "Method Not Allowed"
+                         : code == 413 ? "Payload Too Large"
+                         : code == 422 ? "Unprocessable Entity"
+                                       : "Service Unavailable";
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+static void reply_json_error(struct evhttp_request *req, int code,
+                             const char *msg)
+{
+    struct ig_buf out;
+    ig_buf_init(&out, 0);
+    struct ig_jsonw w;
+    ig_jsonw_init(&w, &out);
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kstr(&w, "error", msg);
+    ig_jsonw_obj_close(&w);
+    ig_buf_addc(&out, '\n');
+    if (code == 401) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "WWW-Authenticate", "Bearer");
+    }
+    reply(req, code, "application/json", out.data, out.len);
+    ig_buf_fini(&out);
+}
+
+/* Constant-time comparison, so the token cannot be guessed byte by byte
+ * from response times. */
+static bool token_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++) {
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    }
+    return diff == 0 && lb > 0;
+}
+
+static bool authorised(struct evhttp_request *req, const char *token)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                       "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        return false;
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    return token_eq(h, token);
+}
+
+/* The body as one contiguous NUL-terminated string (ig_free), length in
+ * *len. The size cap is evhttp's (413 before we see it). */
+static char *body_of(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    char *s = ig_malloc(n + 1);
+    evbuffer_copyout(in, s, n);
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+/* Removes p from the list and frees it; returns its request (or NULL
+ * when the client went away), now safe to answer. */
+static struct evhttp_request *pend_unlink(struct pending *p)
+{
+    struct evhttp_request *req = p->req;
+    struct api *a = p->a;
+    if (p->prev) {
+        p->prev->next = p->next;
+    } else {
+        a->pend = p->next;
+    }
+    if (p->next) {
+        p->next->prev = p->prev;
+    }
+    if (req) {
+        struct evhttp_connection *c = evhttp_request_get_connection(req);
+        if (c) {
+            evhttp_connection_set_closecb(c, NULL, NULL);
+        }
+    }
+    ig_free(p);
+    return req;
+}
+
+static void on_conn_close(struct evhttp_connection *c, void *arg)
+{
+    (void)c;
+    struct pending *p = arg;
+    if (p->kind == PEND_PUSH) {
+        gw_push_cancel(p->a->g, p->handle);
+    } else {
+        gw_reload_cancel(p->a->g, p->handle);
+    }
+    p->req = NULL;
+    pend_unlink(p);
+}
+
+static struct pending *pend_new(struct api *a, struct evhttp_request *req,
+                                enum pend_kind kind)
+{
+    struct pending *p = ig_calloc(1, sizeof(*p));
+    p->a = a;
+    p->req = req;
+    p->kind = kind;
+    p->next = a->pend;
+    if (a->pend) {
+        a->pend->prev = p;
+    }
+    a->pend = p;
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (c) {
+        evhttp_connection_set_closecb(c, on_conn_close, p);
+    }
+    return p;
+}
+
+static void on_push_done(void *ud, int http, const struct ig_buf *body)
+{
+    struct evhttp_request *req = pend_unlink(ud);
+    if (req) {
+        reply(req, http, "application/json", body->data, body->len);
+    }
+}
+
+static void on_reload_done(void *ud, bool ok, const struct ig_buf *body)
+{
+    struct evhttp_request *req = pend_unlink(ud);
+    if (req) {
+        reply(req, ok ? 200 : 422, "application/json", body->data,
+              body->len);
+    }
+}
+
+static void handle_push(struct api *a, struct evhttp_request *req)
+{
+    if (!a->push_token) {
+        reply_json_error(req, 404, "not found");
+        return;
+    }
+    if (!authorised(req, a->push_token)) {
+        reply_json_error(req, 401, "a valid bearer token is required");
+        return;
+    }
+    size_t len = 0;
+    char *body = body_of(req, &len);
+    struct pending *p = pend_new(a, req, PEND_PUSH);
+    const char *why = NULL;
+    int rc = gw_push(a->g, body, len, on_push_done, p, &p->handle, &why);
+    ig_free(body);
+    if (rc < 0) {
+        p->req = NULL;
+        pend_unlink(p);
+        reply_json_error(req,
+                         rc == IG_E2BIG    ? 413
+                         : rc == IG_EAGAIN ? 503
+                                           : 400,
+                         why ? why : ig_strerror(rc));
+    }
+}
+
+static void handle_reload(struct api *a, struct evhttp_request *req)
+{
+    if (!a->admin_token) {
+        reply_json_error(req, 404, "not found");
+        return;
+    }
+    if (!authorised(req, a->admin_token)) {
+        reply_json_error(req, 401, "a valid bearer token is required");
+        return;
+    }
+    struct pending *p = pend_new(a, req, PEND_RELOAD);
+    gw_reload_request(a->g, on_reload_done, p, &p->handle);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct api *a = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    /* Match on the path only; a query string changes nothing here. */
+    size_t plen = strcspn(uri, "?#");
+    char path[64];
+    if (plen >= sizeof(path)) {
+        reply_json_error(req, 404, "not found");
+        return;
+    }
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+    bool post = cmd == EVHTTP_REQ_POST;
+    struct ig_buf out;
+    ig_buf_init(&out, 0);
+    struct ig_jsonw w;
+    ig_jsonw_init(&w, &out);
+
+    if (strcmp(path, "/healthz") == 0 && get) {
+        bool ok = gw_health_json(a->g, &w);
+        ig_buf_addc(&out, '\n');
+        reply(req, ok ? 200 : 503, "application/json", out.data, out.len);
+    } else if (strcmp(path, "/metrics") == 0 && get) {
+        gw_metrics_text(a->g, &out);
+        reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+              out.data ? out.data : "", out.len);
+    } else if (strcmp(path, "/v1/sources") == 0 && get) {
+        gw_sources_json(a->g, &w);
+        ig_buf_addc(&out, '\n');
+        reply(req, 200, "application/json", out.data, out.len);
+    } else if (strcmp(path, "/v1/items") == 0 && post) {
+        handle_push(a, req);
+    } else if (strcmp(path, "/v1/reload") == 0 && post) {
+        handle_reload(a, req);
+    } else if (strcmp(path, "/healthz") == 0 ||
+               strcmp(path, "/metrics") == 0 ||
+               strcmp(path, "/v1/sources") == 0 ||
+               strcmp(path, "/v1/items") == 0 ||
+               strcmp(path, "/v1/reload") == 0) {
+        reply_json_error(req, 405, "method not allowed");
+    } else {
+        reply_json_error(req, 404, "not found");
+    }
+    ig_buf_fini(&out);
+}
+
+/* Splits "host:port" or "[v6]:port". Returns IG_OK or IG_EINVAL. */
+static int split_listen(const char *s, char *host, size_t hn, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon) {
+        return IG_EINVAL;
+    }
+    const char *h = s;
+    size_t n = (size_t)(colon - s);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hn) {
+        return IG_EINVAL;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535) {
+        return IG_EINVAL;
+    }
+    *port = (int)p;
+    return IG_OK;
+}
+
+int api_new(struct event_base *base, struct gw *g, const struct api_opts *o,
+            struct api **out)
+{
+    *out = NULL;
+    char host[256];
+    int port = 0;
+    if (split_listen(o->listen, host, sizeof(host), &port) < 0) {
+        ig_error(API_COMP, "listen: '%s' is not host:port", o->listen);
+        return IG_EINVAL;
+    }
+    struct api *a = ig_calloc(1, sizeof(*a));
+    a->g = g;
+    a->push_token = o->push_token ? ig_strdup(o->push_token) : NULL;
+    a->admin_token = o->admin_token ? ig_strdup(o->admin_token) : NULL;
+    a->http = evhttp_new(base);
+    if (!a->http) {
+        api_free(a);
+        return IG_EIO;
+    }
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_POST);
+    if (o->max_body) {
+        evhttp_set_max_body_size(a->http, (ev_ssize_t)o->max_body);
+    }
+    /* Headers are small; 16 KiB refuses header floods early. */
+    evhttp_set_max_headers_size(a->http, 16 * 1024);
+    evhttp_set_timeout(a->http, 30);
+    evhttp_set_gencb(a->http, on_request, a);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+    if (!bs) {
+        ig_error(API_COMP, "cannot listen on %s", o->listen);
+        api_free(a);
+        return IG_EIO;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            a->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    ig_info(API_COMP, "listening on %s:%d (push %s, reload %s)", host,
+            a->port, a->push_token ? "on" : "off",
+            a->admin_token ? "on" : "off");
+    *out = a;
+    return IG_OK;
+}
+
+int api_port(const struct api *a)
+{
+    return a->port;
+}
+
+void api_free(struct api *a)
+{
+    if (!a) {
+        return;
+    }
+    while (a->pend) {
+        struct pending *p = a->pend;
+        if (p->kind == PEND_PUSH) {
+            gw_push_cancel(a->g, p->handle);
+        } else {
+            gw_reload_cancel(a->g, p->handle);
+        }
+        struct evhttp_request *req = pend_unlink(p);
+        if (req) {
+            reply_json_error(req, 503, "shutting down");
+        }
+    }
+    if (a->http) {
+        evhttp_free(a->http);
+    }
+    ig_free(a->push_token);
+    ig_free(a->admin_token);
+    ig_free(a);
+}

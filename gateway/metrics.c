@@ -1,0 +1,360 @@
+/* metrics.c — Prometheus text exposition (see metrics.h).
+ *
+ * Series are found through an open-addressing table (linear probing,
+ * FNV-1a of family index and labels, grown at 50 % load); families are a
+ * small array scanned by name, which is cheap for the few dozen the gateway
+ * declares. Rendering sorts a family's series by label text so the output
+ * is stable for tests and diffs.
+ */
+#include "gateway/metrics.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+
+#define METRICS_MAX_FAMILIES 96
+
+struct family {
+    char *name;                 /* owned */
+    char *help;                 /* owned */
+    enum metrics_type type;
+    double bounds[METRICS_MAX_BUCKETS];
+    size_t nbounds;
+};
+
+struct series {
+    int fam;                    /* -1: empty slot */
+    char *labels;               /* owned, "" for none */
+    uint64_t hash;
+    double value;               /* counter/gauge; histogram sum */
+    uint64_t count;             /* histogram observations */
+    uint64_t buckets[METRICS_MAX_BUCKETS]; /* per bucket, not cumulative */
+};
+
+struct metrics {
+    struct family fam[METRICS_MAX_FAMILIES];
+    size_t nfam;
+    struct series *tab;         /* owned, cap slots */
+    size_t cap, n;
+    uint64_t unknown;
+};
+
+static uint64_t hash_of(int fam, const char *labels)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(unsigned)fam;
+    for (const unsigned char *p = (const unsigned char *)labels; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+struct metrics *metrics_new(void)
+{
+    struct metrics *m = ig_calloc(1, sizeof(*m));
+    m->cap = 256;
+    m->tab = ig_calloc(m->cap, sizeof(*m->tab));
+    for (size_t i = 0; i < m->cap; i++) {
+        m->tab[i].fam = -1;
+    }
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (!m) {
+        return;
+    }
+    for (size_t i = 0; i < m->nfam; i++) {
+        ig_free(m->fam[i].name);
+        ig_free(m->fam[i].help);
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        ig_free(m->tab[i].labels);
+    }
+    ig_free(m->tab);
+    ig_free(m);
+}
+
+static int find_family(const struct metrics *m, const char *name)
+{
+    for (size_t i = 0; i < m->nfam; i++) {
+        if (strcmp(m->fam[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int metrics_declare(struct metrics *m, const char *name,
+                    enum metrics_type type, const char *help,
+                    const double *bounds, size_t nbounds)
+{
+    if (find_family(m, name) >= 0 || m->nfam == METRICS_MAX_FAMILIES ||
+        nbounds > METRICS_MAX_BUCKETS) {
+        return IG_EINVAL;
+    }
+    for (size_t i = 1; i < nbounds; i++) {
+        if (!(bounds[i] > bounds[i - 1])) {
+            return IG_EINVAL;
+        }
+    }
+    struct family *f = &m->fam[m->nfam++];
+    f->name = ig_strdup(name);
+    f->help = ig_strdup(help ? help : "");
+    f->type = type;
+    f->nbounds = nbounds;
+    if (nbounds) {
+        memcpy(f->bounds, bounds, nbounds * sizeof(*bounds));
+    }
+    return IG_OK;
+}
+
+static void grow(struct metrics *m)
+{
+    struct series *old = m->tab;
+    size_t ocap = m->cap;
+    m->cap *= 2;
+    m->tab = ig_calloc(m->cap, sizeof(*m->tab));
+    for (size_t i = 0; i < m->cap; i++) {
+        m->tab[i].fam = -1;
+    }
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].fam < 0) {
+            continue;
+        }
+        size_t j = old[i].hash & (m->cap - 1);
+        while (m->tab[j].fam >= 0) {
+            j = (j + 1) & (m->cap - 1);
+        }
+        m->tab[j] = old[i];
+    }
+    ig_free(old);
+}
+
+static const struct series *find_series(const struct metrics *m, int fam,
+                                        const char *labels)
+{
+    uint64_t h = hash_of(fam, labels ? labels : "");
+    size_t j = h & (m->cap - 1);
+    while (m->tab[j].fam >= 0) {
+        const struct series *s = &m->tab[j];
+        if (s->hash == h && s->fam == fam &&
+            strcmp(s->labels, labels ? labels : "") == 0) {
+            return s;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+/* Finds the series, creating it when create is set; NULL when absent. */
+static struct series *lookup(struct metrics *m, int fam, const char *labels,
+                             bool create)
+{
+    if (!labels) {
+        labels = "";
+    }
+    uint64_t h = hash_of(fam, labels);
+    size_t j = h & (m->cap - 1);
+    while (m->tab[j].fam >= 0) {
+        struct series *s = &m->tab[j];
+        if (s->hash == h && s->fam == fam && strcmp(s->labels, labels) == 0) {
+            return s;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!create) {
+        return NULL;
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        grow(m);
+        return lookup(m, fam, labels, true);
+    }
+    struct series *s = &m->tab[j];
+    memset(s, 0, sizeof(*s));
+    s->fam = fam;
+    s->labels = ig_strdup(labels);
+    s->hash = h;
+    m->n++;
+    return s;
+}
+
+void metrics_add(struct metrics *m, const char *name, const char *labels,
+                 double v)
+{
+    int f = find_family(m, name);
+    if (f < 0 || m->fam[f].type == METRICS_HISTOGRAM) {
+        m->unknown++;
+        return;
+    }
+    lookup(m, f, labels, true)->value += v;
+}
+
+void metrics_set(struct metrics *m, const char *name, const char *labels,
+                 double v)
+{
+    int f = find_family(m, name);
+    if (f < 0 || m->fam[f].type == METRICS_HISTOGRAM) {
+        m->unknown++;
+        return;
+    }
+    lookup(m, f, labels, true)->value = v;
+}
+
+void metrics_observe(struct metrics *m, const char *name, const char *labels,
+                     double v)
+{
+    int f = find_family(m, name);
+    if (f < 0 || m->fam[f].type != METRICS_HISTOGRAM) {
+        m->unknown++;
+        return;
+    }
+    struct series *s = lookup(m, f, labels, true);
+    const struct family *fm = &m->fam[f];
+    s->value += v;
+    s->count++;
+    for (size_t i = 0; i < fm->nbounds; i++) {
+        if (v <= fm->bounds[i]) {
+            s->buckets[i]++;
+            return;
+        }
+    }
+}
+
+double metrics_get(const struct metrics *m, const char *name,
+                   const char *labels)
+{
+    int f = find_family(m, name);
+    if (f < 0) {
+        return 0;
+    }
+    const struct series *s = find_series(m, f, labels);
+    if (!s) {
+        return 0;
+    }
+    return m->fam[f].type == METRICS_HISTOGRAM ? (double)s->count : s->value;
+}
+
+void metrics_label(struct ig_buf *out, const char *k, const char *v)
+{
+    if (out->len) {
+        ig_buf_addc(out, ',');
+    }
+    ig_buf_addf(out, "%s=\"", k);
+    for (const char *p = v ? v : ""; *p; p++) {
+        if (*p == '\\') {
+            ig_buf_adds(out, "\\\\");
+        } else if (*p == '"') {
+            ig_buf_adds(out, "\\\"");
+        } else if (*p == '\n') {
+            ig_buf_adds(out, "\\n");
+        } else {
+            ig_buf_addc(out, *p);
+        }
+    }
+    ig_buf_addc(out, '"');
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    const struct series *x = *(const struct series *const *)a;
+    const struct series *y = *(const struct series *const *)b;
+    return strcmp(x->labels, y->labels);
+}
+
+static void num(struct ig_buf *out, double v)
+{
+    if (isinf(v)) {
+        ig_buf_adds(out, v > 0 ? "+Inf" : "-Inf");
+    } else if (v == floor(v) && fabs(v) < 1e15) {
+        ig_buf_addf(out, "%.0f", v);
+    } else {
+        ig_buf_addf(out, "%.9g", v);
+    }
+}
+
+static void series_name(struct ig_buf *out, const char *name,
+                        const char *suffix, const char *labels,
+                        const char *extra)
+{
+    ig_buf_addf(out, "%s%s", name, suffix);
+    bool has = labels && *labels;
+    if (has || extra) {
+        ig_buf_addc(out, '{');
+        if (has) {
+            ig_buf_adds(out, labels);
+        }
+        if (extra) {
+            ig_buf_addf(out, "%s%s", has ? "," : "", extra);
+        }
+        ig_buf_addc(out, '}');
+    }
+    ig_buf_addc(out, ' ');
+}
+
+static const char *type_name(enum metrics_type t)
+{
+    switch (t) {
+    case METRICS_COUNTER: return "counter";
+    case METRICS_GAUGE: return "gauge";
+    default: return "histogram";
+    }
+}
+
+int metrics_render(const struct metrics *m, struct ig_buf *out)
+{
+    struct series **v = ig_malloc((m->n + 1) * sizeof(*v));
+    int rc = IG_OK;
+    for (size_t f = 0; f < m->nfam; f++) {
+        const struct family *fm = &m->fam[f];
+        size_t nv = 0;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->tab[i].fam == (int)f) {
+                v[nv++] = &m->tab[i];
+            }
+        }
+        qsort(v, nv, sizeof(*v), cmp_series);
+        ig_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", fm->name, fm->help,
+                    fm->name, type_name(fm->type));
+        for (size_t i = 0; i < nv; i++) {
+            const struct series *s = v[i];
+            if (fm->type != METRICS_HISTOGRAM) {
+                series_name(out, fm->name, "", s->labels, NULL);
+                num(out, s->value);
+                ig_buf_addc(out, '\n');
+                continue;
+            }
+            uint64_t cum = 0;
+            for (size_t b = 0; b < fm->nbounds; b++) {
+                char le[48];
+                cum += s->buckets[b];
+                snprintf(le, sizeof(le), "le=\"%g\"", fm->bounds[b]);
+                series_name(out, fm->name, "_bucket", s->labels, le);
+                ig_buf_addf(out, "%llu\n", (unsigned long long)cum);
+            }
+            series_name(out, fm->name, "_bucket", s->labels, "le=\"+Inf\"");
+            ig_buf_addf(out, "%llu\n", (unsigned long long)s->count);
+            series_name(out, fm->name, "_sum", s->labels, NULL);
+            num(out, s->value);
+            ig_buf_addc(out, '\n');
+            series_name(out, fm->name, "_count", s->labels, NULL);
+            ig_buf_addf(out, "%llu\n", (unsigned long long)s->count);
+        }
+    }
+    ig_buf_addf(out,
+                "# HELP intake_metrics_unknown_total updates of undeclared "
+                "metrics (a bug)\n# TYPE intake_metrics_unknown_total "
+                "counter\nintake_metrics_unknown_total %llu\n",
+                (unsigned long long)m->unknown);
+    if (out->max_len && out->len >= out->max_len) {
+        rc = IG_E2BIG;
+    }
+    ig_free(v);
+    return rc;
+}

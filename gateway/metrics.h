@@ -1,0 +1,70 @@
+/* metrics.h — counters, gauges and histograms, rendered as Prometheus text.
+ *
+ * A metric family is declared once (name, type, help); its series are
+ * created on first use, keyed by a pre-formatted label string such as
+ * `source="hotline",channel="hotline"` (label values are escaped by
+ * metrics_label()). Series live in one open-addressing hash table, so an
+ * increment on the hot path costs one hash of a short string and no
+ * allocation after the first time. Histograms have fixed buckets chosen at
+ * declaration.
+ *
+ * Not a general client library: no summaries, no expiry of series (the
+ * label sets are bounded by configuration: sources, channels, codes,
+ * rules, forwarders). Loop thread only.
+ */
+#ifndef IG_GATEWAY_METRICS_H
+#define IG_GATEWAY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct metrics;
+
+enum metrics_type {
+    METRICS_COUNTER = 0,
+    METRICS_GAUGE = 1,
+    METRICS_HISTOGRAM = 2,
+};
+
+#define METRICS_MAX_BUCKETS 16
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* Declares a family. For histograms, bounds are the bucket upper limits in
+ * increasing order (at most METRICS_MAX_BUCKETS; +Inf is implicit).
+ * Returns IG_OK or IG_EINVAL (declared twice, bad bounds). */
+int metrics_declare(struct metrics *m, const char *name,
+                    enum metrics_type type, const char *help,
+                    const double *bounds, size_t nbounds);
+
+/* Adds v to a counter (or a gauge). labels may be NULL or "". Unknown
+ * families are ignored (and counted in intake_metrics_unknown_total). */
+void metrics_add(struct metrics *m, const char *name, const char *labels,
+                 double v);
+static inline void metrics_inc(struct metrics *m, const char *name,
+                               const char *labels)
+{
+    metrics_add(m, name, labels, 1.0);
+}
+/* Sets a gauge (or a counter mirrored from another module's stats). */
+void metrics_set(struct metrics *m, const char *name, const char *labels,
+                 double v);
+/* Records one observation in a histogram. */
+void metrics_observe(struct metrics *m, const char *name, const char *labels,
+                     double v);
+/* Returns the current value of a counter/gauge series (0 when absent). */
+double metrics_get(const struct metrics *m, const char *name,
+                   const char *labels);
+
+/* Appends `k="v"` (with a leading comma when out is not empty) to out,
+ * escaping \ " and newlines in v as the text format requires. */
+void metrics_label(struct ig_buf *out, const char *k, const char *v);
+
+/* Appends the exposition text of every family (families in declaration
+ * order, series sorted by labels). Returns IG_OK or IG_E2BIG. */
+int metrics_render(const struct metrics *m, struct ig_buf *out);
+
+#endif
