@@ -92,6 +92,8 @@ struct route_result {
     unsigned reports;         /* as given to route_note_reports(); 0 */
     unsigned channels;
     size_t dropped;           /* towns/units/reasons over the caps */
+    bool classified;          /* top was non-NULL (kept for re-suggesting) */
+    size_t ndistrict;         /* distinct district-level units */
 };
 
 /* Loads rules/places.tsv, rules/departments.tsv and rules/priority.conf

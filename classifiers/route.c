@@ -1,0 +1,577 @@
+/* route.c — one candidate through the router: place, units, priority, track.
+ *
+ * route_apply() runs three scans over the raw title and text (gazetteer,
+ * priority words, crowd numbers) and then derives the rest:
+ *
+ *   place  the most specific match (landmark/village/compound/road over a
+ *          former town, over a town/street, over the district), the
+ *          earliest one on a tie, title before text. Its towns are kept;
+ *          when it lies in several, a town/street named elsewhere in the
+ *          item narrows them (崧泽大道 + 徐泾镇 -> 徐泾镇), otherwise all
+ *          stay: an ambiguous place is reported, never guessed.
+ *   units  each department of the code in order, lead first: 属地管理 to
+ *          the town's government when the town is known, 权属单位 to a
+ *          placeholder for the reviewer, the rest from the directory;
+ *          duplicates (城管部门 and 城管执法部门 are one bureau) merged.
+ *   flags  a flag fires when each of its any: lines has a word in the
+ *          title or text, none of its not: words appears and, with
+ *          crowd: N, a crowd size whose lower bound reaches N is present.
+ *   track  route_suggest_track() on the above.
+ *
+ * Nothing here allocates from the heap: scratch is on the stack or in the
+ * caller's arena, so route_apply() is safe on any thread.
+ */
+#include "classifiers/route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "classifiers/classifier.h"
+#include "classifiers/route_int.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jsonw.h"
+#include "core/text.h"
+
+#define MAX_PLACE_HITS 64
+
+struct place_hit {
+    uint32_t place;
+    int field;
+    size_t start, end;
+};
+
+struct place_scan {
+    const struct router *rt;
+    struct place_hit hits[MAX_PLACE_HITS];
+    size_t n;
+    int field;
+};
+
+static size_t on_place(void *ctx, uint32_t id, size_t start, size_t end)
+{
+    struct place_scan *ps = ctx;
+    /* Leftmost-longest: the longest name at a position wins and the scan
+     * moves past it, so 朱家角镇 is one hit, not 朱家角 + 镇, and a
+     * near-miss blocker (kind none) swallows its text. */
+    if (ps->rt->places[id].kind != RT_KIND_NONE && ps->n < MAX_PLACE_HITS) {
+        ps->hits[ps->n].place = id;
+        ps->hits[ps->n].field = ps->field;
+        ps->hits[ps->n].start = start;
+        ps->hits[ps->n].end = end;
+        ps->n++;
+    }
+    return end - start;
+}
+
+static bool has_town(const char *const *v, size_t n, const char *t)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == t) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void find_place(const struct router *rt, const char *const f[2],
+                       const size_t flen[2], struct ig_arena *a,
+                       struct route_result *out)
+{
+    struct place_scan ps;
+    ps.rt = rt;
+    ps.n = 0;
+    for (int k = 0; k < 2; k++) {
+        ps.field = k;
+        route_lex_scan(&rt->place_lex, f[k], flen[k], on_place, &ps);
+    }
+    if (ps.n == 0) {
+        return;
+    }
+    /* The most specific place; hits are in title-then-text order, so the
+     * first of the best rank is the earliest. */
+    size_t best = 0;
+    for (size_t i = 1; i < ps.n; i++) {
+        if (rt->places[ps.hits[i].place].kind >
+            rt->places[ps.hits[best].place].kind) {
+            best = i;
+        }
+    }
+    const struct place_hit *h = &ps.hits[best];
+    const struct rt_place *p = &rt->places[h->place];
+    out->has_place = true;
+    out->place.text = ig_arena_strndup(a, f[h->field] + h->start,
+                                       h->end - h->start);
+    out->place.name = p->name;
+    out->place.kind = route_kind_name(p->kind);
+    out->place.field = h->field;
+    out->place.start = h->start;
+    out->place.end = h->end;
+
+    /* Narrow an ambiguous place with the units named elsewhere. */
+    const char *keep[ROUTE_MAX_TOWNS];
+    size_t nkeep = 0;
+    if (p->ntowns > 1) {
+        for (size_t t = 0; t < p->ntowns; t++) {
+            for (size_t i = 0; i < ps.n; i++) {
+                const struct rt_place *q = &rt->places[ps.hits[i].place];
+                if (i != best && q->ntowns == 1 && q->towns[0] == p->towns[t]
+                    && !has_town(keep, nkeep, p->towns[t])) {
+                    keep[nkeep++] = p->towns[t];
+                }
+            }
+        }
+    }
+    const char *const *src = nkeep ? keep : p->towns;
+    size_t nsrc = nkeep ? nkeep : p->ntowns;
+    for (size_t t = 0; t < nsrc && t < ROUTE_MAX_TOWNS; t++) {
+        out->towns[out->ntowns++] = src[t];
+    }
+}
+
+static void add_unit(struct route_result *out, const char *dept,
+                     const char *unit, bool lead, bool resolved)
+{
+    for (size_t i = 0; i < out->nunits; i++) {
+        if (strcmp(out->units[i].unit, unit) == 0) {
+            return;
+        }
+    }
+    if (out->nunits == ROUTE_MAX_UNITS) {
+        out->dropped++;
+        return;
+    }
+    struct route_unit *u = &out->units[out->nunits++];
+    u->dept = dept;
+    u->unit = unit;
+    u->lead = lead;
+    u->resolved = resolved;
+}
+
+static void resolve_units(const struct router *rt, const struct taxon *top,
+                          struct ig_arena *a, struct route_result *out)
+{
+    const char *district[ROUTE_MAX_UNITS];
+    size_t nd = 0;
+    for (size_t i = 0; i < top->ndepts; i++) {
+        const char *dn = top->depts[i];
+        bool lead = i == 0;
+        const struct rt_dept *dd = route_dept_find(rt, dn);
+        if (!dd || dd->scope == RT_SCOPE_LOCAL) {
+            /* Not in the directory (the loader checks taxonomy.tsv, so
+             * only a taxon from elsewhere gets here): pass it through. */
+            add_unit(out, dn, dn, lead, false);
+            continue;
+        }
+        switch (dd->scope) {
+        case RT_SCOPE_TOWN:
+            if (out->ntowns == 1) {
+                const struct rt_dept *gov = route_dept_find(rt,
+                                                            out->towns[0]);
+                add_unit(out, dn, gov ? gov->unit : out->towns[0], lead,
+                         true);
+            } else if (out->ntowns > 1) {
+                struct ig_buf b;
+                ig_buf_init(&b, 0);
+                for (size_t t = 0; t < out->ntowns; t++) {
+                    const struct rt_dept *gov = route_dept_find(
+                        rt, out->towns[t]);
+                    ig_buf_addf(&b, "%s%s", t ? "或" : "",
+                                gov ? gov->unit : out->towns[t]);
+                }
+                add_unit(out, dn, ig_arena_strndup(a, b.data, b.len), lead,
+                         false);
+                ig_buf_fini(&b);
+            } else {
+                add_unit(out, dn, dd->unit, lead, false);
+            }
+            break;
+        case RT_SCOPE_OWNER:
+            add_unit(out, dn, dd->unit, lead, false);
+            break;
+        case RT_SCOPE_DISTRICT:
+        case RT_SCOPE_ENTERPRISE:
+        case RT_SCOPE_LOCAL:
+            add_unit(out, dn, dd->unit, lead, true);
+            if (!has_town(district, nd, dd->unit) && nd < ROUTE_MAX_UNITS) {
+                district[nd++] = dd->unit;
+            }
+            break;
+        }
+    }
+    /* has_town() compares pointers: one directory row, one unit; two rows
+     * naming the same bureau are merged by add_unit's string compare, so
+     * count distinct strings here as well. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < nd; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < i; k++) {
+            seen |= strcmp(district[k], district[i]) == 0;
+        }
+        distinct += !seen;
+    }
+    out->ndistrict = distinct;
+}
+
+/* ---- priority flags --------------------------------------------------- */
+
+#define MAX_FLAGS_SCRATCH RT_MAX_FLAGS
+
+struct flag_scan {
+    const struct router *rt;
+    uint16_t mask[MAX_FLAGS_SCRATCH + 1];      /* any-groups hit */
+    bool vetoed[MAX_FLAGS_SCRATCH + 1];
+    uint32_t first[MAX_FLAGS_SCRATCH + 1][2];  /* first two words, +1 */
+};
+
+static size_t on_flag_word(void *ctx, uint32_t id, size_t start,
+                           size_t end)
+{
+    struct flag_scan *fs = ctx;
+    uint32_t fl = RT_FLAG_ID_FLAG(id);
+    uint32_t g = RT_FLAG_ID_GROUP(id);
+    if (g == RT_FLAG_NOT_GROUP) {
+        fs->vetoed[fl] = true;
+    } else if (!(fs->mask[fl] & (1u << g))) {
+        fs->mask[fl] |= (uint16_t)(1u << g);
+        uint32_t w = RT_FLAG_ID_WORD(id) + 1;
+        if (!fs->first[fl][0]) {
+            fs->first[fl][0] = w;
+        } else if (!fs->first[fl][1]) {
+            fs->first[fl][1] = w;
+        }
+    }
+    /* Keep looking at shorter words here: 火灾 and 火灾隐患 both count. */
+    return 0;
+}
+
+static void add_reason(struct route_result *out, const char *r)
+{
+    if (out->nreasons == ROUTE_MAX_REASONS) {
+        out->dropped++;
+        return;
+    }
+    out->reasons[out->nreasons++] = r;
+}
+
+static void check_flags(const struct router *rt, const char *const f[2],
+                        const size_t flen[2], struct ig_arena *a,
+                        struct route_result *out)
+{
+    if (rt->nflags == 0) {
+        return;
+    }
+    struct flag_scan fs;
+    memset(&fs, 0, sizeof(fs));
+    fs.rt = rt;
+    for (int k = 0; k < 2; k++) {
+        route_lex_scan(&rt->flag_lex, f[k], flen[k], on_flag_word, &fs);
+    }
+    /* Crowd sizes: computed once, only if some flag asks. */
+    bool crowd_done = false;
+    long crowd = 0;
+    const char *cw = NULL;
+    size_t cwl = 0;
+    for (size_t i = 0; i < rt->nflags; i++) {
+        const struct rt_flag *fl = &rt->flags[i];
+        uint16_t need = (uint16_t)((1u << fl->ngroups) - 1);
+        if (fs.vetoed[i] || (fs.mask[i] & need) != need) {
+            continue;
+        }
+        if (fl->crowd_min) {
+            if (!crowd_done) {
+                for (int k = 0; k < 2; k++) {
+                    const char *w;
+                    size_t wl;
+                    long c = route_crowd_max(f[k], flen[k], &w, &wl);
+                    if (c > crowd || (!cw && w)) {
+                        crowd = c > crowd ? c : crowd;
+                        cw = w;
+                        cwl = wl;
+                    }
+                }
+                crowd_done = true;
+            }
+            if (crowd < fl->crowd_min) {
+                continue;
+            }
+        }
+        /* The reason names the evidence: words hit and the crowd size. */
+        struct ig_buf b;
+        ig_buf_init(&b, 0);
+        ig_buf_adds(&b, fl->reason);
+        const char *sep = "（";
+        for (int k = 0; k < 2; k++) {
+            if (fs.first[i][k]) {
+                ig_buf_addf(&b, "%s%s", sep,
+                            rt->flag_words[fs.first[i][k] - 1]);
+                sep = "、";
+            }
+        }
+        if (fl->crowd_min && cw) {
+            ig_buf_addf(&b, "%s人数：%.*s，按%ld人计", sep, (int)cwl, cw,
+                        crowd);
+            sep = "、";
+        }
+        if (strcmp(sep, "、") == 0) {
+            ig_buf_adds(&b, "）");
+        }
+        add_reason(out, ig_arena_strndup(a, b.data, b.len));
+        ig_buf_fini(&b);
+        if (fl->level > out->level) {
+            out->level = fl->level;
+        }
+    }
+}
+
+/* ---- track ------------------------------------------------------------ */
+
+const char *route_track_name(enum route_track t)
+{
+    switch (t) {
+    case ROUTE_TRACK_GENERAL:
+        return "一般整治";
+    case ROUTE_TRACK_RAISED:
+        return "提级整治";
+    case ROUTE_TRACK_DIVERTED:
+        return "分流治理";
+    case ROUTE_TRACK_LISTED:
+        return "挂牌治理";
+    case ROUTE_TRACK_NONE:
+        break;
+    }
+    return NULL;
+}
+
+const char *route_level_name(enum route_level l)
+{
+    switch (l) {
+    case ROUTE_LEVEL_HIGH:
+        return "high";
+    case ROUTE_LEVEL_ELEVATED:
+        return "elevated";
+    case ROUTE_LEVEL_NORMAL:
+        break;
+    }
+    return "normal";
+}
+
+static enum rt_scope lead_scope(const struct router *rt, const char *dept)
+{
+    const struct rt_dept *dd = rt ? route_dept_find(rt, dept) : NULL;
+    if (dd) {
+        return dd->scope;
+    }
+    /* Without a directory, the seed's two special names. */
+    if (strcmp(dept, "属地管理") == 0) {
+        return RT_SCOPE_TOWN;
+    }
+    if (strcmp(dept, "权属单位") == 0) {
+        return RT_SCOPE_OWNER;
+    }
+    return RT_SCOPE_DISTRICT;
+}
+
+enum route_track route_suggest_track(const struct router *rt,
+                                     const struct route_track_in *in,
+                                     struct ig_arena *a, const char **reason)
+{
+    unsigned listed_min = rt ? rt->listed_min_units : 4;
+    const char *lead = in->lead_unit ? in->lead_unit : in->lead_dept;
+    enum route_track t = ROUTE_TRACK_NONE;
+    const char *why = NULL;
+
+    if (in->level == ROUTE_LEVEL_HIGH) {
+        /* A red line or several reports: district level whatever the code
+         * (many red-line events have no B/S code at all). */
+        t = ROUTE_TRACK_LISTED;
+        why = ig_arena_printf(
+            a, "%s：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
+               "和配合部门挂牌治理（待确认）",
+            in->first_reason ? in->first_reason : "优先事项");
+    } else if (!in->classified || !in->lead_dept) {
+        t = ROUTE_TRACK_NONE;
+    } else if (listed_min && in->ndistrict >= listed_min) {
+        t = ROUTE_TRACK_LISTED;
+        why = ig_arena_printf(
+            a, "涉及%zu个区级部门，成因复杂、牵涉面广，建议挂牌治理，由领导"
+               "小组指定牵头部门（待确认）",
+            in->ndistrict);
+    } else if (in->level == ROUTE_LEVEL_ELEVATED) {
+        t = ROUTE_TRACK_RAISED;
+        why = ig_arena_printf(
+            a, "%s：基层未能清零，建议上提至%s提级整治",
+            in->first_reason ? in->first_reason : "反复反映", lead);
+    } else {
+        switch (lead_scope(rt, in->lead_dept)) {
+        case RT_SCOPE_TOWN:
+        case RT_SCOPE_LOCAL:
+            t = ROUTE_TRACK_GENERAL;
+            why = ig_arena_printf(
+                a, "牵头为属地（%s），可由街镇即发现即消除，建议一般整治",
+                lead);
+            break;
+        case RT_SCOPE_OWNER:
+            t = ROUTE_TRACK_DIVERTED;
+            why = ig_arena_strdup(
+                a, "牵头为权属单位（待确认），建议由区城运中心明确管辖后"
+                   "分流治理");
+            break;
+        case RT_SCOPE_DISTRICT:
+        case RT_SCOPE_ENTERPRISE:
+            t = ROUTE_TRACK_DIVERTED;
+            why = ig_arena_printf(
+                a, "属%s职责，建议经区城运中心按管辖流转，分流治理", lead);
+            break;
+        }
+    }
+    *reason = why;
+    return t;
+}
+
+static void suggest(const struct router *rt, struct ig_arena *a,
+                    struct route_result *out)
+{
+    struct route_track_in in;
+    memset(&in, 0, sizeof(in));
+    in.classified = out->classified;
+    in.level = out->level;
+    if (out->nunits && out->units[0].lead) {
+        in.lead_dept = out->units[0].dept;
+        in.lead_unit = out->units[0].unit;
+    }
+    in.ndistrict = out->ndistrict;
+    in.first_reason = out->nreasons ? out->reasons[0] : NULL;
+    out->track = route_suggest_track(rt, &in, a, &out->track_reason);
+}
+
+int route_apply(const struct router *rt, const char *title, size_t tlen,
+                const char *text, size_t len, const struct taxon *top,
+                struct ig_arena *a, struct route_result *out)
+{
+    if (!rt || !out || !a) {
+        return IG_EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    const char *f[2] = {title ? title : "", text ? text : ""};
+    size_t flen[2] = {title ? tlen : 0, text ? len : 0};
+    for (int k = 0; k < 2; k++) {
+        /* Beyond the cap nothing is scanned (a place or red line that far
+         * into a 1 MiB item is not worth stalling for); cut on a character
+         * boundary so no span ends mid-sequence. */
+        if (flen[k] > ROUTE_SCAN_MAX) {
+            flen[k] = ig_utf8_trim_len(f[k], flen[k], ROUTE_SCAN_MAX);
+        }
+    }
+    find_place(rt, f, flen, a, out);
+    out->classified = top != NULL;
+    if (top) {
+        resolve_units(rt, top, a, out);
+    }
+    check_flags(rt, f, flen, a, out);
+    suggest(rt, a, out);
+    return IG_OK;
+}
+
+int route_note_reports(const struct router *rt, struct route_result *r,
+                       unsigned reports, unsigned channels,
+                       struct ig_arena *a)
+{
+    if (!rt || !r || !a) {
+        return 0;
+    }
+    r->reports = reports;
+    r->channels = channels;
+    enum route_level want = ROUTE_LEVEL_NORMAL;
+    const char *why = NULL;
+    if ((rt->multi_reports && reports >= rt->multi_reports) ||
+        (rt->multi_channels && channels >= rt->multi_channels)) {
+        want = ROUTE_LEVEL_HIGH;
+        why = ig_arena_printf(a, "短时间内多人多渠道反映（%u次、%u个渠道）",
+                              reports, channels);
+    } else if (reports >= 2) {
+        want = ROUTE_LEVEL_ELEVATED;
+        why = ig_arena_printf(a, "重复反映（%u次）", reports);
+    }
+    if (want <= r->level) {
+        return 0;
+    }
+    /* The new reason goes first: it is why the level changed. */
+    if (r->nreasons == ROUTE_MAX_REASONS) {
+        r->nreasons--;
+        r->dropped++;
+    }
+    memmove(&r->reasons[1], &r->reasons[0],
+            r->nreasons * sizeof(r->reasons[0]));
+    r->reasons[0] = why;
+    r->nreasons++;
+    bool raised = want == ROUTE_LEVEL_HIGH;
+    r->level = want;
+    suggest(rt, a, r);
+    return raised ? 1 : 0;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+void route_result_json(const struct route_result *r, struct ig_jsonw *w)
+{
+    ig_jsonw_key(w, "place");
+    if (r && r->has_place) {
+        ig_jsonw_obj_open(w);
+        ig_jsonw_kstr(w, "text", r->place.text);
+        ig_jsonw_kstr(w, "name", r->place.name);
+        ig_jsonw_kstr(w, "kind", r->place.kind);
+        ig_jsonw_kstr(w, "field", r->place.field == 0 ? "title" : "text");
+        ig_jsonw_kint(w, "start", (int64_t)r->place.start);
+        ig_jsonw_kint(w, "end", (int64_t)r->place.end);
+        ig_jsonw_obj_close(w);
+    } else {
+        ig_jsonw_null(w);
+    }
+
+    ig_jsonw_key(w, "town");
+    ig_jsonw_arr_open(w);
+    for (size_t i = 0; r && i < r->ntowns; i++) {
+        ig_jsonw_str(w, r->towns[i]);
+    }
+    ig_jsonw_arr_close(w);
+
+    ig_jsonw_key(w, "units");
+    ig_jsonw_arr_open(w);
+    for (size_t i = 0; r && i < r->nunits; i++) {
+        ig_jsonw_obj_open(w);
+        ig_jsonw_kstr(w, "dept", r->units[i].dept);
+        ig_jsonw_kstr(w, "unit", r->units[i].unit);
+        ig_jsonw_kstr(w, "role", r->units[i].lead ? "lead" : "support");
+        ig_jsonw_kbool(w, "resolved", r->units[i].resolved);
+        ig_jsonw_obj_close(w);
+    }
+    ig_jsonw_arr_close(w);
+
+    ig_jsonw_key(w, "priority");
+    ig_jsonw_obj_open(w);
+    ig_jsonw_kstr(w, "level",
+                  route_level_name(r ? r->level : ROUTE_LEVEL_NORMAL));
+    ig_jsonw_key(w, "reasons");
+    ig_jsonw_arr_open(w);
+    for (size_t i = 0; r && i < r->nreasons; i++) {
+        ig_jsonw_str(w, r->reasons[i]);
+    }
+    ig_jsonw_arr_close(w);
+    if (r && r->reports) {
+        ig_jsonw_kint(w, "reports", r->reports);
+        ig_jsonw_kint(w, "channels", r->channels);
+    }
+    ig_jsonw_obj_close(w);
+
+    ig_jsonw_key(w, "track");
+    if (r && r->track != ROUTE_TRACK_NONE) {
+        ig_jsonw_obj_open(w);
+        ig_jsonw_kstr(w, "suggestion", route_track_name(r->track));
+        ig_jsonw_kstr(w, "reason", r->track_reason);
+        ig_jsonw_obj_close(w);
+    } else {
+        ig_jsonw_null(w);
+    }
+}

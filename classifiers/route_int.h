@@ -1,0 +1,143 @@
+/* route_int.h — the router's compiled data, shared by route*.c only.
+ *
+ * Everything hangs off one arena owned by the router: the three tables
+ * loaded from the rules directory and two keyword lexicons (gazetteer names
+ * and priority words). Nobody outside classifiers/route*.c includes this.
+ */
+#ifndef IG_CLASSIFIERS_ROUTE_INT_H
+#define IG_CLASSIFIERS_ROUTE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classifiers/route.h"
+
+struct ig_arena;
+
+/* A keyword lexicon: words indexed by their first code point, longest
+ * first, so a scan looks at a handful of candidates per character instead
+ * of trying every word (cost grows with the text, not the word count). */
+struct route_lex_entry {
+    const char *s;  /* arena */
+    uint32_t len;   /* bytes */
+    uint32_t id;    /* caller's payload */
+};
+
+struct route_lex_slot {
+    uint32_t cp;     /* first code point */
+    uint32_t first;  /* index into e */
+    uint32_t count;  /* 0 = empty slot */
+};
+
+struct route_lex {
+    struct route_lex_entry *e; /* sorted by (first code point, len desc) */
+    size_t n;
+    struct route_lex_slot *slots;
+    size_t mask;               /* slots - 1 (power of two) */
+};
+
+/* Builder: add words, then seal into the arena. */
+struct route_lex_builder {
+    struct route_lex_entry *e; /* heap, owned until sealed */
+    size_t n, cap;
+};
+
+void route_lexb_add(struct route_lex_builder *b, struct ig_arena *a,
+                    const char *s, size_t len, uint32_t id);
+void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
+                     struct route_lex *out);
+void route_lexb_fini(struct route_lex_builder *b);
+
+/* Calls cb for every word that occurs at each character boundary of s,
+ * longest first. cb returns the number of bytes to skip past the start
+ * (0: keep looking at shorter words at this position, then move one
+ * character; >0: move on by that many bytes, e.g. past a place name). */
+typedef size_t (*route_lex_cb)(void *ctx, uint32_t id, size_t start,
+                               size_t end);
+void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
+                    route_lex_cb cb, void *ctx);
+
+/* Gazetteer kinds, in increasing specificity (the rank). */
+enum rt_kind {
+    RT_KIND_NONE = 0, /* a near-miss blocker: matches, names no place */
+    RT_KIND_DISTRICT, /* 青浦区: the district itself, no town */
+    RT_KIND_STREET,   /* 街道 */
+    RT_KIND_TOWN,     /* 镇 */
+    RT_KIND_PARK,     /* 青浦工业园区 */
+    RT_KIND_AREA,     /* a former town or community inside a town */
+    RT_KIND_ROAD,
+    RT_KIND_COMPOUND,
+    RT_KIND_VILLAGE,
+    RT_KIND_LANDMARK,
+};
+
+struct rt_place {
+    const char *name;          /* canonical name */
+    enum rt_kind kind;
+    const char *const *towns;  /* town/street/park names it lies in */
+    size_t ntowns;
+    int line;                  /* places.tsv line, for diagnostics */
+};
+
+enum rt_scope {
+    RT_SCOPE_DISTRICT = 0, /* a district bureau (区绿化市容局) */
+    RT_SCOPE_ENTERPRISE,   /* a utility or company (供电公司) */
+    RT_SCOPE_TOWN,         /* 属地管理: the candidate's town/street */
+    RT_SCOPE_OWNER,        /* 权属单位: owner to be identified */
+    RT_SCOPE_LOCAL,        /* a town/street government, keyed by its name */
+};
+
+struct rt_dept {
+    const char *name;  /* the seed's generic name, or a town's name */
+    const char *unit;  /* receiving unit (or placeholder text) */
+    enum rt_scope scope;
+    int line;
+};
+
+/* One priority flag of rules/priority.conf. */
+#define RT_FLAG_MAX_GROUPS 14
+#define RT_FLAG_NOT_GROUP 15
+
+struct rt_flag {
+    const char *id;
+    const char *reason;
+    enum route_level level;
+    unsigned ngroups;  /* any: lines, all of which must hit */
+    bool has_not;
+    long crowd_min;    /* 0 = no crowd condition */
+    int line;
+};
+
+struct router {
+    struct ig_arena *arena;
+    struct rt_place *places;
+    size_t nplaces;
+    struct rt_dept *depts;
+    size_t ndepts;
+    struct rt_flag *flags;
+    size_t nflags;
+    const char **flag_words; /* lexicon id -> the word, for reasons */
+    struct route_lex place_lex; /* id = place index */
+    struct route_lex flag_lex;  /* id = (word index << 8) | (flag << 4) |
+                                 * group; see route_load.c */
+    /* settings (priority.conf "set:" lines) */
+    unsigned multi_reports;
+    unsigned multi_channels;
+    unsigned listed_min_units;
+};
+
+#define RT_FLAG_ID(word, flag, group) \
+    (((uint32_t)(word) << 12) | ((uint32_t)(flag) << 4) | (uint32_t)(group))
+#define RT_FLAG_ID_WORD(id) ((id) >> 12)
+#define RT_FLAG_ID_FLAG(id) (((id) >> 4) & 0xffu)
+#define RT_FLAG_ID_GROUP(id) ((id) & 0xfu)
+#define RT_MAX_FLAGS 255
+
+/* "town", "landmark" ... for a kind. */
+const char *route_kind_name(enum rt_kind k);
+
+const struct rt_dept *route_dept_find(const struct router *rt,
+                                      const char *name);
+
+#endif
