@@ -18,3 +18,17 @@ ig_add_test(NAME test_spool SOURCES runtime/test_spool.c
   ${PROJECT_SOURCE_DIR}/gateway/spool.c LIBS ig_core LABELS runtime)
 
 # engine
+# The example-config test needs every module that owns a section; it is
+# compiled in once forward.c and dedup.c exist (until then the test covers
+# conf.c and metrics.c on their own).
+if(EXISTS ${PROJECT_SOURCE_DIR}/gateway/forward.c AND
+   EXISTS ${PROJECT_SOURCE_DIR}/gateway/dedup.c)
+  ig_add_test(NAME test_gateway_conf SOURCES unit/test_gateway_conf.c
+    LIBS ig_gateway LABELS unit)
+  target_compile_definitions(test_gateway_conf PRIVATE IG_TEST_EXAMPLE=1)
+else()
+  ig_add_test(NAME test_gateway_conf SOURCES unit/test_gateway_conf.c
+    ${PROJECT_SOURCE_DIR}/gateway/conf.c
+    ${PROJECT_SOURCE_DIR}/gateway/metrics.c LIBS ig_core LABELS unit)
+  target_compile_definitions(test_gateway_conf PRIVATE IG_TEST_EXAMPLE=0)
+endif()
