@@ -1,0 +1,11 @@
+# Parsing kinds (rss, letters, web), charset and date layers: parser tests
+# on files, no HTTP. (The fetch engineer's tests live in fetch.cmake.)
+add_library(ig_parse_run STATIC ${CMAKE_CURRENT_SOURCE_DIR}/lib/parse_run.c)
+ig_target_defaults(ig_parse_run)
+target_compile_definitions(ig_parse_run
+  PRIVATE IG_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_link_libraries(ig_parse_run PUBLIC ig_connectors ig_core)
+
+ig_add_test(NAME test_rss SOURCES unit/test_rss.c
+  LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
+  LABELS unit connectors TIMEOUT 120)

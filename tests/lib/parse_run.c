@@ -1,0 +1,166 @@
+/* parse_run.c — drive a parsing kind on bytes (see parse_run.h). */
+#include "tests/lib/parse_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "connectors/connector.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+
+static int collect(void *ud, struct ig_item *it)
+{
+    struct parse_run *r = ud;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 16;
+        r->items = ig_realloc(r->items, r->cap * sizeof(*r->items));
+    }
+    r->items[r->n++] = it;
+    return IG_OK;
+}
+
+int parse_run_init(struct parse_run *r, const char *kind, const char *url,
+                   const char *extra)
+{
+    struct ig_buf cfg;
+    const struct connector_ops *ops = connector_kind(kind);
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    ig_cfg_doc_init(&r->doc);
+    ig_diags_init(&r->diags);
+    r->sink.emit = collect;
+    r->sink.ud = r;
+    r->sink.diags = &r->diags;
+    if (ops == NULL) {
+        return IG_EINVAL;
+    }
+    ig_buf_init(&cfg, 0);
+    ig_buf_addf(&cfg, "[source test]\n%s", extra ? extra : "");
+    rc = ig_cfg_parse_mem(&r->doc, "test.conf", cfg.data, cfg.len, &r->diags);
+    ig_buf_fini(&cfg);
+    if (rc < 0 || r->doc.n == 0) {
+        return rc < 0 ? rc : IG_EINVAL;
+    }
+    ig_cfg_defaults(connector_common_schema, &r->c.conf);
+    ig_free(r->c.conf.kind);
+    r->c.conf.kind = ig_strdup(kind);
+    ig_free(r->c.conf.url);
+    r->c.conf.url = url ? ig_strdup(url) : NULL;
+    r->sink.max_items = (size_t)r->c.conf.max_items;
+    rc = connector_setup(&r->c, ops, "test", &r->doc.s[0], &r->diags);
+    r->ready = rc == IG_OK;
+    return rc;
+}
+
+int parse_run_body(struct parse_run *r, const char *body, size_t len,
+                   const char *content_type, const char *url)
+{
+    struct connector_resp resp = {
+        .status = 200,
+        .body = body,
+        .len = len,
+        .content_type = content_type,
+        .url = url,
+        .fetched_ts = 1664090000,
+    };
+    ig_free(r->sink.error);
+    r->sink.error = NULL;
+    r->rc = connector_parse(&r->c, &resp, &r->sink);
+    return r->rc;
+}
+
+void parse_run_fini(struct parse_run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        ig_item_free(r->items[i]);
+    }
+    ig_free(r->items);
+    if (r->c.ops != NULL) {
+        connector_teardown(&r->c);
+    }
+    ig_cfg_free(connector_common_schema, &r->c.conf);
+    ig_free(r->sink.error);
+    ig_diags_fini(&r->diags);
+    ig_cfg_doc_fini(&r->doc);
+    memset(r, 0, sizeof(*r));
+}
+
+char *parse_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *buf;
+    if (f == NULL) {
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
+        fclose(f);
+        return NULL;
+    }
+    buf = ig_malloc((size_t)st.st_size + 1);
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+const char *parse_source_dir(void)
+{
+    const char *s = getenv("IG_SOURCE_DIR");
+    return s != NULL ? s : IG_TEST_SOURCE_DIR;
+}
+
+const char *parse_shared_dir(void)
+{
+    static char buf[4096];
+    const char *s = getenv("IG_SHARED_DIR");
+    if (s != NULL && s[0] != '\0') {
+        return s;
+    }
+    snprintf(buf, sizeof(buf), "%s/../shared", parse_source_dir());
+    return buf;
+}
+
+static size_t skip_ws(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] == ' ' || u[0] == '\t' || u[0] == '\n' || u[0] == '\r') {
+        return 1;
+    }
+    if (u[0] == 0xC2 && u[1] == 0xA0) {
+        return 2;
+    }
+    if (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80) {
+        return 3;
+    }
+    return 0;
+}
+
+bool parse_text_eq_nows(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    for (;;) {
+        size_t k;
+        while ((k = skip_ws(a)) > 0) {
+            a += k;
+        }
+        while ((k = skip_ws(b)) > 0) {
+            b += k;
+        }
+        if (*a == '\0' || *b == '\0') {
+            return *a == *b;
+        }
+        if (*a != *b) {
+            return false;
+        }
+        a++;
+        b++;
+    }
+}
