@@ -1,10 +1,21 @@
 /* state.h — the small persistent state of each source.
  *
- * Layout: STATE_DIR/sources/<source-id>.json, one JSON object per source:
+ * Layout: STATE_DIR/sources/<source-id>.state, one record per source as
+ * "key<TAB>value" lines (values with \\, \t and \n escaped):
  *
- *     {"id":"hotline-12345","kind":"hotline",
- *      "cursor":"...","url":"...","etag":"...","last_modified":"...",
- *      "health":{"last_success_ts":..., "last_error":"...", ...}}
+ *     version 1
+ *     kind hotline
+ *     cursor {"t":1664087400,"ids":["QP12345-20220925-0001"]}
+ *     url https://rx12345.qingpu.example/api/v1/orders
+ *     etag "5f1c"
+ *     last_modified Sun, 25 Sep 2022 06:30:00 GMT
+ *     last_success_ts 1664087460
+ *     last_error HTTP 500 ...
+ *     ...
+ *
+ * A line format rather than JSON keeps the gateway free of a JSON parser
+ * (cJSON lives in connectors/); unknown keys are ignored so fields can be
+ * added later.
  *
  * Writes are atomic: the record is written to a temporary file in the same
  * folder, fsync'ed, renamed over the old one, and the folder fsync'ed, so
