@@ -18,8 +18,8 @@
  *          crowd: N, a crowd size whose lower bound reaches N is present.
  *   track  route_suggest_track() on the above.
  *
- * Nothing here allocates from the heap: scratch is on the stack or in the
- * caller's arena, so route_apply() is safe on any thread.
+ * Scratch lives in the caller's arena (and a few buffers for reason
+ * strings), so route_apply() is safe on any thread.
  */
 #include "classifiers/route.h"
 
@@ -216,13 +216,23 @@ static void resolve_units(const struct router *rt, const struct taxon *top,
 
 /* ---- priority flags --------------------------------------------------- */
 
-#define MAX_FLAGS_SCRATCH RT_MAX_FLAGS
+#define MAX_FLAG_HITS 512
+#define MAX_CROWDS 32
+
+struct flag_hit {
+    uint32_t flag;
+    uint32_t group;
+    uint32_t word;
+    int field;
+    size_t start, end;
+};
 
 struct flag_scan {
-    const struct router *rt;
-    uint16_t mask[MAX_FLAGS_SCRATCH + 1];      /* any-groups hit */
-    bool vetoed[MAX_FLAGS_SCRATCH + 1];
-    uint32_t first[MAX_FLAGS_SCRATCH + 1][2];  /* first two words, +1 */
+    uint16_t mask[RT_MAX_FLAGS + 1];  /* any-groups hit anywhere */
+    bool vetoed[RT_MAX_FLAGS + 1];    /* a not: word anywhere */
+    struct flag_hit hits[MAX_FLAG_HITS];
+    size_t n;
+    int field;
 };
 
 static size_t on_flag_word(void *ctx, uint32_t id, size_t start,
@@ -233,14 +243,19 @@ static size_t on_flag_word(void *ctx, uint32_t id, size_t start,
     uint32_t g = RT_FLAG_ID_GROUP(id);
     if (g == RT_FLAG_NOT_GROUP) {
         fs->vetoed[fl] = true;
-    } else if (!(fs->mask[fl] & (1u << g))) {
+    } else {
         fs->mask[fl] |= (uint16_t)(1u << g);
-        uint32_t w = RT_FLAG_ID_WORD(id) + 1;
-        if (!fs->first[fl][0]) {
-            fs->first[fl][0] = w;
-        } else if (!fs->first[fl][1]) {
-            fs->first[fl][1] = w;
-        }
+    }
+    /* Past the cap, near: checks see only the first hits; a text with
+     * more than 512 red-line words is flagged by those anyway. */
+    if (fs->n < MAX_FLAG_HITS) {
+        struct flag_hit *h = &fs->hits[fs->n++];
+        h->flag = fl;
+        h->group = g;
+        h->word = RT_FLAG_ID_WORD(id);
+        h->field = fs->field;
+        h->start = start;
+        h->end = end;
     }
     /* Keep looking at shorter words here: 火灾 and 火灾隐患 both count. */
     return 0;
@@ -255,6 +270,142 @@ static void add_reason(struct route_result *out, const char *r)
     out->reasons[out->nreasons++] = r;
 }
 
+/* Distance in characters between two spans of one field (0 if they
+ * touch or overlap). */
+static size_t span_gap(const char *f, size_t s1, size_t e1, size_t s2,
+                       size_t e2)
+{
+    if (e1 <= s2) {
+        return ig_utf8_count(f + e1, s2 - e1);
+    }
+    if (e2 <= s1) {
+        return ig_utf8_count(f + e2, s1 - e2);
+    }
+    return 0;
+}
+
+struct crowds {
+    struct route_crowd v[2][MAX_CROWDS];
+    size_t n[2];
+    bool done;
+};
+
+static void crowds_get(struct crowds *c, const char *const f[2],
+                       const size_t flen[2])
+{
+    if (!c->done) {
+        for (int k = 0; k < 2; k++) {
+            c->n[k] = route_crowd_list(f[k], flen[k], c->v[k], MAX_CROWDS);
+        }
+        c->done = true;
+    }
+}
+
+/* Evidence of one firing: the words hit and the crowd expression. */
+struct firing {
+    const struct flag_hit *w[2];
+    const struct route_crowd *crowd;
+    int crowd_field;
+};
+
+/* A flag with near: N: some hit of its first any: line has, within N
+ * characters in the same field, a hit of each other any: line, a crowd
+ * size reaching crowd: (if any) and no not: word. */
+static bool fire_near(const struct rt_flag *fl, uint32_t idx,
+                      const struct flag_scan *fs, const char *const f[2],
+                      const size_t flen[2], struct crowds *cr,
+                      struct firing *out)
+{
+    size_t nn = fl->near_chars;
+    for (size_t i = 0; i < fs->n; i++) {
+        const struct flag_hit *a = &fs->hits[i];
+        if (a->flag != idx || a->group != 0) {
+            continue;
+        }
+        const char *txt = f[a->field];
+        bool ok = true;
+        const struct flag_hit *second = NULL;
+        for (uint32_t g = 1; ok && g < fl->ngroups; g++) {
+            bool found = false;
+            for (size_t j = 0; j < fs->n && !found; j++) {
+                const struct flag_hit *h = &fs->hits[j];
+                if (h->flag == idx && h->group == g &&
+                    h->field == a->field &&
+                    span_gap(txt, a->start, a->end, h->start, h->end) <= nn) {
+                    found = true;
+                    if (!second) {
+                        second = h;
+                    }
+                }
+            }
+            ok = found;
+        }
+        for (size_t j = 0; ok && j < fs->n; j++) {
+            const struct flag_hit *h = &fs->hits[j];
+            if (h->flag == idx && h->group == RT_FLAG_NOT_GROUP &&
+                h->field == a->field &&
+                span_gap(txt, a->start, a->end, h->start, h->end) <= nn) {
+                ok = false;
+            }
+        }
+        const struct route_crowd *c = NULL;
+        if (ok && fl->crowd_min) {
+            crowds_get(cr, f, flen);
+            for (size_t j = 0; j < cr->n[a->field]; j++) {
+                const struct route_crowd *x = &cr->v[a->field][j];
+                if (x->lo >= fl->crowd_min &&
+                    span_gap(txt, a->start, a->end, x->start, x->end) <= nn &&
+                    (!c || x->lo > c->lo)) {
+                    c = x;
+                }
+            }
+            ok = c != NULL;
+        }
+        if (ok) {
+            out->w[0] = a;
+            out->w[1] = second;
+            out->crowd = c;
+            out->crowd_field = a->field;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A flag without near: each any: line hit anywhere, no not: word
+ * anywhere, and the largest crowd size reaching crowd:. */
+static bool fire_anywhere(const struct rt_flag *fl, uint32_t idx,
+                          const struct flag_scan *fs, const char *const f[2],
+                          const size_t flen[2], struct crowds *cr,
+                          struct firing *out)
+{
+    if (fs->vetoed[idx]) {
+        return false;
+    }
+    memset(out, 0, sizeof(*out));
+    for (size_t j = 0; j < fs->n; j++) {
+        const struct flag_hit *h = &fs->hits[j];
+        if (h->flag == idx && h->group < 2 && !out->w[h->group]) {
+            out->w[h->group] = h;
+        }
+    }
+    if (fl->crowd_min) {
+        crowds_get(cr, f, flen);
+        for (int k = 0; k < 2; k++) {
+            for (size_t j = 0; j < cr->n[k]; j++) {
+                if (!out->crowd || cr->v[k][j].lo > out->crowd->lo) {
+                    out->crowd = &cr->v[k][j];
+                    out->crowd_field = k;
+                }
+            }
+        }
+        if (!out->crowd || out->crowd->lo < fl->crowd_min) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void check_flags(const struct router *rt, const char *const f[2],
                         const size_t flen[2], struct ig_arena *a,
                         struct route_result *out)
@@ -262,40 +413,26 @@ static void check_flags(const struct router *rt, const char *const f[2],
     if (rt->nflags == 0) {
         return;
     }
-    struct flag_scan fs;
-    memset(&fs, 0, sizeof(fs));
-    fs.rt = rt;
+    /* About 10 KiB: on the heap-free path, but not on a small stack. */
+    struct flag_scan *fs = ig_arena_zalloc(a, sizeof(*fs));
     for (int k = 0; k < 2; k++) {
-        route_lex_scan(&rt->flag_lex, f[k], flen[k], on_flag_word, &fs);
+        fs->field = k;
+        route_lex_scan(&rt->flag_lex, f[k], flen[k], on_flag_word, fs);
     }
-    /* Crowd sizes: computed once, only if some flag asks. */
-    bool crowd_done = false;
-    long crowd = 0;
-    const char *cw = NULL;
-    size_t cwl = 0;
-    for (size_t i = 0; i < rt->nflags; i++) {
+    struct crowds *cr = ig_arena_zalloc(a, sizeof(*cr));
+    for (uint32_t i = 0; i < rt->nflags; i++) {
         const struct rt_flag *fl = &rt->flags[i];
         uint16_t need = (uint16_t)((1u << fl->ngroups) - 1);
-        if (fs.vetoed[i] || (fs.mask[i] & need) != need) {
+        if ((fs->mask[i] & need) != need) {
             continue;
         }
-        if (fl->crowd_min) {
-            if (!crowd_done) {
-                for (int k = 0; k < 2; k++) {
-                    const char *w;
-                    size_t wl;
-                    long c = route_crowd_max(f[k], flen[k], &w, &wl);
-                    if (c > crowd || (!cw && w)) {
-                        crowd = c > crowd ? c : crowd;
-                        cw = w;
-                        cwl = wl;
-                    }
-                }
-                crowd_done = true;
-            }
-            if (crowd < fl->crowd_min) {
-                continue;
-            }
+        struct firing fi;
+        memset(&fi, 0, sizeof(fi));
+        bool fired = fl->near_chars
+                         ? fire_near(fl, i, fs, f, flen, cr, &fi)
+                         : fire_anywhere(fl, i, fs, f, flen, cr, &fi);
+        if (!fired) {
+            continue;
         }
         /* The reason names the evidence: words hit and the crowd size. */
         struct ig_buf b;
@@ -303,15 +440,18 @@ static void check_flags(const struct router *rt, const char *const f[2],
         ig_buf_adds(&b, fl->reason);
         const char *sep = "（";
         for (int k = 0; k < 2; k++) {
-            if (fs.first[i][k]) {
-                ig_buf_addf(&b, "%s%s", sep,
-                            rt->flag_words[fs.first[i][k] - 1]);
+            /* One word may sit on both lines (火势): name it once. */
+            if (fi.w[k] && !(k == 1 && fi.w[0] &&
+                             strcmp(rt->flag_words[fi.w[0]->word],
+                                    rt->flag_words[fi.w[1]->word]) == 0)) {
+                ig_buf_addf(&b, "%s%s", sep, rt->flag_words[fi.w[k]->word]);
                 sep = "、";
             }
         }
-        if (fl->crowd_min && cw) {
-            ig_buf_addf(&b, "%s人数：%.*s，按%ld人计", sep, (int)cwl, cw,
-                        crowd);
+        if (fi.crowd) {
+            ig_buf_addf(&b, "%s人数：%.*s，按%ld人计", sep,
+                        (int)(fi.crowd->end - fi.crowd->start),
+                        f[fi.crowd_field] + fi.crowd->start, fi.crowd->lo);
             sep = "、";
         }
         if (strcmp(sep, "、") == 0) {

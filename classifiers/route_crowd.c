@@ -17,6 +17,7 @@
  * classifier, and an optional 以上/以下/左右.
  */
 #include "classifiers/route.h"
+#include "classifiers/route_int.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -451,28 +452,26 @@ static bool blocks_start(uint32_t cp)
            cp == CP_JI || cp == CP_SHU || cp == '.' || cp == 0x7B2C /* 第 */;
 }
 
-long route_crowd_max(const char *s, size_t n, const char **where,
-                     size_t *wlen)
+size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
+                        size_t max)
 {
-    long best = 0;
-    const char *bw = NULL;
-    size_t bl = 0;
+    size_t k = 0;
     uint32_t prev = 0;
     size_t i = 0;
-    while (i < n) {
+    while (i < n && k < max) {
         uint32_t cp;
         size_t step = ig_utf8_decode(s + i, n - i, &cp);
         long lo, hi;
         size_t len;
-        if (!blocks_start(prev) && route_crowd_parse(s + i, n - i, &lo, &hi,
-                                                     &len)) {
-            if (lo > best || !bw) {
-                best = lo > best ? lo : best;
-                bw = s + i;
-                bl = len;
-            }
-            /* Step past the expression; its last code point becomes prev
-             * (a classifier, never a numeral). */
+        if (!blocks_start(prev) &&
+            route_crowd_parse(s + i, n - i, &lo, &hi, &len)) {
+            out[k].lo = lo;
+            out[k].hi = hi;
+            out[k].start = i;
+            out[k].end = i + len;
+            k++;
+            /* Step past the expression: it ends on a classifier, never
+             * on a numeral, so the next one may start right after. */
             i += len;
             prev = 0;
             continue;
@@ -480,11 +479,25 @@ long route_crowd_max(const char *s, size_t n, const char **where,
         prev = cp;
         i += step;
     }
+    return k;
+}
+
+long route_crowd_max(const char *s, size_t n, const char **where,
+                     size_t *wlen)
+{
+    struct route_crowd v[64];
+    size_t nv = route_crowd_list(s, n, v, sizeof(v) / sizeof(v[0]));
+    size_t best = 0;
+    for (size_t i = 1; i < nv; i++) {
+        if (v[i].lo > v[best].lo) {
+            best = i;
+        }
+    }
     if (where) {
-        *where = bw;
+        *where = nv ? s + v[best].start : NULL;
     }
     if (wlen) {
-        *wlen = bl;
+        *wlen = nv ? v[best].end - v[best].start : 0;
     }
-    return best;
+    return nv ? v[best].lo : 0;
 }

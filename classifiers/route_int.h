@@ -101,6 +101,8 @@ struct rt_dept {
 
 struct rt_flag {
     const char *id;
+    unsigned near_chars; /* 0: anywhere; else every condition within N
+                          * characters of a hit of the first any: line */
     const char *reason;
     enum route_level level;
     unsigned ngroups;  /* any: lines, all of which must hit */
@@ -136,6 +138,16 @@ struct router {
 
 /* "town", "landmark" ... for a kind. */
 const char *route_kind_name(enum rt_kind k);
+
+/* One crowd-size expression found in a text. */
+struct route_crowd {
+    long lo, hi;
+    size_t start, end; /* byte span */
+};
+/* Lists up to max crowd expressions of s in text order; returns how many
+ * (the scan stops at max). */
+size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
+                        size_t max);
 
 const struct rt_dept *route_dept_find(const struct router *rt,
                                       const char *name);

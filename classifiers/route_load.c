@@ -603,6 +603,13 @@ static void prio_line(struct loader *ld, char *line)
     } else if (strcmp(key, "not") == 0) {
         fl->has_not = true;
         add_words(ld, val, vcol, RT_FLAG_NOT_GROUP);
+    } else if (strcmp(key, "near") == 0) {
+        long v = 0;
+        if (!parse_uint(val, 10000, &v) || v == 0) {
+            err_at(ld, vcol,
+                   "near: takes a positive number of characters");
+        }
+        fl->near_chars = (unsigned)v;
     } else if (strcmp(key, "crowd") == 0) {
         if (!parse_uint(val, 100000000, &fl->crowd_min) ||
             fl->crowd_min == 0) {
@@ -610,7 +617,9 @@ static void prio_line(struct loader *ld, char *line)
         }
     } else {
         err_at(ld, col_of(line, key),
-               "unknown key '%s' (set flag level reason any not crowd)", key);
+               "unknown key '%s' (set flag level reason any not crowd "
+               "near)",
+               key);
     }
 }
 
@@ -621,6 +630,10 @@ static void prio_finish(struct loader *ld)
         ld->line = st->fl[i].line;
         if (!st->fl[i].reason) {
             err_at(ld, 0, "flag '%s' has no reason: line", st->fl[i].id);
+        }
+        if (st->fl[i].near_chars && st->fl[i].ngroups == 0) {
+            err_at(ld, 0, "flag '%s': near: needs an any: line to measure "
+                          "from", st->fl[i].id);
         }
         if (st->fl[i].ngroups == 0 && st->fl[i].crowd_min == 0) {
             err_at(ld, 0, "flag '%s' needs an any: or crowd: line",

@@ -274,6 +274,14 @@ static const struct flag_case flag_cases[] = {
     {"这个井盖坏了我已经多次反映，至今未解决", ROUTE_LEVEL_ELEVATED,
      "多次反映"},
     {"路灯不亮", ROUTE_LEVEL_NORMAL, NULL},
+    /* near: a hypothetical next to the words vetoes; a crowd number far
+     * from the gathering word does not count. */
+    {"这个路口极易发生交通事故造成人员死亡", ROUTE_LEVEL_NORMAL, NULL},
+    {"我们小区共有1200人居住，物业长期不作为，垃圾没人清运，今天门口有几个"
+     "人聚集讨说法",
+     ROUTE_LEVEL_NORMAL, NULL},
+    {"路口发生交通事故，一人死亡。附近路段车速快，存在安全隐患，以免再出事",
+     ROUTE_LEVEL_HIGH, "交通事故、死亡"},
 };
 
 static void test_flags(void **state)
