@@ -1,0 +1,156 @@
+/* classifier_int.h — compiled-rule structs shared by the classifier files.
+ *
+ * Nobody outside classifiers/ includes this. A ruleset lives in one arena;
+ * PCRE2 code and the automaton are tied to it with ig_arena_defer(). Rules
+ * refer to literals by index: every distinct normalised keyword (and every
+ * required literal extracted from a pattern) is one literal and one pattern
+ * of the automaton.
+ */
+#ifndef IG_CLASSIFIERS_CLASSIFIER_INT_H
+#define IG_CLASSIFIERS_CLASSIFIER_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classifiers/classifier.h"
+
+struct ig_arena;
+struct ig_diags;
+struct prefilter;
+
+/* A list of literal indexes. */
+struct lit_list {
+    uint32_t *v;
+    size_t n;
+};
+
+struct near_cond {
+    struct lit_list left, right;
+    unsigned within;        /* characters between the two words, at most */
+};
+
+struct rx {
+    void *code;             /* pcre2_code_8 *, owned via the arena */
+    const char *src;        /* pattern as written (arena) */
+    int line, col;
+    struct lit_list req;    /* any of these must be seen (empty: none) */
+};
+
+struct crule {
+    struct rule_info info;
+    size_t taxon_index;
+    struct lit_list *any;   /* each group: at least one must be seen */
+    size_t nany;
+    struct lit_list all;    /* every one must be seen */
+    struct near_cond *near;
+    size_t nnear;
+    struct rx *rx;          /* must all match */
+    size_t nrx;
+    struct lit_list nots;   /* any seen: veto */
+    struct rx *nrx_v;       /* any matching: veto */
+    size_t nnrx;
+    bool always;            /* no literal gate: evaluated on every item */
+};
+
+struct ruleset {
+    atomic_int refs;
+    struct ig_arena *arena;
+    char *version;
+    double threshold;
+    double title_weight;
+    struct taxon *taxa;
+    size_t ntaxa;
+    struct crule *rules;
+    size_t nrules;
+    const char **lits;        /* normalised literal text */
+    size_t *lit_len;
+    size_t nlits;
+    uint32_t *lit_rule_off;   /* nlits + 1: rules gated by literal */
+    uint32_t *lit_rule;
+    uint32_t *always;         /* rules evaluated on every item */
+    size_t nalways;
+    struct prefilter *pf;
+};
+
+/* ---- rule_parse.c ---- */
+
+/* A parsed (not yet compiled) rule, all strings in the parse arena. */
+struct prule_words {
+    char **w;                 /* normalised words */
+    size_t n;
+};
+
+struct prule_near {
+    struct prule_words left, right;
+    unsigned within;
+};
+
+struct prule_rx {
+    const char *src;          /* as written */
+    int line, col;
+};
+
+struct prule {
+    const char *id, *code, *desc, *file;
+    int line, code_line, code_col;
+    double weight;
+    struct prule_words *any;
+    size_t nany;
+    struct prule_words all, nots;
+    struct prule_near *near;
+    size_t nnear;
+    struct prule_rx *rx, *nrx;
+    size_t nrx_n, nnrx_n;
+    struct rule_sample *ex, *ctr;
+    size_t nex, nctr;
+};
+
+struct prule_list {
+    struct prule *v;
+    size_t n, cap;
+};
+
+/* Parses one rules file's bytes (name for diagnostics) and appends its
+ * rules to out (allocated from a). Checks syntax and everything that does
+ * not need the taxonomy or the other files. Returns the number of errors
+ * added to d. */
+int rule_parse_mem(const char *name, const char *text, size_t len,
+                   struct ig_arena *a, struct prule_list *out,
+                   struct ig_diags *d);
+/* Splits a keyword line into normalised words (quotes keep spaces).
+ * Returns the count, or -1 with *err_col (0-based char index) and *err set
+ * on a syntax error (unterminated quote). */
+int rule_split_words(const char *s, struct ig_arena *a,
+                     struct prule_words *out, size_t *err_col,
+                     const char **err);
+/* Closest of n candidates to s by edit distance, or NULL when none is
+ * close enough to suggest. */
+const char *rule_closest(const char *s, const char *const *cand, size_t n);
+size_t rule_edit_distance(const char *a, const char *b);
+
+/* ---- regex_lit.c ---- */
+
+/* Extracts literals of which any match of pattern must contain at least
+ * one (already normalised), into a. Returns the count (0: none found, e.g.
+ * `\d+` or a branch without a fixed word). */
+size_t regex_required_literals(const char *pattern, struct ig_arena *a,
+                               char ***out);
+/* Rewrites a pattern so it matches normalised text: traditional ->
+ * simplified, full-width letters/digits -> ASCII, full-width punctuation ->
+ * escaped ASCII, invisible characters dropped. Returns an arena string. */
+char *regex_normalise(const char *pattern, struct ig_arena *a);
+
+/* ---- score.c ---- */
+
+struct cls_scratch;
+/* Sorts per-code scores into the verdict, alternatives and confidence. */
+void score_verdict(const struct ruleset *rs, const double *code_score,
+                   const uint32_t *touched, size_t ntouched,
+                   struct cls_result *out);
+/* Confidence from the top score, the runner-up and the threshold. */
+double score_confidence(double top, double second, double threshold,
+                        bool classified);
+
+#endif

@@ -1,0 +1,461 @@
+/* regex_lit.c — required literals of a PCRE2 pattern, and patterns
+ * rewritten for normalised text.
+ *
+ * A rule's regex is only run when a literal it cannot match without was
+ * seen by the automaton. The extractor is a small recursive-descent reader
+ * of the PCRE2 syntax that matters here: it collects runs of literal
+ * characters that every match must contain (a character followed by `?`,
+ * `*` or `{0,...}` ends a run without joining it; `+` joins it and ends
+ * the run), and for a mandatory group the union of its branches' literals
+ * (each branch must give one, else the group gives nothing). Of all the
+ * candidates of a sequence it keeps the set whose shortest literal is
+ * longest. Anything it does not understand (classes, `\d`, backreferences,
+ * lookarounds, non-CJK letters whose case PCRE2 would fold) ends a run,
+ * which only ever makes the answer weaker, never wrong. `(?x)` gives up:
+ * spaces would stop being literal.
+ */
+#include "classifiers/classifier_int.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/norm.h"
+#include "core/text.h"
+
+#define MAX_DEPTH 64
+
+struct lset {
+    char **v;       /* arena strings; n == 0 means "no required literal" */
+    size_t n;
+    size_t minlen;
+};
+
+struct rp {
+    const char *p;
+    size_t i, n;
+    bool bad;
+    int depth;
+    struct ig_arena *a;
+};
+
+static void better(struct lset *best, struct lset c)
+{
+    if (c.n == 0) {
+        return;
+    }
+    if (best->n == 0 || c.minlen > best->minlen ||
+        (c.minlen == best->minlen && c.n < best->n)) {
+        *best = c;
+    }
+}
+
+/* Turns the pending run into a one-literal candidate. */
+static void flush(struct rp *r, struct ig_buf *run, struct lset *best)
+{
+    if (run->len == 0) {
+        return;
+    }
+    size_t nl;
+    char *s = ig_norm_str(run->data, run->len, &nl);
+    /* One ASCII character would gate nothing. */
+    if (nl >= 2) {
+        struct lset c;
+        c.v = ig_arena_alloc(r->a, sizeof(char *));
+        c.v[0] = ig_arena_strndup(r->a, s, nl);
+        c.n = 1;
+        c.minlen = nl;
+        better(best, c);
+    }
+    ig_free(s);
+    ig_buf_reset(run);
+}
+
+/* Reads a quantifier at r->i if there is one. Returns true when present;
+ * *optional says whether it allows zero repetitions. */
+static bool quant(struct rp *r, bool *optional)
+{
+    if (r->i >= r->n) {
+        return false;
+    }
+    char c = r->p[r->i];
+    size_t j = r->i;
+    if (c == '?' || c == '*') {
+        *optional = true;
+        j++;
+    } else if (c == '+') {
+        *optional = false;
+        j++;
+    } else if (c == '{') {
+        size_t k = j + 1;
+        size_t min = 0;
+        bool digits = false;
+        while (k < r->n && r->p[k] >= '0' && r->p[k] <= '9') {
+            min = min * 10 + (size_t)(r->p[k] - '0');
+            if (min > 100000) {
+                min = 100000;
+            }
+            k++;
+            digits = true;
+        }
+        if (k < r->n && r->p[k] == ',') {
+            k++;
+            while (k < r->n && r->p[k] >= '0' && r->p[k] <= '9') {
+                k++;
+            }
+        }
+        if (!digits || k >= r->n || r->p[k] != '}') {
+            return false;   /* PCRE2 reads a bad {..} as literal text */
+        }
+        *optional = min == 0;
+        j = k + 1;
+    } else {
+        return false;
+    }
+    if (j < r->n && (r->p[j] == '?' || r->p[j] == '+')) {
+        j++;   /* lazy or possessive */
+    }
+    r->i = j;
+    return true;
+}
+
+static void drop_last_char(struct ig_buf *b)
+{
+    size_t n = b->len;
+    while (n > 0 && ((unsigned char)b->data[n - 1] & 0xC0) == 0x80) {
+        n--;
+    }
+    b->len = n > 0 ? n - 1 : 0;
+}
+
+static void skip_class(struct rp *r)
+{
+    /* r->i at '['; a ']' right after '[' or '[^' is literal. */
+    r->i++;
+    if (r->i < r->n && r->p[r->i] == '^') {
+        r->i++;
+    }
+    if (r->i < r->n && r->p[r->i] == ']') {
+        r->i++;
+    }
+    while (r->i < r->n && r->p[r->i] != ']') {
+        if (r->p[r->i] == '\\') {
+            r->i += 2;
+        } else if (r->p[r->i] == '[' && r->i + 1 < r->n &&
+                   r->p[r->i + 1] == ':') {
+            const char *e = strstr(r->p + r->i + 2, ":]");
+            r->i = e ? (size_t)(e - r->p) + 2 : r->n;
+        } else {
+            r->i++;
+        }
+    }
+    if (r->i < r->n) {
+        r->i++;
+    }
+}
+
+/* An escape that is not a literal character: skip its argument. */
+static void skip_escape(struct rp *r)
+{
+    char e = r->p[r->i + 1];
+    r->i += 2;
+    if (r->i < r->n && r->p[r->i] == '{' &&
+        strchr("pPxogNk", e) != NULL) {
+        while (r->i < r->n && r->p[r->i] != '}') {
+            r->i++;
+        }
+        r->i++;
+    } else if (e == 'k' && r->i < r->n &&
+               (r->p[r->i] == '<' || r->p[r->i] == '\'')) {
+        char close = r->p[r->i] == '<' ? '>' : '\'';
+        while (r->i < r->n && r->p[r->i] != close) {
+            r->i++;
+        }
+        r->i++;
+    } else if (e == 'c') {
+        r->i++;
+    } else if ((e == 'p' || e == 'P') && r->i < r->n) {
+        r->i++;   /* \pL */
+    } else if (e == 'x') {
+        for (int k = 0; k < 2 && r->i < r->n; k++) {
+            char h = r->p[r->i];
+            if ((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
+                (h >= 'A' && h <= 'F')) {
+                r->i++;
+            }
+        }
+    }
+    if (r->i > r->n) {
+        r->i = r->n;
+    }
+}
+
+static struct lset parse_alt(struct rp *r);
+
+/* Reads a group at r->i ('('); returns its literals if it is mandatory. */
+static struct lset parse_group(struct rp *r)
+{
+    struct lset none = {NULL, 0, 0};
+    bool discard = false;
+    r->i++;
+    if (r->i < r->n && r->p[r->i] == '?') {
+        r->i++;
+        char c = r->i < r->n ? r->p[r->i] : '\0';
+        if (c == ':' || c == '>' || c == '|') {
+            r->i++;
+        } else if (c == '=' || c == '!') {
+            discard = true;
+            r->i++;
+        } else if (c == '<' && r->i + 1 < r->n &&
+                   (r->p[r->i + 1] == '=' || r->p[r->i + 1] == '!')) {
+            discard = true;
+            r->i += 2;
+        } else if (c == '<' || c == '\'' ||
+                   (c == 'P' && r->i + 1 < r->n && r->p[r->i + 1] == '<')) {
+            char close = c == '\'' ? '\'' : '>';
+            while (r->i < r->n && r->p[r->i] != close) {
+                r->i++;
+            }
+            r->i++;
+        } else if (c == '#' || c == 'P' || c == 'R' || c == '&' ||
+                   c == '(' || (c >= '0' && c <= '9') || c == '+' ||
+                   (c == '-' && r->i + 1 < r->n && r->p[r->i + 1] >= '0' &&
+                    r->p[r->i + 1] <= '9')) {
+            /* comment, recursion, condition: nothing literal to learn */
+            int depth = 1;
+            while (r->i < r->n && depth > 0) {
+                if (r->p[r->i] == '\\') {
+                    r->i++;
+                } else if (r->p[r->i] == '(') {
+                    depth++;
+                } else if (r->p[r->i] == ')') {
+                    depth--;
+                }
+                r->i++;
+            }
+            bool opt;
+            quant(r, &opt);
+            return none;
+        } else {
+            /* option letters: (?i) (?-i) (?i:...) */
+            size_t s = r->i;
+            while (r->i < r->n && r->p[r->i] != ')' && r->p[r->i] != ':') {
+                r->i++;
+            }
+            if (memchr(r->p + s, 'x', r->i - s) != NULL) {
+                r->bad = true;
+            }
+            if (r->i < r->n && r->p[r->i] == ')') {
+                r->i++;
+                return none;
+            }
+            r->i++;
+        }
+    }
+    struct lset in = parse_alt(r);
+    if (r->i < r->n && r->p[r->i] == ')') {
+        r->i++;
+    } else {
+        r->bad = true;
+    }
+    bool opt = false;
+    quant(r, &opt);
+    if (discard || opt) {
+        return none;
+    }
+    return in;
+}
+
+static struct lset parse_seq(struct rp *r)
+{
+    struct lset best = {NULL, 0, 0};
+    struct ig_buf run;
+    ig_buf_init(&run, 0);
+    while (r->i < r->n && !r->bad && r->p[r->i] != '|' &&
+           r->p[r->i] != ')') {
+        char c = r->p[r->i];
+        bool opt = false;
+        if (c == '(') {
+            flush(r, &run, &best);
+            if (++r->depth > MAX_DEPTH) {
+                r->bad = true;
+                break;
+            }
+            better(&best, parse_group(r));
+            r->depth--;
+            continue;
+        }
+        if (c == '[') {
+            flush(r, &run, &best);
+            skip_class(r);
+            quant(r, &opt);
+            continue;
+        }
+        if (c == '.' || c == '^' || c == '$') {
+            flush(r, &run, &best);
+            r->i++;
+            quant(r, &opt);
+            continue;
+        }
+        const char *lit = NULL;
+        size_t litlen = 0;
+        if (c == '\\') {
+            if (r->i + 1 >= r->n) {
+                r->i++;
+                break;
+            }
+            char e = r->p[r->i + 1];
+            bool alnum = (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') ||
+                         (e >= '0' && e <= '9');
+            if (e == 'Q') {
+                const char *end = strstr(r->p + r->i + 2, "\\E");
+                size_t s = r->i + 2;
+                size_t e2 = end ? (size_t)(end - r->p) : r->n;
+                /* All but the last character join the run unconditionally;
+                 * a quantifier after \E applies to the last one only. */
+                ig_buf_add(&run, r->p + s, e2 - s);
+                r->i = end ? e2 + 2 : r->n;
+                if (quant(r, &opt)) {
+                    if (opt) {
+                        drop_last_char(&run);
+                    }
+                    flush(r, &run, &best);
+                }
+                continue;
+            }
+            if (alnum || (unsigned char)e >= 0x80) {
+                flush(r, &run, &best);
+                skip_escape(r);
+                quant(r, &opt);
+                continue;
+            }
+            lit = r->p + r->i + 1;
+            litlen = 1;
+            r->i += 2;
+        } else if ((c == '*' || c == '+' || c == '?') ||
+                   (c == '{' && quant(r, &opt))) {
+            /* a quantifier with nothing before it: PCRE2 rejects it or
+             * reads it after something we flushed */
+            flush(r, &run, &best);
+            if (c != '{') {
+                r->i++;
+            }
+            continue;
+        } else {
+            uint32_t cp;
+            size_t k = ig_utf8_decode(r->p + r->i, r->n - r->i, &cp);
+            if (cp == IG_UTF8_INVALID || (cp >= 0x80 && cp < 0x2E80)) {
+                /* letters PCRE2 might case-fold beyond ASCII */
+                flush(r, &run, &best);
+                r->i += k;
+                quant(r, &opt);
+                continue;
+            }
+            lit = r->p + r->i;
+            litlen = k;
+            r->i += k;
+        }
+        if (quant(r, &opt)) {
+            if (!opt) {
+                ig_buf_add(&run, lit, litlen);
+            }
+            flush(r, &run, &best);
+        } else {
+            ig_buf_add(&run, lit, litlen);
+        }
+    }
+    flush(r, &run, &best);
+    ig_buf_fini(&run);
+    return best;
+}
+
+static struct lset parse_alt(struct rp *r)
+{
+    struct lset acc = parse_seq(r);
+    bool dead = acc.n == 0;
+    while (r->i < r->n && r->p[r->i] == '|' && !r->bad) {
+        r->i++;
+        struct lset b = parse_seq(r);
+        if (b.n == 0) {
+            dead = true;
+        }
+        if (!dead) {
+            char **v = ig_arena_alloc(r->a, (acc.n + b.n) * sizeof(char *));
+            memcpy(v, acc.v, acc.n * sizeof(char *));
+            memcpy(v + acc.n, b.v, b.n * sizeof(char *));
+            acc.v = v;
+            acc.n += b.n;
+            if (b.minlen < acc.minlen) {
+                acc.minlen = b.minlen;
+            }
+        }
+    }
+    if (dead) {
+        struct lset none = {NULL, 0, 0};
+        return none;
+    }
+    return acc;
+}
+
+size_t regex_required_literals(const char *pattern, struct ig_arena *a,
+                               char ***out)
+{
+    struct rp r;
+    memset(&r, 0, sizeof(r));
+    r.p = pattern;
+    r.n = strlen(pattern);
+    r.a = a;
+    struct lset s = parse_alt(&r);
+    if (r.bad || r.i != r.n) {
+        *out = NULL;
+        return 0;
+    }
+    *out = s.v;
+    return s.n;
+}
+
+char *regex_normalise(const char *pattern, struct ig_arena *a)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    size_t n = strlen(pattern);
+    bool esc = false;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = ig_utf8_decode(pattern + i, n - i, &cp);
+        if (cp < 0x80) {
+            ig_buf_addc(&b, (char)cp);
+            esc = cp == '\\' ? !esc : false;
+            i += k;
+            continue;
+        }
+        i += k;
+        if (cp == IG_UTF8_INVALID || ig_norm_is_invisible(cp)) {
+            esc = false;
+            continue;
+        }
+        if (ig_norm_is_space(cp)) {
+            ig_buf_addc(&b, ' ');
+            esc = false;
+            continue;
+        }
+        uint32_t f = ig_norm_fold(cp);
+        if (f < 0x80) {
+            bool alnum = (f >= 'a' && f <= 'z') || (f >= '0' && f <= '9');
+            /* Full-width punctuation becomes ASCII in the text, where it
+             * must not turn into a metacharacter of the pattern. */
+            if (!alnum && !esc) {
+                ig_buf_addc(&b, '\\');
+            }
+            ig_buf_addc(&b, (char)f);
+        } else {
+            char enc[4];
+            ig_buf_add(&b, enc, ig_utf8_encode(f, enc));
+        }
+        esc = false;
+    }
+    char *r = ig_arena_strndup(a, b.data ? b.data : "", b.len);
+    ig_buf_fini(&b);
+    return r;
+}
