@@ -31,13 +31,17 @@
  *     P:seen:<source>:<ext_id>   -> candidate id the item belongs to
  *     P:exact:<text hash>        -> candidate id
  *     P:band:<i>:<16 bits hex>   -> set of "<candidate id>:<simhash hex>"
+ *     P:head:<hash>, P:tail:<hash> -> same, keyed by the first / last 24
+ *                                   code points (see dedup.c)
  *     P:text:<candidate id>      -> normalised text (capped) for Jaccard
- *     P:cand:<candidate id>      -> hash: reports, st (p|d), source,
- *                                   channel, ext_id, first seen
- *     P:chan:<candidate id>      -> set of channels
+ *     P:cand:<candidate id>      -> hash: reports, chans (comma list),
+ *                                   src, ext, first (Unix seconds)
+ *     P:pend:<candidate id>      -> present until dedup_done()
  *
  * Threads: everything runs on the libevent loop thread that owns base.
  * hiredis stays inside dedup.c; this header exposes no third-party type.
+ * The process must ignore SIGPIPE (a write to a Redis that just died would
+ * otherwise kill it).
  */
 #ifndef IG_GATEWAY_DEDUP_H
 #define IG_GATEWAY_DEDUP_H
@@ -85,11 +89,14 @@ struct dedup_cfg {
     int64_t text_max;        /* normalised text bytes stored and compared
                                 per candidate; 4 KiB */
     int64_t max_inflight;    /* checks in flight; above: IG_E2BIG */
-    int64_t band_max;        /* band members compared per check; 16 */
+    int64_t band_max;        /* possible originals compared per check; 16 */
+    int64_t near_bits;       /* SimHash band members further than this
+                                many bits are skipped; 22 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,
- * text_max, max_inflight, band_max (fields of struct dedup_cfg). */
+ * near_bits, text_max, max_inflight, band_max (fields of struct
+ * dedup_cfg). */
 extern const struct ig_cfg_field dedup_cfg_schema[];
 
 /* Zeroes cfg and applies the schema defaults. */

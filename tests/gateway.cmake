@@ -16,6 +16,11 @@ ig_add_test(NAME test_simhash SOURCES unit/test_simhash.c ${IG_SIMHASH_SRC}
   LIBS ig_core LABELS unit)
 ig_add_test(NAME test_spool SOURCES runtime/test_spool.c
   ${PROJECT_SOURCE_DIR}/gateway/spool.c LIBS ig_core LABELS runtime)
+set(IG_DEDUP_SRC ${PROJECT_SOURCE_DIR}/gateway/dedup.c
+  ${PROJECT_SOURCE_DIR}/gateway/rconn.c ${IG_SIMHASH_SRC})
+ig_add_test(NAME test_dedup SOURCES runtime/test_dedup.c ${IG_DEDUP_SRC}
+  LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
+  LABELS runtime redis)
 
 # engine
 # The example-config test needs every module that owns a section; it is
@@ -32,3 +37,13 @@ else()
     ${PROJECT_SOURCE_DIR}/gateway/metrics.c LIBS ig_core LABELS unit)
   target_compile_definitions(test_gateway_conf PRIVATE IG_TEST_EXAMPLE=0)
 endif()
+
+# End-to-end: `intake run` with a real redis-server, real HTTP servers.
+foreach(c dedup redis_restart webhook_retry kill9 reload_api)
+  ig_add_script_test(NAME gateway_e2e_${c}
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_e2e.sh ${c}
+    LABELS runtime redis TIMEOUT 300)
+endforeach()
+ig_add_script_test(NAME gateway_docs
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_docs.sh
+  LABELS unit)

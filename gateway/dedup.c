@@ -1,0 +1,628 @@
+/* dedup.c — seen / exact / near-duplicate checks in Redis (see dedup.h).
+ *
+ * One Lua script does the whole decision for an item in one round trip,
+ * atomically: it checks the seen key, then the exact-text key, then looks
+ * up the near-duplicate buckets, and either links the item to an original
+ * (seen key + report count + channel list in one go) or creates the new
+ * candidate with all of its keys. Only when the buckets name possible
+ * originals does the answer come back to C, which confirms them by bigram
+ * Jaccard (cheap in C, clumsy in Lua) and runs the same script again in
+ * "link" or "create" mode. Every item in flight is one pipelined EVALSHA,
+ * so throughput is bounded by Redis's CPU, not by round trips.
+ *
+ * Buckets. SimHash over character bigrams, 4 bands of 16 bits, is the
+ * classic index and catches small edits (any 3 differing bits leave one
+ * band intact). It does not catch a sentence added to a short post: that
+ * moves the SimHash 8-12 bits, and 4 exact 16-bit bands then match rarely.
+ * Two anchor buckets fill the gap: the hashes of the first and of the last
+ * DEDUP_ANCHOR_CPS code points of the normalised text. Text added at the
+ * end leaves the head anchor intact, text added in front leaves the tail
+ * one intact, a middle insertion leaves both. Band members carry their
+ * SimHash so the script skips members further than near_bits before
+ * fetching their texts; anchor members are always compared (their SimHash
+ * distance is exactly what is large in the cases anchors exist for).
+ * Everything found is confirmed by Jaccard; a candidate whose bigram set is
+ * at least DEDUP_CONTAIN of the smaller set also counts (a short post
+ * repeated inside a longer one) when the smaller has DEDUP_CONTAIN_MIN
+ * bigrams or more.
+ *
+ * Keys of one candidate share its TTL (set once, when created): a link
+ * does not extend the original's life, so all of its keys expire together.
+ * Key names are built inside the script from the prefix, which suits a
+ * single Redis or Sentinel, not Redis Cluster.
+ */
+#include "gateway/dedup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/text.h"
+#include "gateway/candidate.h"
+#include "gateway/rconn.h"
+#include "gateway/simhash.h"
+
+#define DEDUP_ANCHOR_CPS 24        /* code points per anchor */
+#define DEDUP_NEAR_MIN_BIGRAMS 6   /* shorter texts: exact only */
+#define DEDUP_CONTAIN 0.9
+#define DEDUP_CONTAIN_MIN 12
+#define DEDUP_NORM_MAX (1u << 20)  /* normalised text hashed for exact */
+#define DEDUP_EXACT_SEED 0x65786163ULL
+#define DEDUP_ANCHOR_SEED 0x616e6368ULL
+
+#define D(f) offsetof(struct dedup_cfg, f)
+const struct ig_cfg_field dedup_cfg_schema[] = {
+    {"near", IG_CFG_BOOL, "true", D(near),
+     "detect near duplicates (reposts, re-wordings), not only exact ones", 0,
+     NULL},
+    {"near_jaccard", IG_CFG_DOUBLE, "0.5", D(near_jaccard),
+     "bigram Jaccard similarity at or above which two texts are one report",
+     0, NULL},
+    {"near_bits", IG_CFG_INT, "22", D(near_bits),
+     "SimHash bands: skip members more than this many bits away", 0, NULL},
+    {"text_max", IG_CFG_SIZE, "4k", D(text_max),
+     "normalised text kept per candidate for the similarity check", 0,
+     NULL},
+    {"max_inflight", IG_CFG_INT, "4096", D(max_inflight),
+     "checks waiting for Redis; above this, new checks are refused", 0,
+     NULL},
+    {"band_max", IG_CFG_INT, "16", D(band_max),
+     "possible originals compared per item (bounds the reply size)", 0,
+     NULL},
+    {0},
+};
+#undef D
+
+/* The decision script. KEYS: seen, exact. ARGV: prefix, id, channel, ttl,
+ * simhash hex, near (1/0), band_max, text, source, ext id, now, has_text
+ * (1/0), mode (check | create | link), link target, near_bits, head
+ * anchor hex, tail anchor hex. Replies {verdict, id, reports, channels}
+ * with verdict N(ew) R(eplay) S(een) E(xact) D (near duplicate), or
+ * {"C", id, text, id, text, ...}: possible originals to confirm. */
+static const char dedup_lua[] =
+    "local P,id,ch,ttl=ARGV[1],ARGV[2],ARGV[3],tonumber(ARGV[4])\n"
+    "local sh,near,bmax=ARGV[5],ARGV[6]=='1',tonumber(ARGV[7])\n"
+    "local mode=ARGV[13]\n"
+    "local function info(v,c)\n"
+    "  local h=redis.call('HMGET',P..':cand:'..c,'reports','chans')\n"
+    "  return {v,c,h[1] or '0',h[2] or ''}\n"
+    "end\n"
+    "local function link(v,o)\n"
+    "  local ck=P..':cand:'..o\n"
+    "  if redis.call('EXISTS',ck)==0 then return nil end\n"
+    "  redis.call('SET',KEYS[1],o,'EX',ttl)\n"
+    "  local r=redis.call('HINCRBY',ck,'reports',1)\n"
+    "  local c=redis.call('HGET',ck,'chans') or ''\n"
+    "  if ch~='' and string.find(','..c..',',','..ch..',',1,true)==nil then\n"
+    "    if c=='' then c=ch else c=c..','..ch end\n"
+    "    redis.call('HSET',ck,'chans',c)\n"
+    "  end\n"
+    "  return {v,o,tostring(r),c}\n"
+    "end\n"
+    "local function buckets()\n"
+    "  local b={}\n"
+    "  for i=0,3 do\n"
+    "    b[#b+1]=P..':band:'..i..':'..string.sub(sh,13-4*i,16-4*i)\n"
+    "  end\n"
+    "  b[#b+1]=P..':head:'..ARGV[16]\n"
+    "  b[#b+1]=P..':tail:'..ARGV[17]\n"
+    "  return b\n"
+    "end\n"
+    "local function create()\n"
+    "  local ck=P..':cand:'..id\n"
+    "  redis.call('SET',KEYS[1],id,'EX',ttl)\n"
+    "  if ARGV[12]=='1' then\n"
+    "    redis.call('SET',KEYS[2],id,'NX','EX',ttl)\n"
+    "  end\n"
+    "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
+    "             'ext',ARGV[10],'first',ARGV[11])\n"
+    "  redis.call('EXPIRE',ck,ttl)\n"
+    "  redis.call('SET',P..':pend:'..id,'1','EX',ttl)\n"
+    "  if near then\n"
+    "    redis.call('SET',P..':text:'..id,ARGV[8],'EX',ttl)\n"
+    "    local m=id..':'..sh\n"
+    "    for _,k in ipairs(buckets()) do\n"
+    "      redis.call('SADD',k,m)\n"
+    "      redis.call('EXPIRE',k,ttl)\n"
+    "    end\n"
+    "  end\n"
+    "  return {'N',id,'1',ch}\n"
+    "end\n"
+    "local function pc(x)\n"
+    "  local c=0\n"
+    "  while x~=0 do x=bit.band(x,x-1) c=c+1 end\n"
+    "  return c\n"
+    "end\n"
+    "local function ham(a,b)\n"
+    "  local d=0\n"
+    "  for i=1,13,4 do\n"
+    "    d=d+pc(bit.bxor(tonumber(string.sub(a,i,i+3),16),\n"
+    "                    tonumber(string.sub(b,i,i+3),16)))\n"
+    "  end\n"
+    "  return d\n"
+    "end\n"
+    "local s=redis.call('GET',KEYS[1])\n"
+    "if s then\n"
+    "  if s==id and redis.call('EXISTS',P..':pend:'..id)==1 then\n"
+    "    return info('R',id)\n"
+    "  end\n"
+    "  return info('S',s)\n"
+    "end\n"
+    "if mode=='link' then\n"
+    "  local r=link('D',ARGV[14])\n"
+    "  if r then return r end\n"
+    "  return create()\n"
+    "end\n"
+    "if ARGV[12]=='1' then\n"
+    "  local o=redis.call('GET',KEYS[2])\n"
+    "  if o and o~=id then\n"
+    "    local r=link('E',o)\n"
+    "    if r then return r end\n"
+    "  end\n"
+    "end\n"
+    "if near and mode=='check' then\n"
+    "  local seen,out,n,maxd={},{'C'},0,tonumber(ARGV[15])\n"
+    "  for bi,k in ipairs(buckets()) do\n"
+    "    for _,m in ipairs(redis.call('SRANDMEMBER',k,bmax)) do\n"
+    "      local c=string.sub(m,1,16)\n"
+    "      if n<bmax and c~=id and not seen[c] and\n"
+    "         (bi>4 or ham(sh,string.sub(m,18,33))<=maxd) then\n"
+    "        seen[c]=true\n"
+    "        local t=redis.call('GET',P..':text:'..c)\n"
+    "        if t then n=n+1 out[#out+1]=c out[#out+1]=t end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if n>0 then return out end\n"
+    "end\n"
+    "return create()\n";
+
+static const char *const dedup_scripts[] = {dedup_lua, NULL};
+
+struct dedup {
+    struct rconn *rc;
+    struct dedup_cfg cfg;
+    char *prefix;              /* owned */
+    char *host, *sock, *user, *password;   /* owned copies of cfg.redis */
+    int64_t ttl_s;
+    size_t inflight;
+    struct dedup_stats st;
+};
+
+/* One check in flight. */
+struct dreq {
+    struct dedup *d;
+    dedup_cb cb;
+    void *ud;
+    char id[DEDUP_ID_LEN + 1];
+    char sh[17];
+    char head[17], tail[17];
+    char *seen_key;            /* owned */
+    char *exact_key;           /* owned */
+    char *channel, *source, *ext;   /* owned */
+    char *text;                /* owned: capped normalised text */
+    size_t text_len;
+    uint64_t *bigrams;         /* owned, sorted */
+    size_t nbigrams;
+    bool has_text;
+    bool near;
+    bool done_only;            /* a dedup_done() request */
+    double similarity;
+};
+
+static void dreq_free(struct dreq *q)
+{
+    ig_free(q->seen_key);
+    ig_free(q->exact_key);
+    ig_free(q->channel);
+    ig_free(q->source);
+    ig_free(q->ext);
+    ig_free(q->text);
+    ig_free(q->bigrams);
+    ig_free(q);
+}
+
+void dedup_cfg_defaults(struct dedup_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    ig_cfg_defaults(dedup_cfg_schema, cfg);
+}
+
+int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
+              struct dedup **out)
+{
+    struct dedup *d;
+
+    if (!base || !cfg || cfg->near_jaccard < 0 || cfg->near_jaccard > 1 ||
+        cfg->ttl_ms < 0 || cfg->text_max < 0 || cfg->max_inflight < 0 ||
+        cfg->band_max < 0 || cfg->near_bits < 0 || cfg->near_bits > 64) {
+        return IG_EINVAL;
+    }
+    d = ig_calloc(1, sizeof(*d));
+    d->cfg = *cfg;
+    d->prefix = ig_strdup(cfg->prefix && *cfg->prefix ? cfg->prefix
+                                                       : "intake");
+    d->ttl_s = cfg->ttl_ms > 0 ? (cfg->ttl_ms + 999) / 1000
+                               : DEDUP_TTL_DEFAULT_S;
+    if (d->cfg.text_max == 0) {
+        d->cfg.text_max = 4096;
+    }
+    if (d->cfg.max_inflight == 0) {
+        d->cfg.max_inflight = 4096;
+    }
+    if (d->cfg.band_max == 0) {
+        d->cfg.band_max = 16;
+    }
+    /* The schema's default (0.5) when the caller left it at zero: a
+     * Jaccard threshold of 0 would merge every pair. */
+    if (d->cfg.near_jaccard == 0) {
+        d->cfg.near_jaccard = 0.5;
+    }
+    d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
+    if (!d->rc) {
+        ig_free(d->prefix);
+        ig_free(d);
+        return IG_EINVAL;
+    }
+    d->cfg.prefix = d->prefix;
+    memset(&d->cfg.redis, 0, sizeof(d->cfg.redis));
+    *out = d;
+    return IG_OK;
+}
+
+void dedup_free(struct dedup *d)
+{
+    if (!d) {
+        return;
+    }
+    rconn_free(d->rc);
+    ig_free(d->prefix);
+    ig_free(d);
+}
+
+bool dedup_up(const struct dedup *d)
+{
+    return d && rconn_up(d->rc);
+}
+
+void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
+{
+    *out = d->st;
+    out->inflight = d->inflight;
+    out->reconnects = rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1
+                                                : 0;
+}
+
+/* Finishes q with an error. */
+static void fail(struct dreq *q, int status)
+{
+    struct dedup *d = q->d;
+
+    d->inflight--;
+    d->st.errors++;
+    if (q->cb) {
+        q->cb(q->ud, status, NULL);
+    }
+    dreq_free(q);
+}
+
+static void on_script(void *ud, int status, const void *reply);
+
+static int send_q(struct dreq *q, const char *mode, const char *target)
+{
+    struct dedup *d = q->d;
+    char ttl[24], bmax[24], now[24], bits[8];
+    const char *argv[19];
+    size_t len[19];
+    int i = 0;
+
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)d->ttl_s);
+    snprintf(bmax, sizeof(bmax), "%lld", (long long)d->cfg.band_max);
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    snprintf(bits, sizeof(bits), "%d", (int)d->cfg.near_bits);
+    argv[i] = q->seen_key, len[i++] = strlen(q->seen_key);
+    argv[i] = q->exact_key, len[i++] = strlen(q->exact_key);
+    argv[i] = d->prefix, len[i++] = strlen(d->prefix);
+    argv[i] = q->id, len[i++] = strlen(q->id);
+    argv[i] = q->channel, len[i++] = strlen(q->channel);
+    argv[i] = ttl, len[i++] = strlen(ttl);
+    argv[i] = q->sh, len[i++] = strlen(q->sh);
+    argv[i] = q->near ? "1" : "0", len[i++] = 1;
+    argv[i] = bmax, len[i++] = strlen(bmax);
+    argv[i] = q->text, len[i++] = q->text_len;
+    argv[i] = q->source, len[i++] = strlen(q->source);
+    argv[i] = q->ext, len[i++] = strlen(q->ext);
+    argv[i] = now, len[i++] = strlen(now);
+    argv[i] = q->has_text ? "1" : "0", len[i++] = 1;
+    argv[i] = mode, len[i++] = strlen(mode);
+    argv[i] = target ? target : "", len[i++] = target ? strlen(target) : 0;
+    argv[i] = bits, len[i++] = strlen(bits);
+    argv[i] = q->head, len[i++] = strlen(q->head);
+    argv[i] = q->tail, len[i++] = strlen(q->tail);
+    return rconn_script(d->rc, 0, on_script, q, 2, i, argv, len);
+}
+
+/* Confirms the possible originals of a "C" reply; returns the index of
+ * the best confirmed one in the reply (element 1, 3, ...) or 0. */
+static size_t confirm(struct dreq *q, const redisReply *r)
+{
+    double best = 0;
+    size_t i, pick = 0;
+
+    for (i = 1; i + 1 < r->elements; i += 2) {
+        const redisReply *t = r->element[i + 1];
+        uint64_t *k = NULL;
+        size_t nk, small, inter;
+        double j;
+        bool same;
+
+        if (t->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        nk = simhash_bigrams(t->str, t->len, &k);
+        j = simhash_jaccard(q->bigrams, q->nbigrams, k, nk);
+        ig_free(k);
+        q->d->st.near_candidates++;
+        /* |A n B| from J = I / (|A| + |B| - I). */
+        inter = (size_t)(j * (double)(q->nbigrams + nk) / (1.0 + j) + 0.5);
+        small = nk < q->nbigrams ? nk : q->nbigrams;
+        same = j >= q->d->cfg.near_jaccard ||
+               (small >= DEDUP_CONTAIN_MIN &&
+                (double)inter >= DEDUP_CONTAIN * (double)small);
+        if (same && j > best - 1e-12 && (pick == 0 || j > best)) {
+            best = j;
+            pick = i;
+        }
+    }
+    q->similarity = best;
+    return pick;
+}
+
+static enum dedup_verdict verdict_of(char c, bool *replay)
+{
+    *replay = false;
+    switch (c) {
+    case 'R':
+        *replay = true;
+        return DEDUP_NEW;
+    case 'S':
+        return DEDUP_SEEN;
+    case 'E':
+        return DEDUP_EXACT;
+    case 'D':
+        return DEDUP_NEAR;
+    default:
+        return DEDUP_NEW;
+    }
+}
+
+static void on_script(void *ud, int status, const void *reply)
+{
+    struct dreq *q = ud;
+    struct dedup *d = q->d;
+    const redisReply *r = reply;
+    struct dedup_result res;
+    char chans[512];
+    char *save = NULL, *tok;
+    int rc;
+
+    if (status < 0) {
+        if (status == IG_EIO) {
+            ig_error("dedup", "redis refused the dedup script: %.200s",
+                     r && r->str ? r->str : "?");
+        }
+        fail(q, status);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        ig_error("dedup", "unexpected reply to the dedup script");
+        fail(q, IG_EIO);
+        return;
+    }
+    if (r->element[0]->str[0] == 'C') {
+        /* Possible originals: confirm here, decide in the script. */
+        size_t pick = confirm(q, r);
+
+        if (pick) {
+            char target[DEDUP_ID_LEN + 1];
+
+            snprintf(target, sizeof(target), "%.*s",
+                     (int)r->element[pick]->len, r->element[pick]->str);
+            rc = send_q(q, "link", target);
+        }
+        else {
+            rc = send_q(q, "create", NULL);
+        }
+        if (rc < 0) {
+            fail(q, IG_EAGAIN);
+        }
+        return;
+    }
+    if (r->elements < 4) {
+        fail(q, IG_EIO);
+        return;
+    }
+    memset(&res, 0, sizeof(res));
+    res.verdict = verdict_of(r->element[0]->str[0], &res.replay);
+    snprintf(res.id, sizeof(res.id), "%s", q->id);
+    snprintf(res.orig_id, sizeof(res.orig_id), "%.*s",
+             (int)r->element[1]->len, r->element[1]->str ? r->element[1]->str
+                                                         : "");
+    res.reports = r->element[2]->str ? strtoll(r->element[2]->str, NULL, 10)
+                                     : 0;
+    res.similarity = res.verdict == DEDUP_NEAR    ? q->similarity
+                     : res.verdict == DEDUP_EXACT ? 1.0
+                                                  : 0.0;
+    snprintf(chans, sizeof(chans), "%.*s", (int)r->element[3]->len,
+             r->element[3]->str ? r->element[3]->str : "");
+    for (tok = strtok_r(chans, ",", &save);
+         tok && res.nchannels < DEDUP_MAX_CHANNELS;
+         tok = strtok_r(NULL, ",", &save)) {
+        res.channels[res.nchannels++] = tok;
+    }
+    d->st.fresh += res.verdict == DEDUP_NEW && !res.replay;
+    d->st.replays += res.replay;
+    d->st.seen += res.verdict == DEDUP_SEEN;
+    d->st.exact += res.verdict == DEDUP_EXACT;
+    d->st.near += res.verdict == DEDUP_NEAR;
+    d->inflight--;
+    q->cb(q->ud, IG_OK, &res);
+    dreq_free(q);
+}
+
+/* Fills the fingerprints of q from the item's text (title when the text
+ * normalises to nothing). */
+static void fingerprint(struct dreq *q, const struct dedup_req *req)
+{
+    struct dedup *d = q->d;
+    struct ig_buf n;
+    char hash[17];
+    size_t cap, i, ncp, cut;
+
+    ig_buf_init(&n, DEDUP_NORM_MAX);
+    /* Past DEDUP_NORM_MAX the prefix stands for the text (E2BIG). */
+    simhash_normalise(req->text ? req->text : "",
+                      req->text ? strlen(req->text) : 0, &n);
+    if (n.len == 0) {
+        simhash_normalise(req->title ? req->title : "",
+                          req->title ? strlen(req->title) : 0, &n);
+    }
+    q->has_text = n.len > 0;
+    simhash_hex64(simhash_hash64(n.data ? n.data : "", n.len,
+                                 DEDUP_EXACT_SEED),
+                  hash);
+    q->exact_key = ig_asprintf("%s:exact:%s", d->prefix, hash);
+    candidate_id(req->source_id, req->ext_id, hash, q->id);
+    if (req->ext_id && *req->ext_id) {
+        q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix,
+                                  req->source_id, req->ext_id);
+    }
+    else {
+        q->seen_key = ig_asprintf("%s:seen:%s:t:%s", d->prefix,
+                                  req->source_id, hash);
+    }
+    /* The capped text for the similarity check. */
+    cap = ig_utf8_trim_len(n.data ? n.data : "", n.len,
+                           (size_t)d->cfg.text_max);
+    q->text = ig_strndup(n.data ? n.data : "", cap);
+    q->text_len = cap;
+    q->nbigrams = simhash_bigrams(q->text, q->text_len, &q->bigrams);
+    simhash_hex64(simhash_of(q->bigrams, q->nbigrams), q->sh);
+    q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
+    /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points. */
+    ncp = ig_utf8_count(q->text, q->text_len);
+    cut = 0;
+    for (i = 0; i < DEDUP_ANCHOR_CPS && cut < q->text_len; i++) {
+        uint32_t cp;
+
+        cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
+    }
+    simhash_hex64(simhash_hash64(q->text, cut, DEDUP_ANCHOR_SEED), q->head);
+    cut = 0;
+    for (i = 0; ncp > DEDUP_ANCHOR_CPS && i < ncp - DEDUP_ANCHOR_CPS; i++) {
+        uint32_t cp;
+
+        cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
+    }
+    simhash_hex64(simhash_hash64(q->text + cut, q->text_len - cut,
+                                 DEDUP_ANCHOR_SEED + 1),
+                  q->tail);
+    ig_buf_fini(&n);
+}
+
+int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
+                void *ud)
+{
+    struct dreq *q;
+    int rc;
+
+    if (!d || !req || !req->source_id || !*req->source_id || !cb) {
+        return IG_EINVAL;
+    }
+    if (d->inflight >= (size_t)d->cfg.max_inflight) {
+        return IG_E2BIG;
+    }
+    q = ig_calloc(1, sizeof(*q));
+    q->d = d;
+    q->cb = cb;
+    q->ud = ud;
+    q->channel = ig_strdup(req->channel ? req->channel : "");
+    /* The channel list is stored comma-separated. */
+    for (char *c = q->channel; *c; c++) {
+        if (*c == ',') {
+            *c = '_';
+        }
+    }
+    q->source = ig_strdup(req->source_id);
+    q->ext = ig_strdup(req->ext_id ? req->ext_id : "");
+    fingerprint(q, req);
+    rc = send_q(q, "check", NULL);
+    if (rc < 0) {
+        dreq_free(q);
+        return IG_EAGAIN;
+    }
+    d->inflight++;
+    d->st.checks++;
+    return IG_OK;
+}
+
+struct done_req {
+    struct dedup *d;
+    dedup_cb cb;
+    void *ud;
+};
+
+static void on_done(void *ud, int status, const void *reply)
+{
+    struct done_req *q = ud;
+
+    (void)reply;
+    q->d->inflight--;
+    if (status < 0) {
+        q->d->st.errors++;
+    }
+    if (q->cb) {
+        q->cb(q->ud, status, NULL);
+    }
+    ig_free(q);
+}
+
+int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
+{
+    struct done_req *q;
+    char *key;
+    const char *argv[2];
+    size_t len[2];
+    int rc;
+
+    if (!d || !id || !*id) {
+        return IG_EINVAL;
+    }
+    /* DEL never creates a key, so a late done cannot leave a key without
+     * a TTL behind. */
+    key = ig_asprintf("%s:pend:%s", d->prefix, id);
+    argv[0] = "DEL";
+    len[0] = 3;
+    argv[1] = key;
+    len[1] = strlen(key);
+    q = ig_calloc(1, sizeof(*q));
+    q->d = d;
+    q->cb = cb;
+    q->ud = ud;
+    rc = rconn_cmd(d->rc, on_done, q, 2, argv, len);
+    ig_free(key);
+    if (rc < 0) {
+        ig_free(q);
+        return IG_EAGAIN;
+    }
+    d->inflight++;
+    return IG_OK;
+}

@@ -1,0 +1,465 @@
+/* test_dedup.c — deduplication against a real redis-server: one report
+ * from two channels, reposts, short distinct posts, replays after a crash,
+ * TTLs on every key, ACL user + db index + unix socket, Redis restarting.
+ * The report texts are written for these tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "core/err.h"
+#include "gateway/dedup.h"
+#include "tests/lib/redis_up.h"
+
+struct got {
+    int calls;
+    int status;
+    bool has;
+    struct dedup_result res;
+    char chans[256];
+};
+
+static void on_result(void *ud, int status, const struct dedup_result *r)
+{
+    struct got *g = ud;
+    size_t i;
+
+    g->calls++;
+    g->status = status;
+    g->has = r != NULL;
+    g->chans[0] = '\0';
+    if (r) {
+        g->res = *r;
+        for (i = 0; i < r->nchannels; i++) {
+            strcat(g->chans, i ? "," : "");
+            strcat(g->chans, r->channels[i]);
+        }
+        memset(g->res.channels, 0, sizeof(g->res.channels));
+    }
+}
+
+struct fx {
+    struct redis_up *r;
+    struct event_base *base;
+    struct dedup *d;
+};
+
+static struct dedup *make(struct fx *f, const char *user, const char *pw,
+                          int db)
+{
+    struct dedup_cfg c;
+    struct dedup *d = NULL;
+
+    dedup_cfg_defaults(&c);
+    c.redis.socket = redis_up_socket(f->r);
+    c.redis.user = user;
+    c.redis.password = pw;
+    c.redis.db = db;
+    c.redis.retry_ms = 20;
+    c.redis.timeout_ms = 2000;
+    c.prefix = "t";
+    c.ttl_ms = 3600 * 1000;
+    assert_int_equal(dedup_new(f->base, &c, &d), IG_OK);
+    return d;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+
+    f->r = redis_up_start(NULL);
+    assert_non_null(f->r);
+    f->base = event_base_new();
+    f->d = make(f, NULL, NULL, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    dedup_free(f->d);
+    event_base_free(f->base);
+    redis_up_stop(f->r);
+    free(f);
+    return 0;
+}
+
+static void wait_for(struct event_base *b, const int *n, int want)
+{
+    while (*n < want) {
+        event_base_loop(b, EVLOOP_ONCE);
+    }
+}
+
+/* Runs one check to completion. */
+static struct got check(struct fx *f, const char *src, const char *chan,
+                        const char *ext, const char *title, const char *text)
+{
+    struct dedup_req q = {.source_id = src, .channel = chan, .ext_id = ext,
+                          .title = title, .text = text};
+    struct got g;
+
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(dedup_check(f->d, &q, on_result, &g), IG_OK);
+    assert_int_equal(g.calls, 0);   /* never called from inside the call */
+    wait_for(f->base, &g.calls, 1);
+    assert_int_equal(g.calls, 1);
+    return g;
+}
+
+static const char *const k_manhole =
+    "盈港东路菜场北门外人行道上的雨水井盖缺了一块，晚上看不清，"
+    "今天早上有位老人差点把脚踩进去，请尽快派人来修。";
+static const char *const k_manhole_typed =
+    "盈港东路菜场北门外 人行道上的雨水井盖缺了一块 晚上看不清 "
+    "今天早上有位老人差点把脚踩进去 请尽快派人来修!";
+
+static void two_channels_one_candidate(void **state)
+{
+    struct fx *f = *state;
+    struct got a, b, c;
+
+    (void)state;
+    a = check(f, "hotline-main", "hotline", "WO-2001", NULL, k_manhole);
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    assert_false(a.res.replay);
+    assert_string_equal(a.res.id, a.res.orig_id);
+    assert_int_equal(a.res.reports, 1);
+
+    /* The same words typed into a letter, other spacing/punctuation. */
+    b = check(f, "letters", "letters", "L-77", "关于井盖的来信",
+              k_manhole_typed);
+    assert_int_equal(b.res.verdict, DEDUP_EXACT);
+    assert_string_equal(b.res.orig_id, a.res.id);
+    assert_string_not_equal(b.res.id, a.res.id);
+    assert_int_equal(b.res.reports, 2);
+    assert_string_equal(b.chans, "hotline,letters");
+
+    /* A third report from the hotline: count grows, channel list not. */
+    c = check(f, "hotline-main", "hotline", "WO-2002", NULL, k_manhole);
+    assert_int_equal(c.res.verdict, DEDUP_EXACT);
+    assert_int_equal(c.res.reports, 3);
+    assert_string_equal(c.chans, "hotline,letters");
+
+    /* The letter polled again: seen, and it does not count again. */
+    c = check(f, "letters", "letters", "L-77", "关于井盖的来信",
+              k_manhole_typed);
+    assert_int_equal(c.res.verdict, DEDUP_SEEN);
+    assert_string_equal(c.res.orig_id, a.res.id);
+    assert_int_equal(c.res.reports, 3);
+}
+
+static void reposts_are_linked(void **state)
+{
+    struct fx *f = *state;
+    const char *news =
+        "记者从青浦区了解到，华新镇一处老旧小区的外墙瓷砖近日接连脱落，"
+        "最大的一块约有半平方米，砸在楼下停放的电瓶车上，所幸当时无人经过。"
+        "居民表示，这栋楼建于上世纪九十年代，外墙多处空鼓开裂，"
+        "雨天之后脱落更加频繁，希望物业和相关部门尽快排查加固。";
+    char *repost = malloc(4096);
+    const char *post = "赵巷镇嘉松中路公交站旁的路灯杆歪斜得厉害，底座锈穿了";
+    char *post2 = malloc(1024);
+    struct got a, b, c, d;
+
+    /* News copied to another site: new headline, a sentence added. */
+    snprintf(repost, 4096, "%s%s", news,
+             "目前，物业已在楼下拉起警戒线，提醒居民绕行。");
+    a = check(f, "news-a", "media", "https://a.example/1", "小区外墙瓷砖脱落",
+              news);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    b = check(f, "news-b", "media", "https://b.example/9",
+              "高空坠物险伤人！居民盼排查", repost);
+    assert_int_equal(b.res.verdict, DEDUP_NEAR);
+    assert_string_equal(b.res.orig_id, a.res.id);
+    assert_int_equal(b.res.reports, 2);
+    assert_true(b.res.similarity >= 0.5);
+
+    /* A short complaint posted twice, the second time with a sentence
+     * added in front. */
+    snprintf(post2, 1024, "再说一遍！%s，风一吹就晃。", post);
+    c = check(f, "web-forum", "web", "t-100", NULL, post);
+    assert_int_equal(c.res.verdict, DEDUP_NEW);
+    d = check(f, "web-forum", "web", "t-131", NULL, post2);
+    assert_int_equal(d.res.verdict, DEDUP_NEAR);
+    assert_string_equal(d.res.orig_id, c.res.id);
+    free(repost);
+    free(post2);
+}
+
+static void short_distinct_posts_stay_apart(void **state)
+{
+    struct fx *f = *state;
+    static const char *const posts[] = {
+        "华腾路与华志路路口积水严重，车辆无法通行",
+        "华腾路与华志路路口红绿灯坏了，车辆乱行",
+        "华腾路与华志路路口有人占道摆摊，车辆难行",
+        "华腾路与华志路路口窨井冒出污水，气味难闻",
+        "华腾路华志路口的行道树倒了，压住了人行道",
+        NULL,
+    };
+    char ext[16];
+    int i;
+
+    for (i = 0; posts[i]; i++) {
+        struct got g;
+
+        snprintf(ext, sizeof(ext), "p%d", i);
+        g = check(f, "web-forum", "web", ext, NULL, posts[i]);
+        assert_int_equal(g.status, IG_OK);
+        if (g.res.verdict != DEDUP_NEW) {
+            print_error("post %d merged with %s\n", i, g.res.orig_id);
+        }
+        assert_int_equal(g.res.verdict, DEDUP_NEW);
+    }
+}
+
+static void done_cb(void *ud, int status, const struct dedup_result *r)
+{
+    int *n = ud;
+
+    assert_int_equal(status, IG_OK);
+    assert_null(r);
+    (*n)++;
+}
+
+static void replay_until_done(void **state)
+{
+    struct fx *f = *state;
+    struct got a, b, c;
+    int n = 0;
+
+    a = check(f, "hotline-main", "hotline", "WO-3001", NULL,
+              "青安路桥下的护栏被车撞断了，断口很尖，孩子上学都走这里");
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    /* Crashed before forwarding: the same item comes back -> forward it
+     * again, with the same id. */
+    b = check(f, "hotline-main", "hotline", "WO-3001", NULL,
+              "青安路桥下的护栏被车撞断了，断口很尖，孩子上学都走这里");
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    assert_string_equal(b.res.id, a.res.id);
+    assert_int_equal(b.res.reports, 1);
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    c = check(f, "hotline-main", "hotline", "WO-3001", NULL,
+              "青安路桥下的护栏被车撞断了，断口很尖，孩子上学都走这里");
+    assert_int_equal(c.res.verdict, DEDUP_SEEN);
+    /* No ext id: the text stands in for it. */
+    a = check(f, "file-drop", "letters", NULL, NULL, "无编号的来信内容一二三");
+    b = check(f, "file-drop", "letters", "", NULL, "无编号的来信内容一二三");
+    assert_string_equal(a.res.id, b.res.id);
+    assert_true(b.res.replay);
+}
+
+static redisContext *inspect(struct fx *f, const char *user, const char *pw,
+                             int db)
+{
+    redisContext *c = redisConnectUnix(redis_up_socket(f->r));
+    redisReply *r;
+
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+    if (pw) {
+        r = redisCommand(c, "AUTH %s %s", user, pw);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    r = redisCommand(c, "SELECT %d", db);
+    freeReplyObject(r);
+    return c;
+}
+
+/* Every key under the prefix has a TTL in (0, retention]. */
+static size_t check_ttls(redisContext *c, const char *prefix, long max_ttl)
+{
+    char cursor[32] = "0";
+    size_t nkeys = 0, i;
+
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s:* COUNT 1000",
+                                     cursor, prefix);
+
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (i = 0; i < r->element[1]->elements; i++) {
+            redisReply *t = redisCommand(c, "TTL %b",
+                                         r->element[1]->element[i]->str,
+                                         r->element[1]->element[i]->len);
+
+            if (t->integer <= 0 || t->integer > max_ttl) {
+                print_error("key %s has TTL %lld\n",
+                            r->element[1]->element[i]->str, t->integer);
+            }
+            assert_true(t->integer > 0 && t->integer <= max_ttl);
+            freeReplyObject(t);
+            nkeys++;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return nkeys;
+}
+
+static void every_key_has_a_ttl(void **state)
+{
+    struct fx *f = *state;
+    redisContext *c;
+    int n = 0;
+    struct got a;
+
+    two_channels_one_candidate(state);
+    reposts_are_linked(state);
+    a = check(f, "x", "web", "1", NULL, "这是一条需要标记完成的测试帖子内容");
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    c = inspect(f, NULL, NULL, 0);
+    assert_true(check_ttls(c, "t", 3600) > 10);
+    redisFree(c);
+}
+
+static void acl_user_db_index_unix_socket(void **state)
+{
+    struct fx *f = *state;
+    struct redis_up_opts o = {.user = "intake", .password = "pw-Ω-1"};
+    struct redis_up *old = f->r;
+    redisContext *c;
+    redisReply *r;
+    struct got a, b;
+    struct dedup_req q = {.source_id = "s", .ext_id = "1", .text = "x"};
+
+    dedup_free(f->d);
+    f->r = redis_up_start(&o);
+    assert_non_null(f->r);
+    f->d = make(f, "intake", "pw-Ω-1", 5);
+    a = check(f, "hotline-main", "hotline", "A1", NULL,
+              "崧泽大道上的广告牌松动了，一刮风就哗哗响");
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    assert_true(dedup_up(f->d));
+    c = inspect(f, "intake", "pw-Ω-1", 5);
+    r = redisCommand(c, "DBSIZE");
+    assert_true(r->integer > 0);
+    freeReplyObject(r);
+    check_ttls(c, "t", 3600);
+    redisFree(c);
+    c = inspect(f, "intake", "pw-Ω-1", 0);
+    r = redisCommand(c, "DBSIZE");
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    redisFree(c);
+
+    /* A wrong password: checks come back IG_EAGAIN, never IG_OK. */
+    dedup_free(f->d);
+    f->d = make(f, "intake", "wrong", 5);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(dedup_check(f->d, &q, on_result, &b), IG_OK);
+    wait_for(f->base, &b.calls, 1);
+    assert_int_equal(b.status, IG_EAGAIN);
+    assert_false(b.has);
+    assert_false(dedup_up(f->d));
+    redis_up_stop(old);
+}
+
+static void redis_restart_mid_run(void **state)
+{
+    struct fx *f = *state;
+    struct dedup_req q = {.source_id = "s", .channel = "web",
+                          .text = "泖港镇的一座小桥栏杆松了，走在上面直晃"};
+    struct got g[8];
+    int i, ok = 0, again = 0, rc;
+    struct dedup_stats st;
+
+    assert_int_equal(check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+                     IG_OK);
+    memset(g, 0, sizeof(g));
+    /* Checks in flight when the server dies: IG_EAGAIN, each once. */
+    for (i = 0; i < 4; i++) {
+        char ext[8];
+
+        snprintf(ext, sizeof(ext), "r%d", i);
+        q.ext_id = ext;
+        assert_int_equal(dedup_check(f->d, &q, on_result, &g[i]), IG_OK);
+    }
+    assert_int_equal(redis_up_halt(f->r, true), 0);
+    for (i = 0; i < 4; i++) {
+        wait_for(f->base, &g[i].calls, 1);
+        ok += g[i].status == IG_OK;
+        again += g[i].status == IG_EAGAIN;
+    }
+    assert_int_equal(ok + again, 4);
+    /* While it is down: refused at once or failed later, never lost. */
+    q.ext_id = "down";
+    rc = dedup_check(f->d, &q, on_result, &g[5]);
+    if (rc == IG_OK) {
+        wait_for(f->base, &g[5].calls, 1);
+        assert_int_equal(g[5].status, IG_EAGAIN);
+    }
+    else {
+        assert_int_equal(rc, IG_EAGAIN);
+    }
+    assert_int_equal(redis_up_restart(f->r), 0);
+    while (!dedup_up(f->d)) {
+        event_base_loop(f->base, EVLOOP_ONCE);
+    }
+    /* Back: the check goes through (the restarted Redis has no AOF, so
+     * the item is new again). */
+    q.ext_id = "down";
+    memset(&g[6], 0, sizeof(g[6]));
+    assert_int_equal(dedup_check(f->d, &q, on_result, &g[6]), IG_OK);
+    wait_for(f->base, &g[6].calls, 1);
+    assert_int_equal(g[6].status, IG_OK);
+    dedup_get_stats(f->d, &st);
+    assert_true(st.reconnects >= 1);
+    assert_int_equal(st.inflight, 0);
+}
+
+static void free_fails_inflight(void **state)
+{
+    struct fx *f = *state;
+    struct dedup_req q = {.source_id = "s", .ext_id = "z", .text = "abc"};
+    struct got g;
+
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(dedup_check(f->d, &q, on_result, &g), IG_OK);
+    dedup_free(f->d);
+    f->d = NULL;
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.status, IG_EAGAIN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(two_channels_one_candidate, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(reposts_are_linked, setup, teardown),
+        cmocka_unit_test_setup_teardown(short_distinct_posts_stay_apart,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_until_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_key_has_a_ttl, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(acl_user_db_index_unix_socket, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(free_fails_inflight, setup,
+                                        teardown),
+    };
+
+    /* As in the daemon: a write to a server that died must fail with
+     * EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
