@@ -48,6 +48,8 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
     {"max_text_bytes", IG_CFG_SIZE, "64k", M(max_text_bytes),
      "text per item handed to the classifier (the rest is not scanned)", 0,
      NULL},
+    {"forward_unclassified", IG_CFG_BOOL, "false", M(forward_unclassified),
+     "also deduplicate and forward items no rule classified", 0, NULL},
     {0},
 };
 #undef M

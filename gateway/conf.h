@@ -43,6 +43,7 @@ struct gw_conf_main {
     int64_t drain_timeout_ms; /* SIGTERM/--once: wait this long at most */
     int64_t reload_delay_ms;  /* coalescing window for reload requests */
     int64_t max_text_bytes;   /* text handed to the classifier, per item */
+    bool forward_unclassified;/* forward items no rule classified */
 };
 
 /* [redis] */
