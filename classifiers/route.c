@@ -44,19 +44,55 @@ struct place_hit {
 
 struct place_scan {
     const struct router *rt;
+    const char *f; /* the field being scanned */
     struct place_hit hits[MAX_PLACE_HITS];
     size_t n;
     int field;
 };
 
+/* Common surnames that are not also everyday function characters (于 in
+ * 位于, 向 in 通向, 在 ... are left out on purpose). */
+static const char surnames[] =
+    "王李张刘陈杨黄吴周孙马胡郭何林罗高郑梁谢宋唐邓许韩冯曹彭曾肖田董袁"
+    "潘蒋蔡杜叶程苏魏吕丁沈姚卢姜崔钟谭陆汪范廖贾韦邹孟熊秦邱尹薛闫段雷"
+    "侯史陶黎贺顾毛郝龚邵钱严覃戴莫孔汤";
+
+static bool after_surname(const char *f, size_t start)
+{
+    /* The previous character: back up over UTF-8 continuation bytes. */
+    if (start == 0) {
+        return false;
+    }
+    size_t p = start - 1;
+    while (p > 0 && start - p < 4 && ((unsigned char)f[p] & 0xC0) == 0x80) {
+        p--;
+    }
+    /* Every surname above is one 3-byte UTF-8 character. */
+    if (start - p != 3) {
+        return false;
+    }
+    for (size_t i = 0; i + 3 <= sizeof(surnames) - 1; i += 3) {
+        if (memcmp(surnames + i, f + p, 3) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static size_t on_place(void *ctx, uint32_t id, size_t start, size_t end)
 {
     struct place_scan *ps = ctx;
+    uint32_t place = id & ~RT_PLACE_WEAK;
+    if ((id & RT_PLACE_WEAK) && after_surname(ps->f, start)) {
+        /* 王华新 is a person: not a match, look on. */
+        return 0;
+    }
     /* Leftmost-longest: the longest name at a position wins and the scan
      * moves past it, so 朱家角镇 is one hit, not 朱家角 + 镇, and a
      * near-miss blocker (kind none) swallows its text. */
-    if (ps->rt->places[id].kind != RT_KIND_NONE && ps->n < MAX_PLACE_HITS) {
-        ps->hits[ps->n].place = id;
+    if (ps->rt->places[place].kind != RT_KIND_NONE &&
+        ps->n < MAX_PLACE_HITS) {
+        ps->hits[ps->n].place = place;
         ps->hits[ps->n].field = ps->field;
         ps->hits[ps->n].start = start;
         ps->hits[ps->n].end = end;
@@ -84,6 +120,7 @@ static void find_place(const struct router *rt, const char *const f[2],
     ps.n = 0;
     for (int k = 0; k < 2; k++) {
         ps.field = k;
+        ps.f = f[k];
         route_lex_scan(&rt->place_lex, f[k], flen[k], on_place, &ps);
     }
     if (ps.n == 0) {

@@ -72,6 +72,11 @@ enum rt_kind {
     RT_KIND_LANDMARK,
 };
 
+/* Lexicon id bit of a weak alias (written ~华新 in places.tsv): a short
+ * alias that is also a common given name (王华新, 邓华新) only counts when
+ * the character before it is not a common surname. */
+#define RT_PLACE_WEAK 0x80000000u
+
 struct rt_place {
     const char *name;          /* canonical name */
     enum rt_kind kind;

@@ -271,6 +271,16 @@ static void add_name(struct loader *ld, const char *name, size_t place,
                      int col)
 {
     struct load_state *st = ST(ld);
+    /* ~alias: a name-like alias, see RT_PLACE_WEAK. */
+    uint32_t weak = 0;
+    if (name[0] == '~') {
+        weak = RT_PLACE_WEAK;
+        name++;
+        if (!*name) {
+            err_at(ld, col, "'~' needs an alias after it");
+            return;
+        }
+    }
     for (size_t i = 0; i < st->nnm; i++) {
         if (strcmp(st->nm[i].name, name) == 0) {
             err_at(ld, col,
@@ -287,7 +297,7 @@ static void add_name(struct loader *ld, const char *name, size_t place,
     st->nm[st->nnm].col = col;
     st->nnm++;
     route_lexb_add(&st->place_b, ld->rt->arena, name, strlen(name),
-                   (uint32_t)place);
+                   (uint32_t)place | weak);
 }
 
 static void place_line(struct loader *ld, char *line)

@@ -110,6 +110,11 @@ static const struct place_case place_cases[] = {
     {"昆山淀山湖镇的工厂排污", NULL, ""},
     {"虹口青浦路上有个井盖没了", NULL, ""},
     {"小区门口井盖不见了", NULL, ""},
+    /* A short alias after a surname is a person (~alias in places.tsv). */
+    {"村书记邓华新不作为，群众意见很大", NULL, ""},
+    {"反映人王白鹤称路灯坏了", NULL, ""},
+    {"位于华新的一个工厂偷排废水", "华新镇", "华新镇"},
+    {"邓华新说华新镇的路坏了", "华新镇", "华新镇"},
     {"", NULL, ""},
 };
 
