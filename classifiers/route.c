@@ -90,8 +90,7 @@ static size_t on_place(void *ctx, uint32_t id, size_t start, size_t end)
     /* Leftmost-longest: the longest name at a position wins and the scan
      * moves past it, so 朱家角镇 is one hit, not 朱家角 + 镇, and a
      * near-miss blocker (kind none) swallows its text. */
-    if (ps->rt->places[place].kind != RT_KIND_NONE &&
-        ps->n < MAX_PLACE_HITS) {
+    if (ps->rt->places[place].kind != RT_KIND_NONE && ps->n < MAX_PLACE_HITS) {
         ps->hits[ps->n].place = place;
         ps->hits[ps->n].field = ps->field;
         ps->hits[ps->n].start = start;
@@ -138,8 +137,8 @@ static void find_place(const struct router *rt, const char *const f[2],
     const struct place_hit *h = &ps.hits[best];
     const struct rt_place *p = &rt->places[h->place];
     out->has_place = true;
-    out->place.text = ig_arena_strndup(a, f[h->field] + h->start,
-                                       h->end - h->start);
+    out->place.text =
+        ig_arena_strndup(a, f[h->field] + h->start, h->end - h->start);
     out->place.name = p->name;
     out->place.kind = route_kind_name(p->kind);
     out->place.field = h->field;
@@ -153,8 +152,8 @@ static void find_place(const struct router *rt, const char *const f[2],
         for (size_t t = 0; t < p->ntowns; t++) {
             for (size_t i = 0; i < ps.n; i++) {
                 const struct rt_place *q = &rt->places[ps.hits[i].place];
-                if (i != best && q->ntowns == 1 && q->towns[0] == p->towns[t]
-                    && !has_town(keep, nkeep, p->towns[t])) {
+                if (i != best && q->ntowns == 1 && q->towns[0] == p->towns[t] &&
+                    !has_town(keep, nkeep, p->towns[t])) {
                     keep[nkeep++] = p->towns[t];
                 }
             }
@@ -204,16 +203,14 @@ static void resolve_units(const struct router *rt, const struct taxon *top,
         switch (dd->scope) {
         case RT_SCOPE_TOWN:
             if (out->ntowns == 1) {
-                const struct rt_dept *gov = route_dept_find(rt,
-                                                            out->towns[0]);
-                add_unit(out, dn, gov ? gov->unit : out->towns[0], lead,
-                         true);
+                const struct rt_dept *gov = route_dept_find(rt, out->towns[0]);
+                add_unit(out, dn, gov ? gov->unit : out->towns[0], lead, true);
             } else if (out->ntowns > 1) {
                 struct ig_buf b;
                 ig_buf_init(&b, 0);
                 for (size_t t = 0; t < out->ntowns; t++) {
-                    const struct rt_dept *gov = route_dept_find(
-                        rt, out->towns[t]);
+                    const struct rt_dept *gov =
+                        route_dept_find(rt, out->towns[t]);
                     ig_buf_addf(&b, "%s%s", t ? "或" : "",
                                 gov ? gov->unit : out->towns[t]);
                 }
@@ -265,15 +262,14 @@ struct flag_hit {
 };
 
 struct flag_scan {
-    uint16_t mask[RT_MAX_FLAGS + 1];  /* any-groups hit anywhere */
-    bool vetoed[RT_MAX_FLAGS + 1];    /* a not: word anywhere */
+    uint16_t mask[RT_MAX_FLAGS + 1]; /* any-groups hit anywhere */
+    bool vetoed[RT_MAX_FLAGS + 1];   /* a not: word anywhere */
     struct flag_hit hits[MAX_FLAG_HITS];
     size_t n;
     int field;
 };
 
-static size_t on_flag_word(void *ctx, uint32_t id, size_t start,
-                           size_t end)
+static size_t on_flag_word(void *ctx, uint32_t id, size_t start, size_t end)
 {
     struct flag_scan *fs = ctx;
     uint32_t fl = RT_FLAG_ID_FLAG(id);
@@ -366,8 +362,7 @@ static bool fire_near(const struct rt_flag *fl, uint32_t idx,
             bool found = false;
             for (size_t j = 0; j < fs->n && !found; j++) {
                 const struct flag_hit *h = &fs->hits[j];
-                if (h->flag == idx && h->group == g &&
-                    h->field == a->field &&
+                if (h->flag == idx && h->group == g && h->field == a->field &&
                     span_gap(txt, a->start, a->end, h->start, h->end) <= nn) {
                     found = true;
                     if (!second) {
@@ -564,22 +559,24 @@ enum route_track route_suggest_track(const struct router *rt,
          * (many red-line events have no B/S code at all). */
         t = ROUTE_TRACK_LISTED;
         why = ig_arena_printf(
-            a, "%s：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
-               "和配合部门挂牌治理（待确认）",
+            a,
+            "%s：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
+            "和配合部门挂牌治理（待确认）",
             in->first_reason ? in->first_reason : "优先事项");
     } else if (!in->classified || !in->lead_dept) {
         t = ROUTE_TRACK_NONE;
     } else if (listed_min && in->ndistrict >= listed_min) {
         t = ROUTE_TRACK_LISTED;
         why = ig_arena_printf(
-            a, "涉及%zu个区级部门，成因复杂、牵涉面广，建议挂牌治理，由领导"
-               "小组指定牵头部门（待确认）",
+            a,
+            "涉及%zu个区级部门，成因复杂、牵涉面广，建议挂牌治理，由领导"
+            "小组指定牵头部门（待确认）",
             in->ndistrict);
     } else if (in->level == ROUTE_LEVEL_ELEVATED) {
         t = ROUTE_TRACK_RAISED;
-        why = ig_arena_printf(
-            a, "%s：基层未能清零，建议上提至%s提级整治",
-            in->first_reason ? in->first_reason : "反复反映", lead);
+        why = ig_arena_printf(a, "%s：基层未能清零，建议上提至%s提级整治",
+                              in->first_reason ? in->first_reason : "反复反映",
+                              lead);
     } else {
         switch (lead_scope(rt, in->lead_dept)) {
         case RT_SCOPE_TOWN:
@@ -652,8 +649,7 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
 }
 
 int route_note_reports(const struct router *rt, struct route_result *r,
-                       unsigned reports, unsigned channels,
-                       struct ig_arena *a)
+                       unsigned reports, unsigned channels, struct ig_arena *a)
 {
     if (!rt || !r || !a) {
         return 0;

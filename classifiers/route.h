@@ -50,11 +50,11 @@ enum route_level {
 };
 
 enum route_track {
-    ROUTE_TRACK_NONE = 0,  /* no suggestion (unclassified, nothing flagged) */
-    ROUTE_TRACK_GENERAL,   /* 一般整治: the town/street or owner clears it */
-    ROUTE_TRACK_RAISED,    /* 提级整治: beyond the town, up to the district */
-    ROUTE_TRACK_DIVERTED,  /* 分流治理: routed to the competent department */
-    ROUTE_TRACK_LISTED,    /* 挂牌治理: district-level, several departments */
+    ROUTE_TRACK_NONE = 0, /* no suggestion (unclassified, nothing flagged) */
+    ROUTE_TRACK_GENERAL,  /* 一般整治: the town/street or owner clears it */
+    ROUTE_TRACK_RAISED, /* 提级整治: beyond the town, up to the district */
+    ROUTE_TRACK_DIVERTED, /* 分流治理: routed to the competent department */
+    ROUTE_TRACK_LISTED, /* 挂牌治理: district-level, several departments */
 };
 
 /* The place a candidate names. Strings are borrowed from the router
@@ -70,11 +70,11 @@ struct route_place {
 
 /* One responsible party: the seed's generic name and the receiving unit. */
 struct route_unit {
-    const char *dept;  /* seed name, e.g. "绿化市容部门" (router/taxon) */
-    const char *unit;  /* e.g. "区绿化市容局", "朱家角镇人民政府",
-                        * "权属单位（待确认）" (router or arena) */
-    bool lead;         /* first responsible party of the code */
-    bool resolved;     /* false: town unknown/ambiguous, owner unknown */
+    const char *dept; /* seed name, e.g. "绿化市容部门" (router/taxon) */
+    const char *unit; /* e.g. "区绿化市容局", "朱家角镇人民政府",
+                       * "权属单位（待确认）" (router or arena) */
+    bool lead;        /* first responsible party of the code */
+    bool resolved;    /* false: town unknown/ambiguous, owner unknown */
 };
 
 struct route_result {
@@ -91,9 +91,9 @@ struct route_result {
     const char *track_reason; /* arena or router; NULL when track NONE */
     unsigned reports;         /* as given to route_note_reports(); 0 */
     unsigned channels;
-    size_t dropped;           /* towns/units/reasons over the caps */
-    bool classified;          /* top was non-NULL (kept for re-suggesting) */
-    size_t ndistrict;         /* distinct district-level units */
+    size_t dropped;   /* towns/units/reasons over the caps */
+    bool classified;  /* top was non-NULL (kept for re-suggesting) */
+    size_t ndistrict; /* distinct district-level units */
 };
 
 /* Loads rules/places.tsv, rules/departments.tsv and rules/priority.conf
@@ -125,8 +125,7 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
  * re-suggests the track. Returns 1 if it raised the level, 0 if not.
  * Reasons/strings come from arena a. Any thread. */
 int route_note_reports(const struct router *rt, struct route_result *r,
-                       unsigned reports, unsigned channels,
-                       struct ig_arena *a);
+                       unsigned reports, unsigned channels, struct ig_arena *a);
 
 /* Writes "place", "town", "units", "priority" and "track" as keys of the
  * JSON object currently open in w (see docs/routing.md):
@@ -140,12 +139,12 @@ void route_result_json(const struct route_result *r, struct ig_jsonw *w);
 
 /* The track rule on its own (table-driven tests, the review desk): */
 struct route_track_in {
-    bool classified;         /* a B/S code was assigned */
+    bool classified; /* a B/S code was assigned */
     enum route_level level;
-    const char *lead_dept;   /* seed name of the lead party, NULL if none */
-    const char *lead_unit;   /* its resolved unit, NULL if none */
-    size_t ndistrict;        /* distinct district-level units (not town, not
-                              * owner) among the responsible parties */
+    const char *lead_dept;    /* seed name of the lead party, NULL if none */
+    const char *lead_unit;    /* its resolved unit, NULL if none */
+    size_t ndistrict;         /* distinct district-level units (not town, not
+                               * owner) among the responsible parties */
     const char *first_reason; /* the first priority reason, NULL if none */
 };
 /* Suggests a track and a reason (the reason from arena a). rt supplies
@@ -169,7 +168,6 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi,
 
 /* Scans text for crowd sizes and returns the largest lower bound found
  * (0 if none); where and wlen (optional) get the expression. */
-long route_crowd_max(const char *s, size_t n, const char **where,
-                     size_t *wlen);
+long route_crowd_max(const char *s, size_t n, const char **where, size_t *wlen);
 
 #endif

@@ -175,8 +175,8 @@ static bool parse_arabic(struct cur *c, long *lo, long *hi, long *step)
         v[nv++] = x;
         *step = zeros;
         /* A range: 40-50, 40~50, 40至50, 40到50. */
-        static const char *const dash[] = {"-", "~", "～", "－", "至", "到",
-                                           "—", NULL};
+        static const char *const dash[] = {"-",  "~",  "～", "－",
+                                           "至", "到", "—",  NULL};
         size_t save = c->i;
         if (nv == 1 && eat_any(c, dash) && arabic(peek(c, &l)) >= 0) {
             continue;
@@ -284,8 +284,9 @@ static bool parse_han(struct cur *c, long *lo, long *hi, long *step,
                 /* Adjacent digits are a range: 三四十, 十五六, 两三百. */
                 t[nt - 1].kind = T_RANGE;
                 t[nt - 1].d2 = d;
-            } else if (nt && (t[nt - 1].kind == T_DIGIT ||
-                              t[nt - 1].kind == T_RANGE) &&
+            } else if (nt &&
+                       (t[nt - 1].kind == T_DIGIT ||
+                        t[nt - 1].kind == T_RANGE) &&
                        !(t[nt - 1].kind == T_DIGIT && t[nt - 1].d1 == 0)) {
                 /* 二〇二二: a digit string, a year or a code, no crowd. */
                 return false;
@@ -322,10 +323,11 @@ static bool parse_han(struct cur *c, long *lo, long *hi, long *step,
 }
 
 static const char *const people_nouns[] = {
-    "农民工", "外来人员", "年轻人", "村民", "居民", "业主", "工人", "群众",
-    "学生", "家长", "员工", "商户", "民工", "老人", "孩子", "小孩", "男子",
-    "女子", "人员", "租户", "摊贩", "青年", "市民", "职工", "师生", "乘客",
-    "游客", "访民", "债主", "路人", "男女", "人", NULL};
+    "农民工", "外来人员", "年轻人", "村民", "居民", "业主", "工人",
+    "群众",   "学生",     "家长",   "员工", "商户", "民工", "老人",
+    "孩子",   "小孩",     "男子",   "女子", "人员", "租户", "摊贩",
+    "青年",   "市民",     "职工",   "师生", "乘客", "游客", "访民",
+    "债主",   "路人",     "男女",   "人",   NULL};
 
 /* The person classifier after the number. */
 static bool classifier(struct cur *c, bool after_suffix)
@@ -345,16 +347,14 @@ static bool classifier(struct cur *c, bool after_suffix)
     return after_suffix && eat_any(c, people_nouns);
 }
 
-bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi,
-                       size_t *len)
+bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
 {
     struct cur c = {s, n, 0};
     enum prefix p = P_NONE;
     static const char *const near[] = {"将近", "接近", "近", NULL};
     static const char *const about[] = {"大约", "大概", "约", "多达", NULL};
     static const char *const over[] = {"超过", "逾", NULL};
-    static const char *const under[] = {"不到", "不足", "不满", "未满",
-                                        NULL};
+    static const char *const under[] = {"不到", "不足", "不满", "未满", NULL};
     static const char *const up[] = {"上", "成", NULL};
     if (eat_any(&c, near)) {
         p = P_NEAR;
@@ -482,8 +482,7 @@ size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
     return k;
 }
 
-long route_crowd_max(const char *s, size_t n, const char **where,
-                     size_t *wlen)
+long route_crowd_max(const char *s, size_t n, const char **where, size_t *wlen)
 {
     struct route_crowd v[64];
     size_t nv = route_crowd_list(s, n, v, sizeof(v) / sizeof(v[0]));

@@ -19,22 +19,22 @@ struct ig_arena;
  * first, so a scan looks at a handful of candidates per character instead
  * of trying every word (cost grows with the text, not the word count). */
 struct route_lex_entry {
-    const char *s;  /* arena */
-    uint32_t len;   /* bytes */
-    uint32_t id;    /* caller's payload */
+    const char *s; /* arena */
+    uint32_t len;  /* bytes */
+    uint32_t id;   /* caller's payload */
 };
 
 struct route_lex_slot {
-    uint32_t cp;     /* first code point */
-    uint32_t first;  /* index into e */
-    uint32_t count;  /* 0 = empty slot */
+    uint32_t cp;    /* first code point */
+    uint32_t first; /* index into e */
+    uint32_t count; /* 0 = empty slot */
 };
 
 struct route_lex {
     struct route_lex_entry *e; /* sorted by (first code point, len desc) */
     size_t n;
     struct route_lex_slot *slots;
-    size_t mask;               /* slots - 1 (power of two) */
+    size_t mask; /* slots - 1 (power of two) */
 };
 
 /* Builder: add words, then seal into the arena. */
@@ -78,11 +78,11 @@ enum rt_kind {
 #define RT_PLACE_WEAK 0x80000000u
 
 struct rt_place {
-    const char *name;          /* canonical name */
+    const char *name; /* canonical name */
     enum rt_kind kind;
-    const char *const *towns;  /* town/street/park names it lies in */
+    const char *const *towns; /* town/street/park names it lies in */
     size_t ntowns;
-    int line;                  /* places.tsv line, for diagnostics */
+    int line; /* places.tsv line, for diagnostics */
 };
 
 enum rt_scope {
@@ -94,8 +94,8 @@ enum rt_scope {
 };
 
 struct rt_dept {
-    const char *name;  /* the seed's generic name, or a town's name */
-    const char *unit;  /* receiving unit (or placeholder text) */
+    const char *name; /* the seed's generic name, or a town's name */
+    const char *unit; /* receiving unit (or placeholder text) */
     enum rt_scope scope;
     int line;
 };
@@ -110,9 +110,9 @@ struct rt_flag {
                           * characters of a hit of the first any: line */
     const char *reason;
     enum route_level level;
-    unsigned ngroups;  /* any: lines, all of which must hit */
+    unsigned ngroups; /* any: lines, all of which must hit */
     bool has_not;
-    long crowd_min;    /* 0 = no crowd condition */
+    long crowd_min; /* 0 = no crowd condition */
     int line;
 };
 
@@ -124,7 +124,7 @@ struct router {
     size_t ndepts;
     struct rt_flag *flags;
     size_t nflags;
-    const char **flag_words; /* lexicon id -> the word, for reasons */
+    const char **flag_words;    /* lexicon id -> the word, for reasons */
     struct route_lex place_lex; /* id = place index */
     struct route_lex flag_lex;  /* id = (word index << 8) | (flag << 4) |
                                  * group; see route_load.c */
@@ -134,11 +134,11 @@ struct router {
     unsigned listed_min_units;
 };
 
-#define RT_FLAG_ID(word, flag, group) \
+#define RT_FLAG_ID(word, flag, group)                                          \
     (((uint32_t)(word) << 12) | ((uint32_t)(flag) << 4) | (uint32_t)(group))
 #define RT_FLAG_ID_WORD(id) ((id) >> 12)
 #define RT_FLAG_ID_FLAG(id) (((id) >> 4) & 0xffu)
-#define RT_FLAG_ID_GROUP(id) ((id) & 0xfu)
+#define RT_FLAG_ID_GROUP(id) ((id)&0xfu)
 #define RT_MAX_FLAGS 255
 
 /* "town", "landmark" ... for a kind. */

@@ -203,11 +203,11 @@ static const struct {
     const char *name;
     enum rt_kind kind;
 } kinds[] = {
-    {"none", RT_KIND_NONE},         {"district", RT_KIND_DISTRICT},
-    {"street", RT_KIND_STREET},     {"town", RT_KIND_TOWN},
-    {"park", RT_KIND_PARK},         {"area", RT_KIND_AREA},
-    {"road", RT_KIND_ROAD},         {"compound", RT_KIND_COMPOUND},
-    {"village", RT_KIND_VILLAGE},   {"landmark", RT_KIND_LANDMARK},
+    {"none", RT_KIND_NONE},       {"district", RT_KIND_DISTRICT},
+    {"street", RT_KIND_STREET},   {"town", RT_KIND_TOWN},
+    {"park", RT_KIND_PARK},       {"area", RT_KIND_AREA},
+    {"road", RT_KIND_ROAD},       {"compound", RT_KIND_COMPOUND},
+    {"village", RT_KIND_VILLAGE}, {"landmark", RT_KIND_LANDMARK},
 };
 
 const char *route_kind_name(enum rt_kind k)
@@ -259,16 +259,15 @@ static struct load_state *ST(struct loader *ld)
     return ld->st;
 }
 
-#define GROW(arr, n, cap)                                            \
-    do {                                                             \
-        if ((n) == (cap)) {                                          \
-            (cap) = (cap) ? (cap) * 2 : 32;                          \
-            (arr) = ig_realloc((arr), (cap) * sizeof(*(arr)));       \
-        }                                                            \
+#define GROW(arr, n, cap)                                                      \
+    do {                                                                       \
+        if ((n) == (cap)) {                                                    \
+            (cap) = (cap) ? (cap)*2 : 32;                                      \
+            (arr) = ig_realloc((arr), (cap) * sizeof(*(arr)));                 \
+        }                                                                      \
     } while (0)
 
-static void add_name(struct loader *ld, const char *name, size_t place,
-                     int col)
+static void add_name(struct loader *ld, const char *name, size_t place, int col)
 {
     struct load_state *st = ST(ld);
     /* ~alias: a name-like alias, see RT_PLACE_WEAK. */
@@ -414,8 +413,8 @@ static void place_finish(struct loader *ld)
                    ROUTE_MAX_TOWNS);
             nv = ROUTE_MAX_TOWNS;
         }
-        const char **tv = ig_arena_alloc(ld->rt->arena,
-                                         (nv ? nv : 1) * sizeof(*tv));
+        const char **tv =
+            ig_arena_alloc(ld->rt->arena, (nv ? nv : 1) * sizeof(*tv));
         memcpy(tv, v, nv * sizeof(*tv));
         t->p.towns = tv;
         t->p.ntowns = nv;
@@ -483,8 +482,7 @@ static const struct rt_dept *find_dept(const struct rt_dept *v, size_t n,
     return NULL;
 }
 
-const struct rt_dept *route_dept_find(const struct router *rt,
-                                      const char *name)
+const struct rt_dept *route_dept_find(const struct router *rt, const char *name)
 {
     return find_dept(rt->depts, rt->ndepts, name);
 }
@@ -503,8 +501,7 @@ static bool parse_uint(const char *s, long max, long *out)
     return true;
 }
 
-static void add_words(struct loader *ld, char *val, int col,
-                      unsigned group)
+static void add_words(struct loader *ld, char *val, int col, unsigned group)
 {
     struct load_state *st = ST(ld);
     size_t flag = st->nfl - 1;
@@ -534,8 +531,7 @@ static void prio_line(struct loader *ld, char *line)
     if (!colon) {
         const char *fw = strstr(p, "：");
         err_at(ld, col_of(line, p), "expected 'key: value'%s",
-               fw ? " (the colon after the key is ASCII ':', not '：')"
-                  : "");
+               fw ? " (the colon after the key is ASCII ':', not '：')" : "");
         return;
     }
     *colon = '\0';
@@ -589,8 +585,7 @@ static void prio_line(struct loader *ld, char *line)
     }
     if (!fl) {
         err_at(ld, col_of(line, key),
-               "'%s:' outside a flag block (start one with 'flag: ID')",
-               key);
+               "'%s:' outside a flag block (start one with 'flag: ID')", key);
         return;
     }
     if (strcmp(key, "level") == 0) {
@@ -616,13 +611,11 @@ static void prio_line(struct loader *ld, char *line)
     } else if (strcmp(key, "near") == 0) {
         long v = 0;
         if (!parse_uint(val, 10000, &v) || v == 0) {
-            err_at(ld, vcol,
-                   "near: takes a positive number of characters");
+            err_at(ld, vcol, "near: takes a positive number of characters");
         }
         fl->near_chars = (unsigned)v;
     } else if (strcmp(key, "crowd") == 0) {
-        if (!parse_uint(val, 100000000, &fl->crowd_min) ||
-            fl->crowd_min == 0) {
+        if (!parse_uint(val, 100000000, &fl->crowd_min) || fl->crowd_min == 0) {
             err_at(ld, vcol, "crowd: takes a positive number of people");
         }
     } else {
@@ -642,8 +635,10 @@ static void prio_finish(struct loader *ld)
             err_at(ld, 0, "flag '%s' has no reason: line", st->fl[i].id);
         }
         if (st->fl[i].near_chars && st->fl[i].ngroups == 0) {
-            err_at(ld, 0, "flag '%s': near: needs an any: line to measure "
-                          "from", st->fl[i].id);
+            err_at(ld, 0,
+                   "flag '%s': near: needs an any: line to measure "
+                   "from",
+                   st->fl[i].id);
         }
         if (st->fl[i].ngroups == 0 && st->fl[i].crowd_min == 0) {
             err_at(ld, 0, "flag '%s' needs an any: or crowd: line",
@@ -668,8 +663,7 @@ static void check_units(struct loader *ld, const char *dir)
         if (!is_unit_kind(st->pl[i].p.kind)) {
             continue;
         }
-        const struct rt_dept *dd = find_dept(st->dp, st->ndp,
-                                             st->pl[i].p.name);
+        const struct rt_dept *dd = find_dept(st->dp, st->ndp, st->pl[i].p.name);
         if (!dd || dd->scope != RT_SCOPE_LOCAL) {
             ld->line = 0;
             err_at(ld, 0,
@@ -770,28 +764,27 @@ int route_load(const char *dir, struct router **out, struct ig_diags *d)
 
     /* Seal: copy the tables into the arena, build the lexicons. */
     rt->nplaces = st.npl;
-    rt->places = ig_arena_alloc(rt->arena,
-                                (st.npl ? st.npl : 1) * sizeof(*rt->places));
+    rt->places =
+        ig_arena_alloc(rt->arena, (st.npl ? st.npl : 1) * sizeof(*rt->places));
     for (size_t i = 0; i < st.npl; i++) {
         rt->places[i] = st.pl[i].p;
     }
     rt->ndepts = st.ndp;
-    rt->depts = ig_arena_alloc(rt->arena,
-                               (st.ndp ? st.ndp : 1) * sizeof(*rt->depts));
+    rt->depts =
+        ig_arena_alloc(rt->arena, (st.ndp ? st.ndp : 1) * sizeof(*rt->depts));
     if (st.ndp) {
         memcpy(rt->depts, st.dp, st.ndp * sizeof(*rt->depts));
     }
     rt->nflags = st.nfl;
-    rt->flags = ig_arena_alloc(rt->arena,
-                               (st.nfl ? st.nfl : 1) * sizeof(*rt->flags));
+    rt->flags =
+        ig_arena_alloc(rt->arena, (st.nfl ? st.nfl : 1) * sizeof(*rt->flags));
     if (st.nfl) {
         memcpy(rt->flags, st.fl, st.nfl * sizeof(*rt->flags));
     }
-    rt->flag_words = ig_arena_alloc(
-        rt->arena, (st.nwords ? st.nwords : 1) * sizeof(*rt->flag_words));
+    rt->flag_words = ig_arena_alloc(rt->arena, (st.nwords ? st.nwords : 1) *
+                                                   sizeof(*rt->flag_words));
     if (st.nwords) {
-        memcpy(rt->flag_words, st.words,
-               st.nwords * sizeof(*rt->flag_words));
+        memcpy(rt->flag_words, st.words, st.nwords * sizeof(*rt->flag_words));
     }
     route_lexb_seal(&st.place_b, rt->arena, &rt->place_lex);
     route_lexb_seal(&st.flag_b, rt->arena, &rt->flag_lex);

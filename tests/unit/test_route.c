@@ -49,8 +49,8 @@ static int teardown(void **state)
 }
 
 /* Routes text (no title) with an optional taxon. */
-static void route(const char *text, const struct taxon *top,
-                  struct ig_arena *a, struct route_result *r)
+static void route(const char *text, const struct taxon *top, struct ig_arena *a,
+                  struct route_result *r)
 {
     assert_int_equal(route_apply(RT, NULL, 0, text, strlen(text), top, a, r),
                      IG_OK);
@@ -131,8 +131,7 @@ static void join_towns(const struct route_result *r, char *out, size_t cap)
 
 static void test_places(void **state)
 {
-    for (size_t i = 0; i < sizeof(place_cases) / sizeof(place_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(place_cases) / sizeof(place_cases[0]); i++) {
         const struct place_case *c = &place_cases[i];
         struct ig_arena *a = ig_arena_new(0);
         struct route_result r;
@@ -164,9 +163,9 @@ static void test_place_title_first(void **state)
     struct route_result r;
     const char *title = "徐泾镇井盖缺失";
     const char *text = "我住在朱家角镇";
-    assert_int_equal(route_apply(RT, title, strlen(title), text,
-                                 strlen(text), NULL, a, &r),
-                     IG_OK);
+    assert_int_equal(
+        route_apply(RT, title, strlen(title), text, strlen(text), NULL, a, &r),
+        IG_OK);
     assert_true(r.has_place);
     assert_string_equal(r.place.name, "徐泾镇");
     assert_int_equal(r.place.field, 0);
@@ -179,36 +178,67 @@ static void test_place_title_first(void **state)
 
 struct crowd_case {
     const char *s;
-    long lo;  /* expected lower bound; -1 = not a crowd */
+    long lo; /* expected lower bound; -1 = not a crowd */
 };
 
 static const struct crowd_case crowd_cases[] = {
     /* At or above the 50-person line. */
-    {"50人", 50},        {"60余人", 61},      {"六十多人", 61},
-    {"五十多人", 51},    {"上百名", 100},     {"数百人", 200},
-    {"近百人", 90},      {"百余人", 101},     {"一百多名工人", 101},
-    {"两三百人", 200},   {"上千人", 1000},    {"1.2万人", 12000},
-    {"约50人", 50},      {"50人以上", 50},    {"逾百人", 101},
-    {"超过60人", 61},    {"五十来个村民", 50}, {"８０多名业主", 81},
-    {"一百五六十人", 150}, {"几百人", 200},   {"千余人", 1001},
-    {"万余人", 10001},   {"五六十人", 50},    {"100多个居民", 101},
+    {"50人", 50},
+    {"60余人", 61},
+    {"六十多人", 61},
+    {"五十多人", 51},
+    {"上百名", 100},
+    {"数百人", 200},
+    {"近百人", 90},
+    {"百余人", 101},
+    {"一百多名工人", 101},
+    {"两三百人", 200},
+    {"上千人", 1000},
+    {"1.2万人", 12000},
+    {"约50人", 50},
+    {"50人以上", 50},
+    {"逾百人", 101},
+    {"超过60人", 61},
+    {"五十来个村民", 50},
+    {"８０多名业主", 81},
+    {"一百五六十人", 150},
+    {"几百人", 200},
+    {"千余人", 1001},
+    {"万余人", 10001},
+    {"五六十人", 50},
+    {"100多个居民", 101},
     /* Below the line. */
-    {"49人", 49},        {"三四十人", 30},    {"四五十人", 40},
-    {"近50人", 45},      {"不到50人", 0},     {"十几人", 11},
-    {"数十人", 20},      {"几十名", 20},      {"二十多人", 21},
-    {"十来人", 10},      {"三个人", 3},       {"一名男子", 1},
-    {"四十九人", 49},    {"十人", 10},        {"30余名", 31},
+    {"49人", 49},
+    {"三四十人", 30},
+    {"四五十人", 40},
+    {"近50人", 45},
+    {"不到50人", 0},
+    {"十几人", 11},
+    {"数十人", 20},
+    {"几十名", 20},
+    {"二十多人", 21},
+    {"十来人", 10},
+    {"三个人", 3},
+    {"一名男子", 1},
+    {"四十九人", 49},
+    {"十人", 10},
+    {"30余名", 31},
     /* Not crowds at all. */
-    {"50米", -1},        {"500户", -1},       {"千人计划", -1},
-    {"万人空巷", -1},    {"百姓", -1},        {"50人民币", -1},
-    {"十分危险", -1},    {"二〇二二年", -1},  {"几个月", -1},
+    {"50米", -1},
+    {"500户", -1},
+    {"千人计划", -1},
+    {"万人空巷", -1},
+    {"百姓", -1},
+    {"50人民币", -1},
+    {"十分危险", -1},
+    {"二〇二二年", -1},
+    {"几个月", -1},
     {"上50人", -1},
 };
 
 static void test_crowd_parse(void **state)
 {
-    for (size_t i = 0; i < sizeof(crowd_cases) / sizeof(crowd_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(crowd_cases) / sizeof(crowd_cases[0]); i++) {
         const struct crowd_case *c = &crowd_cases[i];
         long lo = -1, hi = -1;
         size_t len = 0;
@@ -232,7 +262,8 @@ static void test_crowd_scan(void **state)
 {
     const char *w = NULL;
     size_t wl = 0;
-    const char *s = "今天上午第50名排队的人说，现场有三四十人，后来又来了五十多人";
+    const char *s =
+        "今天上午第50名排队的人说，现场有三四十人，后来又来了五十多人";
     long n = route_crowd_max(s, strlen(s), &w, &wl);
     assert_int_equal(n, 51);
     assert_int_equal(wl, strlen("五十多人"));
@@ -262,8 +293,8 @@ static const struct flag_case flag_cases[] = {
     {"上百人聚集跳广场舞，噪音很大", ROUTE_LEVEL_NORMAL, NULL},
     {"某厂房发生爆炸，两人被困", ROUTE_LEVEL_HIGH, "安全生产事故"},
     {"工地脚手架倒塌，一名工人被埋", ROUTE_LEVEL_HIGH, "安全生产事故"},
-    {"这个仓库堆满易燃物，一旦起火人员被困后果不堪设想",
-     ROUTE_LEVEL_NORMAL, NULL},
+    {"这个仓库堆满易燃物，一旦起火人员被困后果不堪设想", ROUTE_LEVEL_NORMAL,
+     NULL},
     {"居民楼起火，有人被困在楼上", ROUTE_LEVEL_HIGH, "火灾"},
     {"消防通道被占，存在火灾隐患", ROUTE_LEVEL_NORMAL, NULL},
     {"小区组织了消防演练，模拟起火被困", ROUTE_LEVEL_NORMAL, NULL},
@@ -304,8 +335,8 @@ static void test_flags(void **state)
         if (c->reason) {
             assert_true(r.nreasons > 0);
             if (!strstr(r.reasons[0], c->reason)) {
-                fail_msg("%s: reason '%s' lacks '%s'", c->text,
-                         r.reasons[0], c->reason);
+                fail_msg("%s: reason '%s' lacks '%s'", c->text, r.reasons[0],
+                         c->reason);
             }
         } else {
             assert_int_equal(r.nreasons, 0);
@@ -444,8 +475,7 @@ static void test_directory_examples(void **state)
     assert_string_equal(r.units[2].unit, "盈浦街道办事处");
     /* Ambiguous town: both governments, not resolved. */
     route("淀山湖边有人拆承重墙", &t2, a, &r);
-    assert_string_equal(r.units[2].unit,
-                        "朱家角镇人民政府或金泽镇人民政府");
+    assert_string_equal(r.units[2].unit, "朱家角镇人民政府或金泽镇人民政府");
     assert_false(r.units[2].resolved);
     /* Two names of one bureau are one unit. */
     route("乱晾晒", &t3, a, &r);
@@ -464,52 +494,62 @@ struct track_case {
 
 static const struct track_case track_cases[] = {
     /* Unclassified, nothing flagged: no suggestion, human review. */
-    {{false, ROUTE_LEVEL_NORMAL, NULL, NULL, 0, NULL}, ROUTE_TRACK_NONE,
-     NULL},
+    {{false, ROUTE_LEVEL_NORMAL, NULL, NULL, 0, NULL}, ROUTE_TRACK_NONE, NULL},
     {{false, ROUTE_LEVEL_ELEVATED, NULL, NULL, 0, "多次反映"},
-     ROUTE_TRACK_NONE, NULL},
+     ROUTE_TRACK_NONE,
+     NULL},
     /* A red line: 挂牌治理 with or without a code. */
     {{false, ROUTE_LEVEL_HIGH, NULL, NULL, 0, "红线·火灾"},
-     ROUTE_TRACK_LISTED, "红线·火灾"},
+     ROUTE_TRACK_LISTED,
+     "红线·火灾"},
     {{true, ROUTE_LEVEL_HIGH, "属地管理", "徐泾镇人民政府", 0, "红线"},
-     ROUTE_TRACK_LISTED, "领导小组"},
+     ROUTE_TRACK_LISTED,
+     "领导小组"},
     /* Several district departments: 挂牌治理. */
     {{true, ROUTE_LEVEL_NORMAL, "城管执法部门", "区城管执法局", 4, NULL},
-     ROUTE_TRACK_LISTED, "4个区级部门"},
+     ROUTE_TRACK_LISTED,
+     "4个区级部门"},
     {{true, ROUTE_LEVEL_NORMAL, "城管执法部门", "区城管执法局", 3, NULL},
-     ROUTE_TRACK_DIVERTED, "区城管执法局"},
+     ROUTE_TRACK_DIVERTED,
+     "区城管执法局"},
     /* Repeated complaints: 提级整治. */
     {{true, ROUTE_LEVEL_ELEVATED, "属地管理", "白鹤镇人民政府", 0,
       "多次反映仍未解决"},
-     ROUTE_TRACK_RAISED, "提级"},
+     ROUTE_TRACK_RAISED,
+     "提级"},
     {{true, ROUTE_LEVEL_ELEVATED, "水务部门", "区水务局", 1, "多次反映"},
-     ROUTE_TRACK_RAISED, "区水务局"},
+     ROUTE_TRACK_RAISED,
+     "区水务局"},
     /* Town leads: 一般整治. */
     {{true, ROUTE_LEVEL_NORMAL, "属地管理", "重固镇人民政府", 0, NULL},
-     ROUTE_TRACK_GENERAL, "重固镇人民政府"},
+     ROUTE_TRACK_GENERAL,
+     "重固镇人民政府"},
     {{true, ROUTE_LEVEL_NORMAL, "属地管理", "属地街镇（地点待定）", 1, NULL},
-     ROUTE_TRACK_GENERAL, "一般整治"},
+     ROUTE_TRACK_GENERAL,
+     "一般整治"},
     /* Owner leads: jurisdiction first, 分流治理. */
     {{true, ROUTE_LEVEL_NORMAL, "权属单位", "权属单位（待确认）", 1, NULL},
-     ROUTE_TRACK_DIVERTED, "权属单位"},
+     ROUTE_TRACK_DIVERTED,
+     "权属单位"},
     /* A district bureau or utility leads: 分流治理. */
     {{true, ROUTE_LEVEL_NORMAL, "供水企业", "区供水企业（青浦自来水公司）", 1,
       NULL},
-     ROUTE_TRACK_DIVERTED, "分流治理"},
+     ROUTE_TRACK_DIVERTED,
+     "分流治理"},
     {{true, ROUTE_LEVEL_NORMAL, "公安部门", "公安青浦分局", 1, NULL},
-     ROUTE_TRACK_DIVERTED, "公安青浦分局"},
+     ROUTE_TRACK_DIVERTED,
+     "公安青浦分局"},
 };
 
 static void test_track_table(void **state)
 {
     struct ig_arena *a = ig_arena_new(0);
-    for (size_t i = 0; i < sizeof(track_cases) / sizeof(track_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(track_cases) / sizeof(track_cases[0]); i++) {
         const struct track_case *c = &track_cases[i];
         for (int with_rt = 0; with_rt < 2; with_rt++) {
             const char *why = "unset";
-            enum route_track t = route_suggest_track(with_rt ? RT : NULL,
-                                                     &c->in, a, &why);
+            enum route_track t =
+                route_suggest_track(with_rt ? RT : NULL, &c->in, a, &why);
             if (t != c->want) {
                 fail_msg("case %zu: %s, want %s", i,
                          route_track_name(t) ? route_track_name(t) : "none",
@@ -621,12 +661,10 @@ static void test_hostile_bytes(void **state)
         memcpy(big + i, "人", 3);
     }
     memcpy(big + n - 12, "白鹤镇", 9);
-    assert_int_equal(route_apply(RT, NULL, 0, big, n - 3, NULL, a, &r),
-                     IG_OK);
+    assert_int_equal(route_apply(RT, NULL, 0, big, n - 3, NULL, a, &r), IG_OK);
     assert_false(r.has_place); /* past ROUTE_SCAN_MAX */
     ig_free(big);
-    assert_int_equal(route_apply(NULL, NULL, 0, "", 0, NULL, a, &r),
-                     IG_EINVAL);
+    assert_int_equal(route_apply(NULL, NULL, 0, "", 0, NULL, a, &r), IG_EINVAL);
     ig_arena_free(a);
 }
 
@@ -663,20 +701,20 @@ static void test_load_errors(void **state)
     write_file(dir, "places.tsv",
                "# test\n"
                "徐泾镇\ttown\t-\t徐泾\n"
-               "国家会展中心\tlandmark\t徐泾\n"         /* alias, not name */
-               "某路\tstreeet\t徐泾镇\n"                /* bad kind */
-               "徐泾\tlandmark\t徐泾镇\n"               /* duplicate */
+               "国家会展中心\tlandmark\t徐泾\n" /* alias, not name */
+               "某路\tstreeet\t徐泾镇\n"        /* bad kind */
+               "徐泾\tlandmark\t徐泾镇\n"       /* duplicate */
                "朱家角镇\ttown\t-\n");
     write_file(dir, "departments.tsv",
                "属地管理\t属地街镇\ttown\n"
-               "水务部门\t区水务局\tbureau\n"          /* bad scope */
+               "水务部门\t区水务局\tbureau\n" /* bad scope */
                "徐泾镇\t徐泾镇人民政府\tlocal\n");
     write_file(dir, "priority.conf",
                "set: multi-report-reports 3\n"
                "set: colour 3\n"
-               "any: 火灾\n"                           /* outside a flag */
+               "any: 火灾\n" /* outside a flag */
                "flag: fire\n"
-               "reason：火灾\n"                        /* full-width colon */
+               "reason：火灾\n" /* full-width colon */
                "level: urgent\n"
                "crowd: many\n");
     write_file(dir, "taxonomy.tsv",
