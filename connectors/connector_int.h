@@ -22,9 +22,10 @@ extern const struct connector_ops connector_web;
 extern const struct connector_ops connector_hotline;
 extern const struct connector_ops connector_file;
 
-/* Fills obj from c->cfg per the kind's schema, skipping the keys of
- * connector_common_schema (gateway/sources.c has already reported unknown
- * keys against both tables). Returns IG_OK or IG_EINVAL with errors in d.
+/* Fills obj from c->cfg per the kind's schema, reading only the keys the
+ * schema knows: gateway/sources.c has already reported unknown keys once
+ * against the common and the kind's tables. Returns IG_OK or IG_EINVAL
+ * with errors in d (bad values, missing required keys).
  * With c->cfg NULL (a connector built in a test without a section) only
  * the defaults are applied. */
 int connector_cfg_apply(struct connector *c, const struct ig_cfg_field *schema,

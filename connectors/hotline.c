@@ -82,7 +82,8 @@ static const char *const since_formats[] = {"datetime", "iso8601", "epoch",
 
 static const struct ig_cfg_field hotline_schema[] = {
     {"items", IG_CFG_STR, "/data/list", OFF(items),
-     "JSON pointer to the array of work orders", 0, NULL},
+     "JSON pointer to the array of work orders (or one order object)", 0,
+     NULL},
     {"id", IG_CFG_STR, NULL, OFF(id),
      "pointer (inside a work order) to its id, e.g. /gdbh",
      IG_CFG_F_REQUIRED, NULL},
@@ -636,6 +637,12 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
         }
     }
     const cJSON *list = json_safe_pointer(root, h->cf.items);
+    if (cJSON_IsObject(list)) {
+        /* A single-order endpoint: the object is the one record. */
+        bool old;
+        rc = one_record(c, h, in, list, repairs, sink, &old);
+        goto out;
+    }
     if (!cJSON_IsArray(list)) {
         rc = connector_fail(sink, IG_EPARSE,
                             "no array at %s (not a work-order page)",

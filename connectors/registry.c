@@ -154,12 +154,13 @@ int connector_cfg_apply(struct connector *c, const struct ig_cfg_field *schema,
     }
     /* A shallow view of the section holding only the kind's keys: the
      * common ones were applied by the gateway, and unknown ones reported
-     * there against both tables. The entries stay owned by the doc. */
+     * there against both tables (once). The entries stay owned by the
+     * doc. */
     struct ig_cfg_section view = *c->cfg;
     view.e = ig_malloc((c->cfg->n + 1) * sizeof(*view.e));
     view.n = 0;
     for (size_t i = 0; i < c->cfg->n; i++) {
-        if (!ig_cfg_known(connector_common_schema, c->cfg->e[i].key)) {
+        if (ig_cfg_known(schema, c->cfg->e[i].key)) {
             view.e[view.n++] = c->cfg->e[i];
         }
     }

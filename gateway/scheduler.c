@@ -207,7 +207,7 @@ static void srt_unlink(struct sched *s, struct srt *rt)
 
 static void save_state(struct srt *rt)
 {
-    if (rt->s->state_dir &&
+    if (rt->s->state_dir && !rt->s->o.state_readonly &&
         state_save(rt->s->state_dir, rt->src->conn.id, &rt->st) < 0) {
         ig_error(comp(rt), "cannot write its state record in %s",
                  rt->s->state_dir);
@@ -594,7 +594,8 @@ int sched_new(struct event_base *base, struct source_set *set,
               const struct sched_opts *o, struct sched **out)
 {
     *out = NULL;
-    if (o->state_dir && state_dir_prepare(o->state_dir) < 0) {
+    if (o->state_dir && !o->state_readonly &&
+        state_dir_prepare(o->state_dir) < 0) {
         ig_error("sched", "cannot create state dir %s", o->state_dir);
         source_set_free(set);
         return IG_EIO;

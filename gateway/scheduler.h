@@ -83,6 +83,8 @@ typedef void (*sched_idle_cb)(void *ud);
 struct sched_opts {
     const char *state_dir;     /* cursor/validator/health files; NULL:
                                 * nothing persisted (dry runs) */
+    bool state_readonly;       /* read cursors/validators from
+                                * state_dir but never write (intake poll) */
     bool once;                 /* poll each enabled source once, then
                                 * call on_idle */
     int max_per_host;          /* fetch concurrency per host; 0: 2 */

@@ -15,3 +15,7 @@ add_executable(fixture_http ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
 ig_target_defaults(fixture_http)
 target_compile_definitions(fixture_http PRIVATE FIXTURE_HTTP_MAIN=1)
 target_link_libraries(fixture_http PRIVATE Threads::Threads PkgConfig::ZLIB)
+
+# Hotline/file kinds, hostile JSON, sources config: on files, no network.
+ig_add_test(NAME test_hotline SOURCES unit/test_hotline.c
+  LIBS ig_gateway ig_connectors ig_core PkgConfig::CJSON LABELS unit)

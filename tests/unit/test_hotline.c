@@ -1,0 +1,655 @@
+/* test_hotline.c — the hotline and file kinds, the hostile-JSON validator
+ * and the sources config, on files (no network).
+ *
+ * Sources are loaded through gateway/sources.c exactly as the gateway
+ * does; responses are fed to the connector from the shared fixture files
+ * (/work/shared/feeds/zh, /work/shared/hostile) and every json_* hostile
+ * file is checked for its documented outcome.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "connectors/connector.h"
+#include "connectors/json_safe.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/item.h"
+#include "core/mem.h"
+#include "core/text.h"
+#include "gateway/sources.h"
+
+static char g_tmp[256];
+
+static const char *shared(void)
+{
+    const char *s = getenv("IG_SHARED_DIR");
+    return s ? s : "/work/shared";
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = ig_malloc((size_t)n + 1);
+    size_t r = fread(b, 1, (size_t)n, f);
+    b[r] = '\0';
+    fclose(f);
+    *len = r;
+    return b;
+}
+
+static char *shared_file(const char *rel, size_t *len)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", shared(), rel);
+    char *b = slurp(p, len);
+    assert_non_null(b);
+    return b;
+}
+
+/* Writes text to TMP/name and returns the path (static buffer). */
+static const char *write_tmp(const char *name, const char *text)
+{
+    static char p[512];
+    snprintf(p, sizeof(p), "%s/%s", g_tmp, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static struct source_set *load(const char *text, struct ig_diags *d)
+{
+    const char *p = write_tmp("s.conf", text);
+    struct source_set *set = NULL;
+    source_set_load(p, &set, d);
+    return set;
+}
+
+struct items {
+    struct ig_item *v[64];
+    size_t n;
+};
+
+static int collect(void *ud, struct ig_item *it)
+{
+    struct items *c = ud;
+    if (c->n < 64) {
+        c->v[c->n++] = it;
+    } else {
+        ig_item_free(it);
+    }
+    return IG_OK;
+}
+
+static void items_free(struct items *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        ig_item_free(c->v[i]);
+    }
+    c->n = 0;
+}
+
+/* Runs one parse of body through c; returns the parse rc. */
+static int feed(struct connector *c, const char *url, const char *body,
+                size_t len, struct items *out, char **err)
+{
+    struct connector_sink sink = {.emit = collect, .ud = out};
+    struct connector_resp r = {.status = 200, .body = body, .len = len,
+                               .url = url, .fetched_ts = 1700000000};
+    int rc = connector_parse(c, &r, &sink);
+    if (err) {
+        *err = sink.error;
+    } else {
+        ig_free(sink.error);
+    }
+    return rc;
+}
+
+#define HOTLINE_CONF                                                           \
+    "[source rx12345]\n"                                                       \
+    "kind = hotline\n"                                                         \
+    "url = https://rx12345.qingpu.example/api/v1/orders?pageSize=2\n"          \
+    "auth = env:IG_TEST_TOKEN\n"                                               \
+    "id = /gdbh\n"                                                             \
+    "time = /slsj\n"                                                           \
+    "title = /title\n"                                                         \
+    "text = /sqnr\n"                                                           \
+    "place = /ssjz\n"                                                          \
+    "link = /url\n"                                                            \
+    "field.town = /ssjz\n"                                                     \
+    "field.category = /wtfl\n"                                                 \
+    "field.status = /blzt\n"                                                   \
+    "ok_pointer = /code\n"                                                     \
+    "ok_value = 200\n"                                                         \
+    "error_pointer = /msg\n"
+
+static void hotline_pages_match_expected(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF, &d);
+    ig_diags_print(&d, stderr);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    size_t l1, l2;
+    char *p1 = shared_file("feeds/zh/hotline_page1.json", &l1);
+    char *p2 = shared_file("feeds/zh/hotline_page2_last.json", &l2);
+
+    connector_begin(c);
+    struct connector_req req;
+    assert_int_equal(connector_request(c, &req), IG_OK);
+    assert_string_equal(req.url, "https://rx12345.qingpu.example/api/v1/"
+                                 "orders?pageSize=2");
+    connector_req_fini(&req);
+    assert_int_equal(feed(c, "https://rx12345.qingpu.example/api/v1/orders?"
+                             "pageSize=2", p1, l1, &got, NULL), IG_OK);
+    assert_true(c->more);
+    assert_int_equal(connector_request(c, &req), IG_OK);
+    assert_string_equal(req.url, "https://rx12345.qingpu.example/api/v1/"
+                                 "orders?pageSize=2&cursor=eyJvZmZzZXQiOjJ9");
+    connector_req_fini(&req);
+    assert_int_equal(feed(c, "https://rx12345.qingpu.example/api/v1/orders?"
+                             "pageSize=2&cursor=eyJvZmZzZXQiOjJ9", p2, l2,
+                          &got, NULL), IG_OK);
+    assert_false(c->more);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, 4);
+
+    /* Compare with expected.jsonl (values written out here). */
+    static const char *ids[] = {"QP12345-20220925-0001",
+                                "QP12345-20220925-0002",
+                                "QP12345-20220924-0107",
+                                "QP12345-20220924-0098"};
+    static const char *pub[] = {"2022-09-25T14:30:00+08:00",
+                                "2022-09-25T08:02:11+08:00",
+                                "2022-09-24T19:45:30+08:00",
+                                "2022-09-24T11:20:05+08:00"};
+    static const char *cat[] = {"B01-18", "B01-14", "B01-19", "B01-11"};
+    for (size_t i = 0; i < 4; i++) {
+        struct ig_item *it = got.v[i];
+        assert_string_equal(it->ext_id, ids[i]);
+        assert_string_equal(it->published, pub[i]);
+        assert_string_equal(it->channel, "hotline");
+        assert_string_equal(it->source_id, "rx12345");
+        char link[128];
+        snprintf(link, sizeof(link), "https://rx12345.qingpu.example/gd/%s",
+                 ids[i]);
+        assert_string_equal(it->url, link);
+        assert_string_equal(ig_item_field(it, "category"), cat[i]);
+        assert_non_null(it->title);
+        assert_non_null(it->text);
+        assert_non_null(it->place);
+        assert_int_equal(it->flags, 0);
+    }
+    assert_string_equal(got.v[0]->title, "华新镇新木桥村路灯不亮");
+    assert_string_equal(got.v[3]->place, "夏阳街道");
+    assert_string_equal(ig_item_field(got.v[1], "status"), "已派单");
+
+    /* The proposed cursor: the newest time and the ids at it. */
+    assert_non_null(c->pending_cursor);
+    assert_non_null(strstr(c->pending_cursor, "QP12345-20220925-0001"));
+    assert_null(strstr(c->pending_cursor, "QP12345-20220925-0002"));
+    items_free(&got);
+
+    /* Next poll from that cursor: nothing is new. */
+    c->cursor = c->pending_cursor;
+    c->pending_cursor = NULL;
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, p1, l1, &got, NULL), IG_OK);
+    /* Page 1 is entirely old: paging stops there. */
+    assert_false(c->more);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, 0);
+    ig_free(p1);
+    ig_free(p2);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+/* Rows sharing the cursor's timestamp: >= plus id dedup loses nothing
+ * and repeats nothing. */
+static void hotline_cursor_same_second(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    const char *poll1 =
+        "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
+        "{\"gdbh\":\"A\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"a\"},"
+        "{\"gdbh\":\"B\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"b\"},"
+        "{\"gdbh\":\"C\",\"slsj\":\"2022-09-25 14:00:00\",\"title\":\"c\"}"
+        "]}}";
+    /* A fourth row arrives in the same second as A and B; a late row
+     * older than the cursor and a repeat of B are dropped. */
+    const char *poll2 =
+        "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
+        "{\"gdbh\":\"D\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"d\"},"
+        "{\"gdbh\":\"B\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"b\"},"
+        "{\"gdbh\":\"A\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"a\"},"
+        "{\"gdbh\":\"E\",\"slsj\":\"2022-09-25 14:31:00\",\"title\":\"e\"},"
+        "{\"gdbh\":\"C\",\"slsj\":\"2022-09-25 14:00:00\",\"title\":\"c\"}"
+        "]}}";
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, poll1, strlen(poll1), &got, NULL), IG_OK);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, 3);
+    items_free(&got);
+    c->cursor = c->pending_cursor;
+    c->pending_cursor = NULL;
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, poll2, strlen(poll2), &got, NULL), IG_OK);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.v[0]->ext_id, "D");
+    assert_string_equal(got.v[1]->ext_id, "E");
+    /* A failed poll proposes nothing (a later page may hold older rows). */
+    items_free(&got);
+    connector_begin(c);
+    feed(c, NULL, poll2, strlen(poll2), &got, NULL);
+    connector_end(c, IG_EAGAIN);
+    assert_null(c->pending_cursor);
+    items_free(&got);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+static void hotline_api_error_in_200(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    const char *body = "{\"code\":500,\"msg\":\"系统繁忙\",\"data\":null}";
+    char *err = NULL;
+    connector_begin(c);
+    assert_true(feed(c, NULL, body, strlen(body), &got, &err) < 0);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "系统繁忙"));
+    ig_free(err);
+    /* An HTML error page where JSON was expected. */
+    size_t l;
+    char *html = shared_file("hostile/json_html_error_page.json", &l);
+    assert_true(feed(c, NULL, html, l, &got, &err) < 0);
+    assert_non_null(strstr(err, "not JSON"));
+    ig_free(err);
+    ig_free(html);
+    assert_int_equal(got.n, 0);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+/* Every json_* file of hostile/ through the validator. */
+struct hostile_case {
+    const char *file;
+    int outcome; /* 0 error, 1 ok clean, 2 ok with repairs */
+};
+
+static void hostile_json_validator(void **state)
+{
+    (void)state;
+    static const struct hostile_case cases[] = {
+        {"json_deep_nesting_100k.json", 0},
+        {"json_deep_object_nesting_100k.json", 0},
+        {"json_number_invalid_forms.json", 0},
+        {"json_duplicate_keys.json", 0},
+        {"json_escape_x.json", 0},
+        {"json_escape_short_u.json", 0},
+        {"json_escape_nonhex_u.json", 0},
+        {"json_escape_single_quote.json", 0},
+        {"json_escape_trailing_backslash.json", 0},
+        {"json_trailing_garbage.json", 0},
+        {"json_html_error_page.json", 0},
+        {"json_unescaped_control.json", 2},
+        {"json_unescaped_newline.json", 2},
+        {"json_lone_high_surrogate.json", 2},
+        {"json_lone_low_surrogate.json", 2},
+        {"json_high_surrogate_then_ascii.json", 2},
+        {"json_reversed_surrogates.json", 2},
+        {"json_nul_escape.json", 2},
+        {"json_raw_invalid_utf8.json", 2},
+        {"json_surrogate_pair_valid.json", 1},
+        {"json_bom.json", 1},
+        {"json_huge_numbers.json", 1},
+        {"json_paging_cursor_never_advances.json", 1},
+        {"json_paging_cycle_a.json", 1},
+        {"json_paging_cycle_b.json", 1},
+        {"json_paging_empty_but_more.json", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rel[256];
+        snprintf(rel, sizeof(rel), "hostile/%s", cases[i].file);
+        size_t l;
+        char *b = shared_file(rel, &l);
+        cJSON *root = NULL;
+        unsigned rep = 0;
+        char err[200];
+        int rc = json_safe_parse(b, l, 0, &root, &rep, err, sizeof(err));
+        if (cases[i].outcome == 0) {
+            if (rc >= 0) {
+                fprintf(stderr, "%s: accepted\n", cases[i].file);
+            }
+            assert_true(rc < 0);
+            assert_null(root);
+            assert_true(strlen(err) > 0);
+        } else {
+            if (rc < 0) {
+                fprintf(stderr, "%s: %s\n", cases[i].file, err);
+            }
+            assert_int_equal(rc, IG_OK);
+            assert_non_null(root);
+            if (cases[i].outcome == 1) {
+                assert_int_equal(rep, 0);
+            } else {
+                assert_true(rep > 0);
+                assert_true(json_safe_has_fffd(root) ||
+                            strstr(cases[i].file, "unescaped"));
+            }
+            /* Every string that comes out is valid UTF-8 without NUL. */
+            const char *t = NULL;
+            json_safe_scalar(json_safe_pointer(root, "/title"), &t);
+            if (t) {
+                assert_true(ig_utf8_valid(t, strlen(t)));
+            }
+        }
+        cJSON_Delete(root);
+        ig_free(b);
+    }
+}
+
+static const char *title_of(const char *file, cJSON **root)
+{
+    size_t l;
+    char rel[256];
+    snprintf(rel, sizeof(rel), "hostile/%s", file);
+    char *b = shared_file(rel, &l);
+    unsigned rep;
+    char err[200];
+    assert_int_equal(json_safe_parse(b, l, 0, root, &rep, err, sizeof(err)),
+                     IG_OK);
+    ig_free(b);
+    const char *t = NULL;
+    json_safe_scalar(json_safe_pointer(*root, "/title"), &t);
+    return t;
+}
+
+static void hostile_json_values(void **state)
+{
+    (void)state;
+    cJSON *r;
+    assert_string_equal(title_of("json_surrogate_pair_valid.json", &r),
+                        "\xF0\x9F\x98\x80 青浦");
+    cJSON_Delete(r);
+    assert_string_equal(title_of("json_high_surrogate_then_ascii.json", &r),
+                        "\xEF\xBF\xBD" "A");
+    cJSON_Delete(r);
+    assert_string_equal(title_of("json_bom.json", &r), "BOM before JSON");
+    cJSON_Delete(r);
+    /* \u0000 never truncates: two ids must not collapse into one. */
+    assert_string_equal(title_of("json_nul_escape.json", &r),
+                        "青浦\xEF\xBF\xBD区");
+    const char *id = NULL;
+    json_safe_scalar(json_safe_pointer(r, "/gdbh"), &id);
+    assert_string_equal(id, "QP\xEF\xBF\xBD-admin");
+    cJSON_Delete(r);
+    assert_string_equal(title_of("json_unescaped_newline.json", &r),
+                        "line1 line2");
+    cJSON_Delete(r);
+}
+
+/* The hotline kind on the hostile pages: exact ids, flags, errors. */
+static void hostile_json_through_hotline(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(
+        "[source h]\nkind = hotline\nurl = http://127.0.0.1/x\n"
+        "id = /gdbh\ntitle = /title\n", &d);
+    ig_diags_print(&d, stderr);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    size_t l;
+    char *b = shared_file("hostile/json_huge_numbers.json", &l);
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, b, l, &got, NULL), IG_OK);
+    assert_int_equal(got.n, 9);
+    size_t flagged = 0;
+    for (size_t i = 0; i < got.n; i++) {
+        flagged += (got.v[i]->flags & IG_ITEM_F_PARTIAL) != 0;
+    }
+    assert_true(flagged >= 3);
+    /* Numbers are kept as their exact text. */
+    assert_string_equal(ig_item_field(got.v[3], "id"), "2022092500010001234");
+    items_free(&got);
+    ig_free(b);
+
+    char *err = NULL;
+    b = shared_file("hostile/json_duplicate_keys.json", &l);
+    assert_true(feed(c, NULL, b, l, &got, &err) < 0);
+    assert_non_null(strstr(err, "duplicate key"));
+    ig_free(err);
+    ig_free(b);
+    b = shared_file("hostile/json_trailing_garbage.json", &l);
+    assert_true(feed(c, NULL, b, l, &got, &err) < 0);
+    assert_non_null(strstr(err, "trailing"));
+    ig_free(err);
+    ig_free(b);
+    assert_int_equal(got.n, 0);
+
+    /* One order object (items = ""): the NUL id stays distinct, flagged. */
+    source_set_free(set);
+    set = load("[source h]\nkind = hotline\nurl = http://127.0.0.1/x\n"
+               "items = \"\"\nid = /gdbh\ntitle = /title\n", &d);
+    assert_non_null(set);
+    c = &set->v[0]->conn;
+    b = shared_file("hostile/json_nul_escape.json", &l);
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, b, l, &got, NULL), IG_OK);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0]->ext_id, "QP\xEF\xBF\xBD-admin");
+    assert_true(got.v[0]->flags & IG_ITEM_F_REPAIRED);
+    items_free(&got);
+    ig_free(b);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+static bool diag_has(const struct ig_diags *d, int line, const char *needle)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if ((line == 0 || d->v[i].line == line) &&
+            strstr(d->v[i].msg, needle)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void sources_check_collects_all_errors(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(
+        "[source good]\n"                       /* 1 */
+        "kind = hotline\n"                      /* 2 */
+        "url = https://a.example/api\n"         /* 3 */
+        "id = /gdbh\n"                          /* 4 */
+        "\n"                                    /* 5 */
+        "[source bad]\n"                        /* 6 */
+        "kind = hotline\n"                      /* 7 */
+        "url = https://a.example/api\n"         /* 8 */
+        "id = gdbh\n"                           /* 9: not a pointer */
+        "intervall = 5m\n"                      /* 10: typo */
+        "auth = s3cr3t-token\n"                 /* 11: a pasted secret */
+        "interval = soon\n"                     /* 12 */
+        "\n"                                    /* 13 */
+        "[source other]\n"                      /* 14 */
+        "kind = rsss\n"                         /* 15 */
+        "url = https://b.example/feed\n"        /* 16 */
+        "\n"                                    /* 17 */
+        "[source good]\n"                       /* 18: duplicate */
+        "kind = file\n"                         /* 19 */
+        "url = /tmp/x.jsonl\n"                  /* 20 */
+        "[source bad/id]\n"                     /* 21 */
+        "kind = file\n"                         /* 22 */
+        "url = /tmp\n",                         /* 23 */
+        &d);
+    ig_diags_print(&d, stderr);
+    assert_null(set);
+    assert_true(diag_has(&d, 9, "not a JSON pointer"));
+    assert_true(diag_has(&d, 10, "did you mean 'interval'"));
+    assert_true(diag_has(&d, 11, "auth"));
+    assert_false(diag_has(&d, 0, "s3cr3t"));
+    assert_true(diag_has(&d, 12, "duration"));
+    assert_true(diag_has(&d, 15, "unknown kind 'rsss'"));
+    assert_true(diag_has(&d, 18, "duplicate source id"));
+    assert_true(diag_has(&d, 21, "source id"));
+    /* file:line:col */
+    for (size_t i = 0; i < d.n; i++) {
+        assert_non_null(strstr(d.v[i].file, "s.conf"));
+        assert_true(d.v[i].line > 0);
+    }
+    ig_diags_fini(&d);
+
+    /* A clean file loads; auth resolves from the environment at use. */
+    ig_diags_init(&d);
+    set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    char *hdr = NULL;
+    const char *why = NULL;
+    unsetenv("IG_TEST_TOKEN");
+    assert_true(source_auth_header(set->v[0], &hdr, &why) < 0);
+    assert_non_null(why);
+    setenv("IG_TEST_TOKEN", "tok-123", 1);
+    assert_int_equal(source_auth_header(set->v[0], &hdr, &why), IG_OK);
+    assert_string_equal(hdr, "Authorization: Bearer tok-123");
+    ig_free(hdr);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+static int read_all(struct connector *c, struct items *got, char **err)
+{
+    struct connector_sink sink = {.emit = collect, .ud = got};
+    ig_free(c->pending_cursor);
+    c->pending_cursor = NULL;
+    connector_begin(c);
+    int rc = connector_read_local(c, &sink);
+    connector_end(c, rc);
+    if (err) {
+        *err = sink.error;
+    } else {
+        ig_free(sink.error);
+    }
+    return rc;
+}
+
+static void file_kind_replay_and_cursor(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/replay", g_tmp);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
+    assert_int_equal(system(cmd), 0);
+    write_tmp("replay/a.jsonl",
+              "{\"ext_id\":\"1\",\"title\":\"井盖缺失\",\"text\":\"路口\","
+              "\"channel\":\"letters\"}\n"
+              "this is not json\n"
+              "{\"id\":\"2\",\"title\":\"路灯\",\"published\":"
+              "\"2022-09-25T14:30:00+08:00\"}\n");
+    write_tmp("replay/b.jsonl", "{\"ext_id\":\"3\",\"title\":\"t\"}\n"
+                                "{\"ext_id\":\"4\",\"title\":\"partial");
+    write_tmp("replay/ignored.txt", "{\"ext_id\":\"x\"}\n");
+    char conf[900];
+    snprintf(conf, sizeof(conf),
+             "[source replay]\nkind = file\nurl = %s\nchannel = web\n", dir);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(conf, &d);
+    ig_diags_print(&d, stderr);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    assert_int_equal(read_all(c, &got, NULL), IG_OK);
+    /* The bad line is skipped; the unterminated last line waits. */
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.v[0]->ext_id, "1");
+    assert_string_equal(got.v[1]->ext_id, "2");
+    assert_string_equal(got.v[1]->published, "2022-09-25T14:30:00+08:00");
+    assert_string_equal(got.v[2]->ext_id, "3");
+    items_free(&got);
+    /* Commit and append the rest of the line: only item 4 comes. */
+    c->cursor = c->pending_cursor;
+    c->pending_cursor = NULL;
+    FILE *f = fopen(write_tmp("replay/.probe", ""), "w");
+    fclose(f);
+    char bp[700];
+    snprintf(bp, sizeof(bp), "%s/b.jsonl", dir);
+    f = fopen(bp, "a");
+    fputs("\"}\n", f);
+    fclose(f);
+    assert_int_equal(read_all(c, &got, NULL), IG_OK);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0]->ext_id, "4");
+    items_free(&got);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_tmp, sizeof(g_tmp), "/tmp/ig-test-hotline-XXXXXX");
+    assert_non_null(mkdtemp(g_tmp));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hotline_pages_match_expected),
+        cmocka_unit_test(hotline_cursor_same_second),
+        cmocka_unit_test(hotline_api_error_in_200),
+        cmocka_unit_test(hostile_json_validator),
+        cmocka_unit_test(hostile_json_values),
+        cmocka_unit_test(hostile_json_through_hotline),
+        cmocka_unit_test(sources_check_collects_all_errors),
+        cmocka_unit_test(file_kind_replay_and_cursor),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
