@@ -452,6 +452,29 @@ static bool blocks_start(uint32_t cp)
            cp == CP_JI || cp == CP_SHU || cp == '.' || cp == 0x7B2C /* 第 */;
 }
 
+/* Cheap filter before a parse: a crowd expression starts with a digit, a
+ * numeral or the first character of a prefix (将近 接近 近 大约 大概 约
+ * 多达 超过 逾 不到 不足 不满 未满 上 成). */
+static bool may_start(uint32_t cp)
+{
+    if (arabic(cp) >= 0 || han_digit(cp) >= 0 || han_unit(cp) || cp == CP_JI ||
+        cp == CP_SHU) {
+        return true;
+    }
+    static const char prefixes[] = "将接近大约多超逾不未上成";
+    char enc[4];
+    if (cp < 0x800 || cp > 0xFFFF) {
+        return false;
+    }
+    size_t l = ig_utf8_encode(cp, enc);
+    for (size_t i = 0; i + l <= sizeof(prefixes) - 1; i += 3) {
+        if (memcmp(prefixes + i, enc, l) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
                         size_t max)
 {
@@ -463,7 +486,7 @@ size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
         size_t step = ig_utf8_decode(s + i, n - i, &cp);
         long lo, hi;
         size_t len;
-        if (!blocks_start(prev) &&
+        if (may_start(cp) && !blocks_start(prev) &&
             route_crowd_parse(s + i, n - i, &lo, &hi, &len)) {
             out[k].lo = lo;
             out[k].hi = hi;

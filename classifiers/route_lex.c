@@ -118,6 +118,29 @@ static const struct route_lex_slot *lookup(const struct route_lex *lx,
     return NULL;
 }
 
+/* ig_utf8_decode() with the two common cases inline: ASCII and a
+ * well-formed 3-byte sequence (all CJK). Anything else goes the strict
+ * way. */
+static size_t decode(const char *p, size_t n, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    if (u[0] < 0x80) {
+        *cp = u[0];
+        return 1;
+    }
+    if ((u[0] & 0xF0) == 0xE0 && n >= 3 && (u[1] & 0xC0) == 0x80 &&
+        (u[2] & 0xC0) == 0x80) {
+        uint32_t c = ((uint32_t)(u[0] & 0x0F) << 12) |
+                     ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+        /* Overlong forms and surrogates are invalid: strict path. */
+        if (c >= 0x800 && (c < 0xD800 || c > 0xDFFF)) {
+            *cp = c;
+            return 3;
+        }
+    }
+    return ig_utf8_decode(p, n, cp);
+}
+
 void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
                     route_lex_cb cb, void *ctx)
 {
@@ -127,7 +150,7 @@ void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
     size_t i = 0;
     while (i < n) {
         uint32_t cp;
-        size_t step = ig_utf8_decode(s + i, n - i, &cp);
+        size_t step = decode(s + i, n - i, &cp);
         const struct route_lex_slot *sl = NULL;
         if (cp != IG_UTF8_INVALID) {
             sl = lookup(lx, cp);
@@ -135,7 +158,14 @@ void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
         size_t skip = 0;
         for (uint32_t k = 0; sl && k < sl->count && !skip; k++) {
             const struct route_lex_entry *e = &lx->e[sl->first + k];
-            if (e->len <= n - i && memcmp(s + i, e->s, e->len) == 0) {
+            /* All words here share the first character: reject on the
+             * last byte of the second one (high entropy in CJK) before
+             * paying for memcmp. */
+            if (e->len > n - i ||
+                (e->len >= step + 3 && s[i + step + 2] != e->s[step + 2])) {
+                continue;
+            }
+            if (memcmp(s + i + step, e->s + step, e->len - step) == 0) {
                 skip = cb(ctx, e->id, i, i + e->len);
             }
         }
