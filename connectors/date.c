@@ -429,6 +429,15 @@ static bool normalise(const char *s, size_t n, char *out, size_t outsz,
 static int apply_token(const char *p, size_t n, struct dt *t,
                        const struct date_opts *o)
 {
+    /* Labels in front of a date on Chinese pages ("发表于", "时间：")
+     * are skipped: a token's leading non-ASCII run is not part of it. */
+    while (n > 0 && (unsigned char)p[0] >= 0x80) {
+        p++;
+        n--;
+    }
+    if (n == 0) {
+        return IG_OK;
+    }
     const char *end = p + n;
     unsigned char c0 = (unsigned char)p[0];
 

@@ -16,6 +16,7 @@
 
 #include "connectors/date.h"
 #include "core/buf.h"
+#include "core/cfg.h"
 
 struct connector;
 struct connector_resp;
@@ -51,5 +52,95 @@ int feed_date_opts(struct date_opts *o, const char *tz, const char *cst);
 
 /* Max length of an item text field: 1 MiB (see xml_safe.h). */
 size_t feed_max_field(void);
+
+/* --- XPath mapping (letters, web; xpath.c) ------------------------------ */
+
+struct _xmlXPathCompExpr;
+struct _xmlXPathContext;
+
+/* One configured XPath. */
+struct feed_xpath {
+    const char *name;               /* borrowed: field name */
+    char *src;                      /* owned: the expression */
+    struct _xmlXPathCompExpr *comp; /* owned */
+};
+
+/* Compiles src (quietly). Returns IG_OK or IG_EINVAL (bad syntax). */
+int feed_xpath_compile(struct feed_xpath *x, const char *name, const char *src);
+void feed_xpath_fini(struct feed_xpath *x);
+
+/* A context for doc with an operation cap (a hostile page cannot make an
+ * expression run for ever) and errors kept quiet. xmlXPathFreeContext()
+ * frees it. */
+struct _xmlXPathContext *feed_xpath_context(xmlDoc *doc);
+
+/* Evaluates x relative to node and appends the visible text of the
+ * result to out: attribute values, text nodes, element text (HTML reduced,
+ * whitespace collapsed) or a string/number result. all: every node of the
+ * set, separated by a space; else the first. Returns IG_OK (possibly
+ * empty), IG_E2BIG (out's cap hit, text kept) or IG_EPARSE (evaluation
+ * failed). */
+int feed_xpath_text(struct _xmlXPathContext *ctx, const struct feed_xpath *x,
+                    xmlNode *node, bool all, struct ig_buf *out);
+
+/* Evaluates x relative to node (NULL: the document) and returns the
+ * element nodes it selects in document order, up to max (an array the
+ * caller frees with ig_free, *n its length), or NULL with *n = 0. */
+xmlNode **feed_xpath_nodes(struct _xmlXPathContext *ctx,
+                           const struct feed_xpath *x, xmlNode *node,
+                           size_t max, size_t *n);
+
+/* Expands "{name}" placeholders of tmpl with item values (id, title,
+ * link, or a raw field) percent-encoded; appends to out. Unknown names
+ * expand to nothing. Returns IG_OK or IG_E2BIG. */
+int feed_expand_template(const char *tmpl, const struct ig_item *it,
+                         struct ig_buf *out);
+
+/* Returns the value of query parameter name in url (copied into out), or
+ * false. */
+bool feed_query_param(const char *url, const char *name, struct ig_buf *out);
+
+/* --- record mapping shared by letters and web --------------------------- */
+
+/* Config keys of a mapping (embedded in each kind's config struct; the
+ * kinds' schema tables point into it). */
+struct feed_map_conf {
+    char *item; /* XPath of one record/post (required) */
+    char *id;   /* XPaths relative to the record ... */
+    char *title;
+    char *content;
+    char *time;
+    char *address;
+    char *author;
+    char *link;
+    char *id_param;      /* query parameter of the link holding the id */
+    char *link_template; /* "https://x/detail?id={id}" */
+    char *timezone;
+    char *cst;
+    struct ig_cfg_list fields; /* MAP field.NAME = XPath: raw fields */
+};
+
+/* Compiled mapping. */
+struct feed_map {
+    struct feed_xpath item, id, title, content, time, address, author, link;
+    struct feed_xpath *extra; /* owned array */
+    size_t nextra;
+    const struct feed_map_conf *conf; /* borrowed */
+    struct date_opts dopts;
+};
+
+/* Compiles every XPath of conf (item required unless item_optional);
+ * errors name the key. Returns IG_OK or IG_EINVAL. */
+int feed_map_init(struct feed_map *m, struct connector *c,
+                  const struct feed_map_conf *conf, bool item_optional,
+                  struct ig_diags *d);
+void feed_map_fini(struct feed_map *m);
+
+/* Fills it from record node: title, text, id (XPath, id_param of the
+ * link, or the link), link (resolved against base, or link_template),
+ * author, place, date, raw fields. Existing values of it are replaced only
+ * by non-empty ones. Returns true when a field hit its cap. */
+bool feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
+                     xmlNode *node, const char *base, struct ig_item *it);
 
 #endif

@@ -9,3 +9,7 @@ target_link_libraries(ig_parse_run PUBLIC ig_connectors ig_core)
 ig_add_test(NAME test_rss SOURCES unit/test_rss.c
   LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
   LABELS unit connectors TIMEOUT 120)
+
+ig_add_test(NAME test_parsers SOURCES unit/test_parsers.c
+  LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON
+  LABELS unit connectors TIMEOUT 120)
