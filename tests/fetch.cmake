@@ -19,3 +19,8 @@ target_link_libraries(fixture_http PRIVATE Threads::Threads PkgConfig::ZLIB)
 # Hotline/file kinds, hostile JSON, sources config: on files, no network.
 ig_add_test(NAME test_hotline SOURCES unit/test_hotline.c
   LIBS ig_gateway ig_connectors ig_core PkgConfig::CJSON LABELS unit)
+
+# fetch.c + scheduler + hotline against the fixture server on 127.0.0.1.
+ig_add_test(NAME test_fetch SOURCES runtime/test_fetch.c
+  LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
+  LABELS runtime TIMEOUT 600)
