@@ -36,6 +36,8 @@ struct ig_diags;
 struct ig_jsonw;
 struct ruleset;
 struct cls_scratch;
+struct route_result;
+struct router;
 
 /* Caps. Longer fields are still scanned by the automaton in full; regexes
  * see the first CLS_REGEX_MAX_BYTES of each normalised field (counted in
@@ -131,6 +133,9 @@ struct cls_result {
     unsigned regex_errors;       /* regex calls that hit a PCRE2 limit */
     bool regex_truncated;        /* a field exceeded CLS_REGEX_MAX_BYTES */
     const char *explain;         /* human account when asked, else NULL */
+    /* Place, town, units, priority, track (classifiers/route.h); arena.
+     * NULL when the rules directory has no routing data (places.tsv). */
+    struct route_result *route;
 };
 
 /* Loads the rule set in dir: taxonomy.tsv, settings.conf (optional) and
@@ -156,6 +161,9 @@ size_t ruleset_nrules(const struct ruleset *rs);
 const struct rule_info *ruleset_rule(const struct ruleset *rs, size_t i);
 /* Index of the rule with that id, or -1. */
 long ruleset_rule_find(const struct ruleset *rs, const char *id);
+/* The router loaded with the rule set (places.tsv, departments.tsv,
+ * priority.conf in the same directory), or NULL when there is none. */
+const struct router *ruleset_router(const struct ruleset *rs);
 /* settings.conf values in effect. */
 double ruleset_threshold(const struct ruleset *rs);
 double ruleset_title_weight(const struct ruleset *rs);
@@ -192,7 +200,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
 /* Writes the classification fields (code, name, major, departments,
  * score, confidence, alternatives, evidence, rules_version, and
  * regex_errors when non-zero) as keys of the JSON object currently open in
- * w. The code fields are null when unclassified. */
+ * w, then the routing keys (place, town, units, priority, track) when the
+ * rule set has a router. The code fields are null when unclassified. */
 void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
                      struct ig_jsonw *w);
 

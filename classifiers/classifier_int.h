@@ -72,6 +72,7 @@ struct ruleset {
     uint32_t *always;         /* rules evaluated on every item */
     size_t nalways;
     struct prefilter *pf;
+    struct router *router;    /* NULL when no places.tsv */
 };
 
 /* ---- rule_parse.c ---- */

@@ -26,6 +26,7 @@
 #include <pcre2.h>
 
 #include "classifiers/prefilter.h"
+#include "classifiers/route.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -607,6 +608,12 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
         o->weight = out->fired[fi].contribution;
     }
     out->nev = nev;
+    /* 6. routing: place, units, priority, track */
+    if (rs->router) {
+        out->route = ig_arena_zalloc(a, sizeof(*out->route));
+        route_apply(rs->router, title, title_len, text, text_len, out->top, a,
+                    out->route);
+    }
     if (want_explain) {
         explain(rs, s, title, title_len, text, text_len, out, a);
     }

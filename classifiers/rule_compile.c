@@ -26,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pcre2.h>
 
 #include "classifiers/prefilter.h"
+#include "classifiers/route.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
@@ -670,6 +672,26 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
         rc = IG_EPARSE;
         goto out;
     }
+    /* 5. routing data, when the directory has it (route.h) */
+    path = ig_asprintf("%s/places.tsv", dir);
+    bool has_routing = access(path, F_OK) == 0;
+    ig_free(path);
+    if (has_routing && route_load(dir, &rs->router, d) != IG_OK) {
+        rc = IG_EPARSE;
+        goto out;
+    }
+    /* Routing data changes the output too: it is part of the version. */
+    static const char *const route_files[] = {"places.tsv", "departments.tsv",
+                                              "priority.conf"};
+    for (size_t i = 0; has_routing && i < 3; i++) {
+        path = ig_asprintf("%s/%s", dir, route_files[i]);
+        if (read_file(path, &text, &len) == IG_OK) {
+            h = fnv(h, route_files[i], strlen(route_files[i]) + 1);
+            h = fnv(h, text, len);
+            ig_free(text);
+        }
+        ig_free(path);
+    }
     uint32_t v = (uint32_t)(h ^ (h >> 32));
     rs->version = ig_arena_printf(rs->arena, "rules-%08x", v);
     *out = rs;
@@ -701,6 +723,7 @@ void ruleset_unref(struct ruleset *rs)
         return;
     }
     if (atomic_fetch_sub(&rs->refs, 1) == 1) {
+        route_free(rs->router);
         ig_arena_free(rs->arena);
         ig_free(rs->lits);
         ig_free(rs->lit_len);
@@ -754,6 +777,11 @@ long ruleset_rule_find(const struct ruleset *rs, const char *id)
         }
     }
     return -1;
+}
+
+const struct router *ruleset_router(const struct ruleset *rs)
+{
+    return rs->router;
 }
 
 double ruleset_threshold(const struct ruleset *rs)

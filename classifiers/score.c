@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "classifiers/route.h"
 #include "core/jsonw.h"
 
 double score_confidence(double top, double second, double threshold,
@@ -152,5 +153,8 @@ void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
     ig_jsonw_kstr(w, "rules_version", ruleset_version(rs));
     if (r->regex_errors) {
         ig_jsonw_kint(w, "regex_errors", r->regex_errors);
+    }
+    if (rs->router) {
+        route_result_json(r->route, w);
     }
 }
