@@ -55,7 +55,8 @@ static int collect(const xmlNode *node, struct ig_buf *out)
         bool descend = false;
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
             if (n->content != NULL) {
-                rc = ig_buf_adds(out, (const char *)n->content);
+                const char *t = (const char *)n->content;
+                rc = xml_safe_add_capped(out, t, strlen(t));
                 if (rc < 0) {
                     return rc;
                 }

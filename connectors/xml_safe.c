@@ -389,7 +389,7 @@ static int gate(const char *body, size_t len, const char *content_type,
     }
     if (len > max_body) {
         snprintf(errbuf, errsz,
-                 "document too large: %zu bytes, cap %zu (max_body)", len,
+                 "document too large: %zu bytes, cap %zu (max_bytes)", len,
                  max_body);
         return IG_E2BIG;
     }
@@ -573,6 +573,20 @@ xmlDoc *xml_safe_read_html_fragment(const char *html, size_t len)
     return d;
 }
 
+int xml_safe_add_capped(struct ig_buf *out, const char *s, size_t n)
+{
+    if (ig_buf_add(out, s, n) == IG_OK) {
+        return IG_OK;
+    }
+    /* Keep what fits, cut on a character boundary. */
+    size_t room = out->max_len > out->len ? out->max_len - out->len : 0;
+    size_t k = ig_utf8_trim_len(s, n, room);
+    if (k > 0) {
+        ig_buf_add(out, s, k);
+    }
+    return IG_E2BIG;
+}
+
 int xml_safe_node_text(const xmlNode *node, struct ig_buf *out)
 {
     const xmlNode *n = node->children;
@@ -580,7 +594,8 @@ int xml_safe_node_text(const xmlNode *node, struct ig_buf *out)
     while (n != NULL) {
         if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
             n->content != NULL) {
-            int rc = ig_buf_adds(out, (const char *)n->content);
+            const char *t = (const char *)n->content;
+            int rc = xml_safe_add_capped(out, t, strlen(t));
             if (rc < 0) {
                 return rc;
             }

@@ -76,6 +76,11 @@ xmlDoc *xml_safe_read_html_fragment(const char *html, size_t len);
  * IG_OK or IG_E2BIG when out's cap was hit (the text so far is kept). */
 int xml_safe_node_text(const xmlNode *node, struct ig_buf *out);
 
+/* Appends s[0..n) to out; when out's cap is hit, appends the longest
+ * prefix that fits without cutting a UTF-8 sequence and returns
+ * IG_E2BIG. */
+int xml_safe_add_capped(struct ig_buf *out, const char *s, size_t n);
+
 /* Sets the item flags that a document-level info implies. */
 void xml_safe_flag_item(struct ig_item *it, const struct xml_safe_info *info);
 

@@ -11,5 +11,10 @@ ig_add_test(NAME test_rss SOURCES unit/test_rss.c
   LABELS unit connectors TIMEOUT 120)
 
 ig_add_test(NAME test_parsers SOURCES unit/test_parsers.c
-  LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON
+  LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
   LABELS unit connectors TIMEOUT 120)
+
+# Runs hostile/gen.sh into the build tree on first use (~135 MB, ~20 s).
+ig_add_test(NAME test_hostile_parsers SOURCES unit/test_hostile_parsers.c
+  LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
+  LABELS unit connectors hostile TIMEOUT 300)

@@ -1,0 +1,312 @@
+/* test_hostile_parsers.c — every xml_* and html_* input of the shared
+ * hostile/ folder (plus the generated 50 MiB and 200k-item feeds and the
+ * two HTTP bodies that concern parsing) gets its documented outcome.
+ *
+ * Each input goes to the real kind (rss for XML, web for HTML) through
+ * parse(). Besides the per-file outcome from hostile/expected.jsonl, every
+ * run must: never call the external entity loader (a tripwire hook fails
+ * the test), never put /etc/passwd content into an item, and only store
+ * valid UTF-8. The big files are made once by hostile/gen.sh into the
+ * build directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "connectors/xml_safe.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/item.h"
+#include "core/mem.h"
+#include "core/text.h"
+#include "tests/lib/parse_run.h"
+
+static int g_loader_calls;
+static char g_loader_url[256];
+
+static void tripwire(const char *url)
+{
+    g_loader_calls++;
+    snprintf(g_loader_url, sizeof(g_loader_url), "%s", url);
+}
+
+static const char *const web_config = "item = //ul[@class='lyb-list']/li\n"
+                                      "title = a\n"
+                                      "link = a/@href\n"
+                                      "time = span[@class='lyb-time']\n"
+                                      "id_param = id\n";
+
+/* Splits a raw HTTP response into Content-Type and body. */
+static const char *http_split(const char *raw, size_t len, char *ct,
+                              size_t ctsz, size_t *blen)
+{
+    const char *sep = strstr(raw, "\r\n\r\n");
+    ct[0] = '\0';
+    if (sep == NULL) {
+        *blen = len;
+        return raw;
+    }
+    const char *h = strstr(raw, "Content-Type:");
+    if (h != NULL && h < sep) {
+        h += 13;
+        while (*h == ' ') {
+            h++;
+        }
+        size_t n = strcspn(h, "\r\n");
+        snprintf(ct, ctsz, "%.*s", (int)n, h);
+    }
+    *blen = len - (size_t)(sep + 4 - raw);
+    return sep + 4;
+}
+
+static bool item_clean(const struct ig_item *it)
+{
+    const char *f[] = {it->title,  it->text,   it->url,
+                       it->ext_id, it->author, it->place};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (f[i] == NULL) {
+            continue;
+        }
+        if (!ig_utf8_valid(f[i], strlen(f[i])) ||
+            strstr(f[i], "root:x:0:0") != NULL) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < it->nfields; i++) {
+        if (strstr(it->fields[i].value, "root:x:0:0") != NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Generated inputs: made once per build tree. */
+static const char *gen_dir(void)
+{
+    static char dir[2048];
+    const char *b = getenv("IG_BUILD_DIR");
+    snprintf(dir, sizeof(dir), "%s/hostile-generated", b ? b : ".");
+    char probe[2200];
+    snprintf(probe, sizeof(probe), "%s/xml_200k_items.xml", dir);
+    struct stat st;
+    if (stat(probe, &st) != 0 || st.st_size < 30000000) {
+        char cmd[4608];
+        snprintf(cmd, sizeof(cmd), "bash '%s/hostile/gen.sh' '%s' >/dev/null",
+                 parse_shared_dir(), dir);
+        if (system(cmd) != 0) {
+            return NULL;
+        }
+    }
+    return dir;
+}
+
+static void hostile_files(void **state)
+{
+    (void)state;
+    char path[4096];
+    size_t len;
+    snprintf(path, sizeof(path), "%s/hostile/expected.jsonl",
+             parse_shared_dir());
+    char *text = parse_read_file(path, &len);
+    if (text == NULL) {
+        fail_msg("cannot read %s", path);
+    }
+    xml_safe_set_loader_hook(tripwire);
+    const char *gdir = gen_dir();
+    size_t ran = 0;
+    size_t bad = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j);
+        const char *file = cJSON_GetObjectItem(j, "file")->valuestring;
+        const char *outcome = cJSON_GetObjectItem(j, "outcome")->valuestring;
+        const cJSON *ingested = cJSON_GetObjectItem(j, "items_ingested");
+        bool is_http = strncmp(file, "http_200_html", 13) == 0 ||
+                       strncmp(file, "http_charset_bogus", 18) == 0;
+        bool is_gen = strncmp(file, "generated/xml_", 14) == 0;
+        if (!is_http && !is_gen && strncmp(file, "xml_", 4) != 0 &&
+            strncmp(file, "html_", 5) != 0) {
+            cJSON_Delete(j);
+            continue;
+        }
+        if (is_gen) {
+            if (gdir == NULL) {
+                fail_msg("hostile/gen.sh failed");
+            }
+            snprintf(path, sizeof(path), "%s/%s", gdir, file + 10);
+        } else {
+            snprintf(path, sizeof(path), "%s/hostile/%s", parse_shared_dir(),
+                     file);
+        }
+        size_t blen;
+        char *raw = parse_read_file(path, &blen);
+        if (raw == NULL) {
+            fail_msg("cannot read %s", path);
+        }
+        char ct[128] = "";
+        const char *body = raw;
+        if (is_http) {
+            body = http_split(raw, blen, ct, sizeof(ct), &blen);
+        }
+        bool html = strncmp(file, "html_", 5) == 0;
+        const char *url = "https://news.qingpu.example/rss/hostile.xml";
+        struct parse_run r;
+        assert_int_equal(parse_run_init(&r, html ? "web" : "rss", url,
+                                        html ? web_config : NULL),
+                         IG_OK);
+        int rc = parse_run_body(&r, body, blen, ct[0] ? ct : NULL, url);
+        ran++;
+
+        bool ok = rc == IG_OK;
+        bool all_flagged = r.n > 0;
+        for (size_t i = 0; i < r.n; i++) {
+            const struct ig_item *it = r.items[i];
+            if (!item_clean(it)) {
+                printf("# %s: item %zu has invalid UTF-8 or file content\n",
+                       file, i);
+                bad++;
+            }
+            /* "Flagged" means damage was recorded: a missing date alone
+             * does not count. */
+            uint32_t damage =
+                IG_ITEM_F_REPAIRED | IG_ITEM_F_TRUNCATED | IG_ITEM_F_PARTIAL;
+            if ((it->flags & damage) == 0 &&
+                ig_item_field(it, "charset_mismatch") == NULL) {
+                all_flagged = false;
+            }
+        }
+        bool pass;
+        if (strcmp(outcome, "error") == 0) {
+            pass = !ok && r.n == 0;
+        } else if (strcmp(outcome, "error_or_unexpanded") == 0) {
+            /* Entities are never expanded: an error, or items whose text
+             * holds no expansion (checked by item_clean for XXE). */
+            pass = !ok || r.n > 0;
+            for (size_t i = 0; i < r.n; i++) {
+                const char *t = r.items[i]->title;
+                if (t != NULL && strstr(t, "lollol") != NULL) {
+                    pass = false;
+                }
+            }
+        } else if (strcmp(outcome, "ok") == 0) {
+            pass = ok && (!cJSON_IsNumber(ingested) ||
+                          r.n == (size_t)ingested->valueint);
+        } else if (strcmp(outcome, "ok_or_error") == 0) {
+            pass = !ok || !cJSON_IsNumber(ingested) ||
+                   r.n == (size_t)ingested->valueint;
+        } else if (strcmp(outcome, "error_or_partial_flagged") == 0) {
+            pass = !ok || all_flagged;
+        } else if (strcmp(outcome, "ok_capped_or_error") == 0) {
+            pass = !ok || r.n <= r.sink.max_items;
+        } else if (strcmp(outcome, "ok_flagged") == 0) {
+            pass = ok && all_flagged &&
+                   (!cJSON_IsNumber(ingested) ||
+                    r.n == (size_t)ingested->valueint);
+        } else {
+            pass = false;
+        }
+        printf("# %-40s %-26s rc=%d items=%zu flags=%#x %s%s%s\n", file,
+               outcome, rc, r.n, r.n ? r.items[0]->flags : 0u,
+               pass ? "ok" : "WRONG", r.sink.error ? " : " : "",
+               r.sink.error ? r.sink.error : "");
+        if (!pass) {
+            bad++;
+        }
+        /* A failed document must say why. */
+        if (!ok && (r.sink.error == NULL || r.sink.error[0] == '\0')) {
+            printf("# %s: error without a reason\n", file);
+            bad++;
+        }
+        parse_run_fini(&r);
+        ig_free(raw);
+        cJSON_Delete(j);
+    }
+    ig_free(text);
+    xml_safe_set_loader_hook(NULL);
+    if (g_loader_calls > 0) {
+        printf("# external entity loader called %d times (last: %s)\n",
+               g_loader_calls, g_loader_url);
+    }
+    printf("# hostile: %zu inputs, %zu wrong\n", ran, bad);
+    assert_int_equal(g_loader_calls, 0);
+    assert_int_equal(ran, 21);
+    assert_int_equal(bad, 0);
+}
+
+/* The per-poll item cap stops a flood and says so. */
+static void item_cap(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_adds(&b, "<rss version=\"2.0\"><channel><title>t</title>");
+    for (int i = 0; i < 120; i++) {
+        ig_buf_addf(&b, "<item><title>n%d</title><guid>g%d</guid></item>", i,
+                    i);
+    }
+    ig_buf_adds(&b, "</channel></rss>");
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "rss", "https://x.example/f.xml", NULL),
+                     IG_OK);
+    r.sink.max_items = 50;
+    assert_int_equal(parse_run_body(&r, b.data, b.len, NULL, NULL), IG_OK);
+    assert_int_equal(r.n, 50);
+    bool said = false;
+    for (size_t i = 0; i < r.diags.n; i++) {
+        said = said || strstr(r.diags.v[i].msg, "item cap") != NULL;
+    }
+    assert_true(said);
+    parse_run_fini(&r);
+    ig_buf_fini(&b);
+}
+
+/* A body over max_bytes is refused before parsing; a field over its cap
+ * is cut and flagged. */
+static void size_caps(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_adds(&b, "<rss><channel><item><guid>big</guid><description>");
+    for (int i = 0; i < 70000; i++) {
+        ig_buf_adds(&b, "青浦区隐患排查");
+    }
+    ig_buf_adds(&b, "</description></item></channel></rss>");
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "rss", "https://x.example/f.xml", NULL),
+                     IG_OK);
+    assert_int_equal(parse_run_body(&r, b.data, b.len, NULL, NULL), IG_OK);
+    assert_int_equal(r.n, 1);
+    assert_true(r.items[0]->flags & IG_ITEM_F_TRUNCATED);
+    assert_true(strlen(r.items[0]->text) <= 1024 * 1024);
+    assert_true(ig_utf8_valid(r.items[0]->text, strlen(r.items[0]->text)));
+    parse_run_fini(&r);
+
+    assert_int_equal(parse_run_init(&r, "rss", "https://x.example/f.xml", NULL),
+                     IG_OK);
+    r.c.conf.max_bytes = 4096;
+    assert_int_equal(parse_run_body(&r, b.data, b.len, NULL, NULL), IG_E2BIG);
+    assert_non_null(strstr(r.sink.error, "too large"));
+    parse_run_fini(&r);
+    ig_buf_fini(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hostile_files),
+        cmocka_unit_test(item_cap),
+        cmocka_unit_test(size_caps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
