@@ -71,8 +71,10 @@ struct forwarder_ops {
      * Must end with forwarder_batch_done() exactly once, possibly before
      * send returns. */
     void (*send)(struct forwarder *f, struct fwd_batch *b);
-    /* Abandons attempts in flight WITHOUT calling forwarder_batch_done(),
-     * frees the context. Safe after a failed init. */
+    /* Abandons attempts in flight (calling forwarder_batch_done() for
+     * them is allowed and ignored: the generic layer fails their records
+     * with IG_EAGAIN afterwards), frees the context. Safe after a failed
+     * init (context NULL). */
     void (*fini)(struct forwarder *f);
 };
 

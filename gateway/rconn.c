@@ -449,18 +449,20 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud,
                  int nkeys, int argc, const char **argv,
                  const size_t *argvlen)
 {
-    const char *av[64];
-    size_t al[64];
+    const char **av;
+    size_t *al;
     char nk[16];
     struct pend *p;
-    int i;
+    int i, rv;
 
     if (!rc->ac || rc->freeing) {
         return IG_EAGAIN;
     }
-    if (idx >= rc->nscripts || argc + 3 > 64) {
+    if (idx >= rc->nscripts || argc < 0) {
         return IG_EINVAL;
     }
+    av = ig_malloc((size_t)(argc + 3) * sizeof(*av));
+    al = ig_malloc((size_t)(argc + 3) * sizeof(*al));
     /* EVALSHA once the script is known to be loaded; EVAL until then (the
      * very first commands of a connection). */
     if (rc->sha[idx][0]) {
@@ -488,7 +490,10 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud,
     p->script = idx;
     p->cb = cb;
     p->ud = ud;
-    return send_pend(rc, p, on_reply, argc + 3, av, al);
+    rv = send_pend(rc, p, on_reply, argc + 3, av, al);
+    ig_free(av);
+    ig_free(al);
+    return rv;
 }
 
 bool rconn_up(const struct rconn *rc)

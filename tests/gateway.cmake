@@ -21,6 +21,17 @@ set(IG_DEDUP_SRC ${PROJECT_SOURCE_DIR}/gateway/dedup.c
 ig_add_test(NAME test_dedup SOURCES runtime/test_dedup.c ${IG_DEDUP_SRC}
   LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
   LABELS runtime redis)
+set(IG_FORWARD_SRC ${PROJECT_SOURCE_DIR}/gateway/forward.c
+  ${PROJECT_SOURCE_DIR}/gateway/forward_stream.c
+  ${PROJECT_SOURCE_DIR}/gateway/forward_webhook.c
+  ${PROJECT_SOURCE_DIR}/gateway/forward_file.c
+  ${PROJECT_SOURCE_DIR}/gateway/forward_capture.c
+  ${PROJECT_SOURCE_DIR}/gateway/spool.c
+  ${PROJECT_SOURCE_DIR}/gateway/conf.c
+  ${PROJECT_SOURCE_DIR}/gateway/rconn.c ${IG_SIMHASH_SRC})
+ig_add_test(NAME test_forward SOURCES runtime/test_forward.c ${IG_FORWARD_SRC}
+  LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
+  PkgConfig::CURL LABELS runtime redis)
 
 # engine
 # The example-config test needs every module that owns a section; it is

@@ -1,0 +1,609 @@
+/* test_forward.c — forwarders against real targets: a JSON Lines file, a
+ * webhook served by a small evhttp server on the same loop (500 then 200,
+ * 4xx to the dead-letter file), a Redis Stream on a throwaway
+ * redis-server (exactly once, Redis down -> spool -> replay), and the
+ * capture kind for retries and the spool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <hiredis/hiredis.h>
+
+#include "core/cfg.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "gateway/dedup.h"
+#include "gateway/forward.h"
+#include "gateway/forward_int.h"
+#include "gateway/spool.h"
+#include "tests/lib/redis_up.h"
+
+static char g_dir[256];
+static struct event_base *g_base;
+
+static int rm_one(const char *p, const struct stat *st, int fl,
+                  struct FTW *ftw)
+{
+    (void)st;
+    (void)fl;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "%s/test-forward-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(g_dir));
+    g_base = event_base_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    event_base_free(g_base);
+    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* Builds a forwarder from config text (one [forward NAME] section). */
+static struct forwarder *make(const char *text, const struct redis_cfg *rc,
+                              bool spool)
+{
+    struct ig_cfg_doc doc;
+    struct ig_diags d;
+    struct forwarder *f = NULL;
+    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER};
+    char spool_dir[300];
+    struct forwarder_env env = {
+        .base = g_base, .base_dir = g_dir, .redis = rc, .prefix = "t",
+        .ttl_ms = 3600 * 1000, .spool = &so, .dead_letter_dir = g_dir};
+
+    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", g_dir);
+    if (spool) {
+        env.spool_dir = spool_dir;
+    }
+    ig_cfg_doc_init(&doc);
+    ig_diags_init(&d);
+    assert_int_equal(ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d),
+                     IG_OK);
+    assert_int_equal(doc.n, 1);
+    if (forwarder_new(&env, &doc.s[0], &d, &f) != IG_OK) {
+        ig_diags_print(&d, stderr);
+        fail();
+    }
+    ig_diags_fini(&d);
+    ig_cfg_doc_fini(&doc);
+    return f;
+}
+
+struct sink {
+    int calls;
+    int ok, rejected, again;
+};
+
+static void on_done(void *ud, int status)
+{
+    struct sink *s = ud;
+
+    s->calls++;
+    s->ok += status == IG_OK;
+    s->rejected += status == IG_EREJECTED;
+    s->again += status == IG_EAGAIN;
+}
+
+static void send_n(struct forwarder *f, int from, int to, struct sink *s)
+{
+    char id[32], json[128];
+    int i;
+
+    for (i = from; i < to; i++) {
+        struct fwd_rec r;
+
+        snprintf(id, sizeof(id), "c%04d", i);
+        snprintf(json, sizeof(json), "{\"id\":\"c%04d\",\"n\":%d}", i, i);
+        r.id = id;
+        r.json = json;
+        r.len = strlen(json);
+        assert_int_equal(forwarder_send(f, &r, on_done, s), IG_OK);
+    }
+}
+
+static void run_until(const int *n, int want)
+{
+    while (*n < want) {
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+}
+
+static char *slurp(const char *name)
+{
+    char path[400];
+    FILE *fp;
+    static char buf[1 << 16];
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+    fp = fopen(path, "r");
+    if (!fp) {
+        buf[0] = '\0';
+        return buf;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+static void file_kind_writes_json_lines(void **state)
+{
+    struct forwarder *f = make("[forward out]\nkind = file\n"
+                               "path = out.jsonl\nbatch_max = 7\n",
+                               NULL, false);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    char *txt;
+
+    (void)state;
+    send_n(f, 0, 20, &s);
+    assert_int_equal(s.calls, 0);   /* never from inside forwarder_send */
+    run_until(&s.calls, 20);
+    assert_int_equal(s.ok, 20);
+    txt = slurp("out.jsonl");
+    assert_int_equal(count_lines(txt), 20);
+    assert_non_null(strstr(txt, "{\"id\":\"c0000\",\"n\":0}\n"
+                                "{\"id\":\"c0001\",\"n\":1}\n"));
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.delivered, 20);
+    assert_int_equal(st.attempts, 3);     /* 7 + 7 + 6 */
+    assert_int_equal(forwarder_pending(f), 0);
+    forwarder_free(f);
+}
+
+static void config_errors_are_collected(void **state)
+{
+    const char *text = "[forward x]\nkind = webhook\nurll = http://a/\n"
+                       "batch_max = 0\n";
+    struct ig_cfg_doc doc;
+    struct ig_diags d;
+
+    (void)state;
+    ig_cfg_doc_init(&doc);
+    ig_diags_init(&d);
+    ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d);
+    assert_int_equal(forwarder_check(&doc.s[0], &d), IG_EINVAL);
+    /* unknown key (with its suggestion), missing url, batch_max */
+    assert_true(d.nerrors >= 3);
+    ig_diags_fini(&d);
+    ig_cfg_doc_fini(&doc);
+    assert_int_equal(forwarder_retry_after_ms("7"), 7000);
+    assert_int_equal(forwarder_retry_after_ms(" 0"), 0);
+    assert_int_equal(forwarder_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"),
+                     0);
+    assert_int_equal(forwarder_retry_after_ms("soon"), 0);
+}
+
+static void capture_retries_then_delivers_once(void **state)
+{
+    struct forwarder *f = make("[forward cap]\nkind = capture\n"
+                               "fail_first = 2\nretries = 3\nbackoff = 1ms\n",
+                               NULL, false);
+    struct sink s = {0};
+    struct forwarder_stats st;
+
+    (void)state;
+    send_n(f, 0, 5, &s);
+    run_until(&s.calls, 5);
+    assert_int_equal(s.ok, 5);
+    assert_int_equal(forwarder_capture_count(f), 5);
+    assert_string_equal(forwarder_capture_id(f, 4), "c0004");
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.retries, 2);
+    forwarder_free(f);
+}
+
+static void exhausted_without_spool_hands_back(void **state)
+{
+    struct forwarder *f = make("[forward cap]\nkind = capture\n"
+                               "fail_first = 100\nretries = 2\n"
+                               "backoff = 1ms\n",
+                               NULL, false);
+    struct sink s = {0};
+
+    (void)state;
+    send_n(f, 0, 3, &s);
+    run_until(&s.calls, 3);
+    assert_int_equal(s.again, 3);
+    assert_int_equal(forwarder_capture_count(f), 0);
+    forwarder_free(f);
+}
+
+static void rejected_goes_to_dead_letter(void **state)
+{
+    struct forwarder *f = make("[forward cap]\nkind = capture\nreject = yes\n",
+                               NULL, false);
+    struct sink s = {0};
+    char *dl;
+
+    (void)state;
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.rejected, 2);
+    dl = slurp("dead-letter-cap.jsonl");
+    assert_int_equal(count_lines(dl), 2);
+    assert_non_null(strstr(dl, "\"reason\":\"capture: rejected\""));
+    assert_non_null(strstr(dl, "\"id\":\"c0001\",\"record\":{\"id\":\"c0001\""));
+    forwarder_free(f);
+}
+
+static void spool_keeps_order_across_restart(void **state)
+{
+    const char *conf = "[forward cap]\nkind = capture\nretries = 1\n"
+                       "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 4\n";
+    struct forwarder *f = make(conf, NULL, true);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    size_t i;
+
+    (void)state;
+    forwarder_capture_fail(f, 1000000, IG_EAGAIN);
+    send_n(f, 0, 10, &s);
+    run_until(&s.calls, 10);
+    /* Unreachable target: the records are on disk, completed IG_OK. */
+    assert_int_equal(s.ok, 10);
+    send_n(f, 10, 15, &s);
+    run_until(&s.calls, 15);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spool_records, 15);
+    assert_int_equal(forwarder_capture_count(f), 0);
+    /* The gateway stops; a new one starts and replays, in order. */
+    forwarder_free(f);
+    f = make(conf, NULL, true);
+    for (;;) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0 && forwarder_capture_count(f) == 15) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    for (i = 0; i < 15; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "c%04zu", i);
+        assert_string_equal(forwarder_capture_id(f, i), want);
+    }
+    /* Live again: new records go straight through. */
+    send_n(f, 15, 17, &s);
+    run_until(&s.calls, 17);
+    assert_int_equal(forwarder_capture_count(f), 17);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.replayed, 15);
+    forwarder_free(f);
+}
+
+static void down_then_back_replays_in_order(void **state)
+{
+    struct forwarder *f = make("[forward cap]\nkind = capture\nretries = 0\n"
+                               "backoff = 1ms\nbackoff_max = 2ms\n"
+                               "concurrency = 1\n",
+                               NULL, true);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    size_t i;
+
+    (void)state;
+    send_n(f, 0, 3, &s);
+    run_until(&s.calls, 3);
+    forwarder_capture_fail(f, 3, IG_EAGAIN);   /* three failed attempts */
+    send_n(f, 3, 8, &s);
+    run_until(&s.calls, 8);
+    send_n(f, 8, 12, &s);
+    run_until(&s.calls, 12);
+    while (forwarder_capture_count(f) < 12) {
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    for (i = 0; i < 12; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "c%04zu", i);
+        assert_string_equal(forwarder_capture_id(f, i), want);
+    }
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spool_records, 0);
+    assert_int_equal(s.ok, 12);
+    forwarder_free(f);
+}
+
+/* --- webhook: an evhttp receiver on the same loop ----------------------- */
+
+struct hook {
+    struct evhttp *http;
+    int port;
+    int status[8];       /* answers, in order; then 200 */
+    int nstatus;
+    int hits;
+    char keys[8][64];
+    char auth[128];
+    int accepted;        /* requests answered 2xx */
+    char last_ok[4096];
+};
+
+static void on_hook(struct evhttp_request *req, void *ud)
+{
+    struct hook *h = ud;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    const char *key = evhttp_find_header(in, "Idempotency-Key");
+    const char *auth = evhttp_find_header(in, "Authorization");
+    int st = h->hits < h->nstatus ? h->status[h->hits] : 200;
+    size_t n = evbuffer_get_length(body);
+
+    if (h->hits < 8) {
+        snprintf(h->keys[h->hits], sizeof(h->keys[0]), "%s",
+                 key ? key : "");
+    }
+    snprintf(h->auth, sizeof(h->auth), "%s", auth ? auth : "");
+    h->hits++;
+    if (st >= 200 && st < 300) {
+        h->accepted++;
+        if (n >= sizeof(h->last_ok)) {
+            n = sizeof(h->last_ok) - 1;
+        }
+        evbuffer_copyout(body, h->last_ok, n);
+        h->last_ok[n] = '\0';
+    }
+    if (st == 429) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "0");
+    }
+    evhttp_send_reply(req, st, st == 400 ? "Bad Request" : "Status", NULL);
+}
+
+static void hook_start(struct hook *h)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    h->http = evhttp_new(g_base);
+    evhttp_set_gencb(h->http, on_hook, h);
+    bs = evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs),
+                                 (struct sockaddr *)&sa, &len),
+                     0);
+    h->port = ntohs(sa.sin_port);
+}
+
+static struct forwarder *make_hook(const struct hook *h, const char *extra)
+{
+    char conf[512];
+
+    snprintf(conf, sizeof(conf),
+             "[forward hook]\nkind = webhook\n"
+             "url = http://127.0.0.1:%d/v1/candidates\nretries = 3\n"
+             "backoff = 1ms\ntoken_ref = env:TEST_HOOK_TOKEN\n"
+             "header.X-Source = intake-test\n%s",
+             h->port, extra ? extra : "");
+    return make(conf, NULL, false);
+}
+
+static void webhook_500_then_200_delivers_once(void **state)
+{
+    struct hook h = {.status = {500, 429}, .nstatus = 2};
+    struct forwarder *f;
+    struct sink s = {0};
+
+    (void)state;
+    setenv("TEST_HOOK_TOKEN", "tok-123", 1);
+    hook_start(&h);
+    f = make_hook(&h, "batch_max = 10\n");
+    send_n(f, 0, 3, &s);
+    run_until(&s.calls, 3);
+    assert_int_equal(s.ok, 3);
+    assert_int_equal(h.hits, 3);          /* 500, 429, 200 */
+    assert_int_equal(h.accepted, 1);
+    /* One key for the batch, the same on every retry. */
+    assert_true(strncmp(h.keys[0], "batch-", 6) == 0);
+    assert_string_equal(h.keys[0], h.keys[1]);
+    assert_string_equal(h.keys[1], h.keys[2]);
+    assert_string_equal(h.auth, "Bearer tok-123");
+    assert_non_null(strstr(h.last_ok, "\"count\":3,\"candidates\":["
+                                      "{\"id\":\"c0000\""));
+    /* A single record: its own id is the key. */
+    send_n(f, 3, 4, &s);
+    run_until(&s.calls, 4);
+    assert_string_equal(h.keys[3], "c0003");
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+static void webhook_4xx_dead_letters(void **state)
+{
+    struct hook h = {.status = {400}, .nstatus = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+    char *dl;
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, "dead_letter = rejected.jsonl\n");
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.rejected, 2);
+    assert_int_equal(h.hits, 1);           /* never retried */
+    dl = slurp("rejected.jsonl");
+    assert_int_equal(count_lines(dl), 2);
+    assert_non_null(strstr(dl, "\"reason\":\"HTTP 400"));
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+static void webhook_unreachable_spools(void **state)
+{
+    struct hook h = {0};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+    char conf[512];
+
+    (void)state;
+    hook_start(&h);
+    evhttp_free(h.http);        /* nobody listens on h.port any more */
+    snprintf(conf, sizeof(conf),
+             "[forward hook]\nkind = webhook\nurl = http://127.0.0.1:%d/\n"
+             "retries = 1\nbackoff = 1ms\nbackoff_max = 1s\n",
+             h.port);
+    f = make(conf, NULL, true);
+    send_n(f, 0, 4, &s);
+    run_until(&s.calls, 4);
+    assert_int_equal(s.ok, 4);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spooled, 4);
+    assert_false(st.up);
+    forwarder_free(f);
+}
+
+/* --- stream ----------------------------------------------------------- */
+
+static long long xlen(struct redis_up *r, const char *key)
+{
+    redisContext *c = redisConnectUnix(redis_up_socket(r));
+    redisReply *rep = redisCommand(c, "XLEN %s", key);
+    long long n = rep->integer;
+
+    freeReplyObject(rep);
+    redisFree(c);
+    return n;
+}
+
+static void stream_exactly_once_and_replay(void **state)
+{
+    struct redis_up *r = redis_up_start(NULL);
+    struct redis_cfg rc = {.retry_ms = 10, .timeout_ms = 2000};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+    redisContext *c;
+    redisReply *rep;
+    const char *conf = "[forward xs]\nkind = stream\nmaxlen = 1000\n"
+                       "retries = 1\nbackoff = 1ms\nbackoff_max = 20ms\n";
+
+    (void)state;
+    assert_non_null(r);
+    rc.socket = redis_up_socket(r);
+    f = make(conf, &rc, true);
+    send_n(f, 0, 5, &s);
+    run_until(&s.calls, 5);
+    assert_int_equal(s.ok, 5);
+    assert_int_equal(xlen(r, "t:candidates"), 5);
+    /* A replay of the same candidates (crash before the cursor moved). */
+    send_n(f, 0, 5, &s);
+    run_until(&s.calls, 10);
+    assert_int_equal(xlen(r, "t:candidates"), 5);
+    c = redisConnectUnix(redis_up_socket(r));
+    rep = redisCommand(c, "TTL t:sent:t:candidates:c0003");
+    assert_true(rep->integer > 0 && rep->integer <= 3600);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "XRANGE t:candidates - + COUNT 1");
+    assert_string_equal(rep->element[0]->element[1]->element[1]->str,
+                        "c0000");
+    freeReplyObject(rep);
+    redisFree(c);
+
+    /* Redis goes away: records land in the spool; it comes back: they are
+     * replayed, in order, once. */
+    assert_int_equal(redis_up_halt(r, true), 0);
+    send_n(f, 5, 12, &s);
+    run_until(&s.calls, 17);
+    assert_int_equal(s.ok, 17);
+    forwarder_get_stats(f, &st);
+    assert_true(st.spooled >= 7);
+    assert_int_equal(redis_up_restart(r), 0);
+    for (;;) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    /* The restarted Redis has no AOF: only the 7 new ones are there. */
+    assert_int_equal(xlen(r, "t:candidates"), 7);
+    c = redisConnectUnix(redis_up_socket(r));
+    rep = redisCommand(c, "XRANGE t:candidates - +");
+    assert_int_equal(rep->elements, 7);
+    assert_string_equal(rep->element[0]->element[1]->element[1]->str,
+                        "c0005");
+    assert_string_equal(rep->element[6]->element[1]->element[1]->str,
+                        "c0011");
+    freeReplyObject(rep);
+    redisFree(c);
+    forwarder_free(f);
+    redis_up_stop(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(file_kind_writes_json_lines, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(config_errors_are_collected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(capture_retries_then_delivers_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(exhausted_without_spool_hands_back,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(rejected_goes_to_dead_letter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(spool_keeps_order_across_restart,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(down_then_back_replays_in_order,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(webhook_500_then_200_delivers_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(webhook_4xx_dead_letters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(webhook_unreachable_spools, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stream_exactly_once_and_replay, setup,
+                                        teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    if (forwarder_register(&forwarder_capture_ops) != IG_OK) {
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
