@@ -70,7 +70,11 @@ static void source_free(struct source *s)
     if (!s) {
         return;
     }
-    connector_teardown(&s->conn);
+    if (s->conn.ops) {
+        connector_teardown(&s->conn);
+    } else {
+        ig_free(s->conn.id); /* unknown kind: never set up */
+    }
     ig_cfg_free(connector_common_schema, &s->conn.conf);
     ig_free(s->fingerprint);
     ig_free(s);
