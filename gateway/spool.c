@@ -394,7 +394,9 @@ static int list_segs(struct spool *s)
         seg_push(s, (uint64_t)first);
     }
     closedir(d);
-    qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
+    if (s->nsegs > 1) {
+        qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
+    }
     return IG_OK;
 }
 
