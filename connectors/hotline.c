@@ -668,10 +668,14 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
     }
 
     /* Next page? */
+    /* An empty pointer means "not used" here, not "the whole document". */
     const char *next = NULL;
-    json_safe_scalar(json_safe_pointer(root, h->cf.next_cursor), &next);
+    if (h->cf.next_cursor && *h->cf.next_cursor) {
+        json_safe_scalar(json_safe_pointer(root, h->cf.next_cursor), &next);
+    }
     bool more;
-    if (h->cf.has_more && json_safe_pointer(root, h->cf.has_more)) {
+    if (h->cf.has_more && *h->cf.has_more &&
+        json_safe_pointer(root, h->cf.has_more)) {
         const char *hm = NULL;
         json_safe_scalar(json_safe_pointer(root, h->cf.has_more), &hm);
         more = hm && (strcmp(hm, "true") == 0 || strcmp(hm, "1") == 0);

@@ -121,9 +121,18 @@ static struct source *load_one(const struct ig_cfg_section *sec,
     if (kind && !ops) {
         const struct ig_cfg_entry *e = entry(sec, "kind");
         char *kl = kind_list();
+        const char *sug = NULL;
+        const struct connector_ops *const *k = connector_kinds();
+        for (size_t i = 0; k[i]; i++) {
+            if (ig_edit_distance(kind, k[i]->kind) <= 2) {
+                sug = k[i]->kind;
+                break;
+            }
+        }
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, e->col,
-                     "kind: unknown kind '%s' (built-in kinds: %s)", kind,
-                     kl);
+                     "kind: unknown kind '%s'%s%s%s (built-in kinds: %s)",
+                     kind, sug ? " (did you mean '" : "", sug ? sug : "",
+                     sug ? "'?)" : "", kl);
         ig_free(kl);
     }
     for (size_t i = 0; i < sec->n; i++) {

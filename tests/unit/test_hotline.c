@@ -623,6 +623,28 @@ static void file_kind_replay_and_cursor(void **state)
     ig_diags_fini(&d);
 }
 
+/* The shipped examples load as they are. */
+static void examples_load(void **state)
+{
+    (void)state;
+    const char *src = getenv("IG_SOURCE_DIR");
+    static const char *files[] = {"hotline.conf", "file.conf"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/examples/sources.d/%s",
+                 src ? src : "/work/main", files[i]);
+        struct ig_diags d;
+        ig_diags_init(&d);
+        struct source_set *set = NULL;
+        int rc = source_set_load(p, &set, &d);
+        ig_diags_print(&d, stderr);
+        assert_int_equal(rc, IG_OK);
+        assert_true(set->n >= 1);
+        source_set_free(set);
+        ig_diags_fini(&d);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -650,6 +672,7 @@ int main(void)
         cmocka_unit_test(hostile_json_through_hotline),
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
+        cmocka_unit_test(examples_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
