@@ -23,6 +23,8 @@
 #include "connectors/connector.h"
 #include "connectors/date.h"
 #include "core/buf.h"
+#include "core/cfg.h"
+#include "core/diag.h"
 #include "core/err.h"
 #include "core/item.h"
 #include "core/mem.h"
@@ -465,10 +467,80 @@ static void config_errors(void **state)
     parse_run_fini(&r);
 }
 
+static int collect_item(void *ud, struct ig_item *it)
+{
+    size_t *n = ud;
+    (*n)++;
+    ig_item_free(it);
+    return IG_OK;
+}
+
+/* The example sources (examples/sources.d) are valid and, served from
+ * tests/fixtures as their comments say, produce items. */
+static void example_sources(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"media-rss.conf", "letters.conf",
+                                        "web-board.conf"};
+    static const char prefix[] = "http://127.0.0.1:8080/";
+    for (size_t i = 0; i < 3; i++) {
+        char path[4096];
+        struct ig_cfg_doc doc;
+        struct ig_diags d;
+        snprintf(path, sizeof(path), "%.2000s/examples/sources.d/%s",
+                 parse_source_dir(), files[i]);
+        ig_cfg_doc_init(&doc);
+        ig_diags_init(&d);
+        assert_int_equal(ig_cfg_parse_file(&doc, path, &d), IG_OK);
+        assert_int_equal(doc.n, 1);
+        const struct ig_cfg_section *s = &doc.s[0];
+        const struct connector_ops *ops = connector_kind(ig_cfg_get(s, "kind"));
+        assert_non_null(ops);
+        for (size_t k = 0; k < s->n; k++) {
+            if (!ig_cfg_known(connector_common_schema, s->e[k].key) &&
+                !ig_cfg_known(ops->schema, s->e[k].key)) {
+                fail_msg("%s: unknown key %s", files[i], s->e[k].key);
+            }
+        }
+        struct connector c = {0};
+        ig_cfg_defaults(connector_common_schema, &c.conf);
+        ig_free(c.conf.url);
+        c.conf.url = ig_strdup(ig_cfg_get(s, "url"));
+        if (connector_setup(&c, ops, s->name, s, &d) != IG_OK) {
+            ig_diags_print(&d, stdout);
+            fail_msg("%s: rejected", files[i]);
+        }
+        const char *url = c.conf.url;
+        assert_memory_equal(url, prefix, sizeof(prefix) - 1);
+        snprintf(path, sizeof(path), "%.2000s/tests/fixtures/%.200s",
+                 parse_source_dir(), url + sizeof(prefix) - 1);
+        size_t blen;
+        char *body = parse_read_file(path, &blen);
+        assert_non_null(body);
+        size_t n = 0;
+        struct connector_sink sink = {.emit = collect_item, .ud = &n};
+        struct connector_resp resp = {
+            .status = 200, .body = body, .len = blen, .url = url};
+        connector_begin(&c);
+        int rc = connector_parse(&c, &resp, &sink);
+        connector_end(&c, rc);
+        printf("# %s: rc %d, %zu items\n", files[i], rc, n);
+        assert_int_equal(rc, IG_OK);
+        assert_true(n > 0);
+        ig_free(sink.error);
+        ig_free(body);
+        connector_teardown(&c);
+        ig_cfg_free(connector_common_schema, &c.conf);
+        ig_diags_fini(&d);
+        ig_cfg_doc_fini(&doc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(zh_web_letters),
+        cmocka_unit_test(example_sources),
         cmocka_unit_test(fixture_folders),
         cmocka_unit_test(config_errors),
     };
