@@ -533,6 +533,102 @@ static int apply_token(const char *p, size_t n, struct dt *t,
     return IG_EINVAL;
 }
 
+/* Relative dates of forum pages: "刚刚", "5分钟前", "3 hours ago",
+ * "昨天 14:30", "今天 09:05". Needs o->now. Returns IG_OK when s is one. */
+static int relative_date(const char *s, size_t n, const struct date_opts *o,
+                         int64_t *ts, int *offset_min)
+{
+    static const struct {
+        const char *suffix;
+        int64_t unit_s;
+    } ago[] = {
+        {"秒前", 1},           {"秒钟前", 1},        {"分钟前", 60},
+        {"分前", 60},          {"小时前", 3600},     {"个小时前", 3600},
+        {"天前", 86400},       {"周前", 604800},     {"seconds ago", 1},
+        {"second ago", 1},     {"minutes ago", 60},  {"minute ago", 60},
+        {"mins ago", 60},      {"min ago", 60},      {"hours ago", 3600},
+        {"hour ago", 3600},    {"days ago", 86400},  {"day ago", 86400},
+        {"weeks ago", 604800}, {"week ago", 604800},
+    };
+    static const struct {
+        const char *word;
+        int days;
+    } dayw[] = {{"今天", 0}, {"昨天", 1}, {"前天", 2}};
+    int64_t off = o->local_offset_min;
+
+    if (o->now == 0) {
+        return IG_EPARSE;
+    }
+    if ((n == 6 && memcmp(s, "刚刚", 6) == 0) ||
+        (n == 8 && strncasecmp(s, "just now", 8) == 0)) {
+        *ts = o->now;
+        *offset_min = (int)off;
+        return IG_OK;
+    }
+    /* "N unit ago". */
+    size_t k = 0;
+    int64_t v = 0;
+    while (k < n && k < 6 && isdigit((unsigned char)s[k])) {
+        v = v * 10 + (s[k] - '0');
+        k++;
+    }
+    if (k > 0) {
+        size_t j = k;
+        while (j < n && s[j] == ' ') {
+            j++;
+        }
+        for (size_t i = 0; i < sizeof(ago) / sizeof(ago[0]); i++) {
+            size_t sl = strlen(ago[i].suffix);
+            if (n - j == sl && strncasecmp(s + j, ago[i].suffix, sl) == 0) {
+                *ts = o->now - v * ago[i].unit_s;
+                *offset_min = (int)off;
+                return IG_OK;
+            }
+        }
+        return IG_EPARSE;
+    }
+    /* "昨天 14:30": a day word, then an optional time. */
+    for (size_t i = 0; i < sizeof(dayw) / sizeof(dayw[0]); i++) {
+        size_t wl = strlen(dayw[i].word);
+        if (n < wl || memcmp(s, dayw[i].word, wl) != 0) {
+            continue;
+        }
+        long h = 0;
+        long m = 0;
+        long sec = 0;
+        const char *p = s + wl;
+        const char *end = s + n;
+        while (p < end && *p == ' ') {
+            p++;
+        }
+        if (p < end) {
+            if (digits(&p, end, 2, &h) == 0 || p >= end || *p != ':') {
+                return IG_EPARSE;
+            }
+            p++;
+            if (digits(&p, end, 2, &m) != 2) {
+                return IG_EPARSE;
+            }
+            if (p < end && *p == ':') {
+                p++;
+                if (digits(&p, end, 2, &sec) != 2) {
+                    return IG_EPARSE;
+                }
+            }
+            if (p != end || h > 23 || m > 59 || sec > 59) {
+                return IG_EPARSE;
+            }
+        }
+        int64_t local = o->now + off * 60;
+        int64_t day = (local >= 0 ? local / 86400 : (local - 86399) / 86400) -
+                      dayw[i].days;
+        *ts = day * 86400 + h * 3600 + m * 60 + sec - off * 60;
+        *offset_min = (int)off;
+        return IG_OK;
+    }
+    return IG_EPARSE;
+}
+
 int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
                int *offset_min)
 {
@@ -550,6 +646,10 @@ int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
     }
     if (n == 0 || n >= sizeof(buf) / 2) {
         return IG_EPARSE;
+    }
+
+    if (relative_date(s, n, o, ts, offset_min) == IG_OK) {
+        return IG_OK;
     }
 
     /* Unix epoch seconds (10 digits) or milliseconds (13 digits). */

@@ -3,7 +3,9 @@
  * RFC 822/1123 (named zones, missing weekday or seconds, comments),
  * RFC 3339 / W3C-DTF / ISO 8601 (with or without offset, fractions),
  * SQL style "2022-09-25 14:30:00", slashes, asctime, Unix epoch seconds,
- * and Chinese/Korean "2022年9月25日 下午2:30". Zone-less times are read in a
+ * Chinese/Korean "2022年9月25日 下午2:30", and, given "now", year-less
+ * ("11月27日 23:58") and relative ones ("3小时前", "昨天 14:30", "5 minutes
+ * ago"). Zone-less times are read in a
  * configured local zone (Asia/Shanghai, +08:00, by default for our sources).
  */
 #ifndef IG_CONNECTORS_DATE_H

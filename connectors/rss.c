@@ -123,7 +123,13 @@ void feed_set_date(struct ig_item *it, const char *raw,
         return;
     }
     ig_item_add_field(it, "raw_date", raw);
-    if (date_parse(raw, strlen(raw), o, &ts, &off) < 0) {
+    /* Year-less and relative dates ("11月27日", "3小时前") are read
+     * against the time the document was fetched. */
+    struct date_opts local = *o;
+    if (local.now == 0) {
+        local.now = it->fetched_ts;
+    }
+    if (date_parse(raw, strlen(raw), &local, &ts, &off) < 0) {
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "unparseable publication date");
         return;
     }

@@ -181,6 +181,26 @@ static void date_cases(void **state)
         date_parse("12月31日 23:58", strlen("12月31日 23:58"), &o, &ts, &off),
         IG_OK);
     assert_int_equal(ts, 1672502280); /* 2022-12-31T23:58+08:00 */
+    /* Relative dates against "now" = 2023-01-01T09:00+08:00. */
+    struct {
+        const char *s;
+        int64_t want;
+    } rel[] = {
+        {"刚刚", 1672531200 + 3600},
+        {"5分钟前", 1672531200 + 3600 - 300},
+        {"3 hours ago", 1672531200 + 3600 - 3 * 3600},
+        {"昨天 14:30", 1672468200}, /* 2022-12-31T14:30+08:00 */
+        {"今天 08:05", 1672531500},     /* 2023-01-01T08:05+08:00 */
+    };
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        int rc = date_parse(rel[i].s, strlen(rel[i].s), &o, &ts, &off);
+        if (rc != IG_OK || ts != rel[i].want) {
+            fail_msg("relative '%s': rc %d ts %lld want %lld", rel[i].s, rc,
+                     (long long)ts, (long long)rel[i].want);
+        }
+    }
+    assert_int_not_equal(
+        date_parse("5年前的事", strlen("5年前的事"), &o, &ts, &off), IG_OK);
 }
 
 /* feedparser's date vectors: reported, 90 % required (Greek, Hungarian
