@@ -37,8 +37,10 @@ struct candidate {
     const struct ig_item *item;      /* required */
     const struct ruleset *rs;        /* with cls; NULL: no classification */
     const struct cls_result *cls;
-    const struct route_result *route; /* route_result_json(); NULL: the
-                                         routing keys written empty/null */
+    const struct route_result *route; /* only when the ruleset has no
+                                         router (with one, cls->route is
+                                         written by cls_result_json());
+                                         NULL: routing keys empty/null */
     int64_t reports;                 /* >= 1 */
     const char *const *channels;     /* NULL: [item->channel] */
     size_t nchannels;

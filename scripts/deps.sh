@@ -10,6 +10,7 @@ PKGS=(
   libhiredis-dev libevent-dev
   redis-server redis-tools
   libcmocka-dev libvectorscan-dev valgrind python3 procps strace
+  python3-jsonschema
 )
 
 missing=()

@@ -32,6 +32,17 @@ set(IG_FORWARD_SRC ${PROJECT_SOURCE_DIR}/gateway/forward.c
 ig_add_test(NAME test_forward SOURCES runtime/test_forward.c ${IG_FORWARD_SRC}
   LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
   PkgConfig::CURL LABELS runtime redis)
+ig_add_test(NAME test_candidate SOURCES unit/test_candidate.c
+  ${PROJECT_SOURCE_DIR}/gateway/candidate.c ${IG_SIMHASH_SRC}
+  LIBS ig_classifiers ig_core LABELS unit)
+ig_add_script_test(NAME test_candidate_schema
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/check_candidate_schema.py
+  ${PROJECT_SOURCE_DIR}/docs/candidate.schema.json
+  ${PROJECT_BINARY_DIR}/candidate-samples.jsonl LABELS unit)
+set_tests_properties(test_candidate PROPERTIES
+  FIXTURES_SETUP candidate_samples)
+set_tests_properties(test_candidate_schema PROPERTIES
+  FIXTURES_REQUIRED candidate_samples)
 
 # engine
 # The example-config test needs every module that owns a section; it is

@@ -1,0 +1,122 @@
+/* candidate.c — the candidate record (see candidate.h, docs/candidate.md).
+ *
+ * The record is written in one pass with the JSON writer into a scratch
+ * buffer and then appended to the caller's buffer, so a record that does
+ * not fit the caller's cap fails whole (IG_E2BIG) instead of leaving half
+ * an object behind. The classification and routing keys are written by
+ * their owners (cls_result_json(), route_result_json()) so the record and
+ * `intake classify --json` can never disagree on their shape.
+ */
+#include "gateway/candidate.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "classifiers/classifier.h"
+#include "classifiers/route.h"
+#include "core/err.h"
+#include "core/item.h"
+#include "core/jsonw.h"
+
+static const struct {
+    uint32_t flag;
+    const char *name;
+} item_flags[] = {
+    {IG_ITEM_F_REPAIRED, "repaired"},
+    {IG_ITEM_F_TRUNCATED, "truncated"},
+    {IG_ITEM_F_NO_DATE, "no_date"},
+    {IG_ITEM_F_PARTIAL, "partial"},
+    {IG_ITEM_F_RECODED, "recoded"},
+};
+
+/* The classification keys when there is no classification: the same keys
+ * cls_result_json() writes, empty, so consumers see one shape. */
+static void no_classification(struct ig_jsonw *w)
+{
+    ig_jsonw_knull(w, "code");
+    ig_jsonw_knull(w, "name");
+    ig_jsonw_knull(w, "major");
+    ig_jsonw_knull(w, "departments");
+    ig_jsonw_knum(w, "score", 0);
+    ig_jsonw_knum(w, "confidence", 0);
+    ig_jsonw_key(w, "alternatives");
+    ig_jsonw_arr_open(w);
+    ig_jsonw_arr_close(w);
+    ig_jsonw_key(w, "evidence");
+    ig_jsonw_arr_open(w);
+    ig_jsonw_arr_close(w);
+    ig_jsonw_knull(w, "rules_version");
+}
+
+int candidate_json(const struct candidate *c, struct ig_buf *out)
+{
+    const struct ig_item *it;
+    struct ig_buf tmp;
+    struct ig_jsonw w;
+    bool routed = false;
+    size_t i;
+    int rc;
+
+    if (!c || !c->id || !c->item || !out) {
+        return IG_EINVAL;
+    }
+    it = c->item;
+    ig_buf_init(&tmp, 0);
+    ig_jsonw_init(&w, &tmp);
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
+    ig_jsonw_kstr(&w, "id", c->id);
+    ig_jsonw_kstr(&w, "source", it->source_id);
+    ig_jsonw_kstr(&w, "channel", it->channel);
+    ig_jsonw_kstr(&w, "external_id", it->ext_id);
+    ig_jsonw_kstr(&w, "url", it->url);
+    ig_jsonw_kstr(&w, "title", it->title);
+    ig_jsonw_kstr(&w, "text", it->text);
+    ig_jsonw_kstr(&w, "author", it->author);
+    ig_jsonw_kstr(&w, "location", it->place);
+    ig_jsonw_kstr(&w, "published", it->published);
+    ig_jsonw_kstr(&w, "received", c->received ? c->received : it->fetched);
+
+    /* Classification (and routing, when the rule set has a router). */
+    if (c->rs && c->cls) {
+        cls_result_json(c->rs, c->cls, &w);
+        routed = ruleset_router(c->rs) != NULL;
+    }
+    else {
+        no_classification(&w);
+    }
+    if (!routed) {
+        route_result_json(c->route, &w);
+    }
+
+    /* Deduplication. */
+    ig_jsonw_kint(&w, "reports", c->reports > 0 ? c->reports : 1);
+    ig_jsonw_key(&w, "channels");
+    ig_jsonw_arr_open(&w);
+    if (c->channels && c->nchannels) {
+        for (i = 0; i < c->nchannels; i++) {
+            ig_jsonw_str(&w, c->channels[i]);
+        }
+    }
+    else if (it->channel) {
+        ig_jsonw_str(&w, it->channel);
+    }
+    ig_jsonw_arr_close(&w);
+    ig_jsonw_kstr(&w, "dedup", c->dedup ? c->dedup : "new");
+
+    /* What happened to the item on its way in. */
+    ig_jsonw_key(&w, "flags");
+    ig_jsonw_arr_open(&w);
+    for (i = 0; i < sizeof(item_flags) / sizeof(item_flags[0]); i++) {
+        if (it->flags & item_flags[i].flag) {
+            ig_jsonw_str(&w, item_flags[i].name);
+        }
+    }
+    ig_jsonw_arr_close(&w);
+    ig_jsonw_kstr(&w, "warning", it->warning);
+    ig_jsonw_obj_close(&w);
+
+    rc = ig_buf_add(out, tmp.data, tmp.len);
+    ig_buf_fini(&tmp);
+    return rc < 0 ? IG_E2BIG : IG_OK;
+}

@@ -1,0 +1,165 @@
+/* test_candidate.c — the candidate record: shape, ids, dedup fields, the
+ * cap, and a few records written to candidate-samples.jsonl that
+ * tests/check_candidate_schema.py validates against
+ * docs/candidate.schema.json (test_candidate_schema runs after this). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifiers/classifier.h"
+#include "core/buf.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/item.h"
+#include "gateway/candidate.h"
+
+static struct ruleset *g_rs;
+static FILE *g_samples;
+
+static struct ig_item *item(const char *src, const char *chan,
+                            const char *ext, const char *title,
+                            const char *text)
+{
+    struct ig_item *it = ig_item_new();
+
+    it->source_id = ig_item_strdup(it, src);
+    it->channel = ig_item_strdup(it, chan);
+    it->ext_id = ig_item_strdup(it, ext);
+    it->title = ig_item_strdup(it, title);
+    it->text = ig_item_strdup(it, text);
+    it->fetched = ig_item_strdup(it, "2026-11-28T09:30:00Z");
+    return it;
+}
+
+static char *record(const struct candidate *c)
+{
+    struct ig_buf b;
+
+    ig_buf_init(&b, 0);
+    assert_int_equal(candidate_json(c, &b), IG_OK);
+    fprintf(g_samples, "%s\n", b.data);
+    return ig_buf_take(&b);
+}
+
+static void classified_record(void **state)
+{
+    struct ig_item *it = item("hotline-main", "hotline", "WO-9",
+                              NULL, "盈港路人行道上的雨水井盖破损，有个大洞");
+    struct cls_scratch *s = cls_scratch_new();
+    struct cls_result r;
+    char id[CANDIDATE_ID_LEN + 1];
+    const char *chans[] = {"hotline", "letters"};
+    struct candidate c;
+    char *json;
+
+    (void)state;
+    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
+                                      strlen(it->text), false, it->arena,
+                                      &r),
+                     IG_OK);
+    candidate_id(it->source_id, it->ext_id, NULL, id);
+    memset(&c, 0, sizeof(c));
+    c.id = id;
+    c.item = it;
+    c.rs = g_rs;
+    c.cls = &r;
+    c.reports = 2;
+    c.channels = chans;
+    c.nchannels = 2;
+    c.dedup = "new";
+    json = record(&c);
+    assert_true(strncmp(json, "{\"schema\":1,\"id\":\"", 18) == 0);
+    assert_non_null(strstr(json, "\"source\":\"hotline-main\""));
+    assert_non_null(strstr(json, "\"external_id\":\"WO-9\""));
+    assert_non_null(strstr(json, "\"reports\":2,\"channels\":[\"hotline\","
+                                 "\"letters\"],\"dedup\":\"new\""));
+    assert_non_null(strstr(json, "\"rules_version\":\"rules-"));
+    assert_non_null(strstr(json, "\"priority\":{"));
+    if (r.top) {
+        assert_non_null(strstr(json, "\"code\":\"B"));
+    }
+    free(json);
+    cls_scratch_free(s);
+    ig_item_free(it);
+}
+
+static void unclassified_record(void **state)
+{
+    struct ig_item *it = item("web-forum", "web", NULL, "天气不错",
+                              "今天阳光很好，适合散步。\n第二行\t\"引号\"");
+    struct candidate c;
+    char *json;
+
+    (void)state;
+    ig_item_flag(it, IG_ITEM_F_REPAIRED, "invalid UTF-8 replaced");
+    memset(&c, 0, sizeof(c));
+    c.id = "0123456789abcdef";
+    c.item = it;
+    json = record(&c);
+    assert_non_null(strstr(json, "\"code\":null,\"name\":null"));
+    assert_non_null(strstr(json, "\"external_id\":null"));
+    assert_non_null(strstr(json, "\"reports\":1,\"channels\":[\"web\"]"));
+    assert_non_null(strstr(json, "\"flags\":[\"repaired\"]"));
+    assert_non_null(strstr(json, "\\n第二行\\t"));
+    assert_non_null(strstr(json, "\\\"引号\\\""));
+    assert_non_null(strstr(json, "\"place\":null,\"town\":[],\"units\":[]"));
+    free(json);
+    ig_item_free(it);
+}
+
+static void cap_fails_whole(void **state)
+{
+    struct ig_item *it = item("s", "web", "1", "t", "正文");
+    struct candidate c;
+    struct ig_buf b;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.id = "0123456789abcdef";
+    c.item = it;
+    ig_buf_init(&b, 64);
+    ig_buf_adds(&b, "prefix");
+    assert_int_equal(candidate_json(&c, &b), IG_E2BIG);
+    assert_int_equal(b.len, 6);
+    c.id = NULL;
+    assert_int_equal(candidate_json(&c, &b), IG_EINVAL);
+    ig_buf_fini(&b);
+    ig_item_free(it);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(classified_record),
+        cmocka_unit_test(unclassified_record),
+        cmocka_unit_test(cap_fails_whole),
+    };
+    const char *rules = getenv("INTAKE_RULES");
+    const char *bdir = getenv("IG_BUILD_DIR");
+    char path[512];
+    struct ig_diags d;
+    int rc;
+
+    ig_diags_init(&d);
+    if (!rules || ruleset_load(rules, &g_rs, &d) != IG_OK) {
+        ig_diags_print(&d, stderr);
+        return 1;
+    }
+    ig_diags_fini(&d);
+    snprintf(path, sizeof(path), "%s/candidate-samples.jsonl",
+             bdir ? bdir : ".");
+    g_samples = fopen(path, "w");
+    if (!g_samples) {
+        return 1;
+    }
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    fclose(g_samples);
+    ruleset_unref(g_rs);
+    return rc;
+}
