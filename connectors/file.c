@@ -49,19 +49,17 @@ struct file_conf {
 #define OFF(f) offsetof(struct file_conf, f)
 
 static const struct ig_cfg_field file_schema[] = {
-    {"id", IG_CFG_STR, "/ext_id", OFF(id), "pointer to the item id", 0,
-     NULL},
+    {"id", IG_CFG_STR, "/ext_id", OFF(id), "pointer to the item id", 0, NULL},
     {"alt_id", IG_CFG_STR, "/id", OFF(alt_id),
      "pointer tried when id is absent", 0, NULL},
     {"title", IG_CFG_STR, "/title", OFF(title), "pointer to the title", 0,
      NULL},
     {"text", IG_CFG_STR, "/text", OFF(text), "pointer to the text", 0, NULL},
-    {"link", IG_CFG_STR, "/url", OFF(link), "pointer to the item URL", 0,
-     NULL},
+    {"link", IG_CFG_STR, "/url", OFF(link), "pointer to the item URL", 0, NULL},
     {"published", IG_CFG_STR, "/published", OFF(published),
      "pointer to the ISO 8601 publication time", 0, NULL},
-    {"author", IG_CFG_STR, "/author", OFF(author), "pointer to the author",
-     0, NULL},
+    {"author", IG_CFG_STR, "/author", OFF(author), "pointer to the author", 0,
+     NULL},
     {"place", IG_CFG_STR, "/place", OFF(place), "pointer to the place", 0,
      NULL},
     {"suffix", IG_CFG_STR, ".jsonl", OFF(suffix),
@@ -88,9 +86,8 @@ static int file_init(struct connector *c, struct ig_diags *d)
     int rc = connector_cfg_apply(c, file_schema, &k->cf, d);
     if (c->conf.url && strstr(c->conf.url, "://") &&
         strncmp(c->conf.url, "file://", 7) != 0) {
-        connector_cfg_error(c, d, "url",
-                            "kind file reads a local path, got '%s'",
-                            c->conf.url);
+        connector_cfg_error(
+            c, d, "url", "kind file reads a local path, got '%s'", c->conf.url);
         rc = IG_EINVAL;
     }
     return rc;
@@ -114,9 +111,9 @@ static const char *scalar(const cJSON *rec, const char *ptr)
     return t;
 }
 
-static void one_line(struct connector *c, struct filekind *k,
-                     const char *line, size_t len, const char *name,
-                     size_t lineno, struct connector_sink *sink, int *stop)
+static void one_line(struct connector *c, struct filekind *k, const char *line,
+                     size_t len, const char *name, size_t lineno,
+                     struct connector_sink *sink, int *stop)
 {
     cJSON *rec = NULL;
     unsigned repairs = 0;
@@ -151,10 +148,9 @@ static void one_line(struct connector *c, struct filekind *k,
     it->author = ig_item_strdup(it, scalar(rec, k->cf.author));
     it->place = ig_item_strdup(it, scalar(rec, k->cf.place));
     const char *ch = scalar(rec, "/channel");
-    if (ch && !c->conf.channel && (strcmp(ch, "hotline") == 0 ||
-                                   strcmp(ch, "letters") == 0 ||
-                                   strcmp(ch, "media") == 0 ||
-                                   strcmp(ch, "web") == 0)) {
+    if (ch && !c->conf.channel &&
+        (strcmp(ch, "hotline") == 0 || strcmp(ch, "letters") == 0 ||
+         strcmp(ch, "media") == 0 || strcmp(ch, "web") == 0)) {
         it->channel = ig_item_strdup(it, ch);
     }
     const char *pub = scalar(rec, k->cf.published);
@@ -185,8 +181,7 @@ static void one_line(struct connector *c, struct filekind *k,
 
 /* Reads name from offset *off; advances *off past complete lines. */
 static int read_one(struct connector *c, struct filekind *k, const char *path,
-                    const char *name, int64_t *off,
-                    struct connector_sink *sink)
+                    const char *name, int64_t *off, struct connector_sink *sink)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -330,8 +325,7 @@ static int file_read_local(struct connector *c, struct connector_sink *sink)
         last_off = off;
     }
     if (rc == IG_OK && last) {
-        c->pending_cursor = ig_asprintf("%s\t%lld", last,
-                                        (long long)last_off);
+        c->pending_cursor = ig_asprintf("%s\t%lld", last, (long long)last_off);
     }
     for (size_t i = 0; i < n; i++) {
         ig_free(names[i]);

@@ -52,7 +52,7 @@
 #define CURSOR_MAX_IDS 512
 
 struct hotline_conf {
-    char *items;          /* pointer to the list */
+    char *items; /* pointer to the list */
     char *id;
     char *time;
     char *title;
@@ -60,7 +60,7 @@ struct hotline_conf {
     char *place;
     char *author;
     char *link;
-    struct ig_cfg_list field;   /* MAP: raw field name -> pointer */
+    struct ig_cfg_list field; /* MAP: raw field name -> pointer */
     char *next_cursor;
     char *has_more;
     char *cursor_param;
@@ -69,7 +69,7 @@ struct hotline_conf {
     char *ok_pointer;
     char *ok_value;
     char *error_pointer;
-    char *tz;             /* "+08:00": offset of times without a zone */
+    char *tz; /* "+08:00": offset of times without a zone */
     int64_t max_depth;
     int64_t max_field;
     bool keep_raw;
@@ -82,19 +82,17 @@ static const char *const since_formats[] = {"datetime", "iso8601", "epoch",
 
 static const struct ig_cfg_field hotline_schema[] = {
     {"items", IG_CFG_STR, "/data/list", OFF(items),
-     "JSON pointer to the array of work orders (or one order object)", 0,
-     NULL},
+     "JSON pointer to the array of work orders (or one order object)", 0, NULL},
     {"id", IG_CFG_STR, NULL, OFF(id),
-     "pointer (inside a work order) to its id, e.g. /gdbh",
-     IG_CFG_F_REQUIRED, NULL},
+     "pointer (inside a work order) to its id, e.g. /gdbh", IG_CFG_F_REQUIRED,
+     NULL},
     {"time", IG_CFG_STR, NULL, OFF(time),
      "pointer to the accepted/created time (drives the cursor)", 0, NULL},
-    {"title", IG_CFG_STR, NULL, OFF(title), "pointer to the title", 0,
+    {"title", IG_CFG_STR, NULL, OFF(title), "pointer to the title", 0, NULL},
+    {"text", IG_CFG_STR, NULL, OFF(text), "pointer to the complaint text", 0,
      NULL},
-    {"text", IG_CFG_STR, NULL, OFF(text), "pointer to the complaint text",
-     0, NULL},
-    {"place", IG_CFG_STR, NULL, OFF(place), "pointer to the address/town",
-     0, NULL},
+    {"place", IG_CFG_STR, NULL, OFF(place), "pointer to the address/town", 0,
+     NULL},
     {"author", IG_CFG_STR, NULL, OFF(author), "pointer to the reporter", 0,
      NULL},
     {"link", IG_CFG_STR, NULL, OFF(link),
@@ -103,11 +101,10 @@ static const struct ig_cfg_field hotline_schema[] = {
     {"field", IG_CFG_MAP, NULL, OFF(field),
      "field.NAME = pointer: extra raw fields kept on the item", 0, NULL},
     {"next_cursor", IG_CFG_STR, "/data/nextCursor", OFF(next_cursor),
-     "pointer to the next page's cursor (\"\" or null: last page)", 0,
-     NULL},
+     "pointer to the next page's cursor (\"\" or null: last page)", 0, NULL},
     {"has_more", IG_CFG_STR, "/data/hasMore", OFF(has_more),
-     "pointer to the more-pages flag (absent: more while a cursor comes)",
-     0, NULL},
+     "pointer to the more-pages flag (absent: more while a cursor comes)", 0,
+     NULL},
     {"cursor_param", IG_CFG_STR, "cursor", OFF(cursor_param),
      "query parameter carrying the page cursor", 0, NULL},
     {"since_param", IG_CFG_STR, NULL, OFF(since_param),
@@ -124,8 +121,8 @@ static const struct ig_cfg_field hotline_schema[] = {
      "pointer to the API error message (e.g. /msg)", 0, NULL},
     {"timezone", IG_CFG_STR, "+08:00", OFF(tz),
      "UTC offset of times written without a zone", 0, NULL},
-    {"max_depth", IG_CFG_INT, "64", OFF(max_depth),
-     "JSON nesting limit", 0, NULL},
+    {"max_depth", IG_CFG_INT, "64", OFF(max_depth), "JSON nesting limit", 0,
+     NULL},
     {"max_field", IG_CFG_SIZE, "256KiB", OFF(max_field),
      "cap per text field; longer values are cut and flagged", 0, NULL},
     {"keep_raw", IG_CFG_BOOL, "true", OFF(keep_raw),
@@ -142,7 +139,7 @@ struct hotline {
     struct hotline_conf cf;
     int tz_min;
     /* per poll */
-    char *page_cursor;        /* cursor for the next request, or NULL */
+    char *page_cursor; /* cursor for the next request, or NULL */
     struct strset seen_cursors;
     struct strset seen_ids;
     size_t pages;
@@ -190,8 +187,8 @@ static int parse_tz(const char *s, int *min)
         *min = 0;
         return IG_OK;
     }
-    if ((s[0] != '+' && s[0] != '-') ||
-        sscanf(s + 1, "%2u:%2u", &h, &m) != 2 || h > 14 || m > 59) {
+    if ((s[0] != '+' && s[0] != '-') || sscanf(s + 1, "%2u:%2u", &h, &m) != 2 ||
+        h > 14 || m > 59) {
         return IG_EINVAL;
     }
     sign = s[0] == '-' ? -1 : 1;
@@ -301,8 +298,8 @@ static void cursor_load(struct hotline *h, const char *text)
     }
     cJSON *root = NULL;
     char err[128];
-    if (json_safe_parse(text, strlen(text), 8, &root, NULL, err,
-                        sizeof(err)) < 0) {
+    if (json_safe_parse(text, strlen(text), 8, &root, NULL, err, sizeof(err)) <
+        0) {
         return;
     }
     int64_t t;
@@ -356,12 +353,17 @@ static int hotline_init(struct connector *c, struct ig_diags *d)
         const char *key;
         const char *val;
     } ptrs[] = {
-        {"items", h->cf.items},       {"id", h->cf.id},
-        {"time", h->cf.time},         {"title", h->cf.title},
-        {"text", h->cf.text},         {"place", h->cf.place},
-        {"author", h->cf.author},     {"link", h->cf.link},
+        {"items", h->cf.items},
+        {"id", h->cf.id},
+        {"time", h->cf.time},
+        {"title", h->cf.title},
+        {"text", h->cf.text},
+        {"place", h->cf.place},
+        {"author", h->cf.author},
+        {"link", h->cf.link},
         {"next_cursor", h->cf.next_cursor},
-        {"has_more", h->cf.has_more}, {"ok_pointer", h->cf.ok_pointer},
+        {"has_more", h->cf.has_more},
+        {"ok_pointer", h->cf.ok_pointer},
         {"error_pointer", h->cf.error_pointer},
     };
     for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++) {
@@ -503,16 +505,14 @@ static const char *take(struct ig_item *it, const struct hotline *h,
 
 static int one_record(struct connector *c, struct hotline *h,
                       const struct connector_resp *in, const cJSON *rec,
-                      unsigned repairs, struct connector_sink *sink,
-                      bool *old)
+                      unsigned repairs, struct connector_sink *sink, bool *old)
 {
     *old = false;
     const char *id;
-    enum json_safe_kind k = json_safe_scalar(json_safe_pointer(rec, h->cf.id),
-                                             &id);
+    enum json_safe_kind k =
+        json_safe_scalar(json_safe_pointer(rec, h->cf.id), &id);
     if ((k != JSON_SAFE_STRING && k != JSON_SAFE_NUMBER) || !*id) {
-        connector_skip(sink, c, "work order without an id at %s",
-                       h->cf.id);
+        connector_skip(sink, c, "work order without an id at %s", h->cf.id);
         return IG_OK;
     }
     if (k == JSON_SAFE_NUMBER && strpbrk(id, ".eE-")) {
@@ -557,8 +557,8 @@ static int one_record(struct connector *c, struct hotline *h,
     it->author = take(it, h, rec, h->cf.author);
     const char *link = take(it, h, rec, h->cf.link);
     if (link) {
-        char *abs = connector_resolve_url(in->url ? in->url : c->conf.url,
-                                          link);
+        char *abs =
+            connector_resolve_url(in->url ? in->url : c->conf.url, link);
         it->url = ig_item_strdup(it, abs);
         ig_free(abs);
     }

@@ -339,8 +339,9 @@ static int rewrite(struct jp *p, int max_depth)
             continue;
         case S_AFTER:
             if (depth == 0) {
-                return fail(p, IG_EPARSE, "trailing data after the JSON "
-                                          "value");
+                return fail(p, IG_EPARSE,
+                            "trailing data after the JSON "
+                            "value");
             }
             if (c == ',') {
                 p->i++;
@@ -438,8 +439,7 @@ int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
         goto out;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(p.out.data, p.out.len + 1, &end,
-                                            1);
+    cJSON *root = cJSON_ParseWithLengthOpts(p.out.data, p.out.len + 1, &end, 1);
     if (!root) {
         p.i = 0;
         rc = fail(&p, IG_EPARSE, "JSON rejected by the parser");
@@ -449,8 +449,10 @@ int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
     if (dup) {
         cJSON_Delete(root);
         p.i = 0;
-        rc = fail(&p, IG_EPARSE, "duplicate key \"%s\" (documents with "
-                                 "duplicate keys are rejected)", dup);
+        rc = fail(&p, IG_EPARSE,
+                  "duplicate key \"%s\" (documents with "
+                  "duplicate keys are rejected)",
+                  dup);
         goto out;
     }
     *out = root;

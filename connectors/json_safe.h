@@ -39,10 +39,10 @@
 #define JSON_SAFE_DEPTH 64
 
 enum json_safe_kind {
-    JSON_SAFE_NONE = 0,   /* missing, null, object or array */
+    JSON_SAFE_NONE = 0, /* missing, null, object or array */
     JSON_SAFE_STRING,
-    JSON_SAFE_NUMBER,     /* text is the number's exact JSON text */
-    JSON_SAFE_BOOL,       /* text is "true" or "false" */
+    JSON_SAFE_NUMBER, /* text is the number's exact JSON text */
+    JSON_SAFE_BOOL,   /* text is "true" or "false" */
 };
 
 /* Parses s[0..n). Returns IG_OK and the tree in *out (cJSON_Delete it)

@@ -59,8 +59,8 @@ const struct ig_cfg_field connector_common_schema[] = {
      "http(s) URL to poll (for kind file: a path to a file or folder)",
      IG_CFG_F_REQUIRED, NULL},
     {"channel", IG_CFG_STR, NULL, OFF(channel),
-     "channel of the items (hotline, letters, media, web); default: kind's",
-     0, NULL},
+     "channel of the items (hotline, letters, media, web); default: kind's", 0,
+     NULL},
     {"interval", IG_CFG_DUR_MS, "5m", OFF(interval_ms), "poll interval", 0,
      NULL},
     {"jitter", IG_CFG_INT, "10", OFF(jitter_pct),
@@ -83,8 +83,8 @@ const struct ig_cfg_field connector_common_schema[] = {
      "... for this long", 0, NULL},
     {"max_bytes", IG_CFG_SIZE, "16MiB", OFF(max_bytes),
      "cap on a response body after decompression", 0, NULL},
-    {"max_items", IG_CFG_INT, "10000", OFF(max_items),
-     "cap on items per poll", 0, NULL},
+    {"max_items", IG_CFG_INT, "10000", OFF(max_items), "cap on items per poll",
+     0, NULL},
     {"max_pages", IG_CFG_INT, "50", OFF(max_pages),
      "cap on requests per poll (paging)", 0, NULL},
     {"max_backoff", IG_CFG_DUR_MS, "6h", OFF(max_backoff_ms),
@@ -188,8 +188,8 @@ void connector_cfg_error(struct connector *c, struct ig_diags *d,
             col = c->cfg->e[i].col;
         }
     }
-    ig_diags_add(d, IG_DIAG_ERROR, file, line, col, "%s%s%s",
-                 key ? key : "", key ? ": " : "", b.data ? b.data : "");
+    ig_diags_add(d, IG_DIAG_ERROR, file, line, col, "%s%s%s", key ? key : "",
+                 key ? ": " : "", b.data ? b.data : "");
     ig_buf_fini(&b);
 }
 

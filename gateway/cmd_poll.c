@@ -163,9 +163,8 @@ static void on_batch(void *ud, struct sched_batch *b)
         if (r->rs) {
             const char *t = it->title ? it->title : "";
             const char *x = it->text ? it->text : "";
-            if (ruleset_classify(r->rs, r->scratch, t, strlen(t), x,
-                                 strlen(x), r->explain, it->arena,
-                                 &cr) == IG_OK) {
+            if (ruleset_classify(r->rs, r->scratch, t, strlen(t), x, strlen(x),
+                                 r->explain, it->arena, &cr) == IG_OK) {
                 crp = &cr;
                 r->nclassified += cr.top != NULL;
             }

@@ -65,8 +65,8 @@ static int do_check(const char *path)
             char *hdr = NULL;
             const char *why = NULL;
             if (source_auth_header(s, &hdr, &why) < 0) {
-                ig_diags_add(&d, IG_DIAG_WARNING, s->sec->file, s->sec->line,
-                             0, "[source %s] %s (%s)", s->conn.id, why,
+                ig_diags_add(&d, IG_DIAG_WARNING, s->sec->file, s->sec->line, 0,
+                             "[source %s] %s (%s)", s->conn.id, why,
                              s->conn.conf.auth);
             }
             ig_free(hdr);
@@ -127,14 +127,13 @@ static void print_one(void *ud, const struct source_state *st)
     fmt_ts(h->last_success_ts, ls);
     fmt_ts(h->last_error_ts, le);
     fmt_ts(h->last_new_item_ts, ln);
-    const char *status = h->polls == 0                  ? "never"
+    const char *status = h->polls == 0                 ? "never"
                          : h->consecutive_failures > 0 ? "FAILING"
                                                        : "ok";
     bool configured = !c->set || source_set_find(c->set, h->id);
     printf("%-24s %-8s %-7s last ok %s  items %lld  new %s%s\n", h->id,
-           h->kind ? h->kind : "?", status, ls,
-           (long long)h->items_last_poll, ln,
-           configured ? "" : "  (no longer configured)");
+           h->kind ? h->kind : "?", status, ls, (long long)h->items_last_poll,
+           ln, configured ? "" : "  (no longer configured)");
     if (h->consecutive_failures > 0 || h->last_error) {
         printf("%-24s   failures in a row %lld; last error %s: %s\n", "",
                (long long)h->consecutive_failures, le,
@@ -187,8 +186,7 @@ static int do_status(const char *dir, const char *sources, bool json)
     ig_buf_fini(&b);
     source_set_free(set);
     if (n < 0 && !set) {
-        fprintf(stderr, "intake: no state in %s (has the gateway run?)\n",
-                dir);
+        fprintf(stderr, "intake: no state in %s (has the gateway run?)\n", dir);
         return IG_EXIT_RUNTIME;
     }
     return IG_EXIT_OK;
@@ -233,7 +231,8 @@ int cmd_sources(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 ||
-             strcmp(a, "--sources") == 0) && i + 1 < argc) {
+             strcmp(a, "--sources") == 0) &&
+            i + 1 < argc) {
             cfg = argv[++i];
         } else if ((strcmp(a, "-d") == 0 || strcmp(a, "--state") == 0) &&
                    i + 1 < argc) {

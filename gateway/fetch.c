@@ -42,7 +42,7 @@
 #define FETCH_DEFAULT_REDIRECTS 5
 
 struct hostslot {
-    char *key;             /* "host:port" */
+    char *key; /* "host:port" */
     int active;
     struct hostslot *next;
 };
@@ -53,8 +53,8 @@ struct fetch_xfer {
     fetch_done_cb cb;
     void *ud;
     /* request (owned copies) */
-    char *url;             /* current URL (after redirects) */
-    char *origin;          /* "host:port" of the first URL */
+    char *url;    /* current URL (after redirects) */
+    char *origin; /* "host:port" of the first URL */
     char **headers;
     size_t nheaders;
     char *etag, *last_modified;
@@ -75,7 +75,7 @@ struct fetch_xfer {
     struct curl_slist *slist;
     struct hostslot *slot;
     bool queued, running;
-    struct fetch_xfer *prev, *next;   /* in f->queue or f->active */
+    struct fetch_xfer *prev, *next; /* in f->queue or f->active */
 };
 
 struct fetch {
@@ -449,13 +449,13 @@ static void finish(struct fetch *f, struct fetch_xfer *x, int rc, int status,
         .url = x->url,
         .etag = x->resp_etag,
         .last_modified = x->resp_lm,
-        .retry_after_s = (status == 429 || status == 503) ? x->retry_after_s
-                                                          : -1,
+        .retry_after_s =
+            (status == 429 || status == 503) ? x->retry_after_s : -1,
         .error = error,
         .redirects = x->redirects,
     };
     if (rc == IG_OK && status >= 400 && !error) {
-        r.error = status == 429 ? "HTTP 429 Too Many Requests"
+        r.error = status == 429   ? "HTTP 429 Too Many Requests"
                   : status >= 500 ? "HTTP server error"
                                   : "HTTP client error";
     }
@@ -509,7 +509,8 @@ static void on_done(struct fetch *f, struct fetch_xfer *x, CURLcode res)
         if (x->over_cap || res == CURLE_FILESIZE_EXCEEDED) {
             snprintf(msg, sizeof(msg),
                      "response larger than max_bytes (%lld bytes, after "
-                     "decompression)", (long long)x->max_bytes);
+                     "decompression)",
+                     (long long)x->max_bytes);
             finish(f, x, IG_E2BIG, 0, msg);
             return;
         }
@@ -547,7 +548,8 @@ static void on_done(struct fetch *f, struct fetch_xfer *x, CURLcode res)
         if (!allowed_redirect(x, key)) {
             snprintf(msg, sizeof(msg),
                      "redirect to another host refused (%.100s; allow it "
-                     "with redirect_hosts)", key);
+                     "with redirect_hosts)",
+                     key);
             ig_free(key);
             finish(f, x, IG_EREJECTED, (int)status, msg);
             return;
@@ -682,8 +684,8 @@ void fetch_free(struct fetch *f)
     ig_free(f);
 }
 
-int fetch_start(struct fetch *f, const struct fetch_req *req,
-                fetch_done_cb cb, void *ud, struct fetch_xfer **out)
+int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
+                void *ud, struct fetch_xfer **out)
 {
     if (out) {
         *out = NULL;
@@ -717,20 +719,19 @@ int fetch_start(struct fetch *f, const struct fetch_req *req,
         x->nallow = req->nallow_hosts;
     }
     x->etag = req->etag ? ig_strdup(req->etag) : NULL;
-    x->last_modified = req->last_modified ? ig_strdup(req->last_modified)
-                                          : NULL;
-    x->user_agent = ig_strdup(req->user_agent ? req->user_agent
-                                              : f->user_agent);
+    x->last_modified =
+        req->last_modified ? ig_strdup(req->last_modified) : NULL;
+    x->user_agent =
+        ig_strdup(req->user_agent ? req->user_agent : f->user_agent);
     x->log_name = req->log_name ? ig_strdup(req->log_name) : NULL;
-    x->connect_timeout_ms = req->connect_timeout_ms > 0
-                                ? req->connect_timeout_ms
-                                : 10000;
+    x->connect_timeout_ms =
+        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000;
     x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 60000;
     x->low_speed_bps = req->low_speed_bps;
     x->low_speed_ms = req->low_speed_ms;
-    x->max_bytes = req->max_bytes > 0 ? req->max_bytes
-                                      : FETCH_DEFAULT_MAX_BYTES;
-    x->max_redirects = req->max_redirects == 0 ? FETCH_DEFAULT_REDIRECTS
+    x->max_bytes =
+        req->max_bytes > 0 ? req->max_bytes : FETCH_DEFAULT_MAX_BYTES;
+    x->max_redirects = req->max_redirects == 0  ? FETCH_DEFAULT_REDIRECTS
                        : req->max_redirects < 0 ? 0
                                                 : req->max_redirects;
     if (x->max_redirects > FETCH_DEFAULT_REDIRECTS) {

@@ -33,48 +33,48 @@ struct fetch;
 struct fetch_xfer;
 
 struct fetch_opts {
-    int max_per_host;          /* concurrent transfers per host:port; 0: 2 */
-    int max_total;             /* concurrent transfers overall; 0: 32 */
-    const char *user_agent;    /* borrowed; NULL: "intake/<version>" */
+    int max_per_host;       /* concurrent transfers per host:port; 0: 2 */
+    int max_total;          /* concurrent transfers overall; 0: 32 */
+    const char *user_agent; /* borrowed; NULL: "intake/<version>" */
 };
 
 struct fetch_req {
-    const char *url;                 /* absolute http(s) URL */
-    const char *const *headers;      /* "Name: value"; may hold secrets */
+    const char *url;            /* absolute http(s) URL */
+    const char *const *headers; /* "Name: value"; may hold secrets */
     size_t nheaders;
-    const char *etag;                /* validator or NULL */
-    const char *last_modified;       /* validator or NULL */
-    int64_t connect_timeout_ms;      /* 0: 10 s */
-    int64_t timeout_ms;              /* 0: 60 s */
-    int64_t low_speed_bps;           /* 0: no low-speed limit */
+    const char *etag;           /* validator or NULL */
+    const char *last_modified;  /* validator or NULL */
+    int64_t connect_timeout_ms; /* 0: 10 s */
+    int64_t timeout_ms;         /* 0: 60 s */
+    int64_t low_speed_bps;      /* 0: no low-speed limit */
     int64_t low_speed_ms;
-    int64_t max_bytes;               /* decompressed cap; 0: 16 MiB */
-    int max_redirects;               /* 0: 5; negative: none followed */
-    const char *const *allow_hosts;  /* extra "host[:port]" for redirects */
+    int64_t max_bytes;              /* decompressed cap; 0: 16 MiB */
+    int max_redirects;              /* 0: 5; negative: none followed */
+    const char *const *allow_hosts; /* extra "host[:port]" for redirects */
     size_t nallow_hosts;
-    const char *user_agent;          /* NULL: fetch_opts.user_agent */
-    const char *log_name;            /* source id for log lines */
+    const char *user_agent; /* NULL: fetch_opts.user_agent */
+    const char *log_name;   /* source id for log lines */
 };
 
 struct fetch_result {
-    int rc;                   /* IG_OK when an HTTP response arrived (any
-                               * status); else IG_EAGAIN (timeout, reset,
-                               * DNS: retry later), IG_E2BIG (over
-                               * max_bytes), IG_EREJECTED (bad redirect,
-                               * protocol, too many redirects, bad content
-                               * encoding), IG_EIO (other) */
-    int status;               /* last HTTP status, 0 when none */
-    const char *body;         /* decompressed bytes, NUL-terminated; the
-                               * body may itself hold NULs: use len */
+    int rc;           /* IG_OK when an HTTP response arrived (any
+                       * status); else IG_EAGAIN (timeout, reset,
+                       * DNS: retry later), IG_E2BIG (over
+                       * max_bytes), IG_EREJECTED (bad redirect,
+                       * protocol, too many redirects, bad content
+                       * encoding), IG_EIO (other) */
+    int status;       /* last HTTP status, 0 when none */
+    const char *body; /* decompressed bytes, NUL-terminated; the
+                       * body may itself hold NULs: use len */
     size_t len;
     const char *content_type; /* or NULL */
     const char *url;          /* effective URL after redirects */
     const char *etag;         /* response validators, or NULL */
     const char *last_modified;
-    int64_t retry_after_s;    /* from Retry-After on 429/503, else -1 */
-    const char *error;        /* human text for rc != IG_OK or status >= 400
-                               * (no secrets), else NULL */
-    int redirects;            /* redirects followed */
+    int64_t retry_after_s; /* from Retry-After on 429/503, else -1 */
+    const char *error;     /* human text for rc != IG_OK or status >= 400
+                            * (no secrets), else NULL */
+    int redirects;         /* redirects followed */
 };
 
 /* Called exactly once per fetch_start() that returned IG_OK: when the
@@ -98,8 +98,8 @@ void fetch_free(struct fetch *f);
  * from inside fetch_start) and the transfer handle in *out (may be NULL if
  * not wanted; valid until cb runs), or IG_EINVAL when the URL is not
  * http(s) (cb will not be called). */
-int fetch_start(struct fetch *f, const struct fetch_req *req,
-                fetch_done_cb cb, void *ud, struct fetch_xfer **out);
+int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
+                void *ud, struct fetch_xfer **out);
 
 /* Cancels a transfer: its callback runs now with rc IG_EIO, "cancelled". */
 void fetch_cancel(struct fetch *f, struct fetch_xfer *x);

@@ -52,14 +52,14 @@ struct poll;
 
 struct srt {
     struct sched *s;
-    struct source *src;          /* borrowed from setref->set */
+    struct source *src; /* borrowed from setref->set */
     struct setref *ref;
     struct event *timer;
     struct source_state st;
-    struct poll *poll;           /* in flight or unsettled */
-    bool removed;                /* dropped by a reload */
+    struct poll *poll; /* in flight or unsettled */
+    bool removed;      /* dropped by a reload */
     bool polled_once;
-    int64_t due_ms_from_now;     /* computed at completion */
+    int64_t due_ms_from_now; /* computed at completion */
     bool failing;
     struct srt *next;
 };
@@ -91,7 +91,7 @@ struct sched {
     char *state_dir;
     struct setref *sets;
     struct srt *rts;
-    struct poll *polls;          /* unsettled */
+    struct poll *polls; /* unsettled */
     uint64_t next_token;
     uint32_t rng;
     bool started, stopping, idle_sent;
@@ -227,7 +227,8 @@ static void arm(struct srt *rt, int64_t ms)
     rt->st.h.next_poll_ts = now_s() + ms / 1000;
 }
 
-/* --- polls ------------------------------------------------------------------ */
+/* --- polls ------------------------------------------------------------------
+ */
 
 static int on_item(void *ud, struct ig_item *it)
 {
@@ -306,9 +307,10 @@ static void on_fetched(void *ud, const struct fetch_result *r)
     }
     if (r->status == 429 || r->status == 503) {
         p->retry_after_s = r->retry_after_s;
-        complete(p, IG_EAGAIN, r->status == 429 ? "HTTP 429 Too Many Requests"
-                                                 : "HTTP 503 Service "
-                                                   "Unavailable");
+        complete(p, IG_EAGAIN,
+                 r->status == 429 ? "HTTP 429 Too Many Requests"
+                                  : "HTTP 503 Service "
+                                    "Unavailable");
         return;
     }
     if (r->status < 200 || r->status > 299) {
@@ -316,9 +318,9 @@ static void on_fetched(void *ud, const struct fetch_result *r)
         snprintf(why, sizeof(why), "HTTP status %d", r->status);
         /* 5xx and 408 are the server's trouble: retried with backoff like
          * everything else, but reported as transient. */
-        complete(p, r->status >= 500 || r->status == 408 ? IG_EAGAIN
-                                                         : IG_EREJECTED,
-                 why);
+        complete(
+            p, r->status >= 500 || r->status == 408 ? IG_EAGAIN : IG_EREJECTED,
+            why);
         return;
     }
     if (p->pages == 0) {
@@ -433,9 +435,8 @@ static int64_t next_delay_ms(struct srt *rt, bool ok, int64_t retry_after_s)
     } else {
         /* Exponential backoff from the interval, capped, never giving up. */
         d = base;
-        for (int64_t i = 1; i < rt->st.h.consecutive_failures &&
-                            d < cf->max_backoff_ms;
-             i++) {
+        for (int64_t i = 1;
+             i < rt->st.h.consecutive_failures && d < cf->max_backoff_ms; i++) {
             d *= 2;
         }
         if (d > cf->max_backoff_ms) {
@@ -546,8 +547,7 @@ static void maybe_idle(struct sched *s)
     }
 }
 
-void sched_done(struct sched *s, uint64_t token, int status,
-                size_t new_items)
+void sched_done(struct sched *s, uint64_t token, int status, size_t new_items)
 {
     struct poll **where;
     struct poll *p = find_poll(s, token, &where);
@@ -588,7 +588,8 @@ void sched_done(struct sched *s, uint64_t token, int status,
     maybe_idle(s);
 }
 
-/* --- lifecycle -------------------------------------------------------------- */
+/* --- lifecycle --------------------------------------------------------------
+ */
 
 int sched_new(struct event_base *base, struct source_set *set,
               const struct sched_opts *o, struct sched **out)
@@ -762,7 +763,8 @@ void sched_free(struct sched *s)
     ig_free(s);
 }
 
-/* --- health ------------------------------------------------------------------ */
+/* --- health ------------------------------------------------------------------
+ */
 
 void sched_health_each(const struct sched *s,
                        void (*fn)(void *ud, const struct source_health *h),
@@ -793,9 +795,10 @@ void sched_health_obj_json(const struct source_health *h, struct ig_jsonw *w)
     ig_jsonw_kstr(w, "id", h->id);
     ig_jsonw_kstr(w, "kind", h->kind);
     ig_jsonw_kbool(w, "enabled", h->enabled);
-    ig_jsonw_kstr(w, "status", h->polls == 0                  ? "never polled"
-                               : h->consecutive_failures > 0 ? "failing"
-                                                             : "ok");
+    ig_jsonw_kstr(w, "status",
+                  h->polls == 0                 ? "never polled"
+                  : h->consecutive_failures > 0 ? "failing"
+                                                : "ok");
     kts(w, "last_poll", h->last_poll_ts);
     kts(w, "last_success", h->last_success_ts);
     kts(w, "last_error_at", h->last_error_ts);

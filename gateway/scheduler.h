@@ -57,20 +57,20 @@ struct sched;
 /* One poll's result. Everything is borrowed and valid until sched_done()
  * for its token, except the items (see below). */
 struct sched_batch {
-    uint64_t token;            /* pass to sched_done() */
+    uint64_t token; /* pass to sched_done() */
     const char *source_id;
     const char *kind;
     const char *channel;
-    struct ig_item **items;    /* items[i] ownership is *transferred* to
-                                * the callee, who must ig_item_free() each
-                                * (set the slot to NULL if freed early;
-                                * sched_done frees non-NULL leftovers) */
+    struct ig_item **items; /* items[i] ownership is *transferred* to
+                             * the callee, who must ig_item_free() each
+                             * (set the slot to NULL if freed early;
+                             * sched_done frees non-NULL leftovers) */
     size_t nitems;
-    int rc;                    /* IG_OK, or the poll's error: the items
-                                * are what came before the failure */
-    const char *error;         /* why rc != IG_OK, else NULL */
-    size_t nskipped;           /* malformed items the connector skipped */
-    bool not_modified;         /* 304: nothing new, nitems == 0 */
+    int rc;            /* IG_OK, or the poll's error: the items
+                        * are what came before the failure */
+    const char *error; /* why rc != IG_OK, else NULL */
+    size_t nskipped;   /* malformed items the connector skipped */
+    bool not_modified; /* 304: nothing new, nitems == 0 */
 };
 
 /* Receives each poll's batch (see the contract above). */
@@ -81,17 +81,17 @@ typedef void (*sched_batch_cb)(void *ud, struct sched_batch *b);
 typedef void (*sched_idle_cb)(void *ud);
 
 struct sched_opts {
-    const char *state_dir;     /* cursor/validator/health files; NULL:
-                                * nothing persisted (dry runs) */
-    bool state_readonly;       /* read cursors/validators from
-                                * state_dir but never write (intake poll) */
-    bool once;                 /* poll each enabled source once, then
-                                * call on_idle */
-    int max_per_host;          /* fetch concurrency per host; 0: 2 */
-    int max_total;             /* fetch concurrency overall; 0: 32 */
-    uint32_t seed;             /* jitter PRNG seed; 0: from the clock */
-    sched_batch_cb on_batch;   /* required */
-    sched_idle_cb on_idle;     /* optional (once mode) */
+    const char *state_dir;   /* cursor/validator/health files; NULL:
+                              * nothing persisted (dry runs) */
+    bool state_readonly;     /* read cursors/validators from
+                              * state_dir but never write (intake poll) */
+    bool once;               /* poll each enabled source once, then
+                              * call on_idle */
+    int max_per_host;        /* fetch concurrency per host; 0: 2 */
+    int max_total;           /* fetch concurrency overall; 0: 32 */
+    uint32_t seed;           /* jitter PRNG seed; 0: from the clock */
+    sched_batch_cb on_batch; /* required */
+    sched_idle_cb on_idle;   /* optional (once mode) */
     void *ud;
 };
 
@@ -115,8 +115,7 @@ int sched_poll_now(struct sched *s, const char *id);
  * "success"); a negative status commits nothing. new_items is how many of
  * the batch were new to the gateway (not duplicates): it feeds the "last
  * new item" health field. Unknown tokens are ignored. */
-void sched_done(struct sched *s, uint64_t token, int status,
-                size_t new_items);
+void sched_done(struct sched *s, uint64_t token, int status, size_t new_items);
 
 /* Replaces the source set (ownership of set transferred). Returns IG_OK. */
 int sched_reload(struct sched *s, struct source_set *set);
@@ -135,15 +134,15 @@ struct source_health {
     const char *id;
     const char *kind;
     bool enabled;
-    int64_t last_poll_ts;        /* Unix seconds; 0 = never */
+    int64_t last_poll_ts; /* Unix seconds; 0 = never */
     int64_t last_success_ts;
     int64_t last_error_ts;
-    const char *last_error;      /* why, or NULL */
+    const char *last_error; /* why, or NULL */
     int64_t consecutive_failures;
     int64_t items_last_poll;
     int64_t last_new_item_ts;
-    int64_t next_poll_ts;        /* 0 when not scheduled */
-    int64_t polls, failures;     /* totals since start */
+    int64_t next_poll_ts;    /* 0 when not scheduled */
+    int64_t polls, failures; /* totals since start */
     int64_t items_total;
 };
 

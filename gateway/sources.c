@@ -130,8 +130,8 @@ static struct source *load_one(const struct ig_cfg_section *sec,
             }
         }
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, e->col,
-                     "kind: unknown kind '%s'%s%s%s (built-in kinds: %s)",
-                     kind, sug ? " (did you mean '" : "", sug ? sug : "",
+                     "kind: unknown kind '%s'%s%s%s (built-in kinds: %s)", kind,
+                     sug ? " (did you mean '" : "", sug ? sug : "",
                      sug ? "'?)" : "", kl);
         ig_free(kl);
     }
@@ -142,12 +142,13 @@ static struct source *load_one(const struct ig_cfg_section *sec,
         if (common || own || (kind && !ops)) {
             continue;
         }
-        const char *sug = closest(connector_common_schema,
-                                  ops ? ops->schema : NULL, e->key);
+        const char *sug =
+            closest(connector_common_schema, ops ? ops->schema : NULL, e->key);
         if (sug) {
             ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, 1,
                          "unknown key '%s' in [source %s] (did you mean "
-                         "'%s'?)", e->key, id, sug);
+                         "'%s'?)",
+                         e->key, id, sug);
         } else {
             ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, 1,
                          "unknown key '%s' in [source %s]%s%s", e->key, id,
@@ -190,11 +191,11 @@ static struct source *load_one(const struct ig_cfg_section *sec,
     if (c->max_items < 1 || c->max_pages < 1 || c->max_bytes < 1024) {
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
                      "[source %s]: max_items and max_pages must be >= 1, "
-                     "max_bytes >= 1KiB", id);
+                     "max_bytes >= 1KiB",
+                     id);
     }
     if (c->auth && strcmp(c->auth, "none") != 0 &&
-        strncmp(c->auth, "env:", 4) != 0 &&
-        strncmp(c->auth, "file:", 5) != 0) {
+        strncmp(c->auth, "env:", 4) != 0 && strncmp(c->auth, "file:", 5) != 0) {
         const struct ig_cfg_entry *e = entry(sec, "auth");
         /* Never echo the value: it may be a pasted secret. */
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, e->col,
@@ -247,7 +248,8 @@ int source_set_load(const char *path, struct source_set **out,
         if (strcmp(sec->type, "source") != 0) {
             ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
                          "only [source ID] sections belong in a sources "
-                         "file, got [%s]", sec->type);
+                         "file, got [%s]",
+                         sec->type);
             continue;
         }
         nsec++;
@@ -258,7 +260,8 @@ int source_set_load(const char *path, struct source_set **out,
                 strcmp(o->name, sec->name) == 0) {
                 ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
                              "duplicate source id '%s' (first defined at "
-                             "%s:%d)", sec->name, o->file, o->line);
+                             "%s:%d)",
+                             sec->name, o->file, o->line);
                 dup = true;
                 break;
             }
@@ -356,8 +359,8 @@ int source_auth_header(const struct source *s, char **out, const char **why)
         return IG_EINVAL;
     }
     const char *scheme = c->auth_scheme ? c->auth_scheme : "";
-    *out = ig_asprintf("%s: %s%s%s", c->auth_header ? c->auth_header
-                                                    : "Authorization",
+    *out = ig_asprintf("%s: %s%s%s",
+                       c->auth_header ? c->auth_header : "Authorization",
                        scheme, *scheme ? " " : "", secret);
     /* Best effort: do not leave the secret in freed heap memory. */
     memset(secret, 0, l);

@@ -1,8 +1,7 @@
 /* sources.h — the configured sources: sources.d/NAME.conf -> connectors.
  *
  * A source set is loaded from one file or a folder of NAME.conf files
- * (sorted)
- * through core/cfg.h. Each `[source ID]` section is one source: the common
+ * (sorted) through core/cfg.h. Each `[source ID]` section is one source: the common
  * keys (connector_common_schema: kind, url, interval, auth, ...) plus the
  * keys of its kind (ops->schema). Unknown keys, bad values, duplicate ids
  * and unknown kinds are all collected as file:line:col diagnostics before
@@ -29,16 +28,16 @@
 struct ig_diags;
 
 struct source {
-    struct connector conn;          /* the instance; conn.id is the id */
+    struct connector conn;            /* the instance; conn.id is the id */
     const struct ig_cfg_section *sec; /* borrowed from the set's doc */
-    char *fingerprint;              /* owned: canonical text of the
-                                     * section, to detect changes */
+    char *fingerprint;                /* owned: canonical text of the
+                                       * section, to detect changes */
 };
 
 struct source_set {
-    struct source **v;              /* owned */
+    struct source **v; /* owned */
     size_t n;
-    struct ig_cfg_doc doc;          /* owned: the parsed files */
+    struct ig_cfg_doc doc; /* owned: the parsed files */
 };
 
 /* Loads path (a file, or every .conf file of a folder). All problems go to d.

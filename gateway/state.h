@@ -36,15 +36,15 @@
 #include "gateway/scheduler.h"
 
 struct source_state {
-    char *cursor;          /* owned, or NULL */
-    char *url;             /* owned: URL the validators belong to */
-    char *etag;            /* owned, or NULL */
-    char *last_modified;   /* owned, or NULL */
-    char *kind;            /* owned, or NULL */
-    struct source_health h;/* h.id/h.kind/h.last_error point into the
-                            * owned strings below */
-    char *id_s;            /* owned */
-    char *last_error_s;    /* owned */
+    char *cursor;           /* owned, or NULL */
+    char *url;              /* owned: URL the validators belong to */
+    char *etag;             /* owned, or NULL */
+    char *last_modified;    /* owned, or NULL */
+    char *kind;             /* owned, or NULL */
+    struct source_health h; /* h.id/h.kind/h.last_error point into the
+                             * owned strings below */
+    char *id_s;             /* owned */
+    char *last_error_s;     /* owned */
 };
 
 void source_state_init(struct source_state *st);

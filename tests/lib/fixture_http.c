@@ -91,8 +91,8 @@ static void sendf(int fd, const char *fmt, ...)
     int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if (n > 0) {
-        send_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n
-                                                   : sizeof(buf) - 1);
+        send_all(fd, buf,
+                 (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
     }
 }
 
@@ -160,7 +160,8 @@ static const char *qparam(const char *q, const char *name, char *out,
             char *w = out;
             for (char *r = out; *r; r++) {
                 unsigned x;
-                if (*r == '%' && r[1] && r[2] && sscanf(r + 1, "%2x", &x) == 1) {
+                if (*r == '%' && r[1] && r[2] &&
+                    sscanf(r + 1, "%2x", &x) == 1) {
                     *w++ = (char)x;
                     r += 2;
                 } else {
@@ -276,14 +277,22 @@ static bool match_route(struct fixture_http *s, const char *path,
 static const char *reason(int st)
 {
     switch (st) {
-    case 200: return "OK";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 404: return "Not Found";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 404:
+        return "Not Found";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
@@ -343,8 +352,10 @@ static void serve(struct fixture_http *s, int fd)
         goto out;
     }
     if (qparam(query, "redirect", v, sizeof(v))) {
-        sendf(fd, "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0"
-                  "\r\nConnection: close\r\n\r\n", v);
+        sendf(fd,
+              "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0"
+              "\r\nConnection: close\r\n\r\n",
+              v);
         goto out;
     }
     size_t len = 0;
@@ -376,8 +387,8 @@ static void serve(struct fixture_http *s, int fd)
             same = strncmp(inm + 16 + strspn(inm + 16, " "), etag,
                            strlen(etag)) == 0;
         } else if (ims) {
-            same = strncmp(ims + 20 + strspn(ims + 20, " "), lm,
-                           strlen(lm)) == 0;
+            same =
+                strncmp(ims + 20 + strspn(ims + 20, " "), lm, strlen(lm)) == 0;
         }
         if (same) {
             status = 304;
@@ -396,8 +407,10 @@ static void serve(struct fixture_http *s, int fd)
         gz = gzip_buf(body, len, &send_len);
         send_body = gz;
     }
-    sendf(fd, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-              "Connection: close\r\n", status, reason(status), ct, send_len);
+    sendf(fd,
+          "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+          "Connection: close\r\n",
+          status, reason(status), ct, send_len);
     if (validators) {
         sendf(fd, "ETag: %s\r\nLast-Modified: %s\r\n", etag, lm);
     }
@@ -626,9 +639,8 @@ static void load_routes(struct fixture_http *s, const char *root)
     while (fgets(line, sizeof(line), f)) {
         char path[1024], q[1024], file[1024], ct[256] = "";
         int st = 0;
-        if (line[0] == '#' ||
-            sscanf(line, "%1023s %1023s %1023s %d %255s", path, q, file, &st,
-                   ct) < 3) {
+        if (line[0] == '#' || sscanf(line, "%1023s %1023s %1023s %d %255s",
+                                     path, q, file, &st, ct) < 3) {
             continue;
         }
         fixture_http_route(s, path, strcmp(q, "*") == 0 ? NULL : q, file, st,

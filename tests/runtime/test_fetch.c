@@ -55,11 +55,11 @@ struct got {
 struct run {
     struct event_base *base;
     struct sched *s;
-    int settle;                 /* status passed to sched_done */
+    int settle; /* status passed to sched_done */
     struct got by_src[8];
     char *names[8];
     size_t nnames;
-    size_t pending;             /* batches still expected */
+    size_t pending; /* batches still expected */
     bool idle;
 };
 
@@ -221,18 +221,17 @@ static char *hotline_src(const char *id, const char *path, const char *extra)
     return s;
 }
 
-/* --- tests ----------------------------------------------------------------- */
+/* --- tests -----------------------------------------------------------------
+ */
 
 static void hotline_paging_and_cursor(void **state)
 {
     (void)state;
-    fixture_http_route(g_srv, "/api/orders", "-",
-                       "feeds/zh/hotline_page1.json", 0,
-                       "application/json;charset=UTF-8", 0);
+    fixture_http_route(g_srv, "/api/orders", "-", "feeds/zh/hotline_page1.json",
+                       0, "application/json;charset=UTF-8", 0);
     fixture_http_route(g_srv, "/api/orders", "cursor=eyJvZmZzZXQiOjJ9",
                        "feeds/zh/hotline_page2_last.json", 0, NULL, 0);
-    char *conf = hotline_src("rx", "/api/orders",
-                             "auth = env:IG_TEST_TOKEN\n");
+    char *conf = hotline_src("rx", "/api/orders", "auth = env:IG_TEST_TOKEN\n");
     setenv("IG_TEST_TOKEN", "tok-xyz", 1);
     char sdir[400];
     snprintf(sdir, sizeof(sdir), "%s/state1", g_tmp);
@@ -317,8 +316,8 @@ static void conditional_get_commits_validators(void **state)
 {
     (void)state;
     char *a = hotline_src("cond", "/feeds/zh/hotline_page2_last.json", NULL);
-    char *b = hotline_src("cond2", "/feeds/zh/hotline_page2_last.json?x=1",
-                          NULL);
+    char *b =
+        hotline_src("cond2", "/feeds/zh/hotline_page2_last.json?x=1", NULL);
     char *conf = ig_asprintf("%s%s", a, b);
     char sdir[400];
     snprintf(sdir, sizeof(sdir), "%s/state2", g_tmp);
@@ -331,8 +330,8 @@ static void conditional_get_commits_validators(void **state)
     assert_true(g->not_modified);
     assert_int_equal(g->rc, IG_OK);
     assert_int_equal(g->n, 0);
-    char *head = fixture_http_last_head(g_srv,
-                                        "/feeds/zh/hotline_page2_last.json");
+    char *head =
+        fixture_http_last_head(g_srv, "/feeds/zh/hotline_page2_last.json");
     assert_non_null(strstr(head, "If-None-Match:"));
     free(head);
 
@@ -356,11 +355,11 @@ static void status_429_500_and_stall(void **state)
     char *a = hotline_src(
         "limited", "/feeds/zh/hotline_page1.json?status=429&retry_after=120",
         NULL);
-    char *b = hotline_src("broken", "/feeds/zh/hotline_page1.json?status=500",
-                          NULL);
-    char *c = hotline_src("stalled",
-                          "/feeds/zh/hotline_page1.json?stall_ms=4000",
-                          "timeout = 1s\n");
+    char *b =
+        hotline_src("broken", "/feeds/zh/hotline_page1.json?status=500", NULL);
+    char *c =
+        hotline_src("stalled", "/feeds/zh/hotline_page1.json?stall_ms=4000",
+                    "timeout = 1s\n");
     char *conf = ig_asprintf("%s%s%s", a, b, c);
     struct run r;
     run_start(&r, conf, NULL, false);
@@ -400,13 +399,12 @@ static void redirects_are_checked(void **state)
                        "hostile/http_redirect_loop.http", 0, NULL, 0);
     char *a = hotline_src(
         "same", "/x?redirect=/feeds/zh/hotline_page2_last.json", NULL);
-    char *b = hotline_src("other",
-                          "/x?redirect=http%3A%2F%2F127.0.0.1%3A1%2Fadmin",
-                          NULL);
+    char *b = hotline_src(
+        "other", "/x?redirect=http%3A%2F%2F127.0.0.1%3A1%2Fadmin", NULL);
     char *c = hotline_src("loopback", "/hostile/http_redirect_to_loopback.http",
                           NULL);
-    char *d = hotline_src("tofile", "/hostile/http_redirect_to_file.http",
-                          NULL);
+    char *d =
+        hotline_src("tofile", "/hostile/http_redirect_to_file.http", NULL);
     char *e = hotline_src("loop", "/hostile/http_redirect_loop.http", NULL);
     char *conf = ig_asprintf("%s%s%s%s%s", a, b, c, d, e);
     struct run r;
@@ -459,8 +457,8 @@ static void fetch_one(const char *path, int64_t max_bytes, struct fres *out)
     struct event_base *base = event_base_new();
     struct fetch *f = fetch_new(base, NULL);
     char *url = fixture_http_url(g_srv, path);
-    struct fetch_req req = {.url = url, .timeout_ms = 20000,
-                            .max_bytes = max_bytes};
+    struct fetch_req req = {
+        .url = url, .timeout_ms = 20000, .max_bytes = max_bytes};
     memset(out, 0, sizeof(*out));
     assert_int_equal(fetch_start(f, &req, on_fetch, out, NULL), IG_OK);
     struct event *guard = evtimer_new(base, on_guard, base);
@@ -486,7 +484,7 @@ static void hostile_http_responses(void **state)
         int want; /* 0 error, 1 ok (HTTP 200), 2 either */
     } cases[] = {
         {"http_fake_gzip.http", 0},
-        {"http_gzip_truncated.http", 2},     /* curl may say ok: see below */
+        {"http_gzip_truncated.http", 2}, /* curl may say ok: see below */
         {"http_deflate_is_gzip.http", 2},
         {"http_content_length_short.http", 0},
         {"http_redirect_to_file.http", 0},
@@ -577,10 +575,10 @@ static void gzip_bomb_and_huge_json_are_capped(void **state)
 static void gzip_and_one_broken_source_among_others(void **state)
 {
     (void)state;
-    char *a = hotline_src("good", "/feeds/zh/hotline_page2_last.json?gzip=1",
-                          NULL);
-    char *b = hotline_src("down", "/feeds/zh/hotline_page1.json?status=500",
-                          NULL);
+    char *a =
+        hotline_src("good", "/feeds/zh/hotline_page2_last.json?gzip=1", NULL);
+    char *b =
+        hotline_src("down", "/feeds/zh/hotline_page1.json?status=500", NULL);
     char *c = hotline_src("slow", "/feeds/zh/hotline_page1.json?stall_ms=3000",
                           "timeout = 1s\n");
     char *d = hotline_src("gone", "/no/such/file.json", NULL);

@@ -109,8 +109,11 @@ static int feed(struct connector *c, const char *url, const char *body,
                 size_t len, struct items *out, char **err)
 {
     struct connector_sink sink = {.emit = collect, .ud = out};
-    struct connector_resp r = {.status = 200, .body = body, .len = len,
-                               .url = url, .fetched_ts = 1700000000};
+    struct connector_resp r = {.status = 200,
+                               .body = body,
+                               .len = len,
+                               .url = url,
+                               .fetched_ts = 1700000000};
     int rc = connector_parse(c, &r, &sink);
     if (err) {
         *err = sink.error;
@@ -158,29 +161,32 @@ static void hotline_pages_match_expected(void **state)
     assert_string_equal(req.url, "https://rx12345.qingpu.example/api/v1/"
                                  "orders?pageSize=2");
     connector_req_fini(&req);
-    assert_int_equal(feed(c, "https://rx12345.qingpu.example/api/v1/orders?"
-                             "pageSize=2", p1, l1, &got, NULL), IG_OK);
+    assert_int_equal(feed(c,
+                          "https://rx12345.qingpu.example/api/v1/orders?"
+                          "pageSize=2",
+                          p1, l1, &got, NULL),
+                     IG_OK);
     assert_true(c->more);
     assert_int_equal(connector_request(c, &req), IG_OK);
     assert_string_equal(req.url, "https://rx12345.qingpu.example/api/v1/"
                                  "orders?pageSize=2&cursor=eyJvZmZzZXQiOjJ9");
     connector_req_fini(&req);
-    assert_int_equal(feed(c, "https://rx12345.qingpu.example/api/v1/orders?"
-                             "pageSize=2&cursor=eyJvZmZzZXQiOjJ9", p2, l2,
-                          &got, NULL), IG_OK);
+    assert_int_equal(feed(c,
+                          "https://rx12345.qingpu.example/api/v1/orders?"
+                          "pageSize=2&cursor=eyJvZmZzZXQiOjJ9",
+                          p2, l2, &got, NULL),
+                     IG_OK);
     assert_false(c->more);
     connector_end(c, IG_OK);
     assert_int_equal(got.n, 4);
 
     /* Compare with expected.jsonl (values written out here). */
-    static const char *ids[] = {"QP12345-20220925-0001",
-                                "QP12345-20220925-0002",
-                                "QP12345-20220924-0107",
-                                "QP12345-20220924-0098"};
-    static const char *pub[] = {"2022-09-25T14:30:00+08:00",
-                                "2022-09-25T08:02:11+08:00",
-                                "2022-09-24T19:45:30+08:00",
-                                "2022-09-24T11:20:05+08:00"};
+    static const char *ids[] = {
+        "QP12345-20220925-0001", "QP12345-20220925-0002",
+        "QP12345-20220924-0107", "QP12345-20220924-0098"};
+    static const char *pub[] = {
+        "2022-09-25T14:30:00+08:00", "2022-09-25T08:02:11+08:00",
+        "2022-09-24T19:45:30+08:00", "2022-09-24T11:20:05+08:00"};
     static const char *cat[] = {"B01-18", "B01-14", "B01-19", "B01-11"};
     for (size_t i = 0; i < 4; i++) {
         struct ig_item *it = got.v[i];
@@ -404,7 +410,8 @@ static void hostile_json_values(void **state)
                         "\xF0\x9F\x98\x80 青浦");
     cJSON_Delete(r);
     assert_string_equal(title_of("json_high_surrogate_then_ascii.json", &r),
-                        "\xEF\xBF\xBD" "A");
+                        "\xEF\xBF\xBD"
+                        "A");
     cJSON_Delete(r);
     assert_string_equal(title_of("json_bom.json", &r), "BOM before JSON");
     cJSON_Delete(r);
@@ -426,9 +433,10 @@ static void hostile_json_through_hotline(void **state)
     (void)state;
     struct ig_diags d;
     ig_diags_init(&d);
-    struct source_set *set = load(
-        "[source h]\nkind = hotline\nurl = http://127.0.0.1/x\n"
-        "id = /gdbh\ntitle = /title\n", &d);
+    struct source_set *set =
+        load("[source h]\nkind = hotline\nurl = http://127.0.0.1/x\n"
+             "id = /gdbh\ntitle = /title\n",
+             &d);
     ig_diags_print(&d, stderr);
     assert_non_null(set);
     struct connector *c = &set->v[0]->conn;
@@ -464,7 +472,8 @@ static void hostile_json_through_hotline(void **state)
     /* One order object (items = ""): the NUL id stays distinct, flagged. */
     source_set_free(set);
     set = load("[source h]\nkind = hotline\nurl = http://127.0.0.1/x\n"
-               "items = \"\"\nid = /gdbh\ntitle = /title\n", &d);
+               "items = \"\"\nid = /gdbh\ntitle = /title\n",
+               &d);
     assert_non_null(set);
     c = &set->v[0]->conn;
     b = shared_file("hostile/json_nul_escape.json", &l);
@@ -495,31 +504,31 @@ static void sources_check_collects_all_errors(void **state)
     (void)state;
     struct ig_diags d;
     ig_diags_init(&d);
-    struct source_set *set = load(
-        "[source good]\n"                       /* 1 */
-        "kind = hotline\n"                      /* 2 */
-        "url = https://a.example/api\n"         /* 3 */
-        "id = /gdbh\n"                          /* 4 */
-        "\n"                                    /* 5 */
-        "[source bad]\n"                        /* 6 */
-        "kind = hotline\n"                      /* 7 */
-        "url = https://a.example/api\n"         /* 8 */
-        "id = gdbh\n"                           /* 9: not a pointer */
-        "intervall = 5m\n"                      /* 10: typo */
-        "auth = s3cr3t-token\n"                 /* 11: a pasted secret */
-        "interval = soon\n"                     /* 12 */
-        "\n"                                    /* 13 */
-        "[source other]\n"                      /* 14 */
-        "kind = rsss\n"                         /* 15 */
-        "url = https://b.example/feed\n"        /* 16 */
-        "\n"                                    /* 17 */
-        "[source good]\n"                       /* 18: duplicate */
-        "kind = file\n"                         /* 19 */
-        "url = /tmp/x.jsonl\n"                  /* 20 */
-        "[source bad/id]\n"                     /* 21 */
-        "kind = file\n"                         /* 22 */
-        "url = /tmp\n",                         /* 23 */
-        &d);
+    struct source_set *set =
+        load("[source good]\n"                /* 1 */
+             "kind = hotline\n"               /* 2 */
+             "url = https://a.example/api\n"  /* 3 */
+             "id = /gdbh\n"                   /* 4 */
+             "\n"                             /* 5 */
+             "[source bad]\n"                 /* 6 */
+             "kind = hotline\n"               /* 7 */
+             "url = https://a.example/api\n"  /* 8 */
+             "id = gdbh\n"                    /* 9: not a pointer */
+             "intervall = 5m\n"               /* 10: typo */
+             "auth = s3cr3t-token\n"          /* 11: a pasted secret */
+             "interval = soon\n"              /* 12 */
+             "\n"                             /* 13 */
+             "[source other]\n"               /* 14 */
+             "kind = rsss\n"                  /* 15 */
+             "url = https://b.example/feed\n" /* 16 */
+             "\n"                             /* 17 */
+             "[source good]\n"                /* 18: duplicate */
+             "kind = file\n"                  /* 19 */
+             "url = /tmp/x.jsonl\n"           /* 20 */
+             "[source bad/id]\n"              /* 21 */
+             "kind = file\n"                  /* 22 */
+             "url = /tmp\n",                  /* 23 */
+             &d);
     ig_diags_print(&d, stderr);
     assert_null(set);
     assert_true(diag_has(&d, 9, "not a JSON pointer"));
