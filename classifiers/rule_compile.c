@@ -393,6 +393,30 @@ static void free_arena(void *p)
     ig_arena_free(p);
 }
 
+/* Compiles a pattern only to report its errors with the others. */
+static int check_rx(struct ruleset *rs, const struct prule_rx *src,
+                    const char *file, struct ig_diags *d)
+{
+    char *pat = regex_normalise(src->src, rs->arena);
+    int ec = 0;
+    PCRE2_SIZE eo = 0;
+    pcre2_code *code = pcre2_compile(
+        (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+        PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C |
+            PCRE2_NO_UTF_CHECK,
+        &ec, &eo, NULL);
+    if (code == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        ig_diags_add(d, IG_DIAG_ERROR, file, src->line,
+                     src->col + (int)ig_utf8_count(pat, eo),
+                     "regex does not compile: %s", (const char *)msg);
+        return 1;
+    }
+    pcre2_code_free(code);
+    return 0;
+}
+
 static int check_rules(struct ruleset *rs, struct prule_list *pl,
                        struct ig_diags *d)
 {
@@ -417,6 +441,12 @@ static int check_rules(struct ruleset *rs, struct prule_list *pl,
                              r->code);
             }
             errors++;
+        }
+        for (size_t k = 0; k < r->nrx_n; k++) {
+            errors += check_rx(rs, &r->rx[k], r->file, d);
+        }
+        for (size_t k = 0; k < r->nnrx_n; k++) {
+            errors += check_rx(rs, &r->nrx[k], r->file, d);
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(pl->v[j].id, r->id) == 0) {

@@ -1,0 +1,11 @@
+# Classifier engine: normaliser, JSON reader, automaton, rule parser,
+# matcher and scoring, the taxonomy table, the shipped rule base's own
+# examples, and the `intake classify` command line.
+ig_add_test(NAME test_norm SOURCES unit/test_norm.c LIBS ig_core
+  LABELS unit)
+ig_add_test(NAME test_jsonr SOURCES unit/test_jsonr.c LIBS ig_core
+  LABELS unit)
+ig_add_test(NAME test_prefilter SOURCES unit/test_prefilter.c
+  LIBS ig_classifiers ig_core LABELS unit)
+ig_add_test(NAME test_rule_parse SOURCES unit/test_rule_parse.c
+  LIBS ig_classifiers ig_core LABELS unit)

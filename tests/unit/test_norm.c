@@ -1,0 +1,169 @@
+/* test_norm.c — text normalisation (core/norm.h): folding, CJK spacing,
+ * invalid UTF-8, and the offset map back to the original. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/mem.h"
+#include "core/norm.h"
+#include "core/text.h"
+
+static void expect_norm(const char *in, size_t len, const char *want)
+{
+    size_t n;
+    char *got = ig_norm_str(in, len, &n);
+    assert_string_equal(got, want);
+    assert_int_equal(n, strlen(want));
+    ig_free(got);
+}
+
+static void test_fold(void **state)
+{
+    (void)state;
+    expect_norm("ＡＢＣ１２ｘ", strlen("ＡＢＣ１２ｘ"), "abc12x");
+    expect_norm("PM2.5 HELLO", 11, "pm2.5 hello");
+    expect_norm("門馬車燈橋廁", strlen("門馬車燈橋廁"), "门马车灯桥厕");
+    expect_norm("路燈壞了，電線桿傾斜", strlen("路燈壞了，電線桿傾斜"),
+                "路灯坏了,电线杆倾斜");
+    /* simplified text is unchanged */
+    expect_norm("小区门口井盖破损", strlen("小区门口井盖破损"),
+                "小区门口井盖破损");
+    assert_int_equal(ig_norm_fold(0x9580), 0x95E8); /* 門 -> 门 */
+    assert_int_equal(ig_norm_fold('Q'), 'q');
+    assert_int_equal(ig_norm_fold(0x4E95), 0x4E95); /* 井 */
+}
+
+static void test_spaces(void **state)
+{
+    (void)state;
+    expect_norm("井 盖", strlen("井 盖"), "井盖");
+    expect_norm("井\xe3\x80\x80盖", 9, "井盖");            /* U+3000 */
+    expect_norm("井\xe2\x80\x8b盖", 9, "井盖");            /* ZWSP */
+    expect_norm("井 \t\n 盖 坏", strlen("井 \t\n 盖 坏"), "井盖坏");
+    expect_norm("路灯 abc 不亮", strlen("路灯 abc 不亮"), "路灯 abc 不亮");
+    expect_norm("  a   b  ", 9, "a b");
+    expect_norm("wi\xe2\x80\x8b" "fi", 7, "wifi");         /* invisible */
+    expect_norm("", 0, "");
+    expect_norm("   ", 3, "");
+    expect_norm("a\0b", 3, "a b");                          /* NUL = space */
+}
+
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    expect_norm("a\xff" "b", 3, "a\xef\xbf\xbd" "b");
+    /* truncated 3-byte sequence at the end: one U+FFFD */
+    expect_norm("井\xe4\xb8", 5, "井\xef\xbf\xbd");
+    /* overlong '<' never becomes ASCII */
+    expect_norm("\xc0\xbc", 2, "\xef\xbf\xbd\xef\xbf\xbd");
+    /* surrogate (CESU-8) */
+    size_t n;
+    char *s = ig_norm_str("\xed\xa0\x80x", 4, &n);
+    assert_true(ig_utf8_valid(s, n));
+    assert_null(memchr(s, 'X', n));
+    ig_free(s);
+}
+
+static void test_offsets(void **state)
+{
+    (void)state;
+    /* "門　口ＡＢ" : 門(3) U+3000(3) 口(3) Ａ(3) Ｂ(3) */
+    const char *orig = "門\xe3\x80\x80口ＡＢ";
+    size_t ol = strlen(orig);
+    struct ig_norm n;
+    ig_norm_init(&n);
+    assert_int_equal(ig_norm_add(&n, orig, ol), 0);
+    assert_string_equal(n.s, "门口ab");
+    size_t a, b;
+    /* "门口" = normalised bytes [0, 6) -> original [0, 9) */
+    ig_norm_span(&n, orig, ol, 0, 6, &a, &b);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 9);
+    /* "ab" = [6, 8) -> original [9, 15) */
+    ig_norm_span(&n, orig, ol, 6, 8, &a, &b);
+    assert_int_equal(a, 9);
+    assert_int_equal(b, 15);
+    /* "b" alone */
+    ig_norm_span(&n, orig, ol, 7, 8, &a, &b);
+    assert_int_equal(a, 12);
+    assert_int_equal(b, 15);
+    /* appended second part: offsets relative to it */
+    ig_norm_addc(&n, '\n', (uint32_t)ol);
+    size_t base = n.len;
+    const char *two = "x\xff井";
+    assert_int_equal(ig_norm_add(&n, two, 5), 0);
+    ig_norm_span(&n, two, 5, base + 1, base + 4, &a, &b);   /* U+FFFD */
+    assert_int_equal(a, 1);
+    assert_int_equal(b, 2);
+    ig_norm_span(&n, two, 5, base + 4, base + 7, &a, &b);   /* 井 */
+    assert_int_equal(a, 2);
+    assert_int_equal(b, 5);
+    ig_norm_fini(&n);
+}
+
+/* Random bytes: output is valid UTF-8 without NUL, the map is monotone
+ * and every span maps inside the original. */
+static void test_random(void **state)
+{
+    (void)state;
+    srand(7);
+    struct ig_norm n;
+    ig_norm_init(&n);
+    const char *pieces[] = {"井", "盖", " ", "\xe3\x80\x80", "A", "ａ", "門",
+                            "\xff", "\xe4", "\x80", "\0", "\xe2\x80\x8b"};
+    for (int round = 0; round < 2000; round++) {
+        char buf[256];
+        size_t len = 0;
+        int k = rand() % 30;
+        for (int i = 0; i < k; i++) {
+            const char *p = pieces[rand() % 12];
+            size_t pl = p[0] ? strlen(p) : 1;
+            memcpy(buf + len, p, pl);
+            len += pl;
+        }
+        ig_norm_reset(&n);
+        assert_int_equal(ig_norm_add(&n, buf, len), 0);
+        assert_true(ig_utf8_valid(n.s, n.len));
+        assert_null(memchr(n.s, '\0', n.len));
+        for (size_t i = 1; i < n.len; i++) {
+            assert_true(n.map[i] >= n.map[i - 1]);
+        }
+        for (size_t i = 0; i < n.len; i++) {
+            if (((unsigned char)n.s[i] & 0xC0) == 0x80) {
+                continue;
+            }
+            size_t e = i + 1;
+            while (e < n.len && ((unsigned char)n.s[e] & 0xC0) == 0x80) {
+                e++;
+            }
+            size_t a, b;
+            ig_norm_span(&n, buf, len, i, e, &a, &b);
+            assert_true(a < b);
+            assert_true(b <= len);
+        }
+        /* idempotent */
+        size_t l2;
+        char *again = ig_norm_str(n.s, n.len, &l2);
+        assert_int_equal(l2, n.len);
+        assert_memory_equal(again, n.s, l2);
+        ig_free(again);
+    }
+    ig_norm_fini(&n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_spaces),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

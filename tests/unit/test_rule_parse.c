@@ -1,0 +1,261 @@
+/* test_rule_parse.c — the rule language's parser and loader diagnostics:
+ * every mistake reported as file:line:col, all of them, closest-code
+ * suggestions, and a broken set never loads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "classifiers/classifier.h"
+#include "classifiers/classifier_int.h"
+#include "core/arena.h"
+#include "core/diag.h"
+#include "core/err.h"
+
+#include "cls_fixture.h"
+
+/* True when d holds an error at line:col whose message contains needle. */
+static bool has_diag(const struct ig_diags *d, int line, int col,
+                     const char *needle)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i].line == line && (col == 0 || d->v[i].col == col) &&
+            strstr(d->v[i].msg, needle) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void dump(const struct ig_diags *d)
+{
+    ig_diags_print(d, stderr);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    const char *text =
+        "\xef\xbb\xbf# comment\n"
+        "rule: manhole\r\n"
+        "code: B01-14\n"
+        "desc: 井盖缺失\n"
+        "weight: 3\n"
+        "any: 井盖 窨井盖、下水道盖子，检查井盖,\"wi fi\"\n"
+        "  any： 缺失 ＡＢＣ 門口\n"
+        "all: 小区\n"
+        "near: 路灯 / 不亮 黑 within 6\n"
+        "regex: 井盖.{0,6}(没了|被偷)\n"
+        "not: 演习 电影\n"
+        "not-regex: 已经?修好\n"
+        "example: 小区门口的下水道盖子不见了\n"
+        "counter: 井盖已修好\n"
+        "\n"
+        "rule: second\n"
+        "code: S04-02\n"
+        "any: 占道\n"
+        "example: x\n"
+        "counter: y\n";
+    struct ig_arena *a = ig_arena_new(0);
+    struct prule_list pl = {NULL, 0, 0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    int errs = rule_parse_mem("t.rules", text, strlen(text), a, &pl, &d);
+    dump(&d);
+    assert_int_equal(errs, 0);
+    assert_int_equal(pl.n, 2);
+    struct prule *r = &pl.v[0];
+    assert_string_equal(r->id, "manhole");
+    assert_string_equal(r->code, "B01-14");
+    assert_int_equal(r->code_line, 3);
+    assert_true(r->weight == 3.0);
+    assert_int_equal(r->nany, 2);
+    assert_int_equal(r->any[0].n, 5);
+    assert_string_equal(r->any[0].w[4], "wi fi");
+    assert_string_equal(r->any[1].w[1], "abc");
+    assert_string_equal(r->any[1].w[2], "门口");
+    assert_int_equal(r->nnear, 1);
+    assert_int_equal(r->near[0].within, 6);
+    assert_int_equal(r->near[0].left.n, 1);
+    assert_int_equal(r->near[0].right.n, 2);
+    assert_int_equal(r->nrx_n, 1);
+    assert_int_equal(r->nnrx_n, 1);
+    assert_int_equal(r->nots.n, 2);
+    assert_int_equal(r->nex, 1);
+    assert_int_equal(r->ex[0].line, 13);
+    assert_int_equal(pl.v[1].line, 16);
+    free(pl.v);
+    ig_diags_fini(&d);
+    ig_arena_free(a);
+}
+
+static void test_all_errors(void **state)
+{
+    (void)state;
+    const char *text =
+        "code: B01-14\n"                           /* 1: before rule */
+        "rule: bad id!\n"                          /* 2: id */
+        "code: B01-14\n"
+        "exmaple: 小区\n"                          /* 4: unknown key */
+        "weight: heavy\n"                          /* 5: weight */
+        "any: \"unterminated\n"                    /* 6: quote */
+        "near: 路灯 不亮 within 5\n"               /* 7: no slash */
+        "near: 路灯 / 不亮\n"                      /* 8: no within */
+        "regex: (*LIMIT_MATCH=99999999)a\n"        /* 9: (* */
+        "code: B01-03\n"                           /* 10: second code */
+        "just words\n"                             /* 11: no key */
+        "any: \xff\n"                              /* 12: bad UTF-8 */
+        "rule: empty\n"                            /* 13: no code, ... */
+        "rule: ok\n"
+        "code: B01-14\n"
+        "any: 井盖\n"
+        "example: 井盖\n"
+        "counter: 路灯\n"
+        "any:\n";                                  /* 19: no value */
+    struct ig_arena *a = ig_arena_new(0);
+    struct prule_list pl = {NULL, 0, 0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    int errs = rule_parse_mem("bad.rules", text, strlen(text), a, &pl, &d);
+    dump(&d);
+    assert_true(has_diag(&d, 1, 1, "before the first 'rule:'"));
+    assert_true(has_diag(&d, 2, 7, "rule id"));
+    assert_true(has_diag(&d, 4, 1, "did you mean 'example:'"));
+    assert_true(has_diag(&d, 5, 9, "weight"));
+    assert_true(has_diag(&d, 6, 6, "unterminated quote"));
+    assert_true(has_diag(&d, 7, 0, "missing '/'"));
+    assert_true(has_diag(&d, 8, 0, "missing 'within'"));
+    assert_true(has_diag(&d, 9, 8, "'(*'"));
+    assert_true(has_diag(&d, 10, 1, "second 'code:'"));
+    assert_true(has_diag(&d, 11, 1, "expected 'key: value'"));
+    assert_true(has_diag(&d, 12, 6, "invalid UTF-8"));
+    assert_true(has_diag(&d, 2, 1, "no 'example:'"));
+    assert_true(has_diag(&d, 13, 1, "no 'code:'"));
+    assert_true(has_diag(&d, 13, 1, "no 'any:'"));
+    assert_true(has_diag(&d, 13, 1, "no 'counter:'"));
+    assert_true(has_diag(&d, 19, 5, "no value"));
+    assert_int_equal((size_t)errs, d.nerrors);
+    assert_true(errs >= 17);
+    free(pl.v);
+    ig_diags_fini(&d);
+    ig_arena_free(a);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    const char *rules =
+        "rule: a\n"
+        "code: B01-99\n"                 /* did you mean */
+        "any: 井盖\n"
+        "example: 井盖\n"
+        "counter: 路灯\n"
+        "rule: b\n"
+        "code: B01-14\n"
+        "regex: 井盖(坏\n"               /* does not compile */
+        "example: 井盖\n"
+        "counter: 路灯\n"
+        "rule: a\n"                      /* duplicate id */
+        "code: X99\n"                    /* unknown, no suggestion */
+        "any: 井盖\n"
+        "example: 井盖\n"
+        "counter: 路灯\n";
+    const char *dir = fixture_dir("threshold = 2\ntitel_weight = 2\n", rules);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct ruleset *rs = (void *)1;
+    int rc = ruleset_load(dir, &rs, &d);
+    dump(&d);
+    assert_int_equal(rc, IG_EPARSE);
+    assert_null(rs);
+    assert_true(has_diag(&d, 2, 7, "unknown code 'B01-99' (did you mean "
+                                   "'B01-03'?)"));
+    assert_true(has_diag(&d, 12, 7, "not in taxonomy.tsv"));
+    assert_true(has_diag(&d, 11, 0, "duplicate rule id 'a'"));
+    assert_true(has_diag(&d, 8, 0, "regex does not compile"));
+    assert_true(has_diag(&d, 2, 1, "did you mean 'title_weight'"));
+    /* every diagnostic names its file */
+    for (size_t i = 0; i < d.n; i++) {
+        assert_non_null(strstr(d.v[i].file, dir));
+    }
+    ig_diags_fini(&d);
+    fixture_rm(dir);
+}
+
+static void test_missing_dir(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct ruleset *rs = (void *)1;
+    assert_true(ruleset_load("/nonexistent/rules", &rs, &d) < 0);
+    assert_null(rs);
+    assert_true(d.nerrors > 0);
+    ig_diags_fini(&d);
+}
+
+static void test_regex_literals(void **state)
+{
+    (void)state;
+    struct {
+        const char *pat;
+        const char *want;   /* literals joined by '|', "" = none */
+    } cases[] = {
+        {"井盖.{0,6}(没了|被偷)", "井盖"},
+        {"盖.{0,6}(没了|被偷)", "没了|被偷"},
+        {"井盖坏了", "井盖坏了"},
+        {"(路灯|街灯)不亮", "不亮"},
+        {"(路灯|街灯)坏", "路灯|街灯"},
+        {"井盖?坏", "井"},
+        {"\\d+号楼", "号楼"},
+        {"^(a+)+$", ""},
+        {"abc|\\d+", ""},
+        {"(?:水管|管道)(破|爆)裂", "水管|管道"},
+        {"(?=井盖)\\w+", ""},
+        {"(?x) 井 盖", ""},
+        {"[井门]盖", "盖"},
+        {"\\Q(a)\\E井盖", "(a)井盖"},
+        {"ABC\\.Def", "abc.def"},
+        {"垃圾(桶|箱)*满", "垃圾"},
+        {"x{2}yy", "yy"},
+        {"井盖{1,3}掀", "井盖"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ig_arena *a = ig_arena_new(0);
+        char **lits;
+        size_t n = regex_required_literals(cases[i].pat, a, &lits);
+        char got[256] = "";
+        for (size_t k = 0; k < n; k++) {
+            if (k) {
+                strcat(got, "|");
+            }
+            strcat(got, lits[k]);
+        }
+        if (strcmp(got, cases[i].want) != 0) {
+            fail_msg("%s: got '%s', want '%s'", cases[i].pat, got,
+                     cases[i].want);
+        }
+        ig_arena_free(a);
+    }
+    struct ig_arena *a = ig_arena_new(0);
+    assert_string_equal(regex_normalise("門（口）\\（Ａ", a), "门\\(口\\)\\(a");
+    ig_arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_all_errors),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_missing_dir),
+        cmocka_unit_test(test_regex_literals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
