@@ -16,6 +16,11 @@
  * cut short by a failed fetch, end() drops the held posts: they were never
  * emitted, so the next poll brings them again.
  *
+ * List paging: next_page (an XPath to the "下一页" link) and max_list_pages
+ * continue the poll on further list pages of the same host, after the
+ * post pages of the current one; a link back to a page already read in
+ * this poll ends the paging.
+ *
  * The classic failure of scrapers is silence when the site changes its
  * layout; here a list page on which `item` matches fewer than min_items
  * posts is an error naming the XPath and the page title (an anti-bot wall
@@ -33,6 +38,7 @@
 #include "connectors/connector.h"
 #include "connectors/connector_int.h"
 #include "connectors/html_text.h"
+#include "connectors/url.h"
 #include "connectors/xml_safe.h"
 #include "core/cfg.h"
 #include "core/err.h"
@@ -41,6 +47,8 @@
 
 struct web_conf {
     struct feed_map_conf map;
+    char *next_page; /* XPath of the next list page's link */
+    int64_t max_list_pages;
     bool follow;
     struct ig_cfg_list detail; /* MAP detail.KEY = XPath */
     int64_t detail_max;
@@ -71,6 +79,11 @@ static const struct ig_cfg_field web_schema[] = {
      "link for posts without one: {id}, {title} or {FIELD} expanded", 0, NULL},
     {"field", IG_CFG_MAP, NULL, OFF(fields),
      "field.NAME = XPath: extra raw fields (status, category, ...)", 0, NULL},
+    {"next_page", IG_CFG_STR, NULL, OFFW(next_page),
+     "XPath of the next list page's link, e.g. //a[@class='next']/@href", 0,
+     NULL},
+    {"max_list_pages", IG_CFG_INT, "1", OFFW(max_list_pages),
+     "list pages read per poll (following next_page, same host)", 0, NULL},
     {"follow", IG_CFG_BOOL, "false", OFFW(follow),
      "fetch each post's link (depth 1, same host) for the full text", 0, NULL},
     {"detail", IG_CFG_MAP, NULL, OFFW(detail),
@@ -102,6 +115,10 @@ struct web_ctx {
     size_t npending;
     size_t next;
     bool in_detail;
+    struct feed_xpath next_xp; /* compiled next_page */
+    char *next_list;           /* owned: next list page URL, or NULL */
+    char **visited;            /* owned: list pages read this poll */
+    size_t nvisited;
 };
 
 /* Builds the detail mapping from the detail.KEY entries. */
@@ -176,20 +193,33 @@ static int web_init(struct connector *c, struct ig_diags *d)
     if (detail_init(c, x, d) < 0) {
         rc = IG_EINVAL;
     }
+    if (x->conf.next_page != NULL && x->conf.next_page[0] != '\0' &&
+        feed_xpath_compile(&x->next_xp, "next_page", x->conf.next_page) < 0) {
+        connector_cfg_error(c, d, "next_page", "not a valid XPath: '%s'",
+                            x->conf.next_page);
+        rc = IG_EINVAL;
+    }
+    if (x->conf.max_list_pages < 1) {
+        connector_cfg_error(c, d, "max_list_pages", "must be >= 1");
+        rc = IG_EINVAL;
+    }
     if (x->conf.follow && !x->has_detail) {
         connector_cfg_error(c, d, "follow",
                             "follow = true needs detail.content (and "
                             "optionally detail.time, detail.author ...)");
         rc = IG_EINVAL;
     }
-    /* The list page and every post page count against max_pages: a
-     * detail_max that does not fit would cut every poll short, and the
-     * held posts would never be emitted. */
-    if (x->conf.follow && c->conf.max_pages > 0 &&
-        x->conf.detail_max >= c->conf.max_pages) {
+    /* List pages and post pages all count against max_pages: a plan that
+     * does not fit would cut every poll short, and the held posts would
+     * never be emitted. */
+    int64_t per_list = 1 + (x->conf.follow ? x->conf.detail_max : 0);
+    if (c->conf.max_pages > 0 && x->conf.max_list_pages > 0 &&
+        x->conf.detail_max >= 0 &&
+        x->conf.max_list_pages * per_list > c->conf.max_pages) {
         connector_cfg_error(c, d, "detail_max",
-                            "must be below max_pages (%lld): the list page "
-                            "counts too",
+                            "max_list_pages x (1 + detail_max) = %lld "
+                            "requests exceed max_pages (%lld)",
+                            (long long)(x->conf.max_list_pages * per_list),
                             (long long)c->conf.max_pages);
         rc = IG_EINVAL;
     }
@@ -213,6 +243,19 @@ static void drop_pending(struct web_ctx *x)
     x->in_detail = false;
 }
 
+/* Forgets the list pages of a poll. */
+static void reset_paging(struct web_ctx *x)
+{
+    for (size_t i = 0; i < x->nvisited; i++) {
+        ig_free(x->visited[i]);
+    }
+    ig_free(x->visited);
+    x->visited = NULL;
+    x->nvisited = 0;
+    ig_free(x->next_list);
+    x->next_list = NULL;
+}
+
 static void web_fini(struct connector *c)
 {
     struct web_ctx *x = c->ctx;
@@ -220,6 +263,8 @@ static void web_fini(struct connector *c)
         return;
     }
     drop_pending(x);
+    reset_paging(x);
+    feed_xpath_fini(&x->next_xp);
     feed_map_fini(&x->map);
     feed_map_fini(&x->dmap);
     detail_conf_free(&x->dconf);
@@ -231,12 +276,14 @@ static void web_fini(struct connector *c)
 static void web_begin(struct connector *c)
 {
     drop_pending(c->ctx);
+    reset_paging(c->ctx);
 }
 
 static void web_end(struct connector *c, int rc)
 {
     (void)rc;
     drop_pending(c->ctx);
+    reset_paging(c->ctx);
 }
 
 static int web_request(struct connector *c, struct connector_req *out)
@@ -245,6 +292,8 @@ static int web_request(struct connector *c, struct connector_req *out)
     memset(out, 0, sizeof(*out));
     if (x->in_detail && x->next < x->npending) {
         out->url = ig_strdup(x->pending[x->next]->url);
+    } else if (x->next_list != NULL) {
+        out->url = ig_strdup(x->next_list);
     } else {
         out->url = ig_strdup(c->conf.url);
     }
@@ -317,6 +366,37 @@ static int emit_post(struct connector *c, struct connector_sink *sink,
     return rc;
 }
 
+/* Finds the next list page on this one: resolved, same host, not read
+ * yet in this poll (a "next" link back to page 1 must not loop). */
+static void find_next_list(struct connector *c, struct web_ctx *x,
+                           xmlXPathContextPtr xc, const char *page_url)
+{
+    struct ig_buf raw;
+    struct ig_buf abs;
+    ig_free(x->next_list);
+    x->next_list = NULL;
+    if (x->next_xp.comp == NULL ||
+        x->nvisited >= (size_t)x->conf.max_list_pages) {
+        return;
+    }
+    ig_buf_init(&raw, 8192);
+    ig_buf_init(&abs, 8192);
+    if (feed_xpath_text(xc, &x->next_xp, NULL, false, &raw) == IG_OK &&
+        raw.len > 0 &&
+        url_resolve(page_url, raw.data, raw.len, &abs) == IG_OK &&
+        same_origin(c->conf.url ? c->conf.url : page_url, abs.data)) {
+        bool seen = false;
+        for (size_t i = 0; i < x->nvisited; i++) {
+            seen = seen || strcmp(x->visited[i], abs.data) == 0;
+        }
+        if (!seen) {
+            x->next_list = ig_strdup(abs.data);
+        }
+    }
+    ig_buf_fini(&raw);
+    ig_buf_fini(&abs);
+}
+
 static int parse_list(struct connector *c, struct web_ctx *x,
                       const struct connector_resp *in,
                       struct connector_sink *sink)
@@ -343,7 +423,23 @@ static int parse_list(struct connector *c, struct web_ctx *x,
         rc = connector_fail(sink, IG_EIO, "libxml2: no XPath context");
         goto out;
     }
+    /* Remember this page, then look for the next one. */
+    const char *page_url = in->url ? in->url : c->conf.url;
+    x->visited =
+        ig_realloc(x->visited, (x->nvisited + 1) * sizeof(*x->visited));
+    x->visited[x->nvisited++] = ig_strdup(page_url ? page_url : "");
+    find_next_list(c, x, xc, page_url);
     posts = feed_xpath_nodes(xc, &x->map.item, NULL, max_posts, &nposts);
+    if (nposts == 0 && x->nvisited > 1) {
+        /* A later page that is empty ends the paging, loudly. */
+        xml_safe_report(sink, c->id, false,
+                        "list page %zu (%s) has no posts: paging stopped",
+                        x->nvisited, page_url);
+        ig_free(x->next_list);
+        x->next_list = NULL;
+        rc = IG_OK;
+        goto out;
+    }
     if (nposts < (size_t)x->conf.min_items || nposts == 0) {
         char title[128];
         page_title(xc, title, sizeof(title));
@@ -414,6 +510,8 @@ static int parse_list(struct connector *c, struct web_ctx *x,
         x->in_detail = true;
         x->next = 0;
         c->more = true;
+    } else if (x->next_list != NULL) {
+        c->more = true;
     }
     rc = IG_OK;
 out:
@@ -478,6 +576,7 @@ static int web_parse(struct connector *c, const struct connector_resp *in,
     }
     if (x->next >= x->npending) {
         drop_pending(x);
+        c->more = x->next_list != NULL;
         return IG_OK;
     }
     struct ig_item *it = x->pending[x->next];
@@ -487,6 +586,7 @@ static int web_parse(struct connector *c, const struct connector_resp *in,
     rc = emit_post(c, sink, it);
     if (rc == IG_E2BIG) {
         drop_pending(x);
+        reset_paging(x);
         return IG_OK;
     }
     if (rc < 0) {
@@ -497,6 +597,7 @@ static int web_parse(struct connector *c, const struct connector_resp *in,
         c->more = true;
     } else {
         drop_pending(x);
+        c->more = x->next_list != NULL;
     }
     return IG_OK;
 }

@@ -177,7 +177,9 @@ static const struct zh_case zh_cases[] = {
      "time = span[@class='lyb-time']\n"
      "content = p[@class='lyb-summary']\n"
      "id_param = id\n"
-     "field.status = span[@class='lyb-status']\n"},
+     "field.status = span[@class='lyb-status']\n"
+     "next_page = //a[@class='next']/@href\n"
+     "max_list_pages = 3\n"},
     {"board_list_gbk.html", "web",
      "item = //table/tr[td/a]\n"
      "title = td[1]/a/@title\n"
@@ -185,7 +187,9 @@ static const struct zh_case zh_cases[] = {
      "time = td[2]\n"
      "id_param = id\n"
      "field.status = td[3]\n"
-     "field.list_title = td[1]/a\n"},
+     "field.list_title = td[1]/a\n"
+     "next_page = //a[.='下一页']/@href\n"
+     "max_list_pages = 3\n"},
     {"board_detail_utf8.html", "web",
      "item = //div[@class='detail']\n"
      "title = h2[@class='title']\n"
@@ -267,6 +271,22 @@ static void zh_web_letters(void **state)
         for (size_t i = 0; i < r.n && i < want; i++) {
             bad += check_item(file, i, r.items[i],
                               cJSON_GetArrayItem(items, (int)i), true);
+        }
+        /* Paging: the next list page is what the manifest says. */
+        const cJSON *np = cJSON_GetObjectItem(j, "next_page");
+        if (cJSON_IsString(np)) {
+            struct connector_req req;
+            if (!r.c.more || connector_request(&r.c, &req) != IG_OK) {
+                printf("# %s: no next page\n", file);
+                bad++;
+            } else {
+                if (strcmp(req.url, np->valuestring) != 0) {
+                    printf("# %s: next page %s want %s\n", file, req.url,
+                           np->valuestring);
+                    bad++;
+                }
+                connector_req_fini(&req);
+            }
         }
         done++;
         parse_run_fini(&r);
@@ -463,6 +483,10 @@ static void config_errors(void **state)
                                         "item = //li\nfollow = true\n"
                                         "detail.content = //p\n"
                                         "detail_max = 80\n"),
+                         IG_OK);
+    parse_run_fini(&r);
+    assert_int_not_equal(parse_run_init(&r, "web", "http://x.example/",
+                                        "item = //li\nnext_page = //a[\n"),
                          IG_OK);
     parse_run_fini(&r);
 }
