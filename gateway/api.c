@@ -229,7 +229,6 @@ static void handle_push(struct api *a, struct evhttp_request *req)
     int rc = gw_push(a->g, body, len, on_push_done, p, &p->handle, &why);
     ig_free(body);
     if (rc < 0) {
-        p->req = NULL;
         pend_unlink(p);
         reply_json_error(req,
                          rc == IG_E2BIG    ? 413

@@ -18,7 +18,31 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/conf.h"
+#include "gateway/dedup.h"
+#include "gateway/forward.h"
 #include "gateway/gateway.h"
+#include "gateway/spool.h"
+
+/* Every section's keys, from the same tables that parse them: the
+ * reference in docs/gateway.md is this output. */
+static void print_reference(FILE *out)
+{
+    static const char *const kinds[] = {"stream", "webhook", "file"};
+    gw_conf_print_reference(out);
+    fprintf(out, "\n[dedup]\n");
+    ig_cfg_print_schema(dedup_cfg_schema, out);
+    fprintf(out, "\n[spool]\n");
+    ig_cfg_print_schema(spool_cfg_schema, out);
+    fprintf(out, "\n[forward NAME]  (every kind)\n");
+    ig_cfg_print_schema(forwarder_cfg_schema, out);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        const struct forwarder_ops *ops = forwarder_kind(kinds[i]);
+        if (ops && ops->schema && ops->schema[0].name) {
+            fprintf(out, "\n[forward NAME]  kind = %s\n", kinds[i]);
+            ig_cfg_print_schema(ops->schema, out);
+        }
+    }
+}
 
 static void usage(FILE *out)
 {
@@ -75,7 +99,7 @@ int cmd_run(int argc, char **argv)
         case 'r': o.rules_dir = optarg; break;
         case OPT_ONCE: o.once = true; break;
         case OPT_CHECK: check = true; break;
-        case OPT_HELPCFG: gw_conf_print_reference(stdout); return 0;
+        case OPT_HELPCFG: print_reference(stdout); return IG_EXIT_OK;
         case OPT_LEVEL: level = optarg; break;
         case OPT_TEXT: text_logs = true; break;
         case 'h': usage(stdout); return IG_EXIT_OK;

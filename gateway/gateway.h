@@ -13,16 +13,18 @@
  * forwarded or durably spooled, so kill -9 at any moment loses nothing.
  * The in-flight queue is bounded; when it is full the sources wait.
  *
- * Only main.c's cmd_run.c and the tests include this header.
+ * Only cmd_run.c, api.c, the tests and the benchmarks include this header.
  */
 #ifndef IG_GATEWAY_GATEWAY_H
 #define IG_GATEWAY_GATEWAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct gw;
 struct gw_conf;
+struct ig_buf;
 struct ig_diags;
 
 struct gw_opts {
@@ -69,6 +71,24 @@ uint64_t gw_generation(const struct gw *g);
 
 /* The bound API port (for tests that listen on port 0), or 0. */
 int gw_api_port(const struct gw *g);
+
+/* Completion of gw_push(): http is the HTTP status the API answers (200;
+ * 503 when some items could not be taken in), body the JSON answer
+ * ({"generation":N,"items":[...]}; borrowed for the call). Called exactly
+ * once, on the loop, never from inside gw_push(); also on shutdown (503). */
+typedef void (*gw_push_cb)(void *ud, int http, const struct ig_buf *body);
+
+/* Runs a JSON body (one item object or an array; format in
+ * docs/gateway.md) through the pipeline, as POST /v1/items does; also the
+ * way to feed an embedded gateway. Returns IG_OK (cb will be called;
+ * *handle identifies the request until then), or, with cb not called and
+ * a static message in *why: IG_EPARSE (not JSON), IG_E2BIG (over
+ * [api] max_push_items), IG_EAGAIN (shutting down). Loop thread (before
+ * gw_run() or from a loop callback). */
+int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb,
+            void *ud, void **handle, const char **why);
+/* The client went away: the items still finish, cb is not called. */
+void gw_push_cancel(struct gw *g, void *handle);
 
 /* Frees everything. NULL is a no-op. Not while gw_run() is running. */
 void gw_free(struct gw *g);

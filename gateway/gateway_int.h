@@ -12,26 +12,12 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "gateway/gateway.h"
 
 struct gw;
 struct api;
 struct ig_jsonw;
 struct event_base;
-
-/* Completion of gw_push(): http is the HTTP status to answer (200, 503
- * when some items could not be taken in), body the JSON answer (borrowed
- * for the call). Called exactly once, on the loop, never from inside
- * gw_push(); also on shutdown (503). */
-typedef void (*gw_push_cb)(void *ud, int http, const struct ig_buf *body);
-
-/* Runs body through the pipeline as pushed items. Returns IG_OK (cb will
- * be called), or, with cb not called and a message in *why (static):
- * IG_EPARSE (not JSON), IG_E2BIG (too many items), IG_EAGAIN (shutting
- * down). The push handle cancels the callback: gw_push_cancel(g, h). */
-int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb,
-            void *ud, void **handle, const char **why);
-/* The client went away: the items still finish, cb is not called. */
-void gw_push_cancel(struct gw *g, void *handle);
 
 /* Completion of a reload request: ok, and the JSON answer (generation,
  * errors). Called once, on the loop, after the coalesced reload ran. */

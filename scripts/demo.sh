@@ -166,9 +166,9 @@ for line in lines:
          "demo:cand:" + c.get("id", ""), "reports"],
         capture_output=True, text=True).stdout.strip()
     chans = subprocess.run(
-        ["redis-cli", "-s", sys.argv[2], "--raw", "SMEMBERS",
-         "demo:chan:" + c.get("id", "")],
-        capture_output=True, text=True).stdout.split()
+        ["redis-cli", "-s", sys.argv[2], "--raw", "HGET",
+         "demo:cand:" + c.get("id", ""), "chans"],
+        capture_output=True, text=True).stdout.strip().split(",")
     code = c.get("code") or "-"
     print("%s  %-7s %-28s %s" % (c.get("id"), code,
                                  (c.get("name") or "unclassified")[:14],
@@ -176,6 +176,6 @@ for line in lines:
     print("    %s" % (c.get("title") or "")[:60])
     print("    confidence %.2f  reports %s  channels %s" % (
         c.get("confidence") or 0, live or c.get("reports"),
-        ",".join(sorted(chans)) or ",".join(c.get("channels") or [])))
+        ",".join(sorted(c for c in chans if c)) or ",".join(c.get("channels") or [])))
 EOF
 exit "$rc"

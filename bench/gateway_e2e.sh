@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# gateway_e2e.sh — gateway end-to-end benchmark against a real redis-server.
+#
+#   bench/gateway_e2e.sh [ITEMS] [BUILD_DIR]
+#
+# For Redis without persistence and then with AOF (appendfsync everysec,
+# the durable setting a district would run), prints:
+#   - the minimal hiredis client: SET NX EX + XADD per item, one round trip
+#     at a time and 64-deep pipelines (no classifying);
+#   - the gateway engine: classify (full rule base) + dedup (near-duplicate
+#     detection on) + forward (XADD to a stream), items/s and RSS samples.
+# Target: the gateway at >= 50 % of the pipelined client, RSS flat.
+set -euo pipefail
+n="${1:-200000}"
+here=$(cd "$(dirname "$0")/.." && pwd)
+build="${2:-${IG_BUILD_DIR:-$here/build}}"
+bin="$build/bench/bench_gateway_e2e"
+[ -x "$bin" ] || cmake --build "$build" -j2 --target bench_gateway_e2e
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ig-bench.XXXXXX")
+rpid=""
+stop_redis() {
+    if [ -n "$rpid" ]; then
+        kill "$rpid" 2>/dev/null || true
+        wait "$rpid" 2>/dev/null || true
+        rpid=""
+    fi
+}
+trap 'stop_redis; rm -rf "$tmp"' EXIT
+
+start_redis() { # start_redis yes|no
+    rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
+    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
+        --save "" --appendonly "$1" --appendfsync everysec \
+        --daemonize no --logfile "$tmp/redis.log" &
+    rpid=$!
+    for _ in $(seq 1 100); do
+        redis-cli -s "$tmp/redis.sock" ping 2>/dev/null | grep -q PONG && return
+        sleep 0.1
+    done
+    echo "redis-server did not start" >&2
+    exit 3
+}
+
+: >"$tmp/sources.conf"
+cat >"$tmp/gateway.conf" <<EOC
+[gateway]
+rules = $here/rules
+sources = sources.conf
+state_dir = state
+log_level = warn
+max_inflight = 4096
+
+[redis]
+socket = $tmp/redis.sock
+prefix = bench
+
+[dedup]
+near = true
+
+[forward platform]
+kind = stream
+stream = bench:candidates
+
+[api]
+listen = ""
+max_push_items = 256
+EOC
+
+for aof in no yes; do
+    echo "== redis-server appendonly=$aof$([ $aof = yes ] && echo ' (appendfsync everysec)')"
+    start_redis "$aof"
+    "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
+    "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 -p base64
+    redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
+    "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 16
+    echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
+    stop_redis
+    rm -rf "$tmp/state"
+done

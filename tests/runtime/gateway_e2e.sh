@@ -1,0 +1,435 @@
+#!/usr/bin/env bash
+# gateway_e2e.sh — end-to-end tests of `intake run` against a real
+# redis-server and real local HTTP servers (no mocks).
+#
+#   gateway_e2e.sh CASE
+#
+# Cases (one CTest entry each, see tests/gateway.cmake):
+#   dedup          same item from two channels -> one candidate, two
+#                  reports; a re-worded repost is linked, not forwarded
+#   redis_restart  Redis stopped mid-run and restarted -> every item
+#                  forwarded exactly once
+#   webhook_retry  webhook answering 500, then 200 -> delivered once
+#   kill9          kill -9 of the gateway during a run, restart -> nothing
+#                  lost, nothing twice
+#   reload_api     push endpoint answers with classification; /metrics and
+#                  /healthz; reload with a broken rule file keeps the old
+#                  rules working; a fixed one bumps the generation
+#
+# Every server is started in a temporary directory and stopped by its PID.
+set -euo pipefail
+
+case_name="${1:?usage: gateway_e2e.sh CASE}"
+src="${IG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
+build="${IG_BUILD_DIR:-$src/build}"
+intake="${IG_INTAKE:-$build/gateway/intake}"
+fixture="$build/tests/fixture_http"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ig-e2e.XXXXXX")
+pids=()
+cleanup() {
+    local rc=$?
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        echo "--- gateway log (tail) ---" >&2
+        tail -n 40 "$tmp"/gw*.log 2>/dev/null >&2 || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL [$case_name]: $*" >&2
+    exit 1
+}
+
+wait_for() { # wait_for SECONDS CMD...
+    local n=$(($1 * 10))
+    shift
+    for _ in $(seq 1 "$n"); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# --- Redis ---------------------------------------------------------------
+sock="$tmp/redis.sock"
+redis_pid=""
+rcli() { redis-cli -s "$sock" "$@"; }
+redis_start() { # redis_start [aof]
+    local aof=no
+    [ "${1:-}" = aof ] && aof=yes
+    redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
+        --dir "$tmp" --save "" --appendonly "$aof" \
+        --appendfsync everysec --daemonize no \
+        --logfile "$tmp/redis.log" &
+    redis_pid=$!
+    pids+=("$redis_pid")
+    wait_for 10 sh -c "redis-cli -s '$sock' ping | grep -q PONG" ||
+        fail "redis-server did not start"
+}
+redis_stop() {
+    kill "$redis_pid"
+    wait "$redis_pid" 2>/dev/null || true
+}
+
+# --- HTTP fixture server -------------------------------------------------
+http_port=""
+http_start() { # http_start ROOT
+    rm -f "$tmp/http.port"
+    "$fixture" --root "$1" --port-file "$tmp/http.port" \
+        >"$tmp/http.log" 2>&1 &
+    pids+=("$!")
+    wait_for 10 test -s "$tmp/http.port" || fail "fixture_http did not start"
+    http_port=$(cat "$tmp/http.port")
+}
+
+# --- the gateway ---------------------------------------------------------
+feeds="$src/samples/feeds"
+sources_from_samples() {
+    mkdir -p "$tmp/sources.d"
+    for f in "$src"/samples/sources.d/*.conf; do
+        sed -e "s|@FEEDS@|$feeds|g" \
+            -e "s|@HTTP@|http://127.0.0.1:$http_port|g" \
+            "$f" >"$tmp/sources.d/$(basename "$f")"
+    done
+}
+
+write_conf() { # write_conf EXTRA_SECTIONS
+    cat >"$tmp/gateway.conf" <<EOF
+[gateway]
+rules = ${RULES_DIR:-$src/rules}
+sources = sources.d
+state_dir = state
+log_format = json
+log_level = info
+drain_timeout = 20s
+
+[redis]
+socket = $sock
+prefix = t
+retry = 200ms
+
+[forward platform]
+kind = stream
+stream = t:candidates
+$1
+EOF
+}
+
+gw_pid=""
+gw_start() { # gw_start LOGNAME [args]
+    local log="$1"
+    shift
+    "$intake" run -c "$tmp/gateway.conf" "$@" 2>>"$tmp/$log" &
+    gw_pid=$!
+    pids+=("$gw_pid")
+}
+
+# Records in the stream: one JSON object per line.
+stream_records() {
+    rcli --raw XRANGE t:candidates - + | grep '^{' || true
+}
+# The channels of a candidate, sorted, comma-separated.
+chans_of() {
+    rcli --raw HGET "t:cand:$1" chans | tr ',' '\n' | grep . | sort |
+        paste -sd, -
+}
+# "source external_id" per record, sorted.
+stream_keys() {
+    stream_records | python3 -c '
+import json, sys
+for l in sys.stdin:
+    c = json.loads(l)
+    print(c["source"], c["external_id"])' | sort
+}
+
+# ------------------------------------------------------------------------
+case_dedup() {
+    redis_start
+    http_start "$feeds"
+    sources_from_samples
+    write_conf ""
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw.log" ||
+        { cat "$tmp/gw.log" >&2; fail "intake run --once failed"; }
+    local keys
+    keys=$(stream_keys)
+    echo "$keys"
+    # WO-2026-0001 and the letter repeating it word for word are one
+    # candidate; so are WO-2026-0002 and the news item re-wording it
+    # (whichever arrived first is the original). The festival is
+    # unclassified and not forwarded.
+    [ "$(echo "$keys" | grep -cE ' (WO-2026-0001|XF-2026-0042)$')" = 1 ] ||
+        fail "exact duplicate across channels forwarded twice (or never)"
+    [ "$(echo "$keys" | grep -cE ' (WO-2026-0002|news-1001)$')" = 1 ] ||
+        fail "re-worded repost forwarded twice (or never)"
+    echo "$keys" | grep -q "news-1003" &&
+        fail "an unclassified item was forwarded"
+    [ "$(echo "$keys" | uniq -d | wc -l)" = 0 ] || fail "duplicates: $keys"
+    local id1 id2
+    id1=$(stream_records | python3 -c '
+import json, sys
+for l in sys.stdin:
+    c = json.loads(l)
+    if c["external_id"] in ("WO-2026-0001", "XF-2026-0042"): print(c["id"])')
+    id2=$(stream_records | python3 -c '
+import json, sys
+for l in sys.stdin:
+    c = json.loads(l)
+    if c["external_id"] in ("WO-2026-0002", "news-1001"): print(c["id"])')
+    [ "$(rcli HGET "t:cand:$id1" reports)" = 2 ] ||
+        fail "exact duplicate: reports of $id1 is not 2"
+    [ "$(chans_of "$id1")" = "hotline,letters" ] ||
+        fail "exact duplicate: channels of $id1: $(chans_of "$id1")"
+    [ "$(rcli HGET "t:cand:$id2" reports)" = 2 ] ||
+        fail "near duplicate: reports of $id2 is not 2"
+    [ "$(chans_of "$id2")" = "hotline,media" ] ||
+        fail "near duplicate: channels of $id2: $(chans_of "$id2")"
+    # A second run finds nothing new.
+    local n1 n2
+    n1=$(rcli XLEN t:candidates)
+    "$intake" run -c "$tmp/gateway.conf" --once 2>>"$tmp/gw.log" ||
+        fail "second run failed"
+    n2=$(rcli XLEN t:candidates)
+    [ "$n1" = "$n2" ] || fail "second run forwarded again ($n1 -> $n2)"
+}
+
+# A JSON Lines source of N distinct, classifiable items.
+gen_items() { # gen_items FILE FROM TO
+    python3 - "$@" <<'EOF'
+import sys
+path, a, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+streets = ["城中路", "公园路", "青安路", "华腾路", "崧泽大道", "天一路"]
+with open(path, "a", encoding="utf-8") as f:
+    for i in range(a, b):
+        s = streets[i % len(streets)]
+        f.write('{"id":"T-%06d","title":"雨水井盖缺失","text":"%s第%d号门口'
+                '的雨水井盖缺失，路面有一个坑，编号%d，请尽快处理。"}\n'
+                % (i, s, i, i * 7919 % 100003))
+EOF
+}
+
+# The generated items differ only in numbers: near-duplicate detection
+# would rightly link them, so the delivery tests turn it off.
+NEAR_OFF="
+[dedup]
+near = false"
+
+file_source() { # file_source PATH
+    mkdir -p "$tmp/sources.d"
+    cat >"$tmp/sources.d/items.conf" <<EOF
+[source items]
+kind = file
+url = $1
+channel = hotline
+interval = 1s
+EOF
+}
+
+expect_exactly_once() { # expect_exactly_once N
+    local keys
+    keys=$(stream_keys)
+    [ "$(echo "$keys" | grep -c .)" = "$1" ] ||
+        fail "expected $1 records, got $(echo "$keys" | grep -c .)"
+    [ "$(echo "$keys" | uniq -d | wc -l)" = 0 ] ||
+        fail "records forwarded twice: $(echo "$keys" | uniq -d | head)"
+}
+
+case_redis_restart() {
+    redis_start aof
+    gen_items "$tmp/items.jsonl" 0 200
+    file_source "$tmp/items.jsonl"
+    write_conf "$NEAR_OFF"
+    gw_start gw.log
+    wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 200 ]" ||
+        fail "first 200 items not forwarded"
+    redis_stop
+    # While Redis is down, more items arrive.
+    gen_items "$tmp/items.jsonl" 200 400
+    sleep 2
+    redis_start aof
+    wait_for 60 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 400 ]" ||
+        fail "items after the restart not forwarded ($(rcli XLEN t:candidates))"
+    sleep 1
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly on SIGTERM"
+    expect_exactly_once 400
+}
+
+case_webhook_retry() {
+    redis_start
+    # A webhook that answers 500 twice, then 200, recording every body.
+    cat >"$tmp/hook.py" <<'EOF'
+import http.server, json, sys
+state = {"n": 0}
+out = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        state["n"] += 1
+        code = 500 if state["n"] <= 2 else 200
+        out.write(json.dumps({"code": code,
+                              "key": self.headers.get("Idempotency-Key"),
+                              "body": body.decode()}) + "\n")
+        out.flush()
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+EOF
+    python3 "$tmp/hook.py" "$tmp/hook.port" "$tmp/hook.log" &
+    pids+=("$!")
+    wait_for 10 test -s "$tmp/hook.port" || fail "webhook server"
+    gen_items "$tmp/items.jsonl" 0 5
+    file_source "$tmp/items.jsonl"
+    write_conf "$NEAR_OFF
+[forward hook]
+kind = webhook
+url = http://127.0.0.1:$(cat "$tmp/hook.port")/hook
+backoff = 100ms"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw.log" ||
+        { cat "$tmp/gw.log" >&2; fail "intake run --once failed"; }
+    python3 - "$tmp/hook.log" <<'EOF' || fail "webhook deliveries wrong"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ok = [r for r in recs if r["code"] == 200]
+assert len([r for r in recs if r["code"] == 500]) == 2, recs
+ids = []
+for r in ok:
+    b = json.loads(r["body"])
+    items = b if isinstance(b, list) else b.get("candidates", b.get("items", [b]))
+    ids += [c["external_id"] for c in items]
+assert sorted(ids) == ["T-%06d" % i for i in range(5)], ids
+# Retries of one batch keep its Idempotency-Key.
+keys = {r["key"] for r in recs}
+assert None not in keys, keys
+print("webhook: 2 x 500, then", len(ids), "candidates delivered once")
+EOF
+}
+
+case_kill9() {
+    redis_start aof
+    gen_items "$tmp/items.jsonl" 0 3000
+    file_source "$tmp/items.jsonl"
+    write_conf "$NEAR_OFF"
+    gw_start gw1.log
+    # Kill it while it is forwarding.
+    wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 300 ]" ||
+        fail "gateway did not start forwarding"
+    kill -9 "$gw_pid"
+    wait "$gw_pid" 2>/dev/null || true
+    local before
+    before=$(rcli XLEN t:candidates)
+    echo "killed with $before of 3000 forwarded"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
+        fail "restart run failed"
+    expect_exactly_once 3000
+}
+
+http_call() { # http_call METHOD PATH [TOKEN] [BODY] -> body; code in $tmp/code
+    local args=(-s -o "$tmp/resp" -w '%{http_code}' -X "$1")
+    [ -n "${3:-}" ] && args+=(-H "Authorization: Bearer $3")
+    [ -n "${4:-}" ] && args+=(-H 'Content-Type: application/json' \
+        --data-binary "$4")
+    curl "${args[@]}" "http://127.0.0.1:$api_port$2" >"$tmp/code"
+    cat "$tmp/resp"
+}
+
+case_reload_api() {
+    redis_start
+    cp -r "$src/rules" "$tmp/rules"
+    RULES_DIR="$tmp/rules"
+    mkdir -p "$tmp/sources.d"
+    : >"$tmp/sources.d/none.conf"
+    api_port=$(python3 -c 'import socket; s=socket.socket(); \
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    export IG_PUSH_TOKEN=push-secret IG_ADMIN_TOKEN=admin-secret
+    write_conf "
+[api]
+listen = 127.0.0.1:$api_port
+push_token_ref = env:IG_PUSH_TOKEN
+admin_token_ref = env:IG_ADMIN_TOKEN"
+    gw_start gw.log
+    wait_for 10 curl -sf "http://127.0.0.1:$api_port/healthz" ||
+        fail "API did not come up"
+    local item='{"id":"P-1","title":"雨水井盖缺失","text":"城中路口的雨水井盖缺失，路面有一个大坑。"}'
+
+    # Push: classification and dedup verdict in the answer.
+    http_call POST /v1/items "" "$item" >/dev/null
+    [ "$(cat "$tmp/code")" = 401 ] || fail "push without token not 401"
+    local r code1
+    r=$(http_call POST /v1/items push-secret "$item")
+    [ "$(cat "$tmp/code")" = 200 ] || fail "push: $(cat "$tmp/code") $r"
+    code1=$(echo "$r" | jq -r '.items[0].code')
+    [ "$code1" != null ] || fail "push answer has no code: $r"
+    [ "$(echo "$r" | jq -r '.items[0].dedup.verdict')" = new ] ||
+        fail "push verdict: $r"
+    r=$(http_call POST /v1/items push-secret "$item")
+    [ "$(echo "$r" | jq -r '.items[0].dedup.verdict')" = seen ] ||
+        fail "second push not seen: $r"
+    r=$(http_call POST /v1/items push-secret '[{"id":"P-2"},{"nope":1}]')
+    [ "$(echo "$r" | jq -r '.items[0].accepted')" = false ] ||
+        fail "bad item accepted: $r"
+    http_call POST /v1/items push-secret 'not json' >/dev/null
+    [ "$(cat "$tmp/code")" = 400 ] || fail "bad JSON not 400"
+
+    # Health and metrics.
+    r=$(http_call GET /healthz)
+    [ "$(echo "$r" | jq -r .status)" = ok ] || fail "healthz: $r"
+    [ "$(echo "$r" | jq -r .generation)" = 1 ] || fail "generation: $r"
+    r=$(http_call GET /metrics)
+    echo "$r" | grep -q '^intake_items_in_total{source="push",channel="hotline"} 2$' ||
+        fail "metrics items_in: $(echo "$r" | grep items_in)"
+    echo "$r" | grep -q "^intake_code_hits_total{code=\"$code1\"} [1-9]" ||
+        fail "metrics code hits"
+    echo "$r" | grep -q '^intake_classify_seconds_count 2$' ||
+        fail "metrics latency histogram"
+    echo "$r" | grep -q '^intake_ruleset_generation 1$' ||
+        fail "metrics generation"
+    http_call GET /v1/sources | jq -e 'type == "array"' >/dev/null ||
+        fail "/v1/sources"
+
+    # Reload with a broken rule file: rejected, old rules keep working.
+    local f
+    f=$(ls "$tmp"/rules/*.rules | head -1)
+    cp "$f" "$tmp/good.rules"
+    printf '\nthis is not a rule\n' >>"$f"
+    http_call POST /v1/reload push-secret >/dev/null
+    [ "$(cat "$tmp/code")" = 401 ] || fail "reload with the push token"
+    r=$(http_call POST /v1/reload admin-secret)
+    [ "$(cat "$tmp/code")" = 422 ] || fail "broken reload: $(cat "$tmp/code") $r"
+    [ "$(echo "$r" | jq -r '.rules.errors | length')" -ge 1 ] ||
+        fail "broken reload without errors: $r"
+    [ "$(echo "$r" | jq -r .generation)" = 1 ] || fail "generation moved"
+    local item3='{"id":"P-3","title":"雨水井盖缺失","text":"城中路口的雨水井盖缺失，路面有一个大坑。"}'
+    r=$(http_call POST /v1/items push-secret "$item3")
+    [ "$(echo "$r" | jq -r '.items[0].code')" = "$code1" ] ||
+        fail "old rules stopped working: $r"
+    # SIGHUP with the broken file: still generation 1.
+    kill -HUP "$gw_pid"
+    sleep 1.5
+    [ "$(http_call GET /healthz | jq -r .generation)" = 1 ] ||
+        fail "SIGHUP swapped in a broken rule set"
+    # Fixed: the reload goes through.
+    cp "$tmp/good.rules" "$f"
+    r=$(http_call POST /v1/reload admin-secret)
+    [ "$(cat "$tmp/code")" = 200 ] || fail "good reload: $r"
+    [ "$(echo "$r" | jq -r .generation)" = 2 ] || fail "generation: $r"
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+"case_$case_name"
+echo "PASS [$case_name]"
