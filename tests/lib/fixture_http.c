@@ -46,7 +46,7 @@ struct fixture_http {
     volatile int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int active;
+    int active, max_active;
     struct route *routes;
     size_t nroutes;
     struct hitrec *hits;
@@ -476,6 +476,9 @@ static void *accept_main(void *arg)
         c->fd = cfd;
         pthread_mutex_lock(&s->mu);
         s->active++;
+        if (s->active > s->max_active) {
+            s->max_active = s->active;
+        }
         pthread_mutex_unlock(&s->mu);
         pthread_t t;
         pthread_attr_t at;
@@ -599,6 +602,14 @@ size_t fixture_http_hits(struct fixture_http *s, const char *path)
             n = s->hits[i].n;
         }
     }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int fixture_http_max_active(struct fixture_http *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->max_active;
     pthread_mutex_unlock(&s->mu);
     return n;
 }

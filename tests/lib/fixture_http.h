@@ -60,6 +60,10 @@ void fixture_http_route(struct fixture_http *s, const char *path,
 /* Requests received for path (query ignored); NULL path = all. */
 size_t fixture_http_hits(struct fixture_http *s, const char *path);
 
+/* The largest number of connections served at the same time so far (for
+ * concurrency-limit tests). */
+int fixture_http_max_active(struct fixture_http *s);
+
 /* The last request head received for path (NULL = any), malloc'd, or
  * NULL when none. */
 char *fixture_http_last_head(struct fixture_http *s, const char *path);

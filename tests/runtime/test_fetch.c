@@ -141,6 +141,8 @@ static const char *write_conf(const char *text)
     return p;
 }
 
+static int g_per_host;
+
 static void run_start(struct run *r, const char *conf, const char *state,
                       bool once)
 {
@@ -157,6 +159,7 @@ static void run_start(struct run *r, const char *conf, const char *state,
     struct sched_opts o = {
         .state_dir = state,
         .once = once,
+        .max_per_host = g_per_host,
         .seed = 42,
         .on_batch = on_batch,
         .on_idle = on_idle,
@@ -606,6 +609,110 @@ static void gzip_and_one_broken_source_among_others(void **state)
     ig_free(conf);
 }
 
+static struct source_set *load_set(const char *conf)
+{
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = NULL;
+    assert_int_equal(source_set_load(write_conf(conf), &set, &d), IG_OK);
+    ig_diags_fini(&d);
+    return set;
+}
+
+/* SIGHUP: unchanged sources keep their state, removed ones go (also with
+ * a poll in flight), new ones start, changed ones re-read disk state. */
+static void reload_keeps_unchanged_sources(void **state)
+{
+    (void)state;
+    char *s1 = hotline_src("s1", "/feeds/zh/hotline_page2_last.json", NULL);
+    char *s2 = hotline_src("s2", "/feeds/zh/hotline_page2_last.json?x=2",
+                           NULL);
+    char *slow = hotline_src(
+        "slow", "/feeds/zh/hotline_page2_last.json?stall_ms=800", NULL);
+    char *s3 = hotline_src("s3", "/feeds/zh/hotline_page1.json?x=3", NULL);
+    char *s1b = hotline_src("s1", "/feeds/zh/hotline_page2_last.json",
+                            "timeout = 7s\n");
+    char sdir[400];
+    snprintf(sdir, sizeof(sdir), "%s/state3", g_tmp);
+    char *conf = ig_asprintf("%s%s%s", s1, s2, slow);
+    struct run r;
+    run_start(&r, conf, sdir, false);
+    assert_int_equal(poll_now(&r, "s1")->n, 2);
+    assert_int_equal(poll_now(&r, "s2")->n, 2);
+    /* A poll in flight while its source is removed. */
+    assert_int_equal(sched_poll_now(r.s, "slow"), IG_OK);
+
+    char *conf2 = ig_asprintf("%s%s", s1, s3);
+    assert_int_equal(sched_reload(r.s, load_set(conf2)), IG_OK);
+    assert_int_equal(health(&r, "s1").polls, 1);
+    assert_int_equal(health(&r, "s1").items_last_poll, 2);
+    assert_null(health(&r, "s2").id);
+    assert_non_null(health(&r, "s3").id);
+    assert_null(health(&r, "slow").id);
+    /* The in-flight poll still delivers, and is settled. */
+    struct got *g = got_for(&r, "slow");
+    if (!g->seen) {
+        r.pending = 1;
+        dispatch(&r);
+    }
+    assert_true(g->seen);
+    /* Unchanged: validators kept, so a 304. */
+    g = poll_now(&r, "s1");
+    assert_true(g->not_modified);
+    assert_int_equal(poll_now(&r, "s3")->n, 2);
+
+    /* Changed: a new record, state re-read from the state dir. */
+    char *conf3 = ig_asprintf("%s%s", s1b, s3);
+    assert_int_equal(sched_reload(r.s, load_set(conf3)), IG_OK);
+    assert_int_equal(health(&r, "s1").polls, 2);
+    g = poll_now(&r, "s1");
+    assert_true(g->not_modified);
+    run_stop(&r);
+    ig_free(s1);
+    ig_free(s2);
+    ig_free(slow);
+    ig_free(s3);
+    ig_free(s1b);
+    ig_free(conf);
+    ig_free(conf2);
+    ig_free(conf3);
+}
+
+static void per_host_limit(void **state)
+{
+    (void)state;
+    struct fixture_http *saved = g_srv;
+    g_srv = fixture_http_start(shared(), 0);
+    char *conf = NULL;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "h%d", i);
+        char *one = hotline_src(
+            id, "/feeds/zh/hotline_page2_last.json?stall_ms=300", NULL);
+        char *both = ig_asprintf("%s%s", conf ? conf : "", one);
+        ig_free(conf);
+        ig_free(one);
+        conf = both;
+    }
+    g_per_host = 2;
+    struct run r;
+    run_start(&r, conf, NULL, true);
+    assert_int_equal(sched_start(r.s), IG_OK);
+    dispatch(&r);
+    assert_true(r.idle);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "h%d", i);
+        assert_int_equal(got_for(&r, id)->n, 2);
+    }
+    assert_true(fixture_http_max_active(g_srv) <= 2);
+    run_stop(&r);
+    g_per_host = 0;
+    fixture_http_stop(g_srv);
+    g_srv = saved;
+    ig_free(conf);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -638,6 +745,8 @@ int main(void)
         cmocka_unit_test(hostile_http_responses),
         cmocka_unit_test(gzip_bomb_and_huge_json_are_capped),
         cmocka_unit_test(gzip_and_one_broken_source_among_others),
+        cmocka_unit_test(reload_keeps_unchanged_sources),
+        cmocka_unit_test(per_host_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
