@@ -50,6 +50,7 @@ struct sev {
     uint32_t rule;
     uint32_t a, b;
     uint8_t veto;    /* 1: this span vetoed the rule */
+    uint8_t field;   /* enum cls_field */
     const char *what;  /* "any", "all", "near", "regex", "not", ... */
 };
 
@@ -197,8 +198,20 @@ static bool seen(const struct cls_scratch *s, uint32_t lit)
     return s->lit_gen[lit] == s->gen;
 }
 
+/* Records a span; field < 0 derives it from the offset (keywords never
+ * touch the separator), a regex passes the field it ran on (its match may
+ * be empty at the very end of the title). */
+static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a,
+                     size_t b, bool veto, const char *what, int field);
+
 static void add_ev(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
                    bool veto, const char *what)
+{
+    add_ev_f(s, rule, a, b, veto, what, -1);
+}
+
+static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a,
+                     size_t b, bool veto, const char *what, int field)
 {
     if (s->nev == s->capev) {
         s->capev = s->capev ? 2 * s->capev : 64;
@@ -210,6 +223,10 @@ static void add_ev(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
     e->b = (uint32_t)b;
     e->veto = veto;
     e->what = what;
+    if (field < 0) {
+        field = a < s->title_end ? CLS_FIELD_TITLE : CLS_FIELD_TEXT;
+    }
+    e->field = (uint8_t)field;
 }
 
 /* Characters (not bytes) in normalised s[a..b). */
@@ -266,7 +283,7 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
 /* Runs one regex on both fields. Returns 1 match (span in *a..*b),
  * 0 no match, -1 a PCRE2 limit or other failure. */
 static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
-                  size_t *b, bool *truncated)
+                  size_t *b, int *field, bool *truncated)
 {
     size_t starts[2] = {0, s->text_start};
     size_t ends[2] = {s->title_end, s->norm.len};
@@ -285,7 +302,8 @@ static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
         if (rc >= 0) {
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
             *a = starts[f] + ov[0];
-            *b = starts[f] + ov[1];
+            *b = starts[f] + (ov[1] >= ov[0] ? ov[1] : ov[0]);
+            *field = f;
             return 1;
         }
         if (rc != PCRE2_ERROR_NOMATCH) {
@@ -305,15 +323,21 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     size_t ev0 = s->nev;
     /* 1. keyword groups */
     for (size_t g = 0; g < r->nany; g++) {
+        /* Evidence: the earliest word of the group, the longest of
+         * those starting there (窨井盖 rather than 井盖). */
         uint32_t best = NONE;
         uint32_t bl = 0;
+        size_t bs = 0;
         for (size_t k = 0; k < r->any[g].n; k++) {
             uint32_t l = r->any[g].v[k];
             if (seen(s, l)) {
                 uint32_t h = s->lit_first[l];
-                if (best == NONE || s->hits[h].end < s->hits[best].end) {
+                size_t st = s->hits[h].end - rs->lit_len[l];
+                if (best == NONE || st < bs ||
+                    (st == bs && s->hits[h].end > s->hits[best].end)) {
                     best = h;
                     bl = l;
+                    bs = st;
                 }
             }
         }
@@ -366,7 +390,8 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
             }
         }
         size_t a, b;
-        int rc = run_rx(s, x, &a, &b, truncated);
+        int f;
+        int rc = run_rx(s, x, &a, &b, &f, truncated);
         if (rc < 0) {
             (*rx_errors)++;
             s->nev = ev0;
@@ -376,7 +401,7 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
             s->nev = ev0;
             return R_NO;
         }
-        add_ev(s, ri, a, b, false, "regex");
+        add_ev_f(s, ri, a, b, false, "regex", f);
     }
     for (size_t k = 0; k < r->nnrx; k++) {
         const struct rx *x = &r->nrx_v[k];
@@ -390,14 +415,15 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
             }
         }
         size_t a, b;
-        int rc = run_rx(s, x, &a, &b, truncated);
+        int f;
+        int rc = run_rx(s, x, &a, &b, &f, truncated);
         if (rc < 0) {
             (*rx_errors)++;
             s->nev = ev0;
             return R_ERROR;
         }
         if (rc == 1) {
-            add_ev(s, ri, a, b, true, "not-regex");
+            add_ev_f(s, ri, a, b, true, "not-regex", f);
             return R_VETOED;
         }
     }
@@ -410,17 +436,16 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Original-text span of normalised [a, b). */
-static void orig_span(const struct cls_scratch *s, size_t a, size_t b,
+/* Original-text span of the evidence e. */
+static void orig_span(const struct cls_scratch *s, const struct sev *e,
                       const char *title, size_t tl, const char *text,
                       size_t xl, enum cls_field *f, size_t *oa, size_t *ob)
 {
-    if (a < s->title_end) {
-        *f = CLS_FIELD_TITLE;
-        ig_norm_span(&s->norm, title, tl, a, b, oa, ob);
+    *f = (enum cls_field)e->field;
+    if (*f == CLS_FIELD_TITLE) {
+        ig_norm_span(&s->norm, title, tl, e->a, e->b, oa, ob);
     } else {
-        *f = CLS_FIELD_TEXT;
-        ig_norm_span(&s->norm, text, xl, a, b, oa, ob);
+        ig_norm_span(&s->norm, text, xl, e->a, e->b, oa, ob);
     }
 }
 
@@ -464,7 +489,7 @@ static void explain(const struct ruleset *rs, const struct cls_scratch *s,
             }
             enum cls_field f;
             size_t oa, ob;
-            orig_span(s, e->a, e->b, title, tl, text, xl, &f, &oa, &ob);
+            orig_span(s, e, title, tl, text, xl, &f, &oa, &ob);
             const char *src = f == CLS_FIELD_TITLE ? title : text;
             ig_buf_addf(&b, "      %-9s %s[%zu..%zu] \"", e->what,
                         f == CLS_FIELD_TITLE ? "title" : "text", oa, ob);
@@ -559,7 +584,7 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
             continue;
         }
         for (size_t k = ev0; k < s->nev; k++) {
-            if (s->ev[k].a < s->title_end) {
+            if (s->ev[k].field == CLS_FIELD_TITLE) {
                 f->in_title = true;
             }
         }
@@ -599,7 +624,7 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
         }
         per_rule++;
         struct cls_evidence *o = &out->ev[nev++];
-        orig_span(s, e->a, e->b, title, title_len, text, text_len, &o->field,
+        orig_span(s, e, title, title_len, text, text_len, &o->field,
                   &o->start, &o->end);
         const char *src = o->field == CLS_FIELD_TITLE ? title : text;
         o->match = ig_arena_strndup(a, src + o->start, o->end - o->start);

@@ -404,6 +404,11 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
 void ig_norm_span(const struct ig_norm *n, const char *orig, size_t orig_len,
                   size_t a, size_t b, size_t *oa, size_t *ob)
 {
+    if (b <= a) {
+        /* an empty match (a regex like x*): an empty span where it is */
+        *oa = *ob = a < n->len ? n->map[a] : orig_len;
+        return;
+    }
     size_t start = n->map[a];
     size_t last = n->map[b - 1];
     size_t end = last;

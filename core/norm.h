@@ -49,10 +49,11 @@ void ig_norm_reset(struct ig_norm *n);
 int ig_norm_add(struct ig_norm *n, const char *s, size_t len);
 /* Appends one ASCII byte c (a field separator) mapped to offset off. */
 void ig_norm_addc(struct ig_norm *n, char c, uint32_t off);
-/* Maps the normalised byte span [a, b) (a < b <= n->len, lying within the
- * part that came from orig) to the original span [*oa, *ob): from the
+/* Maps the normalised byte span [a, b) (a <= b <= n->len, lying within
+ * the part that came from orig) to the original span [*oa, *ob): from the
  * start of the character that produced byte a to the end of the character
- * that produced byte b-1. */
+ * that produced byte b-1. An empty span (a == b) maps to an empty span at
+ * the original offset of byte a (orig_len when a == n->len). */
 void ig_norm_span(const struct ig_norm *n, const char *orig, size_t orig_len,
                   size_t a, size_t b, size_t *oa, size_t *ob);
 

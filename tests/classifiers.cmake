@@ -9,3 +9,5 @@ ig_add_test(NAME test_prefilter SOURCES unit/test_prefilter.c
   LIBS ig_classifiers ig_core LABELS unit)
 ig_add_test(NAME test_rule_parse SOURCES unit/test_rule_parse.c
   LIBS ig_classifiers ig_core LABELS unit)
+ig_add_test(NAME test_classify SOURCES unit/test_classify.c
+  LIBS ig_classifiers ig_core LABELS unit)

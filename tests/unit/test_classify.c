@@ -1,0 +1,465 @@
+/* test_classify.c — the matcher and scoring on small fixture rule sets:
+ * keyword groups, near, regex gating, vetoes, title weight, ties, the
+ * threshold, evidence offsets in the original text, a catastrophic regex,
+ * a 1 MiB item, empty and invalid input, versions, JSON, self-test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "classifiers/classifier.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/jsonr.h"
+#include "core/jsonw.h"
+#include "core/mem.h"
+#include "core/text.h"
+
+#include "cls_fixture.h"
+
+static struct ruleset *load(const char *settings, const char *rules,
+                            char *dir_out)
+{
+    const char *dir = fixture_dir(settings, rules);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct ruleset *rs = NULL;
+    int rc = ruleset_load(dir, &rs, &d);
+    if (rc < 0) {
+        ig_diags_print(&d, stderr);
+    }
+    ig_diags_fini(&d);
+    assert_int_equal(rc, IG_OK);
+    if (dir_out) {
+        strcpy(dir_out, dir);
+    } else {
+        fixture_rm(dir);
+    }
+    return rs;
+}
+
+struct run {
+    struct ruleset *rs;
+    struct cls_scratch *s;
+    struct ig_arena *a;
+    struct cls_result r;
+};
+
+static void classify(struct run *x, const char *title, const char *text)
+{
+    ig_arena_free(x->a);
+    x->a = ig_arena_new(0);
+    int rc = ruleset_classify(x->rs, x->s, title, title ? strlen(title) : 0,
+                              text, text ? strlen(text) : 0, true, x->a,
+                              &x->r);
+    assert_int_equal(rc, IG_OK);
+}
+
+static const char *code(const struct run *x)
+{
+    return x->r.top ? x->r.top->code : "unclassified";
+}
+
+static void run_init(struct run *x, const char *settings, const char *rules)
+{
+    memset(x, 0, sizeof(*x));
+    x->rs = load(settings, rules, NULL);
+    x->s = cls_scratch_new();
+}
+
+static void run_fini(struct run *x)
+{
+    ig_arena_free(x->a);
+    cls_scratch_free(x->s);
+    ruleset_unref(x->rs);
+}
+
+#define SAMPLES "example: x\ncounter: y\n"
+
+static const char *BASIC =
+    "rule: cover\ncode: B01-14\nweight: 3\n"
+    "any: 井盖 窨井盖\nany: 缺失 丢失 不见 松动\nnot: 演习 已修好\n" SAMPLES
+    "rule: cover-near\ncode: B01-14\nweight: 1\n"
+    "near: 下水道盖 / 不见 within 4\n" SAMPLES
+    "rule: light\ncode: B01-18\nweight: 2\n"
+    "all: 路灯 不亮\n" SAMPLES
+    "rule: stall\ncode: S04-02\nweight: 2\n"
+    "any: 占道 摆摊\n" SAMPLES
+    "rule: water-rx\ncode: S03-02\nweight: 2.5\n"
+    "regex: (停水|没水)了?.{0,10}(三天|两天|一周)\n"
+    "not-regex: 计划停水\n" SAMPLES
+    "rule: garbage\ncode: S01-01\nweight: 2\n"
+    "any: 垃圾\n" SAMPLES;
+
+static void test_groups(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\ntitle_weight = 2\n", BASIC);
+    classify(&x, NULL, "小区门口的井盖不见了");
+    assert_string_equal(code(&x), "B01-14");
+    assert_true(x.r.score == 3.0);
+    /* one group missing: no fire */
+    classify(&x, NULL, "小区门口的井盖");
+    assert_string_equal(code(&x), "unclassified");
+    assert_int_equal(x.r.nfired, 0);
+    assert_true(x.r.confidence == 1.0);
+    /* all: needs every word */
+    classify(&x, NULL, "路灯坏了");
+    assert_string_equal(code(&x), "unclassified");
+    classify(&x, NULL, "晚上不亮的路灯");
+    assert_string_equal(code(&x), "B01-18");
+    /* near: within 4 characters, either order */
+    classify(&x, NULL, "下水道盖子不见了");
+    assert_int_equal(x.r.nfired, 1);
+    assert_string_equal(x.r.fired[0].id, "cover-near");
+    classify(&x, NULL, "下水道盖子好好的，钥匙不见了");
+    assert_int_equal(x.r.nfired, 0);
+    run_fini(&x);
+}
+
+static void test_veto_and_regex(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    classify(&x, NULL, "消防演习时井盖松动");
+    assert_string_equal(code(&x), "unclassified");
+    assert_int_equal(x.r.nfired, 1);
+    assert_true(x.r.fired[0].vetoed);
+    assert_int_equal(x.r.nev, 0);
+    assert_non_null(strstr(x.r.explain, "vetoed"));
+    classify(&x, NULL, "我们小区停水了已经三天");
+    assert_string_equal(code(&x), "S03-02");
+    assert_int_equal(x.r.nev, 1);
+    assert_string_equal(x.r.ev[0].match, "停水了已经三天");
+    classify(&x, NULL, "计划停水三天");
+    assert_string_equal(code(&x), "unclassified");
+    assert_true(x.r.fired[0].vetoed);
+    /* traditional and full-width text still matches */
+    classify(&x, NULL, "我們小區停水了已經三天");
+    assert_string_equal(code(&x), "S03-02");
+    run_fini(&x);
+}
+
+static void test_title_weight(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\ntitle_weight = 1.5\n", BASIC);
+    classify(&x, "路边占道摆摊", "请处理");
+    assert_string_equal(code(&x), "S04-02");
+    assert_true(x.r.score == 3.0);
+    assert_true(x.r.fired[0].in_title);
+    assert_int_equal(x.r.ev[0].field, CLS_FIELD_TITLE);
+    classify(&x, "请处理", "路边占道摆摊");
+    assert_true(x.r.score == 2.0);
+    assert_false(x.r.fired[0].in_title);
+    /* a keyword never spans title and text */
+    classify(&x, "占", "道");
+    assert_string_equal(code(&x), "unclassified");
+    run_fini(&x);
+}
+
+static void test_ties_and_threshold(void **state)
+{
+    (void)state;
+    /* light (B01-18) and stall (S04-02) both weigh 2: the table order
+     * decides, whichever rule comes first in the files. */
+    const char *a = "rule: s\ncode: S04-02\nweight: 2\nany: 摆摊\n" SAMPLES
+                    "rule: l\ncode: B01-18\nweight: 2\nany: 路灯\n" SAMPLES;
+    struct run x;
+    run_init(&x, "threshold = 2\n", a);
+    classify(&x, NULL, "摆摊的把路灯围住了");
+    assert_string_equal(code(&x), "B01-18");
+    assert_int_equal(x.r.nalts, 1);
+    assert_string_equal(x.r.alts[0].taxon->code, "S04-02");
+    assert_true(x.r.confidence > 0.0 && x.r.confidence < 0.5 + 1e-9);
+    classify(&x, NULL, "路灯下摆摊的");
+    assert_string_equal(code(&x), "B01-18");
+    run_fini(&x);
+    /* below the threshold: unclassified, candidates as alternatives */
+    run_init(&x, "threshold = 5\n", a);
+    classify(&x, NULL, "摆摊的把路灯围住了");
+    assert_string_equal(code(&x), "unclassified");
+    assert_true(x.r.best_score == 2.0);
+    assert_int_equal(x.r.nalts, 2);
+    assert_string_equal(x.r.alts[0].taxon->code, "B01-18");
+    assert_true(x.r.confidence > 0.59 && x.r.confidence < 0.61);
+    run_fini(&x);
+}
+
+static void test_rule_counts_once(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    classify(&x, NULL, "垃圾垃圾垃圾垃圾垃圾");
+    assert_true(x.r.score == 2.0);
+    assert_int_equal(x.r.nev, 1);
+    assert_int_equal(x.r.ev[0].start, 0);
+    run_fini(&x);
+}
+
+static void test_evidence_offsets(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    /* full-width spaces, traditional and a zero-width space inside */
+    const char *t = "ＡＢ小區窨\xe3\x80\x80井\xe2\x80\x8b蓋鬆動了";
+    classify(&x, NULL, t);
+    assert_string_equal(code(&x), "B01-14");
+    assert_int_equal(x.r.nev, 2);
+    const struct cls_evidence *e = &x.r.ev[0];
+    assert_string_equal(e->match, "窨\xe3\x80\x80井\xe2\x80\x8b蓋");
+    assert_memory_equal(t + e->start, e->match, e->end - e->start);
+    assert_string_equal(x.r.ev[1].match, "鬆動");
+    run_fini(&x);
+}
+
+static void test_regex_gating_and_lint(void **state)
+{
+    (void)state;
+    const char *rules =
+        "rule: gated\ncode: B01-14\nweight: 3\n"
+        "regex: 井盖.{0,4}(丢|偷)\n" SAMPLES
+        "rule: slow\ncode: S01-01\nweight: 3\nregex: \\d{11}\n" SAMPLES;
+    struct run x;
+    run_init(&x, "threshold = 2\n", rules);
+    const struct rule_info *g = ruleset_rule(x.rs, 0);
+    const struct rule_info *s = ruleset_rule(x.rs, 1);
+    assert_true(g->has_required_literal);
+    assert_false(s->has_required_literal);
+    assert_int_equal(ruleset_rule_find(x.rs, "slow"), 1);
+    assert_int_equal(ruleset_rule_find(x.rs, "nope"), -1);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    assert_int_equal(ruleset_lint(x.rs, &d), 1);
+    assert_int_equal(d.v[0].sev, IG_DIAG_WARNING);
+    assert_non_null(strstr(d.v[0].msg, "'slow' is slow"));
+    ig_diags_fini(&d);
+    classify(&x, NULL, "井盖被人偷了");
+    assert_string_equal(code(&x), "B01-14");
+    classify(&x, NULL, "电话13800000000");
+    assert_string_equal(code(&x), "S01-01");
+    run_fini(&x);
+}
+
+/* Every pattern of the hostile file, each in its own rule next to a
+ * keyword rule: the limit is hit and counted (never "no match"), and
+ * the keyword rule still classifies the item. */
+static void test_catastrophic(void **state)
+{
+    (void)state;
+    const char *shared = getenv("IG_SHARED_DIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/hostile/regex_catastrophic.jsonl",
+             shared ? shared : "../shared");
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        skip();
+    }
+    char line[8192];
+    int checked = 0;
+    while (fgets(line, sizeof(line), f)) {
+        struct ig_arena *a = ig_arena_new(0);
+        struct ig_jsonr_member *m;
+        size_t n, off;
+        const char *err;
+        assert_int_equal(
+            ig_jsonr_object(line, strlen(line), a, &m, &n, &off, &err), 0);
+        const char *pat = ig_jsonr_get(m, n, "pattern")->str;
+        const char *subj = ig_jsonr_get(m, n, "subject")->str;
+        const char *id = ig_jsonr_get(m, n, "id")->str;
+        const char *obs = strstr(line, "jit_default_limits");
+        bool catastrophic = obs && strstr(obs, "rc=-47") != NULL;
+        char *rules = ig_arena_printf(
+            a,
+            "rule: hostile\ncode: S04-02\nweight: 5\nregex: %s\n" SAMPLES
+            "rule: marker\ncode: B01-18\nweight: 2\nany: !\n" SAMPLES,
+            pat);
+        struct run x;
+        run_init(&x, "threshold = 2\n", rules);
+        /* every subject ends in '!', the marker rule's keyword */
+        classify(&x, NULL, subj);
+        if (catastrophic) {
+            if (x.r.regex_errors == 0) {
+                fail_msg("%s: limit not hit", id);
+            }
+            bool err_marked = false;
+            for (size_t k = 0; k < x.r.nfired; k++) {
+                err_marked |= x.r.fired[k].error;
+            }
+            assert_true(err_marked);
+            assert_non_null(strstr(x.r.explain, "match limit"));
+        }
+        /* the other rule still decides; the hostile one never wins */
+        assert_string_equal(code(&x), "B01-18");
+        run_fini(&x);
+        ig_arena_free(a);
+        checked++;
+    }
+    fclose(f);
+    assert_true(checked >= 10);
+}
+
+static void test_big_and_empty(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    /* empty and NULL fields */
+    classify(&x, NULL, NULL);
+    assert_string_equal(code(&x), "unclassified");
+    classify(&x, "", "");
+    assert_string_equal(code(&x), "unclassified");
+    assert_int_equal(x.r.nev, 0);
+    /* invalid UTF-8 and NUL bytes */
+    const char bad[] = "\xff\xfe井盖\x00\xe4\xb8不见\xc0\xbc";
+    ig_arena_free(x.a);
+    x.a = ig_arena_new(0);
+    ruleset_classify(x.rs, x.s, NULL, 0, bad, sizeof(bad) - 1, true, x.a,
+                     &x.r);
+    assert_string_equal(code(&x), "B01-14");
+    assert_memory_equal(bad + x.r.ev[0].start, "井盖", 6);
+    /* 1 MiB item: the keywords at the very end, a regex rule capped */
+    size_t big = 1024 * 1024;
+    char *t = ig_malloc(big + 64);
+    for (size_t i = 0; i + 6 <= big; i += 6) {
+        memcpy(t + i, "停水", 6);
+    }
+    size_t len = big - big % 6;
+    strcpy(t + len, "井盖丢失");
+    classify(&x, NULL, t);
+    assert_string_equal(code(&x), "B01-14");
+    assert_true(x.r.regex_truncated);
+    assert_int_equal(x.r.ev[0].start, len);
+    ig_free(t);
+    run_fini(&x);
+}
+
+static void test_version_and_refs(void **state)
+{
+    (void)state;
+    char dir[4096];
+    struct ruleset *a = load("threshold = 2\n", BASIC, dir);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct ruleset *b = NULL;
+    assert_int_equal(ruleset_load(dir, &b, &d), IG_OK);
+    assert_string_equal(ruleset_version(a), ruleset_version(b));
+    assert_int_equal(strncmp(ruleset_version(a), "rules-", 6), 0);
+    assert_int_equal(strlen(ruleset_version(a)), 14);
+    ruleset_unref(b);
+    fixture_write(dir, "b.rules",
+                  "rule: extra\ncode: B01-03\nany: 雨水\n" SAMPLES);
+    assert_int_equal(ruleset_load(dir, &b, &d), IG_OK);
+    assert_string_not_equal(ruleset_version(a), ruleset_version(b));
+    assert_int_equal(ruleset_nrules(b), ruleset_nrules(a) + 1);
+    ruleset_unref(b);
+    /* a broken file: the load fails, the old set is untouched */
+    fixture_write(dir, "c.rules", "rule: broken\n");
+    b = (void *)1;
+    assert_true(ruleset_load(dir, &b, &d) < 0);
+    assert_null(b);
+    assert_non_null(ruleset_taxon(a, "B01-14"));
+    /* references */
+    struct ruleset *r2 = ruleset_ref(a);
+    assert_ptr_equal(r2, a);
+    ruleset_unref(a);
+    assert_int_equal(ruleset_ntaxa(r2), 6);
+    assert_string_equal(ruleset_taxon_at(r2, 4)->depts[1], "物业管理部门");
+    ruleset_unref(r2);
+    ruleset_unref(NULL);
+    ig_diags_fini(&d);
+    fixture_rm(dir);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    struct ig_jsonw w;
+    for (int k = 0; k < 2; k++) {
+        classify(&x, "标题", k ? "今天天气很好" : "路灯不亮，井盖丢失，\"引号\"");
+        ig_buf_reset(&b);
+        ig_jsonw_init(&w, &b);
+        ig_jsonw_obj_open(&w);
+        cls_result_json(x.rs, &x.r, &w);
+        ig_jsonw_obj_close(&w);
+        struct ig_jsonr_member *m;
+        size_t n, off;
+        const char *err;
+        assert_int_equal(ig_jsonr_object(b.data, b.len, x.a, &m, &n, &off,
+                                         &err), 0);
+        const char *keys[] = {"code", "name", "major", "departments",
+                              "score", "confidence", "alternatives",
+                              "evidence", "rules_version"};
+        for (size_t i = 0; i < 9; i++) {
+            assert_non_null(ig_jsonr_get(m, n, keys[i]));
+        }
+        if (k == 0) {
+            assert_string_equal(ig_jsonr_get(m, n, "code")->str, "B01-14");
+            assert_int_equal(ig_jsonr_get(m, n, "alternatives")->type,
+                             IG_JSONR_ARRAY);
+        } else {
+            assert_int_equal(ig_jsonr_get(m, n, "code")->type,
+                             IG_JSONR_NULL);
+            assert_int_equal(ig_jsonr_get(m, n, "departments")->type,
+                             IG_JSONR_NULL);
+        }
+    }
+    ig_buf_fini(&b);
+    run_fini(&x);
+}
+
+static void test_selftest(void **state)
+{
+    (void)state;
+    const char *rules =
+        "rule: good\ncode: B01-18\nweight: 3\nany: 路灯\n"
+        "example: 路灯坏了\ncounter: 电灯坏了\n"
+        "rule: bad\ncode: S04-02\nweight: 3\nany: 摆摊\n"
+        "example: 占道经营\n"            /* line 11: does not fire */
+        "counter: 路灯旁摆摊\n";         /* ok: B01-18 wins the tie */
+    struct run x;
+    run_init(&x, "threshold = 2\n", rules);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    assert_int_equal(ruleset_selftest(x.rs, &d), 1);
+    assert_int_equal(d.v[0].line, 11);
+    assert_non_null(strstr(d.v[0].msg, "does not fire rule 'bad'"));
+    ig_diags_fini(&d);
+    run_fini(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_veto_and_regex),
+        cmocka_unit_test(test_title_weight),
+        cmocka_unit_test(test_ties_and_threshold),
+        cmocka_unit_test(test_rule_counts_once),
+        cmocka_unit_test(test_evidence_offsets),
+        cmocka_unit_test(test_regex_gating_and_lint),
+        cmocka_unit_test(test_catastrophic),
+        cmocka_unit_test(test_big_and_empty),
+        cmocka_unit_test(test_version_and_refs),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_selftest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
