@@ -105,6 +105,10 @@ static const struct ig_cfg_field web_schema[] = {
 #undef OFF
 #undef OFFW
 
+/* Post pages remembered as failing (ring). Why 64: more than detail_max
+ * posts per list page by default, and a few strings of memory. */
+#define WEB_FAILED_MAX 64
+
 struct web_ctx {
     struct web_conf conf;
     struct feed_map map;
@@ -119,6 +123,8 @@ struct web_ctx {
     char *next_list;           /* owned: next list page URL, or NULL */
     char **visited;            /* owned: list pages read this poll */
     size_t nvisited;
+    char *failed[WEB_FAILED_MAX]; /* owned: post pages whose fetch failed */
+    size_t nfailed;               /* ring position */
 };
 
 /* Builds the detail mapping from the detail.KEY entries. */
@@ -264,6 +270,9 @@ static void web_fini(struct connector *c)
     }
     drop_pending(x);
     reset_paging(x);
+    for (size_t i = 0; i < WEB_FAILED_MAX; i++) {
+        ig_free(x->failed[i]);
+    }
     feed_xpath_fini(&x->next_xp);
     feed_map_fini(&x->map);
     feed_map_fini(&x->dmap);
@@ -281,9 +290,29 @@ static void web_begin(struct connector *c)
 
 static void web_end(struct connector *c, int rc)
 {
-    (void)rc;
-    drop_pending(c->ctx);
-    reset_paging(c->ctx);
+    struct web_ctx *x = c->ctx;
+    /* A poll that failed on a post page (a deleted post answers 404)
+     * would fail the same way every time and never deliver the posts
+     * after it: remember the page, and take that post from the list
+     * alone from now on. */
+    if (rc < 0 && x->in_detail && x->next < x->npending) {
+        size_t slot = x->nfailed % WEB_FAILED_MAX;
+        ig_free(x->failed[slot]);
+        x->failed[slot] = ig_strdup(x->pending[x->next]->url);
+        x->nfailed++;
+    }
+    drop_pending(x);
+    reset_paging(x);
+}
+
+static bool failed_before(const struct web_ctx *x, const char *url)
+{
+    for (size_t i = 0; i < WEB_FAILED_MAX; i++) {
+        if (x->failed[i] != NULL && strcmp(x->failed[i], url) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static int web_request(struct connector *c, struct connector_req *out)
@@ -476,14 +505,20 @@ static int parse_list(struct connector *c, struct web_ctx *x,
             continue;
         }
         xml_safe_flag_item(it, &info);
-        bool follow = x->conf.follow && it->url != NULL &&
-                      nfollow < (size_t)x->conf.detail_max &&
-                      same_origin(c->conf.url ? c->conf.url : in->url, it->url);
-        if (x->conf.follow && it->url != NULL && !follow) {
-            ig_item_add_field(it, "detail",
-                              nfollow >= (size_t)x->conf.detail_max
-                                  ? "not fetched: detail_max reached"
-                                  : "not fetched: other host");
+        const char *why = NULL;
+        if (x->conf.follow && it->url != NULL) {
+            if (nfollow >= (size_t)x->conf.detail_max) {
+                why = "not fetched: detail_max reached";
+            } else if (!same_origin(c->conf.url ? c->conf.url : in->url,
+                                    it->url)) {
+                why = "not fetched: other host";
+            } else if (failed_before(x, it->url)) {
+                why = "not fetched: page failed in an earlier poll";
+            }
+        }
+        bool follow = x->conf.follow && it->url != NULL && why == NULL;
+        if (why != NULL) {
+            ig_item_add_field(it, "detail", why);
         }
         if (follow) {
             nfollow++;

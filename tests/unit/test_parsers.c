@@ -560,12 +560,75 @@ static void example_sources(void **state)
     }
 }
 
+/* A post page whose fetch fails (a deleted post) fails that poll once;
+ * the next poll takes the post from the list alone. */
+static void web_failed_post_page(void **state)
+{
+    (void)state;
+    char dir[2048];
+    char path[4096];
+    size_t len;
+    snprintf(dir, sizeof(dir), "%.1900s/tests/fixtures/web",
+             parse_source_dir());
+    snprintf(path, sizeof(path), "%s/list_follow.html", dir);
+    char *list = parse_read_file(path, &len);
+    assert_non_null(list);
+    snprintf(path, sizeof(path), "%s/post_101.html", dir);
+    size_t plen;
+    char *post = parse_read_file(path, &plen);
+    assert_non_null(post);
+    const char *url = "https://bbs.example/bbs/list.html";
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "web", url,
+                                    "item = //div[@class='post']\n"
+                                    "title = h3/a\nlink = h3/a/@href\n"
+                                    "follow = true\n"
+                                    "detail.content = //div[@class='body']\n"),
+                     IG_OK);
+    /* Poll 1: list, post 101 fine, post 102 fine, post 104 fails. */
+    connector_begin(&r.c);
+    assert_int_equal(parse_run_body(&r, list, len, "text/html", url), IG_OK);
+    for (int i = 0; i < 2; i++) {
+        struct connector_req req;
+        assert_true(r.c.more);
+        assert_int_equal(connector_request(&r.c, &req), IG_OK);
+        assert_int_equal(parse_run_body(&r, post, plen, "text/html", req.url),
+                         IG_OK);
+        connector_req_fini(&req);
+    }
+    struct connector_req req;
+    assert_true(r.c.more);
+    assert_int_equal(connector_request(&r.c, &req), IG_OK);
+    assert_string_equal(req.url, "https://bbs.example/bbs/thread-104.html");
+    connector_req_fini(&req);
+    connector_end(&r.c, IG_EIO);
+    size_t first = r.n;
+    assert_int_equal(first, 3); /* other host + 101 + 102 */
+    /* Poll 2: post 104 comes from the list, the others are followed. */
+    connector_begin(&r.c);
+    assert_int_equal(parse_run_body(&r, list, len, "text/html", url), IG_OK);
+    bool found = false;
+    for (size_t i = first; i < r.n; i++) {
+        const char *d = ig_item_field(r.items[i], "detail");
+        if (r.items[i]->url != NULL &&
+            strstr(r.items[i]->url, "thread-104") != NULL) {
+            found = d != NULL && strstr(d, "earlier poll") != NULL;
+        }
+    }
+    assert_true(found);
+    connector_end(&r.c, IG_OK);
+    parse_run_fini(&r);
+    ig_free(list);
+    ig_free(post);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(zh_web_letters),
         cmocka_unit_test(example_sources),
         cmocka_unit_test(fixture_folders),
+        cmocka_unit_test(web_failed_post_page),
         cmocka_unit_test(config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
