@@ -139,7 +139,15 @@ static struct source *load_one(const struct ig_cfg_section *sec,
         const struct ig_cfg_entry *e = &sec->e[i];
         bool common = ig_cfg_known(connector_common_schema, e->key);
         bool own = ops && ops->schema && ig_cfg_known(ops->schema, e->key);
-        if (common || own || (kind && !ops)) {
+        if (kind && !ops) {
+            /* Kind unknown: accept what any kind accepts, so only real
+             * typos are reported next to the kind error. */
+            const struct connector_ops *const *k = connector_kinds();
+            for (size_t j = 0; k[j] && !own; j++) {
+                own = k[j]->schema && ig_cfg_known(k[j]->schema, e->key);
+            }
+        }
+        if (common || own) {
             continue;
         }
         const char *sug =

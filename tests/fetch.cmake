@@ -24,3 +24,10 @@ ig_add_test(NAME test_hotline SOURCES unit/test_hotline.c
 ig_add_test(NAME test_fetch SOURCES runtime/test_fetch.c
   LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
   LABELS runtime TIMEOUT 600)
+
+# The CLI as an administrator uses it: sources check/status/kinds, poll.
+ig_add_script_test(NAME fetch_cli
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/fetch_cli.sh
+    $<TARGET_FILE:intake> $<TARGET_FILE:fixture_http>
+    ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/../shared
+  LABELS runtime cli)

@@ -46,7 +46,8 @@ struct fixture_http {
     volatile int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int active, max_active;
+    int active;
+    int inflight, max_inflight; /* requests read, not yet answered */
     struct route *routes;
     size_t nroutes;
     struct hitrec *hits;
@@ -343,9 +344,20 @@ static void serve(struct fixture_http *s, int fd)
     if (qparam(query, "status", v, sizeof(v))) {
         status = atoi(v);
     }
+    /* In flight from the request head until the answer starts: a client
+     * holds its connection slot for at least this long, so the maximum is
+     * what a per-host limit test can assert without timing. */
+    pthread_mutex_lock(&s->mu);
+    if (++s->inflight > s->max_inflight) {
+        s->max_inflight = s->inflight;
+    }
+    pthread_mutex_unlock(&s->mu);
     if (qparam(query, "stall_ms", v, sizeof(v))) {
         nap_ms(s, atol(v));
     }
+    pthread_mutex_lock(&s->mu);
+    s->inflight--;
+    pthread_mutex_unlock(&s->mu);
     if (strstr(target, "..")) {
         sendf(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
                   "Connection: close\r\n\r\n");
@@ -476,9 +488,6 @@ static void *accept_main(void *arg)
         c->fd = cfd;
         pthread_mutex_lock(&s->mu);
         s->active++;
-        if (s->active > s->max_active) {
-            s->max_active = s->active;
-        }
         pthread_mutex_unlock(&s->mu);
         pthread_t t;
         pthread_attr_t at;
@@ -609,7 +618,7 @@ size_t fixture_http_hits(struct fixture_http *s, const char *path)
 int fixture_http_max_active(struct fixture_http *s)
 {
     pthread_mutex_lock(&s->mu);
-    int n = s->max_active;
+    int n = s->max_inflight;
     pthread_mutex_unlock(&s->mu);
     return n;
 }

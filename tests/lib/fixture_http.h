@@ -60,8 +60,8 @@ void fixture_http_route(struct fixture_http *s, const char *path,
 /* Requests received for path (query ignored); NULL path = all. */
 size_t fixture_http_hits(struct fixture_http *s, const char *path);
 
-/* The largest number of connections served at the same time so far (for
- * concurrency-limit tests). */
+/* The largest number of requests in flight at the same time so far (read
+ * but not yet answered; for concurrency-limit tests). */
 int fixture_http_max_active(struct fixture_http *s);
 
 /* The last request head received for path (NULL = any), malloc'd, or
