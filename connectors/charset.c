@@ -564,23 +564,34 @@ int charset_to_utf8(const char *body, size_t len, const char *content_type,
         if (cs == NULL) {
             unknown_decl = unknown_decl || first_decl == NULL;
         } else if (!(is_wide(cs) && nc == 0)) {
-            if (first_decl == NULL) {
+            /* A server-wide Latin default ("charset=iso-8859-1" from the
+             * web server) loses to a CJK charset the page itself
+             * declares: that is what the author meant. */
+            if (first_decl != NULL && strcmp(first_decl, "WINDOWS-1252") == 0 &&
+                is_cjk_multibyte(cs) && nc > 0 && cand[0] == first_decl) {
+                cand[0] = cs;
+                add_cand(cand, &nc, first_decl);
+                unknown_decl = true; /* the HTTP header was wrong */
                 first_decl = cs;
+            } else {
+                if (first_decl == NULL) {
+                    first_decl = cs;
+                }
+                add_cand(cand, &nc, cs);
             }
-            add_cand(cand, &nc, cs);
         } else if (first_decl == NULL) {
             unknown_decl = true;
         }
     }
 
-    /* The template lie: a CJK legacy label on bytes that are plainly
-     * UTF-8 (non-ASCII and strictly valid; GBK text is almost never
-     * valid UTF-8 by accident). */
-    if (nc > 0 && is_cjk_multibyte(cand[0]) && !is_ascii_only(body, len) &&
-        ig_utf8_valid(body, len)) {
+    /* The template lie: a legacy label (GB, Big5, Latin-1 ...) on bytes
+     * that are plainly UTF-8: non-ASCII and strictly valid. Legacy text
+     * is almost never valid UTF-8 by accident (GBK pairs and Latin-1
+     * letters do not form UTF-8 sequences in practice). */
+    if (nc > 0 && strcmp(cand[0], "UTF-8") != 0 && !is_wide(cand[0]) &&
+        !is_ascii_only(body, len) && ig_utf8_valid(body, len)) {
         const char *tmp = cand[0];
-        nc = 0;
-        add_cand(cand, &nc, "UTF-8");
+        cand[0] = "UTF-8";
         add_cand(cand, &nc, tmp);
     }
 

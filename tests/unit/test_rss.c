@@ -114,6 +114,26 @@ static void charset_cases(void **state)
     assert_null(strchr(out.data, '\xC0'));
     ig_buf_fini(&out);
 
+    /* A server-wide Latin-1 default loses to the page's own GBK <meta>. */
+    const char meta_gbk[] = "<html><head><meta http-equiv=\"Content-Type\" "
+                            "content=\"text/html; charset=gbk\"></head>"
+                            "<body>\xC7\xE0\xC6\xD6</body></html>";
+    decode(meta_gbk, sizeof(meta_gbk) - 1, "text/html; charset=ISO-8859-1",
+           CHARSET_DOC_HTML, &out, &res);
+    assert_string_equal(res.used, "GB18030");
+    assert_true(res.mismatch);
+    assert_non_null(strstr(out.data, "青浦"));
+    ig_buf_fini(&out);
+
+    /* Declared Latin-1, bytes UTF-8 (a moved site): read as UTF-8. */
+    const char latin_lie[] = "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>"
+                             "<a>青浦 café</a>";
+    decode(latin_lie, sizeof(latin_lie) - 1, NULL, CHARSET_DOC_XML, &out, &res);
+    assert_string_equal(res.used, "UTF-8");
+    assert_true(res.mismatch);
+    assert_non_null(strstr(out.data, "青浦 café"));
+    ig_buf_fini(&out);
+
     assert_string_equal(charset_canonical("GBK", 3), "GB18030");
     assert_string_equal(charset_canonical("utf8", 4), "UTF-8");
     assert_null(charset_canonical("x-no-such-charset", 17));
@@ -190,7 +210,7 @@ static void date_cases(void **state)
         {"5分钟前", 1672531200 + 3600 - 300},
         {"3 hours ago", 1672531200 + 3600 - 3 * 3600},
         {"昨天 14:30", 1672468200}, /* 2022-12-31T14:30+08:00 */
-        {"今天 08:05", 1672531500},     /* 2023-01-01T08:05+08:00 */
+        {"今天 08:05", 1672531500}, /* 2023-01-01T08:05+08:00 */
     };
     for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
         int rc = date_parse(rel[i].s, strlen(rel[i].s), &o, &ts, &off);
