@@ -11,3 +11,11 @@ ig_add_test(NAME test_rule_parse SOURCES unit/test_rule_parse.c
   LIBS ig_classifiers ig_core LABELS unit)
 ig_add_test(NAME test_classify SOURCES unit/test_classify.c
   LIBS ig_classifiers ig_core LABELS unit)
+ig_add_test(NAME test_taxonomy SOURCES unit/test_taxonomy.c
+  LIBS ig_classifiers ig_core LABELS unit)
+# The shipped rules/: loads cleanly, every example:/counter: line passes.
+ig_add_test(NAME test_rules_shipped SOURCES unit/test_rules_shipped.c
+  LIBS ig_classifiers ig_core LABELS unit rules)
+ig_add_script_test(NAME classify_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/classify_cli.sh
+  LABELS cli)
