@@ -353,6 +353,23 @@ static int month_of(const char *s, size_t n)
     return i < 0 ? 0 : i + 1;
 }
 
+/* True when a dash-separated part of s is a month name. */
+static bool has_month_word(const char *s, size_t n)
+{
+    size_t a = 0;
+    while (a < n) {
+        size_t b = a;
+        while (b < n && s[b] != '-') {
+            b++;
+        }
+        if (b > a && month_of(s + a, b - a) != 0) {
+            return true;
+        }
+        a = b + 1;
+    }
+    return false;
+}
+
 static bool is_weekday(const char *s, size_t n)
 {
     return name_index(s, n, wdays, 7) >= 0 ||
@@ -368,14 +385,18 @@ static bool normalise(const char *s, size_t n, char *out, size_t outsz,
         const char *from;
         const char *to;
     } map[] = {
-        {"年", "-"},       {"月", "-"},           {"日", " "},
-        {"号", " "},       {"時", ":"},           {"时", ":"},
-        {"分", " "},       {"秒", " "},           {"上午", " AM "},
-        {"下午", " PM "},  {"晚上", " PM "},      {"凌晨", " AM "},
-        {"早上", " AM "},  {"中午", " PM "},      {"년", "-"},
-        {"월", "-"},       {"일", " "},           {"오전", " AM "},
-        {"오후", " PM "},  {"\xE3\x80\x80", " "}, /* U+3000 ideographic space */
-        {"\xC2\xA0", " "},                        /* U+00A0 */
+        {"年", "-"},           {"月", "-"},
+        {"日", " "},           {"号", " "},
+        {"時", ":"},           {"时", ":"},
+        {"点", ":"},           {"分", " "},
+        {"秒", " "},           {"上午", " AM "},
+        {"下午", " PM "},      {"晚上", " PM "},
+        {"凌晨", " AM "},      {"早上", " AM "},
+        {"中午", " PM "},      {"년", "-"},
+        {"월", "-"},           {"일", " "},
+        {"오전", " AM "},      {"오후", " PM "},
+        {"\xE3\x80\x80", " "}, /* U+3000 ideographic space */
+        {"\xC2\xA0", " "},     /* U+00A0 */
     };
     size_t o = 0;
     int paren = 0;
@@ -430,8 +451,11 @@ static int apply_token(const char *p, size_t n, struct dt *t,
                        const struct date_opts *o)
 {
     /* Labels in front of a date on Chinese pages ("发表于", "时间：")
-     * are skipped: a token's leading non-ASCII run is not part of it. */
-    while (n > 0 && (unsigned char)p[0] >= 0x80) {
+     * are skipped: a token's leading non-ASCII and punctuation run is
+     * not part of it. */
+    while (n > 0 &&
+           ((unsigned char)p[0] >= 0x80 ||
+            (!isalnum((unsigned char)p[0]) && p[0] != '+' && p[0] != '-'))) {
         p++;
         n--;
     }
@@ -452,7 +476,11 @@ static int apply_token(const char *p, size_t n, struct dt *t,
             if (t->mon != 0) {
                 return IG_EINVAL;
             }
-            return parse_date_block(p, end, t, o->cst_is_china);
+            int rc = parse_date_block(p, end, t, o->cst_is_china);
+            if (rc < 0 && has_month_word(p, n)) {
+                return IG_EAGAIN; /* "25-Sep-2022": split and retry */
+            }
+            return rc;
         }
         if (k < n && p[k] == ':') {
             if (t->have_time) {
@@ -470,6 +498,25 @@ static int apply_token(const char *p, size_t n, struct dt *t,
         }
         if ((k == 8 || k == 6) && t->mon == 0 && t->year < 0) {
             return parse_date_block(p, end, t, o->cst_is_china);
+        }
+        if ((k == 12 || k == 14) && t->mon == 0 && t->year < 0 &&
+            !t->have_time) {
+            /* yyyymmddHHMM[SS], as database exports write it. */
+            int rc = parse_date_block(p, p + 8, t, o->cst_is_china);
+            const char *q = p + 8;
+            long hh;
+            long mi;
+            long ss = 0;
+            digits(&q, end, 2, &hh);
+            digits(&q, end, 2, &mi);
+            if (k == 14) {
+                digits(&q, end, 2, &ss);
+            }
+            t->hour = (int)hh;
+            t->min = (int)mi;
+            t->sec = (int)ss;
+            t->have_time = true;
+            return rc;
         }
         if (k == 4 && t->year < 0) {
             t->year = v;
@@ -526,9 +573,18 @@ static int apply_token(const char *p, size_t n, struct dt *t,
     if (is_weekday(p, wn)) {
         return IG_OK;
     }
-    if (!t->have_zone && zone_offset(p, n, o->cst_is_china, &t->off) == 0) {
-        t->have_zone = true;
+    int zoff;
+    if (zone_offset(p, n, o->cst_is_china, &zoff) == 0) {
+        /* "+0800 CST": the numeric offset came first and wins. */
+        if (!t->have_zone) {
+            t->have_zone = true;
+            t->off = zoff;
+        }
         return IG_OK;
+    }
+    /* "Sep-25-2022": month name and numbers glued with dashes. */
+    if (memchr(p, '-', n) != NULL && has_month_word(p, n)) {
+        return IG_EAGAIN;
     }
     return IG_EINVAL;
 }
@@ -692,7 +748,24 @@ int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
                 isdigit((unsigned char)buf[i])) {
                 tl--;
             }
-            if (apply_token(buf + i, tl, &t, o) < 0) {
+            int rc = apply_token(buf + i, tl, &t, o);
+            if (rc == IG_EAGAIN) {
+                /* Split "25-Sep-2022" at its dashes and read the parts. */
+                size_t a = i;
+                size_t e = i + tl;
+                while (a < e) {
+                    size_t b = a;
+                    while (b < e && buf[b] != '-') {
+                        b++;
+                    }
+                    if (b > a && apply_token(buf + a, b - a, &t, o) != IG_OK) {
+                        return IG_EPARSE;
+                    }
+                    a = b + 1;
+                }
+                rc = IG_OK;
+            }
+            if (rc < 0) {
                 return IG_EPARSE;
             }
         }
