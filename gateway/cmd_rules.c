@@ -935,7 +935,8 @@ static void usage_check(FILE *out)
             "Warnings (reported, exit status unchanged):\n"
             "  - a code with fewer than 3 examples of its own;\n"
             "  - a keyword claimed by rules of several codes (ambiguity\n"
-            "    report: the 20 most shared, all with --verbose);\n"
+            "    report: the words that decide a rule on their own; all\n"
+            "    shared words with --verbose);\n"
             "  - with --corpus: rules that never fire on that corpus.\n"
             "\n"
             "  --rules DIR     rule set (default: %s)\n"
@@ -1133,27 +1134,37 @@ struct claim {
     const char *word;
     const char *code;
     const char *rule;
+    bool alone;        /* the word by itself makes its rule fire */
 };
 
 struct claims {
     struct claim *v;
     size_t n, cap;
     const char *code, *rule;   /* the rule being walked */
+    size_t rule_first;         /* its first claim */
+    unsigned conds;            /* bit per positive line seen (any/all/near) */
 };
 
 static void claim_cb(void *arg, const char *word, enum rule_word_kind kind,
                      size_t group)
 {
     struct claims *cl = arg;
-    (void)group;
     if (kind == RULE_WORD_NOT) {
         return;
+    }
+    /* Count the rule's positive conditions: one bit per any: group; an
+     * all: line and a near: line need two words, so they set two bits
+     * (a single bit left means one any: line decides the rule). */
+    if (kind == RULE_WORD_ANY) {
+        cl->conds |= 1u << (group < 20 ? group : 20);
+    } else {
+        cl->conds |= 3u << 21;
     }
     if (cl->n == cl->cap) {
         cl->cap = cl->cap ? cl->cap * 2 : 1024;
         cl->v = ig_realloc(cl->v, cl->cap * sizeof(*cl->v));
     }
-    cl->v[cl->n++] = (struct claim){word, cl->code, cl->rule};
+    cl->v[cl->n++] = (struct claim){word, cl->code, cl->rule, false};
 }
 
 static int cmp_claim(const void *a, const void *b)
@@ -1171,11 +1182,15 @@ struct amb {
     const char *word;
     size_t first, n;   /* claims [first, first+n) sorted by code */
     size_t ncodes;
+    bool alone;        /* decides a rule by itself somewhere */
 };
 
 static int cmp_amb(const void *a, const void *b)
 {
     const struct amb *x = a, *y = b;
+    if (x->alone != y->alone) {
+        return x->alone ? -1 : 1;
+    }
     if (x->ncodes != y->ncodes) {
         return x->ncodes < y->ncodes ? 1 : -1;
     }
@@ -1281,7 +1296,16 @@ static void check_ambiguity(const struct ruleset *rs, struct findings *f,
         const struct rule_info *ri = ruleset_rule(rs, i);
         cl.code = ri->code;
         cl.rule = ri->id;
+        cl.rule_first = cl.n;
+        cl.conds = 0;
         ruleset_rule_words(rs, i, claim_cb, &cl);
+        /* A rule with a single keyword line and no regex fires on any one
+         * of its words: those words decide the code on their own. */
+        bool single = ri->nregex == 0 && cl.conds != 0 &&
+                      (cl.conds & (cl.conds - 1)) == 0;
+        for (size_t k = cl.rule_first; single && k < cl.n; k++) {
+            cl.v[k].alone = true;
+        }
     }
     if (cl.n == 0) {
         ig_free(cl.v);
@@ -1292,23 +1316,33 @@ static void check_ambiguity(const struct ruleset *rs, struct findings *f,
     size_t na = 0;
     for (size_t i = 0; i < cl.n;) {
         size_t j = i, ncodes = 0;
+        bool alone = false;
         while (j < cl.n && !strcmp(cl.v[j].word, cl.v[i].word)) {
             if (j == i || strcmp(cl.v[j].code, cl.v[j - 1].code) != 0) {
                 ncodes++;
             }
+            alone = alone || cl.v[j].alone;
             j++;
         }
         if (ncodes >= 2) {
-            am[na++] = (struct amb){cl.v[i].word, i, j - i, ncodes};
+            am[na++] = (struct amb){cl.v[i].word, i, j - i, ncodes, alone};
         }
         i = j;
     }
+    /* Words that decide a rule alone come first: they are the ones that
+     * can send a message to the wrong code. Shared problem words (破损,
+     * 坏了) that only count next to an object follow. */
     qsort(am, na, sizeof(*am), cmp_amb);
-    size_t show = verbose ? na : (na < 20 ? na : 20);
+    size_t nalone = 0;
+    while (nalone < na && am[nalone].alone) {
+        nalone++;
+    }
+    size_t show = verbose ? na : nalone;
     for (size_t k = 0; k < show; k++) {
         struct ig_buf b;
         ig_buf_init(&b, 4096);
-        ig_buf_addf(&b, "keyword '%s' is claimed by %zu codes:", am[k].word,
+        ig_buf_addf(&b, "keyword '%s'%s is claimed by %zu codes:",
+                    am[k].word, am[k].alone ? " (decides a rule alone)" : "",
                     am[k].ncodes);
         const char *last = NULL;
         for (size_t j = am[k].first; j < am[k].first + am[k].n; j++) {
@@ -1316,15 +1350,17 @@ static void check_ambiguity(const struct ruleset *rs, struct findings *f,
                 continue;
             }
             last = cl.v[j].code;
-            ig_buf_addf(&b, " %s (%s)", cl.v[j].code, cl.v[j].rule);
+            ig_buf_addf(&b, " %s (%s%s)", cl.v[j].code, cl.v[j].rule,
+                        cl.v[j].alone ? ", alone" : "");
         }
         add_finding(f, false, "ambiguous", NULL, 0, ig_buf_take(&b));
         ig_buf_fini(&b);
     }
     if (show < na) {
         add_finding(f, false, "ambiguous", NULL, 0,
-                    ig_asprintf("%zu more shared keywords (--verbose lists "
-                                "them)",
+                    ig_asprintf("%zu more keywords are shared by several "
+                                "codes but only count together with other "
+                                "words (--verbose lists them)",
                                 na - show));
     }
     ig_free(am);
