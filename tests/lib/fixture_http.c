@@ -321,6 +321,11 @@ static void serve(struct fixture_http *s, int fd)
     if (sscanf(head, "%15s %4095s", method, target) != 2) {
         return;
     }
+    /* Absolute-form target: we are being used as an HTTP proxy. */
+    if (strncmp(target, "http://", 7) == 0) {
+        char *slash = strchr(target + 7, '/');
+        memmove(target, slash ? slash : "/", strlen(slash ? slash : "/") + 1);
+    }
     char *query = strchr(target, '?');
     if (query) {
         *query++ = '\0';

@@ -20,6 +20,8 @@
  *     gzip=1          gzip the body, Content-Encoding: gzip
  *     redirect=URL    answer 302 with Location: URL
  *     noetag=1        send no validators
+ * - absolute-form requests ("GET http://host/path"), so it can stand in
+ *   for an HTTP proxy (http_proxy=http://127.0.0.1:PORT);
  * - routes added with fixture_http_route() (or lines of ROOT/routes.txt in
  *   the standalone binary), matched first, for paging and status
  *   sequences.

@@ -363,7 +363,11 @@ static void status_429_500_and_stall(void **state)
     char *c =
         hotline_src("stalled", "/feeds/zh/hotline_page1.json?stall_ms=4000",
                     "timeout = 1s\n");
-    char *conf = ig_asprintf("%s%s%s", a, b, c);
+    char *t = hotline_src("trickle",
+                          "/feeds/zh/hotline_page1.json?trickle_ms=200",
+                          "low_speed_limit = 1k\nlow_speed_time = 1s\n");
+    char *conf = ig_asprintf("%s%s%s%s", a, b, c, t);
+    ig_free(t);
     struct run r;
     run_start(&r, conf, NULL, false);
     int64_t t0 = (int64_t)time(NULL);
@@ -387,6 +391,12 @@ static void status_429_500_and_stall(void **state)
 
     g = poll_now(&r, "stalled");
     assert_true(g->rc < 0);
+    assert_non_null(g->error);
+
+    /* A server that trickles one byte every 200 ms is cut off by the
+     * low-speed limit (1 KiB/s over 1 s), not after the whole body. */
+    g = poll_now(&r, "trickle");
+    assert_int_equal(g->rc, IG_EAGAIN);
     assert_non_null(g->error);
     run_stop(&r);
     ig_free(a);
@@ -713,6 +723,36 @@ static void per_host_limit(void **state)
     ig_free(conf);
 }
 
+/* The proxy comes from the environment: with http_proxy pointing at the
+ * fixture server, a name that does not resolve is fetched through it. */
+static void proxy_from_environment(void **state)
+{
+    (void)state;
+    char *proxy = fixture_http_url(g_srv, "");
+    setenv("http_proxy", proxy, 1);
+    struct fres f;
+    struct event_base *base = event_base_new();
+    struct fetch *fe = fetch_new(base, NULL);
+    struct fetch_req req = {
+        .url = "http://hotline.invalid/feeds/zh/hotline_page1.json",
+        .timeout_ms = 10000};
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(fetch_start(fe, &req, on_fetch, &f, NULL), IG_OK);
+    while (!f.done && event_base_loop(base, EVLOOP_ONCE) == 0) {
+    }
+    fetch_free(fe);
+    event_base_free(base);
+    unsetenv("http_proxy");
+    free(proxy);
+    assert_int_equal(f.rc, IG_OK);
+    assert_int_equal(f.status, 200);
+    assert_true(f.len > 500);
+    ig_free(f.error);
+    char *head = fixture_http_last_head(g_srv, "/feeds/zh/hotline_page1.json");
+    assert_non_null(strstr(head, "GET http://hotline.invalid/"));
+    free(head);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -747,6 +787,7 @@ int main(void)
         cmocka_unit_test(gzip_and_one_broken_source_among_others),
         cmocka_unit_test(reload_keeps_unchanged_sources),
         cmocka_unit_test(per_host_limit),
+        cmocka_unit_test(proxy_from_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
