@@ -301,11 +301,77 @@ static void size_caps(void **state)
     ig_buf_fini(&b);
 }
 
+/* Damaged copies of the zh feeds and pages (cut at many points, bytes
+ * overwritten by a fixed pseudo-random sequence): every parse ends with
+ * an error or clean items, never a crash or invalid UTF-8. */
+static void mutated_inputs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        const char *kind;
+    } in[] = {
+        {"rss20_news_utf8.xml", "rss"},
+        {"atom10_news_utf8.xml", "rss"},
+        {"rss20_news_gbk.xml", "rss"},
+        {"rss20_utf16le_bom.xml", "rss"},
+        {"rss20_cdata_html.xml", "rss"},
+        {"board_list_gbk.html", "web"},
+        {"xinfang_records_utf8.xml", "letters"},
+    };
+    uint32_t seed = 12345;
+    size_t runs = 0;
+    size_t items = 0;
+    for (size_t f = 0; f < sizeof(in) / sizeof(in[0]); f++) {
+        char path[4096];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/feeds/zh/%s", parse_shared_dir(),
+                 in[f].file);
+        char *orig = parse_read_file(path, &len);
+        assert_non_null(orig);
+        const char *cfg = strcmp(in[f].kind, "web") == 0
+                              ? "item = //table/tr[td/a]\ntitle = td[1]/a\n"
+                                "link = td[1]/a/@href\ntime = td[2]\n"
+                          : strcmp(in[f].kind, "letters") == 0
+                              ? "item = //record\nid = xfbh\ntitle = bt\n"
+                                "time = djsj\ncontent = xfnr\n"
+                              : NULL;
+        char *buf = ig_malloc(len + 1);
+        for (size_t round = 0; round < 60; round++) {
+            size_t n = len;
+            memcpy(buf, orig, len);
+            if (round < 30) {
+                n = len * round / 30; /* cut */
+            } else {
+                for (int k = 0; k < 8; k++) {
+                    seed = seed * 1103515245u + 12345u;
+                    buf[(seed >> 8) % len] = (char)(seed >> 16);
+                }
+            }
+            struct parse_run r;
+            assert_int_equal(parse_run_init(&r, in[f].kind,
+                                            "https://x.example/a/b.xml", cfg),
+                             IG_OK);
+            parse_run_body(&r, buf, n, NULL, "https://x.example/a/b.xml");
+            for (size_t i = 0; i < r.n; i++) {
+                assert_true(item_clean(r.items[i]));
+            }
+            items += r.n;
+            runs++;
+            parse_run_fini(&r);
+        }
+        ig_free(buf);
+        ig_free(orig);
+    }
+    printf("# mutated inputs: %zu parses, %zu items\n", runs, items);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hostile_files),
         cmocka_unit_test(item_cap),
+        cmocka_unit_test(mutated_inputs),
         cmocka_unit_test(size_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
