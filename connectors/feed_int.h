@@ -42,10 +42,6 @@ int rss_parse_meta(struct connector *c, const struct connector_resp *in,
 void feed_set_date(struct ig_item *it, const char *raw,
                    const struct date_opts *o);
 
-/* Stores text in the item as a capped field: copies s[0..n) (valid UTF-8
- * expected) into the arena; returns the copy. */
-const char *feed_strndup(struct ig_item *it, const char *s, size_t n);
-
 /* Reads "timezone"/"cst" style settings into o. Returns IG_OK or
  * IG_EINVAL when tz is not an offset or known zone name. */
 int feed_date_opts(struct date_opts *o, const char *tz, const char *cst);

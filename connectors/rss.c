@@ -107,11 +107,6 @@ int feed_date_opts(struct date_opts *o, const char *tz, const char *cst)
     return IG_OK;
 }
 
-const char *feed_strndup(struct ig_item *it, const char *s, size_t n)
-{
-    return ig_item_strndup(it, s, n);
-}
-
 void feed_set_date(struct ig_item *it, const char *raw,
                    const struct date_opts *o)
 {

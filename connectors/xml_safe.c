@@ -528,12 +528,9 @@ int xml_safe_read_html(const char *body, size_t len, const char *content_type,
     /* The HTML parser reports every sloppy page; only a stop before the
      * end (the depth limit sets XML_ERR_INTERNAL_ERROR and halts) means
      * the tree is partial. */
-    if (ctxt->lastError.code == XML_ERR_INTERNAL_ERROR ||
-        ctxt->instate == XML_PARSER_EOF) {
-        if (ctxt->lastError.code == XML_ERR_INTERNAL_ERROR) {
-            copy_error(&ctxt->lastError, info);
-            info->recovered = true;
-        }
+    if (ctxt->lastError.code == XML_ERR_INTERNAL_ERROR) {
+        copy_error(&ctxt->lastError, info);
+        info->recovered = true;
     }
     if (d == NULL || xmlDocGetRootElement(d) == NULL) {
         xmlFreeDoc(d);
