@@ -110,14 +110,15 @@ static bool has_town(const char *const *v, size_t n, const char *t)
     return false;
 }
 
-static void find_place(const struct router *rt, const char *const f[2],
-                       const size_t flen[2], struct ig_arena *a,
+/* Finds the place in fields f[0..nf) (field index = position). */
+static void find_place(const struct router *rt, const char *const *f,
+                       const size_t *flen, int nf, struct ig_arena *a,
                        struct route_result *out)
 {
     struct place_scan ps;
     ps.rt = rt;
     ps.n = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < nf; k++) {
         ps.field = k;
         ps.f = f[k];
         route_lex_scan(&rt->place_lex, f[k], flen[k], on_place, &ps);
@@ -644,14 +645,66 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
             flen[k] = ig_utf8_trim_len(f[k], flen[k], ROUTE_SCAN_MAX);
         }
     }
-    find_place(rt, f, flen, a, out);
+    find_place(rt, f, flen, 2, a, out);
     out->classified = top != NULL;
+    out->top = top;
     if (top) {
         resolve_units(rt, top, a, out);
     }
     check_flags(rt, f, flen, a, out);
     suggest(rt, a, out);
     return IG_OK;
+}
+
+int route_note_location(const struct router *rt, struct route_result *r,
+                        const char *location, size_t len, struct ig_arena *a)
+{
+    if (!rt || !r || !a) {
+        return IG_EINVAL;
+    }
+    if (!location || len == 0) {
+        return 0;
+    }
+    if (len > ROUTE_SCAN_MAX) {
+        len = ig_utf8_trim_len(location, len, ROUTE_SCAN_MAX);
+    }
+    const char *f[3] = {"", "", location};
+    size_t flen[3] = {0, 0, len};
+    struct route_result loc;
+    memset(&loc, 0, sizeof(loc));
+    find_place(rt, f, flen, 3, a, &loc);
+    if (!loc.has_place || loc.ntowns == 0) {
+        /* Nothing, or only the district: the text knows better. */
+        return 0;
+    }
+    /* The text's place, narrowed to the towns the location agrees with. */
+    const char *keep[ROUTE_MAX_TOWNS];
+    size_t nkeep = 0;
+    for (size_t i = 0; i < r->ntowns; i++) {
+        if (has_town(loc.towns, loc.ntowns, r->towns[i])) {
+            keep[nkeep++] = r->towns[i];
+        }
+    }
+    if (r->has_place && nkeep) {
+        if (nkeep == r->ntowns) {
+            return 0;
+        }
+        memcpy(r->towns, keep, nkeep * sizeof(keep[0]));
+        r->ntowns = nkeep;
+    } else {
+        r->has_place = true;
+        r->place = loc.place;
+        memcpy(r->towns, loc.towns, loc.ntowns * sizeof(loc.towns[0]));
+        r->ntowns = loc.ntowns;
+    }
+    /* Re-derive what depends on the town. */
+    if (r->top) {
+        r->nunits = 0;
+        r->ndistrict = 0;
+        resolve_units(rt, r->top, a, r);
+    }
+    suggest(rt, a, r);
+    return 1;
 }
 
 int route_note_reports(const struct router *rt, struct route_result *r,
@@ -701,7 +754,9 @@ void route_result_json(const struct route_result *r, struct ig_jsonw *w)
         ig_jsonw_kstr(w, "text", r->place.text);
         ig_jsonw_kstr(w, "name", r->place.name);
         ig_jsonw_kstr(w, "kind", r->place.kind);
-        ig_jsonw_kstr(w, "field", r->place.field == 0 ? "title" : "text");
+        static const char *const fields[] = {"title", "text", "location"};
+        int fi = r->place.field >= 0 && r->place.field < 3 ? r->place.field : 1;
+        ig_jsonw_kstr(w, "field", fields[fi]);
         ig_jsonw_kint(w, "start", (int64_t)r->place.start);
         ig_jsonw_kint(w, "end", (int64_t)r->place.end);
         ig_jsonw_obj_close(w);

@@ -64,7 +64,7 @@ struct route_place {
     const char *name;  /* canonical gazetteer name (alias resolved) */
     const char *kind;  /* "street", "town", "park", "road", "compound",
                         * "village", "landmark" */
-    int field;         /* 0 = title, 1 = text */
+    int field;         /* 0 = title, 1 = text, 2 = location */
     size_t start, end; /* byte offsets into that field */
 };
 
@@ -91,9 +91,10 @@ struct route_result {
     const char *track_reason; /* arena or router; NULL when track NONE */
     unsigned reports;         /* as given to route_note_reports(); 0 */
     unsigned channels;
-    size_t dropped;   /* towns/units/reasons over the caps */
-    bool classified;  /* top was non-NULL (kept for re-suggesting) */
-    size_t ndistrict; /* distinct district-level units */
+    size_t dropped;          /* towns/units/reasons over the caps */
+    bool classified;         /* top was non-NULL (kept for re-suggesting) */
+    const struct taxon *top; /* the verdict, for re-resolving units */
+    size_t ndistrict;        /* distinct district-level units */
 };
 
 /* Loads rules/places.tsv, rules/departments.tsv and rules/priority.conf
@@ -127,9 +128,23 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
 int route_note_reports(const struct router *rt, struct route_result *r,
                        unsigned reports, unsigned channels, struct ig_arena *a);
 
+/* The location hook: items that carry an address field of their own (a
+ * hotline ticket's 事发地址, ig_item.place) are better located by it than
+ * by the text. The gateway calls this after classifying, with that field.
+ * If the location names a place of the gazetteer: when the text's place
+ * lies in some of the same towns, the text's place stays and its towns
+ * are narrowed to those; otherwise the location's place replaces it
+ * (field 2). Then the units (属地管理) and the track are re-derived.
+ * Returns 1 if the place or towns changed, 0 if not (no place in the
+ * location, or nothing new), IG_EINVAL on NULL arguments. Strings come
+ * from arena a. Any thread. */
+int route_note_location(const struct router *rt, struct route_result *r,
+                        const char *location, size_t len, struct ig_arena *a);
+
 /* Writes "place", "town", "units", "priority" and "track" as keys of the
  * JSON object currently open in w (see docs/routing.md):
- *   "place": {"text","name","kind","field","start","end"} | null,
+ *   "place": {"text","name","kind","field","start","end"} | null
+ *            (field "title", "text" or "location"),
  *   "town": ["徐泾镇"] (empty: unknown; 2+: ambiguous),
  *   "units": [{"dept","unit","role":"lead"|"support","resolved"}],
  *   "priority": {"level":"high"|"elevated"|"normal","reasons":[...]},

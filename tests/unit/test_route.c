@@ -598,6 +598,57 @@ static void test_multi_report(void **state)
     ig_arena_free(a);
 }
 
+/* ---- location hook --------------------------------------------------- */
+
+static void test_location(void **state)
+{
+    static const char *const d[] = {"属地管理"};
+    struct taxon t = {.code = "S06-08", .depts = d, .ndepts = 1};
+    struct ig_arena *a = ig_arena_new(0);
+    struct route_result r;
+    const char *loc = "青浦区金泽镇西岑村某号";
+    /* No place in the text: the address gives it, units follow. */
+    route("楼下有人违法搭建", &t, a, &r);
+    assert_false(r.has_place);
+    assert_false(r.units[0].resolved);
+    assert_int_equal(route_note_location(RT, &r, loc, strlen(loc), a), 1);
+    assert_true(r.has_place);
+    assert_string_equal(r.place.name, "西岑");
+    assert_int_equal(r.place.field, 2);
+    assert_memory_equal(loc + r.place.start, "西岑", strlen("西岑"));
+    assert_int_equal(r.ntowns, 1);
+    assert_string_equal(r.towns[0], "金泽镇");
+    assert_string_equal(r.units[0].unit, "金泽镇人民政府");
+    assert_true(r.units[0].resolved);
+    assert_int_equal(r.track, ROUTE_TRACK_GENERAL);
+    /* An ambiguous text place is narrowed by the address. */
+    route("淀山湖边有人违法搭建", &t, a, &r);
+    assert_int_equal(r.ntowns, 2);
+    assert_int_equal(route_note_location(RT, &r, "金泽镇", strlen("金泽镇"), a),
+                     1);
+    assert_string_equal(r.place.name, "淀山湖");
+    assert_int_equal(r.ntowns, 1);
+    assert_string_equal(r.towns[0], "金泽镇");
+    assert_string_equal(r.units[0].unit, "金泽镇人民政府");
+    /* Agreement changes nothing; the district alone or nothing neither. */
+    route("徐泾镇有人违法搭建", &t, a, &r);
+    assert_int_equal(
+        route_note_location(RT, &r, "徐泾镇诸光路", strlen("徐泾镇诸光路"), a),
+        0);
+    assert_int_equal(route_note_location(RT, &r, "青浦区", strlen("青浦区"), a),
+                     0);
+    assert_int_equal(route_note_location(RT, &r, NULL, 0, a), 0);
+    assert_string_equal(r.towns[0], "徐泾镇");
+    /* Disagreement: the address wins. */
+    assert_int_equal(
+        route_note_location(RT, &r, "朱家角镇某路", strlen("朱家角镇某路"), a),
+        1);
+    assert_string_equal(r.place.name, "朱家角镇");
+    assert_string_equal(r.units[0].unit, "朱家角镇人民政府");
+    assert_int_equal(route_note_location(NULL, &r, "", 0, a), IG_EINVAL);
+    ig_arena_free(a);
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static void test_json(void **state)
@@ -769,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_directory_examples),
         cmocka_unit_test(test_track_table),
         cmocka_unit_test(test_multi_report),
+        cmocka_unit_test(test_location),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_load_errors),
