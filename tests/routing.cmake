@@ -8,3 +8,7 @@ ig_add_test(NAME test_route
   SOURCES unit/test_route.c ${IG_ROUTE_SOURCES}
   LIBS ig_core
   LABELS unit)
+# End to end: every `intake classify` record carries the routing fields.
+ig_add_script_test(NAME routing_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/routing_cli.sh
+  LABELS cli)
