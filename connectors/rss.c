@@ -75,11 +75,6 @@ struct rss_ctx {
     struct date_opts dopts;
 };
 
-size_t feed_max_field(void)
-{
-    return XML_SAFE_MAX_FIELD;
-}
-
 void rss_feed_meta_init(struct rss_feed_meta *m)
 {
     ig_buf_init(&m->title, XML_SAFE_MAX_FIELD);
@@ -91,46 +86,6 @@ void rss_feed_meta_fini(struct rss_feed_meta *m)
 {
     ig_buf_fini(&m->title);
     ig_buf_fini(&m->link);
-}
-
-int feed_date_opts(struct date_opts *o, const char *tz, const char *cst)
-{
-    date_opts_default(o);
-    if (tz != NULL && tz[0] != '\0') {
-        int off;
-        if (date_parse_offset(tz, &off) < 0) {
-            return IG_EINVAL;
-        }
-        o->local_offset_min = off;
-    }
-    o->cst_is_china = cst == NULL || strcmp(cst, "us") != 0;
-    return IG_OK;
-}
-
-void feed_set_date(struct ig_item *it, const char *raw,
-                   const struct date_opts *o)
-{
-    int64_t ts;
-    int off;
-    char iso[32];
-    if (raw == NULL || raw[0] == '\0') {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE, "no publication date");
-        return;
-    }
-    ig_item_add_field(it, "raw_date", raw);
-    /* Year-less and relative dates ("11月27日", "3小时前") are read
-     * against the time the document was fetched. */
-    struct date_opts local = *o;
-    if (local.now == 0) {
-        local.now = it->fetched_ts;
-    }
-    if (date_parse(raw, strlen(raw), &local, &ts, &off) < 0) {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE, "unparseable publication date");
-        return;
-    }
-    ig_time_iso(ts, off, iso);
-    it->published = ig_item_strdup(it, iso);
-    it->published_ts = ts;
 }
 
 static int rss_init(struct connector *c, struct ig_diags *d)

@@ -6,6 +6,11 @@ target_compile_definitions(ig_parse_run
   PRIVATE IG_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(ig_parse_run PUBLIC ig_connectors ig_core)
 
+# The parser tests need all three parsing kinds (IG_WITH_RSS/LETTERS/WEB).
+if(NOT (IG_WITH_RSS AND IG_WITH_LETTERS AND IG_WITH_WEB))
+  return()
+endif()
+
 ig_add_test(NAME test_rss SOURCES unit/test_rss.c
   LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
   LABELS unit connectors TIMEOUT 120)
