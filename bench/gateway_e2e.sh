@@ -10,6 +10,8 @@
 #   - the gateway engine: classify (full rule base) + dedup (near-duplicate
 #     detection on) + forward (XADD to a stream), items/s and RSS samples.
 # Target: the gateway at >= 50 % of the pipelined client, RSS flat.
+# Wall-clock rates depend on what else runs on the machine; CPU per item
+# (the gateway's and redis-server's) is printed beside them.
 set -euo pipefail
 n="${1:-200000}"
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +29,24 @@ stop_redis() {
     fi
 }
 trap 'stop_redis; rm -rf "$tmp"' EXIT
+
+# CPU seconds redis-server has used so far.
+redis_cpu() {
+    redis-cli -s "$tmp/redis.sock" INFO cpu | tr -d '\r' |
+        awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
+}
+# Runs a command and prints Redis CPU per item for it: run_measured N CMD..
+run_measured() {
+    local n=$1
+    shift
+    local c0 c1
+    c0=$(redis_cpu)
+    "$@"
+    c1=$(redis_cpu)
+    awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {
+        printf "   redis-server CPU: %.2f s = %.1f us/item\n", b - a,
+            (b - a) * 1e6 / n }'
+}
 
 start_redis() { # start_redis yes|no
     rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
@@ -70,10 +90,11 @@ EOC
 for aof in no yes; do
     echo "== redis-server appendonly=$aof$([ $aof = yes ] && echo ' (appendfsync everysec)')"
     start_redis "$aof"
-    "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
-    "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 -p base64
+    run_measured "$((n / 10))" \
+        "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
+    run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 -p base64
     redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
-    "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 16
+    run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 16
     echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
     stop_redis
     rm -rf "$tmp/state"

@@ -108,8 +108,8 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
                  idx);
         goto skip;
     }
-    const char *ch = take_str(it, cJSON_GetObjectItemCaseSensitive(
-                                      o, "channel"), 32);
+    const char *ch =
+        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "channel"), 32);
     if (ch && !valid_channel(ch)) {
         snprintf(why, sizeof(why),
                  "item %zu: channel must be hotline, letters, media or web",
@@ -117,17 +117,17 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
         goto skip;
     }
     it->channel = ch ? ch : ig_item_strdup(it, channel);
-    const char *src = take_str(it, cJSON_GetObjectItemCaseSensitive(
-                                       o, "source"), 64);
+    const char *src =
+        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "source"), 64);
     it->source_id = src && *src ? src : ig_item_strdup(it, source_id);
     it->url = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "url"),
                        PUSH_FIELD_MAX);
-    it->author = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "author"),
-                          256);
+    it->author =
+        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "author"), 256);
     it->place = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "place"),
                          PUSH_FIELD_MAX);
-    it->published = take_str(
-        it, cJSON_GetObjectItemCaseSensitive(o, "published"), 64);
+    it->published =
+        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "published"), 64);
     if (!it->published) {
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "no published time");
     }

@@ -46,17 +46,17 @@ enum pend_kind {
 struct pending {
     struct api *a;
     struct pending *prev, *next;
-    struct evhttp_request *req;   /* NULL once the client went away */
+    struct evhttp_request *req; /* NULL once the client went away */
     enum pend_kind kind;
-    void *handle;                 /* gw push/reload handle */
+    void *handle; /* gw push/reload handle */
 };
 
 struct api {
     struct gw *g;
-    struct evhttp *http;          /* owned */
+    struct evhttp *http; /* owned */
     int port;
-    char *push_token;             /* owned secret or NULL */
-    char *admin_token;            /* owned secret or NULL */
+    char *push_token;  /* owned secret or NULL */
+    char *admin_token; /* owned secret or NULL */
     struct pending *pend;
 };
 
@@ -207,8 +207,7 @@ static void on_reload_done(void *ud, bool ok, const struct ig_buf *body)
 {
     struct evhttp_request *req = pend_unlink(ud);
     if (req) {
-        reply(req, ok ? 200 : 422, "application/json", body->data,
-              body->len);
+        reply(req, ok ? 200 : 422, "application/json", body->data, body->len);
     }
 }
 
@@ -289,8 +288,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         handle_push(a, req);
     } else if (strcmp(path, "/v1/reload") == 0 && post) {
         handle_reload(a, req);
-    } else if (strcmp(path, "/healthz") == 0 ||
-               strcmp(path, "/metrics") == 0 ||
+    } else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
                strcmp(path, "/v1/sources") == 0 ||
                strcmp(path, "/v1/items") == 0 ||
                strcmp(path, "/v1/reload") == 0) {
@@ -373,9 +371,8 @@ int api_new(struct event_base *base, struct gw *g, const struct api_opts *o,
             a->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
     }
-    ig_info(API_COMP, "listening on %s:%d (push %s, reload %s)", host,
-            a->port, a->push_token ? "on" : "off",
-            a->admin_token ? "on" : "off");
+    ig_info(API_COMP, "listening on %s:%d (push %s, reload %s)", host, a->port,
+            a->push_token ? "on" : "off", a->admin_token ? "on" : "off");
     *out = a;
     return IG_OK;
 }

@@ -95,20 +95,37 @@ int cmd_run(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:r:h", lopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config = optarg; break;
-        case 'r': o.rules_dir = optarg; break;
-        case OPT_ONCE: o.once = true; break;
-        case OPT_CHECK: check = true; break;
-        case OPT_HELPCFG: print_reference(stdout); return IG_EXIT_OK;
-        case OPT_LEVEL: level = optarg; break;
-        case OPT_TEXT: text_logs = true; break;
-        case 'h': usage(stdout); return IG_EXIT_OK;
-        default: usage(stderr); return IG_EXIT_USAGE;
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+            o.rules_dir = optarg;
+            break;
+        case OPT_ONCE:
+            o.once = true;
+            break;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_HELPCFG:
+            print_reference(stdout);
+            return IG_EXIT_OK;
+        case OPT_LEVEL:
+            level = optarg;
+            break;
+        case OPT_TEXT:
+            text_logs = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return IG_EXIT_OK;
+        default:
+            usage(stderr);
+            return IG_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "intake run: unexpected argument '%s'\n",
-                argv[optind]);
+        fprintf(stderr, "intake run: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return IG_EXIT_USAGE;
     }
@@ -129,8 +146,9 @@ int cmd_run(int argc, char **argv)
     }
     ig_diags_print(&d, stderr);
     if (rc < 0) {
-        fprintf(stderr, "intake run: %s: configuration rejected (%zu "
-                        "error%s)\n",
+        fprintf(stderr,
+                "intake run: %s: configuration rejected (%zu "
+                "error%s)\n",
                 config, d.nerrors, d.nerrors == 1 ? "" : "s");
         status = IG_EXIT_USAGE;
         goto out;

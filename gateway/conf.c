@@ -67,7 +67,8 @@ const struct ig_cfg_field gw_conf_redis_schema[] = {
      "password reference: env:NAME or file:/path (never the password)",
      IG_CFG_F_SECRET, NULL},
     {"prefix", IG_CFG_STR, "intake", R(prefix),
-     "prefix of every key the gateway writes (\"intake\" -> intake:seen:...)", 0, NULL},
+     "prefix of every key the gateway writes (\"intake\" -> intake:seen:...)",
+     0, NULL},
     {"retention", IG_CFG_DUR_MS, "30d", R(retention_ms),
      "TTL of every dedup key (how long a report is remembered)", 0, NULL},
     {"connect_timeout", IG_CFG_DUR_MS, "2s", R(connect_timeout_ms),
@@ -99,9 +100,8 @@ const struct ig_cfg_field gw_conf_api_schema[] = {
 #undef A
 
 /* Section types this file knows; the others are listed for suggestions. */
-static const char *const section_types[] = {"gateway", "redis", "dedup",
-                                            "spool",   "forward", "api",
-                                            NULL};
+static const char *const section_types[] = {
+    "gateway", "redis", "dedup", "spool", "forward", "api", NULL};
 
 static char *dir_of(const char *path)
 {
@@ -166,8 +166,8 @@ static void check_ref(struct ig_diags *d, const struct ig_cfg_section *s,
 static void section_error(struct ig_diags *d, const struct ig_cfg_section *s,
                           const char *what)
 {
-    ig_diags_add(d, IG_DIAG_ERROR, s->file, s->line, 0, "[%s%s%s]: %s",
-                 s->type, s->name ? " " : "", s->name ? s->name : "", what);
+    ig_diags_add(d, IG_DIAG_ERROR, s->file, s->line, 0, "[%s%s%s]: %s", s->type,
+                 s->name ? " " : "", s->name ? s->name : "", what);
 }
 
 static void unknown_section(struct ig_diags *d, const struct ig_cfg_section *s)
@@ -212,8 +212,7 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             }
             seen_gw = true;
             ig_cfg_apply(s, gw_conf_main_schema, &c->gw, d);
-            check_range(d, s, "max_inflight", c->gw.max_inflight, 1,
-                        1 << 20);
+            check_range(d, s, "max_inflight", c->gw.max_inflight, 1, 1 << 20);
             check_range(d, s, "max_batch", c->gw.max_batch, 1, 1 << 20);
             check_range(d, s, "max_text_bytes", c->gw.max_text_bytes, 256,
                         16 << 20);
@@ -284,8 +283,7 @@ static struct gw_conf *conf_alloc(const char *path, const char *base_dir)
     return c;
 }
 
-int gw_conf_load(const char *path, struct gw_conf **out,
-                 struct ig_diags *d)
+int gw_conf_load(const char *path, struct gw_conf **out, struct ig_diags *d)
 {
     *out = NULL;
     struct gw_conf *c = conf_alloc(path, NULL);
@@ -357,7 +355,7 @@ int gw_secret_read(const char *ref, const char *base_dir, char **out)
     }
     const char *p = ref + 5;
     char *full = (p[0] == '/' || !base_dir) ? ig_strdup(p)
-                                           : ig_asprintf("%s/%s", base_dir, p);
+                                            : ig_asprintf("%s/%s", base_dir, p);
     FILE *f = fopen(full, "r");
     ig_free(full);
     if (!f) {

@@ -33,60 +33,60 @@ struct ig_diags;
 
 /* [gateway] */
 struct gw_conf_main {
-    char *rules;              /* owned: rules directory */
-    char *sources;            /* owned: sources file or sources.d folder */
-    char *state_dir;          /* owned: cursors, spool, dead letters */
-    char *log_level;          /* owned: debug|info|warn|error */
-    char *log_format;         /* owned: json|text */
-    int64_t max_inflight;     /* items between intake and forward */
-    int64_t max_batch;        /* items taken from one poll before pausing */
-    int64_t drain_timeout_ms; /* SIGTERM/--once: wait this long at most */
-    int64_t reload_delay_ms;  /* coalescing window for reload requests */
-    int64_t max_text_bytes;   /* text handed to the classifier, per item */
-    bool forward_unclassified;/* forward items no rule classified */
+    char *rules;               /* owned: rules directory */
+    char *sources;             /* owned: sources file or sources.d folder */
+    char *state_dir;           /* owned: cursors, spool, dead letters */
+    char *log_level;           /* owned: debug|info|warn|error */
+    char *log_format;          /* owned: json|text */
+    int64_t max_inflight;      /* items between intake and forward */
+    int64_t max_batch;         /* items taken from one poll before pausing */
+    int64_t drain_timeout_ms;  /* SIGTERM/--once: wait this long at most */
+    int64_t reload_delay_ms;   /* coalescing window for reload requests */
+    int64_t max_text_bytes;    /* text handed to the classifier, per item */
+    bool forward_unclassified; /* forward items no rule classified */
 };
 
 /* [redis] */
 struct gw_conf_redis {
-    char *host;               /* owned */
+    char *host; /* owned */
     int64_t port;
-    char *socket;             /* owned: unix socket path, overrides host */
+    char *socket; /* owned: unix socket path, overrides host */
     int64_t db;
-    char *user;               /* owned: ACL user, or NULL for default */
-    char *password_ref;       /* owned: env:NAME | file:/path | NULL */
-    char *prefix;             /* owned: key prefix, e.g. "intake" */
-    int64_t retention_ms;     /* TTL of every dedup key */
+    char *user;           /* owned: ACL user, or NULL for default */
+    char *password_ref;   /* owned: env:NAME | file:/path | NULL */
+    char *prefix;         /* owned: key prefix, e.g. "intake" */
+    int64_t retention_ms; /* TTL of every dedup key */
     int64_t connect_timeout_ms;
-    int64_t retry_ms;         /* reconnect interval when Redis is down */
+    int64_t retry_ms; /* reconnect interval when Redis is down */
 };
 
 /* [api] */
 struct gw_conf_api {
-    char *listen;             /* owned: "127.0.0.1:8080", "" = disabled */
-    char *push_token_ref;     /* owned: env:NAME | file:/path | NULL */
-    char *admin_token_ref;    /* owned */
-    int64_t max_body_bytes;   /* cap on a POST body */
-    int64_t max_push_items;   /* items per POST /v1/items batch */
+    char *listen;           /* owned: "127.0.0.1:8080", "" = disabled */
+    char *push_token_ref;   /* owned: env:NAME | file:/path | NULL */
+    char *admin_token_ref;  /* owned */
+    int64_t max_body_bytes; /* cap on a POST body */
+    int64_t max_push_items; /* items per POST /v1/items batch */
 };
 
 /* One [forward NAME] section, checked by forward.c's kind schemas. */
 struct gw_conf_forward {
-    const char *name;                    /* borrowed from doc */
-    const char *kind;                    /* borrowed from doc */
-    const struct ig_cfg_section *sec;    /* borrowed from doc */
+    const char *name;                 /* borrowed from doc */
+    const char *kind;                 /* borrowed from doc */
+    const struct ig_cfg_section *sec; /* borrowed from doc */
 };
 
 struct gw_conf {
-    char *path;                          /* owned: the file read */
-    char *base_dir;                      /* owned: its directory */
-    struct ig_cfg_doc doc;               /* owned: raw sections */
+    char *path;            /* owned: the file read */
+    char *base_dir;        /* owned: its directory */
+    struct ig_cfg_doc doc; /* owned: raw sections */
     struct gw_conf_main gw;
     struct gw_conf_redis redis;
-    bool has_redis;                      /* a [redis] section is present */
+    bool has_redis; /* a [redis] section is present */
     struct gw_conf_api api;
-    const struct ig_cfg_section *dedup;  /* borrowed; NULL if absent */
-    const struct ig_cfg_section *spool;  /* borrowed; NULL if absent */
-    struct gw_conf_forward *fwd;         /* owned array */
+    const struct ig_cfg_section *dedup; /* borrowed; NULL if absent */
+    const struct ig_cfg_section *spool; /* borrowed; NULL if absent */
+    struct gw_conf_forward *fwd;        /* owned array */
     size_t nfwd;
 };
 

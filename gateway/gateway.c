@@ -81,32 +81,30 @@
 struct gw_batch;
 
 struct push_ctx {
-    gw_push_cb cb;            /* NULL once cancelled */
+    gw_push_cb cb; /* NULL once cancelled */
     void *ud;
-    size_t n;                 /* items in the request, skipped included */
-    char **results;           /* owned: per index JSON object */
-    size_t ntaken;            /* items accepted into the pipeline */
+    size_t n;       /* items in the request, skipped included */
+    char **results; /* owned: per index JSON object */
     bool all_ok;
-    size_t cur_index;         /* parse-time: index of the next emit */
 };
 
 struct gw_batch {
     struct gw *g;
-    struct gw_batch *next;    /* queue link */
-    bool queued;              /* still has items to start */
+    struct gw_batch *next; /* queue link */
+    bool queued;           /* still has items to start */
     bool push;
     uint64_t token;
-    char *source_id;          /* owned */
-    struct ig_item **items;   /* sched: the batch's array (borrowed until
-                               * sched_done); push: owned array */
-    size_t *index;            /* push: request index of items[i] */
+    char *source_id;        /* owned */
+    struct ig_item **items; /* sched: the batch's array (borrowed until
+                             * sched_done); push: owned array */
+    size_t *index;          /* push: request index of items[i] */
     size_t nitems;
     size_t next_i;
-    size_t pending;           /* jobs running */
-    bool failed;              /* an item is not safe: no commit */
-    int poll_rc;              /* the poll's own outcome */
+    size_t pending; /* jobs running */
+    bool failed;    /* an item is not safe: no commit */
+    int poll_rc;    /* the poll's own outcome */
     size_t new_items;
-    struct push_ctx *pc;      /* push only */
+    struct push_ctx *pc; /* push only */
 };
 
 enum job_stage {
@@ -117,9 +115,9 @@ enum job_stage {
 struct job {
     struct gw *g;
     struct gw_batch *b;
-    size_t idx;               /* push: request index */
-    struct ig_item *it;       /* owned */
-    struct ruleset *rs;       /* own reference */
+    size_t idx;         /* push: request index */
+    struct ig_item *it; /* owned */
+    struct ruleset *rs; /* own reference */
     struct cls_result cls;
     enum job_stage stage;
     enum dedup_verdict verdict;
@@ -130,40 +128,40 @@ struct job {
     double similarity;
     const char *chans[DEDUP_MAX_CHANNELS]; /* item arena */
     size_t nchans;
-    char *json;               /* owned: the candidate record */
+    char *json; /* owned: the candidate record */
     size_t json_len;
-    uint32_t sent_mask;       /* forwarders that accepted the record */
-    unsigned fwd_pending;     /* accepted, not completed */
+    uint32_t sent_mask;   /* forwarders that accepted the record */
+    unsigned fwd_pending; /* accepted, not completed */
     bool fwd_failed;
-    const char *error;        /* static: why the job failed */
+    const char *error; /* static: why the job failed */
     struct job *next_retry;
-    bool in_retry;            /* in the retry list */
-    int64_t t_start_ms;       /* monotonic, when the job started */
+    bool in_retry;      /* in the retry list */
+    int64_t t_start_ms; /* monotonic, when the job started */
 };
 
 struct waiter {
     struct waiter *next;
-    gw_reload_cb cb;          /* NULL once cancelled */
+    gw_reload_cb cb; /* NULL once cancelled */
     void *ud;
 };
 
 struct gw {
-    struct gw_conf *conf;     /* owned */
+    struct gw_conf *conf; /* owned */
     struct gw_opts opts;
-    struct loop *loop;        /* owned */
-    char *rules_dir;          /* owned */
-    char *sources_path;       /* owned */
-    char *state_dir;          /* owned */
-    char *spool_dir;          /* owned */
-    char *redis_password;     /* owned secret */
-    char *push_token;         /* owned secret */
-    char *admin_token;        /* owned secret */
+    struct loop *loop;    /* owned */
+    char *rules_dir;      /* owned */
+    char *sources_path;   /* owned */
+    char *state_dir;      /* owned */
+    char *spool_dir;      /* owned */
+    char *redis_password; /* owned secret */
+    char *push_token;     /* owned secret */
+    char *admin_token;    /* owned secret */
 
-    struct ruleset *rs;       /* current rule set (own reference) */
+    struct ruleset *rs; /* current rule set (own reference) */
     uint64_t generation;
     struct cls_scratch *scratch;
     struct sched *sched;
-    struct dedup *dedup;      /* NULL without [redis] */
+    struct dedup *dedup; /* NULL without [redis] */
     struct forwarder *fwd[GW_MAX_FWD];
     size_t nfwd;
     struct api *api;
@@ -179,13 +177,13 @@ struct gw {
 
     struct loop_timer *reload_timer;
     struct waiter *waiters;
-    char *last_reload_error;  /* owned */
+    char *last_reload_error; /* owned */
 
     struct loop_timer *drain_timer;
     struct loop_timer *stop_timer;
     bool stopping;
     bool tearing_down;
-    bool idle;                /* once mode: the scheduler is done */
+    bool idle; /* once mode: the scheduler is done */
     int run_rc;
     uint64_t batches_failed;
 };
@@ -213,8 +211,8 @@ static char *resolve_rules(const struct gw_conf *conf, const struct gw_opts *o)
 
 /* Fills the spool section (defaults when absent) and resolves its dir. */
 static int spool_setup(const struct gw_conf *conf, const char *state_dir,
-                       struct spool_cfg *sc, struct spool_opts *so,
-                       char **dir, struct ig_diags *d)
+                       struct spool_cfg *sc, struct spool_opts *so, char **dir,
+                       struct ig_diags *d)
 {
     memset(sc, 0, sizeof(*sc));
     int rc = IG_OK;
@@ -257,11 +255,9 @@ static void redis_setup(const struct gw_conf *conf, const char *password,
     memset(rc, 0, sizeof(*rc));
     rc->host = conf->redis.host;
     rc->port = conf->redis.port;
-    rc->socket = conf->redis.socket && *conf->redis.socket
-                     ? conf->redis.socket
-                     : NULL;
-    rc->user = conf->redis.user && *conf->redis.user ? conf->redis.user
-                                                      : NULL;
+    rc->socket =
+        conf->redis.socket && *conf->redis.socket ? conf->redis.socket : NULL;
+    rc->user = conf->redis.user && *conf->redis.user ? conf->redis.user : NULL;
     rc->password = password;
     rc->db = conf->redis.db;
     rc->timeout_ms = conf->redis.connect_timeout_ms;
@@ -327,8 +323,7 @@ int gw_check(const struct gw_conf *conf, const struct gw_opts *o,
     /* Secrets must resolve now, not at 3 a.m. on the first reconnect. */
     check_secret(conf, "[redis] password_ref", conf->redis.password_ref, d);
     check_secret(conf, "[api] push_token_ref", conf->api.push_token_ref, d);
-    check_secret(conf, "[api] admin_token_ref", conf->api.admin_token_ref,
-                 d);
+    check_secret(conf, "[api] admin_token_ref", conf->api.admin_token_ref, d);
     return d->nerrors > before ? IG_EINVAL : IG_OK;
 }
 
@@ -406,11 +401,10 @@ static void metrics_setup(struct metrics *m)
     };
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
         bool hist = fams[i].type == METRICS_HISTOGRAM;
-        metrics_declare(m, fams[i].name, fams[i].type, fams[i].help,
-                        hist ? latency_bounds : NULL,
-                        hist ? sizeof(latency_bounds) /
-                                   sizeof(latency_bounds[0])
-                             : 0);
+        metrics_declare(
+            m, fams[i].name, fams[i].type, fams[i].help,
+            hist ? latency_bounds : NULL,
+            hist ? sizeof(latency_bounds) / sizeof(latency_bounds[0]) : 0);
     }
 }
 
@@ -424,8 +418,7 @@ static const char *labels_sc(struct ig_buf *out, const char *source,
     return out->data;
 }
 
-static const char *labels_1(struct ig_buf *out, const char *k,
-                            const char *v)
+static const char *labels_1(struct ig_buf *out, const char *k, const char *v)
 {
     ig_buf_reset(out);
     metrics_label(out, k, v);
@@ -457,14 +450,12 @@ void gw_metrics_text(struct gw *g, struct ig_buf *out)
     }
     metrics_set(g->m, "intake_inflight_items", NULL, (double)g->inflight);
     metrics_set(g->m, "intake_queued_batches", NULL, (double)nq);
-    metrics_set(g->m, "intake_ruleset_generation", NULL,
-                (double)g->generation);
+    metrics_set(g->m, "intake_ruleset_generation", NULL, (double)g->generation);
     if (g->dedup) {
         struct dedup_stats ds;
         dedup_get_stats(g->dedup, &ds);
         metrics_set(g->m, "intake_redis_up", NULL, dedup_up(g->dedup));
-        metrics_set(g->m, "intake_redis_errors_total", NULL,
-                    (double)ds.errors);
+        metrics_set(g->m, "intake_redis_errors_total", NULL, (double)ds.errors);
         metrics_set(g->m, "intake_redis_reconnects_total", NULL,
                     (double)ds.reconnects);
     }
@@ -483,8 +474,7 @@ void gw_metrics_text(struct gw *g, struct ig_buf *out)
         metrics_set(g->m, "intake_forward_up", l.data, fs.up ? 1 : 0);
         metrics_set(g->m, "intake_spool_depth", l.data,
                     (double)fs.spool_records);
-        metrics_set(g->m, "intake_spool_bytes", l.data,
-                    (double)fs.spool_bytes);
+        metrics_set(g->m, "intake_spool_bytes", l.data, (double)fs.spool_bytes);
     }
     if (g->sched) {
         sched_health_each(g->sched, health_metrics, g);
@@ -498,8 +488,7 @@ bool gw_health_json(struct gw *g, struct ig_jsonw *w)
     bool redis = !g->dedup || dedup_up(g->dedup);
     bool ok = !g->stopping;
     ig_jsonw_obj_open(w);
-    ig_jsonw_kstr(w, "status", ok ? (redis ? "ok" : "degraded")
-                                  : "stopping");
+    ig_jsonw_kstr(w, "status", ok ? (redis ? "ok" : "degraded") : "stopping");
     ig_jsonw_kint(w, "generation", (int64_t)g->generation);
     ig_jsonw_kstr(w, "rules_version", g->rs ? ruleset_version(g->rs) : NULL);
     ig_jsonw_key(w, "redis");
@@ -661,9 +650,9 @@ static void on_batch(void *ud, struct sched_batch *sb)
     b->nitems = sb->nitems;
     b->poll_rc = sb->rc;
     if (sb->rc != IG_OK) {
-        ig_debug(GW_COMP, "source %s: poll ended with %s%s%s",
-                 sb->source_id, ig_strerror(sb->rc),
-                 sb->error ? ": " : "", sb->error ? sb->error : "");
+        ig_debug(GW_COMP, "source %s: poll ended with %s%s%s", sb->source_id,
+                 ig_strerror(sb->rc), sb->error ? ": " : "",
+                 sb->error ? sb->error : "");
     }
     enqueue(g, b, false);
     pump(g);
@@ -690,8 +679,8 @@ static void retry_later(struct job *j)
     j->next_retry = g->retry_head;
     g->retry_head = j;
     int64_t ms = j->stage != JOB_DEDUP ? GW_FWD_RETRY_MS
-                 : j->b->push              ? GW_PUSH_RETRY_MS
-                                           : g->conf->redis.retry_ms;
+                 : j->b->push          ? GW_PUSH_RETRY_MS
+                                       : g->conf->redis.retry_ms;
     if (!loop_timer_armed(g->retry_timer) || ms < GW_PUSH_RETRY_MS + 1) {
         loop_timer_arm(g->retry_timer, ms);
     }
@@ -741,8 +730,8 @@ static void classify(struct job *j)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = ruleset_classify(j->rs, g->scratch, title, tlen, text, len,
-                              false, it->arena, &j->cls);
+    int rc = ruleset_classify(j->rs, g->scratch, title, tlen, text, len, false,
+                              it->arena, &j->cls);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double dt = (double)(t1.tv_sec - t0.tv_sec) +
                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -750,8 +739,7 @@ static void classify(struct job *j)
     if (rc < 0) {
         memset(&j->cls, 0, sizeof(j->cls));
         ig_warn(GW_COMP, "source %s item %s: classifier failed: %s",
-                it->source_id, it->ext_id ? it->ext_id : "-",
-                ig_strerror(rc));
+                it->source_id, it->ext_id ? it->ext_id : "-", ig_strerror(rc));
     }
     struct ig_buf l;
     ig_buf_init(&l, 0);
@@ -1143,8 +1131,8 @@ static int push_emit(void *ud, struct ig_item *it)
     return IG_OK;
 }
 
-int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb,
-            void *ud, void **handle, const char **why)
+int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb, void *ud,
+            void **handle, const char **why)
 {
     *handle = NULL;
     *why = NULL;
@@ -1163,8 +1151,7 @@ int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb,
     sink.emit = push_emit;
     sink.ud = &pp;
     int rc = connector_push_parse(body, len, "push", "hotline",
-                                  (size_t)g->conf->api.max_push_items,
-                                  &sink);
+                                  (size_t)g->conf->api.max_push_items, &sink);
     if (rc < 0) {
         *why = rc == IG_E2BIG ? "too many items in one request"
                               : "body is not a JSON object or array";
@@ -1226,9 +1213,9 @@ static void diags_json(struct ig_jsonw *w, const struct ig_diags *d)
         if (x->sev != IG_DIAG_ERROR) {
             continue;
         }
-        char *s = x->line > 0 ? ig_asprintf("%s:%d: %s", x->file, x->line,
-                                            x->msg)
-                              : ig_asprintf("%s: %s", x->file, x->msg);
+        char *s = x->line > 0
+                      ? ig_asprintf("%s:%d: %s", x->file, x->line, x->msg)
+                      : ig_asprintf("%s: %s", x->file, x->msg);
         ig_jsonw_str(w, s);
         ig_free(s);
     }
@@ -1271,8 +1258,9 @@ static void do_reload(void *ud)
                 (unsigned long long)g->generation, ruleset_version(rs));
     } else {
         log_diags("rules", &dr);
-        ig_error(GW_COMP, "rules reload rejected (%zu errors); generation "
-                          "%llu stays",
+        ig_error(GW_COMP,
+                 "rules reload rejected (%zu errors); generation "
+                 "%llu stays",
                  dr.nerrors, (unsigned long long)g->generation);
     }
     ig_buf_reset(&l);
@@ -1284,8 +1272,9 @@ static void do_reload(void *ud)
         ig_info(GW_COMP, "sources reloaded from %s", g->sources_path);
     } else {
         log_diags("sources", &ds);
-        ig_error(GW_COMP, "sources reload rejected (%zu errors); the old "
-                          "sources stay",
+        ig_error(GW_COMP,
+                 "sources reload rejected (%zu errors); the old "
+                 "sources stay",
                  ds.nerrors);
     }
     ig_buf_reset(&l);
@@ -1318,8 +1307,8 @@ static void do_reload(void *ud)
     ig_free(g->last_reload_error);
     g->last_reload_error = NULL;
     if (rrc != IG_OK || src != IG_OK) {
-        g->last_reload_error = ig_strdup(rrc != IG_OK ? "rules rejected"
-                                                      : "sources rejected");
+        g->last_reload_error =
+            ig_strdup(rrc != IG_OK ? "rules rejected" : "sources rejected");
     }
     struct waiter *ws = g->waiters;
     g->waiters = NULL;
@@ -1348,8 +1337,7 @@ void gw_reload(struct gw *g)
     }
 }
 
-void gw_reload_request(struct gw *g, gw_reload_cb cb, void *ud,
-                       void **handle)
+void gw_reload_request(struct gw *g, gw_reload_cb cb, void *ud, void **handle)
 {
     struct waiter *w = ig_calloc(1, sizeof(*w));
     w->cb = cb;

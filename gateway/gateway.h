@@ -28,13 +28,13 @@ struct ig_buf;
 struct ig_diags;
 
 struct gw_opts {
-    const char *rules_dir;    /* overrides [gateway] rules; NULL: conf, else
-                               * default_rules_dir */
+    const char *rules_dir; /* overrides [gateway] rules; NULL: conf, else
+                            * default_rules_dir */
     const char *default_rules_dir; /* borrowed; used when neither is set */
-    bool once;                /* poll every source once, drain, return */
-    bool no_api;              /* do not open the HTTP listener */
-    bool no_signals;          /* leave SIGHUP/SIGTERM/SIGINT alone (tests) */
-    const char *listen;       /* overrides [api] listen (tests: port 0) */
+    bool once;                     /* poll every source once, drain, return */
+    bool no_api;                   /* do not open the HTTP listener */
+    bool no_signals;    /* leave SIGHUP/SIGTERM/SIGINT alone (tests) */
+    const char *listen; /* overrides [api] listen (tests: port 0) */
 };
 
 /* Checks everything gw_new() would build without opening a socket: rules,
@@ -85,8 +85,8 @@ typedef void (*gw_push_cb)(void *ud, int http, const struct ig_buf *body);
  * a static message in *why: IG_EPARSE (not JSON), IG_E2BIG (over
  * [api] max_push_items), IG_EAGAIN (shutting down). Loop thread (before
  * gw_run() or from a loop callback). */
-int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb,
-            void *ud, void **handle, const char **why);
+int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb, void *ud,
+            void **handle, const char **why);
 /* The client went away: the items still finish, cb is not called. */
 void gw_push_cancel(struct gw *g, void *handle);
 

@@ -23,8 +23,7 @@ struct event_base;
  * errors). Called once, on the loop, after the coalesced reload ran. */
 typedef void (*gw_reload_cb)(void *ud, bool ok, const struct ig_buf *body);
 /* Requests a reload and calls cb with its outcome; cancel as for push. */
-void gw_reload_request(struct gw *g, gw_reload_cb cb, void *ud,
-                       void **handle);
+void gw_reload_request(struct gw *g, gw_reload_cb cb, void *ud, void **handle);
 void gw_reload_cancel(struct gw *g, void *handle);
 
 /* Writes /metrics (refreshing the gauges first). */
@@ -37,9 +36,9 @@ void gw_sources_json(struct gw *g, struct ig_jsonw *w);
 /* --- api.c ------------------------------------------------------------ */
 
 struct api_opts {
-    const char *listen;        /* "host:port"; port 0 picks one */
-    const char *push_token;    /* NULL: POST /v1/items disabled */
-    const char *admin_token;   /* NULL: POST /v1/reload disabled */
+    const char *listen;      /* "host:port"; port 0 picks one */
+    const char *push_token;  /* NULL: POST /v1/items disabled */
+    const char *admin_token; /* NULL: POST /v1/reload disabled */
     size_t max_body;
 };
 

@@ -20,19 +20,19 @@
 #define LOOP_MAX_SIGNALS 8
 
 struct loop_sig {
-    int signo;              /* 0 = free slot */
-    struct event *ev;       /* owned */
+    int signo;        /* 0 = free slot */
+    struct event *ev; /* owned */
     loop_cb cb;
     void *ud;
 };
 
 struct loop {
-    struct event_base *base;  /* owned */
+    struct event_base *base; /* owned */
     struct loop_sig sigs[LOOP_MAX_SIGNALS];
 };
 
 struct loop_timer {
-    struct event *ev;         /* owned */
+    struct event *ev; /* owned */
     loop_cb cb;
     void *ud;
 };

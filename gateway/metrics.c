@@ -20,26 +20,26 @@
 #define METRICS_MAX_FAMILIES 96
 
 struct family {
-    char *name;                 /* owned */
-    char *help;                 /* owned */
+    char *name; /* owned */
+    char *help; /* owned */
     enum metrics_type type;
     double bounds[METRICS_MAX_BUCKETS];
     size_t nbounds;
 };
 
 struct series {
-    int fam;                    /* -1: empty slot */
-    char *labels;               /* owned, "" for none */
+    int fam;      /* -1: empty slot */
+    char *labels; /* owned, "" for none */
     uint64_t hash;
-    double value;               /* counter/gauge; histogram sum */
-    uint64_t count;             /* histogram observations */
+    double value;                          /* counter/gauge; histogram sum */
+    uint64_t count;                        /* histogram observations */
     uint64_t buckets[METRICS_MAX_BUCKETS]; /* per bucket, not cumulative */
 };
 
 struct metrics {
     struct family fam[METRICS_MAX_FAMILIES];
     size_t nfam;
-    struct series *tab;         /* owned, cap slots */
+    struct series *tab; /* owned, cap slots */
     size_t cap, n;
     uint64_t unknown;
 };
@@ -91,9 +91,8 @@ static int find_family(const struct metrics *m, const char *name)
     return -1;
 }
 
-int metrics_declare(struct metrics *m, const char *name,
-                    enum metrics_type type, const char *help,
-                    const double *bounds, size_t nbounds)
+int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
+                    const char *help, const double *bounds, size_t nbounds)
 {
     if (find_family(m, name) >= 0 || m->nfam == METRICS_MAX_FAMILIES ||
         nbounds > METRICS_MAX_BUCKETS) {
@@ -301,9 +300,12 @@ static void series_name(struct ig_buf *out, const char *name,
 static const char *type_name(enum metrics_type t)
 {
     switch (t) {
-    case METRICS_COUNTER: return "counter";
-    case METRICS_GAUGE: return "gauge";
-    default: return "histogram";
+    case METRICS_COUNTER:
+        return "counter";
+    case METRICS_GAUGE:
+        return "gauge";
+    default:
+        return "histogram";
     }
 }
 

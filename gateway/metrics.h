@@ -36,9 +36,8 @@ void metrics_free(struct metrics *m);
 /* Declares a family. For histograms, bounds are the bucket upper limits in
  * increasing order (at most METRICS_MAX_BUCKETS; +Inf is implicit).
  * Returns IG_OK or IG_EINVAL (declared twice, bad bounds). */
-int metrics_declare(struct metrics *m, const char *name,
-                    enum metrics_type type, const char *help,
-                    const double *bounds, size_t nbounds);
+int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
+                    const char *help, const double *bounds, size_t nbounds);
 
 /* Adds v to a counter (or a gauge). labels may be NULL or "". Unknown
  * families are ignored (and counted in intake_metrics_unknown_total). */

@@ -170,12 +170,18 @@ for line in lines:
          "demo:cand:" + c.get("id", ""), "chans"],
         capture_output=True, text=True).stdout.strip().split(",")
     code = c.get("code") or "-"
-    print("%s  %-7s %-28s %s" % (c.get("id"), code,
-                                 (c.get("name") or "unclassified")[:14],
-                                 c.get("source")))
-    print("    %s" % (c.get("title") or "")[:60])
-    print("    confidence %.2f  reports %s  channels %s" % (
-        c.get("confidence") or 0, live or c.get("reports"),
-        ",".join(sorted(c for c in chans if c)) or ",".join(c.get("channels") or [])))
+    prio = (c.get("priority") or {}).get("level") or "normal"
+    towns = ",".join(c.get("town") or []) or "-"
+    units = [u.get("unit") for u in (c.get("units") or []) if u.get("unit")]
+    print("%s  %s %s (%s)" % (c.get("id"), code, c.get("name") or
+                               "unclassified", c.get("major") or "-"))
+    print("    title:    %s" % (c.get("title") or "")[:60])
+    print("    from:     %s (%s)  confidence %.2f  priority %s" % (
+        c.get("source"), c.get("channel"), c.get("confidence") or 0, prio))
+    print("    reports:  %s  channels %s" % (
+        live or c.get("reports"),
+        ",".join(sorted(x for x in chans if x)) or
+        ",".join(c.get("channels") or [])))
+    print("    town:     %s  units %s" % (towns, ", ".join(units[:3]) or "-"))
 EOF
 exit "$rc"

@@ -93,14 +93,12 @@ static void test_example_matches_schema(void **state)
     struct dedup_cfg dc;
     dedup_cfg_defaults(&dc);
     assert_non_null(c->dedup);
-    assert_int_equal(ig_cfg_apply(c->dedup, dedup_cfg_schema, &dc, &d),
-                     IG_OK);
+    assert_int_equal(ig_cfg_apply(c->dedup, dedup_cfg_schema, &dc, &d), IG_OK);
     ig_cfg_free(dedup_cfg_schema, &dc);
     struct spool_cfg sc;
     memset(&sc, 0, sizeof(sc));
     assert_non_null(c->spool);
-    assert_int_equal(ig_cfg_apply(c->spool, spool_cfg_schema, &sc, &d),
-                     IG_OK);
+    assert_int_equal(ig_cfg_apply(c->spool, spool_cfg_schema, &sc, &d), IG_OK);
     ig_cfg_free(spool_cfg_schema, &sc);
     for (size_t i = 0; i < c->nfwd; i++) {
         assert_int_equal(forwarder_check(c->fwd[i].sec, &d), IG_OK);
@@ -132,16 +130,15 @@ static void test_example_matches_schema(void **state)
 
 #endif
 
-static const char bad_conf[] =
-    "[gateway]\n"
-    "state_dir = /tmp/x\n"
-    "max_infligt = 3\n"
-    "[redis]\n"
-    "port = 70000\n"
-    "password_ref = s3cret\n"
-    "[apii]\n"
-    "[forward]\n"
-    "kind = file\n";
+static const char bad_conf[] = "[gateway]\n"
+                               "state_dir = /tmp/x\n"
+                               "max_infligt = 3\n"
+                               "[redis]\n"
+                               "port = 70000\n"
+                               "password_ref = s3cret\n"
+                               "[apii]\n"
+                               "[forward]\n"
+                               "kind = file\n";
 
 static void test_errors_all_collected(void **state)
 {
@@ -227,12 +224,11 @@ static void test_metrics_text(void **state)
     (void)state;
     struct metrics *m = metrics_new();
     static const double b[] = {0.001, 0.01};
-    assert_int_equal(metrics_declare(m, "t_total", METRICS_COUNTER, "t", NULL,
-                                     0),
-                     IG_OK);
-    assert_int_equal(metrics_declare(m, "t_total", METRICS_COUNTER, "t", NULL,
-                                     0),
-                     IG_EINVAL);
+    assert_int_equal(
+        metrics_declare(m, "t_total", METRICS_COUNTER, "t", NULL, 0), IG_OK);
+    assert_int_equal(
+        metrics_declare(m, "t_total", METRICS_COUNTER, "t", NULL, 0),
+        IG_EINVAL);
     assert_int_equal(metrics_declare(m, "lat", METRICS_HISTOGRAM, "l", b, 2),
                      IG_OK);
     struct ig_buf l;
