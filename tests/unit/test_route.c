@@ -613,9 +613,9 @@ static void test_location(void **state)
     assert_false(r.units[0].resolved);
     assert_int_equal(route_note_location(RT, &r, loc, strlen(loc), a), 1);
     assert_true(r.has_place);
-    assert_string_equal(r.place.name, "西岑");
+    assert_string_equal(r.place.name, "西岑村");
     assert_int_equal(r.place.field, 2);
-    assert_memory_equal(loc + r.place.start, "西岑", strlen("西岑"));
+    assert_memory_equal(loc + r.place.start, "西岑村", strlen("西岑村"));
     assert_int_equal(r.ntowns, 1);
     assert_string_equal(r.towns[0], "金泽镇");
     assert_string_equal(r.units[0].unit, "金泽镇人民政府");
