@@ -134,6 +134,10 @@ static void print_one(void *ud, const struct source_state *st)
     printf("%-24s %-8s %-7s last ok %s  items %lld  new %s%s\n", h->id,
            h->kind ? h->kind : "?", status, ls, (long long)h->items_last_poll,
            ln, configured ? "" : "  (no longer configured)");
+    if (h->empty_polls >= 3) {
+        printf("%-24s   %lld successful polls in a row returned no item\n", "",
+               (long long)h->empty_polls);
+    }
     if (h->consecutive_failures > 0 || h->last_error) {
         printf("%-24s   failures in a row %lld; last error %s: %s\n", "",
                (long long)h->consecutive_failures, le,

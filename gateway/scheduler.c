@@ -482,6 +482,17 @@ static void complete(struct poll *p, int rc, const char *why)
     h->polls++;
     h->items_last_poll = (int64_t)p->nitems;
     h->items_total += (int64_t)p->nitems;
+    if (rc == IG_OK && !p->not_modified && !p->proposal && !rt->st.cursor) {
+        /* A listing source (no cursor: it shows its current items on
+         * every poll) that yielded items before and now succeeds with
+         * none is the classic silently broken scraper: say so once.
+         * Incremental sources (hotline, file) are often rightly empty. */
+        h->empty_polls = p->nitems ? 0 : h->empty_polls + 1;
+        if (h->empty_polls == 3 && h->items_total > 0) {
+            ig_warn(comp(rt), "3 successful polls in a row without any "
+                              "item (did the page or API change?)");
+        }
+    }
     if (rc == IG_OK) {
         h->last_success_ts = now;
         h->consecutive_failures = 0;
@@ -805,6 +816,7 @@ void sched_health_obj_json(const struct source_health *h, struct ig_jsonw *w)
     ig_jsonw_kstr(w, "last_error", h->last_error);
     ig_jsonw_kint(w, "consecutive_failures", h->consecutive_failures);
     ig_jsonw_kint(w, "items_last_poll", h->items_last_poll);
+    ig_jsonw_kint(w, "empty_polls", h->empty_polls);
     kts(w, "last_new_item", h->last_new_item_ts);
     kts(w, "next_poll", h->next_poll_ts);
     ig_jsonw_kint(w, "polls", h->polls);

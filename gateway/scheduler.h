@@ -140,6 +140,10 @@ struct source_health {
     const char *last_error; /* why, or NULL */
     int64_t consecutive_failures;
     int64_t items_last_poll;
+    int64_t empty_polls; /* successful polls in a row that
+                          * returned no item (304s and sources
+                          * with a cursor excluded): a page that
+                          * stopped yielding items */
     int64_t last_new_item_ts;
     int64_t next_poll_ts;    /* 0 when not scheduled */
     int64_t polls, failures; /* totals since start */

@@ -102,6 +102,7 @@ int state_save(const char *dir, const char *id, const struct source_state *st)
     put(&b, "last_error", h->last_error);
     put_int(&b, "consecutive_failures", h->consecutive_failures);
     put_int(&b, "items_last_poll", h->items_last_poll);
+    put_int(&b, "empty_polls", h->empty_polls);
     put_int(&b, "last_new_item_ts", h->last_new_item_ts);
     put_int(&b, "next_poll_ts", h->next_poll_ts);
     put_int(&b, "polls", h->polls);
@@ -220,6 +221,8 @@ static int load_file(const char *path, struct source_state *st)
             ip = &h->consecutive_failures;
         } else if (strcmp(k, "items_last_poll") == 0) {
             ip = &h->items_last_poll;
+        } else if (strcmp(k, "empty_polls") == 0) {
+            ip = &h->empty_polls;
         } else if (strcmp(k, "last_new_item_ts") == 0) {
             ip = &h->last_new_item_ts;
         } else if (strcmp(k, "next_poll_ts") == 0) {
