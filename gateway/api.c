@@ -197,7 +197,9 @@ static struct pending *pend_new(struct api *a, struct evhttp_request *req,
 
 static void on_push_done(void *ud, int http, const struct ig_buf *body)
 {
-    struct evhttp_request *req = pend_unlink(ud);
+    struct pending *p = ud;
+    gw_note_request(p->a->g, "/v1/items", http);
+    struct evhttp_request *req = pend_unlink(p);
     if (req) {
         reply(req, http, "application/json", body->data, body->len);
     }
@@ -205,21 +207,25 @@ static void on_push_done(void *ud, int http, const struct ig_buf *body)
 
 static void on_reload_done(void *ud, bool ok, const struct ig_buf *body)
 {
-    struct evhttp_request *req = pend_unlink(ud);
+    struct pending *p = ud;
+    gw_note_request(p->a->g, "/v1/reload", ok ? 200 : 422);
+    struct evhttp_request *req = pend_unlink(p);
     if (req) {
         reply(req, ok ? 200 : 422, "application/json", body->data, body->len);
     }
 }
 
-static void handle_push(struct api *a, struct evhttp_request *req)
+/* The handlers return the status they answered with, or 0 when the
+ * answer comes later (and is counted then). */
+static int handle_push(struct api *a, struct evhttp_request *req)
 {
     if (!a->push_token) {
         reply_json_error(req, 404, "not found");
-        return;
+        return 404;
     }
     if (!authorised(req, a->push_token)) {
         reply_json_error(req, 401, "a valid bearer token is required");
-        return;
+        return 401;
     }
     size_t len = 0;
     char *body = body_of(req, &len);
@@ -228,28 +234,31 @@ static void handle_push(struct api *a, struct evhttp_request *req)
     int rc = gw_push(a->g, body, len, on_push_done, p, &p->handle, &why);
     ig_free(body);
     if (rc < 0) {
+        int code = rc == IG_E2BIG ? 413 : rc == IG_EAGAIN ? 503 : 400;
         pend_unlink(p);
-        reply_json_error(req,
-                         rc == IG_E2BIG    ? 413
-                         : rc == IG_EAGAIN ? 503
-                                           : 400,
-                         why ? why : ig_strerror(rc));
+        reply_json_error(req, code, why ? why : ig_strerror(rc));
+        return code;
     }
+    return 0;
 }
 
-static void handle_reload(struct api *a, struct evhttp_request *req)
+static int handle_reload(struct api *a, struct evhttp_request *req)
 {
     if (!a->admin_token) {
         reply_json_error(req, 404, "not found");
-        return;
+        return 404;
     }
     if (!authorised(req, a->admin_token)) {
         reply_json_error(req, 401, "a valid bearer token is required");
-        return;
+        return 401;
     }
     struct pending *p = pend_new(a, req, PEND_RELOAD);
     gw_reload_request(a->g, on_reload_done, p, &p->handle);
+    return 0;
 }
+
+static const char *const api_paths[] = {
+    "/healthz", "/metrics", "/v1/sources", "/v1/items", "/v1/reload", NULL};
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -258,43 +267,54 @@ static void on_request(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     /* Match on the path only; a query string changes nothing here. */
     size_t plen = strcspn(uri, "?#");
-    char path[64];
-    if (plen >= sizeof(path)) {
-        reply_json_error(req, 404, "not found");
-        return;
+    char path[64] = "";
+    if (plen < sizeof(path)) {
+        memcpy(path, uri, plen);
+        path[plen] = '\0';
     }
-    memcpy(path, uri, plen);
-    path[plen] = '\0';
+    /* Metrics label: a known endpoint, or "other" (bounded cardinality). */
+    const char *known = "other";
+    for (const char *const *p = api_paths; *p; p++) {
+        if (strcmp(path, *p) == 0) {
+            known = *p;
+        }
+    }
     bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
     bool post = cmd == EVHTTP_REQ_POST;
     struct ig_buf out;
     ig_buf_init(&out, 0);
     struct ig_jsonw w;
     ig_jsonw_init(&w, &out);
+    int code = 0;
 
-    if (strcmp(path, "/healthz") == 0 && get) {
+    if (strcmp(known, "/healthz") == 0 && get) {
         bool ok = gw_health_json(a->g, &w);
         ig_buf_addc(&out, '\n');
-        reply(req, ok ? 200 : 503, "application/json", out.data, out.len);
-    } else if (strcmp(path, "/metrics") == 0 && get) {
+        code = ok ? 200 : 503;
+        reply(req, code, "application/json", out.data, out.len);
+    } else if (strcmp(known, "/metrics") == 0 && get) {
+        gw_note_request(a->g, known, 200);
         gw_metrics_text(a->g, &out);
         reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
               out.data ? out.data : "", out.len);
-    } else if (strcmp(path, "/v1/sources") == 0 && get) {
+    } else if (strcmp(known, "/v1/sources") == 0 && get) {
         gw_sources_json(a->g, &w);
         ig_buf_addc(&out, '\n');
-        reply(req, 200, "application/json", out.data, out.len);
-    } else if (strcmp(path, "/v1/items") == 0 && post) {
-        handle_push(a, req);
-    } else if (strcmp(path, "/v1/reload") == 0 && post) {
-        handle_reload(a, req);
-    } else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0 ||
-               strcmp(path, "/v1/sources") == 0 ||
-               strcmp(path, "/v1/items") == 0 ||
-               strcmp(path, "/v1/reload") == 0) {
-        reply_json_error(req, 405, "method not allowed");
+        code = 200;
+        reply(req, code, "application/json", out.data, out.len);
+    } else if (strcmp(known, "/v1/items") == 0 && post) {
+        code = handle_push(a, req);
+    } else if (strcmp(known, "/v1/reload") == 0 && post) {
+        code = handle_reload(a, req);
+    } else if (strcmp(known, "other") != 0) {
+        code = 405;
+        reply_json_error(req, code, "method not allowed");
     } else {
-        reply_json_error(req, 404, "not found");
+        code = 404;
+        reply_json_error(req, code, "not found");
+    }
+    if (code) {
+        gw_note_request(a->g, known, code);
     }
     ig_buf_fini(&out);
 }

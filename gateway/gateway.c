@@ -318,6 +318,15 @@ int gw_check(const struct gw_conf *conf, const struct gw_opts *o,
     if (!conf->has_redis) {
         ig_diags_add(d, IG_DIAG_WARNING, conf->path, 0, 0,
                      "no [redis] section: deduplication is off");
+        for (size_t i = 0; i < conf->nfwd; i++) {
+            if (strcmp(conf->fwd[i].kind, "stream") == 0) {
+                ig_diags_add(d, IG_DIAG_ERROR, conf->fwd[i].sec->file,
+                             conf->fwd[i].sec->line, 0,
+                             "[forward %s]: kind stream needs a [redis] "
+                             "section",
+                             conf->fwd[i].name);
+            }
+        }
     }
 
     /* Secrets must resolve now, not at 3 a.m. on the first reconnect. */
@@ -396,8 +405,8 @@ static void metrics_setup(struct metrics *m)
          "Unix time of the last successful poll, per source"},
         {"intake_source_items_last_poll", METRICS_GAUGE,
          "items in the last poll, per source"},
-        {"intake_push_requests_total", METRICS_COUNTER,
-         "POST /v1/items requests by HTTP status"},
+        {"intake_http_requests_total", METRICS_COUNTER,
+         "API requests by endpoint and HTTP status"},
     };
     for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
         bool hist = fams[i].type == METRICS_HISTOGRAM;
@@ -437,6 +446,18 @@ static void health_metrics(void *ud, const struct source_health *h)
                 (double)h->last_success_ts);
     metrics_set(g->m, "intake_source_items_last_poll", l.data,
                 (double)h->items_last_poll);
+    ig_buf_fini(&l);
+}
+
+void gw_note_request(struct gw *g, const char *path, int code)
+{
+    struct ig_buf l;
+    char c[16];
+    ig_buf_init(&l, 0);
+    snprintf(c, sizeof(c), "%d", code);
+    metrics_label(&l, "path", path);
+    metrics_label(&l, "code", c);
+    metrics_inc(g->m, "intake_http_requests_total", l.data);
     ig_buf_fini(&l);
 }
 

@@ -26,6 +26,8 @@ typedef void (*gw_reload_cb)(void *ud, bool ok, const struct ig_buf *body);
 void gw_reload_request(struct gw *g, gw_reload_cb cb, void *ud, void **handle);
 void gw_reload_cancel(struct gw *g, void *handle);
 
+/* Counts one answered HTTP request (intake_http_requests_total). */
+void gw_note_request(struct gw *g, const char *path, int code);
 /* Writes /metrics (refreshing the gauges first). */
 void gw_metrics_text(struct gw *g, struct ig_buf *out);
 /* Writes /healthz as a JSON object; returns true when healthy. */

@@ -398,6 +398,9 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
         fail "metrics latency histogram"
     echo "$r" | grep -q '^intake_ruleset_generation 1$' ||
         fail "metrics generation"
+    echo "$r" | grep -q '^intake_http_requests_total{path="/v1/items",code="401"} 1$' ||
+        fail "metrics http requests: $(echo "$r" | grep http_requests)"
+    echo "$r" | grep -q '^intake_redis_up 1$' || fail "metrics redis up"
     http_call GET /v1/sources | jq -e 'type == "array"' >/dev/null ||
         fail "/v1/sources"
 
