@@ -744,6 +744,51 @@ int route_note_reports(const struct router *rt, struct route_result *r,
     return raised ? 1 : 0;
 }
 
+/* ---- explain ---------------------------------------------------------- */
+
+int route_result_explain(const struct route_result *r, struct ig_buf *out)
+{
+    static const char *const fields[] = {"title", "text", "location"};
+    int rc = IG_OK;
+    if (!r) {
+        return IG_OK;
+    }
+    if (r->has_place) {
+        int fi = r->place.field >= 0 && r->place.field < 3 ? r->place.field : 1;
+        rc |= ig_buf_addf(out, "route: place %s (%s, %s[%zu..%zu] \"%s\")",
+                          r->place.name, r->place.kind, fields[fi],
+                          r->place.start, r->place.end, r->place.text);
+    } else {
+        rc |= ig_buf_adds(out, "route: no place named");
+    }
+    if (r->ntowns == 0) {
+        rc |= ig_buf_adds(out, " -> town unknown\n");
+    } else {
+        rc |= ig_buf_adds(out, " -> ");
+        for (size_t i = 0; i < r->ntowns; i++) {
+            rc |= ig_buf_addf(out, "%s%s", i ? " or " : "", r->towns[i]);
+        }
+        rc |= ig_buf_adds(out, r->ntowns > 1 ? " (ambiguous)\n" : "\n");
+    }
+    for (size_t i = 0; i < r->nunits; i++) {
+        const struct route_unit *u = &r->units[i];
+        rc |= ig_buf_addf(out, "  unit   %s -> %s%s%s\n", u->dept, u->unit,
+                          u->lead ? " (lead)" : "",
+                          u->resolved ? "" : " [unresolved]");
+    }
+    rc |= ig_buf_addf(out, "  priority %s\n", route_level_name(r->level));
+    for (size_t i = 0; i < r->nreasons; i++) {
+        rc |= ig_buf_addf(out, "    %s\n", r->reasons[i]);
+    }
+    if (r->track != ROUTE_TRACK_NONE) {
+        rc |= ig_buf_addf(out, "  track  %s (suggested): %s\n",
+                          route_track_name(r->track), r->track_reason);
+    } else {
+        rc |= ig_buf_adds(out, "  track  none suggested (human review)\n");
+    }
+    return rc ? IG_E2BIG : IG_OK;
+}
+
 /* ---- JSON ------------------------------------------------------------- */
 
 void route_result_json(const struct route_result *r, struct ig_jsonw *w)

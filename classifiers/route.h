@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 struct ig_arena;
+struct ig_buf;
 struct ig_diags;
 struct ig_jsonw;
 struct taxon;
@@ -151,6 +152,12 @@ int route_note_location(const struct router *rt, struct route_result *r,
  *   "track": {"suggestion":"挂牌治理","reason":"..."} | null.
  * r may be NULL (all keys written empty/null). */
 void route_result_json(const struct route_result *r, struct ig_jsonw *w);
+
+/* Appends a human-readable account of r to out for --explain, one line
+ * each for place/town, units, priority and track, every line starting
+ * with "route: " or two spaces. r may be NULL (nothing appended). Returns
+ * IG_OK or IG_E2BIG if out's cap was hit. Any thread. */
+int route_result_explain(const struct route_result *r, struct ig_buf *out);
 
 /* The track rule on its own (table-driven tests, the review desk): */
 struct route_track_in {

@@ -687,6 +687,16 @@ static void test_json(void **state)
                         "{\"place\":null,\"town\":[],\"units\":[],"
                         "\"priority\":{\"level\":\"normal\",\"reasons\":[]},"
                         "\"track\":null}");
+    /* The --explain account. */
+    ig_buf_reset(&b);
+    assert_int_equal(route_result_explain(&r, &b), IG_OK);
+    assert_non_null(strstr(b.data,
+                           "route: place 国家会展中心 (landmark, "
+                           "text[0..18] \"国家会展中心\") -> 徐泾镇\n"));
+    assert_non_null(strstr(b.data, "  unit   电力部门 -> 国网青浦供电公司 "
+                                   "(lead)\n"));
+    assert_non_null(strstr(b.data, "  priority normal\n"));
+    assert_non_null(strstr(b.data, "  track  分流治理 (suggested): "));
     ig_buf_fini(&b);
     ig_arena_free(a);
 }
