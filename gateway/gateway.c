@@ -360,6 +360,8 @@ static void metrics_setup(struct metrics *m)
          "re-wording (near)"},
         {"intake_items_failed_total", METRICS_COUNTER,
          "items that could not be made safe this time (re-fetched later)"},
+        {"intake_items_dropped_total", METRICS_COUNTER,
+         "items dropped for good (each is also logged with its id)"},
         {"intake_items_truncated_total", METRICS_COUNTER,
          "items whose text was cut at max_text_bytes before classifying"},
         {"intake_classify_seconds", METRICS_HISTOGRAM,
@@ -980,11 +982,21 @@ static void job_forward(struct job *j)
     if (!j->json) {
         int rc = build_record(j);
         if (rc < 0) {
-            ig_error(GW_COMP, "source %s item %s: candidate record: %s",
+            /* The same item would fail the same way on every re-fetch and
+             * hold its source's cursor for ever: drop it, loudly. */
+            ig_error(GW_COMP,
+                     "source %s item %s: DROPPED: its candidate record "
+                     "cannot be built (%s)",
                      j->it->source_id, j->it->ext_id ? j->it->ext_id : "-",
                      ig_strerror(rc));
+            struct ig_buf l;
+            ig_buf_init(&l, 0);
+            labels_1(&l, "source", j->it->source_id);
+            metrics_label(&l, "reason", "record too large");
+            metrics_inc(g->m, "intake_items_dropped_total", l.data);
+            ig_buf_fini(&l);
             j->error = "candidate record too large";
-            job_finish(j, false, false);
+            job_finish(j, true, false);
             return;
         }
     }
