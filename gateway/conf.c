@@ -39,8 +39,6 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
      log_formats},
     {"max_inflight", IG_CFG_INT, "4096", M(max_inflight),
      "items between intake and forward; sources pause above this", 0, NULL},
-    {"max_batch", IG_CFG_INT, "512", M(max_batch),
-     "items taken from one poll before it waits for room", 0, NULL},
     {"drain_timeout", IG_CFG_DUR_MS, "30s", M(drain_timeout_ms),
      "on SIGTERM or --once, wait this long for in-flight items", 0, NULL},
     {"reload_delay", IG_CFG_DUR_MS, "500ms", M(reload_delay_ms),
@@ -213,7 +211,6 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             seen_gw = true;
             ig_cfg_apply(s, gw_conf_main_schema, &c->gw, d);
             check_range(d, s, "max_inflight", c->gw.max_inflight, 1, 1 << 20);
-            check_range(d, s, "max_batch", c->gw.max_batch, 1, 1 << 20);
             check_range(d, s, "max_text_bytes", c->gw.max_text_bytes, 256,
                         16 << 20);
         } else if (strcmp(s->type, "redis") == 0) {

@@ -39,7 +39,6 @@ struct gw_conf_main {
     char *log_level;           /* owned: debug|info|warn|error */
     char *log_format;          /* owned: json|text */
     int64_t max_inflight;      /* items between intake and forward */
-    int64_t max_batch;         /* items taken from one poll before pausing */
     int64_t drain_timeout_ms;  /* SIGTERM/--once: wait this long at most */
     int64_t reload_delay_ms;   /* coalescing window for reload requests */
     int64_t max_text_bytes;    /* text handed to the classifier, per item */
