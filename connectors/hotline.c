@@ -130,9 +130,13 @@ static const struct ig_cfg_field hotline_schema[] = {
     {0},
 };
 
+/* A set of strings in insertion order with a hash index: a poll may see
+ * max_items ids, and a linear scan per item would be quadratic. */
 struct strset {
-    char **v;
-    size_t n;
+    char **v; /* owned, insertion order */
+    size_t n, cap;
+    size_t *slot; /* open addressing: index + 1, 0 = empty */
+    size_t nslot; /* power of two, > 2 n */
 };
 
 struct hotline {
@@ -153,20 +157,57 @@ struct hotline {
     struct strset new_ids;
 };
 
+static uint64_t str_hash(const char *x)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *x; x++) {
+        h = (h ^ (unsigned char)*x) * 1099511628211ull;
+    }
+    return h;
+}
+
 static bool set_has(const struct strset *s, const char *x)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        if (strcmp(s->v[i], x) == 0) {
+    if (!s->nslot) {
+        return false;
+    }
+    for (size_t i = str_hash(x) & (s->nslot - 1);;
+         i = (i + 1) & (s->nslot - 1)) {
+        if (!s->slot[i]) {
+            return false;
+        }
+        if (strcmp(s->v[s->slot[i] - 1], x) == 0) {
             return true;
         }
     }
-    return false;
+}
+
+static void set_index(struct strset *s, size_t idx)
+{
+    size_t i = str_hash(s->v[idx]) & (s->nslot - 1);
+    while (s->slot[i]) {
+        i = (i + 1) & (s->nslot - 1);
+    }
+    s->slot[i] = idx + 1;
 }
 
 static void set_add(struct strset *s, const char *x)
 {
-    s->v = ig_realloc(s->v, (s->n + 1) * sizeof(*s->v));
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = ig_realloc(s->v, s->cap * sizeof(*s->v));
+    }
     s->v[s->n++] = ig_strdup(x);
+    if (2 * s->n >= s->nslot) {
+        ig_free(s->slot);
+        s->nslot = s->nslot ? s->nslot * 2 : 32;
+        s->slot = ig_calloc(s->nslot, sizeof(*s->slot));
+        for (size_t i = 0; i < s->n; i++) {
+            set_index(s, i);
+        }
+    } else {
+        set_index(s, s->n - 1);
+    }
 }
 
 static void set_clear(struct strset *s)
@@ -175,8 +216,8 @@ static void set_clear(struct strset *s)
         ig_free(s->v[i]);
     }
     ig_free(s->v);
-    s->v = NULL;
-    s->n = 0;
+    ig_free(s->slot);
+    memset(s, 0, sizeof(*s));
 }
 
 static int parse_tz(const char *s, int *min)

@@ -369,12 +369,12 @@ static int cmp_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Iterative walk: every object's keys sorted and compared. */
-static const char *find_dup_key(const cJSON *root)
+/* Iterative walk: every object's keys sorted and compared. The first
+ * duplicate found is copied into dup[96]. */
+static const char *find_dup_key(const cJSON *root, char *dup)
 {
     const cJSON *stack[JSON_SAFE_DEPTH * 4 + 8];
     size_t sp = 0;
-    static char dup[96];
     stack[sp++] = root;
     while (sp) {
         const cJSON *v = stack[--sp];
@@ -399,7 +399,7 @@ static const char *find_dup_key(const cJSON *root)
                 }
             }
             if (hit) {
-                snprintf(dup, sizeof(dup), "%.60s", hit);
+                snprintf(dup, 96, "%.60s", hit);
                 ig_free(keys);
                 return dup;
             }
@@ -413,7 +413,7 @@ static const char *find_dup_key(const cJSON *root)
                 continue;
             }
             if (sp == sizeof(stack) / sizeof(stack[0])) {
-                const char *r = find_dup_key(c);
+                const char *r = find_dup_key(c, dup);
                 if (r) {
                     return r;
                 }
@@ -445,7 +445,8 @@ int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
         rc = fail(&p, IG_EPARSE, "JSON rejected by the parser");
         goto out;
     }
-    const char *dup = find_dup_key(root);
+    char dupbuf[96];
+    const char *dup = find_dup_key(root, dupbuf);
     if (dup) {
         cJSON_Delete(root);
         p.i = 0;

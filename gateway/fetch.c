@@ -591,7 +591,10 @@ static bool can_run(const struct fetch *f, const struct fetch_xfer *x)
            (int)f->nactive < f->o.max_total;
 }
 
-static void run(struct fetch *f, struct fetch_xfer *x)
+/* Moves x to the active list and starts it. On failure x is back off
+ * every list and IG_EIO is returned: the caller decides whether the
+ * callback runs (never from inside fetch_start()). */
+static int run(struct fetch *f, struct fetch_xfer *x)
 {
     x->running = true;
     x->slot->active++;
@@ -603,8 +606,10 @@ static void run(struct fetch *f, struct fetch_xfer *x)
     f->active = x;
     f->nactive++;
     if (easy_start(f, x) < 0) {
-        finish(f, x, IG_EIO, 0, "cannot start transfer");
+        list_remove(f, x);
+        return IG_EIO;
     }
+    return IG_OK;
 }
 
 static void start_queued(struct fetch *f)
@@ -614,7 +619,9 @@ static void start_queued(struct fetch *f)
         struct fetch_xfer *nx = x->next;
         if (can_run(f, x)) {
             list_remove(f, x);
-            run(f, x);
+            if (run(f, x) < 0) {
+                finish(f, x, IG_EIO, 0, "cannot start transfer");
+            }
         }
         x = nx;
     }
@@ -745,7 +752,13 @@ int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
         *out = x;
     }
     if (can_run(f, x)) {
-        run(f, x);
+        if (run(f, x) < 0) {
+            if (out) {
+                *out = NULL;
+            }
+            xfer_free(x);
+            return IG_EIO;
+        }
     } else {
         x->queued = true;
         x->prev = f->queue_tail;

@@ -96,8 +96,9 @@ void fetch_free(struct fetch *f);
 /* Starts (or queues, over the host limit) a GET of req. req and its
  * strings are copied. Returns IG_OK (cb will be called exactly once, never
  * from inside fetch_start) and the transfer handle in *out (may be NULL if
- * not wanted; valid until cb runs), or IG_EINVAL when the URL is not
- * http(s) (cb will not be called). */
+ * not wanted; valid until cb runs), IG_EINVAL when the URL is not
+ * http(s), or IG_EIO when libcurl refuses the transfer or the fetcher is
+ * being freed (in both cases cb will not be called). */
 int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
                 void *ud, struct fetch_xfer **out);
 

@@ -19,6 +19,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/json_safe.h"
+#include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/item.h"
@@ -632,6 +633,52 @@ static void file_kind_replay_and_cursor(void **state)
     ig_diags_fini(&d);
 }
 
+static int count_only(void *ud, struct ig_item *it)
+{
+    (*(size_t *)ud)++;
+    ig_item_free(it);
+    return IG_OK;
+}
+
+/* Thousands of orders with repeated ids: each id once, the cap honoured. */
+static void hotline_many_ids(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF "max_items = 1500\n", &d);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_adds(&b, "{\"code\":200,\"data\":{\"list\":[");
+    for (int i = 0; i < 3000; i++) {
+        ig_buf_addf(&b,
+                    "%s{\"gdbh\":\"id-%d\",\"slsj\":\"2022-09-25 "
+                    "%02d:%02d:00\"}",
+                    i ? "," : "", i % 1000, (i % 1000) / 60 % 24, i % 60);
+    }
+    ig_buf_adds(&b, "]}}");
+    size_t n = 0;
+    struct connector_sink sink = {.emit = count_only, .ud = &n};
+    struct connector_resp r = {.status = 200, .body = b.data, .len = b.len};
+    connector_begin(c);
+    assert_int_equal(connector_parse(c, &r, &sink), IG_OK);
+    assert_int_equal(n, 1000);
+    connector_end(c, IG_OK);
+    /* With a lower cap the poll stops with IG_E2BIG. */
+    sink.max_items = 10;
+    sink.nitems = 0;
+    n = 0;
+    connector_begin(c);
+    assert_int_equal(connector_parse(c, &r, &sink), IG_E2BIG);
+    assert_int_equal(n, 10);
+    ig_free(sink.error);
+    ig_buf_fini(&b);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
 /* The shipped examples load as they are. */
 static void examples_load(void **state)
 {
@@ -682,6 +729,7 @@ int main(void)
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
         cmocka_unit_test(examples_load),
+        cmocka_unit_test(hotline_many_ids),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
