@@ -83,7 +83,40 @@ if grep -q "t0k" "$tmp/err"; then fail "token logged"; fi
 grep -q "environment variable is not set" "$tmp/text" || fail "no auth reason: $(cat "$tmp/text")"
 "$intake" poll nosuch -s "$tmp/poll.conf" > /dev/null 2>&1 && fail "unknown id must fail"
 
-# 4. status reads a state dir; kinds lists the schema.
+# 4. Hostile redirects: no connect() to the 127.0.0.1:1 tripwire, no
+#    open of /etc/passwd (checked with strace when it can trace).
+cp "$shared/hostile/http_redirect_to_loopback.http" "$shared/hostile/http_redirect_to_file.http" "$tmp/root/"
+cat > "$tmp/hostile.conf" <<CONF
+[source loopback]
+kind = hotline
+url = http://127.0.0.1:$port/http_redirect_to_loopback.http
+id = /gdbh
+
+[source tofile]
+kind = hotline
+url = http://127.0.0.1:$port/http_redirect_to_file.http
+id = /gdbh
+CONF
+for id in loopback tofile; do
+  if strace -f -o /dev/null true 2>/dev/null; then
+    set +e
+    strace -f -e trace=connect,openat -o "$tmp/trace.$id" \
+      "$intake" poll "$id" -s "$tmp/hostile.conf" --no-classify > /dev/null 2> "$tmp/err"
+    rc=$?
+    set -e
+    if grep -q 'sin_port=htons(1)' "$tmp/trace.$id"; then fail "$id: connected to the tripwire"; fi
+    if grep -q '/etc/passwd' "$tmp/trace.$id"; then fail "$id: opened /etc/passwd"; fi
+  else
+    set +e
+    "$intake" poll "$id" -s "$tmp/hostile.conf" --no-classify > /dev/null 2> "$tmp/err"
+    rc=$?
+    set -e
+  fi
+  [ "$rc" -eq 3 ] || fail "$id: poll exit $rc, want 3"
+  grep -q "refused" "$tmp/err" || fail "$id: no refusal: $(cat "$tmp/err")"
+done
+
+# 5. status reads a state dir; kinds lists the schema.
 mkdir -p "$tmp/state/sources"
 printf 'version\t1\nid\trx\nkind\thotline\npolls\t3\nconsecutive_failures\t2\nlast_error\tHTTP status 500\nlast_error_ts\t1700000000\n' > "$tmp/state/sources/rx.state"
 "$intake" sources status -d "$tmp/state" > "$tmp/out"
