@@ -7,7 +7,7 @@
  * (40-50) and 近50人 (45-49) stay below and 五十多人 (51-59), 近百人
  * (90-99) and 上百名 (100+) are above. A number only counts when a person
  * classifier follows (人 名 位, 个 + a people noun): 500户 or 50米 are not
- * crowds, and a bare unit (千人计划, 万人空巷) needs a modifier (上千人,
+ * crowds, and a bare 千 or 万 (千人计划, 万人空巷) needs a modifier (上千人,
  * 千余人) to count. Ordinals (第50名) are skipped by the scanner.
  *
  * Parsing works on code points: an optional prefix (近 约 上 逾 超过 不到
@@ -317,8 +317,9 @@ static bool parse_han(struct cur *c, long *lo, long *hi, long *step,
     *lo = eval_han(t, nt, false, &s1);
     *hi = eval_han(t, nt, true, &s2);
     *step = s1;
-    /* 十人 is ten people; a bare 百/千/万 is usually an idiom. */
-    *unit_only = nt == 1 && t[0].kind == T_UNIT && t[0].unit >= 100;
+    /* 十人 and 百人 are people; a bare 千/万 is usually an idiom
+     * (千人计划, 万人空巷). */
+    *unit_only = nt == 1 && t[0].kind == T_UNIT && t[0].unit >= 1000;
     return true;
 }
 
@@ -395,7 +396,7 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
     } else if (eat(&c, "来")) {
         sf = S_ABOUT;
     }
-    /* A bare unit (千人计划, 万人空巷, 百名) needs a modifier to count. */
+    /* A bare 千/万 (千人计划, 万人空巷) needs a modifier to count. */
     if (unit_only && p == P_NONE && sf == S_NONE) {
         return false;
     }

@@ -205,6 +205,7 @@ static const struct crowd_case crowd_cases[] = {
     {"几百人", 200},
     {"千余人", 1001},
     {"万余人", 10001},
+    {"百人", 100},
     {"五六十人", 50},
     {"100多个居民", 101},
     /* Below the line. */
