@@ -65,7 +65,7 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
     {"near_jaccard", IG_CFG_DOUBLE, "0.5", D(near_jaccard),
      "bigram Jaccard similarity at or above which two texts are one report",
      0, NULL},
-    {"near_bits", IG_CFG_INT, "22", D(near_bits),
+    {"near_bits", IG_CFG_INT, "16", D(near_bits),
      "SimHash bands: skip members more than this many bits away", 0, NULL},
     {"text_max", IG_CFG_SIZE, "4k", D(text_max),
      "normalised text kept per candidate for the similarity check", 0,
@@ -121,12 +121,15 @@ static const char dedup_lua[] =
     "  if ARGV[12]=='1' then\n"
     "    redis.call('SET',KEYS[2],id,'NX','EX',ttl)\n"
     "  end\n"
-    "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
-    "             'ext',ARGV[10],'first',ARGV[11])\n"
-    "  redis.call('EXPIRE',ck,ttl)\n"
-    "  redis.call('SET',P..':pend:'..id,'1','EX',ttl)\n"
     "  if near then\n"
-    "    redis.call('SET',P..':text:'..id,ARGV[8],'EX',ttl)\n"
+    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
+    "               'ext',ARGV[10],'first',ARGV[11],'p',1,'t',ARGV[8])\n"
+    "  else\n"
+    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
+    "               'ext',ARGV[10],'first',ARGV[11],'p',1)\n"
+    "  end\n"
+    "  redis.call('EXPIRE',ck,ttl)\n"
+    "  if near then\n"
     "    local m=id..':'..sh\n"
     "    for _,k in ipairs(buckets()) do\n"
     "      redis.call('SADD',k,m)\n"
@@ -150,7 +153,7 @@ static const char dedup_lua[] =
     "end\n"
     "local s=redis.call('GET',KEYS[1])\n"
     "if s then\n"
-    "  if s==id and redis.call('EXISTS',P..':pend:'..id)==1 then\n"
+    "  if s==id and redis.call('HEXISTS',P..':cand:'..id,'p')==1 then\n"
     "    return info('R',id)\n"
     "  end\n"
     "  return info('S',s)\n"
@@ -175,7 +178,7 @@ static const char dedup_lua[] =
     "      if n<bmax and c~=id and not seen[c] and\n"
     "         (bi>4 or ham(sh,string.sub(m,18,33))<=maxd) then\n"
     "        seen[c]=true\n"
-    "        local t=redis.call('GET',P..':text:'..c)\n"
+    "        local t=redis.call('HGET',P..':cand:'..c,'t')\n"
     "        if t then n=n+1 out[#out+1]=c out[#out+1]=t end\n"
     "      end\n"
     "    end\n"
@@ -599,25 +602,27 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
 {
     struct done_req *q;
     char *key;
-    const char *argv[2];
-    size_t len[2];
+    const char *argv[3];
+    size_t len[3];
     int rc;
 
     if (!d || !id || !*id) {
         return IG_EINVAL;
     }
-    /* DEL never creates a key, so a late done cannot leave a key without
+    /* HDEL never creates a key, so a late done cannot leave a key without
      * a TTL behind. */
-    key = ig_asprintf("%s:pend:%s", d->prefix, id);
-    argv[0] = "DEL";
-    len[0] = 3;
+    key = ig_asprintf("%s:cand:%s", d->prefix, id);
+    argv[0] = "HDEL";
+    len[0] = 4;
     argv[1] = key;
     len[1] = strlen(key);
+    argv[2] = "p";
+    len[2] = 1;
     q = ig_calloc(1, sizeof(*q));
     q->d = d;
     q->cb = cb;
     q->ud = ud;
-    rc = rconn_cmd(d->rc, on_done, q, 2, argv, len);
+    rc = rconn_cmd(d->rc, on_done, q, 3, argv, len);
     ig_free(key);
     if (rc < 0) {
         ig_free(q);

@@ -33,10 +33,11 @@
  *     P:band:<i>:<16 bits hex>   -> set of "<candidate id>:<simhash hex>"
  *     P:head:<hash>, P:tail:<hash> -> same, keyed by the first / last 24
  *                                   code points (see dedup.c)
- *     P:text:<candidate id>      -> normalised text (capped) for Jaccard
  *     P:cand:<candidate id>      -> hash: reports, chans (comma list),
- *                                   src, ext, first (Unix seconds)
- *     P:pend:<candidate id>      -> present until dedup_done()
+ *                                   src, ext, first (Unix seconds),
+ *                                   t (normalised text, capped, for
+ *                                   Jaccard), p (present until
+ *                                   dedup_done())
  *
  * Threads: everything runs on the libevent loop thread that owns base.
  * hiredis stays inside dedup.c; this header exposes no third-party type.
@@ -91,7 +92,7 @@ struct dedup_cfg {
     int64_t max_inflight;    /* checks in flight; above: IG_E2BIG */
     int64_t band_max;        /* possible originals compared per check; 16 */
     int64_t near_bits;       /* SimHash band members further than this
-                                many bits are skipped; 22 */
+                                many bits are skipped; 16 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,

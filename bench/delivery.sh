@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# delivery.sh — the delivery path (dedup + stream forward, no classifying)
+# against the same redis-server as a minimal hiredis client.
+#
+#   bench/delivery.sh [ITEMS] [BUILD_DIR]
+#
+# For Redis without persistence and then with AOF (appendfsync everysec),
+# a fresh server for every run, prints items/s of:
+#   baseline d=1    SET NX EX + XADD, one round trip at a time
+#   baseline d=64   the same in 64-deep pipelines
+#   path near=0     dedup (seen + exact) + XADD forwarder + done
+#   path near=1     the same with near-duplicate detection
+# and the path's ratio to the pipelined client (target: >= 0.5).
+set -euo pipefail
+n="${1:-100000}"
+here=$(cd "$(dirname "$0")/.." && pwd)
+build="${2:-${IG_BUILD_DIR:-$here/build}}"
+bin="$build/bench/bench_delivery"
+[ -x "$bin" ] || cmake --build "$build" -j2 --target bench_delivery
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ig-bench-delivery.XXXXXX")
+rpid=""
+stop_redis() {
+    if [ -n "$rpid" ]; then
+        kill "$rpid" 2>/dev/null || true
+        wait "$rpid" 2>/dev/null || true
+        rpid=""
+    fi
+}
+trap 'stop_redis; rm -rf "$tmp"' EXIT
+
+start_redis() { # start_redis yes|no
+    stop_redis
+    rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
+    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
+        --save "" --appendonly "$1" --appendfsync everysec \
+        --daemonize no --logfile "$tmp/redis.log" &
+    rpid=$!
+    for _ in $(seq 1 100); do
+        redis-cli -s "$tmp/redis.sock" ping 2>/dev/null | grep -q PONG && return
+        sleep 0.1
+    done
+    echo "redis-server did not start" >&2
+    exit 3
+}
+
+rate() { sed -n 's/.*items_per_s=\([0-9]*\).*/\1/p'; }
+
+for aof in no yes; do
+    echo "== redis appendonly=$aof (appendfsync everysec)"
+    start_redis "$aof"
+    "$bin" baseline -s "$tmp/redis.sock" -n "$n" -d 1 | tee "$tmp/b1"
+    start_redis "$aof"
+    "$bin" baseline -s "$tmp/redis.sock" -n "$n" -d 64 | tee "$tmp/b64"
+    start_redis "$aof"
+    "$bin" path -s "$tmp/redis.sock" -n "$n" -N 0 | tee "$tmp/p0"
+    start_redis "$aof"
+    "$bin" path -s "$tmp/redis.sock" -n "$n" -N 1 | tee "$tmp/p1"
+    b64=$(rate <"$tmp/b64")
+    awk -v b1="$(rate <"$tmp/b1")" -v b64="$b64" \
+        -v p0="$(rate <"$tmp/p0")" -v p1="$(rate <"$tmp/p1")" 'BEGIN {
+        printf "ratios to pipelined client: d=1 %.2f, path near=0 %.2f, " \
+               "path near=1 %.2f (target >= 0.50)\n", b1/b64, p0/b64, p1/b64
+    }'
+    info=$(redis-cli -s "$tmp/redis.sock" info memory | tr -d '\r' |
+        sed -n 's/^used_memory_human://p')
+    echo "redis used_memory after the near=1 run: $info"
+done
