@@ -31,6 +31,7 @@ void source_state_fini(struct source_state *st)
     ig_free(st->url);
     ig_free(st->etag);
     ig_free(st->last_modified);
+    ig_free(st->body_hash);
     ig_free(st->kind);
     ig_free(st->id_s);
     ig_free(st->last_error_s);
@@ -95,6 +96,7 @@ int state_save(const char *dir, const char *id, const struct source_state *st)
     put(&b, "url", st->url);
     put(&b, "etag", st->etag);
     put(&b, "last_modified", st->last_modified);
+    put(&b, "body_hash", st->body_hash);
     const struct source_health *h = &st->h;
     put_int(&b, "last_poll_ts", h->last_poll_ts);
     put_int(&b, "last_success_ts", h->last_success_ts);
@@ -209,6 +211,8 @@ static int load_file(const char *path, struct source_state *st)
             sp = &st->etag;
         } else if (strcmp(k, "last_modified") == 0) {
             sp = &st->last_modified;
+        } else if (strcmp(k, "body_hash") == 0) {
+            sp = &st->body_hash;
         } else if (strcmp(k, "last_error") == 0) {
             sp = &st->last_error_s;
         } else if (strcmp(k, "last_poll_ts") == 0) {

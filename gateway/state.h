@@ -9,6 +9,7 @@
  *     url https://rx12345.qingpu.example/api/v1/orders
  *     etag "5f1c"
  *     last_modified Sun, 25 Sep 2022 06:30:00 GMT
+ *     body_hash 9c1e0f5a7b2d4e61-983
  *     last_success_ts 1664087460
  *     last_error HTTP 500 ...
  *     ...
@@ -40,6 +41,8 @@ struct source_state {
     char *url;              /* owned: URL the validators belong to */
     char *etag;             /* owned, or NULL */
     char *last_modified;    /* owned, or NULL */
+    char *body_hash;        /* owned: hash of the last committed one-page
+                             * body, or NULL */
     char *kind;             /* owned, or NULL */
     struct source_health h; /* h.id/h.kind/h.last_error point into the
                              * owned strings below */

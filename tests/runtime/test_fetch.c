@@ -321,7 +321,10 @@ static void conditional_get_commits_validators(void **state)
     char *a = hotline_src("cond", "/feeds/zh/hotline_page2_last.json", NULL);
     char *b =
         hotline_src("cond2", "/feeds/zh/hotline_page2_last.json?x=1", NULL);
-    char *conf = ig_asprintf("%s%s", a, b);
+    char *nov =
+        hotline_src("nov", "/feeds/zh/hotline_page2_last.json?noetag=1", NULL);
+    char *conf = ig_asprintf("%s%s%s", a, b, nov);
+    ig_free(nov);
     char sdir[400];
     snprintf(sdir, sizeof(sdir), "%s/state2", g_tmp);
     struct run r;
@@ -337,6 +340,13 @@ static void conditional_get_commits_validators(void **state)
         fixture_http_last_head(g_srv, "/feeds/zh/hotline_page2_last.json");
     assert_non_null(strstr(head, "If-None-Match:"));
     free(head);
+
+    /* Without validators, an unchanged body counts as not modified. */
+    g = poll_now(&r, "nov");
+    assert_int_equal(g->n, 2);
+    g = poll_now(&r, "nov");
+    assert_true(g->not_modified);
+    assert_int_equal(g->n, 0);
 
     /* Not settled as safe: no validators stored, the next poll gets the
      * full body again. */
@@ -363,9 +373,9 @@ static void status_429_500_and_stall(void **state)
     char *c =
         hotline_src("stalled", "/feeds/zh/hotline_page1.json?stall_ms=4000",
                     "timeout = 1s\n");
-    char *t = hotline_src("trickle",
-                          "/feeds/zh/hotline_page1.json?trickle_ms=200",
-                          "low_speed_limit = 1k\nlow_speed_time = 1s\n");
+    char *t =
+        hotline_src("trickle", "/feeds/zh/hotline_page1.json?trickle_ms=200",
+                    "low_speed_limit = 1k\nlow_speed_time = 1s\n");
     char *conf = ig_asprintf("%s%s%s%s", a, b, c, t);
     ig_free(t);
     struct run r;
@@ -635,8 +645,7 @@ static void reload_keeps_unchanged_sources(void **state)
 {
     (void)state;
     char *s1 = hotline_src("s1", "/feeds/zh/hotline_page2_last.json", NULL);
-    char *s2 = hotline_src("s2", "/feeds/zh/hotline_page2_last.json?x=2",
-                           NULL);
+    char *s2 = hotline_src("s2", "/feeds/zh/hotline_page2_last.json?x=2", NULL);
     char *slow = hotline_src(
         "slow", "/feeds/zh/hotline_page2_last.json?stall_ms=800", NULL);
     char *s3 = hotline_src("s3", "/feeds/zh/hotline_page1.json?x=3", NULL);
