@@ -85,7 +85,9 @@ static int write_conf(struct redis_up *r, const struct redis_up_opts *o)
     }
     if (r->user[0]) {
         fprintf(f, "user default off\n");
-        fprintf(f, "user %s on >%s ~* &* +@all\n", r->user, r->password);
+        /* The readiness check needs PING and AUTH whatever the rules. */
+        fprintf(f, "user %s on >%s %s +ping +auth\n", r->user, r->password,
+                o && o->acl ? o->acl : "~* &* +@all");
     }
     if (o && o->extra) {
         fprintf(f, "%s\n", o->extra);

@@ -26,6 +26,8 @@ struct redis_up_opts {
     const char *user;       /* ACL user with all rights ("on >password ~*
                                &* +@all"); the default user is disabled */
     const char *password;   /* the user's password (required with user) */
+    const char *acl;        /* the user's rules instead of "~* &* +@all"
+                               (e.g. "~intake:* +get +set"), or NULL */
     const char *extra;      /* more redis.conf lines, or NULL */
 };
 

@@ -332,12 +332,19 @@ static void every_key_has_a_ttl(void **state)
 static void acl_user_db_index_unix_socket(void **state)
 {
     struct fx *f = *state;
-    struct redis_up_opts o = {.user = "intake", .password = "pw-Ω-1"};
+    /* Exactly the rights docs/delivery.md lists for the gateway. */
+    struct redis_up_opts o = {
+        .user = "intake", .password = "pw-Ω-1",
+        .acl = "~t:* +@connection +select +eval +evalsha +script|load "
+               "+get +set +exists +expire +hget +hset +hmget +hdel "
+               "+hexists +hincrby +sadd +srandmember",
+        .extra = "user admin on >admin-pw ~* &* +@all"};
     struct redis_up *old = f->r;
     redisContext *c;
     redisReply *r;
     struct got a, b;
     struct dedup_req q = {.source_id = "s", .ext_id = "1", .text = "x"};
+    int n = 0;
 
     dedup_free(f->d);
     f->r = redis_up_start(&o);
@@ -348,13 +355,21 @@ static void acl_user_db_index_unix_socket(void **state)
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
     assert_true(dedup_up(f->d));
-    c = inspect(f, "intake", "pw-Ω-1", 5);
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    b = check(f, "hotline-main", "hotline", "A2", NULL,
+              "崧泽大道上的广告牌松动了，一刮风就哗哗响");
+    assert_int_equal(b.res.verdict, DEDUP_EXACT);
+    b = check(f, "hotline-main", "hotline", "A3", NULL,
+              "崧泽大道上的广告牌松动了，一刮风就哗哗地响，路人都绕着走");
+    assert_int_equal(b.status, IG_OK);
+    c = inspect(f, "admin", "admin-pw", 5);
     r = redisCommand(c, "DBSIZE");
     assert_true(r->integer > 0);
     freeReplyObject(r);
     check_ttls(c, "t", 3600);
     redisFree(c);
-    c = inspect(f, "intake", "pw-Ω-1", 0);
+    c = inspect(f, "admin", "admin-pw", 0);
     r = redisCommand(c, "DBSIZE");
     assert_int_equal(r->integer, 0);
     freeReplyObject(r);
