@@ -40,7 +40,7 @@ struct router;
 
 /* Caps on one result; extra towns/units/reasons are dropped and counted in
  * the *_dropped fields (never silently). */
-#define ROUTE_MAX_TOWNS 4
+#define ROUTE_MAX_TOWNS 8
 #define ROUTE_MAX_UNITS 12
 #define ROUTE_MAX_REASONS 8
 
