@@ -781,7 +781,11 @@ static void test_load_errors(void **state)
                "flag: fire\n"
                "reason：火灾\n" /* full-width colon */
                "level: urgent\n"
-               "crowd: many\n");
+               "crowd: many\n"
+               "flag: crowd-only\n"
+               "reason: 人多\n"
+               "crowd: 50\n"
+               "near: 5\n");
     write_file(dir, "taxonomy.tsv",
                "B01-03\tB01\t公共设施\t雨水井盖\t水务部门|属地管理\n");
     struct ig_diags d;
@@ -800,6 +804,7 @@ static void test_load_errors(void **state)
     assert_true(has_diag(&d, "priority.conf", 6, "level is"));
     assert_true(has_diag(&d, "priority.conf", 7, "crowd:"));
     assert_true(has_diag(&d, "priority.conf", 4, "no reason"));
+    assert_true(has_diag(&d, "priority.conf", 8, "near: needs an any:"));
     assert_true(has_diag(&d, "taxonomy.tsv", 1, "水务部门"));
     ig_diags_fini(&d);
 
