@@ -430,12 +430,6 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     return R_FIRED;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Original-text span of the evidence e. */
 static void orig_span(const struct cls_scratch *s, const struct sev *e,
                       const char *title, size_t tl, const char *text,
@@ -557,8 +551,17 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
             s->cand[s->ncand++] = r;
         }
     }
-    if (s->ncand > 1) {
-        qsort(s->cand, s->ncand, sizeof(uint32_t), cmp_u32);
+    /* Rule order makes the fired list deterministic. Insertion sort: the
+     * list is short and mostly in order already (qsort's merge sort
+     * allocates and costs more than the rest of the evaluation). */
+    for (size_t i = 1; i < s->ncand; i++) {
+        uint32_t v = s->cand[i];
+        size_t k = i;
+        while (k > 0 && s->cand[k - 1] > v) {
+            s->cand[k] = s->cand[k - 1];
+            k--;
+        }
+        s->cand[k] = v;
     }
     /* 3. evaluate candidates */
     struct cls_fired *fired =

@@ -127,10 +127,27 @@ static bool string(struct jr *j, struct ig_buf *out)
             continue;
         }
         if (c < 0x80) {
-            if (out) {
-                ig_buf_addc(out, (char)c);
+            /* a run of plain ASCII at once */
+            size_t e = j->i + 1;
+            while (e < j->n && (unsigned char)j->s[e] >= 0x20 &&
+                   (unsigned char)j->s[e] < 0x80 && j->s[e] != '"' &&
+                   j->s[e] != '\\') {
+                e++;
             }
-            j->i++;
+            if (out) {
+                ig_buf_add(out, j->s + j->i, e - j->i);
+            }
+            j->i = e;
+            continue;
+        }
+        if (c >= 0xE1 && c <= 0xEC && j->i + 2 < j->n &&
+            ((unsigned char)j->s[j->i + 1] & 0xC0) == 0x80 &&
+            ((unsigned char)j->s[j->i + 2] & 0xC0) == 0x80) {
+            /* the common 3-byte case (all CJK), well-formed by shape */
+            if (out) {
+                ig_buf_add(out, j->s + j->i, 3);
+            }
+            j->i += 3;
             continue;
         }
         uint32_t cp;
@@ -281,6 +298,13 @@ static bool value(struct jr *j, int depth, enum ig_jsonr_type *type)
 
 static char *decode(struct jr *j, size_t start, size_t *len)
 {
+    /* Without a backslash the (validated) bytes are the value. */
+    const char *q = j->s + start + 1;
+    size_t rl = j->i - start;
+    if (rl >= 2 && memchr(q, '\\', rl - 2) == NULL) {
+        *len = rl - 2;
+        return ig_arena_strndup(j->a, q, rl - 2);
+    }
     struct jr k = *j;
     k.i = start;
     k.err = NULL;

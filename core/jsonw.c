@@ -59,6 +59,26 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
+        /* A run of bytes that need no escaping goes in at once: printable
+         * ASCII and well-formed 3-byte sequences (CJK text). */
+        size_t e = i;
+        while (e < n) {
+            unsigned char d = (unsigned char)s[e];
+            if (d >= 0x20 && d < 0x7f && d != '"' && d != '\\') {
+                e++;
+            } else if (d >= 0xE1 && d <= 0xEC && e + 2 < n &&
+                       ((unsigned char)s[e + 1] & 0xC0) == 0x80 &&
+                       ((unsigned char)s[e + 2] & 0xC0) == 0x80) {
+                e += 3;
+            } else {
+                break;
+            }
+        }
+        if (e > i) {
+            ig_buf_add(out, s + i, e - i);
+            i = e;
+            continue;
+        }
         if (c >= 0x80) {
             uint32_t cp;
             size_t len = ig_utf8_decode(s + i, n - i, &cp);

@@ -223,6 +223,13 @@ static void t2s_init(void)
     }
 }
 
+static inline bool t2s_has(uint32_t cp)
+{
+    uint32_t k = cp - CJK_LO;
+    return cp >= CJK_LO && cp <= CJK_HI &&
+           (t2s_bits[k / 64] & (1ull << (k % 64)));
+}
+
 static uint32_t t2s_lookup(uint32_t cp)
 {
     size_t lo = 0, hi = T2S_N;
@@ -251,8 +258,7 @@ uint32_t ig_norm_fold(uint32_t cp)
     }
     if (cp >= CJK_LO && cp <= CJK_HI) {
         pthread_once(&t2s_once, t2s_init);
-        uint32_t k = cp - CJK_LO;
-        if (t2s_bits[k / 64] & (1ull << (k % 64))) {
+        if (t2s_has(cp)) {
             return t2s_lookup(cp);
         }
     }
@@ -318,6 +324,23 @@ void ig_norm_addc(struct ig_norm *n, char c, uint32_t off)
     n->s[n->len] = '\0';
 }
 
+/* Decodes a well-formed 3-byte sequence at u (n >= 3 bytes available),
+ * the shape of every CJK character; returns 0 when it is not one. */
+static inline uint32_t decode3(const unsigned char *u, size_t n)
+{
+    if (n < 3 || (u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 ||
+        (u[2] & 0xC0) != 0x80) {
+        return 0;
+    }
+    uint32_t cp = ((uint32_t)(u[0] & 0x0F) << 12) |
+                  ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+    /* overlong forms and surrogates are not well-formed */
+    if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return cp;
+}
+
 int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
 {
     /* Each input byte yields at most 3 output bytes (an invalid byte
@@ -325,6 +348,7 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
     if (len > (IG_NORM_MAX_LEN - n->len - 2) / 3) {
         return IG_E2BIG;
     }
+    pthread_once(&t2s_once, t2s_init);
     reserve(n, n->len + 3 * len + 2);
     char *o = n->s;
     uint32_t *m = n->map;
@@ -358,6 +382,27 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
             i++;
             any = true;
             last_cjk = false;
+            continue;
+        }
+        /* Fast path: a CJK ideograph that needs no folding is copied as
+         * is (most characters of a Chinese message). */
+        cp = decode3(u + i, len - i);
+        if (cp >= 0x4E00 && cp <= 0x9FFF && !t2s_has(cp)) {
+            if (pend) {
+                if (any && !last_cjk) {
+                    o[j] = ' ';
+                    m[j++] = pend_off;
+                }
+                pend = false;
+            }
+            o[j] = (char)u[i];
+            o[j + 1] = (char)u[i + 1];
+            o[j + 2] = (char)u[i + 2];
+            m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
+            j += 3;
+            i += 3;
+            any = true;
+            last_cjk = true;
             continue;
         }
         k = ig_utf8_decode(s + i, len - i, &cp);
