@@ -38,8 +38,9 @@ struct ig_jsonw;
 struct taxon;
 struct router;
 
-/* Caps on one result; extra towns/units/reasons are dropped and counted in
- * the *_dropped fields (never silently). */
+/* Caps on one result: extra units and reasons are dropped and counted in
+ * route_result.dropped (never silently); a place names at most
+ * ROUTE_MAX_TOWNS towns (places.tsv is checked for it at load). */
 #define ROUTE_MAX_TOWNS 8
 #define ROUTE_MAX_UNITS 12
 #define ROUTE_MAX_REASONS 8
