@@ -15,8 +15,10 @@
  * safely forwarded or spooled.
  *
  * Config: the keys common to every source are parsed into struct
- * source_conf (gateway/sources.c owns that schema); each kind declares its
- * own keys in ops->schema. Auth secrets never reach a connector: the
+ * source_conf by connector_common_schema (registry.c; gateway/sources.c
+ * applies it and reports unknown keys against it and the kind's table);
+ * each kind declares its own keys in ops->schema and reads them in init()
+ * with connector_cfg_apply(). Auth secrets never reach a connector: the
  * gateway resolves source_conf.auth and adds the header to every request.
  *
  * One poll, as gateway/scheduler.c drives it:
@@ -34,10 +36,14 @@
  * without error (end() with IG_OK), because a failed later page may hold
  * older items than the ones already seen. The items of a failed poll are
  * still delivered; the gateway's per-source dedup absorbs the re-fetch.
+ * A local kind (read_local) sets c->pending_cursor inside read_local()
+ * when it returns IG_OK. Why a document failed goes to sink->error
+ * (connector_fail()), which ends up in the source's health record.
  *
  * CHANGES (owner: fetch engineer): begin/end/read_local slots, the
- * connector_* wrappers and connector_int.h helpers were added to the
- * lead's draft; existing fields kept their meaning.
+ * connector_* wrappers, sink->nflagged/max_items/error, the fetch options
+ * in source_conf and the connector_int.h helpers were added to the lead's
+ * draft; existing fields kept their meaning.
  */
 #ifndef IG_CONNECTORS_CONNECTOR_H
 #define IG_CONNECTORS_CONNECTOR_H
