@@ -98,20 +98,46 @@ static long rss_kib(void)
     return kb;
 }
 
-/* One synthetic item i as a JSON object appended to w. */
+/* A street name from two random characters of a pool: thousands of
+ * distinct names, so texts do not share long runs by construction. */
+static void street(char *out, size_t n)
+{
+    static const char *const pool[] = {
+        "东", "西", "南", "北", "中", "新", "华", "青", "松", "枫", "泾",
+        "盈", "浦", "港", "湾", "安", "平", "和", "兴", "隆", "昌", "盛",
+        "泰", "康", "乐", "福", "瑞", "祥", "云", "霞", "桂", "兰", "梅",
+        "竹", "柳", "杨", "石", "桥", "塘", "湖", "河", "溪", "泉", "林"};
+    static const char *const kind[] = {"路", "街", "弄", "大道", "公路"};
+    snprintf(out, n, "%s%s%s", pool[rnd() % N(pool)], pool[rnd() % N(pool)],
+             kind[rnd() % N(kind)]);
+}
+
+/* One synthetic item i as a JSON object appended to w: a place, two
+ * hazard phrases and two remarks in random order, plus numbers. */
 static void gen_item(struct ig_jsonw *w, uint64_t i)
 {
-    char id[32], title[128], text[512];
+    char id[32], title[128], text[768], st[64];
     snprintf(id, sizeof(id), "B-%09llu", (unsigned long long)i);
+    street(st, sizeof(st));
+    const char *h1 = hazards[rnd() % N(hazards)];
+    const char *h2 = hazards[rnd() % N(hazards)];
     const char *pl = places[rnd() % N(places)];
-    const char *hz = hazards[rnd() % N(hazards)];
-    snprintf(title, sizeof(title), "%s%llu号附近问题", pl,
+    snprintf(title, sizeof(title), "%s%llu号附近问题", st,
              (unsigned long long)(rnd() % 2000));
-    snprintf(text, sizeof(text), "%s%llu弄%llu号门口%s，%s，%s，编号%llu。", pl,
-             (unsigned long long)(rnd() % 900 + 1),
-             (unsigned long long)(rnd() % 300 + 1), hz,
-             extras[rnd() % N(extras)], extras[rnd() % N(extras)],
-             (unsigned long long)(i * 2654435761u % 1000000007u));
+    if (rnd() % 2) {
+        snprintf(text, sizeof(text),
+                 "%s%llu号门口%s，%s。另外靠近%s的地方%s，%s，编号%llu。", st,
+                 (unsigned long long)(rnd() % 900 + 1), h1,
+                 extras[rnd() % N(extras)], pl, h2, extras[rnd() % N(extras)],
+                 (unsigned long long)(i * 2654435761u % 1000000007u));
+    } else {
+        snprintf(text, sizeof(text),
+                 "%s，%s。地址是%s%llu弄，离%s不远，%s，登记号%llu。", h1,
+                 extras[rnd() % N(extras)], st,
+                 (unsigned long long)(rnd() % 300 + 1), pl,
+                 extras[rnd() % N(extras)],
+                 (unsigned long long)(i * 40503u % 999983u));
+    }
     ig_jsonw_obj_open(w);
     ig_jsonw_kstr(w, "id", id);
     ig_jsonw_kstr(w, "title", title);
