@@ -19,8 +19,11 @@
  * end leaves the head anchor intact, text added in front leaves the tail
  * one intact, a middle insertion leaves both. Band members carry their
  * SimHash so the script skips members further than near_bits before
- * fetching their texts; anchor members are always compared (their SimHash
- * distance is exactly what is large in the cases anchors exist for).
+ * fetching their texts. Anchor buckets are named by the first 16 bits of
+ * the anchor hash (so their number is bounded, 65536 per kind, instead of
+ * two new keys per candidate) and their members carry the full anchor,
+ * which must match; those members are compared whatever their SimHash
+ * distance (it is exactly what is large in the cases anchors exist for).
  * Everything found is confirmed by Jaccard; a candidate whose bigram set is
  * at least DEDUP_CONTAIN of the smaller set also counts (a short post
  * repeated inside a longer one) when the smaller has DEDUP_CONTAIN_MIN
@@ -65,7 +68,7 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
     {"near_jaccard", IG_CFG_DOUBLE, "0.5", D(near_jaccard),
      "bigram Jaccard similarity at or above which two texts are one report",
      0, NULL},
-    {"near_bits", IG_CFG_INT, "16", D(near_bits),
+    {"near_bits", IG_CFG_INT, "12", D(near_bits),
      "SimHash bands: skip members more than this many bits away", 0, NULL},
     {"text_max", IG_CFG_SIZE, "4k", D(text_max),
      "normalised text kept per candidate for the similarity check", 0,
@@ -111,8 +114,8 @@ static const char dedup_lua[] =
     "  for i=0,3 do\n"
     "    b[#b+1]=P..':band:'..i..':'..string.sub(sh,13-4*i,16-4*i)\n"
     "  end\n"
-    "  b[#b+1]=P..':head:'..ARGV[16]\n"
-    "  b[#b+1]=P..':tail:'..ARGV[17]\n"
+    "  b[#b+1]=P..':head:'..string.sub(ARGV[16],1,4)\n"
+    "  b[#b+1]=P..':tail:'..string.sub(ARGV[17],1,4)\n"
     "  return b\n"
     "end\n"
     "local function create()\n"
@@ -131,7 +134,9 @@ static const char dedup_lua[] =
     "  redis.call('EXPIRE',ck,ttl)\n"
     "  if near then\n"
     "    local m=id..':'..sh\n"
-    "    for _,k in ipairs(buckets()) do\n"
+    "    for bi,k in ipairs(buckets()) do\n"
+    "      if bi==5 then m=id..':'..sh..':'..ARGV[16]\n"
+    "      elseif bi==6 then m=id..':'..sh..':'..ARGV[17] end\n"
     "      redis.call('SADD',k,m)\n"
     "      redis.call('EXPIRE',k,ttl)\n"
     "    end\n"
@@ -175,8 +180,10 @@ static const char dedup_lua[] =
     "  for bi,k in ipairs(buckets()) do\n"
     "    for _,m in ipairs(redis.call('SRANDMEMBER',k,bmax)) do\n"
     "      local c=string.sub(m,1,16)\n"
-    "      if n<bmax and c~=id and not seen[c] and\n"
-    "         (bi>4 or ham(sh,string.sub(m,18,33))<=maxd) then\n"
+    "      local ok\n"
+    "      if bi<=4 then ok=ham(sh,string.sub(m,18,33))<=maxd\n"
+    "      else ok=string.sub(m,35)==ARGV[11+bi] end\n"
+    "      if ok and n<bmax and c~=id and not seen[c] then\n"
     "        seen[c]=true\n"
     "        local t=redis.call('HGET',P..':cand:'..c,'t')\n"
     "        if t then n=n+1 out[#out+1]=c out[#out+1]=t end\n"

@@ -31,8 +31,10 @@
  *     P:seen:<source>:<ext_id>   -> candidate id the item belongs to
  *     P:exact:<text hash>        -> candidate id
  *     P:band:<i>:<16 bits hex>   -> set of "<candidate id>:<simhash hex>"
- *     P:head:<hash>, P:tail:<hash> -> same, keyed by the first / last 24
- *                                   code points (see dedup.c)
+ *     P:head:<16 bits hex>, P:tail:<16 bits hex> -> set of "<candidate
+ *                                   id>:<simhash hex>:<anchor hex>": the
+ *                                   anchors are hashes of the first / last
+ *                                   24 code points (see dedup.c)
  *     P:cand:<candidate id>      -> hash: reports, chans (comma list),
  *                                   src, ext, first (Unix seconds),
  *                                   t (normalised text, capped, for
@@ -92,7 +94,7 @@ struct dedup_cfg {
     int64_t max_inflight;    /* checks in flight; above: IG_E2BIG */
     int64_t band_max;        /* possible originals compared per check; 16 */
     int64_t near_bits;       /* SimHash band members further than this
-                                many bits are skipped; 16 */
+                                many bits are skipped; 12 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,
