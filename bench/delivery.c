@@ -41,19 +41,20 @@
 #include "gateway/forward.h"
 
 static const char *const places[] = {
-    "城中路", "公园路", "青安路", "华腾路", "崧泽大道", "天一路", "外青松公路",
-    "盈港东路", "淀山湖大道", "沪青平公路", "漕盈路", "华志路", "北青公路",
-    "徐泾北路", "朱枫公路", "练西公路"};
+    "城中路",     "公园路",   "青安路",     "华腾路",     "崧泽大道", "天一路",
+    "外青松公路", "盈港东路", "淀山湖大道", "沪青平公路", "漕盈路",   "华志路",
+    "北青公路",   "徐泾北路", "朱枫公路",   "练西公路"};
 static const char *const what[] = {
-    "井盖松动", "路灯不亮", "垃圾没有清运", "车辆乱停", "路面坑洼", "水管漏水",
-    "河面油污", "渣土撒落", "树木倒伏", "信号灯坏了", "地面塌陷", "消火栓漏水",
-    "厕所堵塞", "护栏断裂", "广告牌松动", "电线垂落"};
-static const char *const who[] = {
-    "居民", "路过的司机", "学校门卫", "小区保安", "店主", "环卫工人",
-    "骑车的市民", "晨练的老人"};
+    "井盖松动", "路灯不亮",   "垃圾没有清运", "车辆乱停",
+    "路面坑洼", "水管漏水",   "河面油污",     "渣土撒落",
+    "树木倒伏", "信号灯坏了", "地面塌陷",     "消火栓漏水",
+    "厕所堵塞", "护栏断裂",   "广告牌松动",   "电线垂落"};
+static const char *const who[] = {"居民",       "路过的司机", "学校门卫",
+                                  "小区保安",   "店主",       "环卫工人",
+                                  "骑车的市民", "晨练的老人"};
 static const char *const more[] = {
-    "已经好几天了", "晚上很危险", "意见很大", "请尽快处理", "容易摔倒",
-    "早高峰严重", "反映过没解决", "下雨更严重", "旁边是学校", "车辆颠簸"};
+    "已经好几天了", "晚上很危险",   "意见很大",   "请尽快处理", "容易摔倒",
+    "早高峰严重",   "反映过没解决", "下雨更严重", "旁边是学校", "车辆颠簸"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -109,8 +110,9 @@ static int baseline(const char *sock, long n, int depth)
         snprintf(json, sizeof(json), "{\"id\":\"%s\",\"text\":\"%s\"}", id,
                  text.data);
         redisAppendCommand(c, "SET %s 1 NX EX 2592000", key);
-        redisAppendCommand(c, "XADD base:candidates MAXLEN ~ 1000000 * "
-                              "id %s candidate %s",
+        redisAppendCommand(c,
+                           "XADD base:candidates MAXLEN ~ 1000000 * "
+                           "id %s candidate %s",
                            id, json);
         sent += 2;
         if ((i + 1) % depth == 0 || i + 1 == n) {
@@ -127,8 +129,8 @@ static int baseline(const char *sock, long n, int depth)
         }
     }
     dt = now_s() - t0;
-    printf("baseline depth=%d items=%ld seconds=%.2f items_per_s=%.0f\n",
-           depth, n, dt, (double)n / dt);
+    printf("baseline depth=%d items=%ld seconds=%.2f items_per_s=%.0f\n", depth,
+           n, dt, (double)n / dt);
     ig_buf_fini(&text);
     redisFree(c);
     return 0;
@@ -168,8 +170,7 @@ static void on_fwd(void *ud, int status)
 
     if (status == IG_OK) {
         dedup_done(p->d, j->id, NULL, NULL);
-    }
-    else {
+    } else {
         p->failed++;
     }
     free(j);
@@ -303,8 +304,10 @@ int main(int argc, char **argv)
     bool near = true;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: %s baseline|path -s SOCKET [-n N] [-d DEPTH]"
-                        " [-w WINDOW] [-N 0|1]\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s baseline|path -s SOCKET [-n N] [-d DEPTH]"
+                " [-w WINDOW] [-N 0|1]\n",
+                argv[0]);
         return 2;
     }
     optind = 2;

@@ -22,10 +22,8 @@ static const struct {
     uint32_t flag;
     const char *name;
 } item_flags[] = {
-    {IG_ITEM_F_REPAIRED, "repaired"},
-    {IG_ITEM_F_TRUNCATED, "truncated"},
-    {IG_ITEM_F_NO_DATE, "no_date"},
-    {IG_ITEM_F_PARTIAL, "partial"},
+    {IG_ITEM_F_REPAIRED, "repaired"}, {IG_ITEM_F_TRUNCATED, "truncated"},
+    {IG_ITEM_F_NO_DATE, "no_date"},   {IG_ITEM_F_PARTIAL, "partial"},
     {IG_ITEM_F_RECODED, "recoded"},
 };
 
@@ -81,8 +79,7 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     if (c->rs && c->cls) {
         cls_result_json(c->rs, c->cls, &w);
         routed = ruleset_router(c->rs) != NULL;
-    }
-    else {
+    } else {
         no_classification(&w);
     }
     if (!routed) {
@@ -97,8 +94,7 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
         for (i = 0; i < c->nchannels; i++) {
             ig_jsonw_str(&w, c->channels[i]);
         }
-    }
-    else if (it->channel) {
+    } else if (it->channel) {
         ig_jsonw_str(&w, it->channel);
     }
     ig_jsonw_arr_close(&w);

@@ -33,19 +33,19 @@ struct route_result;
 
 /* Everything a record is built from. All borrowed. */
 struct candidate {
-    const char *id;                  /* candidate id (dedup result) */
-    const struct ig_item *item;      /* required */
-    const struct ruleset *rs;        /* with cls; NULL: no classification */
+    const char *id;             /* candidate id (dedup result) */
+    const struct ig_item *item; /* required */
+    const struct ruleset *rs;   /* with cls; NULL: no classification */
     const struct cls_result *cls;
     const struct route_result *route; /* only when the ruleset has no
                                          router (with one, cls->route is
                                          written by cls_result_json());
                                          NULL: routing keys empty/null */
-    int64_t reports;                 /* >= 1 */
-    const char *const *channels;     /* NULL: [item->channel] */
+    int64_t reports;                  /* >= 1 */
+    const char *const *channels;      /* NULL: [item->channel] */
     size_t nchannels;
-    const char *dedup;               /* "new", "exact", "near" or NULL */
-    const char *received;            /* ISO 8601; NULL: item->fetched */
+    const char *dedup;    /* "new", "exact", "near" or NULL */
+    const char *received; /* ISO 8601; NULL: item->fetched */
 };
 
 /* Writes the deterministic candidate id of an item into out: 16 lower-case

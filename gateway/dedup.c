@@ -52,11 +52,11 @@
 #include "gateway/rconn.h"
 #include "gateway/simhash.h"
 
-#define DEDUP_ANCHOR_CPS 24        /* code points per anchor */
-#define DEDUP_NEAR_MIN_BIGRAMS 6   /* shorter texts: exact only */
+#define DEDUP_ANCHOR_CPS 24      /* code points per anchor */
+#define DEDUP_NEAR_MIN_BIGRAMS 6 /* shorter texts: exact only */
 #define DEDUP_CONTAIN 0.9
 #define DEDUP_CONTAIN_MIN 12
-#define DEDUP_NORM_MAX (1u << 20)  /* normalised text hashed for exact */
+#define DEDUP_NORM_MAX (1u << 20) /* normalised text hashed for exact */
 #define DEDUP_EXACT_SEED 0x65786163ULL
 #define DEDUP_ANCHOR_SEED 0x616e6368ULL
 
@@ -66,19 +66,16 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
      "detect near duplicates (reposts, re-wordings), not only exact ones", 0,
      NULL},
     {"near_jaccard", IG_CFG_DOUBLE, "0.5", D(near_jaccard),
-     "bigram Jaccard similarity at or above which two texts are one report",
-     0, NULL},
+     "bigram Jaccard similarity at or above which two texts are one report", 0,
+     NULL},
     {"near_bits", IG_CFG_INT, "12", D(near_bits),
      "SimHash bands: skip members more than this many bits away", 0, NULL},
     {"text_max", IG_CFG_SIZE, "4k", D(text_max),
-     "normalised text kept per candidate for the similarity check", 0,
-     NULL},
+     "normalised text kept per candidate for the similarity check", 0, NULL},
     {"max_inflight", IG_CFG_INT, "4096", D(max_inflight),
-     "checks waiting for Redis; above this, new checks are refused", 0,
-     NULL},
+     "checks waiting for Redis; above this, new checks are refused", 0, NULL},
     {"band_max", IG_CFG_INT, "16", D(band_max),
-     "possible originals compared per item (bounds the reply size)", 0,
-     NULL},
+     "possible originals compared per item (bounds the reply size)", 0, NULL},
     {0},
 };
 #undef D
@@ -199,8 +196,7 @@ static const char *const dedup_scripts[] = {dedup_lua, NULL};
 struct dedup {
     struct rconn *rc;
     struct dedup_cfg cfg;
-    char *prefix;              /* owned */
-    char *host, *sock, *user, *password;   /* owned copies of cfg.redis */
+    char *prefix; /* owned */
     int64_t ttl_s;
     size_t inflight;
     struct dedup_stats st;
@@ -214,16 +210,15 @@ struct dreq {
     char id[DEDUP_ID_LEN + 1];
     char sh[17];
     char head[17], tail[17];
-    char *seen_key;            /* owned */
-    char *exact_key;           /* owned */
-    char *channel, *source, *ext;   /* owned */
-    char *text;                /* owned: capped normalised text */
+    char *seen_key;               /* owned */
+    char *exact_key;              /* owned */
+    char *channel, *source, *ext; /* owned */
+    char *text;                   /* owned: capped normalised text */
     size_t text_len;
-    uint64_t *bigrams;         /* owned, sorted */
+    uint64_t *bigrams; /* owned, sorted */
     size_t nbigrams;
     bool has_text;
     bool near;
-    bool done_only;            /* a dedup_done() request */
     double similarity;
 };
 
@@ -257,10 +252,9 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     }
     d = ig_calloc(1, sizeof(*d));
     d->cfg = *cfg;
-    d->prefix = ig_strdup(cfg->prefix && *cfg->prefix ? cfg->prefix
-                                                       : "intake");
-    d->ttl_s = cfg->ttl_ms > 0 ? (cfg->ttl_ms + 999) / 1000
-                               : DEDUP_TTL_DEFAULT_S;
+    d->prefix = ig_strdup(cfg->prefix && *cfg->prefix ? cfg->prefix : "intake");
+    d->ttl_s =
+        cfg->ttl_ms > 0 ? (cfg->ttl_ms + 999) / 1000 : DEDUP_TTL_DEFAULT_S;
     if (d->cfg.text_max == 0) {
         d->cfg.text_max = 4096;
     }
@@ -306,8 +300,7 @@ void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
 {
     *out = d->st;
     out->inflight = d->inflight;
-    out->reconnects = rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1
-                                                : 0;
+    out->reconnects = rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1 : 0;
 }
 
 /* Finishes q with an error. */
@@ -325,6 +318,14 @@ static void fail(struct dreq *q, int status)
 
 static void on_script(void *ud, int status, const void *reply);
 
+static void add_arg(const char **argv, size_t *len, int *i, const char *s,
+                    size_t n)
+{
+    argv[*i] = s;
+    len[*i] = n;
+    (*i)++;
+}
+
 static int send_q(struct dreq *q, const char *mode, const char *target)
 {
     struct dedup *d = q->d;
@@ -337,25 +338,25 @@ static int send_q(struct dreq *q, const char *mode, const char *target)
     snprintf(bmax, sizeof(bmax), "%lld", (long long)d->cfg.band_max);
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
     snprintf(bits, sizeof(bits), "%d", (int)d->cfg.near_bits);
-    argv[i] = q->seen_key, len[i++] = strlen(q->seen_key);
-    argv[i] = q->exact_key, len[i++] = strlen(q->exact_key);
-    argv[i] = d->prefix, len[i++] = strlen(d->prefix);
-    argv[i] = q->id, len[i++] = strlen(q->id);
-    argv[i] = q->channel, len[i++] = strlen(q->channel);
-    argv[i] = ttl, len[i++] = strlen(ttl);
-    argv[i] = q->sh, len[i++] = strlen(q->sh);
-    argv[i] = q->near ? "1" : "0", len[i++] = 1;
-    argv[i] = bmax, len[i++] = strlen(bmax);
-    argv[i] = q->text, len[i++] = q->text_len;
-    argv[i] = q->source, len[i++] = strlen(q->source);
-    argv[i] = q->ext, len[i++] = strlen(q->ext);
-    argv[i] = now, len[i++] = strlen(now);
-    argv[i] = q->has_text ? "1" : "0", len[i++] = 1;
-    argv[i] = mode, len[i++] = strlen(mode);
-    argv[i] = target ? target : "", len[i++] = target ? strlen(target) : 0;
-    argv[i] = bits, len[i++] = strlen(bits);
-    argv[i] = q->head, len[i++] = strlen(q->head);
-    argv[i] = q->tail, len[i++] = strlen(q->tail);
+    add_arg(argv, len, &i, q->seen_key, strlen(q->seen_key));
+    add_arg(argv, len, &i, q->exact_key, strlen(q->exact_key));
+    add_arg(argv, len, &i, d->prefix, strlen(d->prefix));
+    add_arg(argv, len, &i, q->id, strlen(q->id));
+    add_arg(argv, len, &i, q->channel, strlen(q->channel));
+    add_arg(argv, len, &i, ttl, strlen(ttl));
+    add_arg(argv, len, &i, q->sh, strlen(q->sh));
+    add_arg(argv, len, &i, q->near ? "1" : "0", 1);
+    add_arg(argv, len, &i, bmax, strlen(bmax));
+    add_arg(argv, len, &i, q->text, q->text_len);
+    add_arg(argv, len, &i, q->source, strlen(q->source));
+    add_arg(argv, len, &i, q->ext, strlen(q->ext));
+    add_arg(argv, len, &i, now, strlen(now));
+    add_arg(argv, len, &i, q->has_text ? "1" : "0", 1);
+    add_arg(argv, len, &i, mode, strlen(mode));
+    add_arg(argv, len, &i, target ? target : "", target ? strlen(target) : 0);
+    add_arg(argv, len, &i, bits, strlen(bits));
+    add_arg(argv, len, &i, q->head, strlen(q->head));
+    add_arg(argv, len, &i, q->tail, strlen(q->tail));
     return rconn_script(d->rc, 0, on_script, q, 2, i, argv, len);
 }
 
@@ -386,7 +387,7 @@ static size_t confirm(struct dreq *q, const redisReply *r)
         same = j >= q->d->cfg.near_jaccard ||
                (small >= DEDUP_CONTAIN_MIN &&
                 (double)inter >= DEDUP_CONTAIN * (double)small);
-        if (same && j > best - 1e-12 && (pick == 0 || j > best)) {
+        if (same && (pick == 0 || j > best)) {
             best = j;
             pick = i;
         }
@@ -444,11 +445,10 @@ static void on_script(void *ud, int status, const void *reply)
         if (pick) {
             char target[DEDUP_ID_LEN + 1];
 
-            snprintf(target, sizeof(target), "%.*s",
-                     (int)r->element[pick]->len, r->element[pick]->str);
+            snprintf(target, sizeof(target), "%.*s", (int)r->element[pick]->len,
+                     r->element[pick]->str);
             rc = send_q(q, "link", target);
-        }
-        else {
+        } else {
             rc = send_q(q, "create", NULL);
         }
         if (rc < 0) {
@@ -463,11 +463,10 @@ static void on_script(void *ud, int status, const void *reply)
     memset(&res, 0, sizeof(res));
     res.verdict = verdict_of(r->element[0]->str[0], &res.replay);
     snprintf(res.id, sizeof(res.id), "%s", q->id);
-    snprintf(res.orig_id, sizeof(res.orig_id), "%.*s",
-             (int)r->element[1]->len, r->element[1]->str ? r->element[1]->str
-                                                         : "");
-    res.reports = r->element[2]->str ? strtoll(r->element[2]->str, NULL, 10)
-                                     : 0;
+    snprintf(res.orig_id, sizeof(res.orig_id), "%.*s", (int)r->element[1]->len,
+             r->element[1]->str ? r->element[1]->str : "");
+    res.reports =
+        r->element[2]->str ? strtoll(r->element[2]->str, NULL, 10) : 0;
     res.similarity = res.verdict == DEDUP_NEAR    ? q->similarity
                      : res.verdict == DEDUP_EXACT ? 1.0
                                                   : 0.0;
@@ -506,22 +505,20 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
                           req->title ? strlen(req->title) : 0, &n);
     }
     q->has_text = n.len > 0;
-    simhash_hex64(simhash_hash64(n.data ? n.data : "", n.len,
-                                 DEDUP_EXACT_SEED),
+    simhash_hex64(simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED),
                   hash);
     q->exact_key = ig_asprintf("%s:exact:%s", d->prefix, hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
     if (req->ext_id && *req->ext_id) {
-        q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix,
-                                  req->source_id, req->ext_id);
-    }
-    else {
-        q->seen_key = ig_asprintf("%s:seen:%s:t:%s", d->prefix,
-                                  req->source_id, hash);
+        q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix, req->source_id,
+                                  req->ext_id);
+    } else {
+        q->seen_key =
+            ig_asprintf("%s:seen:%s:t:%s", d->prefix, req->source_id, hash);
     }
     /* The capped text for the similarity check. */
-    cap = ig_utf8_trim_len(n.data ? n.data : "", n.len,
-                           (size_t)d->cfg.text_max);
+    cap =
+        ig_utf8_trim_len(n.data ? n.data : "", n.len, (size_t)d->cfg.text_max);
     q->text = ig_strndup(n.data ? n.data : "", cap);
     q->text_len = cap;
     q->nbigrams = simhash_bigrams(q->text, q->text_len, &q->bigrams);
@@ -542,9 +539,9 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
 
         cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
     }
-    simhash_hex64(simhash_hash64(q->text + cut, q->text_len - cut,
-                                 DEDUP_ANCHOR_SEED + 1),
-                  q->tail);
+    simhash_hex64(
+        simhash_hash64(q->text + cut, q->text_len - cut, DEDUP_ANCHOR_SEED + 1),
+        q->tail);
     ig_buf_fini(&n);
 }
 

@@ -60,41 +60,41 @@ struct ig_diags;
 struct dedup;
 
 #define DEDUP_TTL_DEFAULT_S (30 * 24 * 3600)
-#define DEDUP_ID_LEN 16                /* hex digits of a candidate id */
-#define DEDUP_MAX_CHANNELS 16          /* channels returned in a result */
+#define DEDUP_ID_LEN 16       /* hex digits of a candidate id */
+#define DEDUP_MAX_CHANNELS 16 /* channels returned in a result */
 
 /* How to reach Redis. Filled by the caller from the [redis] section of
  * gateway.conf (gateway/conf.h; the password already resolved from its
  * reference); shared by dedup and the `stream` forwarder. */
 struct redis_cfg {
-    const char *host;        /* borrowed; NULL: "127.0.0.1" */
-    int64_t port;            /* 0: 6379 */
-    const char *socket;      /* borrowed; unix socket path, wins over host */
-    const char *user;        /* borrowed; ACL user, NULL: AUTH password */
-    const char *password;    /* borrowed secret; NULL: no AUTH */
-    int64_t db;              /* SELECT index */
-    int64_t timeout_ms;      /* a command unanswered this long (or a
-                                connect not done): reconnect; 0: 5000 */
-    int64_t retry_ms;        /* first reconnect delay, doubles up to 30 s;
-                                0: 250 */
+    const char *host;     /* borrowed; NULL: "127.0.0.1" */
+    int64_t port;         /* 0: 6379 */
+    const char *socket;   /* borrowed; unix socket path, wins over host */
+    const char *user;     /* borrowed; ACL user, NULL: AUTH password */
+    const char *password; /* borrowed secret; NULL: no AUTH */
+    int64_t db;           /* SELECT index */
+    int64_t timeout_ms;   /* a command unanswered this long (or a
+                             connect not done): reconnect; 0: 5000 */
+    int64_t retry_ms;     /* first reconnect delay, doubles up to 30 s;
+                             0: 250 */
 };
 
 /* Configuration of the deduplicator. Everything but the [dedup] keys
  * comes from the caller; defaults from dedup_cfg_defaults(). */
 struct dedup_cfg {
-    struct redis_cfg redis;  /* borrowed strings, copied by dedup_new() */
-    const char *prefix;      /* borrowed; key prefix, NULL: "intake" */
-    int64_t ttl_ms;          /* retention of every key; 0: 30 days */
+    struct redis_cfg redis; /* borrowed strings, copied by dedup_new() */
+    const char *prefix;     /* borrowed; key prefix, NULL: "intake" */
+    int64_t ttl_ms;         /* retention of every key; 0: 30 days */
     /* [dedup] keys (dedup_cfg_schema): */
-    bool near;               /* near-duplicate detection on */
-    double near_jaccard;     /* bigram Jaccard at or above which a band
-                                candidate is a near duplicate; 0.5 */
-    int64_t text_max;        /* normalised text bytes stored and compared
-                                per candidate; 4 KiB */
-    int64_t max_inflight;    /* checks in flight; above: IG_E2BIG */
-    int64_t band_max;        /* possible originals compared per check; 16 */
-    int64_t near_bits;       /* SimHash band members further than this
-                                many bits are skipped; 12 */
+    bool near;            /* near-duplicate detection on */
+    double near_jaccard;  /* bigram Jaccard at or above which a band
+                             candidate is a near duplicate; 0.5 */
+    int64_t text_max;     /* normalised text bytes stored and compared
+                             per candidate; 4 KiB */
+    int64_t max_inflight; /* checks in flight; above: IG_E2BIG */
+    int64_t band_max;     /* possible originals compared per check; 16 */
+    int64_t near_bits;    /* SimHash band members further than this
+                             many bits are skipped; 12 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,
@@ -106,10 +106,10 @@ extern const struct ig_cfg_field dedup_cfg_schema[];
 void dedup_cfg_defaults(struct dedup_cfg *cfg);
 
 enum dedup_verdict {
-    DEDUP_NEW = 0,     /* a new candidate: forward it */
-    DEDUP_SEEN = 1,    /* this source + ext id was processed before */
-    DEDUP_EXACT = 2,   /* same normalised text as candidate orig_id */
-    DEDUP_NEAR = 3,    /* near duplicate of candidate orig_id */
+    DEDUP_NEW = 0,   /* a new candidate: forward it */
+    DEDUP_SEEN = 1,  /* this source + ext id was processed before */
+    DEDUP_EXACT = 2, /* same normalised text as candidate orig_id */
+    DEDUP_NEAR = 3,  /* near duplicate of candidate orig_id */
 };
 
 /* One item to check. Every pointer is borrowed for the duration of the
@@ -117,21 +117,21 @@ enum dedup_verdict {
  * ext_id may be NULL (the exact-text hash then stands in for it). */
 struct dedup_req {
     const char *source_id;
-    const char *channel;      /* "hotline", "letters", ...; NULL: "" */
+    const char *channel; /* "hotline", "letters", ...; NULL: "" */
     const char *ext_id;
-    const char *title;        /* may be NULL */
-    const char *text;         /* may be NULL */
+    const char *title; /* may be NULL */
+    const char *text;  /* may be NULL */
 };
 
 /* The answer. Borrowed: valid only during the callback. */
 struct dedup_result {
     enum dedup_verdict verdict;
-    bool replay;              /* DEDUP_NEW for a pending candidate again */
-    char id[DEDUP_ID_LEN + 1];      /* this item's candidate id */
+    bool replay;               /* DEDUP_NEW for a pending candidate again */
+    char id[DEDUP_ID_LEN + 1]; /* this item's candidate id */
     char orig_id[DEDUP_ID_LEN + 1]; /* candidate it belongs to (== id for
                                        DEDUP_NEW) */
-    int64_t reports;          /* reports of orig_id after this one */
-    double similarity;        /* Jaccard for DEDUP_NEAR, 1 for EXACT */
+    int64_t reports;                /* reports of orig_id after this one */
+    double similarity;              /* Jaccard for DEDUP_NEAR, 1 for EXACT */
     const char *channels[DEDUP_MAX_CHANNELS]; /* orig_id's channels */
     size_t nchannels;
 };
@@ -142,12 +142,12 @@ struct dedup_result {
  * res NULL: nothing was recorded or the outcome is unknown, check again
  * later — a repeat is safe), IG_EIO (Redis answered an error, e.g. NOAUTH
  * or OOM; res NULL). */
-typedef void (*dedup_cb)(void *ud, int status,
-                         const struct dedup_result *res);
+typedef void (*dedup_cb)(void *ud, int status, const struct dedup_result *res);
 
 /* Creates a deduplicator on base and starts connecting (asynchronously;
  * checks issued before the connection is up are queued by hiredis). cfg and
- * its strings are copied. Returns IG_OK and *out, or IG_EINVAL (bad cfg). Loop thread. */
+ * its strings are copied. Returns IG_OK and *out, or IG_EINVAL (bad cfg). Loop
+ * thread. */
 int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
               struct dedup **out);
 
@@ -175,7 +175,7 @@ bool dedup_up(const struct dedup *d);
 /* Counters for /metrics. */
 struct dedup_stats {
     uint64_t checks, fresh, seen, exact, near, replays;
-    uint64_t errors;          /* IG_EIO + IG_EAGAIN completions */
+    uint64_t errors; /* IG_EIO + IG_EAGAIN completions */
     uint64_t reconnects;
     uint64_t near_candidates; /* band hits compared by Jaccard */
     size_t inflight;

@@ -70,11 +70,10 @@ const struct ig_cfg_field forwarder_cfg_schema[] = {
      "stream (Redis XADD), webhook (HTTP POST), file (JSON Lines)",
      IG_CFG_F_REQUIRED, NULL},
     {"batch_max", IG_CFG_INT, "100", G(batch_max),
-     "records per delivery attempt (one webhook POST, one pipeline)", 0,
-     NULL},
+     "records per delivery attempt (one webhook POST, one pipeline)", 0, NULL},
     {"batch_wait", IG_CFG_DUR_MS, "0", G(batch_wait_ms),
-     "wait this long for a batch to fill (0: send on the next loop turn)",
-     0, NULL},
+     "wait this long for a batch to fill (0: send on the next loop turn)", 0,
+     NULL},
     {"max_queue", IG_CFG_INT, "10000", G(max_queue),
      "records accepted and not yet completed; above this the gateway "
      "holds its sources",
@@ -102,27 +101,27 @@ const struct ig_cfg_field forwarder_cfg_schema[] = {
 /* One record between forwarder_send() and its completion. */
 struct qrec {
     struct qrec *next;
-    struct fwd_rec rec;    /* view of the two owned strings below */
-    char *id;              /* owned */
-    char *json;            /* owned */
-    forwarder_cb cb;       /* NULL for records replayed from the spool */
+    struct fwd_rec rec; /* view of the two owned strings below */
+    char *id;           /* owned */
+    char *json;         /* owned */
+    forwarder_cb cb;    /* NULL for records replayed from the spool */
     void *ud;
 };
 
 struct fwd_batch {
     struct forwarder *f;
-    struct fwd_batch *next;    /* in f->inflight */
-    struct qrec **q;           /* owned array of owned records */
+    struct fwd_batch *next; /* in f->inflight */
+    struct qrec **q;        /* owned array of owned records */
     size_t n;
     char key[40];
     int attempt;
     bool from_spool;
-    uint64_t last_seq;         /* spool sequence of the last record */
-    bool finished;             /* done() called */
+    uint64_t last_seq; /* spool sequence of the last record */
+    bool finished;     /* done() called */
     int status;
     int64_t retry_after_ms;
-    char *reason;              /* owned */
-    struct event *ev;          /* completion / retry timer */
+    char *reason;     /* owned */
+    struct event *ev; /* completion / retry timer */
 };
 
 struct forwarder {
@@ -130,9 +129,9 @@ struct forwarder {
     char *name;
     char *comp;
     struct fwd_cfg g;
-    void *kcfg;                /* kind config, ops->cfg_size bytes */
+    void *kcfg; /* kind config, ops->cfg_size bytes */
     void *ctx;
-    struct forwarder_env env;  /* strings owned below */
+    struct forwarder_env env; /* strings owned below */
     char *env_base_dir, *env_prefix, *env_spool_dir, *env_dl_dir;
     struct event_base *base;
     struct qrec *head, *tail;
@@ -141,13 +140,13 @@ struct forwarder {
     size_t ninflight;
     size_t pending;
     struct spool *spool;
-    bool down;                 /* route new records to the spool */
-    struct fwd_batch *replay;  /* the replay batch in flight, or NULL */
+    bool down;                /* route new records to the spool */
+    struct fwd_batch *replay; /* the replay batch in flight, or NULL */
     int64_t replay_backoff_ms;
     struct event *flush_ev;
     struct event *replay_ev;
     struct event *tick_ev;
-    char *dl_path;             /* owned; NULL: log only */
+    char *dl_path; /* owned; NULL: log only */
     int dl_fd;
     struct forwarder_stats st;
     bool was_failing;
@@ -270,8 +269,10 @@ static void dead_letter(struct forwarder *f, const struct qrec *r,
 
     f->st.rejected++;
     if (!f->dl_path || f->dl_fd < 0) {
-        ig_error(f->comp, "record %s rejected (%s); no dead-letter file, "
-                 "record dropped", r->rec.id, reason ? reason : "rejected");
+        ig_error(f->comp,
+                 "record %s rejected (%s); no dead-letter file, "
+                 "record dropped",
+                 r->rec.id, reason ? reason : "rejected");
         return;
     }
     ig_time_iso(time(NULL), 0, ts);
@@ -293,8 +294,7 @@ static void dead_letter(struct forwarder *f, const struct qrec *r,
         ig_error(f->comp, "record %s rejected (%s); writing %s failed: %s",
                  r->rec.id, reason ? reason : "rejected", f->dl_path,
                  strerror(errno));
-    }
-    else {
+    } else {
         ig_warn(f->comp, "record %s rejected (%s); written to %s", r->rec.id,
                 reason ? reason : "rejected", f->dl_path);
     }
@@ -338,8 +338,10 @@ static void spool_or_fail(struct forwarder *f, struct qrec *r)
     int rc = spool_put(f, r);
 
     if (rc < 0) {
-        ig_error(f->comp, "record %s: spool write failed (%s); handed back "
-                 "to the source", r->rec.id, ig_strerror(rc));
+        ig_error(f->comp,
+                 "record %s: spool write failed (%s); handed back "
+                 "to the source",
+                 r->rec.id, ig_strerror(rc));
         complete(f, r, IG_EAGAIN);
         return;
     }
@@ -474,8 +476,7 @@ static void note_state(struct forwarder *f, bool ok, const char *reason)
     if (ok && f->was_failing) {
         ig_info(f->comp, "target reachable again");
         f->was_failing = false;
-    }
-    else if (!ok && !f->was_failing) {
+    } else if (!ok && !f->was_failing) {
         ig_warn(f->comp, "delivery failing: %s", reason ? reason : "?");
         f->was_failing = true;
     }
@@ -508,22 +509,22 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
             for (i = 0; i < b->n; i++) {
                 dead_letter(f, b->q[i], b->reason);
             }
-        }
-        else {
+        } else {
             f->st.delivered += b->n;
             f->st.replayed += b->n;
             note_state(f, true, NULL);
         }
         if (spool_ack(f->spool, b->last_seq) < 0) {
-            ig_error(f->comp, "spool ack failed: %s; records will be "
-                     "replayed again", strerror(errno));
+            ig_error(f->comp,
+                     "spool ack failed: %s; records will be "
+                     "replayed again",
+                     strerror(errno));
         }
         f->replay_backoff_ms = 0;
         batch_free(b);
         if (spool_records(f->spool) > 0) {
             schedule_replay(f, 0);
-        }
-        else {
+        } else {
             f->down = false;
             ig_info(f->comp, "spool drained");
             flush(f);
@@ -575,17 +576,20 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
             if (b->retry_after_ms > d) {
                 d = b->retry_after_ms;
             }
-            ig_debug(f->comp, "attempt %d of batch %s failed (%s); retry "
-                     "in %lld ms", b->attempt, b->key,
-                     b->reason ? b->reason : "?", (long long)d);
+            ig_debug(f->comp,
+                     "attempt %d of batch %s failed (%s); retry "
+                     "in %lld ms",
+                     b->attempt, b->key, b->reason ? b->reason : "?",
+                     (long long)d);
             arm(b->ev, d);
-            return;   /* stays in flight */
+            return; /* stays in flight */
         }
         if (f->spool) {
             if (!f->down) {
-                ig_warn(f->comp, "target unreachable after %d attempts (%s):"
-                        " spooling", b->attempt,
-                        b->reason ? b->reason : "?");
+                ig_warn(f->comp,
+                        "target unreachable after %d attempts (%s):"
+                        " spooling",
+                        b->attempt, b->reason ? b->reason : "?");
             }
             f->down = true;
             for (i = 0; i < b->n; i++) {
@@ -593,11 +597,11 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
                 b->q[i] = NULL;
             }
             schedule_replay(f, backoff_for(f, 1));
-        }
-        else {
-            ig_error(f->comp, "batch %s failed after %d attempts (%s); %zu "
-                     "records handed back to their sources", b->key,
-                     b->attempt, b->reason ? b->reason : "?", b->n);
+        } else {
+            ig_error(f->comp,
+                     "batch %s failed after %d attempts (%s); %zu "
+                     "records handed back to their sources",
+                     b->key, b->attempt, b->reason ? b->reason : "?", b->n);
             for (i = 0; i < b->n; i++) {
                 complete(f, b->q[i], IG_EAGAIN);
                 b->q[i] = NULL;
@@ -621,8 +625,7 @@ static void on_batch_event(evutil_socket_t fd, short what, void *ud)
     if (b->finished) {
         b->finished = false;
         batch_end(b->f, b);
-    }
-    else {
+    } else {
         attempt(b->f, b);
     }
 }
@@ -631,8 +634,7 @@ void forwarder_batch_done(struct fwd_batch *b, int status,
                           int64_t retry_after_ms, const char *reason)
 {
     b->finished = true;
-    b->status = status == IG_OK || status == IG_EREJECTED ? status
-                                                          : IG_EAGAIN;
+    b->status = status == IG_OK || status == IG_EREJECTED ? status : IG_EAGAIN;
     b->retry_after_ms = retry_after_ms;
     ig_free(b->reason);
     b->reason = reason ? ig_strdup(reason) : NULL;
@@ -674,8 +676,7 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
             r->id = ig_strndup(recs[i].data, (size_t)(nl - recs[i].data));
             r->rec.len = recs[i].len - (size_t)(nl - recs[i].data) - 1;
             r->json = ig_strndup(nl + 1, r->rec.len);
-        }
-        else {
+        } else {
             r->id = ig_strdup("?");
             r->json = ig_strndup(recs[i].data, recs[i].len);
             r->rec.len = recs[i].len;
@@ -718,8 +719,7 @@ static void split(const struct ig_cfg_section *sec, struct ig_cfg_section *g,
     for (i = 0; i < sec->n; i++) {
         if (ig_cfg_known(forwarder_cfg_schema, sec->e[i].key)) {
             g->e[g->n++] = sec->e[i];
-        }
-        else {
+        } else {
             k->e[k->n++] = sec->e[i];
         }
     }
@@ -740,18 +740,17 @@ static int parse(const struct ig_cfg_section *sec, struct ig_diags *d,
     if (g->kind && !*ops) {
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
                      "[forward %s]: unknown kind '%s' (stream, webhook, "
-                     "file)", sec->name ? sec->name : "", g->kind);
+                     "file)",
+                     sec->name ? sec->name : "", g->kind);
         rc = IG_EINVAL;
     }
     if (*ops) {
         *kcfg = ig_calloc(1, (*ops)->cfg_size ? (*ops)->cfg_size : 1);
-        if ((*ops)->schema &&
-            ig_cfg_apply(&ks, (*ops)->schema, *kcfg, d) < 0) {
+        if ((*ops)->schema && ig_cfg_apply(&ks, (*ops)->schema, *kcfg, d) < 0) {
             rc = IG_EINVAL;
-        }
-        else if (!(*ops)->schema && ks.n > 0) {
-            ig_diags_add(d, IG_DIAG_ERROR, sec->file, ks.e[0].line,
-                         ks.e[0].col, "unknown key '%s'", ks.e[0].key);
+        } else if (!(*ops)->schema && ks.n > 0) {
+            ig_diags_add(d, IG_DIAG_ERROR, sec->file, ks.e[0].line, ks.e[0].col,
+                         "unknown key '%s'", ks.e[0].key);
             rc = IG_EINVAL;
         }
     }
@@ -821,8 +820,8 @@ int forwarder_new(const struct forwarder_env *env,
     f->env_base_dir = env->base_dir ? ig_strdup(env->base_dir) : NULL;
     f->env_prefix = ig_strdup(env->prefix ? env->prefix : "intake");
     f->env_spool_dir = env->spool_dir ? ig_strdup(env->spool_dir) : NULL;
-    f->env_dl_dir = env->dead_letter_dir ? ig_strdup(env->dead_letter_dir)
-                                         : NULL;
+    f->env_dl_dir =
+        env->dead_letter_dir ? ig_strdup(env->dead_letter_dir) : NULL;
     f->env.base_dir = f->env_base_dir;
     f->env.prefix = f->env_prefix;
     f->env.spool_dir = f->env_spool_dir;
@@ -835,14 +834,13 @@ int forwarder_new(const struct forwarder_env *env,
     /* Dead letters: the configured file, else one per forwarder. */
     if (f->g.dead_letter && *f->g.dead_letter) {
         f->dl_path = resolve(f->env_base_dir, f->g.dead_letter);
-    }
-    else if (f->env_dl_dir && *f->env_dl_dir) {
-        f->dl_path = ig_asprintf("%s/dead-letter-%s.jsonl", f->env_dl_dir,
-                                 f->name);
+    } else if (f->env_dl_dir && *f->env_dl_dir) {
+        f->dl_path =
+            ig_asprintf("%s/dead-letter-%s.jsonl", f->env_dl_dir, f->name);
     }
     if (f->dl_path) {
-        f->dl_fd = open(f->dl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                        0600);
+        f->dl_fd =
+            open(f->dl_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (f->dl_fd < 0) {
             ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
                          "[forward %s]: cannot open dead-letter file %s: %s",
@@ -861,13 +859,14 @@ int forwarder_new(const struct forwarder_env *env,
         rc = spool_open(dir, env->spool, &f->spool, &rec);
         if (rc < 0) {
             ig_diags_add(d, IG_DIAG_ERROR, sec->file, sec->line, 0,
-                         "[forward %s]: cannot open spool %s: %s", f->name,
-                         dir, strerror(errno));
+                         "[forward %s]: cannot open spool %s: %s", f->name, dir,
+                         strerror(errno));
             ig_free(dir);
             goto out;
         }
         if (rec.corrupt_bytes) {
-            ig_error(f->comp, "spool %s: %llu damaged bytes in %u segment(s) "
+            ig_error(f->comp,
+                     "spool %s: %llu damaged bytes in %u segment(s) "
                      "set aside (first: %s); records in them were not "
                      "replayed",
                      dir, (unsigned long long)rec.corrupt_bytes,
@@ -921,7 +920,7 @@ void forwarder_free(struct forwarder *f)
         batch_free(b);
     }
     if (f->replay) {
-        batch_free(f->replay);   /* records stay in the spool */
+        batch_free(f->replay); /* records stay in the spool */
     }
     while ((r = f->head) != NULL) {
         f->head = r->next;
@@ -972,8 +971,7 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
     r->ud = ud;
     if (f->tail) {
         f->tail->next = r;
-    }
-    else {
+    } else {
         f->head = r;
     }
     f->tail = r;
@@ -985,8 +983,7 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
     if (!event_pending(f->flush_ev, EV_TIMEOUT, NULL)) {
         if (f->g.batch_wait_ms > 0) {
             arm(f->flush_ev, f->g.batch_wait_ms);
-        }
-        else {
+        } else {
             event_active(f->flush_ev, EV_TIMEOUT, 0);
         }
     }
@@ -1003,8 +1000,7 @@ const char *forwarder_name(const struct forwarder *f)
     return f->name;
 }
 
-void forwarder_get_stats(const struct forwarder *f,
-                         struct forwarder_stats *out)
+void forwarder_get_stats(const struct forwarder *f, struct forwarder_stats *out)
 {
     *out = f->st;
     out->spool_records = f->spool ? spool_records(f->spool) : 0;
@@ -1046,8 +1042,7 @@ size_t forwarder_batch_len(const struct fwd_batch *b)
     return b->n;
 }
 
-const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b,
-                                          size_t i)
+const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b, size_t i)
 {
     return i < b->n ? &b->q[i]->rec : NULL;
 }

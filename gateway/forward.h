@@ -43,8 +43,8 @@ struct spool_opts;
 /* One candidate record to forward. Borrowed by forwarder_send(), which
  * copies it. */
 struct fwd_rec {
-    const char *id;      /* candidate id (idempotency key), no NUL inside */
-    const char *json;    /* one JSON object (candidate_json()), no newline */
+    const char *id;   /* candidate id (idempotency key), no NUL inside */
+    const char *json; /* one JSON object (candidate_json()), no newline */
     size_t len;
 };
 
@@ -61,9 +61,9 @@ typedef void (*forwarder_cb)(void *ud, int status);
 
 /* A kind. Designated initialisers; optional slots may be NULL. */
 struct forwarder_ops {
-    const char *kind;                    /* "stream", "webhook", ... */
-    const struct ig_cfg_field *schema;   /* the kind's own keys, {0}-ended */
-    size_t cfg_size;                     /* size of the struct schema fills */
+    const char *kind;                  /* "stream", "webhook", ... */
+    const struct ig_cfg_field *schema; /* the kind's own keys, {0}-ended */
+    size_t cfg_size;                   /* size of the struct schema fills */
     /* Reads forwarder_cfg(f), sets the instance context with
      * forwarder_set_ctx(). Errors go to d. Returns IG_OK or IG_EINVAL. */
     int (*init)(struct forwarder *f, struct ig_diags *d);
@@ -87,19 +87,19 @@ extern const struct ig_cfg_field forwarder_cfg_schema[];
 /* What every forwarder gets from the gateway. All borrowed for the
  * duration of forwarder_new() (copied as needed). */
 struct forwarder_env {
-    struct event_base *base;          /* the loop */
-    const char *base_dir;             /* relative paths resolve here; NULL:
-                                         the working directory */
-    const struct redis_cfg *redis;    /* [redis]: default connection of the
-                                         stream kind; may be NULL */
-    const char *prefix;               /* [redis] prefix for stream keys */
-    int64_t ttl_ms;                   /* [redis] retention (sent keys) */
-    const char *spool_dir;            /* the spool lives in
-                                         <spool_dir>/<name>; NULL/"": none */
-    const struct spool_opts *spool;   /* NULL: defaults */
-    const char *dead_letter_dir;      /* default dead-letter file
-                                         <dir>/dead-letter-<name>.jsonl;
-                                         NULL: log rejected records */
+    struct event_base *base;        /* the loop */
+    const char *base_dir;           /* relative paths resolve here; NULL:
+                                       the working directory */
+    const struct redis_cfg *redis;  /* [redis]: default connection of the
+                                       stream kind; may be NULL */
+    const char *prefix;             /* [redis] prefix for stream keys */
+    int64_t ttl_ms;                 /* [redis] retention (sent keys) */
+    const char *spool_dir;          /* the spool lives in
+                                       <spool_dir>/<name>; NULL/"": none */
+    const struct spool_opts *spool; /* NULL: defaults */
+    const char *dead_letter_dir;    /* default dead-letter file
+                                       <dir>/dead-letter-<name>.jsonl;
+                                       NULL: log rejected records */
 };
 
 /* Adds a kind to the registry (tests add forwarder_capture_ops). Returns
@@ -140,17 +140,17 @@ size_t forwarder_pending(const struct forwarder *f);
 const char *forwarder_name(const struct forwarder *f);
 
 struct forwarder_stats {
-    uint64_t sent;         /* records accepted by forwarder_send() */
-    uint64_t delivered;    /* records the target acknowledged */
-    uint64_t attempts;     /* delivery attempts (batches) */
-    uint64_t retries;      /* attempts after IG_EAGAIN */
-    uint64_t rejected;     /* records dead-lettered */
-    uint64_t failed;       /* records completed with IG_EAGAIN */
-    uint64_t spooled;      /* records written to the spool */
-    uint64_t replayed;     /* spooled records delivered later */
-    uint64_t spool_records;  /* records in the spool now */
+    uint64_t sent;          /* records accepted by forwarder_send() */
+    uint64_t delivered;     /* records the target acknowledged */
+    uint64_t attempts;      /* delivery attempts (batches) */
+    uint64_t retries;       /* attempts after IG_EAGAIN */
+    uint64_t rejected;      /* records dead-lettered */
+    uint64_t failed;        /* records completed with IG_EAGAIN */
+    uint64_t spooled;       /* records written to the spool */
+    uint64_t replayed;      /* spooled records delivered later */
+    uint64_t spool_records; /* records in the spool now */
     uint64_t spool_bytes;
-    bool up;               /* last attempt succeeded */
+    bool up; /* last attempt succeeded */
 };
 void forwarder_get_stats(const struct forwarder *f,
                          struct forwarder_stats *out);
@@ -169,8 +169,7 @@ const char *forwarder_comp(const struct forwarder *f);
 
 size_t forwarder_batch_len(const struct fwd_batch *b);
 /* Record i of b; borrowed until forwarder_batch_done(). */
-const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b,
-                                          size_t i);
+const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b, size_t i);
 /* A stable key for the whole attempt (same on every retry of the same
  * batch): the Idempotency-Key of a webhook request. */
 const char *forwarder_batch_key(const struct fwd_batch *b);

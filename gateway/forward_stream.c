@@ -38,8 +38,8 @@ struct stream_cfg {
 
 struct stream_ctx {
     struct rconn *rc;
-    char *stream;        /* owned: key name */
-    char *sent_prefix;   /* owned: "<prefix>:sent:<stream>" */
+    char *stream;      /* owned: key name */
+    char *sent_prefix; /* owned: "<prefix>:sent:<stream>" */
     char ttl[24];
     char maxlen[24];
 };
@@ -90,8 +90,7 @@ static int stream_init(struct forwarder *f, struct ig_diags *d)
                     ? ig_strdup(c->stream)
                     : ig_asprintf("%s:candidates", env->prefix);
     x->sent_prefix = ig_asprintf("%s:sent:%s", env->prefix, x->stream);
-    ttl_s = env->ttl_ms > 0 ? (env->ttl_ms + 999) / 1000
-                            : DEDUP_TTL_DEFAULT_S;
+    ttl_s = env->ttl_ms > 0 ? (env->ttl_ms + 999) / 1000 : DEDUP_TTL_DEFAULT_S;
     snprintf(x->ttl, sizeof(x->ttl), "%lld", (long long)ttl_s);
     snprintf(x->maxlen, sizeof(x->maxlen), "%lld", (long long)c->maxlen);
     x->rc = rconn_new(forwarder_base(f), env->redis, forwarder_comp(f),

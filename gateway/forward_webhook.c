@@ -45,14 +45,14 @@
 #include "gateway/conf.h"
 #include "gateway/forward_int.h"
 
-#define WH_RESP_MAX 4096    /* response body kept for the dead-letter reason */
+#define WH_RESP_MAX 4096 /* response body kept for the dead-letter reason */
 
 struct wh_cfg {
     char *url;
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
     char *token_ref;
-    struct ig_cfg_list header;    /* MAP: header.Name = value */
+    struct ig_cfg_list header; /* MAP: header.Name = value */
     bool verify_tls;
 };
 
@@ -65,8 +65,7 @@ static const struct ig_cfg_field wh_schema[] = {
     {"connect_timeout", IG_CFG_DUR_MS, "3s", W(connect_timeout_ms),
      "TCP + TLS connect", 0, NULL},
     {"token_ref", IG_CFG_STR, NULL, W(token_ref),
-     "bearer token reference: env:NAME or file:/path", IG_CFG_F_SECRET,
-     NULL},
+     "bearer token reference: env:NAME or file:/path", IG_CFG_F_SECRET, NULL},
     {"header", IG_CFG_MAP, NULL, W(header),
      "extra request headers: header.X-Name = value", 0, NULL},
     {"verify_tls", IG_CFG_BOOL, "true", W(verify_tls),
@@ -81,8 +80,8 @@ struct wh_ctx {
     struct forwarder *f;
     CURLM *multi;
     struct event *timer;
-    struct curl_slist *base_hdrs;   /* owned */
-    struct wh_xfer *xfers;          /* in flight */
+    struct curl_slist *base_hdrs; /* owned */
+    struct wh_xfer *xfers;        /* in flight */
 };
 
 struct wh_xfer {
@@ -92,7 +91,7 @@ struct wh_xfer {
     struct fwd_batch *b;
     struct ig_buf body;
     struct ig_buf resp;
-    struct curl_slist *hdrs;        /* owned: base + per-request */
+    struct curl_slist *hdrs; /* owned: base + per-request */
     char retry_after[64];
 };
 
@@ -104,8 +103,7 @@ static void xfer_free(struct wh_xfer *t)
 {
     if (t->prev) {
         t->prev->next = t->next;
-    }
-    else {
+    } else {
         t->x->xfers = t->next;
     }
     if (t->next) {
@@ -130,20 +128,18 @@ static void finish(struct wh_xfer *t, CURLcode res)
     if (res != CURLE_OK) {
         snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
         st = IG_EAGAIN;
-    }
-    else if (code >= 200 && code < 300) {
+    } else if (code >= 200 && code < 300) {
         st = IG_OK;
         why[0] = '\0';
-    }
-    else {
+    } else {
         /* 408 and 429 are the receiver asking us to come back; 5xx is the
          * receiver's own trouble. Other 4xx: the request itself is wrong. */
-        bool transient = code == 408 || code == 429 || code >= 500 ||
-                         code < 400;
+        bool transient =
+            code == 408 || code == 429 || code >= 500 || code < 400;
 
         st = transient ? IG_EAGAIN : IG_EREJECTED;
-        ra = forwarder_retry_after_ms(t->retry_after[0] ? t->retry_after
-                                                        : NULL);
+        ra =
+            forwarder_retry_after_ms(t->retry_after[0] ? t->retry_after : NULL);
         snprintf(why, sizeof(why), "HTTP %ld%s%.200s", code,
                  t->resp.len ? ": " : "", t->resp.data ? t->resp.data : "");
     }
@@ -193,8 +189,7 @@ static void on_timer(evutil_socket_t fd, short what, void *ud)
     check_done(x);
 }
 
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
-                   void *sockp)
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 {
     struct wh_ctx *x = userp;
     struct wh_sock *k = sockp;
@@ -218,8 +213,7 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
     if (!k) {
         k = ig_calloc(1, sizeof(*k));
         curl_multi_assign(x->multi, s, k);
-    }
-    else {
+    } else {
         event_free(k->ev);
     }
     k->ev = event_new(forwarder_base(x->f), s, kind, on_sock, x);

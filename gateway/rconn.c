@@ -39,34 +39,34 @@ enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_LOAD };
 struct pend {
     struct rconn *rc;
     enum pend_kind kind;
-    size_t script;         /* PEND_SCRIPT, PEND_LOAD */
+    size_t script; /* PEND_SCRIPT, PEND_LOAD */
     rconn_cb cb;
     void *ud;
 };
 
 struct rconn {
     struct event_base *base;
-    char *host;            /* owned */
-    char *sock;            /* owned, or NULL */
-    char *user;            /* owned, or NULL */
-    char *password;        /* owned secret, or NULL */
+    char *host;     /* owned */
+    char *sock;     /* owned, or NULL */
+    char *user;     /* owned, or NULL */
+    char *password; /* owned secret, or NULL */
     int port;
     int db;
     int64_t timeout_ms;
     int64_t retry_ms;
-    int64_t backoff_ms;    /* next reconnect delay */
-    char *comp;            /* owned log prefix */
-    char *target;          /* owned: "unix:/path" or "host:port" */
-    const char *const *scripts;   /* borrowed */
+    int64_t backoff_ms;         /* next reconnect delay */
+    char *comp;                 /* owned log prefix */
+    char *target;               /* owned: "unix:/path" or "host:port" */
+    const char *const *scripts; /* borrowed */
     size_t nscripts;
     char (*sha)[41];       /* owned; "" until SCRIPT LOAD answered */
     redisAsyncContext *ac; /* NULL when disconnected */
     bool up;
-    bool was_up;           /* state for logging on change only */
+    bool was_up; /* state for logging on change only */
     bool failing_logged;
     bool freeing;
     size_t pending;
-    int64_t progress_ms;   /* last reply, or when pending left 0 */
+    int64_t progress_ms; /* last reply, or when pending left 0 */
     uint64_t connects;
     struct event *retry_ev;
     struct event *watch_ev;
@@ -104,8 +104,7 @@ static void note_down(struct rconn *rc, const char *why)
         ig_warn(rc->comp, "redis %s unreachable: %s; retrying", rc->target,
                 why);
         rc->failing_logged = true;
-    }
-    else {
+    } else {
         ig_debug(rc->comp, "redis still unreachable: %s", why);
     }
 }
@@ -138,8 +137,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     rc->progress_ms = mono_ms();
     if (!rep) {
         st = IG_EAGAIN;
-    }
-    else if (rep->type == REDIS_REPLY_ERROR) {
+    } else if (rep->type == REDIS_REPLY_ERROR) {
         st = IG_EIO;
     }
     switch (p->kind) {
@@ -149,19 +147,16 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
              * password), then start over later. */
             char why[200];
 
-            snprintf(why, sizeof(why), "handshake refused: %.150s",
-                     rep->str);
+            snprintf(why, sizeof(why), "handshake refused: %.150s", rep->str);
             rc->failing_logged = false;
             drop(rc, why);
         }
         break;
     case PEND_LOAD:
-        if (st == IG_OK && rep->type == REDIS_REPLY_STRING &&
-            rep->len == 40) {
+        if (st == IG_OK && rep->type == REDIS_REPLY_STRING && rep->len == 40) {
             memcpy(rc->sha[p->script], rep->str, 40);
             rc->sha[p->script][40] = '\0';
-        }
-        else if (st == IG_EIO) {
+        } else if (st == IG_EIO) {
             ig_error(rc->comp, "SCRIPT LOAD failed: %.200s", rep->str);
         }
         break;
@@ -179,8 +174,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                 if (redisAsyncCommand(rc->ac, on_reply, l, "SCRIPT LOAD %s",
                                       rc->scripts[p->script]) == REDIS_OK) {
                     rc->pending++;
-                }
-                else {
+                } else {
                     ig_free(l);
                 }
             }
@@ -445,9 +439,8 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
     return send_pend(rc, p, on_reply, argc, argv, argvlen);
 }
 
-int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud,
-                 int nkeys, int argc, const char **argv,
-                 const size_t *argvlen)
+int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
+                 int argc, const char **argv, const size_t *argvlen)
 {
     const char **av;
     size_t *al;
@@ -470,8 +463,7 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud,
         al[0] = 7;
         av[1] = rc->sha[idx];
         al[1] = 40;
-    }
-    else {
+    } else {
         av[0] = "EVAL";
         al[0] = 4;
         av[1] = rc->scripts[idx];

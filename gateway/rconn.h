@@ -53,9 +53,8 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
               const char **argv, const size_t *argvlen);
 
 /* Runs script number idx with nkeys keys first in argv. As rconn_cmd. */
-int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud,
-                 int nkeys, int argc, const char **argv,
-                 const size_t *argvlen);
+int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
+                 int argc, const char **argv, const size_t *argvlen);
 
 /* True when connected, authenticated and the database selected. */
 bool rconn_up(const struct rconn *rc);

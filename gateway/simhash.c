@@ -62,28 +62,28 @@ static bool is_noise(uint32_t cp)
                  (cp >= 'A' && cp <= 'Z'));
     }
     if (cp < 0xC0) {
-        return true;                  /* NBSP, Latin-1 punctuation */
+        return true; /* NBSP, Latin-1 punctuation */
     }
     if (cp == 0xD7 || cp == 0xF7) {
-        return true;                  /* multiplication, division signs */
+        return true; /* multiplication, division signs */
     }
     if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x2BFF)) {
-        return true;                  /* spaces, general punctuation,
-                                         arrows, math, box drawing */
+        return true; /* spaces, general punctuation,
+                        arrows, math, box drawing */
     }
     if (cp >= 0x3000 && cp <= 0x303F) {
-        return true;                  /* CJK symbols and punctuation */
+        return true; /* CJK symbols and punctuation */
     }
     if (cp >= 0xFE10 && cp <= 0xFE6F) {
-        return true;                  /* vertical, compatibility, small */
+        return true; /* vertical, compatibility, small */
     }
     if (cp == 0xFEFF || (cp >= 0xFF01 && cp <= 0xFF0F) ||
         (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
         (cp >= 0xFF5B && cp <= 0xFF65)) {
-        return true;                  /* BOM, fullwidth punctuation */
+        return true; /* BOM, fullwidth punctuation */
     }
     if (cp >= 0x1F000 && cp <= 0x1FAFF) {
-        return true;                  /* emoji and pictographs */
+        return true; /* emoji and pictographs */
     }
     return false;
 }
@@ -91,7 +91,7 @@ static bool is_noise(uint32_t cp)
 static uint32_t fold(uint32_t cp)
 {
     if (cp >= 0xFF10 && cp <= 0xFF5A) {
-        cp -= 0xFEE0;                 /* fullwidth digits and letters */
+        cp -= 0xFEE0; /* fullwidth digits and letters */
     }
     if (cp >= 'A' && cp <= 'Z') {
         cp += 'a' - 'A';
@@ -205,11 +205,9 @@ double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
             inter++;
             i++;
             j++;
-        }
-        else if (a[i] < b[j]) {
+        } else if (a[i] < b[j]) {
             i++;
-        }
-        else {
+        } else {
             j++;
         }
     }

@@ -35,11 +35,10 @@
 #include "core/err.h"
 #include "core/mem.h"
 
-#define SPOOL_MAGIC 0x50534749u   /* "IGSP" little-endian */
-#define SPOOL_HDR 20u             /* magic, len, seq, crc */
+#define SPOOL_MAGIC 0x50534749u /* "IGSP" little-endian */
+#define SPOOL_HDR 20u           /* magic, len, seq, crc */
 
-static const char *const fsync_names[] = {"always", "everysec", "never",
-                                          NULL};
+static const char *const fsync_names[] = {"always", "everysec", "never", NULL};
 
 #define S(f) offsetof(struct spool_cfg, f)
 const struct ig_cfg_field spool_cfg_schema[] = {
@@ -48,8 +47,8 @@ const struct ig_cfg_field spool_cfg_schema[] = {
      "<dir>/<name>; empty: no spool",
      0, NULL},
     {"fsync", IG_CFG_ENUM, "everysec", S(fsync),
-     "always: fdatasync per record; everysec: once a second; never: the OS",
-     0, fsync_names},
+     "always: fdatasync per record; everysec: once a second; never: the OS", 0,
+     fsync_names},
     {"segment_size", IG_CFG_SIZE, "16M", S(segment_size),
      "a new segment file starts past this size", 0, NULL},
     {"max_size", IG_CFG_SIZE, "1G", S(max_size),
@@ -61,27 +60,27 @@ const struct ig_cfg_field spool_cfg_schema[] = {
 #undef S
 
 struct seg {
-    uint64_t first;      /* sequence in the file name */
-    uint64_t last;       /* last record's sequence; first - 1 when empty */
-    uint64_t size;       /* bytes of valid records */
-    char *path;          /* owned */
+    uint64_t first; /* sequence in the file name */
+    uint64_t last;  /* last record's sequence; first - 1 when empty */
+    uint64_t size;  /* bytes of valid records */
+    char *path;     /* owned */
 };
 
 struct spool {
-    char *dir;                 /* owned */
+    char *dir; /* owned */
     int lockfd;
     struct spool_opts o;
-    struct seg *segs;          /* owned, sequence order */
+    struct seg *segs; /* owned, sequence order */
     size_t nsegs, capsegs;
-    int wfd;                   /* append fd of segs[nsegs-1], or -1 */
+    int wfd; /* append fd of segs[nsegs-1], or -1 */
     uint64_t next_seq;
-    uint64_t acked;            /* every seq <= acked is done */
-    size_t head_seg;           /* first unacked record: segment index */
-    uint64_t head_off;         /* and offset */
-    uint64_t records, bytes;   /* unacknowledged */
-    bool dirty;                /* appended since the last sync */
+    uint64_t acked;          /* every seq <= acked is done */
+    size_t head_seg;         /* first unacked record: segment index */
+    uint64_t head_off;       /* and offset */
+    uint64_t records, bytes; /* unacknowledged */
+    bool dirty;              /* appended since the last sync */
     int64_t last_sync_ms;
-    struct ig_buf rbuf;        /* peek data */
+    struct ig_buf rbuf; /* peek data */
 };
 
 /* --- CRC32C ------------------------------------------------------------ */
@@ -269,8 +268,8 @@ static int quarantine(struct seg *g, int fd, uint64_t off, uint64_t size,
         goto out;
     }
     while (pos < size) {
-        size_t n = size - pos > sizeof(buf) ? sizeof(buf)
-                                            : (size_t)(size - pos);
+        size_t n =
+            size - pos > sizeof(buf) ? sizeof(buf) : (size_t)(size - pos);
 
         if (full_pread(fd, buf, n, pos) != 1 || full_write(out, buf, n) < 0) {
             goto out;
@@ -318,13 +317,12 @@ static int scan_seg(struct spool *s, struct seg *g, uint64_t *prev,
         uint64_t seq;
 
         if (full_pread(fd, hdr, SPOOL_HDR, off) != 1) {
-            break;                         /* short header: torn tail */
+            break; /* short header: torn tail */
         }
         len = get32(hdr + 4);
         seq = get64(hdr + 8);
         crc = get32(hdr + 16);
-        if (get32(hdr) != SPOOL_MAGIC || len == 0 ||
-            len > SPOOL_RECORD_MAX ||
+        if (get32(hdr) != SPOOL_MAGIC || len == 0 || len > SPOOL_RECORD_MAX ||
             off + SPOOL_HDR + len > (uint64_t)st.st_size ||
             (*prev && seq != *prev + 1) || (!*prev && seq == 0)) {
             break;
@@ -338,7 +336,7 @@ static int scan_seg(struct spool *s, struct seg *g, uint64_t *prev,
             break;
         }
         if (g->last + 1 == g->first && seq != g->first) {
-            break;                         /* file name and data disagree */
+            break; /* file name and data disagree */
         }
         g->last = seq;
         *prev = seq;
@@ -409,11 +407,10 @@ static int read_ack(struct spool *s)
 
     if (f) {
         if (fscanf(f, "%llu", &v) != 1) {
-            rc = IG_EIO;   /* written by rename: never half a number */
+            rc = IG_EIO; /* written by rename: never half a number */
         }
         fclose(f);
-    }
-    else if (errno != ENOENT) {
+    } else if (errno != ENOENT) {
         rc = IG_EIO;
     }
     s->acked = v;
@@ -477,8 +474,7 @@ static void trim(struct spool *s)
         drop_seg(s, 0);
         if (s->head_seg > 0) {
             s->head_seg--;
-        }
-        else {
+        } else {
             s->head_off = 0;
         }
     }
@@ -563,7 +559,7 @@ int spool_open(const char *dir, const struct spool_opts *opts,
     /* Scan every segment; sequences continue across segment files. */
     for (i = 0; i < s->nsegs; i++) {
         if (prev && s->segs[i].first != prev + 1) {
-            prev = 0;   /* a gap (a quarantined tail): restart the check */
+            prev = 0; /* a gap (a quarantined tail): restart the check */
         }
         rc = scan_seg(s, &s->segs[i], &prev, rec);
         if (rc < 0) {
@@ -584,8 +580,7 @@ int spool_open(const char *dir, const struct spool_opts *opts,
     for (i = 0; i < s->nsegs;) {
         if (s->segs[i].size == 0) {
             drop_seg(s, i);
-        }
-        else {
+        } else {
             i++;
         }
     }
@@ -664,8 +659,8 @@ static int writable(struct spool *s, size_t need)
         s->wfd = -1;
     }
     g = seg_push(s, s->next_seq);
-    s->wfd = open(g->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0600);
+    s->wfd =
+        open(g->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->wfd < 0) {
         ig_free(g->path);
         s->nsegs--;
@@ -765,7 +760,7 @@ int spool_peek(struct spool *s, struct spool_rec *out, size_t max)
 
     ig_buf_reset(&s->rbuf);
     if (max > 64) {
-        max = 64;   /* offsets live on the stack; callers loop anyway */
+        max = 64; /* offsets live on the stack; callers loop anyway */
     }
     while (n < max && segi < s->nsegs) {
         struct seg *g = &s->segs[segi];

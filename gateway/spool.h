@@ -49,22 +49,22 @@ enum spool_fsync {
 };
 
 #define SPOOL_SEGMENT_DEFAULT (16 * 1024 * 1024)
-#define SPOOL_RECORD_MAX (16 * 1024 * 1024)   /* payload cap */
+#define SPOOL_RECORD_MAX (16 * 1024 * 1024) /* payload cap */
 
 struct spool_opts {
     enum spool_fsync fsync;
-    uint64_t segment_bytes;   /* 0: SPOOL_SEGMENT_DEFAULT */
-    uint64_t max_bytes;       /* cap of the whole spool; 0: no cap */
+    uint64_t segment_bytes; /* 0: SPOOL_SEGMENT_DEFAULT */
+    uint64_t max_bytes;     /* cap of the whole spool; 0: no cap */
 };
 
 /* The [spool] section of gateway.conf (schema spool_cfg_schema): dir
  * (each forwarder spools into <dir>/<forwarder name>; "" = no spool),
  * fsync (always|everysec|never), segment_size, max_size. */
 struct spool_cfg {
-    char *dir;               /* owned */
-    char *fsync;             /* owned: "everysec" */
-    int64_t segment_size;    /* bytes, 16 MiB */
-    int64_t max_size;        /* bytes per forwarder spool, 1 GiB; 0: none */
+    char *dir;            /* owned */
+    char *fsync;          /* owned: "everysec" */
+    int64_t segment_size; /* bytes, 16 MiB */
+    int64_t max_size;     /* bytes per forwarder spool, 1 GiB; 0: none */
 };
 extern const struct ig_cfg_field spool_cfg_schema[];
 
@@ -73,10 +73,10 @@ int spool_cfg_opts(const struct spool_cfg *c, struct spool_opts *out);
 
 /* What spool_open() found. */
 struct spool_recovery {
-    uint64_t records;         /* unacknowledged records found */
-    uint64_t corrupt_bytes;   /* bytes moved to *.corrupt files */
+    uint64_t records;       /* unacknowledged records found */
+    uint64_t corrupt_bytes; /* bytes moved to *.corrupt files */
     unsigned corrupt_segments;
-    char first_corrupt[512];  /* path of the first .corrupt file, or "" */
+    char first_corrupt[512]; /* path of the first .corrupt file, or "" */
 };
 
 /* Parses "always", "everysec", "never". Returns IG_OK or IG_EINVAL. */
@@ -107,7 +107,7 @@ int spool_sync(struct spool *s);
 /* One record read from the head. */
 struct spool_rec {
     uint64_t seq;
-    const char *data;     /* borrowed until the next peek, ack or close */
+    const char *data; /* borrowed until the next peek, ack or close */
     size_t len;
 };
 

@@ -145,8 +145,7 @@ static int spawn(struct redis_up *r)
             dup2(nul, 1);
         }
         execlp(bin, bin, r->conf, (char *)NULL);
-        fprintf(stderr, "redis_up: cannot run %s: %s\n", bin,
-                strerror(errno));
+        fprintf(stderr, "redis_up: cannot run %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
     r->pid = pid;
@@ -155,8 +154,10 @@ static int spawn(struct redis_up *r)
         int st;
 
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            fprintf(stderr, "redis_up: redis-server exited (see %s/redis.log)"
-                    "\n", r->dir);
+            fprintf(stderr,
+                    "redis_up: redis-server exited (see %s/redis.log)"
+                    "\n",
+                    r->dir);
             r->pid = 0;
             return -1;
         }

@@ -21,14 +21,14 @@
 struct redis_up;
 
 struct redis_up_opts {
-    bool tcp;               /* also listen on 127.0.0.1:<free port> */
-    bool aof;               /* appendonly yes, appendfsync everysec */
-    const char *user;       /* ACL user with all rights ("on >password ~*
-                               &* +@all"); the default user is disabled */
-    const char *password;   /* the user's password (required with user) */
-    const char *acl;        /* the user's rules instead of "~* &* +@all"
-                               (e.g. "~intake:* +get +set"), or NULL */
-    const char *extra;      /* more redis.conf lines, or NULL */
+    bool tcp;             /* also listen on 127.0.0.1:<free port> */
+    bool aof;             /* appendonly yes, appendfsync everysec */
+    const char *user;     /* ACL user with all rights ("on >password ~*
+                             &* +@all"); the default user is disabled */
+    const char *password; /* the user's password (required with user) */
+    const char *acl;      /* the user's rules instead of "~* &* +@all"
+                             (e.g. "~intake:* +get +set"), or NULL */
+    const char *extra;    /* more redis.conf lines, or NULL */
 };
 
 /* Starts a server. opts may be NULL (unix socket only). Returns NULL and
@@ -48,9 +48,9 @@ int redis_up_halt(struct redis_up *r, bool kill9);
  * is replayed). Returns 0 or -1. */
 int redis_up_restart(struct redis_up *r);
 
-const char *redis_up_socket(const struct redis_up *r);  /* unix socket */
-int redis_up_port(const struct redis_up *r);            /* 0: no TCP */
-const char *redis_up_dir(const struct redis_up *r);     /* temp dir */
-pid_t redis_up_pid(const struct redis_up *r);           /* 0: halted */
+const char *redis_up_socket(const struct redis_up *r); /* unix socket */
+int redis_up_port(const struct redis_up *r);           /* 0: no TCP */
+const char *redis_up_dir(const struct redis_up *r);    /* temp dir */
+pid_t redis_up_pid(const struct redis_up *r);          /* 0: halted */
 
 #endif

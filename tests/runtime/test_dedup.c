@@ -106,13 +106,16 @@ static void wait_for(struct event_base *b, const int *n, int want)
 static struct got check(struct fx *f, const char *src, const char *chan,
                         const char *ext, const char *title, const char *text)
 {
-    struct dedup_req q = {.source_id = src, .channel = chan, .ext_id = ext,
-                          .title = title, .text = text};
+    struct dedup_req q = {.source_id = src,
+                          .channel = chan,
+                          .ext_id = ext,
+                          .title = title,
+                          .text = text};
     struct got g;
 
     memset(&g, 0, sizeof(g));
     assert_int_equal(dedup_check(f->d, &q, on_result, &g), IG_OK);
-    assert_int_equal(g.calls, 0);   /* never called from inside the call */
+    assert_int_equal(g.calls, 0); /* never called from inside the call */
     wait_for(f->base, &g.calls, 1);
     assert_int_equal(g.calls, 1);
     return g;
@@ -289,15 +292,15 @@ static size_t check_ttls(redisContext *c, const char *prefix, long max_ttl)
     size_t nkeys = 0, i;
 
     do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %s:* COUNT 1000",
-                                     cursor, prefix);
+        redisReply *r =
+            redisCommand(c, "SCAN %s MATCH %s:* COUNT 1000", cursor, prefix);
 
         assert_int_equal(r->type, REDIS_REPLY_ARRAY);
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (i = 0; i < r->element[1]->elements; i++) {
-            redisReply *t = redisCommand(c, "TTL %b",
-                                         r->element[1]->element[i]->str,
-                                         r->element[1]->element[i]->len);
+            redisReply *t =
+                redisCommand(c, "TTL %b", r->element[1]->element[i]->str,
+                             r->element[1]->element[i]->len);
 
             if (t->integer <= 0 || t->integer > max_ttl) {
                 print_error("key %s has TTL %lld\n",
@@ -334,7 +337,8 @@ static void acl_user_db_index_unix_socket(void **state)
     struct fx *f = *state;
     /* Exactly the rights docs/delivery.md lists for the gateway. */
     struct redis_up_opts o = {
-        .user = "intake", .password = "pw-Ω-1",
+        .user = "intake",
+        .password = "pw-Ω-1",
         .acl = "~t:* +@connection +select +eval +evalsha +script|load "
                "+get +set +exists +expire +hget +hset +hmget +hdel "
                "+hexists +hincrby +sadd +srandmember",
@@ -390,14 +394,16 @@ static void acl_user_db_index_unix_socket(void **state)
 static void redis_restart_mid_run(void **state)
 {
     struct fx *f = *state;
-    struct dedup_req q = {.source_id = "s", .channel = "web",
+    struct dedup_req q = {.source_id = "s",
+                          .channel = "web",
                           .text = "泖港镇的一座小桥栏杆松了，走在上面直晃"};
     struct got g[8];
     int i, ok = 0, again = 0, rc;
     struct dedup_stats st;
 
-    assert_int_equal(check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
-                     IG_OK);
+    assert_int_equal(
+        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+        IG_OK);
     memset(g, 0, sizeof(g));
     /* Checks in flight when the server dies: IG_EAGAIN, each once. */
     for (i = 0; i < 4; i++) {
@@ -420,8 +426,7 @@ static void redis_restart_mid_run(void **state)
     if (rc == IG_OK) {
         wait_for(f->base, &g[5].calls, 1);
         assert_int_equal(g[5].status, IG_EAGAIN);
-    }
-    else {
+    } else {
         assert_int_equal(rc, IG_EAGAIN);
     }
     assert_int_equal(redis_up_restart(f->r), 0);
@@ -460,17 +465,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(two_channels_one_candidate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reposts_are_linked, setup, teardown),
-        cmocka_unit_test_setup_teardown(short_distinct_posts_stay_apart,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(replay_until_done, setup, teardown),
-        cmocka_unit_test_setup_teardown(every_key_has_a_ttl, setup,
+        cmocka_unit_test_setup_teardown(short_distinct_posts_stay_apart, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(replay_until_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_key_has_a_ttl, setup, teardown),
         cmocka_unit_test_setup_teardown(acl_user_db_index_unix_socket, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(free_fails_inflight, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
 
     /* As in the daemon: a write to a server that died must fail with

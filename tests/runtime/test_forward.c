@@ -38,8 +38,7 @@
 static char g_dir[256];
 static struct event_base *g_base;
 
-static int rm_one(const char *p, const struct stat *st, int fl,
-                  struct FTW *ftw)
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
 {
     (void)st;
     (void)fl;
@@ -77,9 +76,13 @@ static struct forwarder *make(const char *text, const struct redis_cfg *rc,
     struct forwarder *f = NULL;
     struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER};
     char spool_dir[300];
-    struct forwarder_env env = {
-        .base = g_base, .base_dir = g_dir, .redis = rc, .prefix = "t",
-        .ttl_ms = 3600 * 1000, .spool = &so, .dead_letter_dir = g_dir};
+    struct forwarder_env env = {.base = g_base,
+                                .base_dir = g_dir,
+                                .redis = rc,
+                                .prefix = "t",
+                                .ttl_ms = 3600 * 1000,
+                                .spool = &so,
+                                .dead_letter_dir = g_dir};
 
     snprintf(spool_dir, sizeof(spool_dir), "%s/spool", g_dir);
     if (spool) {
@@ -178,7 +181,7 @@ static void file_kind_writes_json_lines(void **state)
 
     (void)state;
     send_n(f, 0, 20, &s);
-    assert_int_equal(s.calls, 0);   /* never from inside forwarder_send */
+    assert_int_equal(s.calls, 0); /* never from inside forwarder_send */
     run_until(&s.calls, 20);
     assert_int_equal(s.ok, 20);
     txt = slurp("out.jsonl");
@@ -187,7 +190,7 @@ static void file_kind_writes_json_lines(void **state)
                                 "{\"id\":\"c0001\",\"n\":1}\n"));
     forwarder_get_stats(f, &st);
     assert_int_equal(st.delivered, 20);
-    assert_int_equal(st.attempts, 3);     /* 7 + 7 + 6 */
+    assert_int_equal(st.attempts, 3); /* 7 + 7 + 6 */
     assert_int_equal(forwarder_pending(f), 0);
     forwarder_free(f);
 }
@@ -252,8 +255,8 @@ static void exhausted_without_spool_hands_back(void **state)
 
 static void rejected_goes_to_dead_letter(void **state)
 {
-    struct forwarder *f = make("[forward cap]\nkind = capture\nreject = yes\n",
-                               NULL, false);
+    struct forwarder *f =
+        make("[forward cap]\nkind = capture\nreject = yes\n", NULL, false);
     struct sink s = {0};
     char *dl;
 
@@ -264,7 +267,8 @@ static void rejected_goes_to_dead_letter(void **state)
     dl = slurp("dead-letter-cap.jsonl");
     assert_int_equal(count_lines(dl), 2);
     assert_non_null(strstr(dl, "\"reason\":\"capture: rejected\""));
-    assert_non_null(strstr(dl, "\"id\":\"c0001\",\"record\":{\"id\":\"c0001\""));
+    assert_non_null(
+        strstr(dl, "\"id\":\"c0001\",\"record\":{\"id\":\"c0001\""));
     forwarder_free(f);
 }
 
@@ -326,7 +330,7 @@ static void down_then_back_replays_in_order(void **state)
     (void)state;
     send_n(f, 0, 3, &s);
     run_until(&s.calls, 3);
-    forwarder_capture_fail(f, 3, IG_EAGAIN);   /* three failed attempts */
+    forwarder_capture_fail(f, 3, IG_EAGAIN); /* three failed attempts */
     send_n(f, 3, 8, &s);
     run_until(&s.calls, 8);
     send_n(f, 8, 12, &s);
@@ -351,12 +355,12 @@ static void down_then_back_replays_in_order(void **state)
 struct hook {
     struct evhttp *http;
     int port;
-    int status[8];       /* answers, in order; then 200 */
+    int status[8]; /* answers, in order; then 200 */
     int nstatus;
     int hits;
     char keys[8][64];
     char auth[128];
-    int accepted;        /* requests answered 2xx */
+    int accepted; /* requests answered 2xx */
     char last_ok[4096];
 };
 
@@ -371,8 +375,7 @@ static void on_hook(struct evhttp_request *req, void *ud)
     size_t n = evbuffer_get_length(body);
 
     if (h->hits < 8) {
-        snprintf(h->keys[h->hits], sizeof(h->keys[0]), "%s",
-                 key ? key : "");
+        snprintf(h->keys[h->hits], sizeof(h->keys[0]), "%s", key ? key : "");
     }
     snprintf(h->auth, sizeof(h->auth), "%s", auth ? auth : "");
     h->hits++;
@@ -385,8 +388,8 @@ static void on_hook(struct evhttp_request *req, void *ud)
         h->last_ok[n] = '\0';
     }
     if (st == 429) {
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Retry-After", "0");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                          "0");
     }
     evhttp_send_reply(req, st, st == 400 ? "Bad Request" : "Status", NULL);
 }
@@ -433,7 +436,7 @@ static void webhook_500_then_200_delivers_once(void **state)
     send_n(f, 0, 3, &s);
     run_until(&s.calls, 3);
     assert_int_equal(s.ok, 3);
-    assert_int_equal(h.hits, 3);          /* 500, 429, 200 */
+    assert_int_equal(h.hits, 3); /* 500, 429, 200 */
     assert_int_equal(h.accepted, 1);
     /* One key for the batch, the same on every retry. */
     assert_true(strncmp(h.keys[0], "batch-", 6) == 0);
@@ -463,7 +466,7 @@ static void webhook_4xx_dead_letters(void **state)
     send_n(f, 0, 2, &s);
     run_until(&s.calls, 2);
     assert_int_equal(s.rejected, 2);
-    assert_int_equal(h.hits, 1);           /* never retried */
+    assert_int_equal(h.hits, 1); /* never retried */
     dl = slurp("rejected.jsonl");
     assert_int_equal(count_lines(dl), 2);
     assert_non_null(strstr(dl, "\"reason\":\"HTTP 400"));
@@ -481,7 +484,7 @@ static void webhook_unreachable_spools(void **state)
 
     (void)state;
     hook_start(&h);
-    evhttp_free(h.http);        /* nobody listens on h.port any more */
+    evhttp_free(h.http); /* nobody listens on h.port any more */
     snprintf(conf, sizeof(conf),
              "[forward hook]\nkind = webhook\nurl = http://127.0.0.1:%d/\n"
              "retries = 1\nbackoff = 1ms\nbackoff_max = 1s\n",
@@ -538,8 +541,7 @@ static void stream_exactly_once_and_replay(void **state)
     assert_true(rep->integer > 0 && rep->integer <= 3600);
     freeReplyObject(rep);
     rep = redisCommand(c, "XRANGE t:candidates - + COUNT 1");
-    assert_string_equal(rep->element[0]->element[1]->element[1]->str,
-                        "c0000");
+    assert_string_equal(rep->element[0]->element[1]->element[1]->str, "c0000");
     freeReplyObject(rep);
     redisFree(c);
 
@@ -564,10 +566,8 @@ static void stream_exactly_once_and_replay(void **state)
     c = redisConnectUnix(redis_up_socket(r));
     rep = redisCommand(c, "XRANGE t:candidates - +");
     assert_int_equal(rep->elements, 7);
-    assert_string_equal(rep->element[0]->element[1]->element[1]->str,
-                        "c0005");
-    assert_string_equal(rep->element[6]->element[1]->element[1]->str,
-                        "c0011");
+    assert_string_equal(rep->element[0]->element[1]->element[1]->str, "c0005");
+    assert_string_equal(rep->element[6]->element[1]->element[1]->str, "c0011");
     freeReplyObject(rep);
     redisFree(c);
     forwarder_free(f);
@@ -587,10 +587,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(rejected_goes_to_dead_letter, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(spool_keeps_order_across_restart,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(down_then_back_replays_in_order,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(spool_keeps_order_across_restart, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(down_then_back_replays_in_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(webhook_500_then_200_delivers_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(webhook_4xx_dead_letters, setup,

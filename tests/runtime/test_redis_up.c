@@ -21,8 +21,8 @@ static redisReply *cmd(redisContext *c, const char *fmt, const char *a)
 
 static void test_acl_tcp_restart(void **state)
 {
-    struct redis_up_opts o = {.tcp = true, .aof = true, .user = "gw",
-                              .password = "s3cret"};
+    struct redis_up_opts o = {
+        .tcp = true, .aof = true, .user = "gw", .password = "s3cret"};
     struct redis_up *r = redis_up_start(&o);
     redisContext *c;
     redisReply *rep;

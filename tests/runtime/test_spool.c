@@ -24,8 +24,7 @@
 
 static char g_dir[256];
 
-static int rm_one(const char *p, const struct stat *st, int fl,
-                  struct FTW *ftw)
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
 {
     (void)st;
     (void)fl;
@@ -129,7 +128,7 @@ static void order_ack_reopen(void **state)
     assert_int_equal(spool_peek(s, r, 4), 4);
     assert_int_equal(spool_peek(s, r, 4), 4);
     assert_memory_equal(r[0].data, "rec-0", 5);
-    assert_int_equal(spool_ack(s, r[2].seq), IG_OK);   /* 0..2 done */
+    assert_int_equal(spool_ack(s, r[2].seq), IG_OK); /* 0..2 done */
     assert_int_equal(spool_records(s), 7);
     /* A second opener is refused while the first holds the lock. */
     snprintf(dir, sizeof(dir), "%s/q", g_dir);
@@ -236,8 +235,8 @@ static void torn_tail_detected(void **state)
     seg = spath(first_seg());
     fd = open(seg, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, "IGSP\x20\0\0\0\x06\0\0\0\0\0\0\0abcdabcdab", 26),
-                     26);
+    assert_int_equal(
+        write(fd, "IGSP\x20\0\0\0\x06\0\0\0\0\0\0\0abcdabcdab", 26), 26);
     close(fd);
     assert_int_equal(stat(seg, &st), 0);
 
@@ -338,8 +337,8 @@ static void kill9_loses_nothing(void **state)
     (void)state;
     srand(4242);
     for (round = 0; round < 24; round++) {
-        enum spool_fsync pol = round % 3 == 0 ? SPOOL_FSYNC_ALWAYS
-                                              : SPOOL_FSYNC_NEVER;
+        enum spool_fsync pol =
+            round % 3 == 0 ? SPOOL_FSYNC_ALWAYS : SPOOL_FSYNC_NEVER;
         int fds[2], wrote = next - 1, ack_try = -1, ack_done = -1;
         struct timespec ts = {0, (long)(rand() % 20000) * 1000L};
         struct spool_recovery rec;
@@ -369,11 +368,9 @@ static void kill9_loses_nothing(void **state)
 
             if (line[0] == 'W') {
                 wrote = v;
-            }
-            else if (line[0] == 'A') {
+            } else if (line[0] == 'A') {
                 ack_try = v;
-            }
-            else if (line[0] == 'a') {
+            } else if (line[0] == 'a') {
                 ack_done = v;
             }
         }
@@ -416,10 +413,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(cap_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(flipped_bit_detected, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(flipped_bit_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

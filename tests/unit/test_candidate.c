@@ -22,9 +22,8 @@
 static struct ruleset *g_rs;
 static FILE *g_samples;
 
-static struct ig_item *item(const char *src, const char *chan,
-                            const char *ext, const char *title,
-                            const char *text)
+static struct ig_item *item(const char *src, const char *chan, const char *ext,
+                            const char *title, const char *text)
 {
     struct ig_item *it = ig_item_new();
 
@@ -49,8 +48,8 @@ static char *record(const struct candidate *c)
 
 static void classified_record(void **state)
 {
-    struct ig_item *it = item("hotline-main", "hotline", "WO-9",
-                              NULL, "盈港路人行道上的雨水井盖破损，有个大洞");
+    struct ig_item *it = item("hotline-main", "hotline", "WO-9", NULL,
+                              "盈港路人行道上的雨水井盖破损，有个大洞");
     struct cls_scratch *s = cls_scratch_new();
     struct cls_result r;
     char id[CANDIDATE_ID_LEN + 1];
@@ -60,8 +59,7 @@ static void classified_record(void **state)
 
     (void)state;
     assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
-                                      strlen(it->text), false, it->arena,
-                                      &r),
+                                      strlen(it->text), false, it->arena, &r),
                      IG_OK);
     candidate_id(it->source_id, it->ext_id, NULL, id);
     memset(&c, 0, sizeof(c));

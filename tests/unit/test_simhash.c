@@ -55,7 +55,8 @@ static void normalise_drops_what_retyping_changes(void **state)
     char *a = norm("南港路 23 号，井盖破损！");
     char *b = norm("南港路23号井盖破损");
     char *c = norm("ＡＢＣ１２３ Road-7");
-    char *d = norm("\xff\xfe" "abc");   /* invalid bytes are dropped */
+    char *d = norm("\xff\xfe"
+                   "abc"); /* invalid bytes are dropped */
 
     (void)state;
     assert_string_equal(a, b);
@@ -86,11 +87,11 @@ static void bigrams_sorted_distinct(void **state)
 
     (void)state;
     n = simhash_bigrams("abab", 4, &k);
-    assert_int_equal(n, 2);                 /* ab, ba */
+    assert_int_equal(n, 2); /* ab, ba */
     assert_true(k[0] < k[1]);
     ig_free(k);
     n = simhash_bigrams("水", 3, &k);
-    assert_int_equal(n, 1);                 /* one unigram */
+    assert_int_equal(n, 1); /* one unigram */
     ig_free(k);
     n = simhash_bigrams("", 0, &k);
     assert_int_equal(n, 0);
@@ -126,8 +127,7 @@ static void hash_and_ids_are_deterministic(void **state)
 
     (void)state;
     assert_int_equal(simhash_hash64("x", 1, 1), simhash_hash64("x", 1, 1));
-    assert_int_not_equal(simhash_hash64("x", 1, 1),
-                         simhash_hash64("x", 1, 2));
+    assert_int_not_equal(simhash_hash64("x", 1, 1), simhash_hash64("x", 1, 2));
     simhash_hex64(0x0123456789abcdefULL, hex);
     assert_string_equal(hex, "0123456789abcdef");
     candidate_id("hotline", "WO-1", NULL, a);
