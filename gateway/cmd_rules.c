@@ -618,7 +618,9 @@ static void print_test_human(FILE *out, struct eval *e,
         fputs("  ", out);
         print_cnt_row(out, t->code, t->name, &e->code[i]);
     }
-    qsort(e->conf, e->nconf, sizeof(*e->conf), cmp_conf);
+    if (e->nconf > 1) {
+        qsort(e->conf, e->nconf, sizeof(*e->conf), cmp_conf);
+    }
     fprintf(out, "\nMost frequent confusions (expected -> got)\n");
     if (e->nconf == 0) {
         fprintf(out, "  none\n");
@@ -715,7 +717,9 @@ static void print_test_json(FILE *out, struct eval *e, const struct corpus *c,
         json_cnt(&w, t->code, t->name, &e->code[i]);
     }
     ig_jsonw_arr_close(&w);
-    qsort(e->conf, e->nconf, sizeof(*e->conf), cmp_conf);
+    if (e->nconf > 1) {
+        qsort(e->conf, e->nconf, sizeof(*e->conf), cmp_conf);
+    }
     ig_jsonw_key(&w, "confusions");
     ig_jsonw_arr_open(&w);
     for (size_t k = 0; k < e->nconf; k++) {
@@ -1332,7 +1336,9 @@ static void check_ambiguity(const struct ruleset *rs, struct findings *f,
     /* Words that decide a rule alone come first: they are the ones that
      * can send a message to the wrong code. Shared problem words (破损,
      * 坏了) that only count next to an object follow. */
-    qsort(am, na, sizeof(*am), cmp_amb);
+    if (na > 1) {
+        qsort(am, na, sizeof(*am), cmp_amb);
+    }
     size_t nalone = 0;
     while (nalone < na && am[nalone].alone) {
         nalone++;

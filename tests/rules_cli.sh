@@ -139,5 +139,11 @@ expect 0 "$intake" rules test --rules "$src/rules" --corpus "$tmp/bad.jsonl"
 has "bad.jsonl:1:" err
 has "2 unreadable lines skipped" out
 
+# An empty corpus is not an error: nothing to measure, no bars to miss.
+: >"$tmp/empty.jsonl"
+expect 0 "$intake" rules test --rules "$src/rules" --corpus "$tmp/empty.jsonl"
+has "0 items" out
+expect 0 "$intake" rules diff "$src/rules" "$src/rules" --corpus "$tmp/empty.jsonl"
+
 [ "$fails" -eq 0 ] || { echo "rules_cli: $fails failure(s)" >&2; exit 1; }
 echo "rules_cli: ok"
