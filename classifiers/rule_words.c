@@ -19,8 +19,8 @@ static size_t emit(const struct ruleset *rs, const struct lit_list *l,
     return l->n;
 }
 
-size_t ruleset_rule_words(const struct ruleset *rs, size_t i,
-                          rule_word_cb fn, void *arg)
+size_t ruleset_rule_words(const struct ruleset *rs, size_t i, rule_word_cb fn,
+                          void *arg)
 {
     if (rs == NULL || i >= rs->nrules || fn == NULL) {
         return 0;

@@ -31,7 +31,7 @@ typedef void (*rule_word_cb)(void *arg, const char *word,
  * lines in order, then all:, near: (left then right words) and not:.
  * Literals extracted from regexes are not reported. Returns the number of
  * calls made; 0 when i is out of range. Any thread. */
-size_t ruleset_rule_words(const struct ruleset *rs, size_t i,
-                          rule_word_cb fn, void *arg);
+size_t ruleset_rule_words(const struct ruleset *rs, size_t i, rule_word_cb fn,
+                          void *arg);
 
 #endif

@@ -62,9 +62,9 @@ struct citem {
     size_t tl, xl;
     const char *acc[MAX_ACCEPT]; /* acceptable codes, primary first */
     size_t nacc;
-    const char *primary;         /* NULL when out of scope */
+    const char *primary; /* NULL when out of scope */
     bool in_scope;
-    bool pinned;                 /* must be right, whatever the bars */
+    bool pinned; /* must be right, whatever the bars */
 };
 
 struct corpus {
@@ -72,7 +72,7 @@ struct corpus {
     const char *path;
     struct citem *v;
     size_t n, cap;
-    size_t nbad;                 /* lines that could not be read */
+    size_t nbad; /* lines that could not be read */
 };
 
 /* ------------------------------------------------------------ reading */
@@ -149,8 +149,7 @@ static int parse_item(struct corpus *c, const char *line, size_t len,
     const char *err;
     memset(it, 0, sizeof(*it));
     if (ig_jsonr_object(line, len, c->a, &m, &nm, &off, &err) < 0) {
-        *why = ig_arena_printf(c->a, "invalid JSON: %s at byte %zu", err,
-                               off);
+        *why = ig_arena_printf(c->a, "invalid JSON: %s at byte %zu", err, off);
         return -1;
     }
     const struct ig_jsonr_member *idm = ig_jsonr_get(m, nm, "id");
@@ -176,8 +175,8 @@ static int parse_item(struct corpus *c, const char *line, size_t len,
     it->text = xm && xm->str ? xm->str : "";
     it->xl = xm && xm->str ? xm->str_len : 0;
     if (am && am->type == IG_JSONR_ARRAY) {
-        int k = decode_str_array(am->raw, am->raw_len, c->a, it->acc,
-                                 MAX_ACCEPT);
+        int k =
+            decode_str_array(am->raw, am->raw_len, c->a, it->acc, MAX_ACCEPT);
         if (k < 0) {
             *why = "more than 16 acceptable codes";
             return -1;
@@ -266,8 +265,8 @@ static int corpus_load(const char *path, struct corpus *c)
             why = "line longer than 8 MiB";
         } else if (parse_item(c, line.data, ll, lineno, &it, &why) == 0) {
             if (c->n >= MAX_ITEMS) {
-                fprintf(stderr, "intake rules: %s: more than %u items\n",
-                        path, MAX_ITEMS);
+                fprintf(stderr, "intake rules: %s: more than %u items\n", path,
+                        MAX_ITEMS);
                 rc = IG_E2BIG;
                 goto out;
             }
@@ -330,38 +329,38 @@ static bool accepted(const struct citem *it, const char *code)
 
 /* Counters for one code or one major category. */
 struct cnt {
-    size_t truth;      /* items whose primary code is this one */
-    size_t truth_ok;   /* ... classified correctly (recall numerator) */
-    size_t pred;       /* verdicts naming this one */
-    size_t pred_ok;    /* ... that were acceptable (precision numerator) */
+    size_t truth;    /* items whose primary code is this one */
+    size_t truth_ok; /* ... classified correctly (recall numerator) */
+    size_t pred;     /* verdicts naming this one */
+    size_t pred_ok;  /* ... that were acceptable (precision numerator) */
 };
 
 struct conf {
-    const char *expected;  /* primary code, or NULL = out of scope */
-    const char *got;       /* verdict, or NULL = unclassified */
+    const char *expected; /* primary code, or NULL = out of scope */
+    const char *got;      /* verdict, or NULL = unclassified */
     size_t n;
     const char *ids[CONF_IDS];
 };
 
 struct rstat {
-    size_t hits;     /* items it fired on (not vetoed) */
-    size_t fp;       /* ... whose acceptable codes do not include its code */
-    size_t wrong;    /* ... where its code was the (wrong) verdict */
-    size_t vetoed;   /* items where a not: line stopped it */
+    size_t hits;   /* items it fired on (not vetoed) */
+    size_t fp;     /* ... whose acceptable codes do not include its code */
+    size_t wrong;  /* ... where its code was the (wrong) verdict */
+    size_t vetoed; /* items where a not: line stopped it */
 };
 
 struct eval {
     const struct ruleset *rs;
     size_t ntaxa, nmajor, nrules;
-    const char **major_code;   /* distinct major codes, table order */
+    const char **major_code; /* distinct major codes, table order */
     const char **major_name;
-    size_t *taxon_major;       /* taxon index -> major index */
+    size_t *taxon_major; /* taxon index -> major index */
     struct cnt *code, *major;
     struct rstat *rule;
     struct conf *conf;
     size_t nconf, confcap;
     size_t n, nin, nout, in_ok, out_ok, regex_errors;
-    const struct taxon **verdict;  /* per item */
+    const struct taxon **verdict; /* per item */
     size_t npinned_bad;
 };
 
@@ -405,8 +404,8 @@ static void eval_fini(struct eval *e)
     ig_free(e->verdict);
 }
 
-static void add_confusion(struct eval *e, const char *expected,
-                          const char *got, const char *id)
+static void add_confusion(struct eval *e, const char *expected, const char *got,
+                          const char *id)
 {
     struct conf *c = NULL;
     for (size_t k = 0; k < e->nconf; k++) {
@@ -444,8 +443,8 @@ static void eval_run(struct eval *e, const struct corpus *c)
         const struct citem *it = &c->v[i];
         struct ig_arena *a = ig_arena_new(16 * 1024);
         struct cls_result r;
-        ruleset_classify(e->rs, s, it->title, it->tl, it->text, it->xl,
-                         false, a, &r);
+        ruleset_classify(e->rs, s, it->title, it->tl, it->text, it->xl, false,
+                         a, &r);
         const char *got = r.top ? r.top->code : NULL;
         bool ok = accepted(it, got);
         e->verdict[i] = r.top;
@@ -573,12 +572,11 @@ static void print_cnt_row(FILE *out, const char *code, const char *name,
             100 * p, 100 * r, f1(p, r));
 }
 
-static void print_test_human(FILE *out, struct eval *e,
-                             const struct corpus *c, const char *dir,
-                             size_t top, bool all_codes)
+static void print_test_human(FILE *out, struct eval *e, const struct corpus *c,
+                             const char *dir, size_t top, bool all_codes)
 {
-    fprintf(out, "rules test: %s (%s) on %s\n", dir,
-            ruleset_version(e->rs), c->path);
+    fprintf(out, "rules test: %s (%s) on %s\n", dir, ruleset_version(e->rs),
+            c->path);
     fprintf(out, "  %zu items: %zu in scope, %zu out of scope", e->n, e->nin,
             e->nout);
     if (c->nbad) {
@@ -784,10 +782,10 @@ static void print_errors(FILE *out, const struct eval *e,
 
 struct opts {
     const char *rules;
-    const char *rules2;      /* diff: NEW_DIR */
+    const char *rules2; /* diff: NEW_DIR */
     const char *corpus;
     const char *baseline;
-    double min_acc, min_abst, min_major;  /* < 0: no bar */
+    double min_acc, min_abst, min_major; /* < 0: no bar */
     bool json, errors, all_codes, verbose;
     size_t top;
 };
@@ -819,8 +817,7 @@ static int read_baseline(const char *path, struct opts *o)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fprintf(stderr, "intake rules test: cannot open baseline %s\n",
-                path);
+        fprintf(stderr, "intake rules test: cannot open baseline %s\n", path);
         return -1;
     }
     char line[512];
@@ -881,42 +878,43 @@ static void usage_main(FILE *out)
 
 static void usage_test(FILE *out)
 {
-    fprintf(out,
-            "usage: intake rules test --corpus FILE.jsonl [--rules DIR]\n"
-            "       [--json] [--min-accuracy X] [--min-abstention X]\n"
-            "       [--min-major-recall X] [--baseline FILE] [--errors]\n"
-            "       [--all-codes] [--top N]\n"
-            "\n"
-            "Runs a labelled corpus through the rule set. Each line is\n"
-            "{\"id\",\"title\",\"text\",\"acceptable\":[codes],\"in_scope\":bool}\n"
-            "(\"primary\" and \"pinned\":true are optional). A verdict is\n"
-            "right when it is one of the acceptable codes; for an\n"
-            "out-of-scope item only 'unclassified' is right.\n"
-            "\n"
-            "Reports top-1 accuracy in scope, the correct-abstention rate\n"
-            "out of scope, precision/recall/F1 per major category and per\n"
-            "code, the most frequent confusions and, per rule, its hits,\n"
-            "false positives and wrong verdicts.\n"
-            "\n"
-            "  --corpus FILE        labelled JSON Lines ('-' = stdin)\n"
-            "  --rules DIR          rule set (default: %s)\n"
-            "  --json               one JSON object instead of tables\n"
-            "  --min-accuracy X     exit 1 when accuracy in scope < X\n"
-            "  --min-abstention X   exit 1 when correct abstention < X\n"
-            "  --min-major-recall X exit 1 when a major category that has\n"
-            "                       items has recall < X\n"
-            "                       (X: 0.85, 85 or 85%%)\n"
-            "  --baseline FILE      read the bars from FILE: lines\n"
-            "                       min_accuracy = X, min_abstention = X,\n"
-            "                       min_major_recall = X\n"
-            "  --errors             list every wrong item\n"
-            "  --all-codes          list all codes, not only those seen\n"
-            "  --top N              confusions to show (default 15)\n"
-            "\n"
-            "Exit status: 0 all bars met and every pinned item right,\n"
-            "1 a bar missed or a pinned item wrong, 2 usage error or the\n"
-            "rule set does not load, 3 the corpus cannot be read.\n",
-            cmd_default_rules_dir());
+    fprintf(
+        out,
+        "usage: intake rules test --corpus FILE.jsonl [--rules DIR]\n"
+        "       [--json] [--min-accuracy X] [--min-abstention X]\n"
+        "       [--min-major-recall X] [--baseline FILE] [--errors]\n"
+        "       [--all-codes] [--top N]\n"
+        "\n"
+        "Runs a labelled corpus through the rule set. Each line is\n"
+        "{\"id\",\"title\",\"text\",\"acceptable\":[codes],\"in_scope\":bool}\n"
+        "(\"primary\" and \"pinned\":true are optional). A verdict is\n"
+        "right when it is one of the acceptable codes; for an\n"
+        "out-of-scope item only 'unclassified' is right.\n"
+        "\n"
+        "Reports top-1 accuracy in scope, the correct-abstention rate\n"
+        "out of scope, precision/recall/F1 per major category and per\n"
+        "code, the most frequent confusions and, per rule, its hits,\n"
+        "false positives and wrong verdicts.\n"
+        "\n"
+        "  --corpus FILE        labelled JSON Lines ('-' = stdin)\n"
+        "  --rules DIR          rule set (default: %s)\n"
+        "  --json               one JSON object instead of tables\n"
+        "  --min-accuracy X     exit 1 when accuracy in scope < X\n"
+        "  --min-abstention X   exit 1 when correct abstention < X\n"
+        "  --min-major-recall X exit 1 when a major category that has\n"
+        "                       items has recall < X\n"
+        "                       (X: 0.85, 85 or 85%%)\n"
+        "  --baseline FILE      read the bars from FILE: lines\n"
+        "                       min_accuracy = X, min_abstention = X,\n"
+        "                       min_major_recall = X\n"
+        "  --errors             list every wrong item\n"
+        "  --all-codes          list all codes, not only those seen\n"
+        "  --top N              confusions to show (default 15)\n"
+        "\n"
+        "Exit status: 0 all bars met and every pinned item right,\n"
+        "1 a bar missed or a pinned item wrong, 2 usage error or the\n"
+        "rule set does not load, 3 the corpus cannot be read.\n",
+        cmd_default_rules_dir());
 }
 
 static void usage_check(FILE *out)
@@ -981,8 +979,8 @@ static void usage_diff(FILE *out)
 /* Parses the options shared by the three commands. pos receives up to
  * npos positional arguments. Returns 0, 1 for --help (printed), or -1. */
 static int parse_opts(int argc, char **argv, const char *cmd,
-                      void (*usage)(FILE *), struct opts *o,
-                      const char **pos, int npos, int *got)
+                      void (*usage)(FILE *), struct opts *o, const char **pos,
+                      int npos, int *got)
 {
     *got = 0;
     for (int i = 2; i < argc; i++) {
@@ -1025,26 +1023,26 @@ static int parse_opts(int argc, char **argv, const char *cmd,
                 }
                 o->top = (size_t)n;
             } else {
-                double *dst = !strcmp(a, "--min-accuracy")    ? &o->min_acc
+                double *dst = !strcmp(a, "--min-accuracy")     ? &o->min_acc
                               : !strcmp(a, "--min-abstention") ? &o->min_abst
                                                                : &o->min_major;
                 if (parse_bar(v, dst) < 0) {
-                    fprintf(stderr, "intake rules %s: bad value '%s' for %s "
-                                    "(0..1 or a percentage)\n",
+                    fprintf(stderr,
+                            "intake rules %s: bad value '%s' for %s "
+                            "(0..1 or a percentage)\n",
                             cmd, v, a);
                     return -1;
                 }
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "intake rules %s: unknown option '%s'\n\n", cmd,
-                    a);
+            fprintf(stderr, "intake rules %s: unknown option '%s'\n\n", cmd, a);
             usage(stderr);
             return -1;
         } else if (*got < npos) {
             pos[(*got)++] = a;
         } else {
-            fprintf(stderr, "intake rules %s: unexpected argument '%s'\n",
-                    cmd, a);
+            fprintf(stderr, "intake rules %s: unexpected argument '%s'\n", cmd,
+                    a);
             return -1;
         }
     }
@@ -1055,8 +1053,7 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 
 static int rules_test(int argc, char **argv)
 {
-    struct opts o = {.min_acc = -1, .min_abst = -1, .min_major = -1,
-                     .top = 15};
+    struct opts o = {.min_acc = -1, .min_abst = -1, .min_major = -1, .top = 15};
     int npos;
     int rc = parse_opts(argc, argv, "test", usage_test, &o, NULL, 0, &npos);
     if (rc != 0) {
@@ -1088,22 +1085,25 @@ static int rules_test(int argc, char **argv)
     /* Bars: say which one failed, on stderr so --json stays parseable. */
     double acc = ratio(e.in_ok, e.nin), abst = ratio(e.out_ok, e.nout);
     if (o.min_acc >= 0 && e.nin > 0 && acc < o.min_acc) {
-        fprintf(stderr, "intake rules test: accuracy in scope %.1f%% is "
-                        "below the bar %.1f%%\n",
+        fprintf(stderr,
+                "intake rules test: accuracy in scope %.1f%% is "
+                "below the bar %.1f%%\n",
                 100 * acc, 100 * o.min_acc);
         exit_rc = IG_EXIT_FINDINGS;
     }
     if (o.min_abst >= 0 && e.nout > 0 && abst < o.min_abst) {
-        fprintf(stderr, "intake rules test: correct abstention %.1f%% is "
-                        "below the bar %.1f%%\n",
+        fprintf(stderr,
+                "intake rules test: correct abstention %.1f%% is "
+                "below the bar %.1f%%\n",
                 100 * abst, 100 * o.min_abst);
         exit_rc = IG_EXIT_FINDINGS;
     }
     for (size_t k = 0; o.min_major >= 0 && k < e.nmajor; k++) {
         double r = ratio(e.major[k].truth_ok, e.major[k].truth);
         if (e.major[k].truth > 0 && r < o.min_major) {
-            fprintf(stderr, "intake rules test: recall of %s %s %.1f%% is "
-                            "below the bar %.1f%%\n",
+            fprintf(stderr,
+                    "intake rules test: recall of %s %s %.1f%% is "
+                    "below the bar %.1f%%\n",
                     e.major_code[k], e.major_name[k], 100 * r,
                     100 * o.min_major);
             exit_rc = IG_EXIT_FINDINGS;
@@ -1138,15 +1138,15 @@ struct claim {
     const char *word;
     const char *code;
     const char *rule;
-    bool alone;        /* the word by itself makes its rule fire */
+    bool alone; /* the word by itself makes its rule fire */
 };
 
 struct claims {
     struct claim *v;
     size_t n, cap;
-    const char *code, *rule;   /* the rule being walked */
-    size_t rule_first;         /* its first claim */
-    unsigned conds;            /* bit per positive line seen (any/all/near) */
+    const char *code, *rule; /* the rule being walked */
+    size_t rule_first;       /* its first claim */
+    unsigned conds;          /* bit per positive line seen (any/all/near) */
 };
 
 static void claim_cb(void *arg, const char *word, enum rule_word_kind kind,
@@ -1184,9 +1184,9 @@ static int cmp_claim(const void *a, const void *b)
 /* A keyword and the distinct codes whose rules use it. */
 struct amb {
     const char *word;
-    size_t first, n;   /* claims [first, first+n) sorted by code */
+    size_t first, n; /* claims [first, first+n) sorted by code */
     size_t ncodes;
-    bool alone;        /* decides a rule by itself somewhere */
+    bool alone; /* decides a rule by itself somewhere */
 };
 
 static int cmp_amb(const void *a, const void *b)
@@ -1204,10 +1204,10 @@ static int cmp_amb(const void *a, const void *b)
 /* A finding for the report. */
 struct finding {
     bool error;
-    const char *kind;     /* "load", "no-rule", "selftest", ... */
-    const char *file;     /* may be NULL */
+    const char *kind; /* "load", "no-rule", "selftest", ... */
+    const char *file; /* may be NULL */
     int line;
-    char *msg;            /* owned */
+    char *msg; /* owned */
 };
 
 struct findings {
@@ -1242,8 +1242,7 @@ static void add_diags(struct findings *f, const struct ig_diags *d,
 }
 
 static void print_findings(FILE *out, const struct findings *f, bool json,
-                           const char *dir, const char *version,
-                           size_t nrules)
+                           const char *dir, const char *version, size_t nrules)
 {
     if (json) {
         struct ig_buf b;
@@ -1282,12 +1281,12 @@ static void print_findings(FILE *out, const struct findings *f, bool json,
         } else if (x->file) {
             fprintf(out, "%s: ", x->file);
         }
-        fprintf(out, "%s: [%s] %s\n", x->error ? "error" : "warning",
-                x->kind, x->msg);
+        fprintf(out, "%s: [%s] %s\n", x->error ? "error" : "warning", x->kind,
+                x->msg);
     }
     fprintf(out, "rules check: %s%s%s: %zu rules, %zu errors, %zu warnings\n",
-            dir, version ? " " : "", version ? version : "", nrules,
-            f->nerrors, f->n - f->nerrors);
+            dir, version ? " " : "", version ? version : "", nrules, f->nerrors,
+            f->n - f->nerrors);
 }
 
 /* The ambiguity report: keywords used by rules of two or more codes. */
@@ -1347,9 +1346,8 @@ static void check_ambiguity(const struct ruleset *rs, struct findings *f,
     for (size_t k = 0; k < show; k++) {
         struct ig_buf b;
         ig_buf_init(&b, 4096);
-        ig_buf_addf(&b, "keyword '%s'%s is claimed by %zu codes:",
-                    am[k].word, am[k].alone ? " (decides a rule alone)" : "",
-                    am[k].ncodes);
+        ig_buf_addf(&b, "keyword '%s'%s is claimed by %zu codes:", am[k].word,
+                    am[k].alone ? " (decides a rule alone)" : "", am[k].ncodes);
         const char *last = NULL;
         for (size_t j = am[k].first; j < am[k].first + am[k].n; j++) {
             if (last && !strcmp(last, cl.v[j].code)) {
@@ -1416,9 +1414,9 @@ static int rules_check(int argc, char **argv)
     for (size_t i = 0; i < ntaxa; i++) {
         const struct taxon *t = ruleset_taxon_at(rs, i);
         if (nrule[i] == 0) {
-            add_finding(&f, true, "no-rule", NULL, 0,
-                        ig_asprintf("code %s %s has no rule", t->code,
-                                    t->name));
+            add_finding(
+                &f, true, "no-rule", NULL, 0,
+                ig_asprintf("code %s %s has no rule", t->code, t->name));
         } else if (nex[i] < 3) {
             add_finding(&f, false, "few-examples", NULL, 0,
                         ig_asprintf("code %s %s has %zu example(s); write at "
@@ -1496,11 +1494,11 @@ static int rules_check(int argc, char **argv)
             if (e.rule[i].hits == 0) {
                 const struct rule_info *ri = ruleset_rule(rs, i);
                 never++;
-                add_finding(&f, false, "never-fires", ri->file, ri->line,
-                            ig_asprintf("rule %s (%s) never fires on %s%s",
-                                        ri->id, ri->code, o.corpus,
-                                        e.rule[i].vetoed ? " (only vetoed)"
-                                                         : ""));
+                add_finding(
+                    &f, false, "never-fires", ri->file, ri->line,
+                    ig_asprintf("rule %s (%s) never fires on %s%s", ri->id,
+                                ri->code, o.corpus,
+                                e.rule[i].vetoed ? " (only vetoed)" : ""));
             }
         }
         add_finding(&f, false, "never-fires", NULL, 0,
@@ -1575,20 +1573,20 @@ static int rules_diff(int argc, char **argv)
         const struct citem *it = &c.v[i];
         struct ig_arena *a = ig_arena_new(16 * 1024);
         struct cls_result ro, rn;
-        ruleset_classify(old_rs, s, it->title, it->tl, it->text, it->xl,
-                         false, a, &ro);
-        ruleset_classify(new_rs, s, it->title, it->tl, it->text, it->xl,
-                         false, a, &rn);
+        ruleset_classify(old_rs, s, it->title, it->tl, it->text, it->xl, false,
+                         a, &ro);
+        ruleset_classify(new_rs, s, it->title, it->tl, it->text, it->xl, false,
+                         a, &rn);
         const char *co = ro.top ? ro.top->code : NULL;
         const char *cn = rn.top ? rn.top->code : NULL;
         bool oko = accepted(it, co), okn = accepted(it, cn);
         old_ok += oko;
         new_ok += okn;
-        bool same = (co == NULL && cn == NULL) ||
-                    (co && cn && strcmp(co, cn) == 0);
+        bool same =
+            (co == NULL && cn == NULL) || (co && cn && strcmp(co, cn) == 0);
         if (!same) {
             changed++;
-            const char *st = !labelled      ? "changed"
+            const char *st = !labelled     ? "changed"
                              : !oko && okn ? "fixed"
                              : oko && !okn ? "broken"
                                            : "changed";
