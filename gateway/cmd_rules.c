@@ -963,9 +963,10 @@ static void usage_diff(FILE *out)
             "the items whose verdict changes, so a monitor sees what an\n"
             "edit does before it goes live. When the corpus is labelled\n"
             "(acceptable / in_scope), each change is marked 'fixed' (wrong\n"
-            "before, right now), 'broken' (right before, wrong now) or\n"
-            "'changed' (wrong both times), and the accuracy of both sides\n"
-            "is printed.\n"
+            "before, right now), 'broken' (right before, wrong now),\n"
+            "'changed-ok' (another acceptable code) or 'changed-wrong'\n"
+            "(wrong both times), and the accuracy of both sides is\n"
+            "printed.\n"
             "\n"
             "  --corpus FILE   JSON Lines with \"title\"/\"text\"\n"
             "  --json          one JSON object per changed item, then a\n"
@@ -1589,7 +1590,8 @@ static int rules_diff(int argc, char **argv)
             const char *st = !labelled     ? "changed"
                              : !oko && okn ? "fixed"
                              : oko && !okn ? "broken"
-                                           : "changed";
+                             : oko         ? "changed-ok"
+                                           : "changed-wrong";
             fixed += labelled && !oko && okn;
             broken += labelled && oko && !okn;
             if (o.json) {
@@ -1608,7 +1610,7 @@ static int rules_diff(int argc, char **argv)
                 fwrite(b.data, 1, b.len, stdout);
                 ig_buf_reset(&b);
             } else {
-                printf("  %-7s ", st);
+                printf("  %-13s ", st);
                 cell(stdout, it->id, 24, 25);
                 cell(stdout, co ? co : "-", 8, 9);
                 fputs("-> ", stdout);
