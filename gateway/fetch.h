@@ -9,8 +9,10 @@
  *   fetch.c itself (at most max_redirects, default 5) and only to the
  *   request's own host:port or one of req->allow_hosts, so a feed cannot
  *   send us to 127.0.0.1 or file:///etc/passwd;
- * - gzip/deflate accepted; the DECOMPRESSED size is capped in the write
- *   callback (a 1 MiB gzip bomb cannot inflate to 1 GiB in memory);
+ * - gzip/deflate accepted and decoded by fetch.c (zlib): the DECOMPRESSED
+ *   size is capped as it is produced (a 1 MiB gzip bomb cannot inflate to
+ *   1 GiB in memory), a compressed body that never reaches its end or
+ *   does not match its Content-Encoding is an error (IG_EREJECTED);
  * - connect, total and low-speed timeouts;
  * - conditional GET when the caller passes validators (ETag,
  *   Last-Modified): a 304 comes back as status 304 with an empty body;

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libpcre2-dev libcurl4-openssl-dev libxml2-dev libcjson-dev
-  libhiredis-dev libevent-dev
+  libhiredis-dev libevent-dev zlib1g-dev
   redis-server redis-tools
   libcmocka-dev libvectorscan-dev valgrind python3 procps strace
   python3-jsonschema

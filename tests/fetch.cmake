@@ -1,7 +1,6 @@
 # Fetching/config tests (owner: fetch engineer): the fixture HTTP server,
 # the hotline and file kinds, hostile JSON and HTTP inputs, fetch.c,
 # the scheduler, sources config and the sources/poll commands.
-pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 find_package(Threads REQUIRED)
 
 # ig_fixture_http: the in-process server (tests/lib/fixture_http.h).
