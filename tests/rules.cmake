@@ -25,3 +25,6 @@ endforeach()
 ig_add_script_test(NAME rules_cli
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/rules_cli.sh
   LABELS cli rules)
+# The keyword accessor the ambiguity report is built on.
+ig_add_test(NAME test_rule_words SOURCES unit/test_rule_words.c
+  LIBS ig_classifiers ig_core LABELS unit rules)
