@@ -30,3 +30,10 @@ ig_add_script_test(NAME fetch_cli
     $<TARGET_FILE:intake> $<TARGET_FILE:fixture_http>
     ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/../shared
   LABELS runtime cli)
+
+# The parsing kinds through the real fetch path: the zh corpus over HTTP
+# with its Content-Types (and lies), raw hostile responses through rss.
+ig_add_test(NAME test_fetch_feeds SOURCES runtime/test_fetch_feeds.c
+  LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
+    PkgConfig::CJSON
+  LABELS runtime connectors)
