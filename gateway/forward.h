@@ -111,9 +111,10 @@ const struct forwarder_ops *forwarder_kind(const char *name);
 
 /* Creates the instance described by section sec (sec->name is the instance
  * name, `kind` picks the ops) on env->base. Every config error is reported
- * in d. Opens the spool if configured: a damaged spool tail is reported in the
- * log and kept aside as <segment>.corrupt, never dropped silently.
- * Returns IG_OK and *out, IG_EINVAL (config) or IG_EIO (spool). Loop
+ * in d. Opens the spool if configured: a damaged spool tail is reported in
+ * the log and kept aside as <segment>.corrupt-<offset>, never dropped
+ * silently; records left in the spool are replayed. Returns IG_OK and
+ * *out, IG_EINVAL (config) or IG_EIO (spool, dead-letter file). Loop
  * thread. */
 int forwarder_new(const struct forwarder_env *env,
                   const struct ig_cfg_section *sec, struct ig_diags *d,
