@@ -391,6 +391,29 @@ static void acl_user_db_index_unix_socket(void **state)
     redis_up_stop(old);
 }
 
+static void tcp_loopback(void **state)
+{
+    struct fx *f = *state;
+    struct redis_up_opts o = {.tcp = true};
+    struct redis_up *old = f->r;
+    struct dedup_cfg c;
+    struct got a;
+
+    dedup_free(f->d);
+    f->r = redis_up_start(&o);
+    assert_non_null(f->r);
+    dedup_cfg_defaults(&c);
+    c.redis.host = "127.0.0.1";
+    c.redis.port = redis_up_port(f->r);
+    c.prefix = "t";
+    assert_int_equal(dedup_new(f->base, &c, &f->d), IG_OK);
+    a = check(f, "web-forum", "web", "tcp-1", NULL,
+              "通过TCP连接检查去重是否正常工作的一段文字");
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    redis_up_stop(old);
+}
+
 static void redis_restart_mid_run(void **state)
 {
     struct fx *f = *state;
@@ -471,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(every_key_has_a_ttl, setup, teardown),
         cmocka_unit_test_setup_teardown(acl_user_db_index_unix_socket, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(tcp_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup, teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
