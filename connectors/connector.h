@@ -67,7 +67,11 @@ struct connector_req {
     size_t nheaders;
 };
 
-/* What was fetched. All fields borrowed for the duration of parse(). */
+/* What was fetched. All fields borrowed for the duration of parse().
+ * The first response of a poll reaches parse() only with a 2xx status
+ * (the gateway handles 304, 429, 5xx ...); later ones of the same poll
+ * (pages, detail pages) are passed with whatever status they had, except
+ * 429/503, so the kind decides what a 404 detail page means. */
 struct connector_resp {
     int status;                 /* HTTP status (200), 0 for local files */
     const char *body;           /* bytes as received, decompressed */

@@ -327,7 +327,10 @@ static void on_fetched(void *ud, const struct fetch_result *r)
                                     "Unavailable");
         return;
     }
-    if (r->status < 200 || r->status > 299) {
+    /* The first response of a poll must be a 2xx; a later one (a detail
+     * page, a next page) goes to the kind, which knows whether a missing
+     * page ends the poll (hotline: yes) or only one item (web detail). */
+    if ((r->status < 200 || r->status > 299) && p->pages == 0) {
         char why[64];
         snprintf(why, sizeof(why), "HTTP status %d", r->status);
         /* 5xx and 408 are the server's trouble: retried with backoff like

@@ -98,31 +98,22 @@ static void url_escape(struct ig_buf *b, const char *s)
     }
 }
 
-/* Polls one rss source for path (served with ctype) once. */
-static void poll_feed(const char *path, const char *ctype, struct got *out)
+/* Polls the source "feed" of the config text once. */
+static void poll_conf(const char *conf, struct got *out)
 {
-    struct ig_buf q;
-    ig_buf_init(&q, 0);
-    ig_buf_adds(&q, path);
-    if (ctype) {
-        ig_buf_adds(&q, "?ctype=");
-        url_escape(&q, ctype);
-    }
-    char *url = fixture_http_url(g_srv, q.data);
-    ig_buf_fini(&q);
     char conf_path[512];
     snprintf(conf_path, sizeof(conf_path), "%s/feed.conf", g_tmp);
     FILE *f = fopen(conf_path, "w");
     assert_non_null(f);
-    fprintf(f, "[source feed]\nkind = rss\nurl = %s\ntimeout = 10s\n", url);
+    fputs(conf, f);
     fclose(f);
-    free(url);
-
     struct ig_diags d;
     ig_diags_init(&d);
     struct source_set *set = NULL;
-    assert_int_equal(source_set_load(conf_path, &set, &d), IG_OK);
+    int rc = source_set_load(conf_path, &set, &d);
+    ig_diags_print(&d, stderr);
     ig_diags_fini(&d);
+    assert_int_equal(rc, IG_OK);
     struct run r;
     memset(&r, 0, sizeof(r));
     r.base = event_base_new();
@@ -136,6 +127,26 @@ static void poll_feed(const char *path, const char *ctype, struct got *out)
     sched_free(r.s);
     event_base_free(r.base);
     *out = r.g;
+}
+
+/* Polls one rss source for path (served with ctype) once. */
+static void poll_feed(const char *path, const char *ctype, struct got *out)
+{
+    struct ig_buf q;
+    ig_buf_init(&q, 0);
+    ig_buf_adds(&q, path);
+    if (ctype) {
+        ig_buf_adds(&q, "?ctype=");
+        url_escape(&q, ctype);
+    }
+    char *url = fixture_http_url(g_srv, q.data);
+    ig_buf_fini(&q);
+    char *conf = ig_asprintf("[source feed]\nkind = rss\nurl = %s\n"
+                             "timeout = 10s\n",
+                             url);
+    free(url);
+    poll_conf(conf, out);
+    ig_free(conf);
 }
 
 /* Copy of s without whitespace (ASCII, U+00A0, U+3000). */
@@ -292,6 +303,67 @@ static void hostile_http_through_rss(void **state)
     got_fini(&g);
 }
 
+/* The web kind with detail pages (depth 1) and list paging: several
+ * requests in one poll, a 404 detail page costing one item's text only. */
+static void web_follow_and_paging_over_http(void **state)
+{
+    (void)state;
+    const char *src = getenv("IG_SOURCE_DIR");
+    char root[512];
+    snprintf(root, sizeof(root), "%s/tests/fixtures/web",
+             src ? src : "/work/main");
+    struct fixture_http *w = fixture_http_start(root, 0);
+    assert_non_null(w);
+    fixture_http_route(w, "/bbs/list.html", NULL, "list_follow.html", 0,
+                       "text/html", 0);
+    fixture_http_route(w, "/bbs/thread-101.html", NULL, "post_101.html", 0,
+                       "text/html", 0);
+    fixture_http_route(w, "/bbs/thread-102.html", NULL, "post_102.html", 0,
+                       "text/html", 0);
+    fixture_http_route(w, "/list", "page=2", "list_paged_p2.html", 0,
+                       "text/html", 0);
+    fixture_http_route(w, "/list", "page=1", "list_paged.html", 0, "text/html",
+                       0);
+    char *url = fixture_http_url(w, "/bbs/list.html");
+    char *conf = ig_asprintf(
+        "[source feed]\nkind = web\nurl = %s\n"
+        "item = //div[@class='post']\ntitle = h3/a\nlink = h3/a/@href\n"
+        "time = em\nfield.status = span[@class='st']\nfollow = true\n"
+        "detail.content = //div[@class='body']\n"
+        "detail.time = //span[@class='when']\n"
+        "detail.author = //span[@class='who']\n",
+        url);
+    free(url);
+    struct got g;
+    poll_conf(conf, &g);
+    ig_free(conf);
+    assert_int_equal(g.rc, IG_OK);
+    assert_int_equal(g.n, 4);
+    assert_string_equal(g.title[0], "外站转帖");
+    assert_string_equal(g.title[1], "楼道堆放电动车充电");
+    assert_string_equal(g.title[3], "页面已删除的帖子");
+    assert_int_equal(fixture_http_hits(w, "/bbs/thread-101.html"), 1);
+    assert_int_equal(fixture_http_hits(w, "/bbs/thread-104.html"), 1);
+    got_fini(&g);
+
+    url = fixture_http_url(w, "/list?page=1");
+    conf = ig_asprintf("[source feed]\nkind = web\nurl = %s\n"
+                       "item = //ul[@class='msgs']/li\ntitle = a\n"
+                       "link = a/@href\ntime = i\nid_param = id\n"
+                       "next_page = //a[@class='next']/@href\n"
+                       "max_list_pages = 5\n",
+                       url);
+    free(url);
+    poll_conf(conf, &g);
+    ig_free(conf);
+    assert_int_equal(g.rc, IG_OK);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.id[0], "301");
+    assert_string_equal(g.id[2], "299");
+    got_fini(&g);
+    fixture_http_stop(w);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -314,14 +386,15 @@ static int teardown(void **state)
 
 int main(void)
 {
-    if (!connector_kind("rss")) {
-        /* Built with IG_WITH_RSS=OFF: nothing to test here. */
+    if (!connector_kind("rss") || !connector_kind("web")) {
+        /* Built without the parsing kinds: nothing to test here. */
         return 0;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(zh_feeds_over_http),
         cmocka_unit_test(gbk_served_as_utf8),
         cmocka_unit_test(hostile_http_through_rss),
+        cmocka_unit_test(web_follow_and_paging_over_http),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
