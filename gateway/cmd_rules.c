@@ -572,6 +572,28 @@ static void print_cnt_row(FILE *out, const char *code, const char *name,
             100 * p, 100 * r, f1(p, r));
 }
 
+/* The rule statistics qsort compares through (qsort has no context
+ * argument; the command is single-threaded). */
+static const struct rstat *sort_rules;
+
+/* Wrong verdicts first, then false positives, then hits; ties keep the
+ * rule order. */
+static int cmp_rule_harm(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const struct rstat *x = &sort_rules[i], *y = &sort_rules[j];
+    if (x->wrong != y->wrong) {
+        return x->wrong < y->wrong ? 1 : -1;
+    }
+    if (x->fp != y->fp) {
+        return x->fp < y->fp ? 1 : -1;
+    }
+    if (x->hits != y->hits) {
+        return x->hits < y->hits ? 1 : -1;
+    }
+    return i < j ? -1 : i > j;
+}
+
 static void print_test_human(FILE *out, struct eval *e, const struct corpus *c,
                              const char *dir, size_t top, bool all_codes)
 {
@@ -635,12 +657,23 @@ static void print_test_human(FILE *out, struct eval *e, const struct corpus *c,
         }
         fputc('\n', out);
     }
-    fprintf(out, "\nRules that fired (hits; false positives = fired on an "
-                 "item whose acceptable\ncodes do not include the rule's "
-                 "code; wrong = its code was the wrong verdict)\n");
+    fprintf(out, "\nRules that fired, most harmful first (hits; false "
+                 "positives = fired on an\nitem whose acceptable codes do "
+                 "not include the rule's code; wrong = its\ncode was the "
+                 "wrong verdict)\n");
     fprintf(out, "  RULE                          CODE      HITS    FP  "
                  "WRONG  VETOED\n");
+    /* Sorted so the rules worth looking at come first. */
+    size_t *order = ig_calloc(e->nrules + 1, sizeof(size_t));
     for (size_t i = 0; i < e->nrules; i++) {
+        order[i] = i;
+    }
+    sort_rules = e->rule;
+    if (e->nrules > 1) {
+        qsort(order, e->nrules, sizeof(order[0]), cmp_rule_harm);
+    }
+    for (size_t k = 0; k < e->nrules; k++) {
+        size_t i = order[k];
         const struct rstat *st = &e->rule[i];
         if (st->hits == 0 && st->vetoed == 0) {
             continue;
@@ -652,6 +685,7 @@ static void print_test_human(FILE *out, struct eval *e, const struct corpus *c,
         fprintf(out, "%5zu %5zu  %5zu  %6zu\n", st->hits, st->fp, st->wrong,
                 st->vetoed);
     }
+    ig_free(order);
 }
 
 static void json_cnt(struct ig_jsonw *w, const char *code, const char *name,
