@@ -65,6 +65,7 @@ static void usage(FILE *out)
             "  --explain         show why each code was chosen\n"
             "  --no-classify     only fetch and parse\n"
             "  --max N           print at most N items (default all)\n"
+            "  -v, --verbose     log fetch details (URLs without queries)\n"
             "\n"
             "Exit status: 0 the poll worked, 3 it failed (the reason is\n"
             "printed; items before the failure are still shown), 2 usage\n"
@@ -202,6 +203,7 @@ int cmd_poll(int argc, char **argv)
     const char *id = NULL, *sources = NULL, *rules = NULL, *state = NULL;
     struct pollrun r = {0};
     bool classify = true;
+    bool verbose = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -225,6 +227,8 @@ int cmd_poll(int argc, char **argv)
             r.explain = true;
         } else if (strcmp(a, "--no-classify") == 0) {
             classify = false;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbose = true;
         } else if (a[0] != '-' && !id) {
             id = a;
         } else {
@@ -238,6 +242,9 @@ int cmd_poll(int argc, char **argv)
         return IG_EXIT_USAGE;
     }
     ig_log_set_format(IG_LOG_FMT_TEXT);
+    /* The outcome is printed below; the scheduler's "failing" warning
+     * would only repeat it. -v shows everything, fetch details included. */
+    ig_log_set_level(verbose ? IG_LOG_DEBUG : IG_LOG_ERROR);
     int ret = IG_EXIT_USAGE;
     struct ig_diags d;
     ig_diags_init(&d);

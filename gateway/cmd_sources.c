@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "connectors/connector.h"
 #include "core/buf.h"
@@ -70,6 +71,17 @@ static int do_check(const char *path)
                              s->conn.conf.auth);
             }
             ig_free(hdr);
+            /* A local source whose path is missing will only fail later. */
+            const char *u = s->conn.conf.url;
+            if (connector_is_local(&s->conn) && u) {
+                const char *lp = strncmp(u, "file://", 7) == 0 ? u + 7 : u;
+                if (access(lp, R_OK) != 0) {
+                    ig_diags_add(&d, IG_DIAG_WARNING, s->sec->file,
+                                 s->sec->line, 0,
+                                 "[source %s] url: %s is not readable here",
+                                 s->conn.id, lp);
+                }
+            }
         }
     }
     ig_diags_print(&d, stderr);
