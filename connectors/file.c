@@ -26,6 +26,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/connector_int.h"
+#include "connectors/date.h"
 #include "connectors/json_safe.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -153,16 +154,24 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
          strcmp(ch, "media") == 0 || strcmp(ch, "web") == 0)) {
         it->channel = ig_item_strdup(it, ch);
     }
+    /* Any date shape the feeds use; zone-less times are +08:00. The
+     * result is written back as ISO 8601 with the offset it stated. */
     const char *pub = scalar(rec, k->cf.published);
-    if (pub) {
-        it->published = ig_item_strdup(it, pub);
-        int64_t ts;
-        if (json_safe_int(json_safe_pointer(rec, "/published_ts"), 0,
-                          INT64_MAX / 2, &ts) == IG_OK) {
-            it->published_ts = ts;
-        }
+    struct date_opts dop;
+    date_opts_default(&dop);
+    int64_t ts;
+    int off;
+    if (pub && date_parse(pub, strlen(pub), &dop, &ts, &off) == IG_OK) {
+        char iso[32];
+        ig_time_iso(ts, off, iso);
+        it->published = ig_item_strdup(it, iso);
+        it->published_ts = ts;
     } else {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE, "no published time");
+        ig_item_flag(it, IG_ITEM_F_NO_DATE,
+                     pub ? "unparseable published time" : "no published time");
+        if (pub) {
+            ig_item_add_field(it, "raw_date", pub);
+        }
     }
     char where[64];
     snprintf(where, sizeof(where), "%zu", lineno);

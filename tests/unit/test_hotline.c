@@ -613,6 +613,8 @@ static void file_kind_replay_and_cursor(void **state)
     assert_string_equal(got.v[0]->ext_id, "1");
     assert_string_equal(got.v[1]->ext_id, "2");
     assert_string_equal(got.v[1]->published, "2022-09-25T14:30:00+08:00");
+    assert_int_equal(got.v[1]->published_ts, 1664087400);
+    assert_true(got.v[0]->flags & IG_ITEM_F_NO_DATE);
     assert_string_equal(got.v[2]->ext_id, "3");
     items_free(&got);
     /* Commit and append the rest of the line: only item 4 comes. */
