@@ -4,7 +4,8 @@
 find_package(Threads REQUIRED)
 
 # ig_fixture_http: the in-process server (tests/lib/fixture_http.h).
-add_library(ig_fixture_http STATIC ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
+add_library(ig_fixture_http STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
 ig_target_defaults(ig_fixture_http)
 target_link_libraries(ig_fixture_http PUBLIC Threads::Threads PkgConfig::ZLIB)
 
@@ -14,6 +15,11 @@ add_executable(fixture_http ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
 ig_target_defaults(fixture_http)
 target_compile_definitions(fixture_http PRIVATE FIXTURE_HTTP_MAIN=1)
 target_link_libraries(fixture_http PRIVATE Threads::Threads PkgConfig::ZLIB)
+
+# The tests below drive the hotline and file kinds.
+if(NOT (IG_WITH_HOTLINE AND IG_WITH_FILE))
+  return()
+endif()
 
 # Hotline/file kinds, hostile JSON, sources config: on files, no network.
 ig_add_test(NAME test_hotline SOURCES unit/test_hotline.c
