@@ -100,9 +100,50 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
                                        rs->threshold, classified);
 }
 
-static double round3(double v)
+/* Numbers are written here rather than with ig_jsonw_num/int (printf
+ * twice per number): scores with 3 decimals, offsets as integers. */
+static void put_u(struct ig_jsonw *w, const char *key, uint64_t v)
 {
-    return round(v * 1000.0) / 1000.0;
+    char b[24];
+    size_t n = sizeof(b);
+    do {
+        b[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ig_jsonw_key(w, key);
+    ig_jsonw_raw(w, b + n, sizeof(b) - n);
+}
+
+static void put_num(struct ig_jsonw *w, const char *key, double v)
+{
+    if (!isfinite(v) || v < 0 || v > 1e12) {
+        ig_jsonw_knum(w, key, v);
+        return;
+    }
+    uint64_t m = (uint64_t)llround(v * 1000.0);
+    char b[40];
+    size_t n = sizeof(b);
+    unsigned frac = (unsigned)(m % 1000);
+    uint64_t ip = m / 1000;
+    if (frac) {
+        /* up to 3 decimals, trailing zeros dropped: 0.5, 0.583, 2.25 */
+        int digits = 3;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            digits--;
+        }
+        for (int d = 0; d < digits; d++) {
+            b[--n] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        b[--n] = '.';
+    }
+    do {
+        b[--n] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    ig_jsonw_key(w, key);
+    ig_jsonw_raw(w, b + n, sizeof(b) - n);
 }
 
 void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
@@ -122,15 +163,15 @@ void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
     } else {
         ig_jsonw_null(w);
     }
-    ig_jsonw_knum(w, "score", round3(r->score));
-    ig_jsonw_knum(w, "confidence", round3(r->confidence));
+    put_num(w, "score", r->score);
+    put_num(w, "confidence", r->confidence);
     ig_jsonw_key(w, "alternatives");
     ig_jsonw_arr_open(w);
     for (size_t i = 0; i < r->nalts; i++) {
         ig_jsonw_obj_open(w);
         ig_jsonw_kstr(w, "code", r->alts[i].taxon->code);
         ig_jsonw_kstr(w, "name", r->alts[i].taxon->name);
-        ig_jsonw_knum(w, "score", round3(r->alts[i].score));
+        put_num(w, "score", r->alts[i].score);
         ig_jsonw_obj_close(w);
     }
     ig_jsonw_arr_close(w);
@@ -143,16 +184,16 @@ void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
         ig_jsonw_kstr(w, "code", e->code);
         ig_jsonw_kstr(w, "field",
                       e->field == CLS_FIELD_TITLE ? "title" : "text");
-        ig_jsonw_kint(w, "start", (int64_t)e->start);
-        ig_jsonw_kint(w, "end", (int64_t)e->end);
+        put_u(w, "start", e->start);
+        put_u(w, "end", e->end);
         ig_jsonw_kstr(w, "text", e->match);
-        ig_jsonw_knum(w, "weight", round3(e->weight));
+        put_num(w, "weight", e->weight);
         ig_jsonw_obj_close(w);
     }
     ig_jsonw_arr_close(w);
     ig_jsonw_kstr(w, "rules_version", ruleset_version(rs));
     if (r->regex_errors) {
-        ig_jsonw_kint(w, "regex_errors", r->regex_errors);
+        put_u(w, "regex_errors", r->regex_errors);
     }
     if (rs->router) {
         route_result_json(r->route, w);

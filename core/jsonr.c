@@ -140,7 +140,7 @@ static bool string(struct jr *j, struct ig_buf *out)
             j->i = e;
             continue;
         }
-        if (c >= 0xE1 && c <= 0xEC && j->i + 2 < j->n &&
+        if (c >= 0xE1 && c != 0xED && c <= 0xEF && j->i + 2 < j->n &&
             ((unsigned char)j->s[j->i + 1] & 0xC0) == 0x80 &&
             ((unsigned char)j->s[j->i + 2] & 0xC0) == 0x80) {
             /* the common 3-byte case (all CJK), well-formed by shape */

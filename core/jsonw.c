@@ -66,7 +66,7 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
             unsigned char d = (unsigned char)s[e];
             if (d >= 0x20 && d < 0x7f && d != '"' && d != '\\') {
                 e++;
-            } else if (d >= 0xE1 && d <= 0xEC && e + 2 < n &&
+            } else if (d >= 0xE1 && d != 0xED && d <= 0xEF && e + 2 < n &&
                        ((unsigned char)s[e + 1] & 0xC0) == 0x80 &&
                        ((unsigned char)s[e + 2] & 0xC0) == 0x80) {
                 e += 3;

@@ -387,7 +387,26 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
         /* Fast path: a CJK ideograph that needs no folding is copied as
          * is (most characters of a Chinese message). */
         cp = decode3(u + i, len - i);
-        if (cp >= 0x4E00 && cp <= 0x9FFF && !t2s_has(cp)) {
+        if (cp >= 0xFF01 && cp <= 0xFF5E) {
+            /* full-width ASCII (，！？：（）１２ Ａ): one byte */
+            unsigned char h = (unsigned char)(cp - 0xFEE0);
+            if (pend) {
+                if (any) {
+                    o[j] = ' ';
+                    m[j++] = pend_off;
+                }
+                pend = false;
+            }
+            o[j] = (char)((h >= 'A' && h <= 'Z') ? h + 32 : h);
+            m[j++] = (uint32_t)i;
+            i += 3;
+            any = true;
+            last_cjk = false;
+            continue;
+        }
+        bool plain = (cp >= 0x4E00 && cp <= 0x9FFF) ||
+                     (cp >= 0x3001 && cp <= 0x303F);
+        if (plain && !t2s_has(cp)) {
             if (pend) {
                 if (any && !last_cjk) {
                     o[j] = ' ';
