@@ -939,6 +939,13 @@ static int build_record(struct job *j)
     return IG_OK;
 }
 
+static void on_marked(void *ud, int status, const struct dedup_result *res)
+{
+    (void)status;
+    (void)res;
+    job_finish(ud, true, true);
+}
+
 static void fwd_settle(struct job *j)
 {
     struct gw *g = j->g;
@@ -951,14 +958,20 @@ static void fwd_settle(struct job *j)
         job_finish(j, false, false);
         return;
     }
-    if (g->dedup) {
-        dedup_done(g->dedup, j->id, NULL, NULL);
-    }
     struct ig_buf l;
     ig_buf_init(&l, 0);
     metrics_inc(g->m, "intake_items_out_total",
                 labels_sc(&l, j->it->source_id, j->it->channel));
     ig_buf_fini(&l);
+    /* Mark the candidate forwarded, and keep the job (and so the drain)
+     * until Redis has it: a "done" lost at shutdown would make the next
+     * start replay the candidate. A failed mark is harmless (the replay
+     * keeps its id and the forwarders absorb it), so the job is safe
+     * either way. */
+    if (g->dedup && !g->tearing_down &&
+        dedup_done(g->dedup, j->id, on_marked, j) == IG_OK) {
+        return;
+    }
     job_finish(j, true, true);
 }
 

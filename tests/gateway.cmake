@@ -69,3 +69,7 @@ endforeach()
 ig_add_script_test(NAME gateway_docs
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_docs.sh
   LABELS unit)
+# The engine in-process (gateway.h) with a real redis-server and the
+# capture forwarder.
+ig_add_test(NAME test_gateway_engine SOURCES runtime/test_gateway_engine.c
+  LIBS ig_gateway ig_redis_up LABELS runtime redis)
