@@ -59,7 +59,7 @@ row() {
         "$(echo "$line" | field rules)" "$(echo "$line" | field literals)" \
         "$(echo "$line" | field patterns)" "$rate" \
         "$(echo "$line" | field mb_per_s)" \
-        "$(awk -v a="$rate" -v b="$naive_rate" 'BEGIN { printf "%.0f", a / b }')"
+        "$(awk -v a="$rate" -v b="$naive_rate" 'BEGIN { printf (a / b < 10 ? "%.1f" : "%.0f"), a / b }')"
 }
 row "$naive"
 row "$(best --mode naive-utf --limit 300 --repeat 1)"
