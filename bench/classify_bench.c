@@ -426,8 +426,8 @@ static hs_database_t *hs_build(const struct pats *p, bool lits_only,
     }
     hs_database_t *db = NULL;
     hs_compile_error_t *err = NULL;
-    if (hs_compile_multi((const char *const *)ex, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL,
-                         &db, &err) != HS_SUCCESS) {
+    if (hs_compile_multi((const char *const *)ex, flags, ids, (unsigned)n,
+                         HS_MODE_BLOCK, NULL, &db, &err) != HS_SUCCESS) {
         fprintf(stderr, "hs_compile_multi: %s (expression %d)\n",
                 err->message, err->expression);
         exit(3);

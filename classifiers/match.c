@@ -510,6 +510,7 @@ static void explain(const struct ruleset *rs, const struct cls_scratch *s,
     if (out->regex_errors) {
         ig_buf_addf(&b, "regex errors: %u\n", out->regex_errors);
     }
+    route_result_explain(out->route, &b);
     out->explain = ig_arena_strndup(a, b.data ? b.data : "", b.len);
     ig_buf_fini(&b);
 }
