@@ -480,9 +480,10 @@ int cmd_classify(int argc, char **argv)
     }
     if (r.text) {
         ig_buf_addf(&r.out,
-                    "\n%zu items: %zu classified, %zu unclassified "
+                    "\n%zu item%s: %zu classified, %zu unclassified "
                     "(to human review)%s; rules %s\n",
-                    r.nitems, r.nclassified, r.nitems - r.nclassified,
+                    r.nitems, r.nitems == 1 ? "" : "s", r.nclassified,
+                    r.nitems - r.nclassified,
                     r.nerrors ? ", some lines malformed" : "",
                     ruleset_version(r.rs));
     }
