@@ -170,8 +170,9 @@ double ruleset_title_weight(const struct ruleset *rs);
 
 /* Style and speed warnings for a loaded rule set, added to d as warnings
  * with file:line: rules without a required literal (their regex would run
- * on every message), rules without example: or counter: lines. Returns the
- * number of warnings added. */
+ * on every message), one-character Latin keywords (they match inside
+ * almost anything), keywords that are also the rule's veto words. Returns
+ * the number of warnings added. */
 int ruleset_lint(const struct ruleset *rs, struct ig_diags *d);
 
 /* Runs every example: and counter: line of every rule through the whole

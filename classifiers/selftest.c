@@ -13,10 +13,56 @@
 #include "core/arena.h"
 #include "core/diag.h"
 
+static bool in_list(const struct lit_list *l, uint32_t lit)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i] == lit) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Lints one positive word list: one-letter Latin words match almost
+ * everything; a word that is also a veto word makes the line useless. */
+static int lint_list(const struct ruleset *rs, const struct crule *c,
+                     const struct lit_list *l, struct ig_diags *d)
+{
+    int n = 0;
+    const struct rule_info *r = &c->info;
+    for (size_t k = 0; k < l->n; k++) {
+        uint32_t lit = l->v[k];
+        if (rs->lit_len[lit] == 1) {
+            ig_diags_add(d, IG_DIAG_WARNING, r->file, r->line, 1,
+                         "rule '%s': the one-character word '%s' matches "
+                         "inside almost any message",
+                         r->id, rs->lits[lit]);
+            n++;
+        }
+        if (in_list(&c->nots, lit)) {
+            ig_diags_add(d, IG_DIAG_WARNING, r->file, r->line, 1,
+                         "rule '%s': '%s' is both a keyword and a 'not:' "
+                         "word, so it can only veto",
+                         r->id, rs->lits[lit]);
+            n++;
+        }
+    }
+    return n;
+}
+
 int ruleset_lint(const struct ruleset *rs, struct ig_diags *d)
 {
     int n = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
+        const struct crule *c = &rs->rules[i];
+        for (size_t k = 0; k < c->nany; k++) {
+            n += lint_list(rs, c, &c->any[k], d);
+        }
+        n += lint_list(rs, c, &c->all, d);
+        for (size_t k = 0; k < c->nnear; k++) {
+            n += lint_list(rs, c, &c->near[k].left, d);
+            n += lint_list(rs, c, &c->near[k].right, d);
+        }
         const struct rule_info *r = &rs->rules[i].info;
         if (!r->has_required_literal) {
             ig_diags_add(d, IG_DIAG_WARNING, r->file, r->line, 1,

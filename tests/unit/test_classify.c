@@ -254,6 +254,24 @@ static void test_regex_gating_and_lint(void **state)
     run_fini(&x);
 }
 
+static void test_lint_words(void **state)
+{
+    (void)state;
+    const char *rules =
+        "rule: short\ncode: S01-01\nany: x 垃圾\n" SAMPLES
+        "rule: contra\ncode: S01-01\nany: 垃圾 堆放\nnot: 堆放\n" SAMPLES;
+    struct run x;
+    run_init(&x, "threshold = 2\n", rules);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    assert_int_equal(ruleset_lint(x.rs, &d), 2);
+    assert_non_null(strstr(d.v[0].msg, "one-character word 'x'"));
+    assert_non_null(strstr(d.v[1].msg, "'堆放' is both"));
+    assert_int_equal(d.nerrors, 0);
+    ig_diags_fini(&d);
+    run_fini(&x);
+}
+
 /* Every pattern of the hostile file, each in its own rule next to a
  * keyword rule: the limit is hit and counted (never "no match"), and
  * the keyword rule still classifies the item. */
@@ -455,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_rule_counts_once),
         cmocka_unit_test(test_evidence_offsets),
         cmocka_unit_test(test_regex_gating_and_lint),
+        cmocka_unit_test(test_lint_words),
         cmocka_unit_test(test_catastrophic),
         cmocka_unit_test(test_big_and_empty),
         cmocka_unit_test(test_version_and_refs),
