@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "classifiers/classifier.h"
 #include "core/arena.h"
@@ -272,6 +273,63 @@ static void test_lint_words(void **state)
     run_fini(&x);
 }
 
+/* One rule set, two threads, a scratch each: the same verdicts as one
+ * thread (the rule set is read-only after loading). */
+struct worker {
+    const struct ruleset *rs;
+    const char *codes[64];
+};
+
+static const char *const TEXTS[] = {
+    "小区门口的井盖不见了", "路灯不亮了好几天", "路边占道摆摊",
+    "我们小区停水了已经三天", "今天天气很好", "垃圾没人清运",
+    "消防演习时井盖松动", "下水道盖子不见了",
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    struct cls_scratch *s = cls_scratch_new();
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < 8; i++) {
+            struct ig_arena *a = ig_arena_new(0);
+            struct cls_result r;
+            ruleset_classify(w->rs, s, NULL, 0, TEXTS[i], strlen(TEXTS[i]),
+                             false, a, &r);
+            const char *c = r.top ? r.top->code : "-";
+            if (round == 0) {
+                w->codes[i] = c;
+            } else if (strcmp(w->codes[i], c) != 0) {
+                w->codes[i] = "MISMATCH";
+            }
+            ig_arena_free(a);
+        }
+    }
+    cls_scratch_free(s);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(&x, "threshold = 2\n", BASIC);
+    struct worker w[2] = {{.rs = x.rs}, {.rs = x.rs}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    for (size_t i = 0; i < 8; i++) {
+        classify(&x, NULL, TEXTS[i]);
+        assert_string_equal(w[0].codes[i], x.r.top ? x.r.top->code : "-");
+        assert_string_equal(w[1].codes[i], w[0].codes[i]);
+    }
+    run_fini(&x);
+}
+
 /* Every pattern of the hostile file, each in its own rule next to a
  * keyword rule: the limit is hit and counted (never "no match"), and
  * the keyword rule still classifies the item. */
@@ -474,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_evidence_offsets),
         cmocka_unit_test(test_regex_gating_and_lint),
         cmocka_unit_test(test_lint_words),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_catastrophic),
         cmocka_unit_test(test_big_and_empty),
         cmocka_unit_test(test_version_and_refs),
