@@ -71,6 +71,9 @@ for k in 1 2 4; do
     row "$(best --mode hs --scale $k)"
 done
 row "$(best --mode engine --scale 0)"
+for k in 1 4; do
+    row "$(best --mode engine --scale $k --extra "$here/bench/classify_regex.rules")"
+done
 
 # The whole process: read JSON Lines, classify, route, write JSON Lines.
 bestp=0
@@ -110,6 +113,10 @@ pass() {   # pass LABEL ITEMS ARGS...: Ir of one pass over the items
 }
 for k in 1 2 4; do
     pass "engine x$k" "$m" --items "$tmp/m.jsonl" --mode engine --scale $k
+done
+for k in 1 4; do
+    pass "engine + 24 regex rules x$k" "$m" --items "$tmp/m.jsonl" \
+        --mode engine --scale $k --extra "$here/bench/classify_regex.rules"
 done
 pass "engine + routing x1" "$m" --items "$tmp/m.jsonl" --mode engine \
     --scale 0

@@ -23,7 +23,9 @@
  * automaton states and literals that real text can hit, as new rules
  * would), to show how cost grows with the number of rules. Routing data
  * is left out of scaled copies, so `engine` measures the classifier alone
- * unless --scale 0 (the directory as given, routing included).
+ * unless --scale 0 (the directory as given, routing included). --extra
+ * FILE adds one more rules file (bench/classify_regex.rules: the regex
+ * path, which the shipped rules do not use yet).
  * Prints one line: mode, items, bytes, seconds, items/s, MB/s, and the
  * pattern count and compile time where there is a compile step.
  */
@@ -239,8 +241,9 @@ static void copy_file(const char *src, const char *dst)
     ig_free(t);
 }
 
-/* Builds DIR x K in a temporary directory; returns its path (static). */
-static const char *scaled_dir(const char *dir, int k)
+/* Builds DIR x K in a temporary directory, plus the rules file extra
+ * (may be NULL) once; returns its path (static). */
+static const char *scaled_dir(const char *dir, int k, const char *extra)
 {
     static char out[4096];
     snprintf(out, sizeof(out), "/tmp/ig-bench-rules-XXXXXX");
@@ -284,6 +287,10 @@ static const char *scaled_dir(const char *dir, int k)
         ig_free(t);
     }
     closedir(d);
+    if (extra) {
+        snprintf(b, sizeof(b), "%s/zz-extra.rules", out);
+        copy_file(extra, b);
+    }
     return out;
 }
 
@@ -446,6 +453,7 @@ static hs_database_t *hs_build(const struct pats *p, bool lits_only,
 int main(int argc, char **argv)
 {
     const char *rules = NULL, *items_path = NULL, *mode = "engine";
+    const char *extra = NULL;
     int scale = 1, repeat = 3;
     size_t limit = (size_t)-1;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -459,6 +467,8 @@ int main(int argc, char **argv)
             scale = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--repeat") == 0) {
             repeat = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--extra") == 0) {
+            extra = argv[i + 1];
         } else if (strcmp(argv[i], "--limit") == 0) {
             limit = (size_t)atol(argv[i + 1]);
         } else {
@@ -468,12 +478,13 @@ int main(int argc, char **argv)
     }
     if (rules == NULL || items_path == NULL) {
         fprintf(stderr, "usage: bench_classify --rules DIR --items FILE "
-                        "[--mode M] [--scale K] [--repeat N] [--limit N]\n");
+                        "[--mode M] [--scale K] [--repeat N] [--limit N] "
+                        "[--extra FILE]\n");
         return 2;
     }
     size_t nitems, bytes;
     struct item *items = load_items(items_path, limit, &nitems, &bytes);
-    const char *dir = scale > 0 ? scaled_dir(rules, scale) : rules;
+    const char *dir = scale > 0 ? scaled_dir(rules, scale, extra) : rules;
     struct ig_diags d;
     ig_diags_init(&d);
     struct ruleset *rs = NULL;
@@ -633,10 +644,10 @@ int main(int argc, char **argv)
     }
     sink = matches;
     double n = (double)nitems * repeat;
-    printf("mode=%s scale=%d rules=%zu patterns=%zu literals=%zu "
+    printf("mode=%s%s scale=%d rules=%zu patterns=%zu literals=%zu "
            "states=%zu items=%.0f bytes=%.0f secs=%.3f items_per_s=%.0f "
            "mb_per_s=%.1f compile_s=%.3f matches=%zu\n",
-           mode, scale, ruleset_nrules(rs), npat ? npat : p.n, rs->nlits,
+           mode, extra ? "+regex" : "", scale, ruleset_nrules(rs), npat ? npat : p.n, rs->nlits,
            prefilter_states(rs->pf), n, (double)bytes * repeat, secs,
            secs > 0 ? n / secs : 0,
            secs > 0 ? (double)bytes * repeat / secs / 1e6 : 0, compile_s,
