@@ -55,8 +55,8 @@ struct gw_conf_redis {
     char *password_ref;   /* owned: env:NAME | file:/path | NULL */
     char *prefix;         /* owned: key prefix, e.g. "intake" */
     int64_t retention_ms; /* TTL of every dedup key */
-    int64_t connect_timeout_ms;
-    int64_t retry_ms; /* reconnect interval when Redis is down */
+    int64_t timeout_ms;   /* connect or command, then reconnect */
+    int64_t retry_ms;     /* reconnect interval when Redis is down */
 };
 
 /* [api] */

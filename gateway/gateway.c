@@ -260,7 +260,7 @@ static void redis_setup(const struct gw_conf *conf, const char *password,
     rc->user = conf->redis.user && *conf->redis.user ? conf->redis.user : NULL;
     rc->password = password;
     rc->db = conf->redis.db;
-    rc->timeout_ms = conf->redis.connect_timeout_ms;
+    rc->timeout_ms = conf->redis.timeout_ms;
     rc->retry_ms = conf->redis.retry_ms;
 }
 
