@@ -71,8 +71,9 @@ for k in 1 2 4; do
     row "$(best --mode hs --scale $k)"
 done
 row "$(best --mode engine --scale 0)"
+regex_rules=$here/bench/classify_regex.rules
 for k in 1 4; do
-    row "$(best --mode engine --scale $k --extra "$here/bench/classify_regex.rules")"
+    row "$(best --mode engine --scale $k --extra "$regex_rules")"
 done
 
 # The whole process: read JSON Lines, classify, route, write JSON Lines.
@@ -116,7 +117,7 @@ for k in 1 2 4; do
 done
 for k in 1 4; do
     pass "engine + 24 regex rules x$k" "$m" --items "$tmp/m.jsonl" \
-        --mode engine --scale $k --extra "$here/bench/classify_regex.rules"
+        --mode engine --scale $k --extra "$regex_rules"
 done
 pass "engine + routing x1" "$m" --items "$tmp/m.jsonl" --mode engine \
     --scale 0

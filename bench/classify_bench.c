@@ -647,7 +647,8 @@ int main(int argc, char **argv)
     printf("mode=%s%s scale=%d rules=%zu patterns=%zu literals=%zu "
            "states=%zu items=%.0f bytes=%.0f secs=%.3f items_per_s=%.0f "
            "mb_per_s=%.1f compile_s=%.3f matches=%zu\n",
-           mode, extra ? "+regex" : "", scale, ruleset_nrules(rs), npat ? npat : p.n, rs->nlits,
+           mode, extra ? "+regex" : "", scale, ruleset_nrules(rs),
+           npat ? npat : p.n, rs->nlits,
            prefilter_states(rs->pf), n, (double)bytes * repeat, secs,
            secs > 0 ? n / secs : 0,
            secs > 0 ? (double)bytes * repeat / secs / 1e6 : 0, compile_s,

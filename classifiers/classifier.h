@@ -124,7 +124,8 @@ struct cls_result {
     double score;                /* top score (0 when unclassified) */
     double best_score;           /* best code's score even if < threshold */
     double confidence;           /* [0, 1], see docs/classifier.md */
-    struct cls_alt alts[CLS_MAX_ALTS]; /* runners-up, best first */
+    /* runners-up, best first; when unclassified, the best candidates */
+    struct cls_alt alts[CLS_MAX_ALTS];
     size_t nalts;
     struct cls_evidence *ev;     /* arena; fired (not vetoed) rules only */
     size_t nev;
