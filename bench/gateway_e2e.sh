@@ -69,7 +69,7 @@ rules = $here/rules
 sources = sources.conf
 state_dir = state
 log_level = warn
-max_inflight = 4096
+max_inflight = 1024
 
 [redis]
 socket = $tmp/redis.sock
@@ -94,7 +94,7 @@ for aof in no yes; do
         "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
     run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 -p base64
     redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
-    run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 16
+    run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5
     echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
     stop_redis
     rm -rf "$tmp/state"

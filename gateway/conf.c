@@ -37,7 +37,7 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
     {"log_format", IG_CFG_ENUM, "json", M(log_format),
      "json: one object per line (for journald/collectors); text", 0,
      log_formats},
-    {"max_inflight", IG_CFG_INT, "4096", M(max_inflight),
+    {"max_inflight", IG_CFG_INT, "1024", M(max_inflight),
      "items between intake and forward; sources pause above this", 0, NULL},
     {"drain_timeout", IG_CFG_DUR_MS, "30s", M(drain_timeout_ms),
      "on SIGTERM or --once, wait this long for in-flight items", 0, NULL},

@@ -177,7 +177,7 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(gw_conf_load_mem("t.conf", text, sizeof(text) - 1,
                                       "/etc/intake", &c, &d),
                      IG_OK);
-    assert_int_equal(c->gw.max_inflight, 4096);
+    assert_int_equal(c->gw.max_inflight, 1024);
     assert_int_equal(c->redis.retention_ms, (int64_t)30 * 86400 * 1000);
     assert_string_equal(c->redis.prefix, "intake");
     assert_false(c->has_redis);
