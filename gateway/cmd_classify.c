@@ -358,11 +358,17 @@ static bool do_file(struct run *r, FILE *f, const char *name)
                     ll--;
                 }
                 size_t b = 0;
+                /* a UTF-8 byte order mark, as Windows tools write */
+                if (lineno == 1 && ll >= 3 &&
+                    memcmp(line.data, "\xef\xbb\xbf", 3) == 0) {
+                    b = 3;
+                }
+                size_t bom = b;
                 while (b < ll && strchr(" \t", line.data[b])) {
                     b++;
                 }
                 if (b < ll) {
-                    do_item(r, name, lineno, line.data, ll);
+                    do_item(r, name, lineno, line.data + bom, ll - bom);
                 }
             }
             ig_buf_reset(&line);

@@ -53,6 +53,10 @@ check "the run goes on after it" grep -q '"id":"c"' "$tmp/mixed"
 check "unknown fields pass through" grep -q '"extra":\[1,2\]' "$tmp/mixed"
 check "rules_version present" grep -q '"rules_version":"rules-' "$tmp/mixed"
 
+printf '\357\273\277{"id":"bom","text":"路灯不亮"}\n' |
+    "$intake" classify --rules "$rules" >"$tmp/bom"
+check "a byte order mark is skipped" grep -q '^{"id":"bom"' "$tmp/bom"
+
 mkdir "$tmp/broken"
 cp "$rules/taxonomy.tsv" "$tmp/broken/"
 printf 'rule: x\ncode: B01-99\nany: 井盖\nexample: a\ncounter: b\n' \
