@@ -280,8 +280,11 @@ static void do_item(struct run *r, const char *file, size_t lineno,
         idlen = idm->raw_len;
     }
     struct cls_result res;
-    ruleset_classify(r->rs, r->scratch, title, tl, text, xl, r->explain, a,
-                     &res);
+    if (ruleset_classify(r->rs, r->scratch, title, tl, text, xl, r->explain,
+                         a, &res) < 0) {
+        error_line(r, file, lineno, "item too large to classify");
+        goto out;
+    }
     r->nitems++;
     r->nclassified += res.top != NULL;
     r->nregex_errors += res.regex_errors;
