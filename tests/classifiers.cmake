@@ -9,8 +9,9 @@ ig_add_test(NAME test_prefilter SOURCES unit/test_prefilter.c
   LIBS ig_classifiers ig_core LABELS unit)
 ig_add_test(NAME test_rule_parse SOURCES unit/test_rule_parse.c
   LIBS ig_classifiers ig_core LABELS unit)
+# PCRE2 directly too: the gating test compares the engine with it.
 ig_add_test(NAME test_classify SOURCES unit/test_classify.c
-  LIBS ig_classifiers ig_core LABELS unit)
+  LIBS ig_classifiers ig_core PkgConfig::PCRE2 LABELS unit)
 ig_add_test(NAME test_taxonomy SOURCES unit/test_taxonomy.c
   LIBS ig_classifiers ig_core LABELS unit)
 # The shipped rules/: loads cleanly, every example:/counter: line passes.

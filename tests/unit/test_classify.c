@@ -14,6 +14,9 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "classifiers/classifier.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -271,6 +274,81 @@ static void test_lint_words(void **state)
     assert_int_equal(d.nerrors, 0);
     ig_diags_fini(&d);
     run_fini(&x);
+}
+
+/* Gating soundness: a regex-only rule is evaluated only when one of the
+ * literals extracted from its pattern was seen. For random patterns and
+ * texts, the rule fires exactly when PCRE2 alone finds a match. */
+static void rand_piece(struct ig_buf *b, int depth)
+{
+    static const char *const atoms[] = {"井", "盖", "坏", "a", "b", ".",
+                                        "[井盖]", "\\d", "ab", "井盖"};
+    static const char *const quants[] = {"", "", "", "?", "*", "+", "{0,2}",
+                                         "{1,2}", "{2}"};
+    int n = 1 + rand() % 4;
+    for (int i = 0; i < n; i++) {
+        if (depth < 2 && rand() % 4 == 0) {
+            ig_buf_adds(b, rand() % 2 ? "(" : "(?:");
+            rand_piece(b, depth + 1);
+            if (rand() % 2) {
+                ig_buf_addc(b, '|');
+                rand_piece(b, depth + 1);
+            }
+            ig_buf_addc(b, ')');
+        } else {
+            ig_buf_adds(b, atoms[rand() % 10]);
+        }
+        ig_buf_adds(b, quants[rand() % 9]);
+    }
+}
+
+static void test_gating_sound(void **state)
+{
+    (void)state;
+    srand(3);
+    static const char *const alpha[] = {"井", "盖", "坏", "a", "b", "1", "x"};
+    int fired_total = 0;
+    for (int round = 0; round < 150; round++) {
+        struct ig_buf pat;
+        ig_buf_init(&pat, 0);
+        rand_piece(&pat, 0);
+        int ec;
+        PCRE2_SIZE eo;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len,
+                                       PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                                       &ec, &eo, NULL);
+        assert_non_null(re);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        struct ig_buf rules;
+        ig_buf_init(&rules, 0);
+        ig_buf_addf(&rules, "rule: r\ncode: S01-01\nweight: 5\nregex: %s\n"
+                            SAMPLES, pat.data);
+        struct run x;
+        run_init(&x, "threshold = 2\n", rules.data);
+        for (int t = 0; t < 40; t++) {
+            /* (an empty message has nothing to run a pattern on) */
+            char text[64] = "";
+            int k = 1 + rand() % 8;
+            for (int i = 0; i < k; i++) {
+                strcat(text, alpha[rand() % 7]);
+            }
+            int rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md,
+                                 NULL);
+            classify(&x, NULL, text);
+            bool fired = x.r.nfired == 1 && !x.r.fired[0].error;
+            if (fired != (rc >= 0)) {
+                fail_msg("pattern %s on '%s': engine %d, pcre2 %d", pat.data,
+                         text, fired, rc);
+            }
+            fired_total += fired;
+        }
+        run_fini(&x);
+        ig_buf_fini(&rules);
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+        ig_buf_fini(&pat);
+    }
+    assert_true(fired_total > 100);
 }
 
 /* One rule set, two threads, a scratch each: the same verdicts as one
@@ -532,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_evidence_offsets),
         cmocka_unit_test(test_regex_gating_and_lint),
         cmocka_unit_test(test_lint_words),
+        cmocka_unit_test(test_gating_sound),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_catastrophic),
         cmocka_unit_test(test_big_and_empty),
