@@ -12,6 +12,9 @@
 #   webhook_retry  webhook answering 500, then 200 -> delivered once
 #   kill9          kill -9 of the gateway during a run, restart -> nothing
 #                  lost, nothing twice
+#   drain          Redis down from the start, SIGTERM: the gateway exits
+#                  promptly without committing; with Redis back, a --once
+#                  run forwards every item exactly once
 #   reload_api     push endpoint answers with classification; /metrics and
 #                  /healthz; reload with a broken rule file keeps the old
 #                  rules working; a fixed one bumps the generation
@@ -336,6 +339,27 @@ case_kill9() {
     "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
         fail "restart run failed"
     expect_exactly_once 3000
+}
+
+case_drain() {
+    gen_items "$tmp/items.jsonl" 0 50
+    file_source "$tmp/items.jsonl"
+    write_conf "$NEAR_OFF"
+    # No redis-server yet: the items wait for it, the poll stays open.
+    gw_start gw.log
+    sleep 2
+    kill -TERM "$gw_pid"
+    local t0=$SECONDS
+    wait "$gw_pid" || fail "gateway did not exit cleanly on SIGTERM"
+    [ $((SECONDS - t0)) -le 15 ] || fail "drain took $((SECONDS - t0)) s"
+    # The state record (if any) holds no cursor: nothing was committed.
+    if grep -q '^cursor' "$tmp/state/sources/items.state" 2>/dev/null; then
+        fail "cursor committed although nothing was forwarded"
+    fi
+    redis_start
+    "$intake" run -c "$tmp/gateway.conf" --once 2>>"$tmp/gw.log" ||
+        fail "run after Redis came back failed"
+    expect_exactly_once 50
 }
 
 http_call() { # http_call METHOD PATH [TOKEN] [BODY] -> body; code in $tmp/code
