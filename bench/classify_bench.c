@@ -58,7 +58,7 @@
 struct item {
     char *title, *text;
     size_t tl, xl;
-    char *both;      /* title \n text, raw, for the baselines */
+    char *both; /* title \n text, raw, for the baselines */
     size_t bl;
 };
 
@@ -130,8 +130,8 @@ static struct item *load_items(const char *path, size_t limit, size_t *n,
 
 /* ---- scaled copies of a rule set ---- */
 
-static const char *const extra_char[] = {"甲", "乙", "丙", "丁", "戊", "己",
-                                         "庚", "辛"};
+static const char *const extra_char[] = {"甲", "乙", "丙", "丁",
+                                         "戊", "己", "庚", "辛"};
 
 /* Permutes the characters of word w for copy k (2..): reversed, rotated,
  * or both; a word that would not change gets a marker character. */
@@ -191,10 +191,9 @@ static void rewrite_rules(const char *text, size_t len, int k,
         char *line = ig_strndup(p, ll);
         p += ll + 1;
         const char *v = strchr(line, ':');
-        bool words = strncmp(line, "any:", 4) == 0 ||
-                     strncmp(line, "all:", 4) == 0 ||
-                     strncmp(line, "not:", 4) == 0 ||
-                     strncmp(line, "near:", 5) == 0;
+        bool words =
+            strncmp(line, "any:", 4) == 0 || strncmp(line, "all:", 4) == 0 ||
+            strncmp(line, "not:", 4) == 0 || strncmp(line, "near:", 5) == 0;
         if (strncmp(line, "rule:", 5) == 0) {
             ig_buf_addf(out, "%s-r%d\n", line, k);
         } else if (words && v) {
@@ -212,9 +211,9 @@ static void rewrite_rules(const char *text, size_t len, int k,
                 while (*e && !is_sep_at(e, &sl)) {
                     e++;
                 }
-                bool keep = *s == '"' ||
-                            (near && (strncmp(s, "within", 6) == 0 ||
-                                      (*s >= '0' && *s <= '9')));
+                bool keep =
+                    *s == '"' || (near && (strncmp(s, "within", 6) == 0 ||
+                                           (*s >= '0' && *s <= '9')));
                 if (keep) {
                     ig_buf_add(out, s, (size_t)(e - s));
                 } else {
@@ -315,9 +314,9 @@ static void rm_dir(const char *dir)
 /* ---- the patterns of a loaded rule set, for the baselines ---- */
 
 struct pats {
-    char **v;       /* PCRE2 syntax */
-    bool *is_lit;   /* keyword (literal) or regex */
-    int *code;      /* taxon index */
+    char **v;     /* PCRE2 syntax */
+    bool *is_lit; /* keyword (literal) or regex */
+    int *code;    /* taxon index */
     size_t n, cap;
 };
 
@@ -393,8 +392,8 @@ static void hit_count(void *ud, uint32_t pat, size_t end)
     (*(size_t *)ud)++;
 }
 
-static int hs_count(unsigned id, unsigned long long from,
-                    unsigned long long to, unsigned flags, void *ctx)
+static int hs_count(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ctx)
 {
     (void)id;
     (void)from;
@@ -435,8 +434,8 @@ static hs_database_t *hs_build(const struct pats *p, bool lits_only,
     hs_compile_error_t *err = NULL;
     if (hs_compile_multi((const char *const *)ex, flags, ids, (unsigned)n,
                          HS_MODE_BLOCK, NULL, &db, &err) != HS_SUCCESS) {
-        fprintf(stderr, "hs_compile_multi: %s (expression %d)\n",
-                err->message, err->expression);
+        fprintf(stderr, "hs_compile_multi: %s (expression %d)\n", err->message,
+                err->expression);
         exit(3);
     }
     *secs = now_s() - t0;
@@ -518,8 +517,7 @@ int main(int argc, char **argv)
                     ig_norm_add(&nm, it->title, it->tl);
                     ig_norm_addc(&nm, '\n', 0);
                     ig_norm_add(&nm, it->text, it->xl);
-                    prefilter_scan(rs->pf, nm.s, nm.len, hit_count,
-                                   &matches);
+                    prefilter_scan(rs->pf, nm.s, nm.len, hit_count, &matches);
                     continue;
                 }
                 struct ig_arena *a = ig_arena_new(16 * 1024);
@@ -561,8 +559,7 @@ int main(int argc, char **argv)
         ig_norm_fini(&nm);
         hs_free_scratch(hsc);
         hs_free_database(db);
-    } else if (strncmp(mode, "naive", 5) == 0 ||
-               strcmp(mode, "percode") == 0) {
+    } else if (strncmp(mode, "naive", 5) == 0 || strcmp(mode, "percode") == 0) {
         bool utfcheck = strcmp(mode, "naive-utf") == 0;
         bool percode = mode[0] == 'p';
         size_t ncode = ruleset_ntaxa(rs);
@@ -586,10 +583,9 @@ int main(int argc, char **argv)
                 }
                 int ec;
                 PCRE2_SIZE eo;
-                code[npat] = pcre2_compile((PCRE2_SPTR)b.data, b.len,
-                                           PCRE2_UTF | PCRE2_UCP |
-                                               PCRE2_CASELESS,
-                                           &ec, &eo, NULL);
+                code[npat] = pcre2_compile(
+                    (PCRE2_SPTR)b.data, b.len,
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &ec, &eo, NULL);
                 pcre2_jit_compile(code[npat], PCRE2_JIT_COMPLETE);
                 npat++;
                 ig_buf_fini(&b);
@@ -601,9 +597,9 @@ int main(int argc, char **argv)
                 /* PCRE2_LITERAL does not combine with PCRE2_UCP */
                 uint32_t opt = PCRE2_UTF | PCRE2_CASELESS |
                                (p.is_lit[i] ? PCRE2_LITERAL : PCRE2_UCP);
-                code[npat] = pcre2_compile((PCRE2_SPTR)p.v[i],
-                                           PCRE2_ZERO_TERMINATED, opt, &ec,
-                                           &eo, NULL);
+                code[npat] =
+                    pcre2_compile((PCRE2_SPTR)p.v[i], PCRE2_ZERO_TERMINATED,
+                                  opt, &ec, &eo, NULL);
                 pcre2_jit_compile(code[npat], PCRE2_JIT_COMPLETE);
                 npat++;
             }
@@ -625,8 +621,8 @@ int main(int argc, char **argv)
                     mopt = PCRE2_NO_UTF_CHECK;
                 }
                 for (size_t k = 0; k < npat; k++) {
-                    int rc = pcre2_match(code[k], (PCRE2_SPTR)it->both,
-                                         it->bl, 0, mopt, md, mc);
+                    int rc = pcre2_match(code[k], (PCRE2_SPTR)it->both, it->bl,
+                                         0, mopt, md, mc);
                     matches += rc > 0;
                 }
             }
@@ -648,9 +644,8 @@ int main(int argc, char **argv)
            "states=%zu items=%.0f bytes=%.0f secs=%.3f items_per_s=%.0f "
            "mb_per_s=%.1f compile_s=%.3f matches=%zu\n",
            mode, extra ? "+regex" : "", scale, ruleset_nrules(rs),
-           npat ? npat : p.n, rs->nlits,
-           prefilter_states(rs->pf), n, (double)bytes * repeat, secs,
-           secs > 0 ? n / secs : 0,
+           npat ? npat : p.n, rs->nlits, prefilter_states(rs->pf), n,
+           (double)bytes * repeat, secs, secs > 0 ? n / secs : 0,
            secs > 0 ? (double)bytes * repeat / secs / 1e6 : 0, compile_s,
            matches);
     for (size_t i = 0; i < p.n; i++) {

@@ -28,19 +28,19 @@ static uint32_t rnd(uint32_t n)
 }
 
 static const char *const towns[] = {
-    "徐泾镇", "华新镇", "重固镇", "赵巷镇", "白鹤镇", "朱家角镇", "练塘镇",
-    "金泽镇", "夏阳街道", "盈浦街道", "香花桥街道", "青浦工业园区",
+    "徐泾镇", "华新镇", "重固镇",   "赵巷镇",   "白鹤镇",     "朱家角镇",
+    "练塘镇", "金泽镇", "夏阳街道", "盈浦街道", "香花桥街道", "青浦工业园区",
 };
 static const char *const roads[] = {
-    "华徐公路", "外青松公路", "盈港东路", "公园路", "城中北路", "崧泽大道",
+    "华徐公路",   "外青松公路", "盈港东路", "公园路", "城中北路", "崧泽大道",
     "淀山湖大道", "沪青平公路", "青赵公路", "漕盈路", "新府中路", "胜利路",
 };
 static const char *const estates[] = {
     "馨苑", "花园", "小区", "新村", "公寓", "家园", "雅苑", "佳苑",
 };
 static const char *const estate_head[] = {
-    "绿洲", "华庭", "静湖", "东方", "金色", "清水", "明珠", "春申", "怡景",
-    "和平", "翠湖", "新城",
+    "绿洲", "华庭", "静湖", "东方", "金色", "清水",
+    "明珠", "春申", "怡景", "和平", "翠湖", "新城",
 };
 static const char *const hazards[] = {
     "小区门口的窨井盖不见了，晚上走路很危险",
@@ -127,8 +127,9 @@ static void place(char *buf, size_t *len, size_t cap)
     char tmp[256];
     switch (rnd(3)) {
     case 0:
-        snprintf(tmp, sizeof(tmp), "青浦区%s%s%u号附近", towns[rnd(N_OF(towns))],
-                 roads[rnd(N_OF(roads))], 1 + rnd(999));
+        snprintf(tmp, sizeof(tmp), "青浦区%s%s%u号附近",
+                 towns[rnd(N_OF(towns))], roads[rnd(N_OF(roads))],
+                 1 + rnd(999));
         break;
     case 1:
         snprintf(tmp, sizeof(tmp), "%s%s%s%u号楼", towns[rnd(N_OF(towns))],

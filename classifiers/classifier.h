@@ -43,9 +43,9 @@ struct router;
  * see the first CLS_REGEX_MAX_BYTES of each normalised field (counted in
  * cls_result.regex_truncated), so no item can stall the loop. */
 #define CLS_REGEX_MAX_BYTES (64u * 1024u)
-#define CLS_MATCH_LIMIT 300000u      /* PCRE2 match limit per regex call */
-#define CLS_DEPTH_LIMIT 10000u       /* PCRE2 depth limit (interpreter) */
-#define CLS_HEAP_LIMIT_KIB 20480u    /* PCRE2 heap limit per call */
+#define CLS_MATCH_LIMIT 300000u   /* PCRE2 match limit per regex call */
+#define CLS_DEPTH_LIMIT 10000u    /* PCRE2 depth limit (interpreter) */
+#define CLS_HEAP_LIMIT_KIB 20480u /* PCRE2 heap limit per call */
 #define CLS_MAX_ALTS 3
 
 /* Field an evidence span lies in. */
@@ -63,31 +63,31 @@ struct taxon {
     const char *name;         /* "雨水井盖" */
     const char *const *depts; /* lead first, as written in the plan */
     size_t ndepts;
-    size_t index;             /* position in the table (tie-break order) */
+    size_t index; /* position in the table (tie-break order) */
 };
 
 /* An example: or counter: line of a rule. */
 struct rule_sample {
-    const char *text;   /* the message, as written after the key */
-    int line;           /* line in the rule's file */
+    const char *text; /* the message, as written after the key */
+    int line;         /* line in the rule's file */
 };
 
 /* Read-only description of one rule, for linters and test runners. All
  * pointers belong to the ruleset. */
 struct rule_info {
-    const char *id;              /* "manhole-cover-broken" */
-    const char *code;            /* "B01-14" */
+    const char *id;   /* "manhole-cover-broken" */
+    const char *code; /* "B01-14" */
     const struct taxon *taxon;
-    const char *desc;            /* "" when none */
+    const char *desc; /* "" when none */
     double weight;
-    const char *file;            /* path as given to ruleset_load + name */
-    int line;                    /* line of the rule: key */
+    const char *file; /* path as given to ruleset_load + name */
+    int line;         /* line of the rule: key */
     const struct rule_sample *examples;
     size_t nexamples;
     const struct rule_sample *counters;
     size_t ncounters;
-    size_t nwords;               /* keywords on any/all/near/not lines */
-    size_t nregex;               /* regex: and not-regex: lines */
+    size_t nwords; /* keywords on any/all/near/not lines */
+    size_t nregex; /* regex: and not-regex: lines */
     /* false when the rule can only be gated by running its regex on every
      * message (no keyword line and no fixed word inside the pattern): the
      * linter reports it as slow. */
@@ -95,12 +95,12 @@ struct rule_info {
 };
 
 struct cls_evidence {
-    const char *rule;     /* rule id (ruleset) */
-    const char *code;     /* code the rule votes for (ruleset) */
+    const char *rule; /* rule id (ruleset) */
+    const char *code; /* code the rule votes for (ruleset) */
     enum cls_field field;
-    size_t start, end;    /* byte offsets into the ORIGINAL field */
-    const char *match;    /* the matched original text (arena) */
-    double weight;        /* the rule's contribution to its code's score */
+    size_t start, end; /* byte offsets into the ORIGINAL field */
+    const char *match; /* the matched original text (arena) */
+    double weight;     /* the rule's contribution to its code's score */
 };
 
 struct cls_alt {
@@ -110,30 +110,30 @@ struct cls_alt {
 
 /* A rule that fired (or was vetoed, or failed) on the item. */
 struct cls_fired {
-    size_t rule;          /* index for ruleset_rule() */
-    const char *id;       /* rule id (ruleset) */
+    size_t rule;    /* index for ruleset_rule() */
+    const char *id; /* rule id (ruleset) */
     const struct taxon *taxon;
-    double contribution;  /* weight, times title_weight if seen in title */
-    bool in_title;        /* some positive evidence lies in the title */
-    bool vetoed;          /* a not:/not-regex: line matched: no vote */
-    bool error;           /* a regex hit a PCRE2 limit: no vote */
+    double contribution; /* weight, times title_weight if seen in title */
+    bool in_title;       /* some positive evidence lies in the title */
+    bool vetoed;         /* a not:/not-regex: line matched: no vote */
+    bool error;          /* a regex hit a PCRE2 limit: no vote */
 };
 
 struct cls_result {
-    const struct taxon *top;     /* NULL = unclassified */
-    double score;                /* top score (0 when unclassified) */
-    double best_score;           /* best code's score even if < threshold */
-    double confidence;           /* [0, 1], see docs/classifier.md */
+    const struct taxon *top; /* NULL = unclassified */
+    double score;            /* top score (0 when unclassified) */
+    double best_score;       /* best code's score even if < threshold */
+    double confidence;       /* [0, 1], see docs/classifier.md */
     /* runners-up, best first; when unclassified, the best candidates */
     struct cls_alt alts[CLS_MAX_ALTS];
     size_t nalts;
-    struct cls_evidence *ev;     /* arena; fired (not vetoed) rules only */
+    struct cls_evidence *ev; /* arena; fired (not vetoed) rules only */
     size_t nev;
-    struct cls_fired *fired;     /* arena; in rule order */
+    struct cls_fired *fired; /* arena; in rule order */
     size_t nfired;
-    unsigned regex_errors;       /* regex calls that hit a PCRE2 limit */
-    bool regex_truncated;        /* a field exceeded CLS_REGEX_MAX_BYTES */
-    const char *explain;         /* human account when asked, else NULL */
+    unsigned regex_errors; /* regex calls that hit a PCRE2 limit */
+    bool regex_truncated;  /* a field exceeded CLS_REGEX_MAX_BYTES */
+    const char *explain;   /* human account when asked, else NULL */
     /* Place, town, units, priority, track (classifiers/route.h); arena.
      * NULL when the rules directory has no routing data (places.tsv). */
     struct route_result *route;

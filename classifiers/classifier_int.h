@@ -28,30 +28,30 @@ struct lit_list {
 
 struct near_cond {
     struct lit_list left, right;
-    unsigned within;        /* characters between the two words, at most */
+    unsigned within; /* characters between the two words, at most */
 };
 
 struct rx {
-    void *code;             /* pcre2_code_8 *, owned via the arena */
-    const char *src;        /* pattern as written (arena) */
+    void *code;      /* pcre2_code_8 *, owned via the arena */
+    const char *src; /* pattern as written (arena) */
     int line, col;
-    struct lit_list req;    /* any of these must be seen (empty: none) */
+    struct lit_list req; /* any of these must be seen (empty: none) */
 };
 
 struct crule {
     struct rule_info info;
     size_t taxon_index;
-    struct lit_list *any;   /* each group: at least one must be seen */
+    struct lit_list *any; /* each group: at least one must be seen */
     size_t nany;
-    struct lit_list all;    /* every one must be seen */
+    struct lit_list all; /* every one must be seen */
     struct near_cond *near;
     size_t nnear;
-    struct rx *rx;          /* must all match */
+    struct rx *rx; /* must all match */
     size_t nrx;
-    struct lit_list nots;   /* any seen: veto */
-    struct rx *nrx_v;       /* any matching: veto */
+    struct lit_list nots; /* any seen: veto */
+    struct rx *nrx_v;     /* any matching: veto */
     size_t nnrx;
-    bool always;            /* no literal gate: evaluated on every item */
+    bool always; /* no literal gate: evaluated on every item */
 };
 
 struct ruleset {
@@ -64,22 +64,22 @@ struct ruleset {
     size_t ntaxa;
     struct crule *rules;
     size_t nrules;
-    const char **lits;        /* normalised literal text */
+    const char **lits; /* normalised literal text */
     size_t *lit_len;
     size_t nlits;
-    uint32_t *lit_rule_off;   /* nlits + 1: rules gated by literal */
+    uint32_t *lit_rule_off; /* nlits + 1: rules gated by literal */
     uint32_t *lit_rule;
-    uint32_t *always;         /* rules evaluated on every item */
+    uint32_t *always; /* rules evaluated on every item */
     size_t nalways;
     struct prefilter *pf;
-    struct router *router;    /* NULL when no places.tsv */
+    struct router *router; /* NULL when no places.tsv */
 };
 
 /* ---- rule_parse.c ---- */
 
 /* A parsed (not yet compiled) rule, all strings in the parse arena. */
 struct prule_words {
-    char **w;                 /* normalised words */
+    char **w; /* normalised words */
     size_t n;
 };
 
@@ -89,7 +89,7 @@ struct prule_near {
 };
 
 struct prule_rx {
-    const char *src;          /* as written */
+    const char *src; /* as written */
     int line, col;
 };
 
@@ -123,9 +123,8 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
 /* Splits a keyword line into normalised words (quotes keep spaces).
  * Returns the count, or -1 with *err_col (0-based char index) and *err set
  * on a syntax error (unterminated quote). */
-int rule_split_words(const char *s, struct ig_arena *a,
-                     struct prule_words *out, size_t *err_col,
-                     const char **err);
+int rule_split_words(const char *s, struct ig_arena *a, struct prule_words *out,
+                     size_t *err_col, const char **err);
 /* Closest of n candidates to s by edit distance, or NULL when none is
  * close enough to suggest. */
 const char *rule_closest(const char *s, const char *const *cand, size_t n);

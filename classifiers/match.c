@@ -41,24 +41,24 @@
 #define NONE UINT32_MAX
 
 struct hit {
-    uint32_t end;    /* normalised offset just past the literal */
-    uint32_t next;   /* next hit of the same literal, or NONE */
+    uint32_t end;  /* normalised offset just past the literal */
+    uint32_t next; /* next hit of the same literal, or NONE */
 };
 
 /* Evidence collected while evaluating, in normalised offsets. */
 struct sev {
     uint32_t rule;
     uint32_t a, b;
-    uint8_t veto;    /* 1: this span vetoed the rule */
-    uint8_t field;   /* enum cls_field */
-    const char *what;  /* "any", "all", "near", "regex", "not", ... */
+    uint8_t veto;     /* 1: this span vetoed the rule */
+    uint8_t field;    /* enum cls_field */
+    const char *what; /* "any", "all", "near", "regex", "not", ... */
 };
 
 struct cls_scratch {
     struct ig_norm norm;
     size_t title_end, text_start;
     uint32_t gen;
-    size_t nlits, nrules, ntaxa;     /* sizes the arrays below fit */
+    size_t nlits, nrules, ntaxa; /* sizes the arrays below fit */
     uint32_t *lit_gen, *lit_first, *lit_last, *lit_count;
     struct hit *hits;
     size_t nhits, caphits;
@@ -85,7 +85,7 @@ struct cls_scratch *cls_scratch_new(void)
     s->mc = pcre2_match_context_create(NULL);
     s->js = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL);
     if (s->md == NULL || s->mc == NULL || s->js == NULL) {
-        abort();   /* out of memory, as in the core allocators */
+        abort(); /* out of memory, as in the core allocators */
     }
     pcre2_set_match_limit(s->mc, CLS_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mc, CLS_DEPTH_LIMIT);
@@ -201,8 +201,8 @@ static bool seen(const struct cls_scratch *s, uint32_t lit)
 /* Records a span; field < 0 derives it from the offset (keywords never
  * touch the separator), a regex passes the field it ran on (its match may
  * be empty at the very end of the title). */
-static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a,
-                     size_t b, bool veto, const char *what, int field);
+static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
+                     bool veto, const char *what, int field);
 
 static void add_ev(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
                    bool veto, const char *what)
@@ -210,8 +210,8 @@ static void add_ev(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
     add_ev_f(s, rule, a, b, veto, what, -1);
 }
 
-static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a,
-                     size_t b, bool veto, const char *what, int field)
+static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
+                     bool veto, const char *what, int field)
 {
     if (s->nev == s->capev) {
         s->capev = s->capev ? 2 * s->capev : 64;
@@ -252,8 +252,7 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
             if (!seen(s, r)) {
                 continue;
             }
-            for (uint32_t h = s->lit_first[l]; h != NONE;
-                 h = s->hits[h].next) {
+            for (uint32_t h = s->lit_first[l]; h != NONE; h = s->hits[h].next) {
                 size_t ae = s->hits[h].end, as = ae - rs->lit_len[l];
                 for (uint32_t g = s->lit_first[r]; g != NONE;
                      g = s->hits[g].next) {
@@ -316,8 +315,7 @@ static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
 enum verdict { R_NO, R_FIRED, R_VETOED, R_ERROR };
 
 static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
-                              uint32_t ri, unsigned *rx_errors,
-                              bool *truncated)
+                              uint32_t ri, unsigned *rx_errors, bool *truncated)
 {
     const struct crule *r = &rs->rules[ri];
     size_t ev0 = s->nev;
@@ -371,8 +369,8 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
         uint32_t l = r->nots.v[k];
         if (seen(s, l)) {
             uint32_t h = s->lit_first[l];
-            add_ev(s, ri, s->hits[h].end - rs->lit_len[l], s->hits[h].end,
-                   true, "not");
+            add_ev(s, ri, s->hits[h].end - rs->lit_len[l], s->hits[h].end, true,
+                   "not");
             return R_VETOED;
         }
     }
@@ -432,8 +430,8 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
 
 /* Original-text span of the evidence e. */
 static void orig_span(const struct cls_scratch *s, const struct sev *e,
-                      const char *title, size_t tl, const char *text,
-                      size_t xl, enum cls_field *f, size_t *oa, size_t *ob)
+                      const char *title, size_t tl, const char *text, size_t xl,
+                      enum cls_field *f, size_t *oa, size_t *ob)
 {
     *f = (enum cls_field)e->field;
     if (*f == CLS_FIELD_TITLE) {
@@ -444,19 +442,21 @@ static void orig_span(const struct cls_scratch *s, const struct sev *e,
 }
 
 static void explain(const struct ruleset *rs, const struct cls_scratch *s,
-                    const char *title, size_t tl, const char *text,
-                    size_t xl, struct cls_result *out, struct ig_arena *a)
+                    const char *title, size_t tl, const char *text, size_t xl,
+                    struct cls_result *out, struct ig_arena *a)
 {
     struct ig_buf b;
     ig_buf_init(&b, 0);
     if (out->top) {
-        ig_buf_addf(&b, "verdict: %s %s (%s), score %.3g >= threshold %.3g, "
-                        "confidence %.2f\n",
-                    out->top->code, out->top->name, out->top->major,
-                    out->score, rs->threshold, out->confidence);
+        ig_buf_addf(&b,
+                    "verdict: %s %s (%s), score %.3g >= threshold %.3g, "
+                    "confidence %.2f\n",
+                    out->top->code, out->top->name, out->top->major, out->score,
+                    rs->threshold, out->confidence);
     } else if (out->best_score > 0) {
-        ig_buf_addf(&b, "verdict: unclassified: best score %.3g is below "
-                        "threshold %.3g\n",
+        ig_buf_addf(&b,
+                    "verdict: unclassified: best score %.3g is below "
+                    "threshold %.3g\n",
                     out->best_score, rs->threshold);
     } else {
         ig_buf_addf(&b, "verdict: unclassified: no rule fired\n");
@@ -464,8 +464,9 @@ static void explain(const struct ruleset *rs, const struct cls_scratch *s,
     for (size_t i = 0; i < out->nfired; i++) {
         const struct cls_fired *fr = &out->fired[i];
         const struct crule *r = &rs->rules[fr->rule];
-        const char *st = fr->error ? "error " : fr->vetoed ? "vetoed" :
-                                                           "fired ";
+        const char *st = fr->error    ? "error "
+                         : fr->vetoed ? "vetoed"
+                                      : "fired ";
         ig_buf_addf(&b, "  %s %s -> %s", st, r->info.id, r->info.code);
         if (!fr->error && !fr->vetoed) {
             ig_buf_addf(&b, " +%.3g%s", fr->contribution,
@@ -497,15 +498,13 @@ static void explain(const struct ruleset *rs, const struct cls_scratch *s,
     }
     if (out->top && out->nalts > 0) {
         ig_buf_addf(&b, "why: %s leads %s by %.3g\n", out->top->code,
-                    out->alts[0].taxon->code,
-                    out->score - out->alts[0].score);
+                    out->alts[0].taxon->code, out->score - out->alts[0].score);
     } else if (out->top) {
         ig_buf_addf(&b, "why: no other code scored\n");
     }
     for (size_t i = 0; i < out->nalts; i++) {
-        ig_buf_addf(&b, "  alternative %s %s: %.3g\n",
-                    out->alts[i].taxon->code, out->alts[i].taxon->name,
-                    out->alts[i].score);
+        ig_buf_addf(&b, "  alternative %s %s: %.3g\n", out->alts[i].taxon->code,
+                    out->alts[i].taxon->name, out->alts[i].score);
     }
     if (out->regex_errors) {
         ig_buf_addf(&b, "regex errors: %u\n", out->regex_errors);
@@ -607,8 +606,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
     score_verdict(rs, s->code_score, s->touched, s->ntouched, out);
     /* 5. evidence of the rules that voted, in original offsets */
     size_t nev = 0;
-    out->ev = ig_arena_alloc(a, (s->nev ? s->nev : 1) *
-                                    sizeof(struct cls_evidence));
+    out->ev =
+        ig_arena_alloc(a, (s->nev ? s->nev : 1) * sizeof(struct cls_evidence));
     /* Evidence was collected in candidate order, which is fired order. */
     size_t fi = 0, per_rule = 0;
     for (size_t k = 0; k < s->nev; k++) {
@@ -628,8 +627,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
         }
         per_rule++;
         struct cls_evidence *o = &out->ev[nev++];
-        orig_span(s, e, title, title_len, text, text_len, &o->field,
-                  &o->start, &o->end);
+        orig_span(s, e, title, title_len, text, text_len, &o->field, &o->start,
+                  &o->end);
         const char *src = o->field == CLS_FIELD_TITLE ? title : text;
         o->match = ig_arena_strndup(a, src + o->start, o->end - o->start);
         o->rule = out->fired[fi].id;

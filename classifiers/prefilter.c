@@ -27,17 +27,17 @@
 #define OUT_BIT 0x80000000u
 
 struct prefilter {
-    uint8_t cls[256];      /* byte -> equivalence class */
+    uint8_t cls[256]; /* byte -> equivalence class */
     uint32_t ncls;
     uint32_t nstates;
-    uint32_t *delta;       /* nstates * ncls; row offset | OUT_BIT */
-    uint32_t *out_off;     /* nstates + 1; into out */
-    uint32_t *out;         /* pattern ids, per state (with failure chain) */
+    uint32_t *delta;   /* nstates * ncls; row offset | OUT_BIT */
+    uint32_t *out_off; /* nstates + 1; into out */
+    uint32_t *out;     /* pattern ids, per state (with failure chain) */
     size_t nout;
 };
 
-struct prefilter *prefilter_build(const char *const *pats,
-                                  const size_t *lens, size_t n)
+struct prefilter *prefilter_build(const char *const *pats, const size_t *lens,
+                                  size_t n)
 {
     struct prefilter *p = ig_calloc(1, sizeof(*p));
     /* 1. Byte classes. */

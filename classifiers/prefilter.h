@@ -20,8 +20,8 @@ typedef void (*prefilter_cb)(void *ud, uint32_t pat, size_t end);
 /* Builds the automaton for n patterns (pats[i], lens[i] bytes; lens[i] > 0;
  * duplicates allowed, each reported). Never NULL (aborts on exhaustion).
  * The patterns are copied as needed. */
-struct prefilter *prefilter_build(const char *const *pats,
-                                  const size_t *lens, size_t n);
+struct prefilter *prefilter_build(const char *const *pats, const size_t *lens,
+                                  size_t n);
 void prefilter_free(struct prefilter *p);
 /* Reports every occurrence in s[0..len) through cb, in order of end
  * offset. */

@@ -27,7 +27,7 @@
 #define MAX_DEPTH 64
 
 struct lset {
-    char **v;       /* arena strings; n == 0 means "no required literal" */
+    char **v; /* arena strings; n == 0 means "no required literal" */
     size_t n;
     size_t minlen;
 };
@@ -106,7 +106,7 @@ static bool quant(struct rp *r, bool *optional)
             }
         }
         if (!digits || k >= r->n || r->p[k] != '}') {
-            return false;   /* PCRE2 reads a bad {..} as literal text */
+            return false; /* PCRE2 reads a bad {..} as literal text */
         }
         *optional = min == 0;
         j = k + 1;
@@ -114,7 +114,7 @@ static bool quant(struct rp *r, bool *optional)
         return false;
     }
     if (j < r->n && (r->p[j] == '?' || r->p[j] == '+')) {
-        j++;   /* lazy or possessive */
+        j++; /* lazy or possessive */
     }
     r->i = j;
     return true;
@@ -160,8 +160,7 @@ static void skip_escape(struct rp *r)
 {
     char e = r->p[r->i + 1];
     r->i += 2;
-    if (r->i < r->n && r->p[r->i] == '{' &&
-        strchr("pPxogNk", e) != NULL) {
+    if (r->i < r->n && r->p[r->i] == '{' && strchr("pPxogNk", e) != NULL) {
         while (r->i < r->n && r->p[r->i] != '}') {
             r->i++;
         }
@@ -176,7 +175,7 @@ static void skip_escape(struct rp *r)
     } else if (e == 'c') {
         r->i++;
     } else if ((e == 'p' || e == 'P') && r->i < r->n) {
-        r->i++;   /* \pL */
+        r->i++; /* \pL */
     } else if (e == 'x') {
         for (int k = 0; k < 2 && r->i < r->n; k++) {
             char h = r->p[r->i];
@@ -218,8 +217,8 @@ static struct lset parse_group(struct rp *r)
                 r->i++;
             }
             r->i++;
-        } else if (c == '#' || c == 'P' || c == 'R' || c == '&' ||
-                   c == '(' || (c >= '0' && c <= '9') || c == '+' ||
+        } else if (c == '#' || c == 'P' || c == 'R' || c == '&' || c == '(' ||
+                   (c >= '0' && c <= '9') || c == '+' ||
                    (c == '-' && r->i + 1 < r->n && r->p[r->i + 1] >= '0' &&
                     r->p[r->i + 1] <= '9')) {
             /* comment, recursion, condition: nothing literal to learn */
@@ -272,8 +271,7 @@ static struct lset parse_seq(struct rp *r)
     struct lset best = {NULL, 0, 0};
     struct ig_buf run;
     ig_buf_init(&run, 0);
-    while (r->i < r->n && !r->bad && r->p[r->i] != '|' &&
-           r->p[r->i] != ')') {
+    while (r->i < r->n && !r->bad && r->p[r->i] != '|' && r->p[r->i] != ')') {
         char c = r->p[r->i];
         bool opt = false;
         if (c == '(') {

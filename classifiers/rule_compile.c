@@ -85,8 +85,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 /* ---- taxonomy.tsv ---- */
 
-static int load_taxonomy(struct ruleset *rs, const char *path,
-                         const char *text, size_t len, struct ig_diags *d)
+static int load_taxonomy(struct ruleset *rs, const char *path, const char *text,
+                         size_t len, struct ig_diags *d)
 {
     struct ig_arena *a = rs->arena;
     int errors = 0;
@@ -178,8 +178,8 @@ static int load_taxonomy(struct ruleset *rs, const char *path,
 
 /* ---- settings.conf ---- */
 
-static int load_settings(struct ruleset *rs, const char *path,
-                         const char *text, size_t len, struct ig_diags *d)
+static int load_settings(struct ruleset *rs, const char *path, const char *text,
+                         size_t len, struct ig_diags *d)
 {
     static const char *const names[] = {"threshold", "title_weight"};
     int errors = 0;
@@ -228,8 +228,8 @@ static int load_settings(struct ruleset *rs, const char *path,
         int vcol = (int)(v - line) + 1;
         char *end = NULL;
         double x = strtod(v, &end);
-        bool num_ok = end != v && *end == '\0' && isfinite(x) && x > 0 &&
-                      x <= 1000;
+        bool num_ok =
+            end != v && *end == '\0' && isfinite(x) && x > 0 && x <= 1000;
         if (strcmp(k, "threshold") == 0) {
             if (num_ok) {
                 rs->threshold = x;
@@ -261,7 +261,7 @@ static int load_settings(struct ruleset *rs, const char *path,
 /* ---- literal interning ---- */
 
 struct interner {
-    uint32_t *slots;      /* lit index + 1; 0 = empty */
+    uint32_t *slots; /* lit index + 1; 0 = empty */
     size_t nslots;
     struct ruleset *rs;
     size_t cap;
@@ -344,11 +344,11 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
     char *pat = regex_normalise(src->src, rs->arena);
     int ec = 0;
     PCRE2_SIZE eo = 0;
-    pcre2_code *code = pcre2_compile(
-        (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-        PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C |
-            PCRE2_NO_UTF_CHECK,
-        &ec, &eo, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS |
+                          PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_UTF_CHECK,
+                      &ec, &eo, NULL);
     if (code == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof(msg));
@@ -368,8 +368,8 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
     char **req = NULL;
     size_t nreq = regex_required_literals(pat, rs->arena, &req);
     out->req.n = nreq;
-    out->req.v = ig_arena_alloc(rs->arena, (nreq ? nreq : 1) *
-                                               sizeof(uint32_t));
+    out->req.v =
+        ig_arena_alloc(rs->arena, (nreq ? nreq : 1) * sizeof(uint32_t));
     for (size_t i = 0; i < nreq; i++) {
         out->req.v[i] = intern(in, req[i]);
     }
@@ -400,11 +400,11 @@ static int check_rx(struct ruleset *rs, const struct prule_rx *src,
     char *pat = regex_normalise(src->src, rs->arena);
     int ec = 0;
     PCRE2_SIZE eo = 0;
-    pcre2_code *code = pcre2_compile(
-        (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-        PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C |
-            PCRE2_NO_UTF_CHECK,
-        &ec, &eo, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS |
+                          PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_UTF_CHECK,
+                      &ec, &eo, NULL);
     if (code == NULL) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof(msg));
@@ -430,15 +430,13 @@ static int check_rules(struct ruleset *rs, struct prule_list *pl,
         if (r->code && ruleset_taxon(rs, r->code) == NULL) {
             const char *s = rule_closest(r->code, codes, rs->ntaxa);
             if (s) {
-                ig_diags_add(d, IG_DIAG_ERROR, r->file, r->code_line,
-                             r->code_col,
-                             "unknown code '%s' (did you mean '%s'?)",
-                             r->code, s);
+                ig_diags_add(
+                    d, IG_DIAG_ERROR, r->file, r->code_line, r->code_col,
+                    "unknown code '%s' (did you mean '%s'?)", r->code, s);
             } else {
-                ig_diags_add(d, IG_DIAG_ERROR, r->file, r->code_line,
-                             r->code_col,
-                             "unknown code '%s' (not in taxonomy.tsv)",
-                             r->code);
+                ig_diags_add(
+                    d, IG_DIAG_ERROR, r->file, r->code_line, r->code_col,
+                    "unknown code '%s' (not in taxonomy.tsv)", r->code);
             }
             errors++;
         }
@@ -451,8 +449,8 @@ static int check_rules(struct ruleset *rs, struct prule_list *pl,
         for (size_t j = 0; j < i; j++) {
             if (strcmp(pl->v[j].id, r->id) == 0) {
                 ig_diags_add(d, IG_DIAG_ERROR, r->file, r->line, 7,
-                             "duplicate rule id '%s' (first at %s:%d)",
-                             r->id, pl->v[j].file, pl->v[j].line);
+                             "duplicate rule id '%s' (first at %s:%d)", r->id,
+                             pl->v[j].file, pl->v[j].line);
                 errors++;
                 break;
             }
@@ -475,8 +473,7 @@ static void add_gate(struct ruleset *rs, int pass, uint32_t *fill,
     }
 }
 
-static int build(struct ruleset *rs, struct prule_list *pl,
-                 struct ig_diags *d)
+static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
 {
     struct ig_arena *a = rs->arena;
     struct interner in = {NULL, 0, rs, 0};
@@ -521,19 +518,18 @@ static int build(struct ruleset *rs, struct prule_list *pl,
         }
         r->info.nwords = nw;
         r->nrx = p->nrx_n;
-        r->rx = ig_arena_zalloc(a, (p->nrx_n ? p->nrx_n : 1) *
-                                       sizeof(struct rx));
+        r->rx =
+            ig_arena_zalloc(a, (p->nrx_n ? p->nrx_n : 1) * sizeof(struct rx));
         for (size_t k = 0; k < p->nrx_n; k++) {
             if (compile_rx(rs, &in, &p->rx[k], p->file, &r->rx[k], d) < 0) {
                 errors++;
             }
         }
         r->nnrx = p->nnrx_n;
-        r->nrx_v = ig_arena_zalloc(a, (p->nnrx_n ? p->nnrx_n : 1) *
-                                          sizeof(struct rx));
+        r->nrx_v =
+            ig_arena_zalloc(a, (p->nnrx_n ? p->nnrx_n : 1) * sizeof(struct rx));
         for (size_t k = 0; k < p->nnrx_n; k++) {
-            if (compile_rx(rs, &in, &p->nrx[k], p->file, &r->nrx_v[k], d) <
-                0) {
+            if (compile_rx(rs, &in, &p->nrx[k], p->file, &r->nrx_v[k], d) < 0) {
                 errors++;
             }
         }
@@ -558,8 +554,8 @@ static int build(struct ruleset *rs, struct prule_list *pl,
             for (size_t l = 0; l < rs->nlits; l++) {
                 rs->lit_rule_off[l + 1] += rs->lit_rule_off[l];
             }
-            rs->lit_rule = ig_arena_alloc(
-                a, (rs->lit_rule_off[rs->nlits] + 1) * sizeof(uint32_t));
+            rs->lit_rule = ig_arena_alloc(a, (rs->lit_rule_off[rs->nlits] + 1) *
+                                                 sizeof(uint32_t));
             fill = ig_calloc(rs->nlits + 1, sizeof(uint32_t));
             rs->always = ig_arena_alloc(a, (nalways + 1) * sizeof(uint32_t));
             rs->nalways = 0;

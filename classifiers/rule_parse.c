@@ -25,8 +25,8 @@
 #include "core/text.h"
 
 static const char *const keys[] = {
-    "rule", "code", "desc", "weight", "any", "all", "near",
-    "regex", "not", "not-regex", "example", "counter",
+    "rule", "code",  "desc", "weight",    "any",     "all",
+    "near", "regex", "not",  "not-regex", "example", "counter",
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -100,9 +100,8 @@ static bool is_sep(uint32_t cp)
            cp == 0xFF0C || cp == ',';
 }
 
-int rule_split_words(const char *s, struct ig_arena *a,
-                     struct prule_words *out, size_t *err_col,
-                     const char **err)
+int rule_split_words(const char *s, struct ig_arena *a, struct prule_words *out,
+                     size_t *err_col, const char **err)
 {
     size_t len = strlen(s);
     size_t cap = 8, n = 0;
@@ -319,11 +318,9 @@ static void near_line(struct pstate *ps, const char *val, int line, int vcol)
     while (end && (*end == ' ' || *end == '\t')) {
         end++;
     }
-    if (end == num || end == NULL || *end != '\0' || n < 1 ||
-        n > MAX_WITHIN) {
+    if (end == num || end == NULL || *end != '\0' || n < 1 || n > MAX_WITHIN) {
         perr(ps, line, wcol,
-             "'within' needs a number of characters from 1 to %d",
-             MAX_WITHIN);
+             "'within' needs a number of characters from 1 to %d", MAX_WITHIN);
         return;
     }
     size_t llen = (size_t)(w - val);
@@ -372,7 +369,7 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
     if (i < len && line[i] == ':') {
         after = i + 1;
     } else if (len - i >= 3 && memcmp(line + i, "\xef\xbc\x9a", 3) == 0) {
-        after = i + 3;   /* full-width colon, easy to type in Chinese IMEs */
+        after = i + 3; /* full-width colon, easy to type in Chinese IMEs */
     } else {
         perr(ps, lineno, col_of(line, ks),
              "expected 'key: value' (a rule line starts with a key such "
@@ -417,8 +414,7 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
         finish_rule(ps);
         if (!valid_id(val)) {
             perr(ps, lineno, vcol,
-                 "rule id '%s' must be letters, digits, '-', '_' or '.'",
-                 val);
+                 "rule id '%s' must be letters, digits, '-', '_' or '.'", val);
         }
         struct prule r;
         memset(&r, 0, sizeof(r));
@@ -444,8 +440,7 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
     }
     if (strcmp(key, "code") == 0) {
         if (ps->seen_code) {
-            perr(ps, lineno, kcol, "second 'code:' line in rule '%s'",
-                 r->id);
+            perr(ps, lineno, kcol, "second 'code:' line in rule '%s'", r->id);
             return;
         }
         ps->seen_code = true;
@@ -454,16 +449,14 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
         r->code_col = vcol;
     } else if (strcmp(key, "desc") == 0) {
         if (ps->seen_desc) {
-            perr(ps, lineno, kcol, "second 'desc:' line in rule '%s'",
-                 r->id);
+            perr(ps, lineno, kcol, "second 'desc:' line in rule '%s'", r->id);
             return;
         }
         ps->seen_desc = true;
         r->desc = val;
     } else if (strcmp(key, "weight") == 0) {
         if (ps->seen_weight) {
-            perr(ps, lineno, kcol, "second 'weight:' line in rule '%s'",
-                 r->id);
+            perr(ps, lineno, kcol, "second 'weight:' line in rule '%s'", r->id);
             return;
         }
         ps->seen_weight = true;
@@ -527,7 +520,7 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
     ps.out = out;
     size_t i = 0;
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        i = 3;   /* a UTF-8 BOM, as some Windows editors write */
+        i = 3; /* a UTF-8 BOM, as some Windows editors write */
     }
     int lineno = 0;
     while (i < len) {
@@ -540,8 +533,8 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
         }
         const char *ls = text + i;
         if (memchr(ls, '\0', ll) != NULL) {
-            perr(&ps, lineno, col_of(ls, (size_t)((const char *)memchr(
-                                             ls, '\0', ll) - ls)),
+            perr(&ps, lineno,
+                 col_of(ls, (size_t)((const char *)memchr(ls, '\0', ll) - ls)),
                  "NUL byte in a rules file");
         } else if (!ig_utf8_valid(ls, ll)) {
             size_t k = 0;

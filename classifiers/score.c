@@ -96,8 +96,8 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
         out->nalts++;
     }
     double second = classified && n > 1 ? top[1].score : 0;
-    out->confidence = score_confidence(out->best_score, second,
-                                       rs->threshold, classified);
+    out->confidence =
+        score_confidence(out->best_score, second, rs->threshold, classified);
 }
 
 /* Numbers are written here rather than with ig_jsonw_num/int (printf

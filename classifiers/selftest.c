@@ -99,8 +99,8 @@ int ruleset_selftest(const struct ruleset *rs, struct ig_diags *d)
             for (size_t k = 0; k < nv; k++) {
                 struct ig_arena *a = ig_arena_new(0);
                 struct cls_result res;
-                ruleset_classify(rs, s, NULL, 0, v[k].text,
-                                 strlen(v[k].text), false, a, &res);
+                ruleset_classify(rs, s, NULL, 0, v[k].text, strlen(v[k].text),
+                                 false, a, &res);
                 const char *got = res.top ? res.top->code : "unclassified";
                 bool is_code = res.top && strcmp(res.top->code, r->code) == 0;
                 if (kind == 0 && !rule_fired(&res, i)) {

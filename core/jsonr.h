@@ -31,12 +31,12 @@ enum ig_jsonr_type {
 };
 
 struct ig_jsonr_member {
-    const char *key;          /* decoded, NUL-terminated (arena) */
+    const char *key; /* decoded, NUL-terminated (arena) */
     size_t key_len;
     enum ig_jsonr_type type;
-    const char *str;          /* STRING: decoded value (arena), else NULL */
+    const char *str; /* STRING: decoded value (arena), else NULL */
     size_t str_len;
-    const char *raw;          /* the value's JSON text, inside the input */
+    const char *raw; /* the value's JSON text, inside the input */
     size_t raw_len;
 };
 

@@ -404,8 +404,8 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
             last_cjk = false;
             continue;
         }
-        bool plain = (cp >= 0x4E00 && cp <= 0x9FFF) ||
-                     (cp >= 0x3001 && cp <= 0x303F);
+        bool plain =
+            (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3001 && cp <= 0x303F);
         if (plain && !t2s_has(cp)) {
             if (pend) {
                 if (any && !last_cjk) {

@@ -30,10 +30,10 @@
 #include <stdint.h>
 
 struct ig_norm {
-    char *s;          /* owned; normalised UTF-8, NUL-terminated */
-    uint32_t *map;    /* owned; map[i] = original offset for byte i */
-    size_t len;       /* bytes in s */
-    size_t cap;       /* bytes allocated in s and entries in map */
+    char *s;       /* owned; normalised UTF-8, NUL-terminated */
+    uint32_t *map; /* owned; map[i] = original offset for byte i */
+    size_t len;    /* bytes in s */
+    size_t cap;    /* bytes allocated in s and entries in map */
 };
 
 /* Largest total normalised length (offsets are 32-bit). */

@@ -159,10 +159,11 @@ static void error_line(struct run *r, const char *file, size_t lineno,
 static bool reserved_key(const char *k)
 {
     static const char *const keys[] = {
-        "id",         "title",      "text",     "code",          "name",
-        "major",      "departments", "score",   "confidence",    "alternatives",
-        "evidence",   "rules_version", "regex_errors", "place",  "town",
-        "units",      "priority",   "track",    "explain",       "error",
+        "id",           "title",        "text",        "code",
+        "name",         "major",        "departments", "score",
+        "confidence",   "alternatives", "evidence",    "rules_version",
+        "regex_errors", "place",        "town",        "units",
+        "priority",     "track",        "explain",     "error",
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strcmp(k, keys[i]) == 0) {
@@ -185,8 +186,8 @@ static void text_header(struct run *r)
 }
 
 static void text_row(struct run *r, const char *id, size_t idlen,
-                     const char *title, size_t tl, const char *text,
-                     size_t xl, const struct cls_result *res)
+                     const char *title, size_t tl, const char *text, size_t xl,
+                     const struct cls_result *res)
 {
     struct ig_buf *b = &r->out;
     add_cell(b, id, idlen, 10, 11);
@@ -280,8 +281,8 @@ static void do_item(struct run *r, const char *file, size_t lineno,
         idlen = idm->raw_len;
     }
     struct cls_result res;
-    if (ruleset_classify(r->rs, r->scratch, title, tl, text, xl, r->explain,
-                         a, &res) < 0) {
+    if (ruleset_classify(r->rs, r->scratch, title, tl, text, xl, r->explain, a,
+                         &res) < 0) {
         error_line(r, file, lineno, "item too large to classify");
         goto out;
     }
@@ -353,8 +354,7 @@ static bool do_file(struct run *r, FILE *f, const char *name)
             }
             lineno++;
             if (too_long) {
-                error_line(r, name, lineno,
-                           "line longer than 8 MiB (skipped)");
+                error_line(r, name, lineno, "line longer than 8 MiB (skipped)");
             } else {
                 size_t ll = line.len;
                 if (ll > 0 && line.data[ll - 1] == '\r') {
@@ -427,8 +427,10 @@ int cmd_classify(int argc, char **argv)
     }
     for (int i = first_file; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0' && i > first_file) {
-            fprintf(stderr, "intake classify: options go before files: "
-                            "'%s'\n", argv[i]);
+            fprintf(stderr,
+                    "intake classify: options go before files: "
+                    "'%s'\n",
+                    argv[i]);
             return IG_EXIT_USAGE;
         }
     }
@@ -437,8 +439,10 @@ int cmd_classify(int argc, char **argv)
     } else if (strcmp(format, "text") == 0) {
         r.text = true;
     } else {
-        fprintf(stderr, "intake classify: --format is jsonl or text, not "
-                        "'%s'\n", format);
+        fprintf(stderr,
+                "intake classify: --format is jsonl or text, not "
+                "'%s'\n",
+                format);
         return IG_EXIT_USAGE;
     }
     if (rules == NULL) {

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 /* Six codes in table order: the tie-break order the tests rely on. */
-#define FIXTURE_TAXONOMY                                                       \
-    "# code\tmajor_code\tmajor\tname\tdepartments\n"                          \
-    "B01-03\tB01\t公共设施\t雨水井盖\t水务部门\n"                            \
-    "B01-14\tB01\t公共设施\t其它井盖\t区县托底部门\n"                        \
-    "B01-18\tB01\t公共设施\t路灯\t电力部门|属地管理\n"                       \
-    "S01-01\tS01\t环卫市容\t暴露垃圾\t绿化市容部门|属地管理\n"              \
-    "S03-02\tS03\t突发事件\t停水\t供水企业|物业管理部门\n"                  \
+#define FIXTURE_TAXONOMY                                                         \
+    "# code\tmajor_code\tmajor\tname\tdepartments\n"                             \
+    "B01-03\tB01\t公共设施\t雨水井盖\t水务部门\n"                    \
+    "B01-14\tB01\t公共设施\t其它井盖\t区县托底部门\n"              \
+    "B01-18\tB01\t公共设施\t路灯\t电力部门|属地管理\n"             \
+    "S01-01\tS01\t环卫市容\t暴露垃圾\t绿化市容部门|属地管理\n" \
+    "S03-02\tS03\t突发事件\t停水\t供水企业|物业管理部门\n"       \
     "S04-02\tS04\t街面秩序\t占道经营\t城管部门\n"
 
 static inline void fixture_write(const char *dir, const char *name,

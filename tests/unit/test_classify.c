@@ -62,8 +62,7 @@ static void classify(struct run *x, const char *title, const char *text)
     ig_arena_free(x->a);
     x->a = ig_arena_new(0);
     int rc = ruleset_classify(x->rs, x->s, title, title ? strlen(title) : 0,
-                              text, text ? strlen(text) : 0, true, x->a,
-                              &x->r);
+                              text, text ? strlen(text) : 0, true, x->a, &x->r);
     assert_int_equal(rc, IG_OK);
 }
 
@@ -94,13 +93,10 @@ static const char *BASIC =
     "rule: cover-near\ncode: B01-14\nweight: 1\n"
     "near: 下水道盖 / 不见 within 4\n" SAMPLES
     "rule: light\ncode: B01-18\nweight: 2\n"
-    "all: 路灯 不亮\n" SAMPLES
-    "rule: stall\ncode: S04-02\nweight: 2\n"
-    "any: 占道 摆摊\n" SAMPLES
-    "rule: water-rx\ncode: S03-02\nweight: 2.5\n"
+    "all: 路灯 不亮\n" SAMPLES "rule: stall\ncode: S04-02\nweight: 2\n"
+    "any: 占道 摆摊\n" SAMPLES "rule: water-rx\ncode: S03-02\nweight: 2.5\n"
     "regex: (停水|没水)了?.{0,10}(三天|两天|一周)\n"
-    "not-regex: 计划停水\n" SAMPLES
-    "rule: garbage\ncode: S01-01\nweight: 2\n"
+    "not-regex: 计划停水\n" SAMPLES "rule: garbage\ncode: S01-01\nweight: 2\n"
     "any: 垃圾\n" SAMPLES;
 
 static void test_groups(void **state)
@@ -281,10 +277,10 @@ static void test_lint_words(void **state)
  * texts, the rule fires exactly when PCRE2 alone finds a match. */
 static void rand_piece(struct ig_buf *b, int depth)
 {
-    static const char *const atoms[] = {"井", "盖", "坏", "a", "b", ".",
-                                        "[井盖]", "\\d", "ab", "井盖"};
-    static const char *const quants[] = {"", "", "", "?", "*", "+", "{0,2}",
-                                         "{1,2}", "{2}"};
+    static const char *const atoms[] = {"井", "盖",     "坏",  "a",  "b",
+                                        ".",  "[井盖]", "\\d", "ab", "井盖"};
+    static const char *const quants[] = {"",  "",      "",      "?",  "*",
+                                         "+", "{0,2}", "{1,2}", "{2}"};
     int n = 1 + rand() % 4;
     for (int i = 0; i < n; i++) {
         if (depth < 2 && rand() % 4 == 0) {
@@ -321,8 +317,9 @@ static void test_gating_sound(void **state)
         pcre2_match_data *md = pcre2_match_data_create(1, NULL);
         struct ig_buf rules;
         ig_buf_init(&rules, 0);
-        ig_buf_addf(&rules, "rule: r\ncode: S01-01\nweight: 5\nregex: %s\n"
-                            SAMPLES, pat.data);
+        ig_buf_addf(&rules,
+                    "rule: r\ncode: S01-01\nweight: 5\nregex: %s\n" SAMPLES,
+                    pat.data);
         struct run x;
         run_init(&x, "threshold = 2\n", rules.data);
         for (int t = 0; t < 40; t++) {
@@ -332,8 +329,8 @@ static void test_gating_sound(void **state)
             for (int i = 0; i < k; i++) {
                 strcat(text, alpha[rand() % 7]);
             }
-            int rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md,
-                                 NULL);
+            int rc =
+                pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL);
             classify(&x, NULL, text);
             bool fired = x.r.nfired == 1 && !x.r.fired[0].error;
             if (fired != (rc >= 0)) {
@@ -359,9 +356,9 @@ struct worker {
 };
 
 static const char *const TEXTS[] = {
-    "小区门口的井盖不见了", "路灯不亮了好几天", "路边占道摆摊",
-    "我们小区停水了已经三天", "今天天气很好", "垃圾没人清运",
-    "消防演习时井盖松动", "下水道盖子不见了",
+    "小区门口的井盖不见了",   "路灯不亮了好几天", "路边占道摆摊",
+    "我们小区停水了已经三天", "今天天气很好",     "垃圾没人清运",
+    "消防演习时井盖松动",     "下水道盖子不见了",
 };
 
 static void *work(void *arg)
@@ -481,8 +478,7 @@ static void test_big_and_empty(void **state)
     const char bad[] = "\xff\xfe井盖\x00\xe4\xb8不见\xc0\xbc";
     ig_arena_free(x.a);
     x.a = ig_arena_new(0);
-    ruleset_classify(x.rs, x.s, NULL, 0, bad, sizeof(bad) - 1, true, x.a,
-                     &x.r);
+    ruleset_classify(x.rs, x.s, NULL, 0, bad, sizeof(bad) - 1, true, x.a, &x.r);
     assert_string_equal(code(&x), "B01-14");
     assert_memory_equal(bad + x.r.ev[0].start, "井盖", 6);
     /* 1 MiB item: the keywords at the very end, a regex rule capped */
@@ -547,7 +543,8 @@ static void test_json(void **state)
     ig_buf_init(&b, 0);
     struct ig_jsonw w;
     for (int k = 0; k < 2; k++) {
-        classify(&x, "标题", k ? "今天天气很好" : "路灯不亮，井盖丢失，\"引号\"");
+        classify(&x, "标题",
+                 k ? "今天天气很好" : "路灯不亮，井盖丢失，\"引号\"");
         ig_buf_reset(&b);
         ig_jsonw_init(&w, &b);
         ig_jsonw_obj_open(&w);
@@ -556,11 +553,11 @@ static void test_json(void **state)
         struct ig_jsonr_member *m;
         size_t n, off;
         const char *err;
-        assert_int_equal(ig_jsonr_object(b.data, b.len, x.a, &m, &n, &off,
-                                         &err), 0);
-        const char *keys[] = {"code", "name", "major", "departments",
-                              "score", "confidence", "alternatives",
-                              "evidence", "rules_version"};
+        assert_int_equal(
+            ig_jsonr_object(b.data, b.len, x.a, &m, &n, &off, &err), 0);
+        const char *keys[] = {"code",         "name",     "major",
+                              "departments",  "score",    "confidence",
+                              "alternatives", "evidence", "rules_version"};
         for (size_t i = 0; i < 9; i++) {
             assert_non_null(ig_jsonr_get(m, n, keys[i]));
         }
@@ -569,8 +566,7 @@ static void test_json(void **state)
             assert_int_equal(ig_jsonr_get(m, n, "alternatives")->type,
                              IG_JSONR_ARRAY);
         } else {
-            assert_int_equal(ig_jsonr_get(m, n, "code")->type,
-                             IG_JSONR_NULL);
+            assert_int_equal(ig_jsonr_get(m, n, "code")->type, IG_JSONR_NULL);
             assert_int_equal(ig_jsonr_get(m, n, "departments")->type,
                              IG_JSONR_NULL);
         }
@@ -582,12 +578,11 @@ static void test_json(void **state)
 static void test_selftest(void **state)
 {
     (void)state;
-    const char *rules =
-        "rule: good\ncode: B01-18\nweight: 3\nany: 路灯\n"
-        "example: 路灯坏了\ncounter: 电灯坏了\n"
-        "rule: bad\ncode: S04-02\nweight: 3\nany: 摆摊\n"
-        "example: 占道经营\n"            /* line 11: does not fire */
-        "counter: 路灯旁摆摊\n";         /* ok: B01-18 wins the tie */
+    const char *rules = "rule: good\ncode: B01-18\nweight: 3\nany: 路灯\n"
+                        "example: 路灯坏了\ncounter: 电灯坏了\n"
+                        "rule: bad\ncode: S04-02\nweight: 3\nany: 摆摊\n"
+                        "example: 占道经营\n"    /* line 11: does not fire */
+                        "counter: 路灯旁摆摊\n"; /* ok: B01-18 wins the tie */
     struct run x;
     run_init(&x, "threshold = 2\n", rules);
     struct ig_diags d;

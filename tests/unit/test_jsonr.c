@@ -13,8 +13,8 @@
 #include "core/jsonr.h"
 #include "core/mem.h"
 
-static int parse(const char *s, struct ig_arena *a,
-                 struct ig_jsonr_member **m, size_t *n)
+static int parse(const char *s, struct ig_arena *a, struct ig_jsonr_member **m,
+                 size_t *n)
 {
     size_t off;
     const char *err;
@@ -54,13 +54,31 @@ static void test_errors(void **state)
 {
     (void)state;
     const char *bad[] = {
-        "", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}",
-        "{\"a\":+1}", "{\"a\":.5}", "{\"a\":1.}", "{\"a\":NaN}",
-        "{\"a\":\"\\x41\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\uZZZZ\"}",
-        "{\"a\":\"\\'\"}", "{\"a\":\"x\\", "{\"a\":\"\\ud800\"}",
-        "{\"a\":\"\\udc00\"}", "{\"a\":\"\\udc00\\ud800\"}",
-        "{\"a\":\"\\ud800x\"}", "{\"a\":\"tab\there\"}", "{\"a\":1} x",
-        "{\"a\":1,\"a\":2}", "{\"a\":\"\xff\"}", "{\"a\":tru}",
+        "",
+        "[]",
+        "{",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{\"a\":01}",
+        "{\"a\":+1}",
+        "{\"a\":.5}",
+        "{\"a\":1.}",
+        "{\"a\":NaN}",
+        "{\"a\":\"\\x41\"}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\uZZZZ\"}",
+        "{\"a\":\"\\'\"}",
+        "{\"a\":\"x\\",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\udc00\\ud800\"}",
+        "{\"a\":\"\\ud800x\"}",
+        "{\"a\":\"tab\there\"}",
+        "{\"a\":1} x",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":tru}",
     };
     struct ig_arena *a = ig_arena_new(0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -68,8 +86,7 @@ static void test_errors(void **state)
         size_t n;
         size_t off = 99999;
         const char *err = NULL;
-        int rc = ig_jsonr_object(bad[i], strlen(bad[i]), a, &m, &n, &off,
-                                 &err);
+        int rc = ig_jsonr_object(bad[i], strlen(bad[i]), a, &m, &n, &off, &err);
         if (rc != IG_EPARSE) {
             fail_msg("accepted: %s", bad[i]);
         }

@@ -42,21 +42,27 @@ static void test_spaces(void **state)
 {
     (void)state;
     expect_norm("井 盖", strlen("井 盖"), "井盖");
-    expect_norm("井\xe3\x80\x80盖", 9, "井盖");            /* U+3000 */
-    expect_norm("井\xe2\x80\x8b盖", 9, "井盖");            /* ZWSP */
+    expect_norm("井\xe3\x80\x80盖", 9, "井盖"); /* U+3000 */
+    expect_norm("井\xe2\x80\x8b盖", 9, "井盖"); /* ZWSP */
     expect_norm("井 \t\n 盖 坏", strlen("井 \t\n 盖 坏"), "井盖坏");
     expect_norm("路灯 abc 不亮", strlen("路灯 abc 不亮"), "路灯 abc 不亮");
     expect_norm("  a   b  ", 9, "a b");
-    expect_norm("wi\xe2\x80\x8b" "fi", 7, "wifi");         /* invisible */
+    expect_norm("wi\xe2\x80\x8b"
+                "fi",
+                7, "wifi"); /* invisible */
     expect_norm("", 0, "");
     expect_norm("   ", 3, "");
-    expect_norm("a\0b", 3, "a b");                          /* NUL = space */
+    expect_norm("a\0b", 3, "a b"); /* NUL = space */
 }
 
 static void test_invalid_utf8(void **state)
 {
     (void)state;
-    expect_norm("a\xff" "b", 3, "a\xef\xbf\xbd" "b");
+    expect_norm("a\xff"
+                "b",
+                3,
+                "a\xef\xbf\xbd"
+                "b");
     /* truncated 3-byte sequence at the end: one U+FFFD */
     expect_norm("井\xe4\xb8", 5, "井\xef\xbf\xbd");
     /* overlong '<' never becomes ASCII */
@@ -97,10 +103,10 @@ static void test_offsets(void **state)
     size_t base = n.len;
     const char *two = "x\xff井";
     assert_int_equal(ig_norm_add(&n, two, 5), 0);
-    ig_norm_span(&n, two, 5, base + 1, base + 4, &a, &b);   /* U+FFFD */
+    ig_norm_span(&n, two, 5, base + 1, base + 4, &a, &b); /* U+FFFD */
     assert_int_equal(a, 1);
     assert_int_equal(b, 2);
-    ig_norm_span(&n, two, 5, base + 4, base + 7, &a, &b);   /* 井 */
+    ig_norm_span(&n, two, 5, base + 4, base + 7, &a, &b); /* 井 */
     assert_int_equal(a, 2);
     assert_int_equal(b, 5);
     ig_norm_fini(&n);
@@ -114,8 +120,9 @@ static void test_random(void **state)
     srand(7);
     struct ig_norm n;
     ig_norm_init(&n);
-    const char *pieces[] = {"井", "盖", " ", "\xe3\x80\x80", "A", "ａ", "門",
-                            "\xff", "\xe4", "\x80", "\0", "\xe2\x80\x8b"};
+    const char *pieces[] = {"井",   "盖",   " ",  "\xe3\x80\x80",
+                            "A",    "ａ",   "門", "\xff",
+                            "\xe4", "\x80", "\0", "\xe2\x80\x8b"};
     for (int round = 0; round < 2000; round++) {
         char buf[256];
         size_t len = 0;
@@ -159,10 +166,8 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fold),
-        cmocka_unit_test(test_spaces),
-        cmocka_unit_test(test_invalid_utf8),
-        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_fold),         cmocka_unit_test(test_spaces),
+        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

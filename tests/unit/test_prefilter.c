@@ -55,9 +55,9 @@ static void test_overlap(void **state)
     struct hits h = {.n = 0};
     prefilter_scan(pf, "ushers", 6, collect, &h);
     assert_int_equal(h.n, 3);
-    assert_true(has(&h, 1, 4));   /* she */
-    assert_true(has(&h, 0, 4));   /* he  */
-    assert_true(has(&h, 3, 6));   /* hers */
+    assert_true(has(&h, 1, 4)); /* she */
+    assert_true(has(&h, 0, 4)); /* he  */
+    assert_true(has(&h, 3, 6)); /* hers */
     prefilter_free(pf);
 }
 
@@ -69,12 +69,12 @@ static void test_utf8(void **state)
     struct hits h = {.n = 0};
     const char *t = "下水道盖子和井盖";
     prefilter_scan(pf, t, strlen(t), collect, &h);
-    assert_true(has(&h, 3, 15));  /* 下水道盖子 */
-    assert_true(has(&h, 4, 9));   /* 水道 */
-    assert_true(has(&h, 1, 12));  /* 盖 in 盖子 */
-    assert_true(has(&h, 2, 21));  /* 井 */
-    assert_true(has(&h, 0, 24));  /* 井盖 */
-    assert_true(has(&h, 1, 24));  /* 盖 */
+    assert_true(has(&h, 3, 15)); /* 下水道盖子 */
+    assert_true(has(&h, 4, 9));  /* 水道 */
+    assert_true(has(&h, 1, 12)); /* 盖 in 盖子 */
+    assert_true(has(&h, 2, 21)); /* 井 */
+    assert_true(has(&h, 0, 24)); /* 井盖 */
+    assert_true(has(&h, 1, 24)); /* 盖 */
     assert_int_equal(h.n, 6);
     /* Characters that share bytes with 盖 (E7 9B 96) but are not it:
      * 盒 E7 9B 92, 皖 E7 9A 96; no hit. */

@@ -41,27 +41,26 @@ static void dump(const struct ig_diags *d)
 static void test_good(void **state)
 {
     (void)state;
-    const char *text =
-        "\xef\xbb\xbf# comment\n"
-        "rule: manhole\r\n"
-        "code: B01-14\n"
-        "desc: 井盖缺失\n"
-        "weight: 3\n"
-        "any: 井盖 窨井盖、下水道盖子，检查井盖,\"wi fi\"\n"
-        "  any： 缺失 ＡＢＣ 門口\n"
-        "all: 小区\n"
-        "near: 路灯 / 不亮 黑 within 6\n"
-        "regex: 井盖.{0,6}(没了|被偷)\n"
-        "not: 演习 电影\n"
-        "not-regex: 已经?修好\n"
-        "example: 小区门口的下水道盖子不见了\n"
-        "counter: 井盖已修好\n"
-        "\n"
-        "rule: second\n"
-        "code: S04-02\n"
-        "any: 占道\n"
-        "example: x\n"
-        "counter: y\n";
+    const char *text = "\xef\xbb\xbf# comment\n"
+                       "rule: manhole\r\n"
+                       "code: B01-14\n"
+                       "desc: 井盖缺失\n"
+                       "weight: 3\n"
+                       "any: 井盖 窨井盖、下水道盖子，检查井盖,\"wi fi\"\n"
+                       "  any： 缺失 ＡＢＣ 門口\n"
+                       "all: 小区\n"
+                       "near: 路灯 / 不亮 黑 within 6\n"
+                       "regex: 井盖.{0,6}(没了|被偷)\n"
+                       "not: 演习 电影\n"
+                       "not-regex: 已经?修好\n"
+                       "example: 小区门口的下水道盖子不见了\n"
+                       "counter: 井盖已修好\n"
+                       "\n"
+                       "rule: second\n"
+                       "code: S04-02\n"
+                       "any: 占道\n"
+                       "example: x\n"
+                       "counter: y\n";
     struct ig_arena *a = ig_arena_new(0);
     struct prule_list pl = {NULL, 0, 0};
     struct ig_diags d;
@@ -98,26 +97,25 @@ static void test_good(void **state)
 static void test_all_errors(void **state)
 {
     (void)state;
-    const char *text =
-        "code: B01-14\n"                           /* 1: before rule */
-        "rule: bad id!\n"                          /* 2: id */
-        "code: B01-14\n"
-        "exmaple: 小区\n"                          /* 4: unknown key */
-        "weight: heavy\n"                          /* 5: weight */
-        "any: \"unterminated\n"                    /* 6: quote */
-        "near: 路灯 不亮 within 5\n"               /* 7: no slash */
-        "near: 路灯 / 不亮\n"                      /* 8: no within */
-        "regex: (*LIMIT_MATCH=99999999)a\n"        /* 9: (* */
-        "code: B01-03\n"                           /* 10: second code */
-        "just words\n"                             /* 11: no key */
-        "any: \xff\n"                              /* 12: bad UTF-8 */
-        "rule: empty\n"                            /* 13: no code, ... */
-        "rule: ok\n"
-        "code: B01-14\n"
-        "any: 井盖\n"
-        "example: 井盖\n"
-        "counter: 路灯\n"
-        "any:\n";                                  /* 19: no value */
+    const char *text = "code: B01-14\n"  /* 1: before rule */
+                       "rule: bad id!\n" /* 2: id */
+                       "code: B01-14\n"
+                       "exmaple: 小区\n"                   /* 4: unknown key */
+                       "weight: heavy\n"                   /* 5: weight */
+                       "any: \"unterminated\n"             /* 6: quote */
+                       "near: 路灯 不亮 within 5\n"        /* 7: no slash */
+                       "near: 路灯 / 不亮\n"               /* 8: no within */
+                       "regex: (*LIMIT_MATCH=99999999)a\n" /* 9: (* */
+                       "code: B01-03\n"                    /* 10: second code */
+                       "just words\n"                      /* 11: no key */
+                       "any: \xff\n"                       /* 12: bad UTF-8 */
+                       "rule: empty\n" /* 13: no code, ... */
+                       "rule: ok\n"
+                       "code: B01-14\n"
+                       "any: 井盖\n"
+                       "example: 井盖\n"
+                       "counter: 路灯\n"
+                       "any:\n"; /* 19: no value */
     struct ig_arena *a = ig_arena_new(0);
     struct prule_list pl = {NULL, 0, 0};
     struct ig_diags d;
@@ -150,22 +148,21 @@ static void test_all_errors(void **state)
 static void test_load_errors(void **state)
 {
     (void)state;
-    const char *rules =
-        "rule: a\n"
-        "code: B01-99\n"                 /* did you mean */
-        "any: 井盖\n"
-        "example: 井盖\n"
-        "counter: 路灯\n"
-        "rule: b\n"
-        "code: B01-14\n"
-        "regex: 井盖(坏\n"               /* does not compile */
-        "example: 井盖\n"
-        "counter: 路灯\n"
-        "rule: a\n"                      /* duplicate id */
-        "code: X99\n"                    /* unknown, no suggestion */
-        "any: 井盖\n"
-        "example: 井盖\n"
-        "counter: 路灯\n";
+    const char *rules = "rule: a\n"
+                        "code: B01-99\n" /* did you mean */
+                        "any: 井盖\n"
+                        "example: 井盖\n"
+                        "counter: 路灯\n"
+                        "rule: b\n"
+                        "code: B01-14\n"
+                        "regex: 井盖(坏\n" /* does not compile */
+                        "example: 井盖\n"
+                        "counter: 路灯\n"
+                        "rule: a\n"   /* duplicate id */
+                        "code: X99\n" /* unknown, no suggestion */
+                        "any: 井盖\n"
+                        "example: 井盖\n"
+                        "counter: 路灯\n";
     const char *dir = fixture_dir("threshold = 2\ntitel_weight = 2\n", rules);
     struct ig_diags d;
     ig_diags_init(&d);
@@ -174,8 +171,9 @@ static void test_load_errors(void **state)
     dump(&d);
     assert_int_equal(rc, IG_EPARSE);
     assert_null(rs);
-    assert_true(has_diag(&d, 2, 7, "unknown code 'B01-99' (did you mean "
-                                   "'B01-03'?)"));
+    assert_true(has_diag(&d, 2, 7,
+                         "unknown code 'B01-99' (did you mean "
+                         "'B01-03'?)"));
     assert_true(has_diag(&d, 12, 7, "not in taxonomy.tsv"));
     assert_true(has_diag(&d, 11, 0, "duplicate rule id 'a'"));
     assert_true(has_diag(&d, 8, 0, "regex does not compile"));
@@ -205,7 +203,7 @@ static void test_regex_literals(void **state)
     (void)state;
     struct {
         const char *pat;
-        const char *want;   /* literals joined by '|', "" = none */
+        const char *want; /* literals joined by '|', "" = none */
     } cases[] = {
         {"井盖.{0,6}(没了|被偷)", "井盖"},
         {"盖.{0,6}(没了|被偷)", "没了|被偷"},
