@@ -77,6 +77,8 @@
  * long as it takes. */
 #define GW_PUSH_WAIT_MS 2000
 #define GW_PUSH_RETRY_MS 100
+/* How often --once looks whether the spools have been replayed. */
+#define GW_RECHECK_MS 100
 
 struct gw_batch;
 
@@ -181,6 +183,7 @@ struct gw {
 
     struct loop_timer *drain_timer;
     struct loop_timer *stop_timer;
+    struct loop_timer *recheck_timer;
     bool stopping;
     bool tearing_down;
     bool idle; /* once mode: the scheduler is done */
@@ -819,11 +822,20 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     job_forward(j);
 }
 
-/* True when a job may wait for Redis to come back. */
+/* True when a job may wait for Redis to come back: a pushed item for a
+ * moment (a client is waiting), an item of a --once run for the drain
+ * timeout (cron must not hang on a dead Redis; the poll is simply not
+ * committed), a daemon's item for as long as it takes. */
 static bool may_wait(const struct job *j)
 {
-    return !j->b->push ||
-           loop_now_ms(j->g->loop) - j->t_start_ms < GW_PUSH_WAIT_MS;
+    int64_t waited = loop_now_ms(j->g->loop) - j->t_start_ms;
+    if (j->b->push) {
+        return waited < GW_PUSH_WAIT_MS;
+    }
+    if (j->g->opts.once) {
+        return waited < j->g->conf->gw.drain_timeout_ms;
+    }
+    return true;
 }
 
 static void on_dedup(void *ud, int status, const struct dedup_result *res)
@@ -1438,6 +1450,13 @@ static void pump_timer_cb(void *ud)
 static void on_drain_timeout(void *ud)
 {
     struct gw *g = ud;
+    if (g->inflight == 0 && !g->q_head && !g->retry_head) {
+        /* Only spool replay was left: the records are safe on disk and
+         * the next run replays the rest. */
+        ig_info(GW_COMP, "drain timeout: spool replay continues next run");
+        loop_break(g->loop);
+        return;
+    }
     ig_error(GW_COMP,
              "drain timeout: %zu items still in flight; their polls are "
              "not committed and will be fetched again",
@@ -1446,14 +1465,44 @@ static void on_drain_timeout(void *ud)
     loop_break(g->loop);
 }
 
+/* True while a forwarder that works is still replaying its spool: a cron
+ * run of --once then finishes what an earlier run had to spool instead of
+ * leaving it for the run after. A forwarder whose target is down is not
+ * waited for (its records are safe on disk). */
+static bool spool_replaying(struct gw *g)
+{
+    for (size_t i = 0; i < g->nfwd; i++) {
+        struct forwarder_stats fs;
+        forwarder_get_stats(g->fwd[i], &fs);
+        if (fs.up && (fs.spool_records > 0 || forwarder_pending(g->fwd[i]))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void check_drained(struct gw *g)
 {
     if (!g->stopping || g->tearing_down) {
         return;
     }
-    if (g->inflight == 0 && !g->q_head && !g->retry_head) {
-        loop_break(g->loop);
+    if (g->inflight || g->q_head || g->retry_head) {
+        return;
     }
+    if (g->idle && spool_replaying(g)) {
+        /* Replays complete inside the forwarders: look again shortly
+         * (bounded by the drain timer). */
+        if (!loop_timer_armed(g->recheck_timer)) {
+            loop_timer_arm(g->recheck_timer, GW_RECHECK_MS);
+        }
+        return;
+    }
+    loop_break(g->loop);
+}
+
+static void recheck_timer_cb(void *ud)
+{
+    check_drained(ud);
 }
 
 static void reload_timer_cb(void *ud)
@@ -1537,6 +1586,7 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     g->drain_timer = loop_timer_new(g->loop, on_drain_timeout, g);
     g->pump_timer = loop_timer_new(g->loop, pump_timer_cb, g);
     g->stop_timer = loop_timer_new(g->loop, stop_timer_cb, g);
+    g->recheck_timer = loop_timer_new(g->loop, recheck_timer_cb, g);
     g->rules_dir = resolve_rules(conf, o);
     g->sources_path = gw_conf_path(conf, conf->gw.sources);
     g->state_dir = gw_conf_path(conf, conf->gw.state_dir);
@@ -1765,6 +1815,7 @@ void gw_free(struct gw *g)
     loop_timer_free(g->drain_timer);
     loop_timer_free(g->pump_timer);
     loop_timer_free(g->stop_timer);
+    loop_timer_free(g->recheck_timer);
     metrics_free(g->m);
     loop_free(g->loop);
     gw_conf_free(g->conf);

@@ -10,6 +10,8 @@
 #   redis_restart  Redis stopped mid-run and restarted -> every item
 #                  forwarded exactly once
 #   webhook_retry  webhook answering 500, then 200 -> delivered once
+#   spool_replay   webhook down: candidates spooled, the run succeeds; the
+#                  next --once run replays the spool before it exits
 #   kill9          kill -9 of the gateway during a run, restart -> nothing
 #                  lost, nothing twice
 #   drain          Redis down from the start, SIGTERM: the gateway exits
@@ -267,18 +269,19 @@ case_redis_restart() {
     expect_exactly_once 400
 }
 
-case_webhook_retry() {
-    redis_start
-    # A webhook that answers 500 twice, then 200, recording every body.
+# A webhook receiver answering 500 to the first FAILS requests, then 200;
+# every request is recorded in $tmp/hook.log. hook_start FAILS [PORT]
+hook_start() {
     cat >"$tmp/hook.py" <<'EOF'
 import http.server, json, sys
 state = {"n": 0}
+fails = int(sys.argv[3])
 out = open(sys.argv[2], "a")
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         state["n"] += 1
-        code = 500 if state["n"] <= 2 else 200
+        code = 500 if state["n"] <= fails else 200
         out.write(json.dumps({"code": code,
                               "key": self.headers.get("Idempotency-Key"),
                               "body": body.decode()}) + "\n")
@@ -288,13 +291,66 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
+port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+s = http.server.HTTPServer(("127.0.0.1", port), H)
 open(sys.argv[1], "w").write(str(s.server_address[1]))
 s.serve_forever()
 EOF
-    python3 "$tmp/hook.py" "$tmp/hook.port" "$tmp/hook.log" &
+    rm -f "$tmp/hook.port"
+    python3 "$tmp/hook.py" "$tmp/hook.port" "$tmp/hook.log" "$1" ${2:-} &
     pids+=("$!")
     wait_for 10 test -s "$tmp/hook.port" || fail "webhook server"
+}
+
+# Candidate external ids the webhook acknowledged (200), sorted.
+hook_delivered() {
+    python3 - "$tmp/hook.log" <<'EOF'
+import json, sys
+ids = []
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["code"] != 200:
+        continue
+    b = json.loads(r["body"])
+    items = b if isinstance(b, list) else b.get("candidates", b.get("items", [b]))
+    ids += [c["external_id"] for c in items]
+print("\n".join(sorted(ids)))
+EOF
+}
+
+case_spool_replay() {
+    redis_start
+    gen_items "$tmp/items.jsonl" 0 20
+    file_source "$tmp/items.jsonl"
+    # A port nobody listens on: the webhook is down for the first run.
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); \
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    write_conf "$NEAR_OFF
+[forward hook]
+kind = webhook
+url = http://127.0.0.1:$port/hook
+retries = 1
+backoff = 100ms"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw1.log" ||
+        fail "first run (webhook down) failed: items spooled are safe"
+    [ "$(find "$tmp/state/spool" -name '*.seg' -size +0 | wc -l)" -ge 1 ] ||
+        fail "nothing spooled while the webhook was down"
+    # The webhook is back: the next --once run replays the spool before
+    # it exits, although no item is new.
+    hook_start 0 "$port"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
+        fail "second run failed"
+    local got
+    got=$(hook_delivered)
+    [ "$(echo "$got" | grep -c .)" = 20 ] ||
+        fail "replayed $(echo "$got" | grep -c .) of 20"
+    [ "$(echo "$got" | uniq -d | wc -l)" = 0 ] || fail "delivered twice"
+}
+
+case_webhook_retry() {
+    redis_start
+    hook_start 2
     gen_items "$tmp/items.jsonl" 0 5
     file_source "$tmp/items.jsonl"
     write_conf "$NEAR_OFF
