@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — the quick start: run the gateway once on the bundled samples.
 #
-#   scripts/demo.sh [--build DIR] [--keep]
+#   scripts/demo.sh [--build DIR] [--keep] [PATH/TO/intake]
 #
 # What it does, all inside one temporary directory that is removed at the
 # end (--keep leaves it for a look):
@@ -22,15 +22,21 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="${IG_BUILD_DIR:-$here/build}"
 keep=0
+build_given=0
 while (($#)); do
     case "$1" in
-    --build) build="$2"; shift 2 ;;
+    --build) build="$2"; build_given=1; shift 2 ;;
     --keep) keep=1; shift ;;
     -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo: unknown option $1" >&2; exit 2 ;;
+    -*) echo "demo: unknown option $1" >&2; exit 2 ;;
+    *) IG_INTAKE="$1"; shift ;;
     esac
 done
 
+# A given binary names its build tree too (for tests/fixture_http).
+if [ -n "${IG_INTAKE:-}" ] && [ "$build_given" = 0 ]; then
+    build=$(cd "$(dirname "$IG_INTAKE")/.." && pwd)
+fi
 intake="${IG_INTAKE:-$build/gateway/intake}"
 if [ ! -x "$intake" ]; then
     echo "demo: building intake in $build ..." >&2
