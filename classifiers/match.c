@@ -239,38 +239,51 @@ static size_t chars_between(const char *t, size_t a, size_t b)
     return n;
 }
 
+/* Finds a left/right pair within nc->within characters in one field.
+ * The title is searched first: a pair repeated in title and text must be
+ * reported in the title, or the rule would lose its title weight. */
 static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                     const struct near_cond *nc, size_t *oa, size_t *ob)
 {
-    for (size_t i = 0; i < nc->left.n; i++) {
-        uint32_t l = nc->left.v[i];
-        if (!seen(s, l)) {
+    for (int pass = 0; pass < 2; pass++) {
+        bool want_title = pass == 0;
+        if (want_title && s->title_end == 0) {
             continue;
         }
-        for (size_t j = 0; j < nc->right.n; j++) {
-            uint32_t r = nc->right.v[j];
-            if (!seen(s, r)) {
+        for (size_t i = 0; i < nc->left.n; i++) {
+            uint32_t l = nc->left.v[i];
+            if (!seen(s, l)) {
                 continue;
             }
-            for (uint32_t h = s->lit_first[l]; h != NONE; h = s->hits[h].next) {
-                size_t ae = s->hits[h].end, as = ae - rs->lit_len[l];
-                for (uint32_t g = s->lit_first[r]; g != NONE;
-                     g = s->hits[g].next) {
-                    size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
-                    /* both in the same field */
-                    if ((as < s->title_end) != (bs < s->title_end)) {
+            for (size_t j = 0; j < nc->right.n; j++) {
+                uint32_t r = nc->right.v[j];
+                if (!seen(s, r)) {
+                    continue;
+                }
+                for (uint32_t h = s->lit_first[l]; h != NONE;
+                     h = s->hits[h].next) {
+                    size_t ae = s->hits[h].end, as = ae - rs->lit_len[l];
+                    if ((as < s->title_end) != want_title) {
                         continue;
                     }
-                    size_t gap = 0;
-                    if (ae <= bs) {
-                        gap = chars_between(s->norm.s, ae, bs);
-                    } else if (be <= as) {
-                        gap = chars_between(s->norm.s, be, as);
-                    }
-                    if (gap <= nc->within) {
-                        *oa = as < bs ? as : bs;
-                        *ob = ae > be ? ae : be;
-                        return true;
+                    for (uint32_t g = s->lit_first[r]; g != NONE;
+                         g = s->hits[g].next) {
+                        size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
+                        /* both in the same field */
+                        if ((bs < s->title_end) != want_title) {
+                            continue;
+                        }
+                        size_t gap = 0;
+                        if (ae <= bs) {
+                            gap = chars_between(s->norm.s, ae, bs);
+                        } else if (be <= as) {
+                            gap = chars_between(s->norm.s, be, as);
+                        }
+                        if (gap <= nc->within) {
+                            *oa = as < bs ? as : bs;
+                            *ob = ae > be ? ae : be;
+                            return true;
+                        }
                     }
                 }
             }
