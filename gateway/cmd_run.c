@@ -173,8 +173,10 @@ int cmd_run(int argc, char **argv)
     ig_diags_init(&d);
     rc = gw_new(conf, &o, &g, &d);
     conf = NULL;
-    ig_diags_print(&d, stderr);
     if (rc < 0) {
+        /* The check above already printed the warnings; these are the
+         * errors of building for real (bind, state dir, spool). */
+        ig_diags_print(&d, stderr);
         ig_error("gateway", "cannot start: %s", ig_strerror(rc));
         status = rc == IG_EINVAL ? IG_EXIT_USAGE : IG_EXIT_RUNTIME;
         goto out;
