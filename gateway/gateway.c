@@ -627,20 +627,26 @@ static void enqueue(struct gw *g, struct gw_batch *b, bool front)
 {
     b->queued = true;
     if (front) {
-        /* Pushed batches go first, but behind the head batch if it has
-         * started: its items keep their order. */
-        if (g->q_head && g->q_head->next_i > 0) {
-            b->next = g->q_head->next;
-            g->q_head->next = b;
-            if (g->q_tail == g->q_head) {
-                g->q_tail = b;
-            }
+        /* Pushed batches go first — behind a head batch that has started
+         * (its items keep their order) and behind earlier pushes. */
+        struct gw_batch *prev = NULL;
+        struct gw_batch *cur = g->q_head;
+        if (cur && cur->next_i > 0) {
+            prev = cur;
+            cur = cur->next;
+        }
+        while (cur && cur->push) {
+            prev = cur;
+            cur = cur->next;
+        }
+        b->next = cur;
+        if (prev) {
+            prev->next = b;
         } else {
-            b->next = g->q_head;
             g->q_head = b;
-            if (!g->q_tail) {
-                g->q_tail = b;
-            }
+        }
+        if (!cur) {
+            g->q_tail = b;
         }
     } else {
         b->next = NULL;
