@@ -29,6 +29,16 @@
  * repeated inside a longer one) when the smaller has DEDUP_CONTAIN_MIN
  * bigrams or more.
  *
+ * Cost is what shaped the script: Redis spends more on each redis.call()
+ * (argument objects, ACL check, reply conversion) than on the command, so
+ * the script reads the seen key, the exact key and all six buckets with
+ * one MGET, and a bucket is a plain string of fixed-width members (the
+ * band_max most recent, newer appended at the end) rewritten with one
+ * SET ... EX, rather than a set needing SADD + EXPIRE. A bucket's TTL is
+ * refreshed by every write; members older than the retention can linger
+ * in a busy bucket, but their candidate hash has expired, so they are
+ * skipped.
+ *
  * Keys of one candidate share its TTL (set once, when created): a link
  * does not extend the original's life, so all of its keys expire together.
  * Key names are built inside the script from the prefix, which suits a
@@ -75,7 +85,8 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
     {"max_inflight", IG_CFG_INT, "4096", D(max_inflight),
      "checks waiting for Redis; above this, new checks are refused", 0, NULL},
     {"band_max", IG_CFG_INT, "16", D(band_max),
-     "possible originals compared per item (bounds the reply size)", 0, NULL},
+     "members kept per bucket (most recent) and originals compared per item", 0,
+     NULL},
     {0},
 };
 #undef D
@@ -88,7 +99,18 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
  * {"C", id, text, id, text, ...}: possible originals to confirm. */
 static const char dedup_lua[] =
     "local P,id,ch=ARGV[1],ARGV[2],ARGV[3]\n"
-    "local s=redis.call('GET',KEYS[1])\n"
+    "local near,sh,bmax=ARGV[6]=='1',ARGV[5],tonumber(ARGV[7])\n"
+    "local k={KEYS[1],KEYS[2]}\n"
+    "if near then\n"
+    "  k[3]=P..':band:0:'..string.sub(sh,13,16)\n"
+    "  k[4]=P..':band:1:'..string.sub(sh,9,12)\n"
+    "  k[5]=P..':band:2:'..string.sub(sh,5,8)\n"
+    "  k[6]=P..':band:3:'..string.sub(sh,1,4)\n"
+    "  k[7]=P..':head:'..string.sub(ARGV[16],1,4)\n"
+    "  k[8]=P..':tail:'..string.sub(ARGV[17],1,4)\n"
+    "end\n"
+    "local r=redis.call('MGET',unpack(k))\n"
+    "local s=r[1]\n"
     "if s then\n"
     "  local v='S'\n"
     "  if s==id and redis.call('HEXISTS',P..':cand:'..id,'p')==1 then\n"
@@ -102,31 +124,22 @@ static const char dedup_lua[] =
     "if mode=='link' then\n"
     "  o=ARGV[14]\n"
     "elseif ARGV[12]=='1' then\n"
-    "  o=redis.call('GET',KEYS[2])\n"
+    "  o=r[2]\n"
     "  if o==id then o=nil end\n"
     "end\n"
     "if o then\n"
     "  local oc=P..':cand:'..o\n"
     "  if redis.call('EXISTS',oc)==1 then\n"
     "    redis.call('SET',KEYS[1],o,'EX',ttl)\n"
-    "    local r=redis.call('HINCRBY',oc,'reports',1)\n"
+    "    local n=redis.call('HINCRBY',oc,'reports',1)\n"
     "    local c=redis.call('HGET',oc,'chans') or ''\n"
-    "    if ch~='' and string.find(','..c..',',','..ch..',',1,true)==nil then\n"
+    "    local cc=','..c..','\n"
+    "    if ch~='' and string.find(cc,','..ch..',',1,true)==nil then\n"
     "      if c=='' then c=ch else c=c..','..ch end\n"
     "      redis.call('HSET',oc,'chans',c)\n"
     "    end\n"
-    "    return {mode=='link' and 'D' or 'E',o,tostring(r),c}\n"
+    "    return {mode=='link' and 'D' or 'E',o,tostring(n),c}\n"
     "  end\n"
-    "end\n"
-    "local near,sh=ARGV[6]=='1',ARGV[5]\n"
-    "local b\n"
-    "if near then\n"
-    "  b={P..':band:0:'..string.sub(sh,13,16),\n"
-    "     P..':band:1:'..string.sub(sh,9,12),\n"
-    "     P..':band:2:'..string.sub(sh,5,8),\n"
-    "     P..':band:3:'..string.sub(sh,1,4),\n"
-    "     P..':head:'..string.sub(ARGV[16],1,4),\n"
-    "     P..':tail:'..string.sub(ARGV[17],1,4)}\n"
     "end\n"
     "if near and mode=='check' then\n"
     "  local band,bxor,rsh=bit.band,bit.bxor,bit.rshift\n"
@@ -138,17 +151,18 @@ static const char dedup_lua[] =
     "  end\n"
     "  local sh1=tonumber(string.sub(sh,1,8),16)\n"
     "  local sh2=tonumber(string.sub(sh,9,16),16)\n"
-    "  local bmax,maxd=tonumber(ARGV[7]),tonumber(ARGV[15])\n"
+    "  local maxd=tonumber(ARGV[15])\n"
     "  local seen,out,n={},{'C'},0\n"
     "  for bi=1,6 do\n"
-    "    for _,m in ipairs(redis.call('SRANDMEMBER',b[bi],bmax)) do\n"
-    "      local c=string.sub(m,1,16)\n"
+    "    local v,w=r[2+bi] or '',bi<=4 and 32 or 48\n"
+    "    for j=#v-w+1,1,-w do\n"
+    "      local c=string.sub(v,j,j+15)\n"
     "      local ok\n"
     "      if bi<=4 then\n"
-    "        ok=pc(bxor(sh1,tonumber(string.sub(m,18,25),16)))+\n"
-    "           pc(bxor(sh2,tonumber(string.sub(m,26,33),16)))<=maxd\n"
+    "        ok=pc(bxor(sh1,tonumber(string.sub(v,j+16,j+23),16)))+\n"
+    "           pc(bxor(sh2,tonumber(string.sub(v,j+24,j+31),16)))<=maxd\n"
     "      else\n"
-    "        ok=string.sub(m,35)==ARGV[11+bi]\n"
+    "        ok=string.sub(v,j+32,j+47)==ARGV[11+bi]\n"
     "      end\n"
     "      if ok and n<bmax and c~=id and not seen[c] then\n"
     "        seen[c]=true\n"
@@ -164,20 +178,18 @@ static const char dedup_lua[] =
     "if ARGV[12]=='1' then redis.call('SET',KEYS[2],id,'NX','EX',ttl) end\n"
     "if near then\n"
     "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
-    "             'ext',ARGV[10],\n"
-    "             'first',ARGV[11],'p',1,'t',ARGV[8])\n"
+    "             'ext',ARGV[10],'first',ARGV[11],'p',1,'t',ARGV[8])\n"
     "  redis.call('EXPIRE',ck,ttl)\n"
-    "  local m=id..':'..sh\n"
     "  for bi=1,6 do\n"
-    "    if bi==5 then m=m..':'..ARGV[16] elseif bi==6 then\n"
-    "      m=id..':'..sh..':'..ARGV[17] end\n"
-    "    redis.call('SADD',b[bi],m)\n"
-    "    redis.call('EXPIRE',b[bi],ttl)\n"
+    "    local m,w=id..sh,32\n"
+    "    if bi>4 then m,w=m..ARGV[11+bi],48 end\n"
+    "    local v=(r[2+bi] or '')..m\n"
+    "    if #v>bmax*w then v=string.sub(v,#v-bmax*w+1) end\n"
+    "    redis.call('SET',k[2+bi],v,'EX',ttl)\n"
     "  end\n"
     "else\n"
     "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
-    "             'ext',ARGV[10],\n"
-    "             'first',ARGV[11],'p',1)\n"
+    "             'ext',ARGV[10],'first',ARGV[11],'p',1)\n"
     "  redis.call('EXPIRE',ck,ttl)\n"
     "end\n"
     "return {'N',id,'1',ch}\n";
