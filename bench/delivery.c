@@ -261,8 +261,12 @@ static int path(const char *sock, long n, long window, bool near)
     dc.prefix = "bench";
     dc.near = near;
     dc.max_inflight = window * 2;
+    /* Knobs for exploring the near-duplicate settings. */
     if (getenv("BENCH_NEAR_BITS")) {
         dc.near_bits = atoi(getenv("BENCH_NEAR_BITS"));
+    }
+    if (getenv("BENCH_BAND_MAX")) {
+        dc.band_max = atoi(getenv("BENCH_BAND_MAX"));
     }
     if (dedup_new(p.base, &dc, &p.d) != IG_OK) {
         return 3;
