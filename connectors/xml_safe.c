@@ -632,6 +632,10 @@ void xml_safe_flag_item(struct ig_item *it, const struct xml_safe_info *info)
         ig_item_flag(it, IG_ITEM_F_RECODED, "decoded from a legacy charset");
     }
     if (info->cs.mismatch) {
+        /* A wrong or unknown declaration is survivable (the bytes told us
+         * the truth) but worth a reviewer's glance: flag, keep the label. */
         ig_item_add_field(it, "charset_mismatch", info->cs.declared);
+        ig_item_flag(it, IG_ITEM_F_CHARSET,
+                     "declared charset is wrong or unknown");
     }
 }

@@ -61,6 +61,19 @@ const char *ig_item_field(const struct ig_item *it, const char *key)
     return NULL;
 }
 
+const char *ig_item_flag_name(uint32_t flag)
+{
+    switch (flag) {
+    case IG_ITEM_F_REPAIRED:  return "repaired";
+    case IG_ITEM_F_TRUNCATED: return "truncated";
+    case IG_ITEM_F_NO_DATE:   return "no_date";
+    case IG_ITEM_F_PARTIAL:   return "partial";
+    case IG_ITEM_F_RECODED:   return "recoded";
+    case IG_ITEM_F_CHARSET:   return "charset";
+    default:                  return NULL;
+    }
+}
+
 void ig_item_flag(struct ig_item *it, uint32_t flag, const char *warning)
 {
     it->flags |= flag;

@@ -22,7 +22,13 @@ enum {
     IG_ITEM_F_NO_DATE = 1u << 2,    /* published time missing/unparseable */
     IG_ITEM_F_PARTIAL = 1u << 3,    /* recovered from a damaged document */
     IG_ITEM_F_RECODED = 1u << 4,    /* decoded from a legacy charset */
+    IG_ITEM_F_CHARSET = 1u << 5,    /* declared charset wrong or unknown */
+    IG_ITEM_F_LAST = IG_ITEM_F_CHARSET,
 };
+
+/* Returns the record name of one IG_ITEM_F_* bit ("repaired", "truncated",
+ * "no_date", "partial", "recoded", "charset"), or NULL for other values. */
+const char *ig_item_flag_name(uint32_t flag);
 
 struct ig_field {
     const char *key;   /* borrowed from the item arena */

@@ -18,15 +18,6 @@
 #include "core/item.h"
 #include "core/jsonw.h"
 
-static const struct {
-    uint32_t flag;
-    const char *name;
-} item_flags[] = {
-    {IG_ITEM_F_REPAIRED, "repaired"}, {IG_ITEM_F_TRUNCATED, "truncated"},
-    {IG_ITEM_F_NO_DATE, "no_date"},   {IG_ITEM_F_PARTIAL, "partial"},
-    {IG_ITEM_F_RECODED, "recoded"},
-};
-
 /* The classification keys when there is no classification: the same keys
  * cls_result_json() writes, empty, so consumers see one shape. */
 static void no_classification(struct ig_jsonw *w)
@@ -103,9 +94,9 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     /* What happened to the item on its way in. */
     ig_jsonw_key(&w, "flags");
     ig_jsonw_arr_open(&w);
-    for (i = 0; i < sizeof(item_flags) / sizeof(item_flags[0]); i++) {
-        if (it->flags & item_flags[i].flag) {
-            ig_jsonw_str(&w, item_flags[i].name);
+    for (uint32_t b = 1; b <= IG_ITEM_F_LAST; b <<= 1) {
+        if (it->flags & b) {
+            ig_jsonw_str(&w, ig_item_flag_name(b));
         }
     }
     ig_jsonw_arr_close(&w);

@@ -296,10 +296,12 @@ static void hostile_http_through_rss(void **state)
     assert_int_equal(g.rc, IG_OK);
     assert_int_equal(g.n, 1);
     got_fini(&g);
-    /* An unknown charset name: the item comes through as UTF-8. */
+    /* An unknown charset name: the item comes through as UTF-8 ... */
     poll_feed("/hostile/http_charset_bogus.http", NULL, &g);
     assert_int_equal(g.rc, IG_OK);
     assert_int_equal(g.n, 1);
+    /* ... flagged, so a reviewer sees the declaration was wrong. */
+    assert_true(g.flags[0] & IG_ITEM_F_CHARSET);
     got_fini(&g);
 }
 

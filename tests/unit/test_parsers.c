@@ -52,20 +52,8 @@ static bool str_eq(const char *a, const char *b)
 
 static const char *flag_name(uint32_t f)
 {
-    switch (f) {
-    case IG_ITEM_F_REPAIRED:
-        return "repaired";
-    case IG_ITEM_F_TRUNCATED:
-        return "truncated";
-    case IG_ITEM_F_NO_DATE:
-        return "no_date";
-    case IG_ITEM_F_PARTIAL:
-        return "partial";
-    case IG_ITEM_F_RECODED:
-        return "recoded";
-    default:
-        return "?";
-    }
+    const char *n = ig_item_flag_name(f);
+    return n ? n : "?";
 }
 
 /* Compares one item with an expected object; prints and counts
@@ -119,7 +107,7 @@ static size_t check_item(const char *where, size_t i, const struct ig_item *it,
             cJSON_ArrayForEach(f, v)
             {
                 bool found = false;
-                for (uint32_t b = 1; b <= IG_ITEM_F_RECODED; b <<= 1) {
+                for (uint32_t b = 1; b <= IG_ITEM_F_LAST; b <<= 1) {
                     if ((it->flags & b) &&
                         strcmp(flag_name(b), f->valuestring) == 0) {
                         found = true;
