@@ -352,6 +352,9 @@ static void acl_user_db_index_unix_socket(void **state)
 
     dedup_free(f->d);
     f->r = redis_up_start(&o);
+    /* Stop the old server first: a failed assertion below skips the rest
+     * of the test, and teardown only knows the new one. */
+    redis_up_stop(old);
     assert_non_null(f->r);
     f->d = make(f, "intake", "pw-Ω-1", 5);
     a = check(f, "hotline-main", "hotline", "A1", NULL,
@@ -388,7 +391,6 @@ static void acl_user_db_index_unix_socket(void **state)
     assert_int_equal(b.status, IG_EAGAIN);
     assert_false(b.has);
     assert_false(dedup_up(f->d));
-    redis_up_stop(old);
 }
 
 static void tcp_loopback(void **state)
@@ -401,6 +403,9 @@ static void tcp_loopback(void **state)
 
     dedup_free(f->d);
     f->r = redis_up_start(&o);
+    /* Stop the old server first: a failed assertion below skips the rest
+     * of the test, and teardown only knows the new one. */
+    redis_up_stop(old);
     assert_non_null(f->r);
     dedup_cfg_defaults(&c);
     c.redis.host = "127.0.0.1";
@@ -411,7 +416,6 @@ static void tcp_loopback(void **state)
               "通过TCP连接检查去重是否正常工作的一段文字");
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
-    redis_up_stop(old);
 }
 
 static void redis_restart_mid_run(void **state)
