@@ -44,7 +44,12 @@ cleanup() {
         echo "--- gateway log (tail) ---" >&2
         tail -n 40 "$tmp"/gw*.log 2>/dev/null >&2 || true
     fi
-    rm -rf "$tmp"
+    # IG_E2E_KEEP=1 keeps the directory (logs, state, redis) for a look.
+    if [ "${IG_E2E_KEEP:-0}" = 1 ]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
 }
 trap cleanup EXIT
 
@@ -109,6 +114,11 @@ sources_from_samples() {
 }
 
 write_conf() { # write_conf EXTRA_SECTIONS
+    # No HTTP listener unless a case asks for one: tests run in parallel
+    # and must not fight over the default port.
+    local api='[api]
+listen = ""'
+    case "$1" in *"[api]"*) api="" ;; esac
     cat >"$tmp/gateway.conf" <<EOF
 [gateway]
 rules = ${RULES_DIR:-$src/rules}
@@ -127,6 +137,7 @@ retry = 200ms
 kind = stream
 stream = t:candidates
 $1
+$api
 EOF
 }
 
