@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -127,6 +128,7 @@ out:
 static int spawn(struct redis_up *r)
 {
     const char *bin = getenv("REDIS_SERVER");
+    pid_t parent = getpid();
     pid_t pid;
     int i;
 
@@ -139,6 +141,13 @@ static int spawn(struct redis_up *r)
     }
     if (pid == 0) {
         int nul = open("/dev/null", O_RDWR);
+
+        /* The server dies with the test, even when the test is killed or
+         * an assertion skipped its redis_up_stop(). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            _exit(127);
+        }
 
         if (nul >= 0) {
             dup2(nul, 0);

@@ -5,7 +5,9 @@
  * TCP port when asked (a free port picked by binding port 0), no RDB
  * snapshots, optional AOF (appendfsync everysec) and an optional ACL user.
  * The server runs in the foreground as our child; it is stopped by its PID
- * (SIGTERM, then SIGKILL after 5 s) and the directory is removed. Startup
+ * (SIGTERM, then SIGKILL after 5 s) and the directory is removed; if the
+ * test process dies first, the kernel sends the server SIGTERM
+ * (PR_SET_PDEATHSIG of the thread that started it). Startup
  * waits until the server answers PING (authenticated when an ACL user is
  * set), so a test can connect right away.
  *
