@@ -13,8 +13,9 @@
  * optional. Bad items are skipped with a reason (the caller reports them
  * to the client by index), never guessed at. cJSON stays in connectors/;
  * the gateway only sees struct ig_item. Strings are sanitised to valid
- * UTF-8 without control characters, and capped (a field over its cap is
- * cut at a character boundary and the item flagged TRUNCATED).
+ * UTF-8 without control characters by json_safe_parse() (which also
+ * rejects duplicate keys and trailing garbage), and capped (a field over
+ * its cap is cut at a character boundary and the item flagged TRUNCATED).
  */
 #include "connectors/push.h"
 
@@ -25,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "connectors/json_safe.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -42,28 +44,27 @@
 static const char *const push_channels[] = {"hotline", "letters", "media",
                                             "web", NULL};
 
-/* Copies a JSON string into the item arena, sanitised and capped. */
+/* Copies a JSON scalar (string, or a number's exact text) into the item
+ * arena, capped at a character boundary. json_safe_parse() has already
+ * made every string valid UTF-8 without raw controls; a U+FFFD it put
+ * there flags the item as repaired. */
 static const char *take_str(struct ig_item *it, const cJSON *v, size_t cap)
 {
-    if (!cJSON_IsString(v) || !v->valuestring) {
+    const char *s = NULL;
+    enum json_safe_kind k = json_safe_scalar(v, &s);
+    if ((k != JSON_SAFE_STRING && k != JSON_SAFE_NUMBER) || !s) {
         return NULL;
     }
-    const char *s = v->valuestring;
     size_t n = strlen(s);
     if (n > cap) {
         n = ig_utf8_trim_len(s, n, cap);
         ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field was cut at its cap");
     }
-    struct ig_buf b;
-    ig_buf_init(&b, 0);
-    int fixed = ig_utf8_sanitize(&b, s, n, true);
-    if (fixed > 0) {
+    if (memmem(s, n, "\xEF\xBF\xBD", 3)) {
         ig_item_flag(it, IG_ITEM_F_REPAIRED,
-                     "invalid UTF-8 or control characters replaced");
+                     "invalid UTF-8 or escapes replaced by U+FFFD");
     }
-    const char *out = ig_item_strndup(it, b.data ? b.data : "", b.len);
-    ig_buf_fini(&b);
-    return out;
+    return ig_item_strndup(it, s, n);
 }
 
 static bool valid_channel(const char *c)
@@ -87,14 +88,8 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
         goto skip;
     }
     it = ig_item_new();
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsNumber(id)) {
-        char num[32];
-        snprintf(num, sizeof(num), "%.0f", id->valuedouble);
-        it->ext_id = ig_item_strdup(it, num);
-    } else {
-        it->ext_id = take_str(it, id, 256);
-    }
+    /* A numeric id keeps its exact digits (json_safe never rounds). */
+    it->ext_id = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "id"), 256);
     if (!it->ext_id || !*it->ext_id) {
         snprintf(why, sizeof(why), "item %zu: missing \"id\"", idx);
         goto skip;
@@ -165,8 +160,12 @@ int connector_push_parse(const char *body, size_t len, const char *source_id,
                          const char *channel, size_t max_items,
                          struct connector_sink *sink)
 {
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!root) {
+    /* Strict parsing: duplicate keys, bad escapes and trailing garbage
+     * reject the body; broken UTF-8 is repaired and flagged. */
+    cJSON *root = NULL;
+    unsigned repairs = 0;
+    char err[160];
+    if (json_safe_parse(body, len, 0, &root, &repairs, err, sizeof(err)) < 0) {
         return IG_EPARSE;
     }
     int rc = IG_OK;

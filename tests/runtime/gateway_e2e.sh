@@ -475,17 +475,26 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
         fail "bad item accepted: $r"
     http_call POST /v1/items push-secret 'not json' >/dev/null
     [ "$(cat "$tmp/code")" = 400 ] || fail "bad JSON not 400"
+    # Hostile JSON: duplicate keys are refused; a big numeric id keeps its
+    # digits exactly.
+    http_call POST /v1/items push-secret \
+        '{"id":"A","id":"B","title":"雨水井盖缺失"}' >/dev/null
+    [ "$(cat "$tmp/code")" = 400 ] || fail "duplicate keys not refused"
+    r=$(http_call POST /v1/items push-secret \
+        '{"id":12345678901234567890,"title":"雨水井盖缺失"}')
+    [ "$(echo "$r" | jq -r '.items[0].external_id')" = \
+        12345678901234567890 ] || fail "numeric id not exact: $r"
 
     # Health and metrics.
     r=$(http_call GET /healthz)
     [ "$(echo "$r" | jq -r .status)" = ok ] || fail "healthz: $r"
     [ "$(echo "$r" | jq -r .generation)" = 1 ] || fail "generation: $r"
     r=$(http_call GET /metrics)
-    echo "$r" | grep -q '^intake_items_in_total{source="push",channel="hotline"} 2$' ||
+    echo "$r" | grep -q '^intake_items_in_total{source="push",channel="hotline"} 3$' ||
         fail "metrics items_in: $(echo "$r" | grep items_in)"
     echo "$r" | grep -q "^intake_code_hits_total{code=\"$code1\"} [1-9]" ||
         fail "metrics code hits"
-    echo "$r" | grep -q '^intake_classify_seconds_count 2$' ||
+    echo "$r" | grep -q '^intake_classify_seconds_count 3$' ||
         fail "metrics latency histogram"
     echo "$r" | grep -q '^intake_ruleset_generation 1$' ||
         fail "metrics generation"
