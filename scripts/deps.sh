@@ -11,7 +11,7 @@ PKGS=(
   redis-server redis-tools
   libcmocka-dev libvectorscan-dev valgrind python3 procps strace
   python3-jsonschema
-  curl jq
+  curl jq time
 )
 
 missing=()
