@@ -10,6 +10,7 @@
 #include "gateway/candidate.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "classifiers/classifier.h"
@@ -54,6 +55,7 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     ig_jsonw_init(&w, &tmp);
     ig_jsonw_obj_open(&w);
     ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
+    ig_jsonw_kstr(&w, "type", "candidate");
     ig_jsonw_kstr(&w, "id", c->id);
     ig_jsonw_kstr(&w, "source", it->source_id);
     ig_jsonw_kstr(&w, "channel", it->channel);
@@ -101,6 +103,75 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     }
     ig_jsonw_arr_close(&w);
     ig_jsonw_kstr(&w, "warning", it->warning);
+    ig_jsonw_obj_close(&w);
+
+    rc = ig_buf_add(out, tmp.data, tmp.len);
+    ig_buf_fini(&tmp);
+    return rc < 0 ? IG_E2BIG : IG_OK;
+}
+
+void candidate_update_id(const char *orig_id, int64_t reports,
+                         char out[CANDIDATE_UPDATE_ID_MAX])
+{
+    snprintf(out, CANDIDATE_UPDATE_ID_MAX, "%.16s-r%lld", orig_id,
+             (long long)(reports > 0 ? reports : 0));
+}
+
+int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
+{
+    const struct ig_item *it;
+    struct ig_buf tmp;
+    struct ig_jsonw w;
+    char uid[CANDIDATE_UPDATE_ID_MAX];
+    size_t i;
+    int rc;
+
+    if (!u || !u->id || !u->item || !out) {
+        return IG_EINVAL;
+    }
+    it = u->item;
+    candidate_update_id(u->id, u->reports, uid);
+    ig_buf_init(&tmp, 0);
+    ig_jsonw_init(&w, &tmp);
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
+    ig_jsonw_kstr(&w, "type", "update");
+    ig_jsonw_kstr(&w, "id", u->id);
+    ig_jsonw_kstr(&w, "update_id", uid);
+    ig_jsonw_kint(&w, "reports", u->reports > 0 ? u->reports : 1);
+    ig_jsonw_key(&w, "channels");
+    ig_jsonw_arr_open(&w);
+    for (i = 0; u->channels && i < u->nchannels; i++) {
+        ig_jsonw_str(&w, u->channels[i]);
+    }
+    ig_jsonw_arr_close(&w);
+
+    /* Only the priority of the routing keys: place, units and track
+     * belong to the original, which the platform already has. */
+    ig_jsonw_key(&w, "priority");
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kstr(&w, "level", route_level_name(u->route ? u->route->level
+                                                         : ROUTE_LEVEL_NORMAL));
+    ig_jsonw_key(&w, "reasons");
+    ig_jsonw_arr_open(&w);
+    for (i = 0; u->route && i < u->route->nreasons; i++) {
+        ig_jsonw_str(&w, u->route->reasons[i]);
+    }
+    ig_jsonw_arr_close(&w);
+    ig_jsonw_obj_close(&w);
+    ig_jsonw_kstr(&w, "received", u->received ? u->received : it->fetched);
+
+    /* The report that caused the update. */
+    ig_jsonw_key(&w, "duplicate");
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kstr(&w, "id", u->dup_id);
+    ig_jsonw_kstr(&w, "source", it->source_id);
+    ig_jsonw_kstr(&w, "channel", it->channel);
+    ig_jsonw_kstr(&w, "external_id", it->ext_id);
+    ig_jsonw_kstr(&w, "title", it->title);
+    ig_jsonw_kstr(&w, "dedup", u->dedup ? u->dedup : "exact");
+    ig_jsonw_knum(&w, "similarity", u->similarity);
+    ig_jsonw_obj_close(&w);
     ig_jsonw_obj_close(&w);
 
     rc = ig_buf_add(out, tmp.data, tmp.len);

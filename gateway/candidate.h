@@ -3,8 +3,8 @@
  * One JSON object per candidate, described field by field in
  * docs/candidate.md and by docs/candidate.schema.json (draft 2020-12):
  *
- *     id, source, channel, external_id, url, title, text, published,
- *     received, <classification keys from cls_result_json(): code, name,
+ *     type ("candidate"), id, source, channel, external_id, url, title,
+ *     text, published, received, <classification keys from cls_result_json(): code, name,
  *     major, departments, score, confidence, alternatives, evidence,
  *     rules_version>, <routing keys from route_result_json(): place, town,
  *     units, priority, track>, reports, channels, dedup, schema
@@ -59,5 +59,36 @@ void candidate_id(const char *source_id, const char *ext_id,
  * Returns IG_OK, IG_EINVAL (c->id or c->item missing) or IG_E2BIG (out's
  * cap; out is then restored to its previous length). */
 int candidate_json(const struct candidate *c, struct ig_buf *out);
+
+/* An update: a duplicate (exact or near) raised the report count of a
+ * candidate forwarded earlier, so the platform learns the new count,
+ * channels and priority (docs/candidate.md, "Update records"). All
+ * borrowed. */
+struct candidate_update {
+    const char *id;                   /* the original candidate's id */
+    int64_t reports;                  /* the original's count, >= 2 */
+    const char *const *channels;      /* the original's channels */
+    size_t nchannels;
+    const struct route_result *route; /* priority as judged now; NULL:
+                                         normal, no reasons */
+    const struct ig_item *item;       /* the duplicate (required) */
+    const char *dup_id;               /* the duplicate's own id */
+    const char *dedup;                /* "exact" or "near" */
+    double similarity;
+    const char *received; /* ISO 8601; NULL: item->fetched */
+};
+
+/* "<original id>-r<reports>" (at most 16 + 2 + 19 characters): the
+ * update's idempotency id. The n-th report of a candidate always gets the
+ * same id, so a replayed update is absorbed like a replayed candidate. */
+#define CANDIDATE_UPDATE_ID_MAX 40
+void candidate_update_id(const char *orig_id, int64_t reports,
+                         char out[CANDIDATE_UPDATE_ID_MAX]);
+
+/* Appends the update record of u to out (one JSON object, no newline).
+ * Returns IG_OK, IG_EINVAL (u->id or u->item missing) or IG_E2BIG (out's
+ * cap; out restored). */
+int candidate_update_json(const struct candidate_update *u,
+                          struct ig_buf *out);
 
 #endif

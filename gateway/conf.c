@@ -48,6 +48,12 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
      NULL},
     {"forward_unclassified", IG_CFG_BOOL, "false", M(forward_unclassified),
      "also deduplicate and forward items no rule classified", 0, NULL},
+    {"review", IG_CFG_BOOL, "true", M(review),
+     "keep the review queue <prefix>:review in Redis (needs [redis])", 0,
+     NULL},
+    {"review_below", IG_CFG_DOUBLE, "0.5", M(review_below),
+     "candidates with a confidence below this go to the review queue", 0,
+     NULL},
     {0},
 };
 #undef M
@@ -213,6 +219,9 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             check_range(d, s, "max_inflight", c->gw.max_inflight, 1, 1 << 20);
             check_range(d, s, "max_text_bytes", c->gw.max_text_bytes, 256,
                         16 << 20);
+            if (c->gw.review_below < 0 || c->gw.review_below > 1) {
+                section_error(d, s, "review_below must lie in [0, 1]");
+            }
         } else if (strcmp(s->type, "redis") == 0) {
             if (c->has_redis) {
                 section_error(d, s, "appears twice");

@@ -43,6 +43,8 @@ struct gw_conf_main {
     int64_t reload_delay_ms;   /* coalescing window for reload requests */
     int64_t max_text_bytes;    /* text handed to the classifier, per item */
     bool forward_unclassified; /* forward items no rule classified */
+    bool review;               /* keep the review queue <prefix>:review */
+    double review_below;       /* confidence below which a person looks */
 };
 
 /* [redis] */

@@ -62,7 +62,11 @@ struct fwd_cfg {
     int64_t backoff_max_ms;
     bool spool;
     char *dead_letter;
+    char *only;
 };
+
+/* Values of `only`, in the order of their level (forwarder_only()). */
+static const char *const only_levels[] = {"all", "elevated", "high", NULL};
 
 #define G(f) offsetof(struct fwd_cfg, f)
 const struct ig_cfg_field forwarder_cfg_schema[] = {
@@ -94,6 +98,10 @@ const struct ig_cfg_field forwarder_cfg_schema[] = {
      "JSON Lines file for rejected records (default: "
      "<state_dir>/dead-letter-<name>.jsonl)",
      0, NULL},
+    {"only", IG_CFG_ENUM, "all", G(only),
+     "records sent here: all; elevated or high: only candidates and "
+     "updates of at least that priority",
+     0, only_levels},
     {0},
 };
 #undef G
@@ -993,6 +1001,16 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
 size_t forwarder_pending(const struct forwarder *f)
 {
     return f->pending;
+}
+
+int forwarder_only(const struct forwarder *f)
+{
+    for (int i = 0; f->g.only && only_levels[i]; i++) {
+        if (strcmp(f->g.only, only_levels[i]) == 0) {
+            return i;
+        }
+    }
+    return 0;
 }
 
 const char *forwarder_name(const struct forwarder *f)

@@ -81,7 +81,7 @@ struct forwarder_ops {
 /* Generic keys of every [forward <name>] section (the kind's own keys are
  * in its ops->schema):
  *     kind  batch_max  batch_wait  max_queue  concurrency  retries
- *     backoff  backoff_max  spool  dead_letter */
+ *     backoff  backoff_max  spool  dead_letter  only */
 extern const struct ig_cfg_field forwarder_cfg_schema[];
 
 /* What every forwarder gets from the gateway. All borrowed for the
@@ -139,6 +139,10 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
 /* Records accepted and not yet completed (queue + in flight). */
 size_t forwarder_pending(const struct forwarder *f);
 const char *forwarder_name(const struct forwarder *f);
+/* The `only` key as a level: 0 all, 1 elevated, 2 high (the values of
+ * enum route_level). The gateway sends this forwarder only records whose
+ * priority level is at least that; forward.c itself does not filter. */
+int forwarder_only(const struct forwarder *f);
 
 struct forwarder_stats {
     uint64_t sent;          /* records accepted by forwarder_send() */

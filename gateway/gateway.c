@@ -10,7 +10,19 @@
  *     classify (sync, on the loop, with its own ruleset reference)
  *       -> dedup_check (async)      SEEN/EXACT/NEAR: done, linked
  *       -> candidate_json -> forwarder_send to every forwarder (async)
+ *       -> review_add (the review queue, when a person should look)
  *       -> dedup_done (marks the candidate forwarded)
+ *
+ * Classifying includes routing: the router reads the text, and an item's
+ * own address field (ig_item.place) then narrows or replaces the place
+ * (route_note_location). An exact or near duplicate is not a candidate,
+ * but it grows its original's report count, which may raise the priority
+ * (route_note_reports); the platform received the original long ago, so
+ * the job forwards an update record instead (candidate_update_json(),
+ * idempotency id "<original>-r<reports>") and raises the original in the
+ * review queue. A forwarder with `only = high|elevated` gets only records
+ * of at least that priority: a dedicated, immediate webhook for red-line
+ * items.
  *
  * A batch is settled (sched_done) when its last job ends: IG_OK only when
  * every item was forwarded, spooled, dead-lettered or found a duplicate;
@@ -58,6 +70,7 @@
 #include "gateway/gateway_int.h"
 #include "gateway/loop.h"
 #include "gateway/metrics.h"
+#include "gateway/review.h"
 #include "gateway/scheduler.h"
 #include "gateway/simhash.h"
 #include "gateway/sources.h"
@@ -130,7 +143,9 @@ struct job {
     double similarity;
     const char *chans[DEDUP_MAX_CHANNELS]; /* item arena */
     size_t nchans;
-    char *json; /* owned: the candidate record */
+    bool update; /* a duplicate: json is an update record */
+    char fwd_id[CANDIDATE_UPDATE_ID_MAX]; /* the record's idempotency id */
+    char *json; /* owned: the candidate or update record */
     size_t json_len;
     uint32_t sent_mask;   /* forwarders that accepted the record */
     unsigned fwd_pending; /* accepted, not completed */
@@ -164,6 +179,7 @@ struct gw {
     struct cls_scratch *scratch;
     struct sched *sched;
     struct dedup *dedup; /* NULL without [redis] */
+    struct review *review; /* NULL without [redis] or with review off */
     struct forwarder *fwd[GW_MAX_FWD];
     size_t nfwd;
     struct api *api;
@@ -195,6 +211,7 @@ static void pump(struct gw *g);
 static void job_finish(struct job *j, bool ok, bool fresh);
 static void job_dedup(struct job *j);
 static void job_forward(struct job *j);
+static void job_review(struct job *j);
 static void check_drained(struct gw *g);
 
 /* ---------------------------------------------------------------------
@@ -358,6 +375,13 @@ static void metrics_setup(struct metrics *m)
          "items taken into the pipeline, per source and channel"},
         {"intake_items_out_total", METRICS_COUNTER,
          "new candidates forwarded (or spooled), per source and channel"},
+        {"intake_updates_out_total", METRICS_COUNTER,
+         "update records forwarded (a duplicate raised an original's "
+         "report count), per source and channel"},
+        {"intake_review_added_total", METRICS_COUNTER,
+         "candidates added to (or raised in) the review queue, by priority"},
+        {"intake_review_errors_total", METRICS_COUNTER,
+         "review queue adds that failed (Redis down or error)"},
         {"intake_items_duplicate_total", METRICS_COUNTER,
          "items found already seen (seen), same text (exact) or a "
          "re-wording (near)"},
@@ -773,6 +797,13 @@ static void classify(struct job *j)
         ig_warn(GW_COMP, "source %s item %s: classifier failed: %s",
                 it->source_id, it->ext_id ? it->ext_id : "-", ig_strerror(rc));
     }
+    /* A source's own address field (a hotline ticket's 事发地址) locates
+     * the hazard better than a place mentioned in passing in the text. */
+    const struct router *rt = ruleset_router(j->rs);
+    if (rc >= 0 && rt && j->cls.route && it->place && *it->place) {
+        route_note_location(rt, j->cls.route, it->place, strlen(it->place),
+                            it->arena);
+    }
     struct ig_buf l;
     ig_buf_init(&l, 0);
     metrics_inc(g->m, "intake_code_hits_total",
@@ -890,6 +921,15 @@ static void on_dedup(void *ud, int status, const struct dedup_result *res)
                     j->it->source_id, j->it->ext_id ? j->it->ext_id : "-",
                     kinds[res->verdict], j->orig, (long long)j->reports);
         }
+        /* The original's report count grew: tell the platform. Only the
+         * link itself is atomic in Redis; an update cut off by kill -9
+         * is not repeated (the duplicate is "seen" after restart), the
+         * next report's update carries the full count again. */
+        if (res->verdict != DEDUP_SEEN && !g->tearing_down) {
+            j->update = true;
+            job_forward(j);
+            return;
+        }
         job_finish(j, true, false);
         return;
     }
@@ -930,9 +970,39 @@ static void job_dedup(struct job *j)
     retry_later(j);
 }
 
+static int build_update(struct job *j)
+{
+    struct candidate_update u = {
+        .id = j->orig,
+        .reports = j->reports,
+        .channels = j->chans,
+        .nchannels = j->nchans,
+        .route = j->cls.route,
+        .item = j->it,
+        .dup_id = j->id,
+        .dedup = j->verdict == DEDUP_NEAR ? "near" : "exact",
+        .similarity = j->similarity,
+        .received = j->it->fetched,
+    };
+    struct ig_buf out;
+    ig_buf_init(&out, GW_RECORD_MAX);
+    int rc = candidate_update_json(&u, &out);
+    if (rc < 0) {
+        ig_buf_fini(&out);
+        return rc;
+    }
+    candidate_update_id(j->orig, j->reports, j->fwd_id);
+    j->json_len = out.len;
+    j->json = ig_buf_take(&out);
+    return IG_OK;
+}
+
 static int build_record(struct job *j)
 {
     static const char *dd[] = {"new", "seen", "exact", "near"};
+    if (j->update) {
+        return build_update(j);
+    }
     struct candidate c = {
         .id = j->id,
         .item = j->it,
@@ -952,6 +1022,7 @@ static int build_record(struct job *j)
         ig_buf_fini(&out);
         return rc;
     }
+    memcpy(j->fwd_id, j->id, sizeof(j->id));
     j->json_len = out.len;
     j->json = ig_buf_take(&out);
     return IG_OK;
@@ -978,9 +1049,23 @@ static void fwd_settle(struct job *j)
     }
     struct ig_buf l;
     ig_buf_init(&l, 0);
-    metrics_inc(g->m, "intake_items_out_total",
+    metrics_inc(g->m,
+                j->update ? "intake_updates_out_total"
+                          : "intake_items_out_total",
                 labels_sc(&l, j->it->source_id, j->it->channel));
     ig_buf_fini(&l);
+    job_review(j);
+}
+
+/* The last step: a new candidate is marked forwarded; a duplicate that
+ * sent an update is simply done (it was marked seen when linked). */
+static void job_mark(struct job *j)
+{
+    struct gw *g = j->g;
+    if (j->update) {
+        job_finish(j, true, false);
+        return;
+    }
     /* Mark the candidate forwarded, and keep the job (and so the drain)
      * until Redis has it: a "done" lost at shutdown would make the next
      * start replay the candidate. A failed mark is harmless (the replay
@@ -991,6 +1076,53 @@ static void fwd_settle(struct job *j)
         return;
     }
     job_finish(j, true, true);
+}
+
+static void on_reviewed(void *ud, int status)
+{
+    struct job *j = ud;
+    if (status != IG_OK) {
+        metrics_inc(j->g->m, "intake_review_errors_total", NULL);
+    }
+    job_mark(j);
+}
+
+/* The review queue, before the candidate is marked forwarded: a kill -9
+ * in between replays the candidate, and the replay adds it again (ZADD
+ * of the same member is idempotent). A queue that cannot be written is
+ * counted and logged by level, never a reason to hold the item: the
+ * candidate itself is delivered. */
+static void job_review(struct job *j)
+{
+    struct gw *g = j->g;
+    const struct route_result *r = j->cls.route;
+    int level = r ? (int)r->level : 0;
+    bool classified = j->cls.top != NULL;
+    double conf = classified ? j->cls.confidence : 0;
+    /* An update re-ranks its original only when the priority rose: the
+     * original's own confidence was judged when it was forwarded. */
+    bool want = j->update ? level >= ROUTE_LEVEL_ELEVATED
+                          : review_wanted(classified, conf,
+                                          g->conf->gw.review_below, level);
+    if (!g->review || g->tearing_down || !want) {
+        job_mark(j);
+        return;
+    }
+    double score = review_score(level, conf, j->it->fetched_ts);
+    int rc = review_add(g->review, j->orig[0] ? j->orig : j->id, score,
+                        on_reviewed, j);
+    if (rc != IG_OK) {
+        metrics_inc(g->m, "intake_review_errors_total", NULL);
+        ig_warn(GW_COMP, "candidate %s: review queue unavailable (%s)",
+                j->orig[0] ? j->orig : j->id, ig_strerror(rc));
+        job_mark(j);
+        return;
+    }
+    struct ig_buf l;
+    ig_buf_init(&l, 0);
+    metrics_inc(g->m, "intake_review_added_total",
+                labels_1(&l, "priority", route_level_name(level)));
+    ig_buf_fini(&l);
 }
 
 static void on_fwd(void *ud, int status)
@@ -1031,10 +1163,17 @@ static void job_forward(struct job *j)
             return;
         }
     }
-    struct fwd_rec rec = {.id = j->id, .json = j->json, .len = j->json_len};
+    struct fwd_rec rec = {
+        .id = j->fwd_id, .json = j->json, .len = j->json_len};
+    int level = j->cls.route ? (int)j->cls.route->level : 0;
     bool wait = false;
     for (size_t i = 0; i < g->nfwd; i++) {
         if (j->sent_mask & (1u << i)) {
+            continue;
+        }
+        /* `only = high|elevated`: not this target's business. */
+        if (forwarder_only(g->fwd[i]) > level) {
+            j->sent_mask |= 1u << i;
             continue;
         }
         int rc = forwarder_send(g->fwd[i], &rec, on_fwd, j);
@@ -1650,6 +1789,16 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
             rc = IG_EINVAL;
             goto out;
         }
+        if (conf->gw.review) {
+            struct redis_cfg rcfg;
+            redis_setup(conf, g->redis_password, &rcfg);
+            rc = review_new(loop_base(g->loop), &rcfg, conf->redis.prefix,
+                            conf->redis.retention_ms, &g->review);
+            if (rc < 0) {
+                rc = IG_EINVAL;
+                goto out;
+            }
+        }
     }
 
     /* Forwarders and their spools. */
@@ -1786,6 +1935,8 @@ void gw_free(struct gw *g)
     }
     dedup_free(g->dedup);
     g->dedup = NULL;
+    review_free(g->review);
+    g->review = NULL;
     for (size_t i = 0; i < g->nfwd; i++) {
         forwarder_free(g->fwd[i]);
     }

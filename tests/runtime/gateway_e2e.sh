@@ -150,9 +150,15 @@ gw_start() { # gw_start LOGNAME [args]
     pids+=("$gw_pid")
 }
 
-# Records in the stream: one JSON object per line.
+# Candidate records in the stream: one JSON object per line.
 stream_records() {
-    rcli --raw XRANGE t:candidates - + | grep '^{' || true
+    rcli --raw XRANGE t:candidates - + | grep '^{' |
+        grep -v '^{"schema":1,"type":"update"' || true
+}
+# Update records (a duplicate grew an original's report count).
+stream_updates() {
+    rcli --raw XRANGE t:candidates - + |
+        grep '^{"schema":1,"type":"update"' || true
 }
 # The channels of a candidate, sorted, comma-separated.
 chans_of() {
@@ -209,6 +215,20 @@ for l in sys.stdin:
         fail "near duplicate: reports of $id2 is not 2"
     [ "$(chans_of "$id2")" = "hotline,media" ] ||
         fail "near duplicate: channels of $id2: $(chans_of "$id2")"
+    # Each link sent the platform an update of its original: 2 reports,
+    # both channels, under the idempotency id "<original>-r2".
+    local ups
+    ups=$(stream_updates | python3 -c '
+import json, sys
+for l in sys.stdin:
+    u = json.loads(l)
+    print(u["id"], u["update_id"], u["reports"], ",".join(sorted(u["channels"])),
+          u["duplicate"]["dedup"])' | sort)
+    echo "$ups"
+    echo "$ups" | grep -qx "$id1 $id1-r2 2 hotline,letters exact" ||
+        fail "no update for the exact duplicate of $id1: $ups"
+    echo "$ups" | grep -qx "$id2 $id2-r2 2 hotline,media near" ||
+        fail "no update for the near duplicate of $id2: $ups"
     # A second run finds nothing new.
     local n1 n2
     n1=$(rcli XLEN t:candidates)

@@ -72,7 +72,8 @@ static void classified_record(void **state)
     c.nchannels = 2;
     c.dedup = "new";
     json = record(&c);
-    assert_true(strncmp(json, "{\"schema\":1,\"id\":\"", 18) == 0);
+    assert_true(strncmp(json, "{\"schema\":1,\"type\":\"candidate\",\"id\":\"",
+                        37) == 0);
     assert_non_null(strstr(json, "\"source\":\"hotline-main\""));
     assert_non_null(strstr(json, "\"external_id\":\"WO-9\""));
     assert_non_null(strstr(json, "\"reports\":2,\"channels\":[\"hotline\","
@@ -111,6 +112,58 @@ static void unclassified_record(void **state)
     ig_item_free(it);
 }
 
+/* A duplicate raised its original to three reports over two channels:
+ * the update names the original, its new count and priority, and the
+ * duplicate; its idempotency id is "<original>-r3". */
+static void update_record(void **state)
+{
+    struct ig_item *it = item("letters", "letters", "L-12", "井盖又坏了",
+                              "盈港路人行道上的雨水井盖破损，有个大洞");
+    struct cls_scratch *s = cls_scratch_new();
+    struct cls_result r;
+    const char *chans[] = {"hotline", "letters"};
+    struct candidate_update u;
+    struct ig_buf b;
+    char uid[CANDIDATE_UPDATE_ID_MAX];
+
+    (void)state;
+    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
+                                      strlen(it->text), false, it->arena, &r),
+                     IG_OK);
+    memset(&u, 0, sizeof(u));
+    u.id = "0123456789abcdef";
+    u.reports = 3;
+    u.channels = chans;
+    u.nchannels = 2;
+    u.route = r.route;
+    u.item = it;
+    u.dup_id = "fedcba9876543210";
+    u.dedup = "near";
+    u.similarity = 0.75;
+    ig_buf_init(&b, 0);
+    assert_int_equal(candidate_update_json(&u, &b), IG_OK);
+    fprintf(g_samples, "%s\n", b.data);
+    assert_true(strncmp(b.data,
+                        "{\"schema\":1,\"type\":\"update\","
+                        "\"id\":\"0123456789abcdef\","
+                        "\"update_id\":\"0123456789abcdef-r3\","
+                        "\"reports\":3,"
+                        "\"channels\":[\"hotline\",\"letters\"],"
+                        "\"priority\":{\"level\":",
+                        151) == 0);
+    assert_non_null(strstr(b.data, "\"duplicate\":{\"id\":"
+                                   "\"fedcba9876543210\",\"source\":"
+                                   "\"letters\""));
+    assert_non_null(strstr(b.data, "\"dedup\":\"near\",\"similarity\":0.75"));
+    candidate_update_id("0123456789abcdef", 12, uid);
+    assert_string_equal(uid, "0123456789abcdef-r12");
+    u.item = NULL;
+    assert_int_equal(candidate_update_json(&u, &b), IG_EINVAL);
+    ig_buf_fini(&b);
+    cls_scratch_free(s);
+    ig_item_free(it);
+}
+
 static void cap_fails_whole(void **state)
 {
     struct ig_item *it = item("s", "web", "1", "t", "正文");
@@ -136,6 +189,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classified_record),
         cmocka_unit_test(unclassified_record),
+        cmocka_unit_test(update_record),
         cmocka_unit_test(cap_fails_whole),
     };
     const char *rules = getenv("INTAKE_RULES");
