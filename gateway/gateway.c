@@ -839,8 +839,12 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     ig_buf_fini(&l);
     classify(j);
     /* Not a hazard by any rule: done, unless the operator wants those
-     * too. The push answer still shows the (empty) classification. */
-    if (!j->cls.top && !g->conf->gw.forward_unclassified) {
+     * too, or the router flagged it: many red-line events (a crowd
+     * blocking a road) have no B/S code and must never be missed. The
+     * push answer still shows the (empty) classification. */
+    bool flagged =
+        j->cls.route && j->cls.route->level >= ROUTE_LEVEL_ELEVATED;
+    if (!j->cls.top && !flagged && !g->conf->gw.forward_unclassified) {
         job_finish(j, true, false);
         return;
     }

@@ -7,10 +7,18 @@
  * others. A second gateway on the same Redis with a broken rules directory
  * refuses to start with the rule file's diagnostics. Under the sanitizer
  * build this also proves gw_free() releases everything after a run.
+ *
+ * Priority: a red-line item (a crowd of 上百名 blocking a road, no B/S
+ * code) is forwarded with priority high, heads the review queue ahead of
+ * a low-confidence normal item, and reaches the `only = high` forwarder,
+ * which a normal item does not; three reports of one hazard over two
+ * channels give update records with growing reports and priority high;
+ * an item's own address field narrows the town found in its text.
  * The report texts are written for this test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +36,8 @@
 #include "gateway/forward.h"
 #include "gateway/gateway.h"
 #include "tests/lib/redis_up.h"
+
+#include <hiredis/hiredis.h>
 
 struct fx {
     struct redis_up *r;
@@ -61,14 +71,13 @@ static int teardown(void **state)
     return 0;
 }
 
+static struct gw *make_gw_conf(struct fx *f, const char *text,
+                               struct ig_diags *d, int *rc);
+
 static struct gw *make_gw(struct fx *f, const char *rules, struct ig_diags *d,
                           int *rc)
 {
-    char text[2048], path[512];
-    snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
-    FILE *s = fopen(path, "w");
-    assert_non_null(s);
-    fclose(s);
+    char text[2048];
     snprintf(text, sizeof(text),
              "[gateway]\nrules = %s\nsources = sources.conf\n"
              "state_dir = state\n"
@@ -76,6 +85,17 @@ static struct gw *make_gw(struct fx *f, const char *rules, struct ig_diags *d,
              "[forward cap]\nkind = capture\n"
              "[api]\nlisten = \"\"\n",
              rules, redis_up_socket(f->r));
+    return make_gw_conf(f, text, d, rc);
+}
+
+static struct gw *make_gw_conf(struct fx *f, const char *text,
+                               struct ig_diags *d, int *rc)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
+    FILE *s = fopen(path, "w");
+    assert_non_null(s);
+    fclose(s);
     struct gw_conf *conf = NULL;
     *rc = gw_conf_load_mem("gwtest.conf", text, strlen(text), f->dir, &conf, d);
     if (*rc < 0) {
@@ -191,11 +211,183 @@ static void test_broken_rules_refused(void **state)
     ig_diags_fini(&d);
 }
 
+/* The whole file at path (NUL-terminated, caller frees). */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char *buf = calloc(1, 1 << 20);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* The line of recs holding all of the given fragments, copied into out;
+ * false if there is none. */
+static bool find_line(const char *recs, const char *a, const char *b,
+                      char *out, size_t cap)
+{
+    const char *p = recs;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        assert_true(n < cap);
+        memcpy(out, p, n);
+        out[n] = '\0';
+        if (strstr(out, a) && (!b || strstr(out, b))) {
+            return true;
+        }
+        p += n + (e ? 1 : 0);
+    }
+    return false;
+}
+
+/* The candidate id of the record for external id ext in recs. */
+static void cand_id(const char *recs, const char *ext, char id[17])
+{
+    char line[8192], frag[64];
+    snprintf(frag, sizeof(frag), "\"external_id\":\"%s\"", ext);
+    assert_true(find_line(recs, frag, "\"type\":\"candidate\"", line,
+                          sizeof(line)));
+    const char *p = strstr(line, "\"id\":\"");
+    assert_non_null(p);
+    memcpy(id, p + 6, 16);
+    id[16] = '\0';
+}
+
+static long rank_of(redisReply *r, const char *id)
+{
+    for (size_t i = 0; i < r->elements; i++) {
+        if (strcmp(r->element[i]->str, id) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static void test_priority_review_only(void **state)
+{
+    struct fx *f = *state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "[gateway]\nrules = %s\nsources = sources.conf\n"
+             "state_dir = state\nreview_below = 0.5\n"
+             "[redis]\nsocket = %s\nprefix = gwp\n"
+             "[forward all]\nkind = file\npath = all.jsonl\n"
+             "[forward hot]\nkind = file\npath = hot.jsonl\nonly = high\n"
+             "batch_wait = 0\nbatch_max = 1\n"
+             "[api]\nlisten = \"\"\n",
+             f->rules, redis_up_socket(f->r));
+    int rc;
+    struct gw *g = make_gw_conf(f, text, &d, &rc);
+    ig_diags_print(&d, stderr);
+    assert_int_equal(rc, IG_OK);
+
+    /* R-1: red line, no B/S code. N-1: a weak manhole-cover match.
+     * N-2: street lights on a road through two towns, the ticket's
+     * address names one. M-1..3: one hazard over two channels. */
+    static const char body[] =
+        "[{\"id\":\"R-1\",\"channel\":\"hotline\",\"title\":\"堵路\","
+        "\"text\":\"上百名村民聚集在徐泾镇崧泽大道上，堵住了道路，"
+        "车辆无法通行。\"},"
+        "{\"id\":\"N-1\",\"channel\":\"hotline\",\"title\":\"井盖\","
+        "\"text\":\"城南新村东门外的雨水井盖不见了，留下一个黑洞洞的口子，"
+        "傍晚放学的孩子差点踩进去。\"},"
+        "{\"id\":\"N-2\",\"channel\":\"hotline\",\"title\":\"路灯\","
+        "\"text\":\"崧泽大道的路灯坏了一排，晚上一片漆黑。\","
+        "\"place\":\"徐泾镇崧泽大道188号\"},"
+        "{\"id\":\"M-1\",\"channel\":\"hotline\",\"title\":\"窨井盖\","
+        "\"text\":\"华新镇新凤中路有个窨井盖破损了，"
+        "车开过去哐哐响。\"},"
+        "{\"id\":\"M-2\",\"channel\":\"letters\",\"title\":\"窨井盖\","
+        "\"text\":\"华新镇新凤中路有个窨井盖破损了，"
+        "车开过去哐哐响。\"},"
+        "{\"id\":\"M-3\",\"channel\":\"letters\",\"title\":\"窨井盖\","
+        "\"text\":\"华新镇新凤中路有个窨井盖破损了，"
+        "车开过去哐哐响。\"}]";
+    struct answer a;
+    push(g, body, &a);
+    assert_int_equal(a.http, 200);
+    free(a.body);
+    gw_free(g);
+    ig_diags_fini(&d);
+
+    char path[512];
+    snprintf(path, sizeof(path), "%s/all.jsonl", f->dir);
+    char *all = slurp(path);
+    snprintf(path, sizeof(path), "%s/hot.jsonl", f->dir);
+    char *hot = slurp(path);
+    char line[8192];
+
+    /* The red-line item is forwarded, unclassified, with priority high. */
+    assert_true(find_line(all, "\"external_id\":\"R-1\"",
+                          "\"priority\":{\"level\":\"high\"", line,
+                          sizeof(line)));
+    assert_non_null(strstr(line, "\"code\":null"));
+    assert_non_null(strstr(line, "上百名"));
+    /* The address field narrowed 崧泽大道 (徐泾镇, 赵巷镇) to 徐泾镇. */
+    assert_true(find_line(all, "\"external_id\":\"N-2\"", NULL, line,
+                          sizeof(line)));
+    assert_non_null(strstr(line, "\"town\":[\"徐泾镇\"]"));
+
+    /* Three reports, two channels: updates r2 and r3, priority high. */
+    char rid[17], n1[17], n2[17], m1[17], frag[64];
+    cand_id(all, "R-1", rid);
+    cand_id(all, "N-1", n1);
+    cand_id(all, "N-2", n2);
+    cand_id(all, "M-1", m1);
+    for (int k = 2; k <= 3; k++) {
+        snprintf(frag, sizeof(frag), "\"update_id\":\"%s-r%d\"", m1, k);
+        assert_true(find_line(all, "\"type\":\"update\"", frag, line,
+                              sizeof(line)));
+        snprintf(frag, sizeof(frag), "\"reports\":%d", k);
+        assert_non_null(strstr(line, frag));
+        assert_non_null(strstr(line, "\"channels\":[\"hotline\",\"letters\"]"));
+        assert_non_null(strstr(line, "\"priority\":{\"level\":\"high\""));
+        assert_non_null(strstr(line, "\"dedup\":\"exact\""));
+        /* The dedicated webhook gets the updates that made it high. */
+        snprintf(frag, sizeof(frag), "\"update_id\":\"%s-r%d\"", m1, k);
+        assert_non_null(strstr(hot, frag));
+    }
+
+    /* only = high: the red-line candidate, not the normal ones. */
+    assert_non_null(strstr(hot, "\"external_id\":\"R-1\""));
+    assert_null(strstr(hot, "\"external_id\":\"N-1\""));
+    assert_null(strstr(hot, "\"external_id\":\"N-2\""));
+
+    /* The review queue: high first (whatever the confidence), then the
+     * low-confidence normal item; the confident normal one is absent. */
+    redisContext *c = redisConnectUnix(redis_up_socket(f->r));
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+    redisReply *r = redisCommand(c, "ZREVRANGE gwp:review 0 -1");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    long rr = rank_of(r, rid), rn1 = rank_of(r, n1), rm = rank_of(r, m1);
+    assert_true(rr >= 0 && rn1 >= 0 && rm >= 0);
+    assert_true(rr < rn1);
+    assert_true(rm < rn1);
+    assert_int_equal(rank_of(r, n2), -1);
+    freeReplyObject(r);
+    r = redisCommand(c, "PTTL gwp:review");
+    assert_non_null(r);
+    assert_true(r->type == REDIS_REPLY_INTEGER && r->integer > 0);
+    freeReplyObject(r);
+    redisFree(c);
+    free(all);
+    free(hot);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_channels_one_candidate),
         cmocka_unit_test(test_broken_rules_refused),
+        cmocka_unit_test(test_priority_review_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
