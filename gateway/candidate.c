@@ -150,8 +150,9 @@ int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
      * belong to the original, which the platform already has. */
     ig_jsonw_key(&w, "priority");
     ig_jsonw_obj_open(&w);
-    ig_jsonw_kstr(&w, "level", route_level_name(u->route ? u->route->level
-                                                         : ROUTE_LEVEL_NORMAL));
+    ig_jsonw_kstr(
+        &w, "level",
+        route_level_name(u->route ? u->route->level : ROUTE_LEVEL_NORMAL));
     ig_jsonw_key(&w, "reasons");
     ig_jsonw_arr_open(&w);
     for (i = 0; u->route && i < u->route->nreasons; i++) {

@@ -4,8 +4,8 @@
  * docs/candidate.md and by docs/candidate.schema.json (draft 2020-12):
  *
  *     type ("candidate"), id, source, channel, external_id, url, title,
- *     text, published, received, <classification keys from cls_result_json(): code, name,
- *     major, departments, score, confidence, alternatives, evidence,
+ *     text, published, received, <classification keys from cls_result_json():
+ * code, name, major, departments, score, confidence, alternatives, evidence,
  *     rules_version>, <routing keys from route_result_json(): place, town,
  *     units, priority, track>, reports, channels, dedup, schema
  *
@@ -65,9 +65,9 @@ int candidate_json(const struct candidate *c, struct ig_buf *out);
  * channels and priority (docs/candidate.md, "Update records"). All
  * borrowed. */
 struct candidate_update {
-    const char *id;                   /* the original candidate's id */
-    int64_t reports;                  /* the original's count, >= 2 */
-    const char *const *channels;      /* the original's channels */
+    const char *id;              /* the original candidate's id */
+    int64_t reports;             /* the original's count, >= 2 */
+    const char *const *channels; /* the original's channels */
     size_t nchannels;
     const struct route_result *route; /* priority as judged now; NULL:
                                          normal, no reasons */
@@ -88,7 +88,6 @@ void candidate_update_id(const char *orig_id, int64_t reports,
 /* Appends the update record of u to out (one JSON object, no newline).
  * Returns IG_OK, IG_EINVAL (u->id or u->item missing) or IG_E2BIG (out's
  * cap; out restored). */
-int candidate_update_json(const struct candidate_update *u,
-                          struct ig_buf *out);
+int candidate_update_json(const struct candidate_update *u, struct ig_buf *out);
 
 #endif

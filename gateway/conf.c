@@ -49,11 +49,9 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
     {"forward_unclassified", IG_CFG_BOOL, "false", M(forward_unclassified),
      "also deduplicate and forward items no rule classified", 0, NULL},
     {"review", IG_CFG_BOOL, "true", M(review),
-     "keep the review queue <prefix>:review in Redis (needs [redis])", 0,
-     NULL},
+     "keep the review queue <prefix>:review in Redis (needs [redis])", 0, NULL},
     {"review_below", IG_CFG_DOUBLE, "0.5", M(review_below),
-     "candidates with a confidence below this go to the review queue", 0,
-     NULL},
+     "candidates with a confidence below this go to the review queue", 0, NULL},
     {0},
 };
 #undef M

@@ -178,7 +178,7 @@ struct gw {
     uint64_t generation;
     struct cls_scratch *scratch;
     struct sched *sched;
-    struct dedup *dedup; /* NULL without [redis] */
+    struct dedup *dedup;   /* NULL without [redis] */
     struct review *review; /* NULL without [redis] or with review off */
     struct forwarder *fwd[GW_MAX_FWD];
     size_t nfwd;
@@ -842,8 +842,7 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
      * too, or the router flagged it: many red-line events (a crowd
      * blocking a road) have no B/S code and must never be missed. The
      * push answer still shows the (empty) classification. */
-    bool flagged =
-        j->cls.route && j->cls.route->level >= ROUTE_LEVEL_ELEVATED;
+    bool flagged = j->cls.route && j->cls.route->level >= ROUTE_LEVEL_ELEVATED;
     if (!j->cls.top && !flagged && !g->conf->gw.forward_unclassified) {
         job_finish(j, true, false);
         return;
@@ -1053,10 +1052,9 @@ static void fwd_settle(struct job *j)
     }
     struct ig_buf l;
     ig_buf_init(&l, 0);
-    metrics_inc(g->m,
-                j->update ? "intake_updates_out_total"
-                          : "intake_items_out_total",
-                labels_sc(&l, j->it->source_id, j->it->channel));
+    metrics_inc(
+        g->m, j->update ? "intake_updates_out_total" : "intake_items_out_total",
+        labels_sc(&l, j->it->source_id, j->it->channel));
     ig_buf_fini(&l);
     job_review(j);
 }
@@ -1167,8 +1165,7 @@ static void job_forward(struct job *j)
             return;
         }
     }
-    struct fwd_rec rec = {
-        .id = j->fwd_id, .json = j->json, .len = j->json_len};
+    struct fwd_rec rec = {.id = j->fwd_id, .json = j->json, .len = j->json_len};
     int level = j->cls.route ? (int)j->cls.route->level : 0;
     bool wait = false;
     for (size_t i = 0; i < g->nfwd; i++) {

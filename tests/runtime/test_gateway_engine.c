@@ -226,8 +226,8 @@ static char *slurp(const char *path)
 
 /* The line of recs holding all of the given fragments, copied into out;
  * false if there is none. */
-static bool find_line(const char *recs, const char *a, const char *b,
-                      char *out, size_t cap)
+static bool find_line(const char *recs, const char *a, const char *b, char *out,
+                      size_t cap)
 {
     const char *p = recs;
     while (*p) {
@@ -249,8 +249,8 @@ static void cand_id(const char *recs, const char *ext, char id[17])
 {
     char line[8192], frag[64];
     snprintf(frag, sizeof(frag), "\"external_id\":\"%s\"", ext);
-    assert_true(find_line(recs, frag, "\"type\":\"candidate\"", line,
-                          sizeof(line)));
+    assert_true(
+        find_line(recs, frag, "\"type\":\"candidate\"", line, sizeof(line)));
     const char *p = strstr(line, "\"id\":\"");
     assert_non_null(p);
     memcpy(id, p + 6, 16);
@@ -330,8 +330,8 @@ static void test_priority_review_only(void **state)
     assert_non_null(strstr(line, "\"code\":null"));
     assert_non_null(strstr(line, "上百名"));
     /* The address field narrowed 崧泽大道 (徐泾镇, 赵巷镇) to 徐泾镇. */
-    assert_true(find_line(all, "\"external_id\":\"N-2\"", NULL, line,
-                          sizeof(line)));
+    assert_true(
+        find_line(all, "\"external_id\":\"N-2\"", NULL, line, sizeof(line)));
     assert_non_null(strstr(line, "\"town\":[\"徐泾镇\"]"));
 
     /* Three reports, two channels: updates r2 and r3, priority high. */
@@ -342,8 +342,8 @@ static void test_priority_review_only(void **state)
     cand_id(all, "M-1", m1);
     for (int k = 2; k <= 3; k++) {
         snprintf(frag, sizeof(frag), "\"update_id\":\"%s-r%d\"", m1, k);
-        assert_true(find_line(all, "\"type\":\"update\"", frag, line,
-                              sizeof(line)));
+        assert_true(
+            find_line(all, "\"type\":\"update\"", frag, line, sizeof(line)));
         snprintf(frag, sizeof(frag), "\"reports\":%d", k);
         assert_non_null(strstr(line, frag));
         assert_non_null(strstr(line, "\"channels\":[\"hotline\",\"letters\"]"));
