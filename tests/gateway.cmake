@@ -74,3 +74,7 @@ ig_add_script_test(NAME gateway_docs
 # capture forwarder.
 ig_add_test(NAME test_gateway_engine SOURCES runtime/test_gateway_engine.c
   LIBS ig_gateway ig_redis_up LABELS runtime redis)
+
+# priority (review queue)
+ig_add_test(NAME test_review SOURCES unit/test_review.c LIBS ig_gateway
+  LABELS unit)
