@@ -62,7 +62,7 @@ endif()
 
 # End-to-end: `intake run` with a real redis-server, real HTTP servers.
 foreach(c dedup redis_restart webhook_retry spool_replay kill9 drain
-    reload_api)
+    reload_api priority)
   ig_add_script_test(NAME gateway_e2e_${c}
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_e2e.sh ${c}
     LABELS runtime redis TIMEOUT 300)

@@ -20,6 +20,10 @@
 #   reload_api     push endpoint answers with classification; /metrics and
 #                  /healthz; reload with a broken rule file keeps the old
 #                  rules working; a fixed one bumps the generation
+#   priority       a red-line item without a code is forwarded with priority
+#                  high, heads <prefix>:review and reaches the only = high
+#                  target; repeated reports give updates (elevated, then
+#                  high) and only the high one reaches that target
 #
 # Every server is started in a temporary directory and stopped by its PID.
 set -euo pipefail
@@ -552,6 +556,55 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
     [ "$(echo "$r" | jq -r .generation)" = 2 ] || fail "generation: $r"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+# ------------------------------------------------------------------------
+case_priority() {
+    redis_start
+    cat >"$tmp/items.jsonl" <<'EOF'
+{"id":"R-1","title":"堵路","text":"上百名村民聚集在徐泾镇崧泽大道上，堵住了道路，车辆无法通行。"}
+{"id":"N-1","title":"井盖","text":"城南新村东门外的雨水井盖不见了，留下一个黑洞洞的口子，傍晚放学的孩子差点踩进去。"}
+{"id":"M-1","title":"窨井盖","text":"华新镇新凤中路有个窨井盖破损了，车开过去哐哐响。"}
+{"id":"M-2","title":"窨井盖","text":"华新镇新凤中路有个窨井盖破损了，车开过去哐哐响。"}
+{"id":"M-3","title":"窨井盖","text":"华新镇新凤中路有个窨井盖破损了，车开过去哐哐响。"}
+EOF
+    file_source "$tmp/items.jsonl"
+    write_conf "
+[forward duty]
+kind = file
+path = $tmp/hot.jsonl
+only = high
+batch_wait = 0
+batch_max = 1"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw.log" ||
+        { cat "$tmp/gw.log" >&2; fail "intake run --once failed"; }
+    local rid n1 m1 top
+    rid=$(stream_records | jq -r 'select(.external_id == "R-1") | .id')
+    n1=$(stream_records | jq -r 'select(.external_id == "N-1") | .id')
+    m1=$(stream_records | jq -r 'select(.external_id == "M-1") | .id')
+    [ -n "$rid" ] && [ -n "$n1" ] && [ -n "$m1" ] ||
+        fail "candidates missing: R-1 '$rid' N-1 '$n1' M-1 '$m1'"
+    [ "$(stream_records | jq -r 'select(.id == "'"$rid"'") |
+        .priority.level + " " + (.code | tostring)')" = "high null" ] ||
+        fail "the red-line item is not forwarded as high priority"
+    # Reports 2 (one channel: elevated) and 3 (high), for M-1.
+    [ "$(stream_updates | jq -r '.update_id + " " + .priority.level' |
+        LC_ALL=C sort | paste -sd, -)" = "$m1-r2 elevated,$m1-r3 high" ] ||
+        fail "updates: $(stream_updates)"
+    # The duty target: the red-line candidate and the update that made
+    # M-1 high, nothing else.
+    [ "$(jq -r '.update_id // .external_id' "$tmp/hot.jsonl" |
+        LC_ALL=C sort | paste -sd, -)" = "R-1,$m1-r3" ] ||
+        fail "only = high target got: $(cat "$tmp/hot.jsonl")"
+    # The review queue: the red-line item first; the weak match is in it.
+    top=$(rcli ZREVRANGE t:review 0 -1 | paste -sd, -)
+    echo "review: $top"
+    [ "${top%%,*}" = "$rid" ] || fail "review queue head: $top"
+    case ",$top," in
+    *",$n1,"*) ;;
+    *) fail "weak match not queued: $top" ;;
+    esac
+    [ "$(rcli PTTL t:review)" -gt 0 ] || fail "review queue has no TTL"
 }
 
 "case_$case_name"
