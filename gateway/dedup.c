@@ -1,14 +1,26 @@
 /* dedup.c — seen / exact / near-duplicate checks in Redis (see dedup.h).
  *
- * One Lua script does the whole decision for an item in one round trip,
- * atomically: it checks the seen key, then the exact-text key, then looks
- * up the near-duplicate buckets, and either links the item to an original
- * (seen key + report count + channel list in one go) or creates the new
- * candidate with all of its keys. Only when the buckets name possible
- * originals does the answer come back to C, which confirms them by bigram
- * Jaccard (cheap in C, clumsy in Lua) and runs the same script again in
- * "link" or "create" mode. Every item in flight is one pipelined EVALSHA,
- * so throughput is bounded by Redis's CPU, not by round trips.
+ * One Lua script makes every decision atomically, for a batch of up to
+ * DEDUP_BATCH items per EVALSHA (decided one after the other, so a later
+ * item sees what an earlier one created): it checks the seen key, then
+ * the exact-text key, and either links the item to an original (seen key
+ * + report count + channel list in one go) or creates the new candidate
+ * with all of its keys. Near-duplicate lookups take more than one trip:
+ *
+ *   check   seen / exact as above; with near on and a non-empty bucket,
+ *           the six buckets go back to C ('B');
+ *   C       picks the possible originals from the buckets (SimHash
+ *           distance, anchors: a few ns per member in C, tens of us per
+ *           bucket in Lua, which was the script's largest cost);
+ *   fetch   (only when some were picked) re-checks seen / exact and
+ *           returns the originals' texts ('C'); C confirms by Jaccard;
+ *   link    the duplicate, after re-checking the original still exists;
+ *   create  the new candidate, unless a bucket gained a matching member
+ *           since C filtered it (members newer than the snapshot are
+ *           checked in Lua, usually none): then 'B' again.
+ *
+ * Items queue in C and go out on the next loop turn, DEDUP_BATCH per
+ * script call, pipelined.
  *
  * Buckets. SimHash over character bigrams, 4 bands of 16 bits, is the
  * classic index and catches small edits (any 3 differing bits leave one
@@ -18,26 +30,26 @@
  * DEDUP_ANCHOR_CPS code points of the normalised text. Text added at the
  * end leaves the head anchor intact, text added in front leaves the tail
  * one intact, a middle insertion leaves both. Band members carry their
- * SimHash so the script skips members further than near_bits before
- * fetching their texts. Anchor buckets are named by the first 16 bits of
- * the anchor hash (so their number is bounded, 65536 per kind, instead of
- * two new keys per candidate) and their members carry the full anchor,
- * which must match; those members are compared whatever their SimHash
- * distance (it is exactly what is large in the cases anchors exist for).
- * Everything found is confirmed by Jaccard; a candidate whose bigram set is
- * at least DEDUP_CONTAIN of the smaller set also counts (a short post
- * repeated inside a longer one) when the smaller has DEDUP_CONTAIN_MIN
- * bigrams or more.
+ * SimHash so members further than near_bits are skipped before their
+ * texts are fetched. Anchor buckets are named by the first 16 bits of the
+ * anchor hash (so their number is bounded, 65536 per kind) and their
+ * members carry the full anchor, which must match; those members are
+ * compared whatever their SimHash distance (it is exactly what is large
+ * in the cases anchors exist for). Everything found is confirmed by
+ * Jaccard; a candidate whose bigram set is at least DEDUP_CONTAIN of the
+ * smaller set also counts (a short post repeated inside a longer one)
+ * when the smaller has DEDUP_CONTAIN_MIN bigrams or more.
  *
- * Cost is what shaped the script: Redis spends more on each redis.call()
- * (argument objects, ACL check, reply conversion) than on the command, so
- * the script reads the seen key, the exact key and all six buckets with
- * one MGET, and a bucket is a plain string of fixed-width members (the
- * band_max most recent, newer appended at the end) rewritten with one
- * SET ... EX, rather than a set needing SADD + EXPIRE. A bucket's TTL is
- * refreshed by every write; members older than the retention can linger
- * in a busy bucket, but their candidate hash has expired, so they are
- * skipped.
+ * Cost shaped the storage: Redis spends more on each redis.call()
+ * (argument objects, ACL check, reply conversion; ~4 us here) than on the
+ * command itself. All buckets are fields of one hash, P:buckets, read
+ * with one HMGET and written with one HSET of the six fields; its TTL is
+ * refreshed once per script call. A field is a plain string of
+ * fixed-width members (the band_max most recent, newer appended at the
+ * end). Six bucket keys would cost six SET ... EX per new candidate. The
+ * hash is bounded (6 x 65536 fields of at most band_max members); members
+ * older than the retention can linger in it, but their candidate hash has
+ * expired, so they are skipped.
  *
  * Keys of one candidate share its TTL (set once, when created): a link
  * does not extend the original's life, so all of its keys expire together.
@@ -51,6 +63,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "core/buf.h"
@@ -69,6 +82,15 @@
 #define DEDUP_NORM_MAX (1u << 20) /* normalised text hashed for exact */
 #define DEDUP_EXACT_SEED 0x65786163ULL
 #define DEDUP_ANCHOR_SEED 0x616e6368ULL
+/* Items per script call. Each EVALSHA has a fixed cost in Redis (command
+ * parsing, the KEYS/ARGV tables, reply conversion); 16 items per call
+ * cut Redis CPU per item by about a quarter against one, while a call
+ * stays near a millisecond of Redis time even with near-duplicate
+ * lookups (other clients wait while a script runs); 64 gained nothing
+ * measurable. */
+#define DEDUP_BATCH 16
+#define DEDUP_ITEM_ARGS 13
+#define DEDUP_NBUCKETS 6 /* 4 SimHash bands, head and tail anchors */
 
 #define D(f) offsetof(struct dedup_cfg, f)
 const struct ig_cfg_field dedup_cfg_schema[] = {
@@ -91,113 +113,149 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
 };
 #undef D
 
-/* The decision script. KEYS: seen, exact. ARGV: prefix, id, channel, ttl,
- * simhash hex, near (1/0), band_max, text, source, ext id, now, has_text
- * (1/0), mode (check | create | link), link target, near_bits, head
- * anchor hex, tail anchor hex. Replies {verdict, id, reports, channels}
- * with verdict N(ew) R(eplay) S(een) E(xact) D (near duplicate), or
- * {"C", id, text, id, text, ...}: possible originals to confirm. */
+/* The decision script, for a batch of items decided one after the other
+ * (so a later item of the batch sees the keys an earlier one created).
+ * KEYS: seen, exact of each item. ARGV: prefix, ttl, band_max, now,
+ * near_bits, then 13 per item: id, channel, simhash hex, near (1/0),
+ * text, source, ext id, has_text (1/0), mode (check | fetch | create |
+ * link), ids (link target, or the concatenated ids to fetch), head anchor
+ * hex, tail anchor hex, bucket snapshot (see struct dreq). Replies one
+ * array per item: {verdict, id, reports, channels} with verdict N(ew)
+ * R(eplay) S(een) E(xact) D (near duplicate); {"B", six buckets}: pick
+ * possible originals; {"C", id, text, id, text, ...}: confirm them. */
 static const char dedup_lua[] =
-    "local P,id,ch=ARGV[1],ARGV[2],ARGV[3]\n"
-    "local near,sh,bmax=ARGV[6]=='1',ARGV[5],tonumber(ARGV[7])\n"
-    "local k={KEYS[1],KEYS[2]}\n"
-    "if near then\n"
-    "  k[3]=P..':band:0:'..string.sub(sh,13,16)\n"
-    "  k[4]=P..':band:1:'..string.sub(sh,9,12)\n"
-    "  k[5]=P..':band:2:'..string.sub(sh,5,8)\n"
-    "  k[6]=P..':band:3:'..string.sub(sh,1,4)\n"
-    "  k[7]=P..':head:'..string.sub(ARGV[16],1,4)\n"
-    "  k[8]=P..':tail:'..string.sub(ARGV[17],1,4)\n"
+    "local P,ttl,bmax,now=ARGV[1],ARGV[2],tonumber(ARGV[3]),ARGV[4]\n"
+    "local maxd=tonumber(ARGV[5])\n"
+    "local BK,dirty=P..':buckets',false\n"
+    "local band,bxor,rsh=bit.band,bit.bxor,bit.rshift\n"
+    "local function pc(x)\n"
+    "  x=x-band(rsh(x,1),0x55555555)\n"
+    "  x=band(x,0x33333333)+band(rsh(x,2),0x33333333)\n"
+    "  x=band(x+rsh(x,4),0x0f0f0f0f)\n"
+    "  return band(x,255)+band(rsh(x,8),255)+band(rsh(x,16),255)+rsh(x,24)\n"
     "end\n"
-    "local r=redis.call('MGET',unpack(k))\n"
-    "local s=r[1]\n"
-    "if s then\n"
-    "  local v='S'\n"
-    "  if s==id and redis.call('HEXISTS',P..':cand:'..id,'p')==1 then\n"
-    "    v='R'\n"
-    "  end\n"
-    "  local h=redis.call('HMGET',P..':cand:'..s,'reports','chans')\n"
-    "  return {v,s,h[1] or '0',h[2] or ''}\n"
-    "end\n"
-    "local ttl,mode=ARGV[4],ARGV[13]\n"
-    "local o\n"
-    "if mode=='link' then\n"
-    "  o=ARGV[14]\n"
-    "elseif ARGV[12]=='1' then\n"
-    "  o=r[2]\n"
-    "  if o==id then o=nil end\n"
-    "end\n"
-    "if o then\n"
-    "  local oc=P..':cand:'..o\n"
-    "  if redis.call('EXISTS',oc)==1 then\n"
-    "    redis.call('SET',KEYS[1],o,'EX',ttl)\n"
-    "    local n=redis.call('HINCRBY',oc,'reports',1)\n"
-    "    local c=redis.call('HGET',oc,'chans') or ''\n"
-    "    local cc=','..c..','\n"
-    "    if ch~='' and string.find(cc,','..ch..',',1,true)==nil then\n"
-    "      if c=='' then c=ch else c=c..','..ch end\n"
-    "      redis.call('HSET',oc,'chans',c)\n"
+    "local function one(ks,ke,a)\n"
+    "  local id,ch,sh,near=ARGV[a],ARGV[a+1],ARGV[a+2],ARGV[a+3]=='1'\n"
+    "  local hastext,mode=ARGV[a+7]=='1',ARGV[a+8]\n"
+    "  local anc={nil,nil,nil,nil,ARGV[a+10],ARGV[a+11]}\n"
+    "  local r=redis.call('MGET',ks,ke)\n"
+    "  local s=r[1]\n"
+    "  if s then\n"
+    "    local v='S'\n"
+    "    if s==id and redis.call('HEXISTS',P..':cand:'..id,'p')==1 then\n"
+    "      v='R'\n"
     "    end\n"
-    "    return {mode=='link' and 'D' or 'E',o,tostring(n),c}\n"
+    "    local h=redis.call('HMGET',P..':cand:'..s,'reports','chans')\n"
+    "    return {v,s,h[1] or '0',h[2] or ''}\n"
     "  end\n"
-    "end\n"
-    "if near and mode=='check' then\n"
-    "  local band,bxor,rsh=bit.band,bit.bxor,bit.rshift\n"
-    "  local function pc(x)\n"
-    "    x=x-band(rsh(x,1),0x55555555)\n"
-    "    x=band(x,0x33333333)+band(rsh(x,2),0x33333333)\n"
-    "    x=band(x+rsh(x,4),0x0f0f0f0f)\n"
-    "    return band(x,255)+band(rsh(x,8),255)+band(rsh(x,16),255)+rsh(x,24)\n"
+    "  local o\n"
+    "  if mode=='link' then\n"
+    "    o=ARGV[a+9]\n"
+    "  elseif hastext then\n"
+    "    o=r[2]\n"
+    "    if o==id then o=nil end\n"
     "  end\n"
-    "  local sh1=tonumber(string.sub(sh,1,8),16)\n"
-    "  local sh2=tonumber(string.sub(sh,9,16),16)\n"
-    "  local maxd=tonumber(ARGV[15])\n"
-    "  local seen,out,n={},{'C'},0\n"
-    "  for bi=1,6 do\n"
-    "    local v,w=r[2+bi] or '',bi<=4 and 32 or 48\n"
-    "    for j=#v-w+1,1,-w do\n"
-    "      local c=string.sub(v,j,j+15)\n"
-    "      local ok\n"
-    "      if bi<=4 then\n"
-    "        ok=pc(bxor(sh1,tonumber(string.sub(v,j+16,j+23),16)))+\n"
-    "           pc(bxor(sh2,tonumber(string.sub(v,j+24,j+31),16)))<=maxd\n"
-    "      else\n"
-    "        ok=string.sub(v,j+32,j+47)==ARGV[11+bi]\n"
+    "  if o then\n"
+    "    local oc=P..':cand:'..o\n"
+    "    if redis.call('EXISTS',oc)==1 then\n"
+    "      redis.call('SET',ks,o,'EX',ttl)\n"
+    "      local n=redis.call('HINCRBY',oc,'reports',1)\n"
+    "      local c=redis.call('HGET',oc,'chans') or ''\n"
+    "      local cc=','..c..','\n"
+    "      if ch~='' and string.find(cc,','..ch..',',1,true)==nil then\n"
+    "        if c=='' then c=ch else c=c..','..ch end\n"
+    "        redis.call('HSET',oc,'chans',c)\n"
     "      end\n"
-    "      if ok and n<bmax and c~=id and not seen[c] then\n"
-    "        seen[c]=true\n"
-    "        local t=redis.call('HGET',P..':cand:'..c,'t')\n"
-    "        if t then n=n+1 out[#out+1]=c out[#out+1]=t end\n"
-    "      end\n"
+    "      return {mode=='link' and 'D' or 'E',o,tostring(n),c}\n"
     "    end\n"
     "  end\n"
-    "  if n>0 then return out end\n"
-    "end\n"
-    "local ck=P..':cand:'..id\n"
-    "redis.call('SET',KEYS[1],id,'EX',ttl)\n"
-    "if ARGV[12]=='1' then redis.call('SET',KEYS[2],id,'NX','EX',ttl) end\n"
-    "if near then\n"
-    "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
-    "             'ext',ARGV[10],'first',ARGV[11],'p',1,'t',ARGV[8])\n"
-    "  redis.call('EXPIRE',ck,ttl)\n"
-    "  for bi=1,6 do\n"
-    "    local m,w=id..sh,32\n"
-    "    if bi>4 then m,w=m..ARGV[11+bi],48 end\n"
-    "    local v=(r[2+bi] or '')..m\n"
-    "    if #v>bmax*w then v=string.sub(v,#v-bmax*w+1) end\n"
-    "    redis.call('SET',k[2+bi],v,'EX',ttl)\n"
+    "  if mode=='fetch' then\n"
+    "    local ids,out=ARGV[a+9],{'C'}\n"
+    "    for j=1,#ids,16 do\n"
+    "      local c=string.sub(ids,j,j+15)\n"
+    "      local t=redis.call('HGET',P..':cand:'..c,'t')\n"
+    "      if t then out[#out+1]=c out[#out+1]=t end\n"
+    "    end\n"
+    "    if #out>1 then return out end\n"
     "  end\n"
-    "else\n"
-    "  redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[9],\n"
-    "             'ext',ARGV[10],'first',ARGV[11],'p',1)\n"
-    "  redis.call('EXPIRE',ck,ttl)\n"
+    "  local bf,bv\n"
+    "  if near then\n"
+    "    bf={'0:'..string.sub(sh,13,16),'1:'..string.sub(sh,9,12),\n"
+    "        '2:'..string.sub(sh,5,8),'3:'..string.sub(sh,1,4),\n"
+    "        'h:'..string.sub(anc[5],1,4),'t:'..string.sub(anc[6],1,4)}\n"
+    "    bv=redis.call('HMGET',BK,unpack(bf))\n"
+    "    local again=false\n"
+    "    if mode=='check' then\n"
+    "      for bi=1,6 do\n"
+    "        if bv[bi] then again=true end\n"
+    "      end\n"
+    "    else\n"
+    "      local sh1=tonumber(string.sub(sh,1,8),16)\n"
+    "      local sh2=tonumber(string.sub(sh,9,16),16)\n"
+    "      local snap=ARGV[a+12]\n"
+    "      for bi=1,6 do\n"
+    "        local v,w=bv[bi] or '',bi<=4 and 32 or 48\n"
+    "        local last=string.sub(snap,bi*16-15,bi*16)\n"
+    "        for j=#v-w+1,1,-w do\n"
+    "          local c=string.sub(v,j,j+15)\n"
+    "          if c==last then break end\n"
+    "          local ok\n"
+    "          if bi<=4 then\n"
+    "            ok=pc(bxor(sh1,tonumber(string.sub(v,j+16,j+23),16)))+\n"
+    "               pc(bxor(sh2,tonumber(string.sub(v,j+24,j+31),16)))<=maxd\n"
+    "          else\n"
+    "            ok=string.sub(v,j+32,j+47)==anc[bi]\n"
+    "          end\n"
+    "          if ok and c~=id then again=true end\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "    if again then\n"
+    "      local out={'B'}\n"
+    "      for bi=1,6 do out[bi+1]=bv[bi] or '' end\n"
+    "      return out\n"
+    "    end\n"
+    "  end\n"
+    "  local ck=P..':cand:'..id\n"
+    "  redis.call('SET',ks,id,'EX',ttl)\n"
+    "  if hastext then redis.call('SET',ke,id,'NX','EX',ttl) end\n"
+    "  if near then\n"
+    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[a+5],\n"
+    "               'ext',ARGV[a+6],'first',now,'p',1,'t',ARGV[a+4])\n"
+    "    redis.call('EXPIRE',ck,ttl)\n"
+    "    local hs={}\n"
+    "    for bi=1,6 do\n"
+    "      local m,w=id..sh,32\n"
+    "      if bi>4 then m,w=m..anc[bi],48 end\n"
+    "      local v=(bv[bi] or '')..m\n"
+    "      if #v>bmax*w then v=string.sub(v,#v-bmax*w+1) end\n"
+    "      hs[2*bi-1]=bf[bi]\n"
+    "      hs[2*bi]=v\n"
+    "    end\n"
+    "    redis.call('HSET',BK,unpack(hs))\n"
+    "    dirty=true\n"
+    "  else\n"
+    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[a+5],\n"
+    "               'ext',ARGV[a+6],'first',now,'p',1)\n"
+    "    redis.call('EXPIRE',ck,ttl)\n"
+    "  end\n"
+    "  return {'N',id,'1',ch}\n"
     "end\n"
-    "return {'N',id,'1',ch}\n";
+    "local out={}\n"
+    "for i=1,#KEYS/2 do\n"
+    "  out[i]=one(KEYS[2*i-1],KEYS[2*i],6+(i-1)*13)\n"
+    "end\n"
+    "if dirty then redis.call('EXPIRE',BK,ttl) end\n"
+    "return out\n";
 
 static const char *const dedup_scripts[] = {dedup_lua, NULL};
 
+struct dreq;
+
 struct dedup {
     struct rconn *rc;
+    struct event *flush_ev;     /* sends the queue next loop turn */
+    struct dreq *qhead, *qtail; /* waiting for the next batch */
     struct dedup_cfg cfg;
     char *prefix; /* owned */
     int64_t ttl_s;
@@ -208,6 +266,13 @@ struct dedup {
 /* One check in flight. */
 struct dreq {
     struct dedup *d;
+    struct dreq *next; /* in d's queue */
+    const char *mode;  /* static: check, fetch, create, link */
+    char *ids;         /* owned: link target or ids to fetch */
+    size_t ids_len;
+    /* Newest member id of each bucket when C last filtered them ('-' *
+     * 16 for an empty one): create re-checks only newer members. */
+    char snap[DEDUP_NBUCKETS * DEDUP_ID_LEN + 1];
     dedup_cb cb;
     void *ud;
     char id[DEDUP_ID_LEN + 1];
@@ -234,8 +299,12 @@ static void dreq_free(struct dreq *q)
     ig_free(q->ext);
     ig_free(q->text);
     ig_free(q->bigrams);
+    ig_free(q->ids);
     ig_free(q);
 }
+
+static void fail(struct dreq *q, int status);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 void dedup_cfg_defaults(struct dedup_cfg *cfg)
 {
@@ -273,7 +342,12 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
         d->cfg.near_jaccard = 0.5;
     }
     d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
-    if (!d->rc) {
+    d->flush_ev = event_new(base, -1, 0, flush_cb, d);
+    if (!d->rc || !d->flush_ev) {
+        rconn_free(d->rc);
+        if (d->flush_ev) {
+            event_free(d->flush_ev);
+        }
         ig_free(d->prefix);
         ig_free(d);
         return IG_EINVAL;
@@ -289,7 +363,16 @@ void dedup_free(struct dedup *d)
     if (!d) {
         return;
     }
+    /* Batches in flight fail inside rconn_free(); then the queue. */
     rconn_free(d->rc);
+    d->rc = NULL;
+    while (d->qhead) {
+        struct dreq *q = d->qhead;
+
+        d->qhead = q->next;
+        fail(q, IG_EAGAIN);
+    }
+    event_free(d->flush_ev);
     ig_free(d->prefix);
     ig_free(d);
 }
@@ -319,7 +402,29 @@ static void fail(struct dreq *q, int status)
     dreq_free(q);
 }
 
-static void on_script(void *ud, int status, const void *reply);
+/* Queues q for the next batch (mode and target set by the caller). */
+static void enqueue(struct dreq *q)
+{
+    struct dedup *d = q->d;
+
+    q->next = NULL;
+    if (d->qtail) {
+        d->qtail->next = q;
+    } else {
+        d->qhead = q;
+    }
+    d->qtail = q;
+    event_active(d->flush_ev, 0, 0);
+}
+
+/* One script call in flight: the items it decides, in ARGV order. */
+struct batch {
+    struct dedup *d;
+    size_t n;
+    struct dreq *q[DEDUP_BATCH];
+};
+
+static void on_batch(void *ud, int status, const void *reply);
 
 static void add_arg(const char **argv, size_t *len, int *i, const char *s,
                     size_t n)
@@ -329,38 +434,139 @@ static void add_arg(const char **argv, size_t *len, int *i, const char *s,
     (*i)++;
 }
 
-static int send_q(struct dreq *q, const char *mode, const char *target)
+/* Sends the next (up to) DEDUP_BATCH queued items as one script call. */
+static void send_batch(struct dedup *d)
 {
-    struct dedup *d = q->d;
+    struct batch *b = ig_calloc(1, sizeof(*b));
     char ttl[24], bmax[24], now[24], bits[8];
-    const char *argv[19];
-    size_t len[19];
-    int i = 0;
+    const char **argv;
+    size_t *len, k;
+    int i = 0, nkeys, rc;
 
+    while (d->qhead && b->n < DEDUP_BATCH) {
+        b->q[b->n++] = d->qhead;
+        d->qhead = d->qhead->next;
+    }
+    if (!d->qhead) {
+        d->qtail = NULL;
+    }
+    b->d = d;
+    nkeys = (int)(2 * b->n);
+    argv = ig_malloc(((2 + DEDUP_ITEM_ARGS) * b->n + 5) * sizeof(*argv));
+    len = ig_malloc(((2 + DEDUP_ITEM_ARGS) * b->n + 5) * sizeof(*len));
     snprintf(ttl, sizeof(ttl), "%lld", (long long)d->ttl_s);
     snprintf(bmax, sizeof(bmax), "%lld", (long long)d->cfg.band_max);
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
     snprintf(bits, sizeof(bits), "%d", (int)d->cfg.near_bits);
-    add_arg(argv, len, &i, q->seen_key, strlen(q->seen_key));
-    add_arg(argv, len, &i, q->exact_key, strlen(q->exact_key));
+    for (k = 0; k < b->n; k++) {
+        struct dreq *q = b->q[k];
+
+        add_arg(argv, len, &i, q->seen_key, strlen(q->seen_key));
+        add_arg(argv, len, &i, q->exact_key, strlen(q->exact_key));
+    }
     add_arg(argv, len, &i, d->prefix, strlen(d->prefix));
-    add_arg(argv, len, &i, q->id, strlen(q->id));
-    add_arg(argv, len, &i, q->channel, strlen(q->channel));
     add_arg(argv, len, &i, ttl, strlen(ttl));
-    add_arg(argv, len, &i, q->sh, strlen(q->sh));
-    add_arg(argv, len, &i, q->near ? "1" : "0", 1);
     add_arg(argv, len, &i, bmax, strlen(bmax));
-    add_arg(argv, len, &i, q->text, q->text_len);
-    add_arg(argv, len, &i, q->source, strlen(q->source));
-    add_arg(argv, len, &i, q->ext, strlen(q->ext));
     add_arg(argv, len, &i, now, strlen(now));
-    add_arg(argv, len, &i, q->has_text ? "1" : "0", 1);
-    add_arg(argv, len, &i, mode, strlen(mode));
-    add_arg(argv, len, &i, target ? target : "", target ? strlen(target) : 0);
     add_arg(argv, len, &i, bits, strlen(bits));
-    add_arg(argv, len, &i, q->head, strlen(q->head));
-    add_arg(argv, len, &i, q->tail, strlen(q->tail));
-    return rconn_script(d->rc, 0, on_script, q, 2, i, argv, len);
+    for (k = 0; k < b->n; k++) {
+        struct dreq *q = b->q[k];
+
+        add_arg(argv, len, &i, q->id, strlen(q->id));
+        add_arg(argv, len, &i, q->channel, strlen(q->channel));
+        add_arg(argv, len, &i, q->sh, strlen(q->sh));
+        add_arg(argv, len, &i, q->near ? "1" : "0", 1);
+        add_arg(argv, len, &i, q->text, q->text_len);
+        add_arg(argv, len, &i, q->source, strlen(q->source));
+        add_arg(argv, len, &i, q->ext, strlen(q->ext));
+        add_arg(argv, len, &i, q->has_text ? "1" : "0", 1);
+        add_arg(argv, len, &i, q->mode, strlen(q->mode));
+        add_arg(argv, len, &i, q->ids ? q->ids : "", q->ids_len);
+        add_arg(argv, len, &i, q->head, strlen(q->head));
+        add_arg(argv, len, &i, q->tail, strlen(q->tail));
+        add_arg(argv, len, &i, q->snap, strlen(q->snap));
+    }
+    rc = rconn_script(d->rc, 0, on_batch, b, nkeys, i, argv, len);
+    ig_free(argv);
+    ig_free(len);
+    if (rc < 0) {
+        for (k = 0; k < b->n; k++) {
+            fail(b->q[k], IG_EAGAIN);
+        }
+        ig_free(b);
+    }
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dedup *d = arg;
+
+    (void)fd;
+    (void)what;
+    while (d->qhead) {
+        send_batch(d);
+    }
+}
+
+static uint64_t hex64(const char *s)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < 16; i++) {
+        char c = s[i];
+
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Picks the possible originals from a 'B' reply (the six buckets, as the
+ * script used to): band members within near_bits of q's SimHash, anchor
+ * members with q's anchor, newest first, band_max at most, q itself
+ * excluded. Sets q->ids (concatenated ids) and q->snap. */
+static void filter(struct dreq *q, const redisReply *r)
+{
+    struct dedup *d = q->d;
+    uint64_t sh = hex64(q->sh);
+    size_t bi, n = 0, max = (size_t)d->cfg.band_max;
+    char *ids = ig_malloc(max * DEDUP_ID_LEN + 1);
+
+    memset(q->snap, '-', sizeof(q->snap) - 1);
+    for (bi = 0; bi < DEDUP_NBUCKETS && bi + 1 < r->elements; bi++) {
+        const redisReply *v = r->element[bi + 1];
+        size_t w = bi < 4 ? 32 : 48, j, k;
+
+        if (v->type != REDIS_REPLY_STRING || v->len < w) {
+            continue;
+        }
+        memcpy(q->snap + bi * DEDUP_ID_LEN, v->str + (v->len / w - 1) * w,
+               DEDUP_ID_LEN);
+        for (j = v->len / w; j-- > 0;) {
+            const char *m = v->str + j * w;
+            bool ok, dup = false;
+
+            if (bi < 4) {
+                ok = __builtin_popcountll(sh ^ hex64(m + 16)) <=
+                     (int)d->cfg.near_bits;
+            } else {
+                ok = memcmp(m + 32, bi == 4 ? q->head : q->tail, 16) == 0;
+            }
+            if (!ok || n >= max || memcmp(m, q->id, DEDUP_ID_LEN) == 0) {
+                continue;
+            }
+            for (k = 0; k < n && !dup; k++) {
+                dup = memcmp(ids + k * DEDUP_ID_LEN, m, DEDUP_ID_LEN) == 0;
+            }
+            if (!dup) {
+                memcpy(ids + n++ * DEDUP_ID_LEN, m, DEDUP_ID_LEN);
+            }
+        }
+    }
+    ids[n * DEDUP_ID_LEN] = '\0';
+    ig_free(q->ids);
+    q->ids = ids;
+    q->ids_len = n * DEDUP_ID_LEN;
 }
 
 /* Confirms the possible originals of a "C" reply; returns the index of
@@ -417,28 +623,26 @@ static enum dedup_verdict verdict_of(char c, bool *replay)
     }
 }
 
-static void on_script(void *ud, int status, const void *reply)
+/* Finishes (or requeues) one item of a batch with its part of the
+ * reply. */
+static void on_item(struct dreq *q, const redisReply *r)
 {
-    struct dreq *q = ud;
     struct dedup *d = q->d;
-    const redisReply *r = reply;
     struct dedup_result res;
     char chans[512];
     char *save = NULL, *tok;
-    int rc;
 
-    if (status < 0) {
-        if (status == IG_EIO) {
-            ig_error("dedup", "redis refused the dedup script: %.200s",
-                     r && r->str ? r->str : "?");
-        }
-        fail(q, status);
-        return;
-    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
         ig_error("dedup", "unexpected reply to the dedup script");
         fail(q, IG_EIO);
+        return;
+    }
+    if (r->element[0]->str[0] == 'B') {
+        /* Bucket contents: pick the possible originals here. */
+        filter(q, r);
+        q->mode = q->ids_len ? "fetch" : "create";
+        enqueue(q);
         return;
     }
     if (r->element[0]->str[0] == 'C') {
@@ -446,17 +650,14 @@ static void on_script(void *ud, int status, const void *reply)
         size_t pick = confirm(q, r);
 
         if (pick) {
-            char target[DEDUP_ID_LEN + 1];
-
-            snprintf(target, sizeof(target), "%.*s", (int)r->element[pick]->len,
-                     r->element[pick]->str);
-            rc = send_q(q, "link", target);
+            ig_free(q->ids);
+            q->ids = ig_strndup(r->element[pick]->str, r->element[pick]->len);
+            q->ids_len = r->element[pick]->len;
+            q->mode = "link";
         } else {
-            rc = send_q(q, "create", NULL);
+            q->mode = "create";
         }
-        if (rc < 0) {
-            fail(q, IG_EAGAIN);
-        }
+        enqueue(q);
         return;
     }
     if (r->elements < 4) {
@@ -488,6 +689,30 @@ static void on_script(void *ud, int status, const void *reply)
     d->inflight--;
     q->cb(q->ud, IG_OK, &res);
     dreq_free(q);
+}
+
+static void on_batch(void *ud, int status, const void *reply)
+{
+    struct batch *b = ud;
+    const redisReply *r = reply;
+    size_t k;
+
+    if (status == IG_EIO) {
+        ig_error("dedup", "redis refused the dedup script: %.200s",
+                 r && r->str ? r->str : "?");
+    } else if (status == IG_OK &&
+               (r->type != REDIS_REPLY_ARRAY || r->elements != b->n)) {
+        ig_error("dedup", "unexpected reply to the dedup script");
+        status = IG_EIO;
+    }
+    for (k = 0; k < b->n; k++) {
+        if (status < 0) {
+            fail(b->q[k], status);
+        } else {
+            on_item(b->q[k], r->element[k]);
+        }
+    }
+    ig_free(b);
 }
 
 /* Fills the fingerprints of q from the item's text (title when the text
@@ -552,13 +777,15 @@ int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
                 void *ud)
 {
     struct dreq *q;
-    int rc;
 
     if (!d || !req || !req->source_id || !*req->source_id || !cb) {
         return IG_EINVAL;
     }
     if (d->inflight >= (size_t)d->cfg.max_inflight) {
         return IG_E2BIG;
+    }
+    if (!rconn_accepting(d->rc)) {
+        return IG_EAGAIN;
     }
     q = ig_calloc(1, sizeof(*q));
     q->d = d;
@@ -574,11 +801,9 @@ int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
     q->source = ig_strdup(req->source_id);
     q->ext = ig_strdup(req->ext_id ? req->ext_id : "");
     fingerprint(q, req);
-    rc = send_q(q, "check", NULL);
-    if (rc < 0) {
-        dreq_free(q);
-        return IG_EAGAIN;
-    }
+    q->mode = "check";
+    memset(q->snap, '-', sizeof(q->snap) - 1);
+    enqueue(q);
     d->inflight++;
     d->st.checks++;
     return IG_OK;

@@ -493,6 +493,11 @@ bool rconn_up(const struct rconn *rc)
     return rc && rc->up;
 }
 
+bool rconn_accepting(const struct rconn *rc)
+{
+    return rc && rc->ac && !rc->freeing;
+}
+
 size_t rconn_pending(const struct rconn *rc)
 {
     return rc->pending;

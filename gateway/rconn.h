@@ -58,6 +58,9 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
 
 /* True when connected, authenticated and the database selected. */
 bool rconn_up(const struct rconn *rc);
+/* True when rconn_cmd() and rconn_script() would accept a command now
+ * (connected or connecting: hiredis queues until the connection is up). */
+bool rconn_accepting(const struct rconn *rc);
 /* Commands sent and not answered yet. */
 size_t rconn_pending(const struct rconn *rc);
 /* Connections established since creation (the first counts). */

@@ -166,26 +166,47 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     return j;
 }
 
+/* Spreads the 8 bits of x to the low bit of 8 bytes (bit i -> byte i). */
+static uint64_t spread8(uint64_t x)
+{
+    return (((x & 0x7f) * 0x0002040810204081ULL) & 0x0101010101010101ULL) |
+           ((x >> 7) & 1) << 56;
+}
+
 uint64_t simhash_of(const uint64_t *keys, size_t n)
 {
-    int32_t v[64];
-    uint64_t h = 0;
-    size_t i;
-    int b;
+    uint64_t cnt[64], acc[8], h = 0;
+    size_t i, from = 0;
+    int b, k;
 
     if (n == 0) {
         return 0;
     }
-    memset(v, 0, sizeof(v));
-    for (i = 0; i < n; i++) {
-        uint64_t f = mix64(keys[i]);
+    /* Counts the set bits of every position with 8 byte-wide counters per
+     * word (8 additions per key instead of 64), emptied every 255 keys
+     * before a byte can overflow. A bit is set in the SimHash when more
+     * keys have it set than not. */
+    memset(cnt, 0, sizeof(cnt));
+    while (from < n) {
+        size_t to = n - from > 255 ? from + 255 : n;
 
-        for (b = 0; b < 64; b++) {
-            v[b] += (f >> b) & 1 ? 1 : -1;
+        memset(acc, 0, sizeof(acc));
+        for (i = from; i < to; i++) {
+            uint64_t f = mix64(keys[i]);
+
+            for (k = 0; k < 8; k++) {
+                acc[k] += spread8(f >> (8 * k) & 0xff);
+            }
         }
+        for (k = 0; k < 8; k++) {
+            for (b = 0; b < 8; b++) {
+                cnt[8 * k + b] += (acc[k] >> (8 * b)) & 0xff;
+            }
+        }
+        from = to;
     }
     for (b = 0; b < 64; b++) {
-        if (v[b] > 0) {
+        if (2 * cnt[b] > n) {
             h |= 1ULL << b;
         }
     }
