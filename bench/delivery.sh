@@ -10,7 +10,9 @@
 #   baseline d=64   the same in 64-deep pipelines
 #   path near=0     dedup (seen + exact) + XADD forwarder + done
 #   path near=1     the same with near-duplicate detection
-# and the path's ratio to the pipelined client (target: >= 0.5).
+# and the path's ratio to the pipelined client (target: >= 0.5). After each
+# run, redis_cpu_us_per_item: the server's user + system CPU per item (a
+# steadier figure than items/s on a machine shared with other work).
 set -euo pipefail
 n="${1:-100000}"
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,16 +48,27 @@ start_redis() { # start_redis yes|no
 
 rate() { sed -n 's/.*items_per_s=\([0-9]*\).*/\1/p'; }
 
+cpu() { # cpu OUTFILE: append Redis CPU per item to the run's line
+    redis-cli -s "$tmp/redis.sock" info cpu | tr -d '\r' | awk -F: -v n="$n" '
+        /^used_cpu_(user|sys):/ { t += $2 }
+        END { printf "redis_cpu_us_per_item=%.1f\n", t * 1e6 / n }' |
+        tee -a "$1"
+}
+
 for aof in no yes; do
     echo "== redis appendonly=$aof (appendfsync everysec)"
     start_redis "$aof"
     "$bin" baseline -s "$tmp/redis.sock" -n "$n" -d 1 | tee "$tmp/b1"
+    cpu "$tmp/b1"
     start_redis "$aof"
     "$bin" baseline -s "$tmp/redis.sock" -n "$n" -d 64 | tee "$tmp/b64"
+    cpu "$tmp/b64"
     start_redis "$aof"
     "$bin" path -s "$tmp/redis.sock" -n "$n" -N 0 | tee "$tmp/p0"
+    cpu "$tmp/p0"
     start_redis "$aof"
     "$bin" path -s "$tmp/redis.sock" -n "$n" -N 1 | tee "$tmp/p1"
+    cpu "$tmp/p1"
     b64=$(rate <"$tmp/b64")
     awk -v b1="$(rate <"$tmp/b1")" -v b64="$b64" \
         -v p0="$(rate <"$tmp/p0")" -v p1="$(rate <"$tmp/p1")" 'BEGIN {

@@ -1,7 +1,8 @@
 /* dedup.h — deduplication of intake items in Redis.
  *
- * Three questions are asked of every item, in one Redis round trip (a Lua
- * script run with EVALSHA, pipelined with every other item in flight):
+ * Three questions are asked of every item by a Lua script (run with
+ * EVALSHA for a batch of items, pipelined with every other batch in
+ * flight; near-duplicate lookups take a second trip, see dedup.c):
  *
  *   1. seen: was this (source, external id) processed before?  Answer:
  *      DEDUP_SEEN, nothing to do.
@@ -9,7 +10,7 @@
  *      same words from a hotline call and from a letter)?  DEDUP_EXACT.
  *   3. near: is it a repost or re-wording of a candidate (headline changed,
  *      a sentence added)?  A 64-bit SimHash over character bigrams, split
- *      into 4 bands of 16 bits, names the Redis keys holding possible
+ *      into 4 bands of 16 bits, names the buckets holding possible
  *      originals; each is confirmed by Jaccard similarity of character
  *      bigrams against the original's stored normalised text, so two short
  *      Chinese posts that merely share a street name are not merged.
@@ -30,13 +31,16 @@
  * Keys (P = configured prefix, all with the retention TTL):
  *     P:seen:<source>:<ext_id>   -> candidate id the item belongs to
  *     P:exact:<text hash>        -> candidate id
- *     P:band:<i>:<16 bits hex>   -> string: the band_max most recent
- *                                   members "<candidate id><simhash>"
- *                                   (32 hex digits each)
- *     P:head:<16 bits hex>, P:tail:<16 bits hex> -> the same with
+ *     P:buckets                  -> hash, one field per bucket:
+ *                                   "<i>:<16 bits hex>" (band i) holds
+ *                                   the band_max most recent members
+ *                                   "<candidate id><simhash>" (32 hex
+ *                                   digits each); "h:<16 bits hex>",
+ *                                   "t:<16 bits hex>" the same with
  *                                   "<candidate id><simhash><anchor>"
- *                                   (48 hex digits): anchors hash the first
- *                                   / last 24 code points (see dedup.c)
+ *                                   (48 hex digits): anchors hash the
+ *                                   first / last 24 code points (see
+ *                                   dedup.c)
  *     P:cand:<candidate id>      -> hash: reports, chans (comma list),
  *                                   src, ext, first (Unix seconds),
  *                                   t (normalised text, capped, for

@@ -238,6 +238,73 @@ static void done_cb(void *ud, int status, const struct dedup_result *r)
     (*n)++;
 }
 
+/* A report and its repost checked while both are in flight (a feed polled
+ * on two sites at once): still one candidate with two reports, whether
+ * they share a script call or, with other items in between, not. */
+static void reposts_in_flight_are_linked(void **state)
+{
+    struct fx *f = *state;
+    const char *post = "重固镇福泉山路的窨井盖不见了，晚上骑车经过的人差点掉进"
+                       "去，路边也没有任何警示标志";
+    char repost[512], ext[16], other[128];
+    struct dedup_req q = {.source_id = "wb", .channel = "web"};
+    struct got g[40];
+    int i, k, fresh, near;
+
+    memset(g, 0, sizeof(g));
+    snprintf(repost, sizeof(repost), "%s，请有关部门赶快来补上。", post);
+    for (k = 0; k < 2; k++) {
+        int base = k * 20, n = 0;
+
+        snprintf(ext, sizeof(ext), "a%d", k);
+        q.ext_id = ext;
+        q.text = post;
+        assert_int_equal(dedup_check(f->d, &q, on_result, &g[base]), IG_OK);
+        /* The second round puts 18 unrelated items in between. */
+        for (i = 1; k == 1 && i < 19; i++) {
+            snprintf(ext, sizeof(ext), "f%d", i);
+            snprintf(other, sizeof(other),
+                     "第%d条无关的反映：某小区%d号楼电梯故障已经%d天", i, i,
+                     i + 2);
+            q.ext_id = ext;
+            q.text = other;
+            assert_int_equal(dedup_check(f->d, &q, on_result, &g[base + i]),
+                             IG_OK);
+        }
+        snprintf(ext, sizeof(ext), "b%d", k);
+        q.ext_id = ext;
+        q.text = repost;
+        assert_int_equal(dedup_check(f->d, &q, on_result, &g[base + 19]),
+                         IG_OK);
+        for (i = 0; i < 20; i++) {
+            if (i == 0 || i == 19 || k == 1) {
+                wait_for(f->base, &g[base + i].calls, 1);
+                assert_int_equal(g[base + i].status, IG_OK);
+                n++;
+            }
+        }
+        fresh = (g[base].res.verdict == DEDUP_NEW) +
+                (g[base + 19].res.verdict == DEDUP_NEW);
+        near = (g[base].res.verdict == DEDUP_NEAR) +
+               (g[base + 19].res.verdict == DEDUP_NEAR) +
+               (g[base].res.verdict == DEDUP_EXACT) +
+               (g[base + 19].res.verdict == DEDUP_EXACT);
+        assert_true(n >= 2);
+        if (k == 0) {
+            /* First round: one new, one linked to it. */
+            assert_int_equal(fresh, 1);
+            assert_int_equal(near, 1);
+            assert_int_equal(g[19].res.reports, 2);
+        } else {
+            /* Second round: both link to the first round's candidate. */
+            assert_int_equal(fresh, 0);
+            assert_int_equal(near, 2);
+            assert_string_equal(g[base].res.orig_id, g[0].res.id);
+            assert_string_equal(g[base + 19].res.orig_id, g[0].res.id);
+        }
+    }
+}
+
 static void replay_until_done(void **state)
 {
     struct fx *f = *state;
@@ -492,6 +559,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(two_channels_one_candidate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reposts_are_linked, setup, teardown),
+        cmocka_unit_test_setup_teardown(reposts_in_flight_are_linked, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(short_distinct_posts_stay_apart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(replay_until_done, setup, teardown),
