@@ -1045,6 +1045,23 @@ static void fwd_settle(struct job *j)
     if (j->fwd_pending || j->sent_mask != all || j->in_retry) {
         return;
     }
+    if (j->fwd_failed && j->update) {
+        /* The duplicate is linked in Redis already: fetching it again
+         * would only answer "seen". The update is lost, loudly; the next
+         * report's update carries the full count again. */
+        ig_error(GW_COMP,
+                 "candidate %s: update %s (%lld reports) DROPPED: not "
+                 "delivered and not spooled",
+                 j->orig, j->fwd_id, (long long)j->reports);
+        struct ig_buf l;
+        ig_buf_init(&l, 0);
+        labels_1(&l, "source", j->it->source_id);
+        metrics_label(&l, "reason", "update not delivered");
+        metrics_inc(g->m, "intake_items_dropped_total", l.data);
+        ig_buf_fini(&l);
+        job_finish(j, true, false);
+        return;
+    }
     if (j->fwd_failed) {
         j->error = "not delivered and not spooled";
         job_finish(j, false, false);
