@@ -263,7 +263,11 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                 for (uint32_t h = s->lit_first[l]; h != NONE;
                      h = s->hits[h].next) {
                     size_t ae = s->hits[h].end, as = ae - rs->lit_len[l];
+                    /* Hits are in text order: title hits come first. */
                     if ((as < s->title_end) != want_title) {
+                        if (want_title) {
+                            break;
+                        }
                         continue;
                     }
                     for (uint32_t g = s->lit_first[r]; g != NONE;
@@ -271,6 +275,9 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                         size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
                         /* both in the same field */
                         if ((bs < s->title_end) != want_title) {
+                            if (want_title) {
+                                break;
+                            }
                             continue;
                         }
                         size_t gap = 0;
