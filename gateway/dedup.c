@@ -90,6 +90,7 @@
  * measurable. */
 #define DEDUP_BATCH 16
 #define DEDUP_ITEM_ARGS 13
+#define DEDUP_MAX_ROUNDS 8
 #define DEDUP_NBUCKETS 6 /* 4 SimHash bands, head and tail anchors */
 
 #define D(f) offsetof(struct dedup_cfg, f)
@@ -119,7 +120,8 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
  * near_bits, then 13 per item: id, channel, simhash hex, near (1/0),
  * text, source, ext id, has_text (1/0), mode (check | fetch | create |
  * link), ids (link target, or the concatenated ids to fetch), head anchor
- * hex, tail anchor hex, bucket snapshot (see struct dreq). Replies one
+ * hex, tail anchor hex, bucket snapshot (see struct dreq; '*' * 96: no
+ * re-check). Replies one
  * array per item: {verdict, id, reports, channels} with verdict N(ew)
  * R(eplay) S(een) E(xact) D (near duplicate); {"B", six buckets}: pick
  * possible originals; {"C", id, text, id, text, ...}: confirm them. */
@@ -189,7 +191,7 @@ static const char dedup_lua[] =
     "      for bi=1,6 do\n"
     "        if bv[bi] then again=true end\n"
     "      end\n"
-    "    else\n"
+    "    elseif string.sub(ARGV[a+12],1,1)~='*' then\n"
     "      local sh1=tonumber(string.sub(sh,1,8),16)\n"
     "      local sh2=tonumber(string.sub(sh,9,16),16)\n"
     "      local snap=ARGV[a+12]\n"
@@ -273,6 +275,7 @@ struct dreq {
     /* Newest member id of each bucket when C last filtered them ('-' *
      * 16 for an empty one): create re-checks only newer members. */
     char snap[DEDUP_NBUCKETS * DEDUP_ID_LEN + 1];
+    int rounds; /* bucket answers ('B') so far */
     dedup_cb cb;
     void *ud;
     char id[DEDUP_ID_LEN + 1];
@@ -476,7 +479,9 @@ static void send_batch(struct dedup *d)
         add_arg(argv, len, &i, q->channel, strlen(q->channel));
         add_arg(argv, len, &i, q->sh, strlen(q->sh));
         add_arg(argv, len, &i, q->near ? "1" : "0", 1);
-        add_arg(argv, len, &i, q->text, q->text_len);
+        /* The text is stored (and sent) only for near-duplicate checks. */
+        add_arg(argv, len, &i, q->near ? q->text : "",
+                q->near ? q->text_len : 0);
         add_arg(argv, len, &i, q->source, strlen(q->source));
         add_arg(argv, len, &i, q->ext, strlen(q->ext));
         add_arg(argv, len, &i, q->has_text ? "1" : "0", 1);
@@ -642,6 +647,13 @@ static void on_item(struct dreq *q, const redisReply *r)
         /* Bucket contents: pick the possible originals here. */
         filter(q, r);
         q->mode = q->ids_len ? "fetch" : "create";
+        /* Buckets that keep gaining matching members (a burst of
+         * near-identical posts) could bounce an item between C and the
+         * script; past DEDUP_MAX_ROUNDS it is created without the
+         * re-check, at worst one more candidate for the burst. */
+        if (++q->rounds > DEDUP_MAX_ROUNDS) {
+            memset(q->snap, '*', sizeof(q->snap) - 1);
+        }
         enqueue(q);
         return;
     }
