@@ -25,6 +25,7 @@
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "gateway/conf.h"
 
 bool source_id_valid(const char *id)
 {
@@ -328,29 +329,19 @@ int source_auth_header(const struct source *s, char **out, const char **why)
     if (!c->auth || strcmp(c->auth, "none") == 0 || !*c->auth) {
         return IG_OK;
     }
+    /* One secret reader for the whole gateway (gw_secret_read): the
+     * sources file only names where the secret is. */
     char *secret = NULL;
-    if (strncmp(c->auth, "env:", 4) == 0) {
-        const char *v = getenv(c->auth + 4);
-        if (!v || !*v) {
-            *why = "auth: the environment variable is not set";
-            return IG_ENOENT;
-        }
-        secret = ig_strdup(v);
-    } else if (strncmp(c->auth, "file:", 5) == 0) {
-        FILE *f = fopen(c->auth + 5, "r");
-        if (!f) {
-            *why = "auth: the secret file cannot be read";
-            return IG_ENOENT;
-        }
-        char line[4096];
-        if (!fgets(line, sizeof(line), f)) {
-            line[0] = '\0';
-        }
-        fclose(f);
-        secret = ig_strdup(line);
-    } else {
+    int rc = gw_secret_read(c->auth, NULL, &secret);
+    if (rc == IG_EINVAL) {
         *why = "auth: must be env:VARIABLE, file:/path or none";
         return IG_EINVAL;
+    }
+    if (rc < 0 || !secret) {
+        *why = strncmp(c->auth, "env:", 4) == 0
+                   ? "auth: the environment variable is not set"
+                   : "auth: the secret file cannot be read";
+        return IG_ENOENT;
     }
     /* Trim, and refuse anything that could split the header. */
     size_t l = strlen(secret);
