@@ -337,9 +337,13 @@ static void free_code(void *p)
     pcre2_code_free(p);
 }
 
-static int compile_rx(struct ruleset *rs, struct interner *in,
-                      const struct prule_rx *src, const char *file,
-                      struct rx *out, struct ig_diags *d)
+/* Compiles one rule pattern (normalised like the text it runs on). On a
+ * syntax error, reports it at the pattern's column in d and returns NULL.
+ * *pat_out is the normalised pattern (arena). */
+static pcre2_code *compile_pattern(struct ruleset *rs,
+                                   const struct prule_rx *src,
+                                   const char *file, struct ig_diags *d,
+                                   char **pat_out)
 {
     char *pat = regex_normalise(src->src, rs->arena);
     int ec = 0;
@@ -355,6 +359,18 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
         ig_diags_add(d, IG_DIAG_ERROR, file, src->line,
                      src->col + (int)ig_utf8_count(pat, eo),
                      "regex does not compile: %s", (const char *)msg);
+    }
+    *pat_out = pat;
+    return code;
+}
+
+static int compile_rx(struct ruleset *rs, struct interner *in,
+                      const struct prule_rx *src, const char *file,
+                      struct rx *out, struct ig_diags *d)
+{
+    char *pat;
+    pcre2_code *code = compile_pattern(rs, src, file, d, &pat);
+    if (code == NULL) {
         return -1;
     }
     /* JIT is an optimisation: where it is unavailable, the interpreter
@@ -397,20 +413,9 @@ static void free_arena(void *p)
 static int check_rx(struct ruleset *rs, const struct prule_rx *src,
                     const char *file, struct ig_diags *d)
 {
-    char *pat = regex_normalise(src->src, rs->arena);
-    int ec = 0;
-    PCRE2_SIZE eo = 0;
-    pcre2_code *code =
-        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                      PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS |
-                          PCRE2_NEVER_BACKSLASH_C | PCRE2_NO_UTF_CHECK,
-                      &ec, &eo, NULL);
+    char *pat;
+    pcre2_code *code = compile_pattern(rs, src, file, d, &pat);
     if (code == NULL) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(ec, msg, sizeof(msg));
-        ig_diags_add(d, IG_DIAG_ERROR, file, src->line,
-                     src->col + (int)ig_utf8_count(pat, eo),
-                     "regex does not compile: %s", (const char *)msg);
         return 1;
     }
     pcre2_code_free(code);
