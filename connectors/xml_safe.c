@@ -376,7 +376,8 @@ static void copy_error(const xmlError *e, struct xml_safe_info *info)
 }
 
 /* Steps shared by the XML and HTML readers: cap, empty check, charset,
- * repairs. On success *text holds the UTF-8 text to parse. */
+ * repairs, libxml2's int length. On success *text holds the UTF-8 text to
+ * parse. */
 static int gate(const char *body, size_t len, const char *content_type,
                 size_t max_body, enum charset_doc kind, struct ig_buf *text,
                 struct xml_safe_info *info, char *errbuf, size_t errsz)
@@ -414,6 +415,10 @@ static int gate(const char *body, size_t len, const char *content_type,
                  &info->repaired, errbuf, errsz);
     if (rc == IG_E2BIG) {
         snprintf(errbuf, errsz, "document too large after decoding");
+    } else if (rc == IG_OK && text->len > (size_t)INT32_MAX) {
+        /* libxml2 takes the length as an int. */
+        rc = IG_E2BIG;
+        snprintf(errbuf, errsz, "document too large");
     }
 out:
     ig_buf_fini(&dec);
@@ -447,11 +452,6 @@ int xml_safe_read_xml(const char *body, size_t len, const char *content_type,
     rc = gate(body, len, content_type, max_body, CHARSET_DOC_XML, &text, info,
               errbuf, errsz);
     if (rc < 0) {
-        goto out;
-    }
-    if (text.len > (size_t)INT32_MAX) {
-        rc = IG_E2BIG;
-        snprintf(errbuf, errsz, "document too large");
         goto out;
     }
     ctxt = xmlNewParserCtxt();
@@ -510,11 +510,6 @@ int xml_safe_read_html(const char *body, size_t len, const char *content_type,
     rc = gate(body, len, content_type, max_body, CHARSET_DOC_HTML, &text, info,
               errbuf, errsz);
     if (rc < 0) {
-        goto out;
-    }
-    if (text.len > (size_t)INT32_MAX) {
-        rc = IG_E2BIG;
-        snprintf(errbuf, errsz, "document too large");
         goto out;
     }
     ctxt = htmlNewParserCtxt();
