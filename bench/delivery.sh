@@ -21,37 +21,13 @@ bin="$build/bench/bench_delivery"
 [ -x "$bin" ] || cmake --build "$build" -j2 --target bench_delivery
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ig-bench-delivery.XXXXXX")
-rpid=""
-stop_redis() {
-    if [ -n "$rpid" ]; then
-        kill "$rpid" 2>/dev/null || true
-        wait "$rpid" 2>/dev/null || true
-        rpid=""
-    fi
-}
-trap 'stop_redis; rm -rf "$tmp"' EXIT
-
-start_redis() { # start_redis yes|no
-    stop_redis
-    rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
-    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
-        --save "" --appendonly "$1" --appendfsync everysec \
-        --daemonize no --logfile "$tmp/redis.log" &
-    rpid=$!
-    for _ in $(seq 1 100); do
-        redis-cli -s "$tmp/redis.sock" ping 2>/dev/null | grep -q PONG && return
-        sleep 0.1
-    done
-    echo "redis-server did not start" >&2
-    exit 3
-}
+. "$here/bench/redis_server.sh"
 
 rate() { sed -n 's/.*items_per_s=\([0-9]*\).*/\1/p'; }
 
 cpu() { # cpu OUTFILE: append Redis CPU per item to the run's line
-    redis-cli -s "$tmp/redis.sock" info cpu | tr -d '\r' | awk -F: -v n="$n" '
-        /^used_cpu_(user|sys):/ { t += $2 }
-        END { printf "redis_cpu_us_per_item=%.1f\n", t * 1e6 / n }' |
+    awk -v t="$(redis_cpu)" -v n="$n" \
+        'BEGIN { printf "redis_cpu_us_per_item=%.1f\n", t * 1e6 / n }' |
         tee -a "$1"
 }
 

@@ -20,21 +20,8 @@ bin="$build/bench/bench_gateway_e2e"
 [ -x "$bin" ] || cmake --build "$build" -j2 --target bench_gateway_e2e
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ig-bench.XXXXXX")
-rpid=""
-stop_redis() {
-    if [ -n "$rpid" ]; then
-        kill "$rpid" 2>/dev/null || true
-        wait "$rpid" 2>/dev/null || true
-        rpid=""
-    fi
-}
-trap 'stop_redis; rm -rf "$tmp"' EXIT
+. "$here/bench/redis_server.sh"
 
-# CPU seconds redis-server has used so far.
-redis_cpu() {
-    redis-cli -s "$tmp/redis.sock" INFO cpu | tr -d '\r' |
-        awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
-}
 # Runs a command and prints Redis CPU per item for it: run_measured N CMD..
 run_measured() {
     local n=$1
@@ -46,20 +33,6 @@ run_measured() {
     awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {
         printf "   redis-server CPU: %.2f s = %.1f us/item\n", b - a,
             (b - a) * 1e6 / n }'
-}
-
-start_redis() { # start_redis yes|no
-    rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
-    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
-        --save "" --appendonly "$1" --appendfsync everysec \
-        --daemonize no --logfile "$tmp/redis.log" &
-    rpid=$!
-    for _ in $(seq 1 100); do
-        redis-cli -s "$tmp/redis.sock" ping 2>/dev/null | grep -q PONG && return
-        sleep 0.1
-    done
-    echo "redis-server did not start" >&2
-    exit 3
 }
 
 : >"$tmp/sources.conf"

@@ -1,0 +1,39 @@
+# redis_server.sh — a throwaway redis-server for the benchmarks, sourced by
+# bench/delivery.sh and bench/gateway_e2e.sh.
+#
+# The caller sets $tmp (a private temp dir). Provides:
+#   start_redis yes|no   (re)start a server on $tmp/redis.sock with AOF
+#                        on or off (appendfsync everysec), no RDB saves
+#   stop_redis           stop it by PID (a no-op when none runs)
+#   redis_cpu            CPU seconds (user + system) the server has used
+# and stops the server and removes $tmp on exit.
+
+rpid=""
+stop_redis() {
+    if [ -n "$rpid" ]; then
+        kill "$rpid" 2>/dev/null || true
+        wait "$rpid" 2>/dev/null || true
+        rpid=""
+    fi
+}
+trap 'stop_redis; rm -rf "$tmp"' EXIT
+
+start_redis() { # start_redis yes|no
+    stop_redis
+    rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
+    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
+        --save "" --appendonly "$1" --appendfsync everysec \
+        --daemonize no --logfile "$tmp/redis.log" &
+    rpid=$!
+    for _ in $(seq 1 100); do
+        redis-cli -s "$tmp/redis.sock" ping 2>/dev/null | grep -q PONG && return
+        sleep 0.1
+    done
+    echo "redis-server did not start" >&2
+    exit 3
+}
+
+redis_cpu() {
+    redis-cli -s "$tmp/redis.sock" INFO cpu | tr -d '\r' |
+        awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
+}
