@@ -31,7 +31,7 @@ void ig_buf_reset(struct ig_buf *b)
     }
 }
 
-static int reserve(struct ig_buf *b, size_t extra)
+int ig_buf_reserve(struct ig_buf *b, size_t extra)
 {
     if (b->max_len && (extra > b->max_len || b->len > b->max_len - extra)) {
         return IG_E2BIG;
@@ -49,9 +49,9 @@ static int reserve(struct ig_buf *b, size_t extra)
     return IG_OK;
 }
 
-int ig_buf_add(struct ig_buf *b, const void *p, size_t n)
+int ig_buf_add_slow(struct ig_buf *b, const void *p, size_t n)
 {
-    int rc = reserve(b, n);
+    int rc = ig_buf_reserve(b, n);
     if (rc < 0) {
         return rc;
     }
@@ -63,26 +63,30 @@ int ig_buf_add(struct ig_buf *b, const void *p, size_t n)
     return IG_OK;
 }
 
-int ig_buf_adds(struct ig_buf *b, const char *s)
-{
-    return ig_buf_add(b, s, strlen(s));
-}
-
-int ig_buf_addc(struct ig_buf *b, char c)
-{
-    return ig_buf_add(b, &c, 1);
-}
-
 int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
 {
+    /* Format straight into the free space first: most calls fit, and
+     * then the format runs once instead of twice. */
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    size_t room = b->cap - b->len;
+    int n = room ? vsnprintf(b->data + b->len, room, fmt, ap2)
+                 : vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     if (n < 0) {
+        if (room) {
+            b->data[b->len] = '\0';
+        }
         return IG_EINVAL;
     }
-    int rc = reserve(b, (size_t)n);
+    if ((size_t)n < room && ig_buf_fits(b, (size_t)n)) {
+        b->len += (size_t)n;
+        return IG_OK;
+    }
+    if (room) {
+        b->data[b->len] = '\0';
+    }
+    int rc = ig_buf_reserve(b, (size_t)n);
     if (rc < 0) {
         return rc;
     }

@@ -11,6 +11,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "core/err.h"
 
 struct ig_buf {
     char *data;      /* owned; NULL until the first append */
@@ -25,10 +28,51 @@ void ig_buf_init(struct ig_buf *b, size_t max_len);
 void ig_buf_fini(struct ig_buf *b);
 /* Empties the buffer, keeping its allocation. */
 void ig_buf_reset(struct ig_buf *b);
-/* Appends n bytes. Returns IG_OK or IG_E2BIG (nothing appended). */
-int ig_buf_add(struct ig_buf *b, const void *p, size_t n);
-int ig_buf_adds(struct ig_buf *b, const char *s);
-int ig_buf_addc(struct ig_buf *b, char c);
+/* Makes room for extra more bytes (and the NUL) without changing the
+ * content, so a caller may write up to extra bytes at data + len itself
+ * and then advance len and re-terminate. Returns IG_OK or IG_E2BIG. */
+int ig_buf_reserve(struct ig_buf *b, size_t extra);
+/* The out-of-line half of ig_buf_add(): grows, then appends. */
+int ig_buf_add_slow(struct ig_buf *b, const void *p, size_t n);
+
+/* True when n more bytes fit both the allocation (with its NUL) and the
+ * cap: the appends below then copy without a call. len never exceeds
+ * max_len, so max_len - len cannot wrap. */
+static inline int ig_buf_fits(const struct ig_buf *b, size_t n)
+{
+    return n < b->cap - b->len && (!b->max_len || n <= b->max_len - b->len);
+}
+
+/* Appends n bytes. Returns IG_OK or IG_E2BIG (nothing appended). Inline:
+ * the JSON writer and the parsers append a few bytes at a time, and the
+ * common case (room left) is a copy. */
+static inline int ig_buf_add(struct ig_buf *b, const void *p, size_t n)
+{
+    if (!ig_buf_fits(b, n)) {
+        return ig_buf_add_slow(b, p, n);
+    }
+    if (n) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return IG_OK;
+}
+
+static inline int ig_buf_adds(struct ig_buf *b, const char *s)
+{
+    return ig_buf_add(b, s, strlen(s));
+}
+
+static inline int ig_buf_addc(struct ig_buf *b, char c)
+{
+    if (!ig_buf_fits(b, 1)) {
+        return ig_buf_add_slow(b, &c, 1);
+    }
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return IG_OK;
+}
 int ig_buf_addf(struct ig_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)

@@ -55,6 +55,9 @@ void ig_jsonw_arr_close(struct ig_jsonw *w) { close_(w, ']'); }
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    /* Room for the common case (nothing to escape) in one go; a cap that
+     * does not allow it is left to the appends below to report. */
+    (void)ig_buf_reserve(out, n + 2);
     ig_buf_addc(out, '"');
     size_t i = 0;
     while (i < n) {
@@ -109,10 +112,10 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
     ig_buf_addc(out, '"');
 }
 
-void ig_jsonw_key(struct ig_jsonw *w, const char *key)
+void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
 {
     pre_value(w);
-    ig_json_escape(w->out, key, strlen(key));
+    ig_json_escape(w->out, key, n);
     ig_buf_addc(w->out, ':');
     w->after_key = true;
 }
@@ -132,16 +135,35 @@ void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n)
     ig_json_escape(w->out, s, n);
 }
 
+/* Decimal digits of v, right-aligned in b[24]; returns the first. */
+static char *digits(char b[24], uint64_t v)
+{
+    char *p = b + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
 {
     pre_value(w);
-    ig_buf_addf(w->out, "%" PRId64, v);
+    char b[24];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *p = digits(b, u);
+    if (v < 0) {
+        *--p = '-';
+    }
+    ig_buf_add(w->out, p, (size_t)(b + 24 - p));
 }
 
 void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v)
 {
     pre_value(w);
-    ig_buf_addf(w->out, "%" PRIu64, v);
+    char b[24];
+    char *p = digits(b, v);
+    ig_buf_add(w->out, p, (size_t)(b + 24 - p));
 }
 
 void ig_jsonw_num(struct ig_jsonw *w, double v)
@@ -149,6 +171,18 @@ void ig_jsonw_num(struct ig_jsonw *w, double v)
     pre_value(w);
     if (!isfinite(v)) {
         ig_buf_adds(w->out, "null");
+        return;
+    }
+    /* A whole number below 1e6 is what "%.6g" prints as an integer
+     * (negative zero aside): counts and sizes, no printf needed. */
+    if (fabs(v) < 1e6 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+        char b[24];
+        int64_t iv = (int64_t)v;
+        char *p = digits(b, iv < 0 ? 0 - (uint64_t)iv : (uint64_t)iv);
+        if (iv < 0) {
+            *--p = '-';
+        }
+        ig_buf_add(w->out, p, (size_t)(b + 24 - p));
         return;
     }
     char tmp[64];
@@ -174,34 +208,4 @@ void ig_jsonw_raw(struct ig_jsonw *w, const char *json, size_t n)
 {
     pre_value(w);
     ig_buf_add(w->out, json, n);
-}
-
-void ig_jsonw_kstr(struct ig_jsonw *w, const char *key, const char *s)
-{
-    ig_jsonw_key(w, key);
-    ig_jsonw_str(w, s);
-}
-
-void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v)
-{
-    ig_jsonw_key(w, key);
-    ig_jsonw_int(w, v);
-}
-
-void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v)
-{
-    ig_jsonw_key(w, key);
-    ig_jsonw_num(w, v);
-}
-
-void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v)
-{
-    ig_jsonw_key(w, key);
-    ig_jsonw_bool(w, v);
-}
-
-void ig_jsonw_knull(struct ig_jsonw *w, const char *key)
-{
-    ig_jsonw_key(w, key);
-    ig_jsonw_null(w);
 }

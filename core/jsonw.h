@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 
@@ -29,7 +30,8 @@ void ig_jsonw_obj_open(struct ig_jsonw *w);
 void ig_jsonw_obj_close(struct ig_jsonw *w);
 void ig_jsonw_arr_open(struct ig_jsonw *w);
 void ig_jsonw_arr_close(struct ig_jsonw *w);
-void ig_jsonw_key(struct ig_jsonw *w, const char *key);
+/* A key of n bytes (need not be NUL-terminated). */
+void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n);
 /* s may be NULL: writes null. */
 void ig_jsonw_str(struct ig_jsonw *w, const char *s);
 void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n);
@@ -42,12 +44,44 @@ void ig_jsonw_null(struct ig_jsonw *w);
 /* Inserts pre-serialised JSON verbatim (the caller vouches for it). */
 void ig_jsonw_raw(struct ig_jsonw *w, const char *json, size_t n);
 
+/* Keys are nearly always literals: inline, so their length is known at
+ * compile time instead of measured per record. */
+static inline void ig_jsonw_key(struct ig_jsonw *w, const char *key)
+{
+    ig_jsonw_keyn(w, key, strlen(key));
+}
+
 /* key + value shorthands */
-void ig_jsonw_kstr(struct ig_jsonw *w, const char *key, const char *s);
-void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v);
-void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v);
-void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v);
-void ig_jsonw_knull(struct ig_jsonw *w, const char *key);
+static inline void ig_jsonw_kstr(struct ig_jsonw *w, const char *key,
+                                 const char *s)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_str(w, s);
+}
+
+static inline void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_int(w, v);
+}
+
+static inline void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_num(w, v);
+}
+
+static inline void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_bool(w, v);
+}
+
+static inline void ig_jsonw_knull(struct ig_jsonw *w, const char *key)
+{
+    ig_jsonw_key(w, key);
+    ig_jsonw_null(w);
+}
 
 /* Appends s (n bytes) to out as a quoted, escaped JSON string. */
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n);
