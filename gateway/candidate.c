@@ -1,11 +1,12 @@
 /* candidate.c — the candidate record (see candidate.h, docs/candidate.md).
  *
- * The record is written in one pass with the JSON writer into a scratch
- * buffer and then appended to the caller's buffer, so a record that does
- * not fit the caller's cap fails whole (IG_E2BIG) instead of leaving half
- * an object behind. The classification and routing keys are written by
- * their owners (cls_result_json(), route_result_json()) so the record and
- * `intake classify --json` can never disagree on their shape.
+ * The record is written in one pass with the JSON writer straight into
+ * the caller's buffer with its cap lifted; a record that then exceeds the
+ * cap is cut off again, so it fails whole (IG_E2BIG) instead of leaving
+ * half an object behind, without a scratch copy of every record. The
+ * classification and routing keys are written by their owners
+ * (cls_result_json(), route_result_json()) so the record and `intake classify
+ * --json` can never disagree on their shape.
  */
 #include "gateway/candidate.h"
 
@@ -18,6 +19,27 @@
 #include "core/err.h"
 #include "core/item.h"
 #include "core/jsonw.h"
+
+/* Starts a record in out: lifts the cap, returns the start offset. */
+static size_t record_begin(struct ig_buf *out, size_t *max_len)
+{
+    *max_len = out->max_len;
+    out->max_len = 0;
+    return out->len;
+}
+
+/* Ends a record begun at start: restores the cap and removes the record
+ * again when it does not fit. Returns IG_OK or IG_E2BIG. */
+static int record_end(struct ig_buf *out, size_t start, size_t max_len)
+{
+    out->max_len = max_len;
+    if (max_len && out->len > max_len) {
+        out->len = start;
+        out->data[start] = '\0';
+        return IG_E2BIG;
+    }
+    return IG_OK;
+}
 
 /* The classification keys when there is no classification: the same keys
  * cls_result_json() writes, empty, so consumers see one shape. */
@@ -41,18 +63,16 @@ static void no_classification(struct ig_jsonw *w)
 int candidate_json(const struct candidate *c, struct ig_buf *out)
 {
     const struct ig_item *it;
-    struct ig_buf tmp;
     struct ig_jsonw w;
     bool routed = false;
-    size_t i;
-    int rc;
+    size_t i, start, max_len;
 
     if (!c || !c->id || !c->item || !out) {
         return IG_EINVAL;
     }
     it = c->item;
-    ig_buf_init(&tmp, 0);
-    ig_jsonw_init(&w, &tmp);
+    start = record_begin(out, &max_len);
+    ig_jsonw_init(&w, out);
     ig_jsonw_obj_open(&w);
     ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
     ig_jsonw_kstr(&w, "type", "candidate");
@@ -104,10 +124,7 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     ig_jsonw_arr_close(&w);
     ig_jsonw_kstr(&w, "warning", it->warning);
     ig_jsonw_obj_close(&w);
-
-    rc = ig_buf_add(out, tmp.data, tmp.len);
-    ig_buf_fini(&tmp);
-    return rc < 0 ? IG_E2BIG : IG_OK;
+    return record_end(out, start, max_len);
 }
 
 void candidate_update_id(const char *orig_id, int64_t reports,
@@ -120,19 +137,17 @@ void candidate_update_id(const char *orig_id, int64_t reports,
 int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
 {
     const struct ig_item *it;
-    struct ig_buf tmp;
     struct ig_jsonw w;
     char uid[CANDIDATE_UPDATE_ID_MAX];
-    size_t i;
-    int rc;
+    size_t i, start, max_len;
 
     if (!u || !u->id || !u->item || !out) {
         return IG_EINVAL;
     }
     it = u->item;
     candidate_update_id(u->id, u->reports, uid);
-    ig_buf_init(&tmp, 0);
-    ig_jsonw_init(&w, &tmp);
+    start = record_begin(out, &max_len);
+    ig_jsonw_init(&w, out);
     ig_jsonw_obj_open(&w);
     ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
     ig_jsonw_kstr(&w, "type", "update");
@@ -174,8 +189,5 @@ int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
     ig_jsonw_knum(&w, "similarity", u->similarity);
     ig_jsonw_obj_close(&w);
     ig_jsonw_obj_close(&w);
-
-    rc = ig_buf_add(out, tmp.data, tmp.len);
-    ig_buf_fini(&tmp);
-    return rc < 0 ? IG_E2BIG : IG_OK;
+    return record_end(out, start, max_len);
 }

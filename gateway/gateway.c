@@ -184,6 +184,12 @@ struct gw {
     size_t nfwd;
     struct api *api;
     struct metrics *m;
+    /* Scratch reused per item (loop thread only): metric labels, and the
+     * record or push answer being built (uncapped; build_record() checks
+     * GW_RECORD_MAX), so the item path does not grow buffers from empty
+     * each time. */
+    struct ig_buf lbuf;
+    struct ig_buf rec;
 
     struct gw_batch *q_head, *q_tail;
     size_t inflight;
@@ -804,17 +810,14 @@ static void classify(struct job *j)
         route_note_location(rt, j->cls.route, it->place, strlen(it->place),
                             it->arena);
     }
-    struct ig_buf l;
-    ig_buf_init(&l, 0);
     metrics_inc(g->m, "intake_code_hits_total",
-                labels_1(&l, "code", j->cls.top ? j->cls.top->code : ""));
+                labels_1(&g->lbuf, "code", j->cls.top ? j->cls.top->code : ""));
     for (size_t i = 0; i < j->cls.nev; i++) {
         if (j->cls.ev[i].rule) {
             metrics_inc(g->m, "intake_rule_hits_total",
-                        labels_1(&l, "rule", j->cls.ev[i].rule));
+                        labels_1(&g->lbuf, "rule", j->cls.ev[i].rule));
         }
     }
-    ig_buf_fini(&l);
 }
 
 static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
@@ -832,11 +835,8 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     if (!it->source_id) {
         it->source_id = ig_item_strdup(it, b->source_id);
     }
-    struct ig_buf l;
-    ig_buf_init(&l, 0);
     metrics_inc(g->m, "intake_items_in_total",
-                labels_sc(&l, it->source_id, it->channel));
-    ig_buf_fini(&l);
+                labels_sc(&g->lbuf, it->source_id, it->channel));
     classify(j);
     /* Not a hazard by any rule: done, unless the operator wants those
      * too, or the router flagged it: many red-line events (a crowd
@@ -911,12 +911,9 @@ static void on_dedup(void *ud, int status, const struct dedup_result *res)
     }
     if (res->verdict != DEDUP_NEW) {
         static const char *kinds[] = {"new", "seen", "exact", "near"};
-        struct ig_buf l;
-        ig_buf_init(&l, 0);
-        labels_sc(&l, j->it->source_id, j->it->channel);
-        metrics_label(&l, "kind", kinds[res->verdict]);
-        metrics_inc(g->m, "intake_items_duplicate_total", l.data);
-        ig_buf_fini(&l);
+        labels_sc(&g->lbuf, j->it->source_id, j->it->channel);
+        metrics_label(&g->lbuf, "kind", kinds[res->verdict]);
+        metrics_inc(g->m, "intake_items_duplicate_total", g->lbuf.data);
         if (res->verdict != DEDUP_SEEN) {
             ig_info(GW_COMP,
                     "source %s item %s: %s duplicate of candidate %s "
@@ -987,16 +984,18 @@ static int build_update(struct job *j)
         .similarity = j->similarity,
         .received = j->it->fetched,
     };
-    struct ig_buf out;
-    ig_buf_init(&out, GW_RECORD_MAX);
-    int rc = candidate_update_json(&u, &out);
+    struct ig_buf *out = &j->g->rec;
+    ig_buf_reset(out);
+    int rc = candidate_update_json(&u, out);
     if (rc < 0) {
-        ig_buf_fini(&out);
         return rc;
     }
+    if (out->len > GW_RECORD_MAX) {
+        return IG_E2BIG;
+    }
     candidate_update_id(j->orig, j->reports, j->fwd_id);
-    j->json_len = out.len;
-    j->json = ig_buf_take(&out);
+    j->json_len = out->len;
+    j->json = ig_strndup(out->data, out->len);
     return IG_OK;
 }
 
@@ -1018,16 +1017,18 @@ static int build_record(struct job *j)
         .dedup = dd[j->verdict],
         .received = j->it->fetched,
     };
-    struct ig_buf out;
-    ig_buf_init(&out, GW_RECORD_MAX);
-    int rc = candidate_json(&c, &out);
+    struct ig_buf *out = &j->g->rec;
+    ig_buf_reset(out);
+    int rc = candidate_json(&c, out);
     if (rc < 0) {
-        ig_buf_fini(&out);
         return rc;
     }
+    if (out->len > GW_RECORD_MAX) {
+        return IG_E2BIG;
+    }
     memcpy(j->fwd_id, j->id, sizeof(j->id));
-    j->json_len = out.len;
-    j->json = ig_buf_take(&out);
+    j->json_len = out->len;
+    j->json = ig_strndup(out->data, out->len);
     return IG_OK;
 }
 
@@ -1067,12 +1068,9 @@ static void fwd_settle(struct job *j)
         job_finish(j, false, false);
         return;
     }
-    struct ig_buf l;
-    ig_buf_init(&l, 0);
     metrics_inc(
         g->m, j->update ? "intake_updates_out_total" : "intake_items_out_total",
-        labels_sc(&l, j->it->source_id, j->it->channel));
-    ig_buf_fini(&l);
+        labels_sc(&g->lbuf, j->it->source_id, j->it->channel));
     job_review(j);
 }
 
@@ -1137,11 +1135,8 @@ static void job_review(struct job *j)
         job_mark(j);
         return;
     }
-    struct ig_buf l;
-    ig_buf_init(&l, 0);
     metrics_inc(g->m, "intake_review_added_total",
-                labels_1(&l, "priority", route_level_name(level)));
-    ig_buf_fini(&l);
+                labels_1(&g->lbuf, "priority", route_level_name(level)));
 }
 
 static void on_fwd(void *ud, int status)
@@ -1216,10 +1211,12 @@ static void job_forward(struct job *j)
 static char *push_result(struct job *j, bool ok)
 {
     static const char *dd[] = {"new", "seen", "exact", "near"};
-    struct ig_buf out;
-    ig_buf_init(&out, 0);
+    /* Built in the gateway's scratch (no growth from empty per item),
+     * then copied out at its final size. */
+    struct ig_buf *out = &j->g->rec;
+    ig_buf_reset(out);
     struct ig_jsonw w;
-    ig_jsonw_init(&w, &out);
+    ig_jsonw_init(&w, out);
     ig_jsonw_obj_open(&w);
     ig_jsonw_kint(&w, "index", (int64_t)j->idx);
     ig_jsonw_kstr(&w, "external_id", j->it->ext_id);
@@ -1251,7 +1248,7 @@ static char *push_result(struct job *j, bool ok)
         cls_result_json(j->rs, &j->cls, &w);
     }
     ig_jsonw_obj_close(&w);
-    return ig_buf_take(&out);
+    return ig_strndup(out->data, out->len);
 }
 
 static void job_finish(struct job *j, bool ok, bool fresh)
@@ -1743,6 +1740,8 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     g->loop = loop_new();
     g->m = metrics_new();
     metrics_setup(g->m);
+    ig_buf_init(&g->lbuf, 0);
+    ig_buf_init(&g->rec, 0);
     g->max_inflight = (size_t)conf->gw.max_inflight;
     g->retry_timer = loop_timer_new(g->loop, retry_timer_cb, g);
     g->reload_timer = loop_timer_new(g->loop, reload_timer_cb, g);
@@ -1992,6 +1991,8 @@ void gw_free(struct gw *g)
     loop_timer_free(g->stop_timer);
     loop_timer_free(g->recheck_timer);
     metrics_free(g->m);
+    ig_buf_fini(&g->lbuf);
+    ig_buf_fini(&g->rec);
     loop_free(g->loop);
     gw_conf_free(g->conf);
     ig_free(g->rules_dir);
