@@ -2,7 +2,8 @@
  *
  * Blocks are chained; a request larger than the block size gets a block of
  * its own, so big items do not waste a half-used block. No per-object free:
- * that is the point.
+ * that is the point. The first block shares one allocation with the arena
+ * itself: an item whose derived data fits one block costs one malloc.
  */
 #include "core/arena.h"
 
@@ -34,12 +35,27 @@ struct ig_arena {
     struct defer *defers;
     size_t block_size;
     size_t used;
+    struct block *first; /* inside this allocation; not freed on its own */
 };
+
+/* Where the first block starts: past the arena, aligned like a block. */
+#define FIRST_OFF                                                              \
+    ((sizeof(struct ig_arena) + _Alignof(struct block) - 1) &                  \
+     ~(size_t)(_Alignof(struct block) - 1))
 
 struct ig_arena *ig_arena_new(size_t block_size)
 {
-    struct ig_arena *a = ig_calloc(1, sizeof(*a));
-    a->block_size = block_size ? block_size : 4096;
+    size_t size = block_size ? block_size : 4096;
+    struct ig_arena *a = ig_malloc(FIRST_OFF + sizeof(struct block) + size);
+    struct block *b = (struct block *)(void *)((char *)a + FIRST_OFF);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    a->head = b;
+    a->defers = NULL;
+    a->block_size = size;
+    a->used = 0;
+    a->first = b;
     return a;
 }
 
@@ -57,7 +73,9 @@ void ig_arena_free(struct ig_arena *a)
     struct block *b = a->head;
     while (b) {
         struct block *next = b->next;
-        ig_free(b);
+        if (b != a->first) {
+            ig_free(b);
+        }
         b = next;
     }
     ig_free(a);
@@ -118,12 +136,23 @@ char *ig_arena_strdup(struct ig_arena *a, const char *s)
 
 char *ig_arena_printf(struct ig_arena *a, const char *fmt, ...)
 {
+    /* Format straight into the head block's free space first: when it
+     * fits, that is the allocation, and the format runs once. */
+    struct block *b = a->head;
+    size_t room = b ? b->size - b->used : 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(room ? (char *)b->data + b->used : NULL, room, fmt, ap);
     va_end(ap);
     if (n < 0) {
         return ig_arena_strdup(a, "");
+    }
+    size_t need = ((size_t)n + 1 + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (need <= room) {
+        char *q = (char *)b->data + b->used;
+        b->used += need;
+        a->used += (size_t)n + 1;
+        return q;
     }
     char *p = ig_arena_alloc(a, (size_t)n + 1);
     va_start(ap, fmt);

@@ -10,7 +10,9 @@
 
 struct ig_item *ig_item_new(void)
 {
-    struct ig_arena *a = ig_arena_new(2048);
+    /* An item with its classification and routing takes about 3 KiB
+     * (pushed hotline reports, measured): one block holds most. */
+    struct ig_arena *a = ig_arena_new(4096);
     struct ig_item *it = ig_arena_zalloc(a, sizeof(*it));
     it->arena = a;
     return it;

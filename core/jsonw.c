@@ -52,31 +52,87 @@ void ig_jsonw_obj_close(struct ig_jsonw *w) { close_(w, '}'); }
 void ig_jsonw_arr_open(struct ig_jsonw *w) { open(w, '['); }
 void ig_jsonw_arr_close(struct ig_jsonw *w) { close_(w, ']'); }
 
+/* What the escaper does with a byte: 0 copies it (printable ASCII but
+ * '"' and '\\'), 1 starts a 3-byte sequence that is valid whenever two
+ * continuation bytes follow (E1..EC, EE, EF: CJK text), 2 needs a closer
+ * look (controls, quotes, other UTF-8 leads, stray bytes). */
+static const unsigned char esc_class[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* The end of the run from i of bytes that go out unchanged. */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+{
+    while (i < n) {
+        unsigned k = esc_class[u[i]];
+        if (k == 0) {
+            i++;
+        } else if (k == 1 && i + 2 < n && (u[i + 1] & 0xC0) == 0x80 &&
+                   (u[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* Appends "key": in one copy when the key needs no escaping and fits;
+ * false otherwise (nothing appended). */
+static bool key_plain(struct ig_buf *out, const char *key, size_t n)
+{
+    if (plain_run((const unsigned char *)key, 0, n) != n ||
+        !ig_buf_fits(out, n + 3)) {
+        return false;
+    }
+    char *d = out->data + out->len;
+    d[0] = '"';
+    memcpy(d + 1, key, n);
+    d[n + 1] = '"';
+    d[n + 2] = ':';
+    out->len += n + 3;
+    out->data[out->len] = '\0';
+    return true;
+}
+
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Room for the common case (nothing to escape) in one go; a cap that
      * does not allow it is left to the appends below to report. */
-    (void)ig_buf_reserve(out, n + 2);
+    if (!ig_buf_fits(out, n + 2)) {
+        (void)ig_buf_reserve(out, n + 2);
+    }
+    size_t i = plain_run((const unsigned char *)s, 0, n);
+    if (i == n && ig_buf_fits(out, n + 2)) {
+        char *d = out->data + out->len;
+        d[0] = '"';
+        if (n) {
+            memcpy(d + 1, s, n);
+        }
+        d[n + 1] = '"';
+        out->len += n + 2;
+        out->data[out->len] = '\0';
+        return;
+    }
     ig_buf_addc(out, '"');
-    size_t i = 0;
+    /* The plain start is known already. */
+    ig_buf_add(out, s, i);
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         /* A run of bytes that need no escaping goes in at once: printable
          * ASCII and well-formed 3-byte sequences (CJK text). */
-        size_t e = i;
-        while (e < n) {
-            unsigned char d = (unsigned char)s[e];
-            if (d >= 0x20 && d < 0x7f && d != '"' && d != '\\') {
-                e++;
-            } else if (d >= 0xE1 && d != 0xED && d <= 0xEF && e + 2 < n &&
-                       ((unsigned char)s[e + 1] & 0xC0) == 0x80 &&
-                       ((unsigned char)s[e + 2] & 0xC0) == 0x80) {
-                e += 3;
-            } else {
-                break;
-            }
-        }
+        size_t e = plain_run((const unsigned char *)s, i, n);
         if (e > i) {
             ig_buf_add(out, s + i, e - i);
             i = e;
@@ -115,8 +171,11 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
 void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
 {
     pre_value(w);
-    ig_json_escape(w->out, key, n);
-    ig_buf_addc(w->out, ':');
+    /* Keys are plain ASCII nearly always: quotes, key and colon at once. */
+    if (!key_plain(w->out, key, n)) {
+        ig_json_escape(w->out, key, n);
+        ig_buf_addc(w->out, ':');
+    }
     w->after_key = true;
 }
 

@@ -127,6 +127,100 @@ static void jsonw_escapes_and_commas(void **state)
     ig_buf_fini(&b);
 }
 
+/* The inline appends and in-place formatting keep the cap exact. */
+static void buf_fast_paths_keep_the_cap(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 70);
+    for (int i = 0; i < 70; i++) {
+        assert_int_equal(ig_buf_addc(&b, 'a'), IG_OK);
+    }
+    assert_int_equal(ig_buf_addc(&b, 'b'), IG_E2BIG);
+    assert_int_equal(ig_buf_add(&b, "", 0), IG_OK);
+    assert_int_equal(b.len, 70);
+    ig_buf_reset(&b);
+    assert_int_equal(ig_buf_addf(&b, "%s", "0123456789"), IG_OK);
+    /* Fits the allocation but not the cap: refused, content intact. */
+    assert_int_equal(ig_buf_addf(&b, "%061d", 7), IG_E2BIG);
+    assert_int_equal(b.len, 10);
+    assert_string_equal(b.data, "0123456789");
+    assert_int_equal(ig_buf_addf(&b, "%060d", 7), IG_OK);
+    assert_int_equal(b.len, 70);
+    assert_int_equal(b.data[69], '7');
+    ig_buf_fini(&b);
+    /* Longer than the free space: grows and formats again. */
+    ig_buf_init(&b, 0);
+    assert_int_equal(ig_buf_addf(&b, "%0200d|%s", 1, "end"), IG_OK);
+    assert_int_equal(b.len, 204);
+    assert_string_equal(b.data + 200, "|end");
+    assert_int_equal(ig_buf_reserve(&b, 1000), IG_OK);
+    assert_true(b.cap >= b.len + 1001);
+    ig_buf_fini(&b);
+}
+
+static void jsonw_fast_paths(void **state)
+{
+    (void)state;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    struct ig_jsonw w;
+    ig_jsonw_init(&w, &b);
+    ig_jsonw_arr_open(&w);
+    ig_jsonw_str(&w, "");
+    /* a 3-byte sequence cut short, 2- and 4-byte ones, E0/ED leads, DEL */
+    ig_jsonw_str(&w, "青\xE9\x9D");
+    ig_jsonw_str(&w, "\xC3\xA9\xF0\x9F\x98\x80\xE0\xA4\x80\xED\x9F\xBF\x7F");
+    ig_jsonw_str(&w, "\xED\xA0\x80!");
+    ig_jsonw_int(&w, INT64_MIN);
+    ig_jsonw_int(&w, -5);
+    ig_jsonw_uint(&w, UINT64_MAX);
+    ig_jsonw_num(&w, -0.0);
+    ig_jsonw_num(&w, 999999.0);
+    ig_jsonw_num(&w, -999999.0);
+    ig_jsonw_num(&w, 1e6);
+    ig_jsonw_num(&w, 1e300);
+    ig_jsonw_num(&w, 2.5);
+    ig_jsonw_obj_open(&w);
+    ig_jsonw_kint(&w, "q\"k", 1);
+    ig_jsonw_kstr(&w, "", "v");
+    ig_jsonw_obj_close(&w);
+    ig_jsonw_arr_close(&w);
+    assert_string_equal(
+        b.data, "[\"\",\"青\xEF\xBF\xBD\","
+                "\"\xC3\xA9\xF0\x9F\x98\x80\xE0\xA4\x80\xED\x9F\xBF\\u007f\","
+                "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD!\","
+                "-9223372036854775808,-5,18446744073709551615,"
+                "-0,999999,-999999,1e+06,1e+300,2.5,"
+                "{\"q\\\"k\":1,\"\":\"v\"}]");
+    ig_buf_fini(&b);
+    /* A capped buffer: a string that fits exactly, then one that does not
+     * (its quotes and part of it may land; nothing past the cap does). */
+    ig_buf_init(&b, 8);
+    ig_json_escape(&b, "abcdef", 6);
+    assert_string_equal(b.data, "\"abcdef\"");
+    ig_json_escape(&b, "x", 1);
+    assert_int_equal(b.len, 8);
+    ig_buf_fini(&b);
+}
+
+/* Formatting in place must respect a block size that is not a multiple
+ * of the alignment, and keep later allocations aligned. */
+static void arena_printf_in_place(void **state)
+{
+    (void)state;
+    struct ig_arena *a = ig_arena_new(40);
+    for (int i = 0; i < 50; i++) {
+        char *s = ig_arena_printf(a, "%0*d", i, 7);
+        assert_int_equal(strlen(s), i ? (size_t)i : 1);
+        uint64_t *p = ig_arena_alloc(a, 8);
+        assert_true(((uintptr_t)p % 16) == 0);
+        *p = (uint64_t)i;
+    }
+    assert_string_equal(ig_arena_printf(a, "%s-%d", "青浦", 3), "青浦-3");
+    ig_arena_free(a);
+}
+
 struct demo_conf {
     char *url;
     int64_t interval_ms;
@@ -275,6 +369,9 @@ int main(void)
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_sanitize_replaces_and_drops),
         cmocka_unit_test(jsonw_escapes_and_commas),
+        cmocka_unit_test(buf_fast_paths_keep_the_cap),
+        cmocka_unit_test(jsonw_fast_paths),
+        cmocka_unit_test(arena_printf_in_place),
         cmocka_unit_test(cfg_parse_and_apply),
         cmocka_unit_test(cfg_reports_every_error),
         cmocka_unit_test(value_parsers),
