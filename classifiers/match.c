@@ -75,6 +75,7 @@ struct cls_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mc;
     pcre2_jit_stack *js;
+    struct route_scratch *route; /* owned; made on first routed item */
 };
 
 struct cls_scratch *cls_scratch_new(void)
@@ -114,6 +115,7 @@ void cls_scratch_free(struct cls_scratch *s)
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mc);
     pcre2_jit_stack_free(s->js);
+    route_scratch_free(s->route);
     ig_free(s);
 }
 
@@ -659,8 +661,11 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
     /* 6. routing: place, units, priority, track */
     if (rs->router) {
         out->route = ig_arena_zalloc(a, sizeof(*out->route));
-        route_apply(rs->router, title, title_len, text, text_len, out->top, a,
-                    out->route);
+        if (!s->route) {
+            s->route = route_scratch_new();
+        }
+        route_apply_scratch(rs->router, title, title_len, text, text_len,
+                            out->top, s->route, a, out->route);
     }
     if (want_explain) {
         explain(rs, s, title, title_len, text, text_len, out, a);

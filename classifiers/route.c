@@ -18,8 +18,9 @@
  *          crowd: N, a crowd size whose lower bound reaches N is present.
  *   track  route_suggest_track() on the above.
  *
- * Scratch lives in the caller's arena (and a few buffers for reason
- * strings), so route_apply() is safe on any thread.
+ * Scratch lives in the caller's struct route_scratch, or in the caller's
+ * arena for route_apply() (and a few buffers for reason strings), so
+ * routing is safe on any thread.
  */
 #include "classifiers/route.h"
 
@@ -32,6 +33,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/jsonw.h"
+#include "core/mem.h"
 #include "core/text.h"
 
 #define MAX_PLACE_HITS 64
@@ -439,17 +441,36 @@ static bool fire_anywhere(const struct rt_flag *fl, uint32_t idx,
     return true;
 }
 
+struct route_scratch {
+    struct flag_scan fs;
+    struct crowds cr;
+};
+
+struct route_scratch *route_scratch_new(void)
+{
+    return ig_malloc(sizeof(struct route_scratch));
+}
+
+void route_scratch_free(struct route_scratch *s)
+{
+    ig_free(s);
+}
+
 static void check_flags(const struct router *rt, const char *const f[2],
-                        const size_t flen[2], struct ig_arena *a,
-                        struct route_result *out)
+                        const size_t flen[2], struct route_scratch *sc,
+                        struct ig_arena *a, struct route_result *out)
 {
     if (rt->nflags == 0) {
         return;
     }
-    /* About 20 KiB: from the arena, not a small thread stack. */
+    /* About 20 KiB: the caller's scratch, else the arena; not a small
+     * thread stack. */
+    if (!sc) {
+        sc = ig_arena_alloc(a, sizeof(*sc));
+    }
     /* Only the per-flag arrays need zeroing; hits are written before they
      * are read (memset of the whole struct was a tenth of the time). */
-    struct flag_scan *fs = ig_arena_alloc(a, sizeof(*fs));
+    struct flag_scan *fs = &sc->fs;
     memset(fs->mask, 0, sizeof(fs->mask));
     memset(fs->vetoed, 0, sizeof(fs->vetoed));
     fs->n = 0;
@@ -457,7 +478,7 @@ static void check_flags(const struct router *rt, const char *const f[2],
         fs->field = k;
         route_lex_scan(&rt->flag_lex, f[k], flen[k], on_flag_word, fs);
     }
-    struct crowds *cr = ig_arena_alloc(a, sizeof(*cr));
+    struct crowds *cr = &sc->cr;
     cr->done = false;
     for (uint32_t i = 0; i < rt->nflags; i++) {
         const struct rt_flag *fl = &rt->flags[i];
@@ -631,6 +652,14 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
                 const char *text, size_t len, const struct taxon *top,
                 struct ig_arena *a, struct route_result *out)
 {
+    return route_apply_scratch(rt, title, tlen, text, len, top, NULL, a, out);
+}
+
+int route_apply_scratch(const struct router *rt, const char *title, size_t tlen,
+                        const char *text, size_t len, const struct taxon *top,
+                        struct route_scratch *s, struct ig_arena *a,
+                        struct route_result *out)
+{
     if (!rt || !out || !a) {
         return IG_EINVAL;
     }
@@ -651,7 +680,7 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
     if (top) {
         resolve_units(rt, top, a, out);
     }
-    check_flags(rt, f, flen, a, out);
+    check_flags(rt, f, flen, s, a, out);
     suggest(rt, a, out);
     return IG_OK;
 }

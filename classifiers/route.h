@@ -120,6 +120,21 @@ int route_apply(const struct router *rt, const char *title, size_t tlen,
                 const char *text, size_t len, const struct taxon *top,
                 struct ig_arena *a, struct route_result *out);
 
+/* Per-thread working memory for route_apply_scratch(): the priority-word
+ * scan (about 20 KiB) that route_apply() otherwise takes from arena a for
+ * every call. Belongs to one thread; reusable across routers. */
+struct route_scratch;
+struct route_scratch *route_scratch_new(void);
+/* NULL is a no-op. */
+void route_scratch_free(struct route_scratch *s);
+/* route_apply() with its working memory from s instead of arena a (only
+ * the strings of *out still come from a). Same results and contract; s
+ * must not be used by another call at the same time. */
+int route_apply_scratch(const struct router *rt, const char *title, size_t tlen,
+                        const char *text, size_t len, const struct taxon *top,
+                        struct route_scratch *s, struct ig_arena *a,
+                        struct route_result *out);
+
 /* The multi-report hook: the gateway calls it when its dedup stage has
  * seen the same hazard `reports` times over `channels` distinct channels
  * (hotline, letters, web ...) within its window. When the counts reach the
