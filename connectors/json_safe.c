@@ -364,6 +364,9 @@ static int rewrite(struct jp *p, int max_depth)
     }
 }
 
+/* Up to this many keys an object is checked pair by pair. */
+#define DUP_SCAN_MAX 16
+
 static int cmp_key(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -385,7 +388,24 @@ static const char *find_dup_key(const cJSON *root, char *dup)
         for (const cJSON *c = v->child; c; c = c->next) {
             n++;
         }
-        if (cJSON_IsObject(v) && n > 1) {
+        if (cJSON_IsObject(v) && n > 1 && n <= DUP_SCAN_MAX) {
+            /* Few keys (every pushed item): compare pairs, no sort and no
+             * allocation. The smallest duplicate is reported, as the
+             * sorted walk below would. */
+            const char *hit = NULL;
+            for (const cJSON *a = v->child; a; a = a->next) {
+                for (const cJSON *b = a->next; b; b = b->next) {
+                    if (strcmp(a->string, b->string) == 0 &&
+                        (!hit || strcmp(a->string, hit) < 0)) {
+                        hit = a->string;
+                    }
+                }
+            }
+            if (hit) {
+                snprintf(dup, 96, "%.60s", hit);
+                return dup;
+            }
+        } else if (cJSON_IsObject(v) && n > 1) {
             const char **keys = ig_malloc(n * sizeof(*keys));
             size_t k = 0;
             for (const cJSON *c = v->child; c; c = c->next) {

@@ -78,7 +78,7 @@ static bool valid_channel(const char *c)
 }
 
 static int push_one(const cJSON *o, size_t idx, const char *source_id,
-                    const char *channel, int64_t now,
+                    const char *channel, int64_t now, const char *now_iso,
                     struct connector_sink *sink)
 {
     char why[160];
@@ -126,9 +126,7 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
     if (!it->published) {
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "no published time");
     }
-    char iso[32];
-    ig_time_iso(now, 0, iso);
-    it->fetched = ig_item_strdup(it, iso);
+    it->fetched = ig_item_strdup(it, now_iso);
     it->fetched_ts = now;
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(o, "fields");
     size_t nf = 0;
@@ -170,6 +168,9 @@ int connector_push_parse(const char *body, size_t len, const char *source_id,
     }
     int rc = IG_OK;
     int64_t now = (int64_t)time(NULL);
+    /* One receive time for the whole request, formatted once. */
+    char now_iso[32];
+    ig_time_iso(now, 0, now_iso);
     if (cJSON_IsArray(root)) {
         size_t n = (size_t)cJSON_GetArraySize(root);
         if (max_items && n > max_items) {
@@ -180,13 +181,13 @@ int connector_push_parse(const char *body, size_t len, const char *source_id,
         const cJSON *o = NULL;
         cJSON_ArrayForEach(o, root)
         {
-            rc = push_one(o, i++, source_id, channel, now, sink);
+            rc = push_one(o, i++, source_id, channel, now, now_iso, sink);
             if (rc < 0) {
                 goto out;
             }
         }
     } else if (cJSON_IsObject(root)) {
-        rc = push_one(root, 0, source_id, channel, now, sink);
+        rc = push_one(root, 0, source_id, channel, now, now_iso, sink);
     } else {
         rc = IG_EPARSE;
     }

@@ -13,6 +13,7 @@
  */
 #include "gateway/review.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,7 +153,21 @@ int review_add(struct review *r, const char *id, double score, review_cb cb,
     if (!r || !id || !*id) {
         return IG_EINVAL;
     }
-    snprintf(sc, sizeof(sc), "%.0f", score);
+    if (score >= 0 && score < 9007199254740992.0 &&
+        score == (double)(int64_t)score) {
+        /* Scores are exact integers below 2^53 (review_score()): the
+         * digits "%.0f" gives, without printf's float formatting. */
+        uint64_t v = (uint64_t)score;
+        size_t k = sizeof(sc);
+        sc[--k] = '\0';
+        do {
+            sc[--k] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        memmove(sc, sc + k, sizeof(sc) - k);
+    } else {
+        snprintf(sc, sizeof(sc), "%.0f", score);
+    }
     argv[0] = r->key;
     argv[1] = sc;
     argv[2] = id;

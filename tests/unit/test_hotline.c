@@ -387,6 +387,38 @@ static void hostile_json_validator(void **state)
     }
 }
 
+/* Duplicate keys are found in small objects (compared pair by pair) and
+ * wide ones (sorted) alike; the smallest duplicated key is named. */
+static void json_safe_duplicate_keys(void **state)
+{
+    (void)state;
+    static const char *const small = "{\"z\":1,\"b\":2,\"z\":3,\"b\":4}";
+    cJSON *root = NULL;
+    unsigned rep;
+    char err[200];
+    assert_int_equal(
+        json_safe_parse(small, strlen(small), 0, &root, &rep, err, sizeof(err)),
+        IG_EPARSE);
+    assert_null(root);
+    assert_non_null(strstr(err, "duplicate key \"b\""));
+    char wide[512] = "[{\"k\":0},{";
+    for (int i = 0; i < 20; i++) {
+        char kv[32];
+        snprintf(kv, sizeof(kv), "\"k%02d\":%d,", 19 - i, i);
+        strcat(wide, kv);
+    }
+    strcat(wide, "\"k07\":1,\"k03\":2}]");
+    assert_int_equal(
+        json_safe_parse(wide, strlen(wide), 0, &root, &rep, err, sizeof(err)),
+        IG_EPARSE);
+    assert_non_null(strstr(err, "duplicate key \"k03\""));
+    static const char *const fine = "[{\"a\":1,\"b\":{\"a\":2}},{\"a\":3}]";
+    assert_int_equal(
+        json_safe_parse(fine, strlen(fine), 0, &root, &rep, err, sizeof(err)),
+        IG_OK);
+    cJSON_Delete(root);
+}
+
 static const char *title_of(const char *file, cJSON **root)
 {
     size_t l;
@@ -816,6 +848,7 @@ int main(void)
         cmocka_unit_test(hotline_api_error_in_200),
         cmocka_unit_test(hostile_json_validator),
         cmocka_unit_test(hostile_json_values),
+        cmocka_unit_test(json_safe_duplicate_keys),
         cmocka_unit_test(hostile_json_through_hotline),
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
