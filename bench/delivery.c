@@ -205,6 +205,7 @@ static void on_dedup(void *ud, int status, const struct dedup_result *r)
     rec.id = r->id;
     rec.json = json;
     rec.len = strlen(json);
+    rec.fresh = !r->replay; /* as the gateway marks a new candidate */
     if (forwarder_send(p->f, &rec, on_fwd, j) != IG_OK) {
         p->failed++;
         free(j);

@@ -19,6 +19,7 @@
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "gateway/dedup.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error",
                                          NULL};
@@ -228,7 +229,8 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             ig_cfg_apply(s, gw_conf_redis_schema, &c->redis, d);
             check_range(d, s, "port", c->redis.port, 1, 65535);
             check_range(d, s, "db", c->redis.db, 0, 65535);
-            check_range(d, s, "retention", c->redis.retention_ms, 1000,
+            check_range(d, s, "retention", c->redis.retention_ms,
+                        (int64_t)DEDUP_TTL_MIN_S * 1000,
                         (int64_t)3650 * 86400 * 1000);
             check_ref(d, s, "password_ref", c->redis.password_ref);
         } else if (strcmp(s->type, "api") == 0) {

@@ -1,60 +1,48 @@
 /* dedup.c — seen / exact / near-duplicate checks in Redis (see dedup.h).
  *
- * One Lua script makes every decision atomically, for a batch of up to
- * DEDUP_BATCH items per EVALSHA (decided one after the other, so a later
- * item sees what an earlier one created): it checks the seen key, then
- * the exact-text key, and either links the item to an original (seen key
- * + report count + channel list in one go) or creates the new candidate
- * with all of its keys. Near-duplicate lookups take more than one trip:
+ * Cost shaped the design. Redis spends more on each command than on what
+ * the command does, and more again on a command issued from inside a Lua
+ * script (~4-5 us here against ~2-3 us for a pipelined top-level one; see
+ * docs/delivery.md). So the common path — a new candidate — is a handful
+ * of top-level commands, pipelined, and one read serves many items:
  *
- *   check   seen / exact as above; with near on and a non-empty bucket,
- *           the six buckets go back to C ('B');
- *   C       picks the possible originals from the buckets (SimHash
- *           distance, anchors: a few ns per member in C, tens of us per
- *           bucket in Lua, which was the script's largest cost);
- *   fetch   (only when some were picked) re-checks seen / exact and
- *           returns the originals' texts ('C'); C confirms by Jaccard;
- *   link    the duplicate, after re-checking the original still exists;
- *   create  the new candidate, unless a bucket gained a matching member
- *           since C filtered it (members newer than the snapshot are
- *           checked in Lua, usually none): then 'B' again.
+ *   lookup  one MGET per batch of up to DEDUP_BATCH items: each item's own
+ *           record P:rec:<id> (the id is a hash of source and external id,
+ *           so "this item was processed" is "its record exists"), its seen
+ *           pointer P:seen:... (set when it was linked as a duplicate) and
+ *           the candidate owning its exact text P:exact:<hash>;
+ *   texts   (near on, only when needed) one MGET per batch of the records
+ *           of possible originals whose text is not in the index's cache;
+ *   decide  in C, strictly in the order the items were checked, so an item
+ *           sees every candidate created by the items before it — even one
+ *           whose writes have not reached Redis yet: the index
+ *           (gateway/nindex.h) holds the fingerprints of every candidate
+ *           the moment it is decided;
+ *   create  SET P:rec:<id> NX EX and SET P:exact:<hash> NX EX, plus one
+ *           XADD per decided batch of the new fingerprints to P:index;
+ *   link    a duplicate: one small script, atomic: the seen pointer
+ *           (SET NX), the original's report count and channel list in
+ *           P:cand:<original> (a hash created by the first duplicate,
+ *           expiring with the original);
+ *   info    a SEEN or replayed item: HMGET of the original's counts.
  *
- * Items queue in C and go out on the next loop turn, DEDUP_BATCH per
- * script call, pipelined.
+ * Possible originals come from the in-memory index: the newest band_max
+ * members of the item's four SimHash band buckets (16 bits each) within
+ * near_bits, and of its head and tail anchor buckets (hashes of the first
+ * and last DEDUP_ANCHOR_CPS code points: a sentence added at either end of
+ * a short post moves the SimHash 8-12 bits, so the bands alone would miss
+ * it). Each is confirmed by the Jaccard index of character bigrams (or by
+ * containment: a short post repeated inside a longer one). The index is
+ * rebuilt from P:index when the deduplicator starts; checks wait until it
+ * is (dedup_up() is false until then).
  *
- * Buckets. SimHash over character bigrams, 4 bands of 16 bits, is the
- * classic index and catches small edits (any 3 differing bits leave one
- * band intact). It does not catch a sentence added to a short post: that
- * moves the SimHash 8-12 bits, and 4 exact 16-bit bands then match rarely.
- * Two anchor buckets fill the gap: the hashes of the first and of the last
- * DEDUP_ANCHOR_CPS code points of the normalised text. Text added at the
- * end leaves the head anchor intact, text added in front leaves the tail
- * one intact, a middle insertion leaves both. Band members carry their
- * SimHash so members further than near_bits are skipped before their
- * texts are fetched. Anchor buckets are named by the first 16 bits of the
- * anchor hash (so their number is bounded, 65536 per kind) and their
- * members carry the full anchor, which must match; those members are
- * compared whatever their SimHash distance (it is exactly what is large
- * in the cases anchors exist for). Everything found is confirmed by
- * Jaccard; a candidate whose bigram set is at least DEDUP_CONTAIN of the
- * smaller set also counts (a short post repeated inside a longer one)
- * when the smaller has DEDUP_CONTAIN_MIN bigrams or more.
+ * A NEW answer means both create writes were acknowledged. A record that
+ * another writer created in between (SET NX refused) sends the item back to
+ * lookup; a link whose original has expired is retried without it.
  *
- * Cost shaped the storage: Redis spends more on each redis.call()
- * (argument objects, ACL check, reply conversion; ~4 us here) than on the
- * command itself. All buckets are fields of one hash, P:buckets, read
- * with one HMGET and written with one HSET of the six fields; its TTL is
- * refreshed once per script call. A field is a plain string of
- * fixed-width members (the band_max most recent, newer appended at the
- * end). Six bucket keys would cost six SET ... EX per new candidate. The
- * hash is bounded (6 x 65536 fields of at most band_max members); members
- * older than the retention can linger in it, but their candidate hash has
- * expired, so they are skipped.
- *
- * Keys of one candidate share its TTL (set once, when created): a link
- * does not extend the original's life, so all of its keys expire together.
- * Key names are built inside the script from the prefix, which suits a
- * single Redis or Sentinel, not Redis Cluster.
+ * Keys of one candidate share its TTL (set once, when created); a link
+ * does not extend the original's life. Key names are built from the
+ * prefix, which suits a single Redis or Sentinel, not Redis Cluster.
  */
 #include "gateway/dedup.h"
 
@@ -72,6 +60,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "gateway/candidate.h"
+#include "gateway/nindex.h"
 #include "gateway/rconn.h"
 #include "gateway/simhash.h"
 
@@ -82,16 +71,13 @@
 #define DEDUP_NORM_MAX (1u << 20) /* normalised text hashed for exact */
 #define DEDUP_EXACT_SEED 0x65786163ULL
 #define DEDUP_ANCHOR_SEED 0x616e6368ULL
-/* Items per script call. Each EVALSHA has a fixed cost in Redis (command
- * parsing, the KEYS/ARGV tables, reply conversion); 16 items per call
- * cut Redis CPU per item by about a quarter against one, while a call
- * stays near a millisecond of Redis time even with near-duplicate
- * lookups (other clients wait while a script runs); 64 gained nothing
- * measurable. */
-#define DEDUP_BATCH 16
-#define DEDUP_ITEM_ARGS 13
+/* Items per lookup MGET (3 keys each). A larger MGET costs Redis less per
+ * key; 64 items keep one call well under a millisecond. */
+#define DEDUP_BATCH 64
 #define DEDUP_MAX_ROUNDS 8
-#define DEDUP_NBUCKETS 6 /* 4 SimHash bands, head and tail anchors */
+#define DEDUP_MAX_CANDS 32 /* possible originals compared per item */
+#define DEDUP_MAX_SKIP 8   /* originals found expired, per item */
+#define DEDUP_INDEX_PAGE 1000
 
 #define D(f) offsetof(struct dedup_cfg, f)
 const struct ig_cfg_field dedup_cfg_schema[] = {
@@ -108,206 +94,140 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
     {"max_inflight", IG_CFG_INT, "4096", D(max_inflight),
      "checks waiting for Redis; above this, new checks are refused", 0, NULL},
     {"band_max", IG_CFG_INT, "16", D(band_max),
-     "members kept per bucket (most recent) and originals compared per item", 0,
-     NULL},
+     "members looked at per bucket (most recent first)", 0, NULL},
+    {"index_max", IG_CFG_INT, "131072", D(index_max),
+     "recent candidates held in the in-memory near-duplicate index", 0, NULL},
+    {"text_cache", IG_CFG_SIZE, "16m", D(text_cache),
+     "memory for the texts of recent candidates (fewer Redis reads)", 0, NULL},
     {0},
 };
 #undef D
 
-/* The decision script, for a batch of items decided one after the other
- * (so a later item of the batch sees the keys an earlier one created).
- * KEYS: seen, exact of each item. ARGV: prefix, ttl, band_max, now,
- * near_bits, then 13 per item: id, channel, simhash hex, near (1/0),
- * text, source, ext id, has_text (1/0), mode (check | fetch | create |
- * link), ids (link target, or the concatenated ids to fetch), head anchor
- * hex, tail anchor hex, bucket snapshot (see struct dreq; '*' * 96: no
- * re-check). Replies one
- * array per item: {verdict, id, reports, channels} with verdict N(ew)
- * R(eplay) S(een) E(xact) D (near duplicate); {"B", six buckets}: pick
- * possible originals; {"C", id, text, id, text, ...}: confirm them. */
-static const char dedup_lua[] =
-    "local P,ttl,bmax,now=ARGV[1],ARGV[2],tonumber(ARGV[3]),ARGV[4]\n"
-    "local maxd=tonumber(ARGV[5])\n"
-    "local BK,dirty=P..':buckets',false\n"
-    "local band,bxor,rsh=bit.band,bit.bxor,bit.rshift\n"
-    "local function pc(x)\n"
-    "  x=x-band(rsh(x,1),0x55555555)\n"
-    "  x=band(x,0x33333333)+band(rsh(x,2),0x33333333)\n"
-    "  x=band(x+rsh(x,4),0x0f0f0f0f)\n"
-    "  return band(x,255)+band(rsh(x,8),255)+band(rsh(x,16),255)+rsh(x,24)\n"
+/* The link script. KEYS: the duplicate's seen key, P:cand:<orig>,
+ * P:rec:<orig>. ARGV: orig id, channel, ttl (s), prefix. Replies {'L',
+ * reports, chans} (linked), {'S', orig, reports, chans} (this item was
+ * linked before, to orig) or {'X'} (the original has expired). */
+static const char link_lua[] =
+    "local pt=redis.call('PTTL',KEYS[3])\n"
+    "if pt==-2 then return {'X'} end\n"
+    "if pt<0 then pt=tonumber(ARGV[3])*1000 end\n"
+    "local old=redis.call('SET',KEYS[1],ARGV[1],'NX','GET','EX',ARGV[3])\n"
+    "if old then\n"
+    "  local h=redis.call('HMGET',ARGV[4]..':cand:'..old,'reports','chans')\n"
+    "  return {'S',old,h[1] or '1',h[2] or ''}\n"
     "end\n"
-    "local function one(ks,ke,a)\n"
-    "  local id,ch,sh,near=ARGV[a],ARGV[a+1],ARGV[a+2],ARGV[a+3]=='1'\n"
-    "  local hastext,mode=ARGV[a+7]=='1',ARGV[a+8]\n"
-    "  local anc={nil,nil,nil,nil,ARGV[a+10],ARGV[a+11]}\n"
-    "  local r=redis.call('MGET',ks,ke)\n"
-    "  local s=r[1]\n"
-    "  if s then\n"
-    "    local v='S'\n"
-    "    if s==id and redis.call('HEXISTS',P..':cand:'..id,'p')==1 then\n"
-    "      v='R'\n"
-    "    end\n"
-    "    local h=redis.call('HMGET',P..':cand:'..s,'reports','chans')\n"
-    "    return {v,s,h[1] or '0',h[2] or ''}\n"
-    "  end\n"
-    "  local o\n"
-    "  if mode=='link' then\n"
-    "    o=ARGV[a+9]\n"
-    "  elseif hastext then\n"
-    "    o=r[2]\n"
-    "    if o==id then o=nil end\n"
-    "  end\n"
-    "  if o then\n"
-    "    local oc=P..':cand:'..o\n"
-    "    if redis.call('EXISTS',oc)==1 then\n"
-    "      redis.call('SET',ks,o,'EX',ttl)\n"
-    "      local n=redis.call('HINCRBY',oc,'reports',1)\n"
-    "      local c=redis.call('HGET',oc,'chans') or ''\n"
-    "      local cc=','..c..','\n"
-    "      if ch~='' and string.find(cc,','..ch..',',1,true)==nil then\n"
-    "        if c=='' then c=ch else c=c..','..ch end\n"
-    "        redis.call('HSET',oc,'chans',c)\n"
-    "      end\n"
-    "      return {mode=='link' and 'D' or 'E',o,tostring(n),c}\n"
-    "    end\n"
-    "  end\n"
-    "  if mode=='fetch' then\n"
-    "    local ids,out=ARGV[a+9],{'C'}\n"
-    "    for j=1,#ids,16 do\n"
-    "      local c=string.sub(ids,j,j+15)\n"
-    "      local t=redis.call('HGET',P..':cand:'..c,'t')\n"
-    "      if t then out[#out+1]=c out[#out+1]=t end\n"
-    "    end\n"
-    "    if #out>1 then return out end\n"
-    "  end\n"
-    "  local bf,bv\n"
-    "  if near then\n"
-    "    bf={'0:'..string.sub(sh,13,16),'1:'..string.sub(sh,9,12),\n"
-    "        '2:'..string.sub(sh,5,8),'3:'..string.sub(sh,1,4),\n"
-    "        'h:'..string.sub(anc[5],1,4),'t:'..string.sub(anc[6],1,4)}\n"
-    "    bv=redis.call('HMGET',BK,unpack(bf))\n"
-    "    local again=false\n"
-    "    if mode=='check' then\n"
-    "      for bi=1,6 do\n"
-    "        if bv[bi] then again=true end\n"
-    "      end\n"
-    "    elseif string.sub(ARGV[a+12],1,1)~='*' then\n"
-    "      local sh1=tonumber(string.sub(sh,1,8),16)\n"
-    "      local sh2=tonumber(string.sub(sh,9,16),16)\n"
-    "      local snap=ARGV[a+12]\n"
-    "      for bi=1,6 do\n"
-    "        local v,w=bv[bi] or '',bi<=4 and 32 or 48\n"
-    "        local last=string.sub(snap,bi*16-15,bi*16)\n"
-    "        for j=#v-w+1,1,-w do\n"
-    "          local c=string.sub(v,j,j+15)\n"
-    "          if c==last then break end\n"
-    "          local ok\n"
-    "          if bi<=4 then\n"
-    "            ok=pc(bxor(sh1,tonumber(string.sub(v,j+16,j+23),16)))+\n"
-    "               pc(bxor(sh2,tonumber(string.sub(v,j+24,j+31),16)))<=maxd\n"
-    "          else\n"
-    "            ok=string.sub(v,j+32,j+47)==anc[bi]\n"
-    "          end\n"
-    "          if ok and c~=id then again=true end\n"
-    "        end\n"
-    "      end\n"
-    "    end\n"
-    "    if again then\n"
-    "      local out={'B'}\n"
-    "      for bi=1,6 do out[bi+1]=bv[bi] or '' end\n"
-    "      return out\n"
-    "    end\n"
-    "  end\n"
-    "  local ck=P..':cand:'..id\n"
-    "  redis.call('SET',ks,id,'EX',ttl)\n"
-    "  if hastext then redis.call('SET',ke,id,'NX','EX',ttl) end\n"
-    "  if near then\n"
-    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[a+5],\n"
-    "               'ext',ARGV[a+6],'first',now,'p',1,'t',ARGV[a+4])\n"
-    "    redis.call('EXPIRE',ck,ttl)\n"
-    "    local hs={}\n"
-    "    for bi=1,6 do\n"
-    "      local m,w=id..sh,32\n"
-    "      if bi>4 then m,w=m..anc[bi],48 end\n"
-    "      local v=(bv[bi] or '')..m\n"
-    "      if #v>bmax*w then v=string.sub(v,#v-bmax*w+1) end\n"
-    "      hs[2*bi-1]=bf[bi]\n"
-    "      hs[2*bi]=v\n"
-    "    end\n"
-    "    redis.call('HSET',BK,unpack(hs))\n"
-    "    dirty=true\n"
-    "  else\n"
-    "    redis.call('HSET',ck,'reports',1,'chans',ch,'src',ARGV[a+5],\n"
-    "               'ext',ARGV[a+6],'first',now,'p',1)\n"
-    "    redis.call('EXPIRE',ck,ttl)\n"
-    "  end\n"
-    "  return {'N',id,'1',ch}\n"
+    "local h=redis.call('HMGET',KEYS[2],'reports','chans')\n"
+    "local n,c=tonumber(h[1]),h[2]\n"
+    "if not n then\n"
+    "  local r=redis.call('GET',KEYS[3]) or ''\n"
+    "  c=string.match(r,'^%S+ %d+ ([^\\n]*)') or ''\n"
+    "  n=1\n"
     "end\n"
-    "local out={}\n"
-    "for i=1,#KEYS/2 do\n"
-    "  out[i]=one(KEYS[2*i-1],KEYS[2*i],6+(i-1)*13)\n"
+    "n=n+1\n"
+    "local ch=ARGV[2]\n"
+    "if ch~='' and string.find(','..c..',',','..ch..',',1,true)==nil then\n"
+    "  if c=='' then c=ch else c=c..','..ch end\n"
     "end\n"
-    "if dirty then redis.call('EXPIRE',BK,ttl) end\n"
-    "return out\n";
+    "redis.call('HSET',KEYS[2],'reports',n,'chans',c)\n"
+    "redis.call('PEXPIRE',KEYS[2],pt)\n"
+    "return {'L',tostring(n),c}\n";
 
-static const char *const dedup_scripts[] = {dedup_lua, NULL};
+static const char *const dedup_scripts[] = {link_lua, NULL};
 
-struct dreq;
+struct lbatch;
 
-struct dedup {
-    struct rconn *rc;
-    struct event *flush_ev;     /* sends the queue next loop turn */
-    struct dreq *qhead, *qtail; /* waiting for the next batch */
-    struct dedup_cfg cfg;
-    char *prefix; /* owned */
-    int64_t ttl_s;
-    size_t inflight;
-    struct dedup_stats st;
+/* Where a check is. */
+enum stage {
+    ST_QUEUED, /* waiting for the next lookup batch */
+    ST_LOOKUP, /* in a lookup batch */
+    ST_WRITE,  /* create, link or info sent */
 };
 
 /* One check in flight. */
 struct dreq {
     struct dedup *d;
     struct dreq *next; /* in d's queue */
-    const char *mode;  /* static: check, fetch, create, link */
-    char *ids;         /* owned: link target or ids to fetch */
-    size_t ids_len;
-    /* Newest member id of each bucket when C last filtered them ('-' *
-     * 16 for an empty one): create re-checks only newer members. */
-    char snap[DEDUP_NBUCKETS * DEDUP_ID_LEN + 1];
-    int rounds; /* bucket answers ('B') so far */
+    enum stage st;
+    int rounds; /* lookups so far */
     dedup_cb cb;
     void *ud;
     char id[DEDUP_ID_LEN + 1];
-    char sh[17];
-    char head[17], tail[17];
-    char *seen_key;               /* owned */
-    char *exact_key;              /* owned */
-    char *channel, *source, *ext; /* owned */
-    char *text;                   /* owned: capped normalised text */
+    struct nindex_key key;
+    char *rec_key, *seen_key, *exact_key; /* owned */
+    char *channel;                        /* owned */
+    char *text;                           /* owned: capped normalised */
     size_t text_len;
     uint64_t *bigrams; /* owned, sorted */
     size_t nbigrams;
     bool has_text;
     bool near;
+    /* Lookup answers. */
+    char rec_state; /* own record's state ('P', 'F'), 0: none */
+    char ptr[DEDUP_ID_LEN + 1];   /* seen pointer, "" none */
+    char exact[DEDUP_ID_LEN + 1]; /* owner of the exact text, "" none */
+    uint64_t skip[DEDUP_MAX_SKIP]; /* originals found expired */
+    size_t nskip;
+    /* The decision. */
+    enum dedup_verdict verdict;
+    bool replay;
+    char orig[DEDUP_ID_LEN + 1];
     double similarity;
+    int writes;  /* create replies still expected */
+    int wstatus; /* worst create status */
+    bool got_rec; /* the record's SET answered */
+    bool refused; /* create: the record existed (SET NX refused) */
 };
 
-static void dreq_free(struct dreq *q)
-{
-    ig_free(q->seen_key);
-    ig_free(q->exact_key);
-    ig_free(q->channel);
-    ig_free(q->source);
-    ig_free(q->ext);
-    ig_free(q->text);
-    ig_free(q->bigrams);
-    ig_free(q->ids);
-    ig_free(q);
-}
+/* One lookup MGET and, with near on, its text MGET. Batches are decided
+ * in the order they were sent. */
+struct lbatch {
+    struct dedup *d;
+    struct lbatch *next;
+    size_t n;
+    bool looked;   /* lookup answered */
+    bool fetching; /* text MGET in flight */
+    bool failed;
+    uint64_t *fetch; /* owned: ids whose records the text MGET reads */
+    size_t nfetch;
+    struct dreq *q[DEDUP_BATCH];
+};
+
+struct dedup {
+    struct rconn *rc;
+    struct event *flush_ev;     /* sends the queue next loop turn */
+    struct event *load_ev;      /* retries the index load */
+    struct dreq *qhead, *qtail; /* waiting for the next lookup */
+    struct lbatch *bhead, *btail;
+    struct dedup_cfg cfg;
+    char *prefix; /* owned */
+    char *index_key;
+    int64_t ttl_s;
+    char ttl[24];
+    size_t inflight;
+    struct nindex *ix;
+    bool loaded;      /* the index has been rebuilt from P:index */
+    char *load_from;  /* owned: next XRANGE start */
+    long load_wait_ms; /* next retry of a failed page */
+    struct ig_buf ixw; /* index entries of the decisions being made */
+    size_t ixn;
+    struct dedup_stats st;
+};
 
 static void fail(struct dreq *q, int status);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void load_cb(evutil_socket_t fd, short what, void *arg);
+static void decide_ready(struct dedup *d);
+
+static void dreq_free(struct dreq *q)
+{
+    ig_free(q->rec_key);
+    ig_free(q->seen_key);
+    ig_free(q->exact_key);
+    ig_free(q->channel);
+    ig_free(q->text);
+    ig_free(q->bigrams);
+    ig_free(q);
+}
 
 void dedup_cfg_defaults(struct dedup_cfg *cfg)
 {
@@ -315,21 +235,187 @@ void dedup_cfg_defaults(struct dedup_cfg *cfg)
     ig_cfg_defaults(dedup_cfg_schema, cfg);
 }
 
+static uint64_t hex64(const char *s)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < 16; i++) {
+        char c = s[i];
+
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static bool is_hex16(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n != 16) {
+        return false;
+    }
+    for (i = 0; i < 16; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Index entries: field <id>, value <sim><head><tail><exact> (64 hex). */
+static void index_entry(struct ig_buf *b, const struct nindex_key *k)
+{
+    char h[17];
+
+    simhash_hex64(k->id, h);
+    ig_buf_add(b, h, 16);
+    simhash_hex64(k->sim, h);
+    ig_buf_add(b, h, 16);
+    simhash_hex64(k->head, h);
+    ig_buf_add(b, h, 16);
+    simhash_hex64(k->tail, h);
+    ig_buf_add(b, h, 16);
+    simhash_hex64(k->exact, h);
+    ig_buf_add(b, h, 16);
+}
+
+static void load_page(struct dedup *d);
+
+static void on_loaded(void *ud, int status, const void *reply)
+{
+    struct dedup *d = ud;
+    const redisReply *r = reply;
+    size_t i, j, n = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+
+    if (!d->rc) {
+        return; /* dedup_free() */
+    }
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY) {
+        struct timeval tv;
+
+        /* Checks wait meanwhile; a refusal (an ACL without XRANGE) is
+         * logged at every try, the tries spaced out to 30 s. */
+        if (status == IG_EIO) {
+            ig_error("dedup", "reading the near-duplicate index failed: %.200s",
+                     r && r->str ? r->str : "?");
+        }
+        d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
+        if (d->load_wait_ms > 30000) {
+            d->load_wait_ms = 30000;
+        }
+        /* Checks waiting for the index fail as they would have failed
+         * in Redis: the caller retries them later. */
+        while (d->qhead) {
+            struct dreq *q = d->qhead;
+
+            d->qhead = q->next;
+            fail(q, status == IG_EIO ? IG_EIO : IG_EAGAIN);
+        }
+        d->qtail = NULL;
+        tv.tv_sec = d->load_wait_ms / 1000;
+        tv.tv_usec = (d->load_wait_ms % 1000) * 1000;
+        event_add(d->load_ev, &tv);
+        return;
+    }
+    d->load_wait_ms = 0;
+    for (i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i], *f;
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_ARRAY) {
+            continue;
+        }
+        last = e->element[0]->str;
+        last_len = e->element[0]->len;
+        f = e->element[1];
+        for (j = 0; j + 1 < f->elements; j += 2) {
+            const redisReply *v = f->element[j + 1];
+            struct nindex_key k;
+
+            if (v->type != REDIS_REPLY_STRING || v->len != 80 ||
+                !is_hex16(v->str, 16)) {
+                continue;
+            }
+            k.id = hex64(v->str);
+            k.sim = hex64(v->str + 16);
+            k.head = hex64(v->str + 32);
+            k.tail = hex64(v->str + 48);
+            k.exact = hex64(v->str + 64);
+            nindex_add(d->ix, &k, NULL, 0, false);
+            n++;
+        }
+    }
+    if (r->elements == DEDUP_INDEX_PAGE && last) {
+        ig_free(d->load_from);
+        d->load_from = ig_asprintf("(%.*s", (int)last_len, last);
+        load_page(d);
+        return;
+    }
+    d->loaded = true;
+    ig_info("dedup", "near-duplicate index: %llu recent candidates loaded",
+            (unsigned long long)nindex_added(d->ix));
+    event_active(d->flush_ev, 0, 0);
+    (void)n;
+}
+
+/* Reads the next page of P:index, entries younger than the retention. */
+static void load_page(struct dedup *d)
+{
+    char count[16];
+    const char *argv[6];
+    size_t len[6];
+
+    snprintf(count, sizeof(count), "%d", DEDUP_INDEX_PAGE);
+    argv[0] = "XRANGE";
+    argv[1] = d->index_key;
+    argv[2] = d->load_from;
+    argv[3] = "+";
+    argv[4] = "COUNT";
+    argv[5] = count;
+    for (int i = 0; i < 6; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    if (rconn_cmd(d->rc, on_loaded, d, 6, argv, len) < 0) {
+        struct timeval tv = {0, 500000};
+
+        event_add(d->load_ev, &tv);
+    }
+}
+
+static void load_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dedup *d = arg;
+
+    (void)fd;
+    (void)what;
+    load_page(d);
+}
+
 int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
               struct dedup **out)
 {
     struct dedup *d;
+    int64_t from;
 
     if (!base || !cfg || cfg->near_jaccard < 0 || cfg->near_jaccard > 1 ||
         cfg->ttl_ms < 0 || cfg->text_max < 0 || cfg->max_inflight < 0 ||
-        cfg->band_max < 0 || cfg->near_bits < 0 || cfg->near_bits > 64) {
+        cfg->band_max < 0 || cfg->near_bits < 0 || cfg->near_bits > 64 ||
+        cfg->index_max < 0 || cfg->index_max > (1 << 26) ||
+        cfg->text_cache < 0 ||
+        (cfg->ttl_ms > 0 && cfg->ttl_ms < DEDUP_TTL_MIN_S * 1000)) {
         return IG_EINVAL;
     }
     d = ig_calloc(1, sizeof(*d));
     d->cfg = *cfg;
     d->prefix = ig_strdup(cfg->prefix && *cfg->prefix ? cfg->prefix : "intake");
+    d->index_key = ig_asprintf("%s:index", d->prefix);
     d->ttl_s =
         cfg->ttl_ms > 0 ? (cfg->ttl_ms + 999) / 1000 : DEDUP_TTL_DEFAULT_S;
+    snprintf(d->ttl, sizeof(d->ttl), "%lld", (long long)d->ttl_s);
     if (d->cfg.text_max == 0) {
         d->cfg.text_max = 4096;
     }
@@ -339,36 +425,72 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     if (d->cfg.band_max == 0) {
         d->cfg.band_max = 16;
     }
+    if (d->cfg.index_max == 0) {
+        d->cfg.index_max = 131072;
+    }
     /* The schema's default (0.5) when the caller left it at zero: a
      * Jaccard threshold of 0 would merge every pair. */
     if (d->cfg.near_jaccard == 0) {
         d->cfg.near_jaccard = 0.5;
     }
+    /* The index also keeps in-flight creates visible to later items, so it
+     * exists with near off too (without texts). */
+    d->ix = nindex_new((size_t)d->cfg.index_max,
+                       d->cfg.near ? (size_t)d->cfg.text_cache : 0);
+    ig_buf_init(&d->ixw, 0);
+    from = (int64_t)time(NULL) * 1000 - d->ttl_s * 1000;
+    d->load_from = ig_asprintf("%lld", (long long)(from > 0 ? from : 0));
     d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
     d->flush_ev = event_new(base, -1, 0, flush_cb, d);
-    if (!d->rc || !d->flush_ev) {
+    d->load_ev = event_new(base, -1, 0, load_cb, d);
+    if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix) {
         rconn_free(d->rc);
         if (d->flush_ev) {
             event_free(d->flush_ev);
         }
+        if (d->load_ev) {
+            event_free(d->load_ev);
+        }
+        nindex_free(d->ix);
+        ig_buf_fini(&d->ixw);
+        ig_free(d->load_from);
+        ig_free(d->index_key);
         ig_free(d->prefix);
         ig_free(d);
         return IG_EINVAL;
     }
     d->cfg.prefix = d->prefix;
     memset(&d->cfg.redis, 0, sizeof(d->cfg.redis));
+    if (d->cfg.near) {
+        load_page(d);
+    } else {
+        d->loaded = true;
+    }
     *out = d;
     return IG_OK;
 }
 
 void dedup_free(struct dedup *d)
 {
+    struct rconn *rc;
+
     if (!d) {
         return;
     }
-    /* Batches in flight fail inside rconn_free(); then the queue. */
-    rconn_free(d->rc);
+    /* Commands in flight fail inside rconn_free() (their callbacks see
+     * d->rc NULL where it matters); then the batches and the queue. */
+    rc = d->rc;
     d->rc = NULL;
+    rconn_free(rc);
+    while (d->bhead) {
+        struct lbatch *b = d->bhead;
+
+        d->bhead = b->next;
+        for (size_t k = 0; k < b->n; k++) {
+            fail(b->q[k], IG_EAGAIN);
+        }
+        ig_free(b);
+    }
     while (d->qhead) {
         struct dreq *q = d->qhead;
 
@@ -376,13 +498,18 @@ void dedup_free(struct dedup *d)
         fail(q, IG_EAGAIN);
     }
     event_free(d->flush_ev);
+    event_free(d->load_ev);
+    nindex_free(d->ix);
+    ig_buf_fini(&d->ixw);
+    ig_free(d->load_from);
+    ig_free(d->index_key);
     ig_free(d->prefix);
     ig_free(d);
 }
 
 bool dedup_up(const struct dedup *d)
 {
-    return d && rconn_up(d->rc);
+    return d && d->loaded && rconn_up(d->rc);
 }
 
 void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
@@ -405,11 +532,12 @@ static void fail(struct dreq *q, int status)
     dreq_free(q);
 }
 
-/* Queues q for the next batch (mode and target set by the caller). */
+/* Queues q for the next lookup. */
 static void enqueue(struct dreq *q)
 {
     struct dedup *d = q->d;
 
+    q->st = ST_QUEUED;
     q->next = NULL;
     if (d->qtail) {
         d->qtail->next = q;
@@ -420,275 +548,43 @@ static void enqueue(struct dreq *q)
     event_active(d->flush_ev, 0, 0);
 }
 
-/* One script call in flight: the items it decides, in ARGV order. */
-struct batch {
-    struct dedup *d;
-    size_t n;
-    struct dreq *q[DEDUP_BATCH];
-};
-
-static void on_batch(void *ud, int status, const void *reply);
-
-static void add_arg(const char **argv, size_t *len, int *i, const char *s,
-                    size_t n)
+/* Back to lookup (the world changed under a decision), or failed after
+ * DEDUP_MAX_ROUNDS. */
+static void again(struct dreq *q)
 {
-    argv[*i] = s;
-    len[*i] = n;
-    (*i)++;
+    if (++q->rounds > DEDUP_MAX_ROUNDS) {
+        ig_error("dedup", "item %s: no stable decision after %d rounds", q->id,
+                 DEDUP_MAX_ROUNDS);
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    enqueue(q);
 }
 
-/* Sends the next (up to) DEDUP_BATCH queued items as one script call. */
-static void send_batch(struct dedup *d)
-{
-    struct batch *b = ig_calloc(1, sizeof(*b));
-    char ttl[24], bmax[24], now[24], bits[8];
-    const char **argv;
-    size_t *len, k;
-    int i = 0, nkeys, rc;
-
-    while (d->qhead && b->n < DEDUP_BATCH) {
-        b->q[b->n++] = d->qhead;
-        d->qhead = d->qhead->next;
-    }
-    if (!d->qhead) {
-        d->qtail = NULL;
-    }
-    b->d = d;
-    nkeys = (int)(2 * b->n);
-    argv = ig_malloc(((2 + DEDUP_ITEM_ARGS) * b->n + 5) * sizeof(*argv));
-    len = ig_malloc(((2 + DEDUP_ITEM_ARGS) * b->n + 5) * sizeof(*len));
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)d->ttl_s);
-    snprintf(bmax, sizeof(bmax), "%lld", (long long)d->cfg.band_max);
-    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    snprintf(bits, sizeof(bits), "%d", (int)d->cfg.near_bits);
-    for (k = 0; k < b->n; k++) {
-        struct dreq *q = b->q[k];
-
-        add_arg(argv, len, &i, q->seen_key, strlen(q->seen_key));
-        add_arg(argv, len, &i, q->exact_key, strlen(q->exact_key));
-    }
-    add_arg(argv, len, &i, d->prefix, strlen(d->prefix));
-    add_arg(argv, len, &i, ttl, strlen(ttl));
-    add_arg(argv, len, &i, bmax, strlen(bmax));
-    add_arg(argv, len, &i, now, strlen(now));
-    add_arg(argv, len, &i, bits, strlen(bits));
-    for (k = 0; k < b->n; k++) {
-        struct dreq *q = b->q[k];
-
-        add_arg(argv, len, &i, q->id, strlen(q->id));
-        add_arg(argv, len, &i, q->channel, strlen(q->channel));
-        add_arg(argv, len, &i, q->sh, strlen(q->sh));
-        add_arg(argv, len, &i, q->near ? "1" : "0", 1);
-        /* The text is stored (and sent) only for near-duplicate checks. */
-        add_arg(argv, len, &i, q->near ? q->text : "",
-                q->near ? q->text_len : 0);
-        add_arg(argv, len, &i, q->source, strlen(q->source));
-        add_arg(argv, len, &i, q->ext, strlen(q->ext));
-        add_arg(argv, len, &i, q->has_text ? "1" : "0", 1);
-        add_arg(argv, len, &i, q->mode, strlen(q->mode));
-        add_arg(argv, len, &i, q->ids ? q->ids : "", q->ids_len);
-        add_arg(argv, len, &i, q->head, strlen(q->head));
-        add_arg(argv, len, &i, q->tail, strlen(q->tail));
-        add_arg(argv, len, &i, q->snap, strlen(q->snap));
-    }
-    rc = rconn_script(d->rc, 0, on_batch, b, nkeys, i, argv, len);
-    ig_free(argv);
-    ig_free(len);
-    if (rc < 0) {
-        for (k = 0; k < b->n; k++) {
-            fail(b->q[k], IG_EAGAIN);
-        }
-        ig_free(b);
-    }
-}
-
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct dedup *d = arg;
-
-    (void)fd;
-    (void)what;
-    while (d->qhead) {
-        send_batch(d);
-    }
-}
-
-static uint64_t hex64(const char *s)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    for (i = 0; i < 16; i++) {
-        char c = s[i];
-
-        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
-/* Picks the possible originals from a 'B' reply (the six buckets, as the
- * script used to): band members within near_bits of q's SimHash, anchor
- * members with q's anchor, newest first, band_max at most, q itself
- * excluded. Sets q->ids (concatenated ids) and q->snap. */
-static void filter(struct dreq *q, const redisReply *r)
-{
-    struct dedup *d = q->d;
-    uint64_t sh = hex64(q->sh);
-    size_t bi, n = 0, max = (size_t)d->cfg.band_max;
-    char *ids = ig_malloc(max * DEDUP_ID_LEN + 1);
-
-    memset(q->snap, '-', sizeof(q->snap) - 1);
-    for (bi = 0; bi < DEDUP_NBUCKETS && bi + 1 < r->elements; bi++) {
-        const redisReply *v = r->element[bi + 1];
-        size_t w = bi < 4 ? 32 : 48, j, k;
-
-        if (v->type != REDIS_REPLY_STRING || v->len < w) {
-            continue;
-        }
-        memcpy(q->snap + bi * DEDUP_ID_LEN, v->str + (v->len / w - 1) * w,
-               DEDUP_ID_LEN);
-        for (j = v->len / w; j-- > 0;) {
-            const char *m = v->str + j * w;
-            bool ok, dup = false;
-
-            if (bi < 4) {
-                ok = __builtin_popcountll(sh ^ hex64(m + 16)) <=
-                     (int)d->cfg.near_bits;
-            } else {
-                ok = memcmp(m + 32, bi == 4 ? q->head : q->tail, 16) == 0;
-            }
-            if (!ok || n >= max || memcmp(m, q->id, DEDUP_ID_LEN) == 0) {
-                continue;
-            }
-            for (k = 0; k < n && !dup; k++) {
-                dup = memcmp(ids + k * DEDUP_ID_LEN, m, DEDUP_ID_LEN) == 0;
-            }
-            if (!dup) {
-                memcpy(ids + n++ * DEDUP_ID_LEN, m, DEDUP_ID_LEN);
-            }
-        }
-    }
-    ids[n * DEDUP_ID_LEN] = '\0';
-    ig_free(q->ids);
-    q->ids = ids;
-    q->ids_len = n * DEDUP_ID_LEN;
-}
-
-/* Confirms the possible originals of a "C" reply; returns the index of
- * the best confirmed one in the reply (element 1, 3, ...) or 0. */
-static size_t confirm(struct dreq *q, const redisReply *r)
-{
-    double best = 0;
-    size_t i, pick = 0;
-
-    for (i = 1; i + 1 < r->elements; i += 2) {
-        const redisReply *t = r->element[i + 1];
-        uint64_t *k = NULL;
-        size_t nk, small, inter;
-        double j;
-        bool same;
-
-        if (t->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-        nk = simhash_bigrams(t->str, t->len, &k);
-        j = simhash_jaccard(q->bigrams, q->nbigrams, k, nk);
-        ig_free(k);
-        q->d->st.near_candidates++;
-        /* |A n B| from J = I / (|A| + |B| - I). */
-        inter = (size_t)(j * (double)(q->nbigrams + nk) / (1.0 + j) + 0.5);
-        small = nk < q->nbigrams ? nk : q->nbigrams;
-        same = j >= q->d->cfg.near_jaccard ||
-               (small >= DEDUP_CONTAIN_MIN &&
-                (double)inter >= DEDUP_CONTAIN * (double)small);
-        if (same && (pick == 0 || j > best)) {
-            best = j;
-            pick = i;
-        }
-    }
-    q->similarity = best;
-    return pick;
-}
-
-static enum dedup_verdict verdict_of(char c, bool *replay)
-{
-    *replay = false;
-    switch (c) {
-    case 'R':
-        *replay = true;
-        return DEDUP_NEW;
-    case 'S':
-        return DEDUP_SEEN;
-    case 'E':
-        return DEDUP_EXACT;
-    case 'D':
-        return DEDUP_NEAR;
-    default:
-        return DEDUP_NEW;
-    }
-}
-
-/* Finishes (or requeues) one item of a batch with its part of the
- * reply. */
-static void on_item(struct dreq *q, const redisReply *r)
+/* Finishes q with its decision; chans NULL: q's own channel. */
+static void finish(struct dreq *q, int64_t reports, const char *chans,
+                   size_t chans_len)
 {
     struct dedup *d = q->d;
     struct dedup_result res;
-    char chans[512];
+    char buf[512];
     char *save = NULL, *tok;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
-        ig_error("dedup", "unexpected reply to the dedup script");
-        fail(q, IG_EIO);
-        return;
-    }
-    if (r->element[0]->str[0] == 'B') {
-        /* Bucket contents: pick the possible originals here. */
-        filter(q, r);
-        q->mode = q->ids_len ? "fetch" : "create";
-        /* Buckets that keep gaining matching members (a burst of
-         * near-identical posts) could bounce an item between C and the
-         * script; past DEDUP_MAX_ROUNDS it is created without the
-         * re-check, at worst one more candidate for the burst. */
-        if (++q->rounds > DEDUP_MAX_ROUNDS) {
-            memset(q->snap, '*', sizeof(q->snap) - 1);
-        }
-        enqueue(q);
-        return;
-    }
-    if (r->element[0]->str[0] == 'C') {
-        /* Possible originals: confirm here, decide in the script. */
-        size_t pick = confirm(q, r);
-
-        if (pick) {
-            ig_free(q->ids);
-            q->ids = ig_strndup(r->element[pick]->str, r->element[pick]->len);
-            q->ids_len = r->element[pick]->len;
-            q->mode = "link";
-        } else {
-            q->mode = "create";
-        }
-        enqueue(q);
-        return;
-    }
-    if (r->elements < 4) {
-        fail(q, IG_EIO);
-        return;
-    }
     memset(&res, 0, sizeof(res));
-    res.verdict = verdict_of(r->element[0]->str[0], &res.replay);
-    snprintf(res.id, sizeof(res.id), "%s", q->id);
-    snprintf(res.orig_id, sizeof(res.orig_id), "%.*s", (int)r->element[1]->len,
-             r->element[1]->str ? r->element[1]->str : "");
-    res.reports =
-        r->element[2]->str ? strtoll(r->element[2]->str, NULL, 10) : 0;
-    res.similarity = res.verdict == DEDUP_NEAR    ? q->similarity
-                     : res.verdict == DEDUP_EXACT ? 1.0
-                                                  : 0.0;
-    snprintf(chans, sizeof(chans), "%.*s", (int)r->element[3]->len,
-             r->element[3]->str ? r->element[3]->str : "");
-    for (tok = strtok_r(chans, ",", &save);
+    res.verdict = q->verdict;
+    res.replay = q->replay;
+    memcpy(res.id, q->id, sizeof(res.id));
+    memcpy(res.orig_id, q->orig, sizeof(res.orig_id));
+    res.reports = reports;
+    res.similarity = q->verdict == DEDUP_NEAR    ? q->similarity
+                     : q->verdict == DEDUP_EXACT ? 1.0
+                                                 : 0.0;
+    if (!chans) {
+        chans = q->channel;
+        chans_len = strlen(q->channel);
+    }
+    snprintf(buf, sizeof(buf), "%.*s", (int)chans_len, chans);
+    for (tok = strtok_r(buf, ",", &save);
          tok && res.nchannels < DEDUP_MAX_CHANNELS;
          tok = strtok_r(NULL, ",", &save)) {
         res.channels[res.nchannels++] = tok;
@@ -703,29 +599,632 @@ static void on_item(struct dreq *q, const redisReply *r)
     dreq_free(q);
 }
 
-static void on_batch(void *ud, int status, const void *reply)
+/* ---- lookup ---------------------------------------------------------- */
+
+static void on_lookup(void *ud, int status, const void *reply);
+
+static void send_lookup(struct dedup *d)
 {
-    struct batch *b = ud;
+    struct lbatch *b = ig_calloc(1, sizeof(*b));
+    const char *argv[1 + 3 * DEDUP_BATCH];
+    size_t len[1 + 3 * DEDUP_BATCH], k;
+    int i = 0;
+
+    while (d->qhead && b->n < DEDUP_BATCH) {
+        struct dreq *q = d->qhead;
+
+        d->qhead = q->next;
+        q->next = NULL;
+        q->st = ST_LOOKUP;
+        b->q[b->n++] = q;
+    }
+    if (!d->qhead) {
+        d->qtail = NULL;
+    }
+    b->d = d;
+    argv[i] = "MGET";
+    len[i++] = 4;
+    for (k = 0; k < b->n; k++) {
+        struct dreq *q = b->q[k];
+
+        argv[i] = q->rec_key;
+        len[i++] = strlen(q->rec_key);
+        argv[i] = q->seen_key;
+        len[i++] = strlen(q->seen_key);
+        argv[i] = q->exact_key;
+        len[i++] = strlen(q->exact_key);
+    }
+    if (d->btail) {
+        d->btail->next = b;
+    } else {
+        d->bhead = b;
+    }
+    d->btail = b;
+    if (rconn_cmd(d->rc, on_lookup, b, i, argv, len) < 0) {
+        b->looked = true;
+        b->failed = true;
+        decide_ready(d);
+    }
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dedup *d = arg;
+
+    (void)fd;
+    (void)what;
+    if (!d->loaded) {
+        return; /* on_loaded() flushes */
+    }
+    while (d->qhead) {
+        send_lookup(d);
+    }
+}
+
+static void copy_id(char out[DEDUP_ID_LEN + 1], const redisReply *r)
+{
+    out[0] = '\0';
+    if (r->type == REDIS_REPLY_STRING && is_hex16(r->str, r->len)) {
+        memcpy(out, r->str, DEDUP_ID_LEN);
+        out[DEDUP_ID_LEN] = '\0';
+    }
+}
+
+/* The text of a record "<state> <first> <channel>\n<text>". */
+static const char *record_text(const char *r, size_t n, size_t *len)
+{
+    const char *nl = memchr(r, '\n', n);
+
+    if (!nl) {
+        *len = 0;
+        return r + n;
+    }
+    *len = n - (size_t)(nl + 1 - r);
+    return nl + 1;
+}
+
+static bool undecided(const struct dreq *q)
+{
+    return !q->rec_state && !q->ptr[0];
+}
+
+static void on_texts(void *ud, int status, const void *reply);
+
+/* The possible originals of q from the index. */
+static size_t candidates(const struct dreq *q, uint64_t *ids)
+{
+    const struct dedup *d = q->d;
+
+    return nindex_query(d->ix, &q->key, (int)d->cfg.near_bits,
+                        (size_t)d->cfg.band_max, q->skip, q->nskip, ids,
+                        DEDUP_MAX_CANDS);
+}
+
+/* After the lookup: one MGET of the records of possible originals whose
+ * text is not cached, for every near-eligible item the lookup left open. */
+static void prefetch(struct lbatch *b)
+{
+    struct dedup *d = b->d;
+    struct ig_buf keys;
+    size_t max = DEDUP_BATCH * DEDUP_MAX_CANDS, k, i;
+    size_t *offs;
+    const char **argv;
+    size_t *argl;
+
+    b->fetch = ig_malloc(max * sizeof(*b->fetch));
+    b->nfetch = 0;
+    for (k = 0; k < b->n; k++) {
+        struct dreq *q = b->q[k];
+        uint64_t ids[DEDUP_MAX_CANDS];
+        size_t m, tl;
+
+        if (!q->near || !undecided(q) || q->exact[0]) {
+            continue;
+        }
+        m = candidates(q, ids);
+        for (i = 0; i < m; i++) {
+            size_t j;
+
+            if (nindex_text(d->ix, ids[i], &tl)) {
+                continue;
+            }
+            for (j = 0; j < b->nfetch && b->fetch[j] != ids[i]; j++) {
+            }
+            if (j == b->nfetch) {
+                b->fetch[b->nfetch++] = ids[i];
+            }
+        }
+    }
+    if (b->nfetch == 0) {
+        return;
+    }
+    ig_buf_init(&keys, 0);
+    offs = ig_malloc(b->nfetch * sizeof(*offs));
+    argv = ig_malloc((b->nfetch + 1) * sizeof(*argv));
+    argl = ig_malloc((b->nfetch + 1) * sizeof(*argl));
+    for (i = 0; i < b->nfetch; i++) {
+        char h[17];
+
+        simhash_hex64(b->fetch[i], h);
+        offs[i] = keys.len;
+        ig_buf_addf(&keys, "%s:rec:%s", d->prefix, h);
+    }
+    argv[0] = "MGET";
+    argl[0] = 4;
+    for (i = 0; i < b->nfetch; i++) {
+        argv[i + 1] = keys.data + offs[i];
+        argl[i + 1] =
+            (i + 1 < b->nfetch ? offs[i + 1] : keys.len) - offs[i];
+    }
+    b->fetching = true;
+    if (rconn_cmd(d->rc, on_texts, b, (int)b->nfetch + 1, argv, argl) < 0) {
+        b->fetching = false;
+        b->failed = true;
+    }
+    ig_free(offs);
+    ig_free(argv);
+    ig_free(argl);
+    ig_buf_fini(&keys);
+}
+
+static void on_lookup(void *ud, int status, const void *reply)
+{
+    struct lbatch *b = ud;
+    struct dedup *d = b->d;
     const redisReply *r = reply;
     size_t k;
 
+    b->looked = true;
+    if (!d->rc) {
+        return; /* dedup_free() fails the batch */
+    }
     if (status == IG_EIO) {
-        ig_error("dedup", "redis refused the dedup script: %.200s",
+        ig_error("dedup", "redis refused the lookup: %.200s",
                  r && r->str ? r->str : "?");
-    } else if (status == IG_OK &&
-               (r->type != REDIS_REPLY_ARRAY || r->elements != b->n)) {
-        ig_error("dedup", "unexpected reply to the dedup script");
+    }
+    if (status == IG_OK &&
+        (r->type != REDIS_REPLY_ARRAY || r->elements != 3 * b->n)) {
+        ig_error("dedup", "unexpected reply to the lookup");
         status = IG_EIO;
     }
-    for (k = 0; k < b->n; k++) {
-        if (status < 0) {
-            fail(b->q[k], status);
-        } else {
-            on_item(b->q[k], r->element[k]);
+    if (status != IG_OK) {
+        b->failed = true;
+    } else {
+        for (k = 0; k < b->n; k++) {
+            struct dreq *q = b->q[k];
+            const redisReply *rec = r->element[3 * k];
+
+            q->rec_state = 0;
+            if (rec->type == REDIS_REPLY_STRING && rec->len > 0) {
+                q->rec_state = rec->str[0];
+            }
+            copy_id(q->ptr, r->element[3 * k + 1]);
+            copy_id(q->exact, r->element[3 * k + 2]);
+            if (strcmp(q->exact, q->id) == 0) {
+                q->exact[0] = '\0';
+            }
+        }
+        prefetch(b);
+    }
+    decide_ready(d);
+}
+
+static void on_texts(void *ud, int status, const void *reply)
+{
+    struct lbatch *b = ud;
+    struct dedup *d = b->d;
+    const redisReply *r = reply;
+    size_t i;
+
+    b->fetching = false;
+    if (!d->rc) {
+        return;
+    }
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY ||
+        r->elements != b->nfetch) {
+        b->failed = true;
+    } else {
+        for (i = 0; i < r->elements; i++) {
+            const redisReply *e = r->element[i];
+            const char *t;
+            size_t tl;
+
+            if (e->type != REDIS_REPLY_STRING) {
+                continue; /* expired: no candidate */
+            }
+            t = record_text(e->str, e->len, &tl);
+            nindex_put_text(d->ix, b->fetch[i], t, tl);
         }
     }
-    ig_free(b);
+    decide_ready(d);
 }
+
+/* ---- decide ---------------------------------------------------------- */
+
+static void on_created(void *ud, int status, const void *reply);
+static void on_linked(void *ud, int status, const void *reply);
+static void on_info(void *ud, int status, const void *reply);
+
+/* Reads the original's counts for a SEEN or replayed item. */
+static void send_info(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    char *key = ig_asprintf("%s:cand:%s", d->prefix, q->orig);
+    const char *argv[4] = {"HMGET", key, "reports", "chans"};
+    size_t len[4] = {5, strlen(key), 7, 5};
+
+    q->st = ST_WRITE;
+    if (rconn_cmd(d->rc, on_info, q, 4, argv, len) < 0) {
+        fail(q, IG_EAGAIN);
+    }
+    ig_free(key);
+}
+
+static void on_info(void *ud, int status, const void *reply)
+{
+    struct dreq *q = ud;
+    const redisReply *r = reply;
+    const redisReply *n, *c;
+
+    if (!q->d->rc) {
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        fail(q, status == IG_EIO ? IG_EIO : IG_EAGAIN);
+        return;
+    }
+    n = r->element[0];
+    c = r->element[1];
+    if (n->type != REDIS_REPLY_STRING) {
+        /* No duplicate yet: one report, from this item's channel. A
+         * pointer whose original has expired counts nothing. */
+        finish(q, strcmp(q->orig, q->id) == 0 ? 1 : 0,
+               strcmp(q->orig, q->id) == 0 ? NULL : "", 0);
+        return;
+    }
+    finish(q, strtoll(n->str, NULL, 10),
+           c->type == REDIS_REPLY_STRING ? c->str : "",
+           c->type == REDIS_REPLY_STRING ? c->len : 0);
+}
+
+static void send_link(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    char *cand = ig_asprintf("%s:cand:%s", d->prefix, q->orig);
+    char *rec = ig_asprintf("%s:rec:%s", d->prefix, q->orig);
+    const char *argv[7] = {q->seen_key, cand, rec, q->orig,
+                           q->channel,  d->ttl, d->prefix};
+    size_t len[7];
+
+    for (int i = 0; i < 7; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    q->st = ST_WRITE;
+    if (rconn_script(d->rc, 0, on_linked, q, 3, 7, argv, len) < 0) {
+        fail(q, IG_EAGAIN);
+    }
+    ig_free(cand);
+    ig_free(rec);
+}
+
+static void on_linked(void *ud, int status, const void *reply)
+{
+    struct dreq *q = ud;
+    const redisReply *r = reply;
+    const redisReply *e;
+
+    if (!q->d->rc) {
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    if (status == IG_EIO) {
+        ig_error("dedup", "redis refused the link script: %.200s",
+                 r && r->str ? r->str : "?");
+    }
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        fail(q, status == IG_EAGAIN ? IG_EAGAIN : IG_EIO);
+        return;
+    }
+    e = r->element[0];
+    if (e->str[0] == 'X') {
+        /* The original expired between the lookup and now. */
+        if (q->nskip < DEDUP_MAX_SKIP) {
+            q->skip[q->nskip++] = hex64(q->orig);
+        }
+        again(q);
+        return;
+    }
+    if (e->str[0] == 'S' && r->elements == 4) {
+        q->verdict = DEDUP_SEEN;
+        copy_id(q->orig, r->element[1]);
+        finish(q, strtoll(r->element[2]->str, NULL, 10), r->element[3]->str,
+               r->element[3]->len);
+        return;
+    }
+    if (e->str[0] != 'L' || r->elements != 3) {
+        fail(q, IG_EIO);
+        return;
+    }
+    finish(q, strtoll(r->element[1]->str, NULL, 10), r->element[2]->str,
+           r->element[2]->len);
+}
+
+/* Sends the create writes of q (its index entry is added already): the
+ * record with SET NX, then the exact key with SET NX (an exact key another
+ * writer took first is left to it). */
+static void send_create(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    struct ig_buf rec;
+    const char *argv[6];
+    size_t len[6];
+    int i;
+
+    ig_buf_init(&rec, 0);
+    ig_buf_addf(&rec, "P %lld %s\n", (long long)time(NULL), q->channel);
+    if (q->near) {
+        ig_buf_add(&rec, q->text, q->text_len);
+    }
+    q->st = ST_WRITE;
+    q->writes = 0;
+    q->wstatus = IG_OK;
+    q->got_rec = false;
+    q->refused = false;
+    argv[0] = "SET";
+    argv[1] = q->rec_key;
+    argv[2] = rec.data;
+    argv[3] = "NX";
+    argv[4] = "EX";
+    argv[5] = d->ttl;
+    for (i = 0; i < 6; i++) {
+        len[i] = i == 2 ? rec.len : strlen(argv[i]);
+    }
+    if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
+        q->writes++;
+        if (q->has_text) {
+            argv[1] = q->exact_key;
+            argv[2] = q->id;
+            len[1] = strlen(q->exact_key);
+            len[2] = DEDUP_ID_LEN;
+            if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
+                q->writes++;
+            } else {
+                q->wstatus = IG_EAGAIN;
+            }
+        }
+    }
+    ig_buf_fini(&rec);
+    if (q->writes == 0) {
+        nindex_settle(d->ix, q->key.id);
+        fail(q, IG_EAGAIN);
+    }
+}
+
+static void on_created(void *ud, int status, const void *reply)
+{
+    struct dreq *q = ud;
+    struct dedup *d = q->d;
+    const redisReply *r = reply;
+    bool first = !q->got_rec;
+
+    q->got_rec = true;
+    if (status != IG_OK) {
+        if (status == IG_EIO) {
+            ig_error("dedup", "redis refused a create: %.200s",
+                     r && r->str ? r->str : "?");
+        }
+        if (q->wstatus != IG_EIO) {
+            q->wstatus = status;
+        }
+    } else if (first && r->type == REDIS_REPLY_NIL) {
+        q->refused = true; /* created by another writer meanwhile */
+    }
+    if (--q->writes > 0) {
+        return;
+    }
+    if (!d->rc) {
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    nindex_settle(d->ix, q->key.id);
+    if (q->wstatus != IG_OK) {
+        fail(q, q->wstatus);
+    } else if (q->refused) {
+        again(q);
+    } else {
+        finish(q, 1, NULL, 0);
+    }
+}
+
+/* Confirms the possible originals of q by Jaccard (or containment) and
+ * sets q->orig and q->similarity for the best. Returns 1 (found), 0 (none)
+ * or -1 (a text is missing: look up again). */
+static int confirm(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    uint64_t ids[DEDUP_MAX_CANDS];
+    size_t m = candidates(q, ids), i;
+    double best = 0;
+    int found = 0;
+
+    for (i = 0; i < m; i++) {
+        size_t tl, nk, small, inter;
+        const char *t = nindex_text(d->ix, ids[i], &tl);
+        uint64_t *k = NULL;
+        double j;
+        bool same;
+
+        if (!t) {
+            return -1;
+        }
+        nk = simhash_bigrams(t, tl, &k);
+        j = simhash_jaccard(q->bigrams, q->nbigrams, k, nk);
+        ig_free(k);
+        d->st.near_candidates++;
+        /* |A n B| from J = I / (|A| + |B| - I). */
+        inter = (size_t)(j * (double)(q->nbigrams + nk) / (1.0 + j) + 0.5);
+        small = nk < q->nbigrams ? nk : q->nbigrams;
+        same = j >= d->cfg.near_jaccard ||
+               (small >= DEDUP_CONTAIN_MIN &&
+                (double)inter >= DEDUP_CONTAIN * (double)small);
+        if (same && (!found || j > best)) {
+            best = j;
+            found = 1;
+            simhash_hex64(ids[i], q->orig);
+        }
+    }
+    q->similarity = best;
+    return found;
+}
+
+/* Decides one looked-up item, in order. */
+static void decide(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    uint64_t ex;
+
+    q->replay = false;
+    memcpy(q->orig, q->id, sizeof(q->orig));
+    if (q->rec_state) {
+        /* This very item was made a candidate before: forwarded (F), or
+         * cut off before it was (P): forward it again, same id. */
+        q->verdict = q->rec_state == 'P' ? DEDUP_NEW : DEDUP_SEEN;
+        q->replay = q->rec_state == 'P';
+        send_info(q);
+        return;
+    }
+    if (q->ptr[0]) {
+        q->verdict = DEDUP_SEEN;
+        memcpy(q->orig, q->ptr, sizeof(q->orig));
+        send_info(q);
+        return;
+    }
+    if (nindex_creating(d->ix, q->key.id)) {
+        /* The same item twice in flight: the first one is being created. */
+        q->verdict = DEDUP_SEEN;
+        send_info(q);
+        return;
+    }
+    if (q->has_text) {
+        if (q->exact[0]) {
+            q->verdict = DEDUP_EXACT;
+            memcpy(q->orig, q->exact, sizeof(q->orig));
+            send_link(q);
+            return;
+        }
+        if (nindex_exact(d->ix, q->key.exact, q->key.id, q->skip, q->nskip,
+                         &ex)) {
+            q->verdict = DEDUP_EXACT;
+            simhash_hex64(ex, q->orig);
+            send_link(q);
+            return;
+        }
+    }
+    if (q->near) {
+        int c = confirm(q);
+
+        if (c < 0) {
+            again(q);
+            return;
+        }
+        if (c > 0) {
+            q->verdict = DEDUP_NEAR;
+            send_link(q);
+            return;
+        }
+        memcpy(q->orig, q->id, sizeof(q->orig));
+    }
+    q->verdict = DEDUP_NEW;
+    nindex_add(d->ix, &q->key, q->near ? q->text : NULL,
+               q->near ? q->text_len : 0, true);
+    if (d->cfg.near) {
+        index_entry(&d->ixw, &q->key);
+        d->ixn++;
+    }
+    send_create(q);
+}
+
+static void on_indexed(void *ud, int status, const void *reply)
+{
+    const redisReply *r = reply;
+
+    (void)ud;
+    if (status == IG_EIO) {
+        ig_error("dedup", "redis refused an index write: %.200s",
+                 r && r->str ? r->str : "?");
+    }
+}
+
+/* Appends the fingerprints of the candidates just created to P:index:
+ * one entry for all of them, the stream trimmed to the retention. */
+static void write_index(struct dedup *d)
+{
+    const char **argv;
+    size_t *len, i;
+    int k = 0;
+    char minid[32];
+
+    if (d->ixn == 0) {
+        return;
+    }
+    argv = ig_malloc((2 * d->ixn + 6) * sizeof(*argv));
+    len = ig_malloc((2 * d->ixn + 6) * sizeof(*len));
+    snprintf(minid, sizeof(minid), "%lld",
+             (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
+    argv[k++] = "XADD";
+    argv[k++] = d->index_key;
+    argv[k++] = "MINID";
+    argv[k++] = "~";
+    argv[k++] = minid;
+    argv[k++] = "*";
+    for (i = 0; i < (size_t)k; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    for (i = 0; i < d->ixn; i++) {
+        argv[k] = d->ixw.data + i * 80;
+        len[k++] = 16;
+        argv[k] = d->ixw.data + i * 80;
+        len[k++] = 80;
+    }
+    if (rconn_cmd(d->rc, on_indexed, NULL, k, argv, len) == IG_OK) {
+        const char *ea[3] = {"EXPIRE", d->index_key, d->ttl};
+        size_t el[3] = {6, strlen(d->index_key), strlen(d->ttl)};
+
+        rconn_cmd(d->rc, on_indexed, NULL, 3, ea, el);
+    }
+    ig_free(argv);
+    ig_free(len);
+    d->ixw.len = 0;
+    d->ixn = 0;
+}
+
+/* Decides every batch at the head whose answers are all in. */
+static void decide_ready(struct dedup *d)
+{
+    while (d->bhead && d->bhead->looked && !d->bhead->fetching) {
+        struct lbatch *b = d->bhead;
+        size_t k;
+
+        d->bhead = b->next;
+        if (!d->bhead) {
+            d->btail = NULL;
+        }
+        for (k = 0; k < b->n; k++) {
+            if (b->failed) {
+                fail(b->q[k], IG_EAGAIN);
+            } else {
+                decide(b->q[k]);
+            }
+        }
+        ig_free(b->fetch);
+        ig_free(b);
+    }
+    write_index(d);
+}
+
+/* ---- checks ---------------------------------------------------------- */
 
 /* Fills the fingerprints of q from the item's text (title when the text
  * normalises to nothing). */
@@ -745,10 +1244,12 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
                           req->title ? strlen(req->title) : 0, &n);
     }
     q->has_text = n.len > 0;
-    simhash_hex64(simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED),
-                  hash);
+    q->key.exact = simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
+    simhash_hex64(q->key.exact, hash);
     q->exact_key = ig_asprintf("%s:exact:%s", d->prefix, hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
+    q->key.id = hex64(q->id);
+    q->rec_key = ig_asprintf("%s:rec:%s", d->prefix, q->id);
     if (req->ext_id && *req->ext_id) {
         q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix, req->source_id,
                                   req->ext_id);
@@ -762,7 +1263,7 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
     q->text = ig_strndup(n.data ? n.data : "", cap);
     q->text_len = cap;
     q->nbigrams = simhash_bigrams(q->text, q->text_len, &q->bigrams);
-    simhash_hex64(simhash_of(q->bigrams, q->nbigrams), q->sh);
+    q->key.sim = simhash_of(q->bigrams, q->nbigrams);
     q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
     /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points. */
     ncp = ig_utf8_count(q->text, q->text_len);
@@ -772,16 +1273,15 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
 
         cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
     }
-    simhash_hex64(simhash_hash64(q->text, cut, DEDUP_ANCHOR_SEED), q->head);
+    q->key.head = simhash_hash64(q->text, cut, DEDUP_ANCHOR_SEED);
     cut = 0;
     for (i = 0; ncp > DEDUP_ANCHOR_CPS && i < ncp - DEDUP_ANCHOR_CPS; i++) {
         uint32_t cp;
 
         cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
     }
-    simhash_hex64(
-        simhash_hash64(q->text + cut, q->text_len - cut, DEDUP_ANCHOR_SEED + 1),
-        q->tail);
+    q->key.tail =
+        simhash_hash64(q->text + cut, q->text_len - cut, DEDUP_ANCHOR_SEED + 1);
     ig_buf_fini(&n);
 }
 
@@ -804,17 +1304,14 @@ int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
     q->cb = cb;
     q->ud = ud;
     q->channel = ig_strdup(req->channel ? req->channel : "");
-    /* The channel list is stored comma-separated. */
+    /* The channel list is stored comma-separated, the record's header
+     * space-separated, one line. */
     for (char *c = q->channel; *c; c++) {
-        if (*c == ',') {
+        if (*c == ',' || *c == ' ' || *c == '\n' || *c == '\r') {
             *c = '_';
         }
     }
-    q->source = ig_strdup(req->source_id);
-    q->ext = ig_strdup(req->ext_id ? req->ext_id : "");
     fingerprint(q, req);
-    q->mode = "check";
-    memset(q->snap, '-', sizeof(q->snap) - 1);
     enqueue(q);
     d->inflight++;
     d->st.checks++;
@@ -846,27 +1343,31 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
 {
     struct done_req *q;
     char *key;
-    const char *argv[3];
-    size_t len[3];
+    const char *argv[4];
+    size_t len[4];
     int rc;
 
     if (!d || !id || !*id) {
         return IG_EINVAL;
     }
-    /* HDEL never creates a key, so a late done cannot leave a key without
-     * a TTL behind. */
-    key = ig_asprintf("%s:cand:%s", d->prefix, id);
-    argv[0] = "HDEL";
-    len[0] = 4;
+    /* The record's state byte P -> F. SETRANGE keeps the TTL; it would
+     * create a key without one only if the record had expired between its
+     * creation and its forwarding, which the retention's floor
+     * (DEDUP_TTL_MIN_S) rules out. */
+    key = ig_asprintf("%s:rec:%s", d->prefix, id);
+    argv[0] = "SETRANGE";
+    len[0] = 8;
     argv[1] = key;
     len[1] = strlen(key);
-    argv[2] = "p";
+    argv[2] = "0";
     len[2] = 1;
+    argv[3] = "F";
+    len[3] = 1;
     q = ig_calloc(1, sizeof(*q));
     q->d = d;
     q->cb = cb;
     q->ud = ud;
-    rc = rconn_cmd(d->rc, on_done, q, 3, argv, len);
+    rc = rconn_cmd(d->rc, on_done, q, 4, argv, len);
     ig_free(key);
     if (rc < 0) {
         ig_free(q);

@@ -1,8 +1,6 @@
 /* dedup.h — deduplication of intake items in Redis.
  *
- * Three questions are asked of every item by a Lua script (run with
- * EVALSHA for a batch of items, pipelined with every other batch in
- * flight; near-duplicate lookups take a second trip, see dedup.c):
+ * Three questions are asked of every item:
  *
  *   1. seen: was this (source, external id) processed before?  Answer:
  *      DEDUP_SEEN, nothing to do.
@@ -10,18 +8,23 @@
  *      same words from a hotline call and from a letter)?  DEDUP_EXACT.
  *   3. near: is it a repost or re-wording of a candidate (headline changed,
  *      a sentence added)?  A 64-bit SimHash over character bigrams, split
- *      into 4 bands of 16 bits, names the buckets holding possible
- *      originals; each is confirmed by Jaccard similarity of character
- *      bigrams against the original's stored normalised text, so two short
- *      Chinese posts that merely share a street name are not merged.
- *      DEDUP_NEAR.
+ *      into 4 bands of 16 bits, plus hashes of the text's first and last
+ *      code points, name the buckets holding possible originals; each is
+ *      confirmed by Jaccard similarity of character bigrams against the
+ *      original's stored normalised text, so two short Chinese posts that
+ *      merely share a street name are not merged. DEDUP_NEAR.
  *
- * A duplicate (exact or near) is linked to its original in the same atomic
- * script that marks it seen: the original's report count grows and its
+ * A duplicate (exact or near) is linked to its original atomically (one
+ * script): it is marked seen, the original's report count grows and its
  * channel set gains the duplicate's channel. Otherwise the item becomes a
  * new candidate (DEDUP_NEW) whose id is deterministic (candidate_id(), a
  * hash of source and external id), so a replay after a crash produces the
  * same id and downstream idempotency keys absorb it.
+ *
+ * The band buckets are held in gateway memory (gateway/nindex.h), rebuilt
+ * at start from the fingerprints every new candidate appends to P:index;
+ * Redis holds everything else and stays the authority. How the work is
+ * split between C and Redis, and why: dedup.c and docs/delivery.md.
  *
  * Crash safety: a new candidate is "pending" until dedup_done() marks it
  * forwarded. A pending candidate seen again from its own (source, ext id)
@@ -29,23 +32,23 @@
  * cut off by kill -9 is forwarded again, with the same id, after restart.
  *
  * Keys (P = configured prefix, all with the retention TTL):
- *     P:seen:<source>:<ext_id>   -> candidate id the item belongs to
+ *     P:rec:<candidate id>       -> string "<state> <first> <channel>\n
+ *                                   <text>": state P (pending) or F
+ *                                   (forwarded), first seen (Unix s), the
+ *                                   channel of the first report, the
+ *                                   normalised text (capped, near on)
+ *     P:seen:<source>:e:<ext_id> -> candidate id a duplicate was linked to
+ *                                   (:t:<text hash> without an ext id)
  *     P:exact:<text hash>        -> candidate id
- *     P:buckets                  -> hash, one field per bucket:
- *                                   "<i>:<16 bits hex>" (band i) holds
- *                                   the band_max most recent members
- *                                   "<candidate id><simhash>" (32 hex
- *                                   digits each); "h:<16 bits hex>",
- *                                   "t:<16 bits hex>" the same with
- *                                   "<candidate id><simhash><anchor>"
- *                                   (48 hex digits): anchors hash the
- *                                   first / last 24 code points (see
- *                                   dedup.c)
- *     P:cand:<candidate id>      -> hash: reports, chans (comma list),
- *                                   src, ext, first (Unix seconds),
- *                                   t (normalised text, capped, for
- *                                   Jaccard), p (present until
- *                                   dedup_done())
+ *     P:cand:<candidate id>      -> hash: reports, chans (comma list);
+ *                                   created by the first duplicate (no
+ *                                   key: one report), expires with the
+ *                                   candidate's record
+ *     P:index                    -> stream (near on): one entry per
+ *                                   decided batch, field <id> = 80 hex
+ *                                   digits (id, SimHash, head and tail
+ *                                   anchors, exact hash); trimmed to the
+ *                                   retention (XADD MINID ~)
  *
  * Threads: everything runs on the libevent loop thread that owns base.
  * hiredis stays inside dedup.c; this header exposes no third-party type.
@@ -66,6 +69,7 @@ struct ig_diags;
 struct dedup;
 
 #define DEDUP_TTL_DEFAULT_S (30 * 24 * 3600)
+#define DEDUP_TTL_MIN_S 60 /* shortest retention accepted */
 #define DEDUP_ID_LEN 16       /* hex digits of a candidate id */
 #define DEDUP_MAX_CHANNELS 16 /* channels returned in a result */
 
@@ -98,14 +102,17 @@ struct dedup_cfg {
     int64_t text_max;     /* normalised text bytes stored and compared
                              per candidate; 4 KiB */
     int64_t max_inflight; /* checks in flight; above: IG_E2BIG */
-    int64_t band_max;     /* possible originals compared per check; 16 */
+    int64_t band_max;     /* members looked at per bucket; 16 */
+    int64_t index_max;    /* candidates in the in-memory index; 131072 */
+    int64_t text_cache;   /* bytes of recent candidates' texts kept in
+                             memory; 16 MiB */
     int64_t near_bits;    /* SimHash band members further than this
                              many bits are skipped; 12 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,
- * near_bits, text_max, max_inflight, band_max (fields of struct
- * dedup_cfg). */
+ * near_bits, text_max, max_inflight, band_max, index_max, text_cache
+ * (fields of struct dedup_cfg). */
 extern const struct ig_cfg_field dedup_cfg_schema[];
 
 /* Zeroes cfg and applies the schema defaults. */

@@ -975,6 +975,7 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
     r->rec.id = r->id;
     r->rec.json = r->json;
     r->rec.len = rec->len;
+    r->rec.fresh = rec->fresh;
     r->cb = cb;
     r->ud = ud;
     if (f->tail) {
@@ -1063,6 +1064,21 @@ size_t forwarder_batch_len(const struct fwd_batch *b)
 const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b, size_t i)
 {
     return i < b->n ? &b->q[i]->rec : NULL;
+}
+
+bool forwarder_batch_fresh(const struct fwd_batch *b)
+{
+    size_t i;
+
+    if (b->attempt != 1 || b->from_spool) {
+        return false;
+    }
+    for (i = 0; i < b->n; i++) {
+        if (!b->q[i]->rec.fresh) {
+            return false;
+        }
+    }
+    return true;
 }
 
 const char *forwarder_batch_key(const struct fwd_batch *b)

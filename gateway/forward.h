@@ -46,6 +46,8 @@ struct fwd_rec {
     const char *id;   /* candidate id (idempotency key), no NUL inside */
     const char *json; /* one JSON object (candidate_json()), no newline */
     size_t len;
+    bool fresh; /* never handed to any forwarder before (the deduplicator
+                   just created it); see forwarder_batch_fresh() */
 };
 
 /* Completion of one record. Called exactly once per accepted record, on
@@ -175,6 +177,11 @@ const char *forwarder_comp(const struct forwarder *f);
 size_t forwarder_batch_len(const struct fwd_batch *b);
 /* Record i of b; borrowed until forwarder_batch_done(). */
 const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b, size_t i);
+/* True on the first attempt of a batch of fresh records that did not come
+ * from the spool: nothing of it can have reached the target, so a kind may
+ * skip its duplicate guard (it must still leave behind whatever guards a
+ * later attempt). */
+bool forwarder_batch_fresh(const struct fwd_batch *b);
 /* A stable key for the whole attempt (same on every retry of the same
  * batch): the Idempotency-Key of a webhook request. */
 const char *forwarder_batch_key(const struct fwd_batch *b);

@@ -1177,7 +1177,15 @@ static void job_forward(struct job *j)
             return;
         }
     }
-    struct fwd_rec rec = {.id = j->fwd_id, .json = j->json, .len = j->json_len};
+    /* Fresh: this record cannot have been delivered before (a new
+     * candidate's first forwarding, or an update, whose id is made once by
+     * the atomic link), so a kind may skip its duplicate guard. */
+    struct fwd_rec rec = {
+        .id = j->fwd_id,
+        .json = j->json,
+        .len = j->json_len,
+        .fresh = g->dedup && (j->update || !j->replay),
+    };
     int level = j->cls.route ? (int)j->cls.route->level : 0;
     bool wait = false;
     for (size_t i = 0; i < g->nfwd; i++) {

@@ -17,6 +17,7 @@ ig_add_test(NAME test_simhash SOURCES unit/test_simhash.c ${IG_SIMHASH_SRC}
 ig_add_test(NAME test_spool SOURCES runtime/test_spool.c
   ${PROJECT_SOURCE_DIR}/gateway/spool.c LIBS ig_core LABELS runtime)
 set(IG_DEDUP_SRC ${PROJECT_SOURCE_DIR}/gateway/dedup.c
+  ${PROJECT_SOURCE_DIR}/gateway/nindex.c
   ${PROJECT_SOURCE_DIR}/gateway/rconn.c ${IG_SIMHASH_SRC})
 ig_add_test(NAME test_dedup SOURCES runtime/test_dedup.c ${IG_DEDUP_SRC}
   LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT

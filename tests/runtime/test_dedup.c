@@ -407,8 +407,8 @@ static void acl_user_db_index_unix_socket(void **state)
         .user = "intake",
         .password = "pw-Ω-1",
         .acl = "~t:* +@connection +select +eval +evalsha +script|load "
-               "+mget +set +exists +expire +hget +hset +hmget +hdel "
-               "+hexists +hincrby",
+               "+mget +get +set +setrange +expire +pexpire +pttl +hset "
+               "+hmget +xadd +xrange",
         .extra = "user admin on >admin-pw ~* &* +@all"};
     struct redis_up *old = f->r;
     redisContext *c;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,13 +118,16 @@ static void on_done(void *ud, int status)
     s->again += status == IG_EAGAIN;
 }
 
-static void send_n(struct forwarder *f, int from, int to, struct sink *s)
+/* Sends records c<from>..c<to-1>, fresh (never delivered before) or
+ * not. */
+static void send_recs(struct forwarder *f, int from, int to, bool fresh,
+                      struct sink *s)
 {
     char id[32], json[128];
     int i;
 
     for (i = from; i < to; i++) {
-        struct fwd_rec r;
+        struct fwd_rec r = {.fresh = fresh};
 
         snprintf(id, sizeof(id), "c%04d", i);
         snprintf(json, sizeof(json), "{\"id\":\"c%04d\",\"n\":%d}", i, i);
@@ -132,6 +136,11 @@ static void send_n(struct forwarder *f, int from, int to, struct sink *s)
         r.len = strlen(json);
         assert_int_equal(forwarder_send(f, &r, on_done, s), IG_OK);
     }
+}
+
+static void send_n(struct forwarder *f, int from, int to, struct sink *s)
+{
+    send_recs(f, from, to, false, s);
 }
 
 static void run_until(const int *n, int want)
@@ -512,6 +521,21 @@ static long long xlen(struct redis_up *r, const char *key)
     return n;
 }
 
+/* id is in today's marker set, which lives the retention (1 h here) plus
+ * a day. */
+static void sent_marked(redisContext *c, const char *id)
+{
+    long long day = (long long)time(NULL) / 86400;
+    redisReply *rep;
+
+    rep = redisCommand(c, "SISMEMBER t:sent:t:candidates:%lld %s", day, id);
+    assert_int_equal(rep->integer, 1);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "TTL t:sent:t:candidates:%lld", day);
+    assert_true(rep->integer > 3600 && rep->integer <= 3600 + 86400);
+    freeReplyObject(rep);
+}
+
 static void stream_exactly_once_and_replay(void **state)
 {
     struct redis_up *r = redis_up_start(NULL);
@@ -537,9 +561,7 @@ static void stream_exactly_once_and_replay(void **state)
     run_until(&s.calls, 10);
     assert_int_equal(xlen(r, "t:candidates"), 5);
     c = redisConnectUnix(redis_up_socket(r));
-    rep = redisCommand(c, "TTL t:sent:t:candidates:c0003");
-    assert_true(rep->integer > 0 && rep->integer <= 3600);
-    freeReplyObject(rep);
+    sent_marked(c, "c0003");
     rep = redisCommand(c, "XRANGE t:candidates - + COUNT 1");
     assert_string_equal(rep->element[0]->element[1]->element[1]->str, "c0000");
     freeReplyObject(rep);
@@ -569,6 +591,18 @@ static void stream_exactly_once_and_replay(void **state)
     assert_string_equal(rep->element[0]->element[1]->element[1]->str, "c0005");
     assert_string_equal(rep->element[6]->element[1]->element[1]->str, "c0011");
     freeReplyObject(rep);
+
+    /* Fresh records go unguarded (MULTI/EXEC) but leave their markers, so
+     * a later replay of them adds nothing: 12..19 fresh, then 12..23 as a
+     * replay -> 8 + 4 entries. */
+    send_recs(f, 12, 20, true, &s);
+    run_until(&s.calls, 25);
+    assert_int_equal(xlen(r, "t:candidates"), 15);
+    sent_marked(c, "c0013");
+    send_n(f, 12, 24, &s);
+    run_until(&s.calls, 37);
+    assert_int_equal(s.ok, 37);
+    assert_int_equal(xlen(r, "t:candidates"), 19);
     redisFree(c);
     forwarder_free(f);
     redis_up_stop(r);
