@@ -167,6 +167,9 @@ struct dreq {
     char exact[DEDUP_ID_LEN + 1]; /* owner of the exact text, "" none */
     uint64_t skip[DEDUP_MAX_SKIP]; /* originals found expired */
     size_t nskip;
+    uint64_t cand[DEDUP_MAX_CANDS]; /* possible originals found so far */
+    size_t ncand;
+    uint64_t cand_at; /* nindex_added() when they were looked up */
     /* The decision. */
     enum dedup_verdict verdict;
     bool replay;
@@ -552,6 +555,8 @@ static void enqueue(struct dreq *q)
  * DEDUP_MAX_ROUNDS. */
 static void again(struct dreq *q)
 {
+    q->ncand = 0;
+    q->cand_at = 0;
     if (++q->rounds > DEDUP_MAX_ROUNDS) {
         ig_error("dedup", "item %s: no stable decision after %d rounds", q->id,
                  DEDUP_MAX_ROUNDS);
@@ -690,14 +695,43 @@ static bool undecided(const struct dreq *q)
 
 static void on_texts(void *ud, int status, const void *reply);
 
-/* The possible originals of q from the index. */
-static size_t candidates(const struct dreq *q, uint64_t *ids)
+/* The possible originals of q from the index, in q->cand: the first
+ * call looks at the whole index, later ones only at what was added since
+ * (and merge it in). */
+static void candidates(struct dreq *q)
 {
     const struct dedup *d = q->d;
+    uint64_t more[DEDUP_MAX_CANDS];
+    size_t n, i, j;
 
-    return nindex_query(d->ix, &q->key, (int)d->cfg.near_bits,
-                        (size_t)d->cfg.band_max, q->skip, q->nskip, ids,
-                        DEDUP_MAX_CANDS);
+    if (q->cand_at == 0) {
+        q->ncand = nindex_query(d->ix, &q->key, (int)d->cfg.near_bits,
+                                (size_t)d->cfg.band_max, q->skip, q->nskip,
+                                q->cand, DEDUP_MAX_CANDS);
+        q->cand_at = nindex_added(d->ix) + 1;
+        return;
+    }
+    if (q->cand_at == nindex_added(d->ix) + 1) {
+        return;
+    }
+    n = nindex_query_since(d->ix, &q->key, (int)d->cfg.near_bits,
+                           (size_t)d->cfg.band_max, q->skip, q->nskip,
+                           q->cand_at - 1, more, DEDUP_MAX_CANDS);
+    q->cand_at = nindex_added(d->ix) + 1;
+    /* Newer ones first: they are the likelier originals. */
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < q->ncand && q->cand[j] != more[i]; j++) {
+        }
+        if (j < q->ncand) {
+            continue;
+        }
+        if (q->ncand == DEDUP_MAX_CANDS) {
+            q->ncand--;
+        }
+        memmove(q->cand + 1, q->cand, q->ncand * sizeof(q->cand[0]));
+        q->cand[0] = more[i];
+        q->ncand++;
+    }
 }
 
 /* After the lookup: one MGET of the records of possible originals whose
@@ -715,23 +749,22 @@ static void prefetch(struct lbatch *b)
     b->nfetch = 0;
     for (k = 0; k < b->n; k++) {
         struct dreq *q = b->q[k];
-        uint64_t ids[DEDUP_MAX_CANDS];
-        size_t m, tl;
+        size_t tl;
 
         if (!q->near || !undecided(q) || q->exact[0]) {
             continue;
         }
-        m = candidates(q, ids);
-        for (i = 0; i < m; i++) {
+        candidates(q);
+        for (i = 0; i < q->ncand; i++) {
             size_t j;
 
-            if (nindex_text(d->ix, ids[i], &tl)) {
+            if (nindex_text(d->ix, q->cand[i], &tl)) {
                 continue;
             }
-            for (j = 0; j < b->nfetch && b->fetch[j] != ids[i]; j++) {
+            for (j = 0; j < b->nfetch && b->fetch[j] != q->cand[i]; j++) {
             }
             if (j == b->nfetch) {
-                b->fetch[b->nfetch++] = ids[i];
+                b->fetch[b->nfetch++] = q->cand[i];
             }
         }
     }
@@ -1044,14 +1077,14 @@ static void on_created(void *ud, int status, const void *reply)
 static int confirm(struct dreq *q)
 {
     struct dedup *d = q->d;
-    uint64_t ids[DEDUP_MAX_CANDS];
-    size_t m = candidates(q, ids), i;
+    size_t i;
     double best = 0;
     int found = 0;
 
-    for (i = 0; i < m; i++) {
+    candidates(q);
+    for (i = 0; i < q->ncand; i++) {
         size_t tl, nk, small, inter;
-        const char *t = nindex_text(d->ix, ids[i], &tl);
+        const char *t = nindex_text(d->ix, q->cand[i], &tl);
         uint64_t *k = NULL;
         double j;
         bool same;
@@ -1072,7 +1105,7 @@ static int confirm(struct dreq *q)
         if (same && (!found || j > best)) {
             best = j;
             found = 1;
-            simhash_hex64(ids[i], q->orig);
+            simhash_hex64(q->cand[i], q->orig);
         }
     }
     q->similarity = best;

@@ -217,6 +217,17 @@ size_t nindex_query(const struct nindex *ix, const struct nindex_key *k,
                     int max_bits, size_t per_bucket, const uint64_t *skip,
                     size_t nskip, uint64_t *out, size_t max)
 {
+    return nindex_query_since(ix, k, max_bits, per_bucket, skip, nskip, 0, out,
+                              max);
+}
+
+size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
+                          int max_bits, size_t per_bucket,
+                          const uint64_t *skip, size_t nskip, uint64_t since,
+                          uint64_t *out, size_t max)
+{
+    /* Entries newer than since are the ix->added - since newest. */
+    uint64_t fresh = ix->added - since;
     size_t n = 0;
     int ch;
 
@@ -226,6 +237,10 @@ size_t nindex_query(const struct nindex *ix, const struct nindex_key *k,
 
         for (; e && seen < per_bucket; e = live(ix, e->next[ch]), seen++) {
             bool ok;
+
+            if ((uint64_t)(uint32_t)(ix->seq - e->seq) > fresh) {
+                break; /* older than since: the chain only gets older */
+            }
 
             if (ch <= CH_B3) {
                 ok = ((e->k.sim >> (16 * ch)) & 0xffff) ==

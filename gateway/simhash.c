@@ -125,12 +125,65 @@ int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
     return IG_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Sorts a[0..n) ascending: quicksort (median of three, the smaller side
+ * first so the stack stays O(log n)) down to runs of 16, then one
+ * insertion pass. With the comparison inlined this is several times
+ * faster than qsort() through a callback, which was a visible share of
+ * the gateway's CPU per item. */
+static void sort_u64(uint64_t *a, size_t n)
 {
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
+    size_t stack[2 * 64], sp = 0, lo = 0, hi = n, i, j;
 
-    return x < y ? -1 : x > y;
+    while (hi - lo > 16 || sp > 0) {
+        if (hi - lo <= 16) {
+            hi = stack[--sp];
+            lo = stack[--sp];
+            continue;
+        }
+        {
+            size_t mid = lo + (hi - lo) / 2;
+            uint64_t x = a[lo], y = a[mid], z = a[hi - 1], p, t;
+
+            p = x < y ? (y < z ? y : (x < z ? z : x))
+                      : (x < z ? x : (y < z ? z : y));
+            i = lo;
+            j = hi - 1;
+            for (;;) {
+                while (a[i] < p) {
+                    i++;
+                }
+                while (a[j] > p) {
+                    j--;
+                }
+                if (i >= j) {
+                    break;
+                }
+                t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                j--;
+            }
+            /* [lo, j] <= p <= [j + 1, hi) */
+            if (j + 1 - lo < hi - (j + 1)) {
+                stack[sp++] = j + 1;
+                stack[sp++] = hi;
+                hi = j + 1;
+            } else {
+                stack[sp++] = lo;
+                stack[sp++] = j + 1;
+                lo = j + 1;
+            }
+        }
+    }
+    for (i = 1; i < n; i++) {
+        uint64_t v = a[i];
+
+        for (j = i; j > 0 && a[j - 1] > v; j--) {
+            a[j] = a[j - 1];
+        }
+        a[j] = v;
+    }
 }
 
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
@@ -156,7 +209,7 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     if (ncp == 1) {
         keys[nk++] = prev;
     }
-    qsort(keys, nk, sizeof(*keys), cmp_u64);
+    sort_u64(keys, nk);
     for (i = 0, j = 0; i < nk; i++) {
         if (j == 0 || keys[j - 1] != keys[i]) {
             keys[j++] = keys[i];

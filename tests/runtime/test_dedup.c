@@ -539,6 +539,42 @@ static void redis_restart_mid_run(void **state)
     assert_int_equal(st.inflight, 0);
 }
 
+/* The near-duplicate index lives in gateway memory: a new deduplicator
+ * (the gateway restarted) rebuilds it from Redis and still links a repost
+ * of a candidate created before, as well as an exact copy. A second copy
+ * of a linked duplicate counts nothing. */
+static void index_rebuilt_after_restart(void **state)
+{
+    struct fx *f = *state;
+    const char *post = "香花桥街道郏一村村口的那棵大树被台风刮歪了，树干斜压在"
+                       "电线上，下面就是学生放学走的路";
+    char repost[512];
+    struct got a, b, c;
+
+    a = check(f, "web-forum", "web", "old-1", NULL, post);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    snprintf(repost, sizeof(repost), "%s，希望尽快处理。", post);
+    b = check(f, "news-c", "media", "https://c.example/2", "村口大树压电线",
+              repost);
+    assert_int_equal(b.res.verdict, DEDUP_NEAR);
+    assert_string_equal(b.res.orig_id, a.res.id);
+    assert_int_equal(b.res.reports, 2);
+    assert_string_equal(b.chans, "web,media");
+    c = check(f, "news-c", "media", "https://c.example/2", "村口大树压电线",
+              repost);
+    assert_int_equal(c.res.verdict, DEDUP_SEEN);
+    assert_string_equal(c.res.orig_id, a.res.id);
+    assert_int_equal(c.res.reports, 2);
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    c = check(f, "hotline-main", "hotline", "WO-9", NULL, post);
+    assert_int_equal(c.res.verdict, DEDUP_EXACT);
+    assert_string_equal(c.res.orig_id, a.res.id);
+    assert_int_equal(c.res.reports, 3);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -569,6 +605,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tcp_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(index_rebuilt_after_restart, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
 
