@@ -157,7 +157,7 @@ struct dreq {
     char *channel;                        /* owned */
     char *text;                           /* owned: capped normalised */
     size_t text_len;
-    uint64_t *bigrams; /* owned, sorted */
+    uint64_t *bigrams; /* owned, distinct */
     size_t nbigrams;
     bool has_text;
     bool near;

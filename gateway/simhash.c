@@ -125,73 +125,61 @@ int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
     return IG_OK;
 }
 
-/* Sorts a[0..n) ascending: quicksort (median of three, the smaller side
- * first so the stack stays O(log n)) down to runs of 16, then one
- * insertion pass. With the comparison inlined this is several times
- * faster than qsort() through a callback, which was a visible share of
- * the gateway's CPU per item. */
-static void sort_u64(uint64_t *a, size_t n)
+/* Bigram sets are kept distinct with a small open-addressing table
+ * (linear probing, a power of two at least twice the key count): O(n) per
+ * text, where sorting the keys was a visible share of the gateway's CPU
+ * per item. No key is SET_EMPTY: code points stay below 2^21. */
+#define SET_EMPTY UINT64_MAX
+#define SET_STACK 1024 /* table slots kept on the stack */
+
+static size_t set_size(size_t n)
 {
-    size_t stack[2 * 64], sp = 0, lo = 0, hi = n, i, j;
+    size_t m = 16;
 
-    while (hi - lo > 16 || sp > 0) {
-        if (hi - lo <= 16) {
-            hi = stack[--sp];
-            lo = stack[--sp];
-            continue;
-        }
-        {
-            size_t mid = lo + (hi - lo) / 2;
-            uint64_t x = a[lo], y = a[mid], z = a[hi - 1], p, t;
-
-            p = x < y ? (y < z ? y : (x < z ? z : x))
-                      : (x < z ? x : (y < z ? z : y));
-            i = lo;
-            j = hi - 1;
-            for (;;) {
-                while (a[i] < p) {
-                    i++;
-                }
-                while (a[j] > p) {
-                    j--;
-                }
-                if (i >= j) {
-                    break;
-                }
-                t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                j--;
-            }
-            /* [lo, j] <= p <= [j + 1, hi) */
-            if (j + 1 - lo < hi - (j + 1)) {
-                stack[sp++] = j + 1;
-                stack[sp++] = hi;
-                hi = j + 1;
-            } else {
-                stack[sp++] = lo;
-                stack[sp++] = j + 1;
-                lo = j + 1;
-            }
-        }
+    while (m < 2 * n) {
+        m <<= 1;
     }
-    for (i = 1; i < n; i++) {
-        uint64_t v = a[i];
+    return m;
+}
 
-        for (j = i; j > 0 && a[j - 1] > v; j--) {
-            a[j] = a[j - 1];
+/* Inserts k; true when it was not there yet. */
+static bool set_add(uint64_t *t, size_t mask, uint64_t k)
+{
+    size_t i = (size_t)(mix64(k) & mask);
+
+    while (t[i] != SET_EMPTY) {
+        if (t[i] == k) {
+            return false;
         }
-        a[j] = v;
+        i = (i + 1) & mask;
     }
+    t[i] = k;
+    return true;
+}
+
+static bool set_has(const uint64_t *t, size_t mask, uint64_t k)
+{
+    size_t i = (size_t)(mix64(k) & mask);
+
+    while (t[i] != SET_EMPTY) {
+        if (t[i] == k) {
+            return true;
+        }
+        i = (i + 1) & mask;
+    }
+    return false;
 }
 
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
 {
     uint64_t *keys = ig_malloc((n + 1) * sizeof(*keys));
+    uint64_t stack[SET_STACK], *t;
+    size_t m = set_size(n), nk = 0, i = 0;
     uint32_t prev = 0;
-    size_t ncp = 0, nk = 0, i = 0, j;
+    bool any = false, one = true;
 
+    t = m <= SET_STACK ? stack : ig_malloc(m * sizeof(*t));
+    memset(t, 0xff, m * sizeof(*t));
     while (i < n) {
         uint32_t cp;
 
@@ -199,24 +187,26 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
         if (cp == IG_UTF8_INVALID) {
             continue;
         }
-        if (ncp > 0) {
-            keys[nk++] = ((uint64_t)prev << 32) | cp;
+        if (any) {
+            uint64_t k = ((uint64_t)prev << 32) | cp;
+
+            one = false;
+            if (set_add(t, m - 1, k)) {
+                keys[nk++] = k;
+            }
         }
         prev = cp;
-        ncp++;
+        any = true;
     }
     /* One code point has no bigram; its unigram is the only feature. */
-    if (ncp == 1) {
+    if (any && one) {
         keys[nk++] = prev;
     }
-    sort_u64(keys, nk);
-    for (i = 0, j = 0; i < nk; i++) {
-        if (j == 0 || keys[j - 1] != keys[i]) {
-            keys[j++] = keys[i];
-        }
+    if (t != stack) {
+        ig_free(t);
     }
     *out = keys;
-    return j;
+    return nk;
 }
 
 /* Spreads the 8 bits of x to the low bit of 8 bytes (bit i -> byte i). */
@@ -269,21 +259,32 @@ uint64_t simhash_of(const uint64_t *keys, size_t n)
 double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
                        size_t nb)
 {
-    size_t i = 0, j = 0, inter = 0;
+    uint64_t stack[SET_STACK], *t;
+    size_t m, i, inter = 0;
 
     if (na == 0 && nb == 0) {
         return 1.0;
     }
-    while (i < na && j < nb) {
-        if (a[i] == b[j]) {
-            inter++;
-            i++;
-            j++;
-        } else if (a[i] < b[j]) {
-            i++;
-        } else {
-            j++;
-        }
+    if (na > nb) { /* the table holds the smaller set */
+        const uint64_t *x = a;
+        size_t nx = na;
+
+        a = b;
+        na = nb;
+        b = x;
+        nb = nx;
+    }
+    m = set_size(na);
+    t = m <= SET_STACK ? stack : ig_malloc(m * sizeof(*t));
+    memset(t, 0xff, m * sizeof(*t));
+    for (i = 0; i < na; i++) {
+        set_add(t, m - 1, a[i]);
+    }
+    for (i = 0; i < nb; i++) {
+        inter += set_has(t, m - 1, b[i]);
+    }
+    if (t != stack) {
+        ig_free(t);
     }
     return (double)inter / (double)(na + nb - inter);
 }

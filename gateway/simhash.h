@@ -38,17 +38,18 @@ uint64_t simhash_hash64(const void *p, size_t n, uint64_t seed);
 /* Writes the 16 lower-case hex digits of v and a NUL into out[17]. */
 void simhash_hex64(uint64_t v, char out[17]);
 
-/* Distinct bigram keys of normalised UTF-8 text s[0..n), sorted
- * ascending, into *out (malloc'd; free with ig_free). A text of one code
- * point gives one unigram key; empty text gives none. Returns the count. */
+/* Distinct bigram keys of normalised UTF-8 text s[0..n), in order of
+ * first appearance, into *out (malloc'd; free with ig_free). A text of one
+ * code point gives one unigram key; empty text gives none. Returns the
+ * count. */
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out);
 
-/* SimHash of a sorted distinct key set (from simhash_bigrams). 0 for an
- * empty set. */
+/* SimHash of a distinct key set (from simhash_bigrams), in any order. 0
+ * for an empty set. */
 uint64_t simhash_of(const uint64_t *keys, size_t n);
 
-/* Jaccard index |A∩B| / |A∪B| of two sorted distinct key sets; 1.0 when
- * both are empty. */
+/* Jaccard index |A∩B| / |A∪B| of two distinct key sets, in any order;
+ * 1.0 when both are empty. */
 double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
                        size_t nb);
 
