@@ -44,6 +44,9 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
      "on SIGTERM or --once, wait this long for in-flight items", 0, NULL},
     {"reload_delay", IG_CFG_DUR_MS, "500ms", M(reload_delay_ms),
      "reload requests within this window are coalesced into one", 0, NULL},
+    {"classify_threads", IG_CFG_INT, "1", M(classify_threads),
+     "threads classifying beside the event loop (0: on the loop itself)", 0,
+     NULL},
     {"max_text_bytes", IG_CFG_SIZE, "64k", M(max_text_bytes),
      "text per item handed to the classifier (the rest is not scanned)", 0,
      NULL},
@@ -216,6 +219,8 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             seen_gw = true;
             ig_cfg_apply(s, gw_conf_main_schema, &c->gw, d);
             check_range(d, s, "max_inflight", c->gw.max_inflight, 1, 1 << 20);
+            check_range(d, s, "classify_threads", c->gw.classify_threads, 0,
+                        64);
             check_range(d, s, "max_text_bytes", c->gw.max_text_bytes, 256,
                         16 << 20);
             if (c->gw.review_below < 0 || c->gw.review_below > 1) {

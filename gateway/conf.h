@@ -39,6 +39,7 @@ struct gw_conf_main {
     char *log_level;           /* owned: debug|info|warn|error */
     char *log_format;          /* owned: json|text */
     int64_t max_inflight;      /* items between intake and forward */
+    int64_t classify_threads;  /* 0: classify on the loop thread */
     int64_t drain_timeout_ms;  /* SIGTERM/--once: wait this long at most */
     int64_t reload_delay_ms;   /* coalescing window for reload requests */
     int64_t max_text_bytes;    /* text handed to the classifier, per item */

@@ -1263,7 +1263,7 @@ static void decide_ready(struct dedup *d)
  * normalises to nothing). */
 static void fingerprint(struct dreq *q, const struct dedup_req *req)
 {
-    struct dedup *d = q->d;
+    const struct dedup *d = q->d;
     struct ig_buf n;
     char hash[17];
     size_t cap, i, ncp, cut;
@@ -1318,10 +1318,64 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
     ig_buf_fini(&n);
 }
 
+struct dedup_prep *dedup_prepare(const struct dedup *d,
+                                 const struct dedup_req *req)
+{
+    struct dreq *q;
+
+    if (!d || !req || !req->source_id || !*req->source_id) {
+        return NULL;
+    }
+    q = ig_calloc(1, sizeof(*q));
+    q->d = (struct dedup *)(uintptr_t)d; /* written to on the loop only */
+    q->channel = ig_strdup(req->channel ? req->channel : "");
+    /* The channel list is stored comma-separated, the record's header
+     * space-separated, one line. */
+    for (char *c = q->channel; *c; c++) {
+        if (*c == ',' || *c == ' ' || *c == '\n' || *c == '\r') {
+            *c = '_';
+        }
+    }
+    fingerprint(q, req);
+    return (struct dedup_prep *)q;
+}
+
+void dedup_prep_free(struct dedup_prep *p)
+{
+    if (p) {
+        dreq_free((struct dreq *)p);
+    }
+}
+
+int dedup_check_prepared(struct dedup *d, struct dedup_prep **p, dedup_cb cb,
+                         void *ud)
+{
+    struct dreq *q;
+
+    if (!d || !p || !*p || !cb || ((struct dreq *)*p)->d != d) {
+        return IG_EINVAL;
+    }
+    if (d->inflight >= (size_t)d->cfg.max_inflight) {
+        return IG_E2BIG;
+    }
+    if (!rconn_accepting(d->rc)) {
+        return IG_EAGAIN;
+    }
+    q = (struct dreq *)*p;
+    *p = NULL;
+    q->cb = cb;
+    q->ud = ud;
+    enqueue(q);
+    d->inflight++;
+    d->st.checks++;
+    return IG_OK;
+}
+
 int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
                 void *ud)
 {
-    struct dreq *q;
+    struct dedup_prep *p;
+    int rc;
 
     if (!d || !req || !req->source_id || !*req->source_id || !cb) {
         return IG_EINVAL;
@@ -1332,23 +1386,10 @@ int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
     if (!rconn_accepting(d->rc)) {
         return IG_EAGAIN;
     }
-    q = ig_calloc(1, sizeof(*q));
-    q->d = d;
-    q->cb = cb;
-    q->ud = ud;
-    q->channel = ig_strdup(req->channel ? req->channel : "");
-    /* The channel list is stored comma-separated, the record's header
-     * space-separated, one line. */
-    for (char *c = q->channel; *c; c++) {
-        if (*c == ',' || *c == ' ' || *c == '\n' || *c == '\r') {
-            *c = '_';
-        }
-    }
-    fingerprint(q, req);
-    enqueue(q);
-    d->inflight++;
-    d->st.checks++;
-    return IG_OK;
+    p = dedup_prepare(d, req);
+    rc = dedup_check_prepared(d, &p, cb, ud);
+    dedup_prep_free(p);
+    return rc;
 }
 
 struct done_req {

@@ -176,6 +176,24 @@ void dedup_free(struct dedup *d);
 int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
                 void *ud);
 
+/* An item's fingerprints (normalised text, SimHash, anchors, key names),
+ * computed ahead of its check — on any thread, for d does not change after
+ * dedup_new() — so the loop thread does not spend the time. NULL when req
+ * has no source_id. req is borrowed for the call only. */
+struct dedup_prep;
+struct dedup_prep *dedup_prepare(const struct dedup *d,
+                                 const struct dedup_req *req);
+
+/* Frees a preparation that was not handed to dedup_check_prepared().
+ * NULL is a no-op. */
+void dedup_prep_free(struct dedup_prep *p);
+
+/* dedup_check() of a prepared item (from dedup_prepare() with this d).
+ * On IG_OK takes *p (sets it NULL); otherwise *p stays the caller's, to
+ * retry with. Returns as dedup_check. Loop thread. */
+int dedup_check_prepared(struct dedup *d, struct dedup_prep **p, dedup_cb cb,
+                         void *ud);
+
 /* Marks candidate id forwarded (or durably spooled), so a later replay of
  * its item answers DEDUP_SEEN instead of DEDUP_NEW+replay. cb may be NULL
  * (fire and forget); otherwise as for dedup_check with res NULL. Returns

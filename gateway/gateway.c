@@ -76,6 +76,7 @@
 #include "gateway/sources.h"
 #include "gateway/spool.h"
 #include "gateway/state.h"
+#include "gateway/workpool.h"
 
 #define GW_COMP "gateway"
 /* Forwarders per gateway: one bit each in a job's masks. */
@@ -128,6 +129,7 @@ enum job_stage {
 };
 
 struct job {
+    struct work work; /* classifying on a worker (g->pool) */
     struct gw *g;
     struct gw_batch *b;
     size_t idx;         /* push: request index */
@@ -154,6 +156,13 @@ struct job {
     struct job *next_retry;
     bool in_retry;      /* in the retry list */
     int64_t t_start_ms; /* monotonic, when the job started */
+    /* Classification outcome, from classify_work() for classify_done(). */
+    size_t text_cap;
+    int cls_rc;
+    double cls_seconds;
+    bool truncated;
+    struct dedup_prep *prep; /* owned: fingerprints for dedup, made with
+                                the classification */
 };
 
 struct waiter {
@@ -177,6 +186,7 @@ struct gw {
     struct ruleset *rs; /* current rule set (own reference) */
     uint64_t generation;
     struct cls_scratch *scratch;
+    struct workpool *pool; /* classify threads; NULL: on the loop */
     struct sched *sched;
     struct dedup *dedup;   /* NULL without [redis] */
     struct review *review; /* NULL without [redis] or with review off */
@@ -777,31 +787,53 @@ static void on_retry(void *ud)
     }
 }
 
-static void classify(struct job *j)
+static struct dedup_prep *prepare(const struct gw *g, const struct ig_item *it)
 {
-    struct gw *g = j->g;
+    struct dedup_req r = {
+        .source_id = it->source_id,
+        .channel = it->channel,
+        .ext_id = it->ext_id,
+        .title = it->title,
+        .text = it->text,
+    };
+    return dedup_prepare(g->dedup, &r);
+}
+
+/* True when the job goes on to deduplication and forwarding: classified,
+ * flagged by the router (many red-line events have no B/S code and must
+ * never be missed), or the operator wants every item. */
+static bool goes_on(const struct job *j)
+{
+    bool flagged = j->cls.route && j->cls.route->level >= ROUTE_LEVEL_ELEVATED;
+    return j->cls.top || flagged || j->g->conf->gw.forward_unclassified;
+}
+
+/* Classifies j's item: on a worker thread (struct work), or inline. Reads
+ * only the job's own item and rule set (shared read-only) and writes the
+ * job and the item's arena; the loop thread leaves both alone meanwhile.
+ * Metrics and logs wait for classify_done(), on the loop. */
+static void classify_work(struct work *w, void *scratch)
+{
+    struct job *j = (struct job *)w;
     struct ig_item *it = j->it;
     const char *title = it->title ? it->title : "";
     const char *text = it->text ? it->text : "";
     size_t tlen = strlen(title);
     size_t len = strlen(text);
-    size_t cap = (size_t)g->conf->gw.max_text_bytes;
-    if (len > cap) {
-        len = ig_utf8_trim_len(text, len, cap);
-        metrics_inc(g->m, "intake_items_truncated_total", NULL);
+    if (len > j->text_cap) {
+        len = ig_utf8_trim_len(text, len, j->text_cap);
+        j->truncated = true;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = ruleset_classify(j->rs, g->scratch, title, tlen, text, len, false,
+    int rc = ruleset_classify(j->rs, scratch, title, tlen, text, len, false,
                               it->arena, &j->cls);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double dt = (double)(t1.tv_sec - t0.tv_sec) +
-                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    metrics_observe(g->m, "intake_classify_seconds", NULL, dt);
+    j->cls_seconds = (double)(t1.tv_sec - t0.tv_sec) +
+                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    j->cls_rc = rc;
     if (rc < 0) {
         memset(&j->cls, 0, sizeof(j->cls));
-        ig_warn(GW_COMP, "source %s item %s: classifier failed: %s",
-                it->source_id, it->ext_id ? it->ext_id : "-", ig_strerror(rc));
     }
     /* A source's own address field (a hotline ticket's 事发地址) locates
      * the hazard better than a place mentioned in passing in the text. */
@@ -809,6 +841,40 @@ static void classify(struct job *j)
     if (rc >= 0 && rt && j->cls.route && it->place && *it->place) {
         route_note_location(rt, j->cls.route, it->place, strlen(it->place),
                             it->arena);
+    }
+    /* The deduplicator's fingerprints too, while on this thread. */
+    if (j->g->dedup && goes_on(j)) {
+        j->prep = prepare(j->g, it);
+    }
+}
+
+static void job_classified(struct job *j);
+
+/* A classify thread's own scratch (workpool contexts). */
+static void *scratch_new(void)
+{
+    return cls_scratch_new();
+}
+
+static void scratch_free(void *s)
+{
+    cls_scratch_free(s);
+}
+
+/* Back on the loop: count, then the rest of the job. */
+static void classify_done(struct work *w)
+{
+    struct job *j = (struct job *)w;
+    struct gw *g = j->g;
+    struct ig_item *it = j->it;
+    if (j->truncated) {
+        metrics_inc(g->m, "intake_items_truncated_total", NULL);
+    }
+    metrics_observe(g->m, "intake_classify_seconds", NULL, j->cls_seconds);
+    if (j->cls_rc < 0) {
+        ig_warn(GW_COMP, "source %s item %s: classifier failed: %s",
+                it->source_id, it->ext_id ? it->ext_id : "-",
+                ig_strerror(j->cls_rc));
     }
     metrics_inc(g->m, "intake_code_hits_total",
                 labels_1(&g->lbuf, "code", j->cls.top ? j->cls.top->code : ""));
@@ -818,6 +884,12 @@ static void classify(struct job *j)
                         labels_1(&g->lbuf, "rule", j->cls.ev[i].rule));
         }
     }
+    if (g->tearing_down) {
+        j->error = "shutting down";
+        job_finish(j, false, false);
+        return;
+    }
+    job_classified(j);
 }
 
 static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
@@ -830,6 +902,7 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     j->it = it;
     j->rs = ruleset_ref(g->rs);
     j->t_start_ms = loop_now_ms(g->loop);
+    j->text_cap = (size_t)g->conf->gw.max_text_bytes;
     g->inflight++;
     b->pending++;
     if (!it->source_id) {
@@ -837,13 +910,23 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     }
     metrics_inc(g->m, "intake_items_in_total",
                 labels_sc(&g->lbuf, it->source_id, it->channel));
-    classify(j);
-    /* Not a hazard by any rule: done, unless the operator wants those
-     * too, or the router flagged it: many red-line events (a crowd
-     * blocking a road) have no B/S code and must never be missed. The
-     * push answer still shows the (empty) classification. */
-    bool flagged = j->cls.route && j->cls.route->level >= ROUTE_LEVEL_ELEVATED;
-    if (!j->cls.top && !flagged && !g->conf->gw.forward_unclassified) {
+    j->work.fn = classify_work;
+    j->work.done = classify_done;
+    if (g->pool) {
+        workpool_submit(g->pool, &j->work);
+        return;
+    }
+    classify_work(&j->work, g->scratch);
+    classify_done(&j->work);
+}
+
+static void job_classified(struct job *j)
+{
+    struct gw *g = j->g;
+    struct ig_item *it = j->it;
+    /* Not a hazard by any rule: done (the push answer still shows the
+     * empty classification). */
+    if (!goes_on(j)) {
         job_finish(j, true, false);
         return;
     }
@@ -945,14 +1028,11 @@ static void job_dedup(struct job *j)
 {
     struct gw *g = j->g;
     j->stage = JOB_DEDUP;
-    struct dedup_req r = {
-        .source_id = j->it->source_id,
-        .channel = j->it->channel,
-        .ext_id = j->it->ext_id,
-        .title = j->it->title,
-        .text = j->it->text,
-    };
-    int rc = dedup_check(g->dedup, &r, on_dedup, j);
+    if (!j->prep) {
+        j->prep = prepare(g, j->it);
+    }
+    int rc = j->prep ? dedup_check_prepared(g->dedup, &j->prep, on_dedup, j)
+                     : IG_EINVAL;
     if (rc == IG_OK) {
         return;
     }
@@ -1282,6 +1362,7 @@ static void job_finish(struct job *j, bool ok, bool fresh)
         }
     }
     ruleset_unref(j->rs);
+    dedup_prep_free(j->prep);
     ig_item_free(j->it);
     ig_free(j->json);
     ig_free(j);
@@ -1761,6 +1842,15 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     g->sources_path = gw_conf_path(conf, conf->gw.sources);
     g->state_dir = gw_conf_path(conf, conf->gw.state_dir);
     g->scratch = cls_scratch_new();
+    if (conf->gw.classify_threads > 0) {
+        g->pool = workpool_new(loop_base(g->loop),
+                               (size_t)conf->gw.classify_threads,
+                               scratch_new, scratch_free);
+        if (!g->pool) {
+            ig_warn(GW_COMP, "classify threads unavailable: classifying on "
+                             "the event loop");
+        }
+    }
     int rc;
 
     /* Secrets first: a missing one is a configuration error. */
@@ -1958,6 +2048,9 @@ void gw_free(struct gw *g)
         j->error = "shutting down";
         job_finish(j, false, false);
     }
+    /* Items being classified come back (and end, tearing_down) first. */
+    workpool_free(g->pool);
+    g->pool = NULL;
     dedup_free(g->dedup);
     g->dedup = NULL;
     review_free(g->review);
