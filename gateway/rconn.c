@@ -27,6 +27,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -70,6 +71,7 @@ struct rconn {
     uint64_t connects;
     struct event *retry_ev;
     struct event *watch_ev;
+    struct ig_buf fmt; /* the command being sent */
 };
 
 static int64_t mono_ms(void)
@@ -234,10 +236,46 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     }
 }
 
+/* Appends the decimal digits of v. */
+static void put_u(struct ig_buf *b, size_t v)
+{
+    char d[24];
+    size_t k = sizeof(d);
+
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ig_buf_add(b, d + k, sizeof(d) - k);
+}
+
+/* The command in the Redis protocol, into rc->fmt: hiredis's own
+ * formatter (sdscatfmt per argument) was a visible share of the loop
+ * thread's time per item. */
+static void format_cmd(struct ig_buf *b, int argc, const char **argv,
+                       const size_t *len)
+{
+    int i;
+
+    b->len = 0;
+    ig_buf_addc(b, '*');
+    put_u(b, (size_t)argc);
+    ig_buf_add(b, "\r\n", 2);
+    for (i = 0; i < argc; i++) {
+        ig_buf_addc(b, '$');
+        put_u(b, len[i]);
+        ig_buf_add(b, "\r\n", 2);
+        ig_buf_add(b, argv[i], len[i]);
+        ig_buf_add(b, "\r\n", 2);
+    }
+}
+
 static int send_pend(struct rconn *rc, struct pend *p, redisCallbackFn *fn,
                      int argc, const char **argv, const size_t *len)
 {
-    if (redisAsyncCommandArgv(rc->ac, fn, p, argc, argv, len) != REDIS_OK) {
+    format_cmd(&rc->fmt, argc, argv, len);
+    if (redisAsyncFormattedCommand(rc->ac, fn, p, rc->fmt.data, rc->fmt.len) !=
+        REDIS_OK) {
         ig_free(p);
         return IG_EAGAIN;
     }
@@ -270,6 +308,8 @@ static void handshake(struct rconn *rc)
         p->rc = rc;
         p->kind = PEND_HANDSHAKE;
         send_pend(rc, p, on_reply, n, argv, len);
+        /* hiredis has its copy; ours held the password. */
+        memset(rc->fmt.data, 0, rc->fmt.len);
     }
     if (rc->db) {
         snprintf(db, sizeof(db), "%d", rc->db);
@@ -366,6 +406,7 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_cfg *cfg,
         return NULL;
     }
     rc = ig_calloc(1, sizeof(*rc));
+    ig_buf_init(&rc->fmt, 0);
     rc->base = base;
     rc->host = ig_strdup(cfg->host && *cfg->host ? cfg->host : "127.0.0.1");
     rc->sock = cfg->socket && *cfg->socket ? ig_strdup(cfg->socket) : NULL;
@@ -420,6 +461,7 @@ void rconn_free(struct rconn *rc)
     ig_free(rc->comp);
     ig_free(rc->target);
     ig_free(rc->sha);
+    ig_buf_fini(&rc->fmt);
     ig_free(rc);
 }
 

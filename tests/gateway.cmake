@@ -64,11 +64,13 @@ else()
 endif()
 
 # End-to-end: `intake run` with a real redis-server, real HTTP servers.
+# Label `threads`: they run the classify threads (gateway/workpool.c), so
+# scripts/test.sh runs them under ThreadSanitizer too.
 foreach(c dedup redis_restart webhook_retry spool_replay kill9 drain
     reload_api priority)
   ig_add_script_test(NAME gateway_e2e_${c}
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_e2e.sh ${c}
-    LABELS runtime redis TIMEOUT 300)
+    LABELS runtime redis threads TIMEOUT 300)
 endforeach()
 ig_add_script_test(NAME gateway_docs
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_docs.sh
@@ -76,7 +78,7 @@ ig_add_script_test(NAME gateway_docs
 # The engine in-process (gateway.h) with a real redis-server and the
 # capture forwarder.
 ig_add_test(NAME test_gateway_engine SOURCES runtime/test_gateway_engine.c
-  LIBS ig_gateway ig_redis_up LABELS runtime redis)
+  LIBS ig_gateway ig_redis_up LABELS runtime redis threads)
 
 # priority (review queue)
 ig_add_test(NAME test_review SOURCES unit/test_review.c LIBS ig_gateway
