@@ -103,34 +103,50 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
 };
 #undef D
 
-/* The link script. KEYS: the duplicate's seen key, P:cand:<orig>,
- * P:rec:<orig>. ARGV: orig id, channel, ttl (s), prefix. Replies {'L',
- * reports, chans} (linked), {'S', orig, reports, chans} (this item was
- * linked before, to orig) or {'X'} (the original has expired). */
+/* The link script, for a batch of duplicates decided one after the other.
+ * KEYS, 3 per duplicate: its seen key, P:cand:<orig>, P:rec:<orig>. ARGV:
+ * ttl (s), prefix, then orig id and channel per duplicate. Replies one
+ * array per duplicate: {'L', reports, chans} (linked), {'S', orig,
+ * reports, chans} (this item was linked before, to orig) or {'X'} (the
+ * original has expired). Each command issued from Lua costs Redis ~4-5 us,
+ * so a link makes as few as it can: the counts hash answers "does the
+ * original exist" once it has a duplicate (it expires with it); only the
+ * first link reads the record (its channel, and its TTL, which the hash
+ * then gets too). */
 static const char link_lua[] =
-    "local pt=redis.call('PTTL',KEYS[3])\n"
-    "if pt==-2 then return {'X'} end\n"
-    "if pt<0 then pt=tonumber(ARGV[3])*1000 end\n"
-    "local old=redis.call('SET',KEYS[1],ARGV[1],'NX','GET','EX',ARGV[3])\n"
-    "if old then\n"
-    "  local h=redis.call('HMGET',ARGV[4]..':cand:'..old,'reports','chans')\n"
-    "  return {'S',old,h[1] or '1',h[2] or ''}\n"
+    "local ttl,P=ARGV[1],ARGV[2]\n"
+    "local function one(ks,kc,kr,o,ch)\n"
+    "  local h=redis.call('HMGET',kc,'reports','chans')\n"
+    "  local n,c,at=tonumber(h[1]),h[2],nil\n"
+    "  if not n then\n"
+    "    local r=redis.call('GET',kr)\n"
+    "    if not r then return {'X'} end\n"
+    "    c=string.match(r,'^%S+ %d+ ([^\\n]*)') or ''\n"
+    "    at=redis.call('PTTL',kr)\n"
+    "    if at<0 then at=tonumber(ttl)*1000 end\n"
+    "    n=1\n"
+    "  end\n"
+    "  local old=redis.call('SET',ks,o,'NX','GET','EX',ttl)\n"
+    "  if old then\n"
+    "    if old~=o then\n"
+    "      h=redis.call('HMGET',P..':cand:'..old,'reports','chans')\n"
+    "      return {'S',old,h[1] or '1',h[2] or ''}\n"
+    "    end\n"
+    "    return {'S',old,tostring(n),c}\n"
+    "  end\n"
+    "  n=n+1\n"
+    "  if ch~='' and string.find(','..c..',',','..ch..',',1,true)==nil then\n"
+    "    if c=='' then c=ch else c=c..','..ch end\n"
+    "  end\n"
+    "  redis.call('HSET',kc,'reports',n,'chans',c)\n"
+    "  if at then redis.call('PEXPIRE',kc,at) end\n"
+    "  return {'L',tostring(n),c}\n"
     "end\n"
-    "local h=redis.call('HMGET',KEYS[2],'reports','chans')\n"
-    "local n,c=tonumber(h[1]),h[2]\n"
-    "if not n then\n"
-    "  local r=redis.call('GET',KEYS[3]) or ''\n"
-    "  c=string.match(r,'^%S+ %d+ ([^\\n]*)') or ''\n"
-    "  n=1\n"
+    "local out={}\n"
+    "for i=1,#KEYS/3 do\n"
+    "  out[i]=one(KEYS[3*i-2],KEYS[3*i-1],KEYS[3*i],ARGV[1+2*i],ARGV[2+2*i])\n"
     "end\n"
-    "n=n+1\n"
-    "local ch=ARGV[2]\n"
-    "if ch~='' and string.find(','..c..',',','..ch..',',1,true)==nil then\n"
-    "  if c=='' then c=ch else c=c..','..ch end\n"
-    "end\n"
-    "redis.call('HSET',KEYS[2],'reports',n,'chans',c)\n"
-    "redis.call('PEXPIRE',KEYS[2],pt)\n"
-    "return {'L',tostring(n),c}\n";
+    "return out\n";
 
 static const char *const dedup_scripts[] = {link_lua, NULL};
 
@@ -200,6 +216,7 @@ struct dedup {
     struct event *flush_ev;     /* sends the queue next loop turn */
     struct event *load_ev;      /* retries the index load */
     struct dreq *qhead, *qtail; /* waiting for the next lookup */
+    struct dreq *lhead, *ltail; /* links decided, to send */
     struct lbatch *bhead, *btail;
     struct dedup_cfg cfg;
     char *prefix; /* owned */
@@ -875,7 +892,6 @@ static void on_texts(void *ud, int status, const void *reply)
 /* ---- decide ---------------------------------------------------------- */
 
 static void on_created(void *ud, int status, const void *reply);
-static void on_linked(void *ud, int status, const void *reply);
 static void on_info(void *ud, int status, const void *reply);
 
 /* Reads the original's counts for a SEEN or replayed item. */
@@ -921,43 +937,121 @@ static void on_info(void *ud, int status, const void *reply)
            c->type == REDIS_REPLY_STRING ? c->len : 0);
 }
 
+/* Queues q's link for this decide pass (flush_links() sends them). */
 static void send_link(struct dreq *q)
 {
     struct dedup *d = q->d;
-    char *cand = ig_asprintf("%s:cand:%s", d->prefix, q->orig);
-    char *rec = ig_asprintf("%s:rec:%s", d->prefix, q->orig);
-    const char *argv[7] = {q->seen_key, cand, rec, q->orig,
-                           q->channel,  d->ttl, d->prefix};
-    size_t len[7];
 
-    for (int i = 0; i < 7; i++) {
-        len[i] = strlen(argv[i]);
-    }
     q->st = ST_WRITE;
-    if (rconn_script(d->rc, 0, on_linked, q, 3, 7, argv, len) < 0) {
-        fail(q, IG_EAGAIN);
+    q->next = NULL;
+    if (d->ltail) {
+        d->ltail->next = q;
+    } else {
+        d->lhead = q;
     }
-    ig_free(cand);
-    ig_free(rec);
+    d->ltail = q;
 }
 
-static void on_linked(void *ud, int status, const void *reply)
-{
-    struct dreq *q = ud;
-    const redisReply *r = reply;
-    const redisReply *e;
+/* The links of one script call. */
+struct lcall {
+    size_t n;
+    struct dreq *q[DEDUP_BATCH];
+};
 
-    if (!q->d->rc) {
-        fail(q, IG_EAGAIN);
-        return;
+static void on_links(void *ud, int status, const void *reply);
+
+/* Sends the queued links, up to DEDUP_BATCH per script call. */
+static void flush_links(struct dedup *d)
+{
+    while (d->lhead) {
+        struct lcall *c = ig_calloc(1, sizeof(*c));
+        const char *argv[2 + 5 * DEDUP_BATCH];
+        size_t len[2 + 5 * DEDUP_BATCH];
+        struct ig_buf keys;
+        size_t offs[2 * DEDUP_BATCH + 1], k;
+        int a = 0;
+
+        while (d->lhead && c->n < DEDUP_BATCH) {
+            c->q[c->n++] = d->lhead;
+            d->lhead = d->lhead->next;
+        }
+        if (!d->lhead) {
+            d->ltail = NULL;
+        }
+        ig_buf_init(&keys, 0);
+        for (k = 0; k < c->n; k++) {
+            offs[2 * k] = keys.len;
+            ig_buf_addf(&keys, "%s:cand:%s", d->prefix, c->q[k]->orig);
+            offs[2 * k + 1] = keys.len;
+            ig_buf_addf(&keys, "%s:rec:%s", d->prefix, c->q[k]->orig);
+        }
+        offs[2 * c->n] = keys.len;
+        for (k = 0; k < c->n; k++) {
+            struct dreq *q = c->q[k];
+
+            argv[a] = q->seen_key;
+            len[a++] = strlen(q->seen_key);
+            argv[a] = keys.data + offs[2 * k];
+            len[a++] = offs[2 * k + 1] - offs[2 * k];
+            argv[a] = keys.data + offs[2 * k + 1];
+            len[a++] = offs[2 * k + 2] - offs[2 * k + 1];
+        }
+        argv[a] = d->ttl;
+        len[a++] = strlen(d->ttl);
+        argv[a] = d->prefix;
+        len[a++] = strlen(d->prefix);
+        for (k = 0; k < c->n; k++) {
+            argv[a] = c->q[k]->orig;
+            len[a++] = DEDUP_ID_LEN;
+            argv[a] = c->q[k]->channel;
+            len[a++] = strlen(c->q[k]->channel);
+        }
+        if (rconn_script(d->rc, 0, on_links, c, (int)(3 * c->n), a, argv,
+                         len) < 0) {
+            for (k = 0; k < c->n; k++) {
+                fail(c->q[k], IG_EAGAIN);
+            }
+            ig_free(c);
+        }
+        ig_buf_fini(&keys);
     }
+}
+
+static void on_linked(struct dreq *q, const redisReply *r);
+
+static void on_links(void *ud, int status, const void *reply)
+{
+    struct lcall *c = ud;
+    const redisReply *r = reply;
+    size_t k;
+
     if (status == IG_EIO) {
         ig_error("dedup", "redis refused the link script: %.200s",
                  r && r->str ? r->str : "?");
     }
-    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+    if (status == IG_OK &&
+        (r->type != REDIS_REPLY_ARRAY || r->elements != c->n)) {
+        ig_error("dedup", "unexpected reply to the link script");
+        status = IG_EIO;
+    }
+    for (k = 0; k < c->n; k++) {
+        if (status != IG_OK || !c->q[k]->d->rc) {
+            fail(c->q[k], status == IG_EIO ? IG_EIO : IG_EAGAIN);
+        } else {
+            on_linked(c->q[k], r->element[k]);
+        }
+    }
+    ig_free(c);
+}
+
+/* One duplicate's part of the link script's reply. */
+static void on_linked(struct dreq *q, const redisReply *r)
+{
+    const redisReply *e;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
-        fail(q, status == IG_EAGAIN ? IG_EAGAIN : IG_EIO);
+        fail(q, IG_EIO);
         return;
     }
     e = r->element[0];
@@ -1254,6 +1348,7 @@ static void decide_ready(struct dedup *d)
         ig_free(b->fetch);
         ig_free(b);
     }
+    flush_links(d);
     write_index(d);
 }
 
