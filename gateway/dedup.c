@@ -97,8 +97,8 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
      "members looked at per bucket (most recent first)", 0, NULL},
     {"index_max", IG_CFG_INT, "131072", D(index_max),
      "recent candidates held in the in-memory near-duplicate index", 0, NULL},
-    {"text_cache", IG_CFG_SIZE, "16m", D(text_cache),
-     "memory for the texts of recent candidates (fewer Redis reads)", 0, NULL},
+    {"near_cache", IG_CFG_SIZE, "16m", D(near_cache),
+     "memory for the bigrams of recent candidates (fewer Redis reads)", 0, NULL},
     {0},
 };
 #undef D
@@ -175,6 +175,7 @@ struct dreq {
     size_t text_len;
     uint64_t *bigrams; /* owned, distinct */
     size_t nbigrams;
+    struct simhash_set *bset; /* owned: bigrams as a set, for confirm() */
     bool has_text;
     bool near;
     /* Lookup answers. */
@@ -246,6 +247,7 @@ static void dreq_free(struct dreq *q)
     ig_free(q->channel);
     ig_free(q->text);
     ig_free(q->bigrams);
+    simhash_set_free(q->bset);
     ig_free(q);
 }
 
@@ -425,7 +427,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
         cfg->ttl_ms < 0 || cfg->text_max < 0 || cfg->max_inflight < 0 ||
         cfg->band_max < 0 || cfg->near_bits < 0 || cfg->near_bits > 64 ||
         cfg->index_max < 0 || cfg->index_max > (1 << 26) ||
-        cfg->text_cache < 0 ||
+        cfg->near_cache < 0 ||
         (cfg->ttl_ms > 0 && cfg->ttl_ms < DEDUP_TTL_MIN_S * 1000)) {
         return IG_EINVAL;
     }
@@ -456,7 +458,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     /* The index also keeps in-flight creates visible to later items, so it
      * exists with near off too (without texts). */
     d->ix = nindex_new((size_t)d->cfg.index_max,
-                       d->cfg.near ? (size_t)d->cfg.text_cache : 0);
+                       d->cfg.near ? (size_t)d->cfg.near_cache : 0);
     ig_buf_init(&d->ixw, 0);
     from = (int64_t)time(NULL) * 1000 - d->ttl_s * 1000;
     d->load_from = ig_asprintf("%lld", (long long)(from > 0 ? from : 0));
@@ -775,7 +777,7 @@ static void prefetch(struct lbatch *b)
         for (i = 0; i < q->ncand; i++) {
             size_t j;
 
-            if (nindex_text(d->ix, q->cand[i], &tl)) {
+            if (nindex_feats(d->ix, q->cand[i], &tl)) {
                 continue;
             }
             for (j = 0; j < b->nfetch && b->fetch[j] != q->cand[i]; j++) {
@@ -877,13 +879,24 @@ static void on_texts(void *ud, int status, const void *reply)
         for (i = 0; i < r->elements; i++) {
             const redisReply *e = r->element[i];
             const char *t;
-            size_t tl;
+            size_t tl, nk;
+            uint64_t *k;
 
             if (e->type != REDIS_REPLY_STRING) {
-                continue; /* expired: no candidate */
+                /* Expired, or never written (a create Redis lost): not
+                 * an original any more. */
+                nindex_forget(d->ix, b->fetch[i]);
+                continue;
             }
             t = record_text(e->str, e->len, &tl);
-            nindex_put_text(d->ix, b->fetch[i], t, tl);
+            k = NULL;
+            nk = simhash_bigrams(t, tl, &k);
+            if (nk > 0) {
+                nindex_put_feats(d->ix, b->fetch[i], k, nk);
+            } else {
+                nindex_forget(d->ix, b->fetch[i]); /* nothing to compare */
+            }
+            ig_free(k);
         }
     }
     decide_ready(d);
@@ -1177,18 +1190,18 @@ static int confirm(struct dreq *q)
 
     candidates(q);
     for (i = 0; i < q->ncand; i++) {
-        size_t tl, nk, small, inter;
-        const char *t = nindex_text(d->ix, q->cand[i], &tl);
-        uint64_t *k = NULL;
+        size_t nk, small, inter;
+        const uint64_t *k = nindex_feats(d->ix, q->cand[i], &nk);
         double j;
         bool same;
 
-        if (!t) {
+        if (!k) {
             return -1;
         }
-        nk = simhash_bigrams(t, tl, &k);
-        j = simhash_jaccard(q->bigrams, q->nbigrams, k, nk);
-        ig_free(k);
+        if (!q->bset) {
+            q->bset = simhash_set_new(q->bigrams, q->nbigrams);
+        }
+        j = simhash_set_jaccard(q->bset, k, nk);
         d->st.near_candidates++;
         /* |A n B| from J = I / (|A| + |B| - I). */
         inter = (size_t)(j * (double)(q->nbigrams + nk) / (1.0 + j) + 0.5);
@@ -1264,8 +1277,8 @@ static void decide(struct dreq *q)
         memcpy(q->orig, q->id, sizeof(q->orig));
     }
     q->verdict = DEDUP_NEW;
-    nindex_add(d->ix, &q->key, q->near ? q->text : NULL,
-               q->near ? q->text_len : 0, true);
+    nindex_add(d->ix, &q->key, q->near ? q->bigrams : NULL,
+               q->near ? q->nbigrams : 0, true);
     if (d->cfg.near) {
         index_entry(&d->ixw, &q->key);
         d->ixn++;

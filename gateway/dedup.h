@@ -104,14 +104,14 @@ struct dedup_cfg {
     int64_t max_inflight; /* checks in flight; above: IG_E2BIG */
     int64_t band_max;     /* members looked at per bucket; 16 */
     int64_t index_max;    /* candidates in the in-memory index; 131072 */
-    int64_t text_cache;   /* bytes of recent candidates' texts kept in
-                             memory; 16 MiB */
+    int64_t near_cache;   /* bytes of recent candidates' bigram keys
+                             kept in memory; 16 MiB */
     int64_t near_bits;    /* SimHash band members further than this
                              many bits are skipped; 12 */
 };
 
 /* {0}-terminated schema of the [dedup] section: near, near_jaccard,
- * near_bits, text_max, max_inflight, band_max, index_max, text_cache
+ * near_bits, text_max, max_inflight, band_max, index_max, near_cache
  * (fields of struct dedup_cfg). */
 extern const struct ig_cfg_field dedup_cfg_schema[];
 

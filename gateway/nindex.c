@@ -22,11 +22,12 @@ enum {
 
 struct ent {
     struct nindex_key k;
-    uint64_t tpos; /* absolute position of the text in the byte ring */
-    uint32_t tlen; /* 0: no text cached */
+    uint64_t tpos; /* absolute position of the features in the ring */
+    uint32_t tlen; /* features cached, 0: none */
     uint32_t seq;
     uint32_t next[CH_N]; /* seq + 1 of the next older member, 0: none */
     bool mine;
+    bool dead; /* nindex_forget(): no longer a possible original */
 };
 
 struct nindex {
@@ -37,9 +38,9 @@ struct nindex {
     uint32_t *small[6]; /* bands 0-3, head, tail: 65536 heads each */
     uint32_t *exact, *id;
     size_t bigmask;
-    char *text;
-    size_t tcap;
-    uint64_t wpos;
+    uint64_t *feat; /* the feature ring */
+    size_t tcap;    /* its size, in features */
+    uint64_t wpos;  /* absolute position of the next write */
 };
 
 static void *touched(size_t n, size_t size)
@@ -52,7 +53,7 @@ static void *touched(size_t n, size_t size)
     return p;
 }
 
-struct nindex *nindex_new(size_t cap, size_t text_bytes)
+struct nindex *nindex_new(size_t cap, size_t feat_bytes)
 {
     struct nindex *ix;
     size_t c = 1024;
@@ -73,8 +74,8 @@ struct nindex *nindex_new(size_t cap, size_t text_bytes)
     ix->bigmask = 2 * c - 1;
     ix->exact = touched(2 * c, sizeof(uint32_t));
     ix->id = touched(2 * c, sizeof(uint32_t));
-    ix->tcap = text_bytes;
-    ix->text = text_bytes ? touched(text_bytes, 1) : NULL;
+    ix->tcap = feat_bytes / sizeof(uint64_t);
+    ix->feat = ix->tcap ? touched(ix->tcap, sizeof(uint64_t)) : NULL;
     return ix;
 }
 
@@ -91,7 +92,7 @@ void nindex_free(struct nindex *ix)
     }
     ig_free(ix->exact);
     ig_free(ix->id);
-    ig_free(ix->text);
+    ig_free(ix->feat);
     ig_free(ix);
 }
 
@@ -131,28 +132,28 @@ static const struct ent *live(const struct nindex *ix, uint32_t p)
     return e->seq == s ? e : NULL;
 }
 
-/* Copies text into the byte ring for e (when it fits the cache). */
-static void keep_text(struct nindex *ix, struct ent *e, const char *text,
-                      size_t len)
+/* Copies features into the ring for e (when they fit the cache). */
+static void keep(struct nindex *ix, struct ent *e, const uint64_t *f,
+                 size_t n)
 {
     size_t at;
 
-    if (!text || len == 0 || len > ix->tcap / 4 || len >= UINT32_MAX) {
+    if (!f || n == 0 || n > ix->tcap / 4 || n >= UINT32_MAX) {
         return;
     }
     at = (size_t)(ix->wpos % ix->tcap);
-    if (at + len > ix->tcap) { /* no wrapping inside a text */
+    if (at + n > ix->tcap) { /* no wrapping inside one entry's features */
         ix->wpos += ix->tcap - at;
         at = 0;
     }
-    memcpy(ix->text + at, text, len);
+    memcpy(ix->feat + at, f, n * sizeof(*f));
     e->tpos = ix->wpos;
-    e->tlen = (uint32_t)len;
-    ix->wpos += len;
+    e->tlen = (uint32_t)n;
+    ix->wpos += n;
 }
 
 void nindex_add(struct nindex *ix, const struct nindex_key *k,
-                const char *text, size_t len, bool mine)
+                const uint64_t *feat, size_t n, bool mine)
 {
     uint32_t s = ix->seq;
     struct ent *e = &ix->ring[s & ix->mask];
@@ -162,7 +163,7 @@ void nindex_add(struct nindex *ix, const struct nindex_key *k,
     e->k = *k;
     e->seq = s;
     e->mine = mine;
-    keep_text(ix, e, text, len);
+    keep(ix, e, feat, n);
     ix->seq = s + 1;
     ix->added++;
     for (ch = 0; ch < CH_N; ch++) {
@@ -228,31 +229,41 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
 {
     /* Entries newer than since are the ix->added - since newest. */
     uint64_t fresh = ix->added - since;
-    size_t n = 0;
-    int ch;
+    const struct ent *cur[CH_TAIL + 1];
+    size_t n = 0, step;
+    int ch, active = 0;
 
+    /* The six chains are walked in step, one member of each per round:
+     * their entries sit at unrelated places in the ring, so the loads of
+     * one round miss the cache together instead of one after the other. */
     for (ch = CH_B0; ch <= CH_TAIL; ch++) {
-        const struct ent *e = live(ix, *head_of(ix, k, ch));
-        size_t seen = 0;
-
-        for (; e && seen < per_bucket; e = live(ix, e->next[ch]), seen++) {
+        cur[ch] = live(ix, *head_of(ix, k, ch));
+        active += cur[ch] != NULL;
+    }
+    for (step = 0; active > 0 && step < per_bucket; step++) {
+        for (ch = CH_B0; ch <= CH_TAIL; ch++) {
+            const struct ent *e = cur[ch];
             bool ok;
 
-            if ((uint64_t)(uint32_t)(ix->seq - e->seq) > fresh) {
-                break; /* older than since: the chain only gets older */
+            if (!e) {
+                continue;
             }
-
+            if ((uint64_t)(uint32_t)(ix->seq - e->seq) > fresh) {
+                cur[ch] = NULL; /* older than since: the rest is too */
+                active--;
+                continue;
+            }
+            cur[ch] = live(ix, e->next[ch]);
+            active -= cur[ch] == NULL;
             if (ch <= CH_B3) {
-                ok = ((e->k.sim >> (16 * ch)) & 0xffff) ==
-                         ((k->sim >> (16 * ch)) & 0xffff) &&
-                     __builtin_popcountll(e->k.sim ^ k->sim) <= max_bits;
+                ok = __builtin_popcountll(e->k.sim ^ k->sim) <= max_bits;
             } else if (ch == CH_HEAD) {
                 ok = e->k.head == k->head;
             } else {
                 ok = e->k.tail == k->tail;
             }
-            if (!ok || e->k.id == k->id || listed(skip, nskip, e->k.id) ||
-                listed(out, n, e->k.id)) {
+            if (!ok || e->dead || e->k.id == k->id ||
+                listed(skip, nskip, e->k.id) || listed(out, n, e->k.id)) {
                 continue;
             }
             if (n == max) {
@@ -271,7 +282,7 @@ bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
     const struct ent *e = live(ix, *head_of(ix, &k, CH_EXACT));
 
     for (; e; e = live(ix, e->next[CH_EXACT])) {
-        if (e->k.exact == h && e->k.id != self &&
+        if (e->k.exact == h && !e->dead && e->k.id != self &&
             !listed(skip, nskip, e->k.id)) {
             *id = e->k.id;
             return true;
@@ -280,24 +291,33 @@ bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
     return false;
 }
 
-const char *nindex_text(const struct nindex *ix, uint64_t id, size_t *len)
+const uint64_t *nindex_feats(const struct nindex *ix, uint64_t id, size_t *n)
 {
     const struct ent *e = find_id(ix, id);
 
     if (!e || e->tlen == 0 || e->tpos + ix->tcap < ix->wpos) {
         return NULL;
     }
-    *len = e->tlen;
-    return ix->text + e->tpos % ix->tcap;
+    *n = e->tlen;
+    return ix->feat + e->tpos % ix->tcap;
 }
 
-void nindex_put_text(struct nindex *ix, uint64_t id, const char *text,
-                     size_t len)
+void nindex_forget(struct nindex *ix, uint64_t id)
 {
     const struct ent *e = find_id(ix, id);
 
     if (e) {
-        keep_text(ix, &ix->ring[e->seq & ix->mask], text, len);
+        ix->ring[e->seq & ix->mask].dead = true;
+    }
+}
+
+void nindex_put_feats(struct nindex *ix, uint64_t id, const uint64_t *feat,
+                      size_t n)
+{
+    const struct ent *e = find_id(ix, id);
+
+    if (e) {
+        keep(ix, &ix->ring[e->seq & ix->mask], feat, n);
     }
 }
 

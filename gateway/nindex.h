@@ -1,6 +1,6 @@
 /* nindex.h — the deduplicator's index of recent candidates, in gateway
  * memory: SimHash bands, head/tail anchors, exact-text hashes and a cache
- * of normalised texts (internal to gateway/dedup.c; its own header so the
+ * of their bigram features (internal to gateway/dedup.c; its own header so the
  * structure can be tested on its own).
  *
  * Redis stays the authority (gateway/dedup.h): every candidate has its
@@ -9,17 +9,18 @@
  * starts. What the index saves is Redis work: asking "which recent
  * candidates could this item repeat?" costs a few hundred nanoseconds
  * here, against a script reading bucket hashes in Redis (tens of
- * microseconds of Redis CPU per item), and the texts of the candidates
- * created recently — the originals of most reposts — are compared
- * without a round trip.
+ * microseconds of Redis CPU per item), and the features (character
+ * bigram keys) of the candidates seen recently — the originals of most
+ * reposts — are compared without a round trip and without re-reading
+ * their texts.
  *
  * Layout. A ring of `cap` entries (a power of two), newest overwriting
  * oldest, each with a sequence number. Every bucket is a chain through
  * the ring, newest first: the four 16-bit SimHash bands and the head and
  * tail anchors (65536 heads each), the exact-text hash and the candidate
  * id (2 x cap heads each). A chain ends where it reaches an entry that has
- * since been overwritten. Texts live in a byte ring of `text_bytes`; an
- * entry's text is valid until that ring wraps over it. All memory is
+ * since been overwritten. Features live in a ring of `feat_bytes`; an
+ * entry's features are valid until that ring wraps over them. All memory is
  * allocated and touched by nindex_new(): the resident size does not grow
  * with the number of items.
  *
@@ -44,16 +45,17 @@ struct nindex_key {
 };
 
 /* Creates an index of cap entries (rounded up to a power of two, at least
- * 1024) and a text cache of text_bytes (0: no texts kept). Returns NULL
+ * 1024) and a feature cache of feat_bytes (0: none kept). Returns NULL
  * only for absurd sizes (cap > 2^30). */
-struct nindex *nindex_new(size_t cap, size_t text_bytes);
+struct nindex *nindex_new(size_t cap, size_t feat_bytes);
 void nindex_free(struct nindex *ix);
 
-/* Adds a candidate (the newest). text (normalised, may be NULL) is copied
- * into the cache when it fits. mine marks a candidate this process is
- * creating right now (nindex_settle() ends that). */
+/* Adds a candidate (the newest). Its n features (bigram keys; may be
+ * NULL) are copied into the cache when they fit (a quarter of it at most).
+ * mine marks a candidate this process is creating right now
+ * (nindex_settle() ends that). */
 void nindex_add(struct nindex *ix, const struct nindex_key *k,
-                const char *text, size_t len, bool mine);
+                const uint64_t *feat, size_t n, bool mine);
 
 /* Ends the "being created" mark of the newest entry with id. */
 void nindex_settle(struct nindex *ix, uint64_t id);
@@ -84,14 +86,18 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
 bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
                   const uint64_t *skip, size_t nskip, uint64_t *id);
 
-/* The cached text of candidate id (newest entry), or NULL. Borrowed: valid
- * until the next nindex_add(). */
-const char *nindex_text(const struct nindex *ix, uint64_t id, size_t *len);
+/* The cached features of candidate id (newest entry), or NULL. Borrowed:
+ * valid until the next nindex_add() or nindex_put_feats(). */
+const uint64_t *nindex_feats(const struct nindex *ix, uint64_t id, size_t *n);
 
-/* Caches text for the newest entry with id (a text read from Redis);
- * ignored when id is not in the index. */
-void nindex_put_text(struct nindex *ix, uint64_t id, const char *text,
-                     size_t len);
+/* Caches features for the newest entry with id (computed from a text read
+ * from Redis); ignored when id is not in the index. */
+void nindex_put_feats(struct nindex *ix, uint64_t id, const uint64_t *feat,
+                      size_t n);
+
+/* Leaves the newest entry with id out of queries and exact lookups from
+ * now on (its record is gone from Redis, or has no text to compare). */
+void nindex_forget(struct nindex *ix, uint64_t id);
 
 /* Entries added so far (all time) and the capacity. */
 uint64_t nindex_added(const struct nindex *ix);

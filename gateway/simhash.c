@@ -288,3 +288,41 @@ double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
     }
     return (double)inter / (double)(na + nb - inter);
 }
+
+struct simhash_set {
+    size_t n, mask;
+    uint64_t t[]; /* mask + 1 slots */
+};
+
+struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n)
+{
+    size_t m = set_size(n), i;
+    struct simhash_set *s = ig_malloc(sizeof(*s) + m * sizeof(s->t[0]));
+
+    s->n = n;
+    s->mask = m - 1;
+    memset(s->t, 0xff, m * sizeof(s->t[0]));
+    for (i = 0; i < n; i++) {
+        set_add(s->t, s->mask, keys[i]);
+    }
+    return s;
+}
+
+void simhash_set_free(struct simhash_set *s)
+{
+    ig_free(s);
+}
+
+double simhash_set_jaccard(const struct simhash_set *s, const uint64_t *b,
+                           size_t nb)
+{
+    size_t i, inter = 0;
+
+    if (s->n == 0 && nb == 0) {
+        return 1.0;
+    }
+    for (i = 0; i < nb; i++) {
+        inter += set_has(s->t, s->mask, b[i]);
+    }
+    return (double)inter / (double)(s->n + nb - inter);
+}

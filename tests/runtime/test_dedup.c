@@ -575,6 +575,50 @@ static void index_rebuilt_after_restart(void **state)
     assert_int_equal(c.res.reports, 3);
 }
 
+/* A candidate whose record is gone from Redis (expired; or a create that
+ * Redis lost) is no original: its repost becomes a new candidate and the
+ * check does not go round in circles. */
+static void expired_original_is_forgotten(void **state)
+{
+    struct fx *f = *state;
+    static const char *const posts[] = {
+        "白鹤镇塘湾村的河道边护栏缺了一大段，晚上骑车很容易冲到河里去，"
+        "已经有人差点出事",
+        "金泽镇莲湖村老桥的桥面裂开一条大缝，拖拉机还天天从上面过，"
+        "村民担心哪天桥会塌",
+    };
+    char repost[512], key[64], ext[16];
+    redisContext *c;
+    redisReply *r;
+    struct got a[2], b;
+    int i;
+
+    c = inspect(f, NULL, NULL, 0);
+    for (i = 0; i < 2; i++) {
+        snprintf(ext, sizeof(ext), "gone-%d", i);
+        a[i] = check(f, "web-forum", "web", ext, NULL, posts[i]);
+        assert_int_equal(a[i].res.verdict, DEDUP_NEW);
+        snprintf(key, sizeof(key), "t:rec:%s", a[i].res.id);
+        r = redisCommand(c, "DEL %s", key);
+        assert_int_equal(r->integer, 1);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    /* Same process: the link finds the original gone, the item is new. */
+    snprintf(repost, sizeof(repost), "%s，请尽快修好。", posts[0]);
+    b = check(f, "news-d", "media", "https://d.example/3", NULL, repost);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    /* After a restart the index knows the second original by its
+     * fingerprints only; reading its record finds nothing. */
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    snprintf(repost, sizeof(repost), "%s，请尽快修好。", posts[1]);
+    b = check(f, "news-d", "media", "https://d.example/4", NULL, repost);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -606,6 +650,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tcp_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup, teardown),
         cmocka_unit_test_setup_teardown(index_rebuilt_after_restart, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(expired_original_is_forgotten, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };

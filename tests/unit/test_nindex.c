@@ -1,6 +1,6 @@
 /* test_nindex.c — the in-memory index of recent candidates: bucket
  * queries, the exact chain, the ring overwriting its oldest entries, the
- * text cache wrapping, the "being created" mark. */
+ * feature cache wrapping, forgotten entries, the "being created" mark. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +33,7 @@ static void bands_and_distance(void **state)
     size_t n;
 
     (void)state;
-    nindex_add(ix, &a, "甲乙丙", strlen("甲乙丙"), false);
+    nindex_add(ix, &a, (uint64_t[]){1, 2, 3}, 3, false);
     nindex_add(ix, &far, NULL, 0, false);
     /* q shares bands 1-3 with a and band 3 with far (both 0x0000), but far
      * is 32 bits away: only a passes max_bits 12. */
@@ -111,40 +111,62 @@ static void ring_forgets_the_oldest(void **state)
     nindex_free(ix);
 }
 
-static void text_cache_wraps(void **state)
+static void feature_cache_wraps(void **state)
 {
-    struct nindex *ix = nindex_new(1024, 4096);
-    char t[512];
+    struct nindex *ix = nindex_new(1024, 4096 * 8); /* 4096 features */
+    uint64_t f[512];
     struct nindex_key k;
-    const char *p;
-    size_t len;
-    uint64_t i;
+    const uint64_t *p;
+    size_t n, i;
+    uint64_t id;
 
     (void)state;
-    for (i = 1; i <= 20; i++) {
-        memset(t, 'a' + (int)(i % 26), sizeof(t));
-        k = key(i, i);
-        nindex_add(ix, &k, t, sizeof(t), false);
+    for (id = 1; id <= 20; id++) {
+        for (i = 0; i < 512; i++) {
+            f[i] = id * 1000 + i;
+        }
+        k = key(id, id);
+        nindex_add(ix, &k, f, 512, false);
     }
-    /* 20 x 512 bytes through 4 KiB: the newest 8 are still there. */
-    p = nindex_text(ix, 20, &len);
+    /* 20 x 512 features through 4096: the newest 8 are still there. */
+    p = nindex_feats(ix, 20, &n);
     assert_non_null(p);
-    assert_int_equal(len, 512);
-    assert_int_equal(p[0], 'a' + 20 % 26);
-    assert_non_null(nindex_text(ix, 13, &len));
-    assert_null(nindex_text(ix, 1, &len));
-    assert_null(nindex_text(ix, 11, &len));
-    /* A text read back from Redis for an entry without one. */
+    assert_int_equal(n, 512);
+    assert_true(p[0] == 20000 && p[511] == 20511);
+    assert_non_null(nindex_feats(ix, 13, &n));
+    assert_null(nindex_feats(ix, 1, &n));
+    assert_null(nindex_feats(ix, 11, &n));
+    /* Features computed later, for an entry added without. */
     k = key(77, 77);
     nindex_add(ix, &k, NULL, 0, false);
-    assert_null(nindex_text(ix, 77, &len));
-    nindex_put_text(ix, 77, "xyz", 3);
-    p = nindex_text(ix, 77, &len);
+    assert_null(nindex_feats(ix, 77, &n));
+    nindex_put_feats(ix, 77, (uint64_t[]){7, 8, 9}, 3);
+    p = nindex_feats(ix, 77, &n);
     assert_non_null(p);
-    assert_memory_equal(p, "xyz", 3);
-    /* Larger than a quarter of the cache: not kept. */
-    nindex_put_text(ix, 77, t, sizeof(t) * 3);
-    assert_int_equal(len, 3);
+    assert_int_equal(n, 3);
+    assert_true(p[2] == 9);
+    /* More than a quarter of the cache: not kept. */
+    nindex_put_feats(ix, 77, f, 512 * 3);
+    p = nindex_feats(ix, 77, &n);
+    assert_int_equal(n, 3);
+    nindex_free(ix);
+}
+
+/* A forgotten entry is no possible original and no exact match. */
+static void forgotten_entries_are_skipped(void **state)
+{
+    struct nindex *ix = nindex_new(1024, 0);
+    struct nindex_key a = key(1, 0xabcdULL), q = key(2, 0xabcdULL);
+    uint64_t out[4], id;
+
+    (void)state;
+    q.exact = a.exact;
+    nindex_add(ix, &a, NULL, 0, false);
+    assert_int_equal(nindex_query(ix, &q, 12, 16, NULL, 0, out, 4), 1);
+    assert_true(nindex_exact(ix, a.exact, 2, NULL, 0, &id));
+    nindex_forget(ix, 1);
+    assert_int_equal(nindex_query(ix, &q, 12, 16, NULL, 0, out, 4), 0);
+    assert_false(nindex_exact(ix, a.exact, 2, NULL, 0, &id));
     nindex_free(ix);
 }
 
@@ -155,7 +177,8 @@ int main(void)
         cmocka_unit_test(anchors_match_whatever_the_distance),
         cmocka_unit_test(exact_chain_and_creating),
         cmocka_unit_test(ring_forgets_the_oldest),
-        cmocka_unit_test(text_cache_wraps),
+        cmocka_unit_test(feature_cache_wraps),
+        cmocka_unit_test(forgotten_entries_are_skipped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
