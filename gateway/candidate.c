@@ -89,9 +89,19 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     ig_jsonw_kstr(&w, "received", c->received ? c->received : it->fetched);
 
     /* Classification (and routing, when the rule set has a router). */
+    if (c->cls_span) {
+        c->cls_span[0] = 0;
+        c->cls_span[1] = 0;
+    }
     if (c->rs && c->cls) {
+        /* The keys follow "received": the writer puts a comma first. */
+        size_t from = out->len + 1;
         cls_result_json(c->rs, c->cls, &w);
         routed = ruleset_router(c->rs) != NULL;
+        if (c->cls_span) {
+            c->cls_span[0] = from;
+            c->cls_span[1] = out->len - from;
+        }
     } else {
         no_classification(&w);
     }

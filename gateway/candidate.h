@@ -46,6 +46,12 @@ struct candidate {
     size_t nchannels;
     const char *dedup;    /* "new", "exact", "near" or NULL */
     const char *received; /* ISO 8601; NULL: item->fetched */
+    size_t *cls_span;     /* optional out, size_t[2]: where in out the
+                             classification keys (what cls_result_json()
+                             wrote, no leading comma) start and how long
+                             they are; {0, 0} without rs/cls. Lets the push
+                             answer reuse them instead of writing them
+                             again. */
 };
 
 /* Writes the deterministic candidate id of an item into out: 16 lower-case

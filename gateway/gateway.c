@@ -149,6 +149,8 @@ struct job {
     char fwd_id[CANDIDATE_UPDATE_ID_MAX]; /* the record's idempotency id */
     char *json; /* owned: the candidate or update record */
     size_t json_len;
+    size_t cls_span[2];   /* the classification keys inside a candidate
+                           * record ({0, 0}: none), reused by push_result() */
     uint32_t sent_mask;   /* forwarders that accepted the record */
     unsigned fwd_pending; /* accepted, not completed */
     bool fwd_failed;
@@ -1096,6 +1098,7 @@ static int build_record(struct job *j)
         .nchannels = j->nchans,
         .dedup = dd[j->verdict],
         .received = j->it->fetched,
+        .cls_span = j->cls_span,
     };
     struct ig_buf *out = &j->g->rec;
     ig_buf_reset(out);
@@ -1332,7 +1335,11 @@ static char *push_result(struct job *j, bool ok)
         ig_jsonw_arr_close(&w);
         ig_jsonw_obj_close(&w);
     }
-    if (j->rs) {
+    if (j->rs && j->json && j->cls_span[1]) {
+        /* The same keys the candidate record carries (nothing changes the
+         * classification after it is built): copied, not written again. */
+        ig_jsonw_raw(&w, j->json + j->cls_span[0], j->cls_span[1]);
+    } else if (j->rs) {
         cls_result_json(j->rs, &j->cls, &w);
     }
     ig_jsonw_obj_close(&w);
@@ -1423,14 +1430,18 @@ static void pump(struct gw *g)
 struct push_parse {
     struct gw_batch *b;
     struct connector_sink *sink;
+    size_t cap; /* room in b->items and b->index */
 };
 
 static int push_emit(void *ud, struct ig_item *it)
 {
     struct push_parse *pp = ud;
     struct gw_batch *b = pp->b;
-    b->items = ig_realloc(b->items, (b->nitems + 1) * sizeof(*b->items));
-    b->index = ig_realloc(b->index, (b->nitems + 1) * sizeof(*b->index));
+    if (b->nitems == pp->cap) {
+        pp->cap = pp->cap ? pp->cap * 2 : 16;
+        b->items = ig_realloc(b->items, pp->cap * sizeof(*b->items));
+        b->index = ig_realloc(b->index, pp->cap * sizeof(*b->index));
+    }
     b->items[b->nitems] = it;
     /* Items come in request order; skipped ones were counted before. */
     b->index[b->nitems] = pp->sink->nitems - 1 + pp->sink->nskipped;

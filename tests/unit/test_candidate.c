@@ -17,6 +17,7 @@
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/item.h"
+#include "core/jsonw.h"
 #include "gateway/candidate.h"
 
 static struct ruleset *g_rs;
@@ -83,6 +84,30 @@ static void classified_record(void **state)
     if (r.top) {
         assert_non_null(strstr(json, "\"code\":\"B"));
     }
+    /* The span names exactly what cls_result_json() writes, in a buffer
+     * that already holds something (offsets are into out). */
+    {
+        struct ig_buf b, want;
+        struct ig_jsonw w;
+        size_t span[2] = {1, 1};
+
+        ig_buf_init(&b, 0);
+        ig_buf_adds(&b, "prefix");
+        c.cls_span = span;
+        assert_int_equal(candidate_json(&c, &b), IG_OK);
+        assert_string_equal(b.data + 6, json);
+        ig_buf_init(&want, 0);
+        ig_jsonw_init(&w, &want);
+        ig_jsonw_obj_open(&w);
+        cls_result_json(g_rs, &r, &w);
+        assert_true(span[0] > 6);
+        assert_int_equal(span[1], want.len - 1);
+        assert_memory_equal(b.data + span[0], want.data + 1, span[1]);
+        assert_int_equal(b.data[span[0] - 1], ',');
+        ig_buf_fini(&want);
+        ig_buf_fini(&b);
+        c.cls_span = NULL;
+    }
     free(json);
     cls_scratch_free(s);
     ig_item_free(it);
@@ -101,6 +126,19 @@ static void unclassified_record(void **state)
     c.id = "0123456789abcdef";
     c.item = it;
     json = record(&c);
+    {
+        /* No classification: an empty span. */
+        struct ig_buf b;
+        size_t span[2] = {1, 1};
+
+        ig_buf_init(&b, 0);
+        c.cls_span = span;
+        assert_int_equal(candidate_json(&c, &b), IG_OK);
+        assert_int_equal(span[0], 0);
+        assert_int_equal(span[1], 0);
+        ig_buf_fini(&b);
+        c.cls_span = NULL;
+    }
     assert_non_null(strstr(json, "\"code\":null,\"name\":null"));
     assert_non_null(strstr(json, "\"external_id\":null"));
     assert_non_null(strstr(json, "\"reports\":1,\"channels\":[\"web\"]"));
