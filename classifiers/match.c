@@ -65,6 +65,7 @@ struct cls_scratch {
     uint32_t *rule_gen;
     uint32_t *cand;
     size_t ncand;
+    uint64_t *cand_bits; /* all zero between calls (sort_cand() clears) */
     double *code_score;
     uint32_t *code_gen;
     uint32_t *touched;
@@ -108,6 +109,7 @@ void cls_scratch_free(struct cls_scratch *s)
     ig_free(s->hits);
     ig_free(s->rule_gen);
     ig_free(s->cand);
+    ig_free(s->cand_bits);
     ig_free(s->code_score);
     ig_free(s->code_gen);
     ig_free(s->touched);
@@ -136,6 +138,8 @@ static void scratch_prepare(struct cls_scratch *s, const struct ruleset *rs)
         size_t n = rs->nrules ? rs->nrules : 1;
         s->rule_gen = ig_realloc(s->rule_gen, n * sizeof(uint32_t));
         s->cand = ig_realloc(s->cand, n * sizeof(uint32_t));
+        ig_free(s->cand_bits);
+        s->cand_bits = ig_calloc((n + 63) / 64, sizeof(uint64_t));
         s->nrules = n;
         reset = true;
     }
@@ -193,6 +197,42 @@ static void on_hit(void *ud, uint32_t lit, size_t end)
         s->hits[s->lit_last[lit]].next = h;
     }
     s->lit_last[lit] = h;
+}
+
+/* Sorts the candidate rules (distinct indexes below nrules) ascending.
+ * A short list by insertion (qsort's merge sort allocates and costs more
+ * than the rest of the evaluation); a long one, typical of a report that
+ * names several hazards, through a bitmap of rule indexes, which comes out
+ * in order and is left all zero again. */
+static void sort_cand(struct cls_scratch *s, size_t nrules)
+{
+    if (s->ncand < 16) {
+        for (size_t i = 1; i < s->ncand; i++) {
+            uint32_t v = s->cand[i];
+            size_t k = i;
+            while (k > 0 && s->cand[k - 1] > v) {
+                s->cand[k] = s->cand[k - 1];
+                k--;
+            }
+            s->cand[k] = v;
+        }
+        return;
+    }
+    for (size_t i = 0; i < s->ncand; i++) {
+        s->cand_bits[s->cand[i] >> 6] |= (uint64_t)1 << (s->cand[i] & 63);
+    }
+    size_t k = 0;
+    for (size_t w = 0; w < (nrules + 63) / 64; w++) {
+        uint64_t b = s->cand_bits[w];
+        if (b == 0) {
+            continue;
+        }
+        s->cand_bits[w] = 0;
+        while (b) {
+            s->cand[k++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+            b &= b - 1;
+        }
+    }
 }
 
 static bool seen(const struct cls_scratch *s, uint32_t lit)
@@ -573,18 +613,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
             s->cand[s->ncand++] = r;
         }
     }
-    /* Rule order makes the fired list deterministic. Insertion sort: the
-     * list is short and mostly in order already (qsort's merge sort
-     * allocates and costs more than the rest of the evaluation). */
-    for (size_t i = 1; i < s->ncand; i++) {
-        uint32_t v = s->cand[i];
-        size_t k = i;
-        while (k > 0 && s->cand[k - 1] > v) {
-            s->cand[k] = s->cand[k - 1];
-            k--;
-        }
-        s->cand[k] = v;
-    }
+    /* Rule order makes the fired list deterministic. */
+    sort_cand(s, rs->nrules);
     /* 3. evaluate candidates */
     struct cls_fired *fired =
         ig_arena_alloc(a, (s->ncand ? s->ncand : 1) * sizeof(*fired));

@@ -35,7 +35,13 @@ struct route_lex {
     size_t n;
     struct route_lex_slot *slots;
     size_t mask; /* slots - 1 (power of two) */
+    /* One bit per BMP code point: set when some word starts with it. Most
+     * characters of a text start no word; the bit says so without a
+     * probe of the slots. Code points above the BMP always probe. */
+    uint64_t *first_bmp; /* ROUTE_LEX_BMP_WORDS words, arena */
 };
+
+#define ROUTE_LEX_BMP_WORDS (0x10000 / 64)
 
 /* Builder: add words, then seal into the arena. */
 struct route_lex_builder {

@@ -80,6 +80,8 @@ void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
     }
     out->slots = ig_arena_zalloc(a, size * sizeof(*out->slots));
     out->mask = size - 1;
+    out->first_bmp =
+        ig_arena_zalloc(a, ROUTE_LEX_BMP_WORDS * sizeof(*out->first_bmp));
     for (size_t i = 0; i < out->n;) {
         uint32_t cp = first_cp(out->e[i].s, out->e[i].len);
         size_t j = i;
@@ -93,6 +95,9 @@ void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
         out->slots[h].cp = cp;
         out->slots[h].first = (uint32_t)i;
         out->slots[h].count = (uint32_t)(j - i);
+        if (cp < 0x10000) {
+            out->first_bmp[cp >> 6] |= (uint64_t)1 << (cp & 63);
+        }
         i = j;
     }
     route_lexb_fini(b);
@@ -152,7 +157,11 @@ void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
         uint32_t cp;
         size_t step = decode(s + i, n - i, &cp);
         const struct route_lex_slot *sl = NULL;
-        if (cp != IG_UTF8_INVALID) {
+        if (cp < 0x10000) {
+            if ((lx->first_bmp[cp >> 6] >> (cp & 63)) & 1) {
+                sl = lookup(lx, cp);
+            }
+        } else if (cp != IG_UTF8_INVALID) {
             sl = lookup(lx, cp);
         }
         size_t skip = 0;
