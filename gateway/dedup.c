@@ -270,6 +270,28 @@ static uint64_t hex64(const char *s)
     return v;
 }
 
+/* Appends "<prefix>:<kind>:<id>" (a key name; printf-free, it is on the
+ * loop thread's path for every item). */
+static void add_key(struct ig_buf *b, const char *prefix, const char *kind,
+                    const char *id)
+{
+    ig_buf_adds(b, prefix);
+    ig_buf_addc(b, ':');
+    ig_buf_adds(b, kind);
+    ig_buf_addc(b, ':');
+    ig_buf_adds(b, id);
+}
+
+/* The same as a new string. */
+static char *key_of(const char *prefix, const char *kind, const char *id)
+{
+    struct ig_buf b;
+
+    ig_buf_init(&b, 0);
+    add_key(&b, prefix, kind, id);
+    return ig_buf_take(&b);
+}
+
 static bool is_hex16(const char *s, size_t n)
 {
     size_t i;
@@ -799,7 +821,7 @@ static void prefetch(struct lbatch *b)
 
         simhash_hex64(b->fetch[i], h);
         offs[i] = keys.len;
-        ig_buf_addf(&keys, "%s:rec:%s", d->prefix, h);
+        add_key(&keys, d->prefix, "rec", h);
     }
     argv[0] = "MGET";
     argl[0] = 4;
@@ -911,7 +933,7 @@ static void on_info(void *ud, int status, const void *reply);
 static void send_info(struct dreq *q)
 {
     struct dedup *d = q->d;
-    char *key = ig_asprintf("%s:cand:%s", d->prefix, q->orig);
+    char *key = key_of(d->prefix, "cand", q->orig);
     const char *argv[4] = {"HMGET", key, "reports", "chans"};
     size_t len[4] = {5, strlen(key), 7, 5};
 
@@ -994,9 +1016,9 @@ static void flush_links(struct dedup *d)
         ig_buf_init(&keys, 0);
         for (k = 0; k < c->n; k++) {
             offs[2 * k] = keys.len;
-            ig_buf_addf(&keys, "%s:cand:%s", d->prefix, c->q[k]->orig);
+            add_key(&keys, d->prefix, "cand", c->q[k]->orig);
             offs[2 * k + 1] = keys.len;
-            ig_buf_addf(&keys, "%s:rec:%s", d->prefix, c->q[k]->orig);
+            add_key(&keys, d->prefix, "rec", c->q[k]->orig);
         }
         offs[2 * c->n] = keys.len;
         for (k = 0; k < c->n; k++) {
@@ -1103,7 +1125,21 @@ static void send_create(struct dreq *q)
     int i;
 
     ig_buf_init(&rec, 0);
-    ig_buf_addf(&rec, "P %lld %s\n", (long long)time(NULL), q->channel);
+    {
+        char t[24];
+        size_t k = sizeof(t);
+        uint64_t v = (uint64_t)time(NULL);
+
+        do {
+            t[--k] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        ig_buf_add(&rec, "P ", 2);
+        ig_buf_add(&rec, t + k, sizeof(t) - k);
+        ig_buf_addc(&rec, ' ');
+        ig_buf_adds(&rec, q->channel);
+        ig_buf_addc(&rec, '\n');
+    }
     if (q->near) {
         ig_buf_add(&rec, q->text, q->text_len);
     }
@@ -1387,10 +1423,10 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
     q->has_text = n.len > 0;
     q->key.exact = simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
     simhash_hex64(q->key.exact, hash);
-    q->exact_key = ig_asprintf("%s:exact:%s", d->prefix, hash);
+    q->exact_key = key_of(d->prefix, "exact", hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
     q->key.id = hex64(q->id);
-    q->rec_key = ig_asprintf("%s:rec:%s", d->prefix, q->id);
+    q->rec_key = key_of(d->prefix, "rec", q->id);
     if (req->ext_id && *req->ext_id) {
         q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix, req->source_id,
                                   req->ext_id);
@@ -1536,7 +1572,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
      * create a key without one only if the record had expired between its
      * creation and its forwarding, which the retention's floor
      * (DEDUP_TTL_MIN_S) rules out. */
-    key = ig_asprintf("%s:rec:%s", d->prefix, id);
+    key = key_of(d->prefix, "rec", id);
     argv[0] = "SETRANGE";
     len[0] = 8;
     argv[1] = key;
