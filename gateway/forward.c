@@ -109,9 +109,9 @@ const struct ig_cfg_field forwarder_cfg_schema[] = {
 /* One record between forwarder_send() and its completion. */
 struct qrec {
     struct qrec *next;
-    struct fwd_rec rec; /* view of the two owned strings below */
-    char *id;           /* owned */
-    char *json;         /* owned */
+    struct fwd_rec rec; /* view of the two strings below */
+    const char *id;     /* in this record's own allocation (qrec_new()) */
+    const char *json;   /* in this record's own allocation */
     forwarder_cb cb;    /* NULL for records replayed from the spool */
     void *ud;
 };
@@ -245,13 +245,34 @@ int64_t forwarder_retry_after_ms(const char *s)
     return 0;
 }
 
+/* One allocation per queued record: the struct, then copies of the id
+ * and the JSON behind it (three mallocs per record showed in profiles).
+ * Zeroed but for the copies. */
+static struct qrec *qrec_new(const char *id, size_t id_len, const char *json,
+                             size_t len)
+{
+    struct qrec *r = ig_malloc(sizeof(*r) + id_len + 1 + len + 1);
+    char *p = (char *)(r + 1);
+
+    memset(r, 0, sizeof(*r));
+    memcpy(p, id, id_len);
+    p[id_len] = '\0';
+    r->id = p;
+    p += id_len + 1;
+    if (len) {
+        memcpy(p, json, len);
+    }
+    p[len] = '\0';
+    r->json = p;
+    r->rec.id = r->id;
+    r->rec.json = r->json;
+    r->rec.len = len;
+    return r;
+}
+
 static void qrec_free(struct qrec *r)
 {
-    if (r) {
-        ig_free(r->id);
-        ig_free(r->json);
-        ig_free(r);
-    }
+    ig_free(r);
 }
 
 static void complete(struct forwarder *f, struct qrec *r, int status)
@@ -678,19 +699,16 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
     b->from_spool = true;
     for (i = 0; i < n; i++) {
         const char *nl = memchr(recs[i].data, '\n', recs[i].len);
-        struct qrec *r = ig_calloc(1, sizeof(*r));
+        struct qrec *r;
 
         if (nl) {
-            r->id = ig_strndup(recs[i].data, (size_t)(nl - recs[i].data));
-            r->rec.len = recs[i].len - (size_t)(nl - recs[i].data) - 1;
-            r->json = ig_strndup(nl + 1, r->rec.len);
+            size_t id_len = (size_t)(nl - recs[i].data);
+
+            r = qrec_new(recs[i].data, id_len, nl + 1,
+                         recs[i].len - id_len - 1);
         } else {
-            r->id = ig_strdup("?");
-            r->json = ig_strndup(recs[i].data, recs[i].len);
-            r->rec.len = recs[i].len;
+            r = qrec_new("?", 1, recs[i].data, recs[i].len);
         }
-        r->rec.id = r->id;
-        r->rec.json = r->json;
         b->q[b->n++] = r;
         b->last_seq = recs[i].seq;
     }
@@ -969,12 +987,7 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
     if (f->pending >= (size_t)f->g.max_queue) {
         return IG_E2BIG;
     }
-    r = ig_calloc(1, sizeof(*r));
-    r->id = ig_strdup(rec->id);
-    r->json = ig_strndup(rec->json, rec->len);
-    r->rec.id = r->id;
-    r->rec.json = r->json;
-    r->rec.len = rec->len;
+    r = qrec_new(rec->id, strlen(rec->id), rec->json, rec->len);
     r->rec.fresh = rec->fresh;
     r->cb = cb;
     r->ud = ud;
