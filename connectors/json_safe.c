@@ -94,10 +94,35 @@ static int read_u(struct jp *p, size_t at, uint32_t *cp)
 }
 
 /* String at p->i (after the opening quote). */
+/* The end of the run from i of string bytes that are copied unchanged:
+ * ASCII from space up but the quote and the backslash, and well-formed
+ * 3-byte sequences whose lead needs no range check (E1..EC, EE, EF: CJK).
+ * Anything else goes through the byte-by-byte rules in string(). */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+{
+    while (i < n) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+        } else if (c >= 0xE1 && c <= 0xEF && c != 0xED && i + 2 < n &&
+                   (u[i + 1] & 0xC0) == 0x80 && (u[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
 static int string(struct jp *p)
 {
     CHK(ig_buf_addc(&p->out, '"'));
     for (;;) {
+        size_t run = plain_run((const unsigned char *)p->s, p->i, p->n);
+        if (run > p->i) {
+            CHK(ig_buf_add(&p->out, p->s + p->i, run - p->i));
+            p->i = run;
+        }
         if (p->i >= p->n) {
             return fail(p, IG_EPARSE, "unterminated string");
         }
