@@ -1484,6 +1484,11 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
     return (struct dedup_prep *)q;
 }
 
+const char *dedup_prep_id(const struct dedup_prep *p)
+{
+    return ((const struct dreq *)p)->id;
+}
+
 void dedup_prep_free(struct dedup_prep *p)
 {
     if (p) {

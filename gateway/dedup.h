@@ -184,6 +184,10 @@ struct dedup_prep;
 struct dedup_prep *dedup_prepare(const struct dedup *d,
                                  const struct dedup_req *req);
 
+/* The candidate id the item will have if it is a new candidate (16 hex
+ * digits). Borrowed from p. */
+const char *dedup_prep_id(const struct dedup_prep *p);
+
 /* Frees a preparation that was not handed to dedup_check_prepared().
  * NULL is a no-op. */
 void dedup_prep_free(struct dedup_prep *p);

@@ -165,6 +165,12 @@ struct job {
     bool truncated;
     struct dedup_prep *prep; /* owned: fingerprints for dedup, made with
                                 the classification */
+    char *pre_json; /* owned: the record as a new candidate, built on the
+                       classify thread (build_record() takes it when the
+                       verdict is exactly that) */
+    size_t pre_len;
+    size_t pre_span[2];
+    char pre_id[DEDUP_ID_LEN + 1]; /* the id it was built with */
 };
 
 struct waiter {
@@ -844,9 +850,30 @@ static void classify_work(struct work *w, void *scratch)
         route_note_location(rt, j->cls.route, it->place, strlen(it->place),
                             it->arena);
     }
-    /* The deduplicator's fingerprints too, while on this thread. */
+    /* The deduplicator's fingerprints too, while on this thread, and the
+     * record as it will be if the item is a new candidate (most are). */
     if (j->g->dedup && goes_on(j)) {
         j->prep = prepare(j->g, it);
+    }
+    if (j->prep) {
+        struct candidate c = {
+            .id = dedup_prep_id(j->prep),
+            .item = it,
+            .rs = j->rs,
+            .cls = &j->cls,
+            .reports = 1,
+            .dedup = "new",
+            .received = it->fetched,
+            .cls_span = j->pre_span,
+        };
+        struct ig_buf out;
+        ig_buf_init(&out, 0);
+        if (candidate_json(&c, &out) == IG_OK && out.len <= GW_RECORD_MAX) {
+            j->pre_len = out.len;
+            j->pre_json = ig_buf_take(&out);
+            snprintf(j->pre_id, sizeof(j->pre_id), "%s", c.id);
+        }
+        ig_buf_fini(&out);
     }
 }
 
@@ -1086,6 +1113,21 @@ static int build_record(struct job *j)
     static const char *dd[] = {"new", "seen", "exact", "near"};
     if (j->update) {
         return build_update(j);
+    }
+    /* A new candidate with one report from its own channel: exactly what
+     * the classify thread built. */
+    const char *ch = j->it->channel;
+    if (j->pre_json && j->verdict == DEDUP_NEW && j->reports == 1 &&
+        strcmp(j->id, j->pre_id) == 0 &&
+        ((j->nchans == 0 && !ch) ||
+         (j->nchans == 1 && ch && strcmp(j->chans[0], ch) == 0))) {
+        memcpy(j->fwd_id, j->id, sizeof(j->id));
+        j->json = j->pre_json;
+        j->json_len = j->pre_len;
+        j->cls_span[0] = j->pre_span[0];
+        j->cls_span[1] = j->pre_span[1];
+        j->pre_json = NULL;
+        return IG_OK;
     }
     struct candidate c = {
         .id = j->id,
@@ -1370,6 +1412,7 @@ static void job_finish(struct job *j, bool ok, bool fresh)
     }
     ruleset_unref(j->rs);
     dedup_prep_free(j->prep);
+    ig_free(j->pre_json);
     ig_item_free(j->it);
     ig_free(j->json);
     ig_free(j);
