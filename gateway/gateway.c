@@ -49,6 +49,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -1121,6 +1122,30 @@ static int build_record(struct job *j)
         strcmp(j->id, j->pre_id) == 0 &&
         ((j->nchans == 0 && !ch) ||
          (j->nchans == 1 && ch && strcmp(j->chans[0], ch) == 0))) {
+#ifndef NDEBUG
+        /* Debug builds (the sanitizer passes of the test suite) check the
+         * shortcut against the loop's own rendering. */
+        struct candidate c2 = {
+            .id = j->id,
+            .item = j->it,
+            .rs = j->rs,
+            .cls = &j->cls,
+            .reports = j->reports,
+            .channels = j->nchans ? j->chans : NULL,
+            .nchannels = j->nchans,
+            .dedup = "new",
+            .received = j->it->fetched,
+        };
+        struct ig_buf o2;
+        ig_buf_init(&o2, 0);
+        candidate_json(&c2, &o2);
+        if (o2.len != j->pre_len || memcmp(o2.data, j->pre_json, o2.len)) {
+            ig_error(GW_COMP, "record built ahead differs: %.*s / %.*s",
+                     (int)o2.len, o2.data, (int)j->pre_len, j->pre_json);
+            abort();
+        }
+        ig_buf_fini(&o2);
+#endif
         memcpy(j->fwd_id, j->id, sizeof(j->id));
         j->json = j->pre_json;
         j->json_len = j->pre_len;
