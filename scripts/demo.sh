@@ -151,7 +151,7 @@ rc=0
 
 # 4. What the district platform would read from the stream.
 n=$(redis-cli -s "$sock" XLEN demo:candidates)
-echo "== $n candidates in stream demo:candidates (XRANGE - +)"
+echo "== $n records in stream demo:candidates (XRANGE - +): candidates, and updates when a later report joined one"
 redis-cli -s "$sock" --raw XRANGE demo:candidates - + >"$tmp/xrange.txt"
 python3 - "$tmp/xrange.txt" "$sock" <<'EOF'
 import json, subprocess, sys
@@ -175,6 +175,17 @@ for line in lines:
         ["redis-cli", "-s", sys.argv[2], "--raw", "HGET",
          "demo:cand:" + c.get("id", ""), "chans"],
         capture_output=True, text=True).stdout.strip().split(",")
+    if c.get("type") == "update":
+        # A later report of a candidate above: its new count and channels.
+        d = c.get("duplicate") or {}
+        print("%s  update: report %s of this candidate (%s, %s duplicate "
+              "from %s)" % (c.get("id"), c.get("reports"),
+                            ",".join(c.get("channels") or []),
+                            d.get("dedup"), d.get("source")))
+        print("    priority: %s  %s" % (
+            (c.get("priority") or {}).get("level") or "normal",
+            "; ".join((c.get("priority") or {}).get("reasons") or [])))
+        continue
     code = c.get("code") or "-"
     prio = (c.get("priority") or {}).get("level") or "normal"
     towns = ",".join(c.get("town") or []) or "-"
