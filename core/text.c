@@ -3,7 +3,7 @@
 
 #include "core/err.h"
 
-size_t ig_utf8_decode(const char *s, size_t n, uint32_t *cp)
+size_t ig_utf8_decode_slow(const char *s, size_t n, uint32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
     unsigned char c = u[0];

@@ -16,11 +16,30 @@
 
 #define IG_UTF8_INVALID 0xFFFFFFFFu
 
+/* The general case of ig_utf8_decode(), out of line. */
+size_t ig_utf8_decode_slow(const char *s, size_t n, uint32_t *cp);
+
 /* Decodes one code point at s (n > 0 bytes available). Returns the number
  * of bytes consumed (1..4, never 0) and sets *cp, or IG_UTF8_INVALID with
  * the length of the maximal invalid subpart (WHATWG/Unicode practice: one
- * U+FFFD per maximal subpart). */
-size_t ig_utf8_decode(const char *s, size_t n, uint32_t *cp);
+ * U+FFFD per maximal subpart). Inline for the two cases that make up
+ * nearly all text here: ASCII, and a 3-byte sequence whose lead needs no
+ * range check on the second byte (E1..EC, EE, EF: all CJK). */
+static inline size_t ig_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] < 0x80) {
+        *cp = u[0];
+        return 1;
+    }
+    if (u[0] >= 0xE1 && u[0] <= 0xEF && u[0] != 0xED && n >= 3 &&
+        (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80) {
+        *cp = ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) |
+              (uint32_t)(u[2] & 0x3F);
+        return 3;
+    }
+    return ig_utf8_decode_slow(s, n, cp);
+}
 /* Encodes cp (must be a valid scalar value) into out[4]; returns 1..4. */
 size_t ig_utf8_encode(uint32_t cp, char out[4]);
 /* True when s[0..n) is valid UTF-8. NUL bytes are valid UTF-8. */

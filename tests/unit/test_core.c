@@ -86,6 +86,33 @@ static void utf8_strict_decoding(void **state)
     assert_false(ig_utf8_valid("a\xFF", 2));
 }
 
+/* The inline fast paths of ig_utf8_decode() agree with the general
+ * decoder on every lead byte with every pair of following bytes, at every
+ * available length. */
+static void utf8_decode_fast_paths_agree(void **state)
+{
+    (void)state;
+    char s[3];
+    for (unsigned a = 0; a < 256; a++) {
+        for (unsigned b = 0; b < 256; b++) {
+            for (unsigned c = 0; c < 256; c += (a >= 0xE0 ? 1 : 85)) {
+                s[0] = (char)a;
+                s[1] = (char)b;
+                s[2] = (char)c;
+                for (size_t n = 1; n <= 3; n++) {
+                    uint32_t x, y;
+                    size_t lx = ig_utf8_decode(s, n, &x);
+                    size_t ly = ig_utf8_decode_slow(s, n, &y);
+                    if (lx != ly || x != y) {
+                        fail_msg("%02x %02x %02x n=%zu: %zu/%x vs %zu/%x", a, b,
+                                 c, n, lx, x, ly, y);
+                    }
+                }
+            }
+        }
+    }
+}
+
 static void utf8_sanitize_replaces_and_drops(void **state)
 {
     (void)state;
@@ -367,6 +394,7 @@ int main(void)
         cmocka_unit_test(buf_cap_is_never_silent),
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
+        cmocka_unit_test(utf8_decode_fast_paths_agree),
         cmocka_unit_test(utf8_sanitize_replaces_and_drops),
         cmocka_unit_test(jsonw_escapes_and_commas),
         cmocka_unit_test(buf_fast_paths_keep_the_cap),
