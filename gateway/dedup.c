@@ -169,7 +169,8 @@ struct dreq {
     void *ud;
     char id[DEDUP_ID_LEN + 1];
     struct nindex_key key;
-    char *rec_key, *seen_key, *exact_key; /* owned */
+    char *exact_key;          /* owned: also holds the next two */
+    char *rec_key, *seen_key; /* in exact_key's block */
     char *channel;                        /* owned */
     char *text;                           /* owned: capped normalised */
     size_t text_len;
@@ -241,9 +242,7 @@ static void decide_ready(struct dedup *d);
 
 static void dreq_free(struct dreq *q)
 {
-    ig_free(q->rec_key);
-    ig_free(q->seen_key);
-    ig_free(q->exact_key);
+    ig_free(q->exact_key); /* rec_key and seen_key live in the same block */
     ig_free(q->channel);
     ig_free(q->text);
     ig_free(q->bigrams);
@@ -1408,42 +1407,59 @@ static void decide_ready(struct dedup *d)
 static void fingerprint(struct dreq *q, const struct dedup_req *req)
 {
     const struct dedup *d = q->d;
-    struct ig_buf n;
+    struct ig_buf n, k;
     char hash[17];
-    size_t cap, i, ncp, cut;
+    size_t cap, i, cut, tl, o_rec, o_seen;
+    const char *text = req->text ? req->text : "";
 
+    /* One allocation for the normalised text (it is never longer than the
+     * input), which then becomes q->text. Past DEDUP_NORM_MAX the prefix
+     * stands for the text (E2BIG). */
+    tl = strlen(text);
     ig_buf_init(&n, DEDUP_NORM_MAX);
-    /* Past DEDUP_NORM_MAX the prefix stands for the text (E2BIG). */
-    simhash_normalise(req->text ? req->text : "",
-                      req->text ? strlen(req->text) : 0, &n);
-    if (n.len == 0) {
-        simhash_normalise(req->title ? req->title : "",
-                          req->title ? strlen(req->title) : 0, &n);
+    ig_buf_reserve(&n, (tl < DEDUP_NORM_MAX ? tl : DEDUP_NORM_MAX) + 1);
+    simhash_normalise(text, tl, &n);
+    if (n.len == 0 && req->title) {
+        simhash_normalise(req->title, strlen(req->title), &n);
     }
     q->has_text = n.len > 0;
     q->key.exact = simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
     simhash_hex64(q->key.exact, hash);
-    q->exact_key = key_of(d->prefix, "exact", hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
     q->key.id = hex64(q->id);
-    q->rec_key = key_of(d->prefix, "rec", q->id);
+    /* The three key names in one block (q->exact_key owns it). */
+    ig_buf_init(&k, 0);
+    add_key(&k, d->prefix, "exact", hash);
+    ig_buf_addc(&k, '\0');
+    o_rec = k.len;
+    add_key(&k, d->prefix, "rec", q->id);
+    ig_buf_addc(&k, '\0');
+    o_seen = k.len;
+    add_key(&k, d->prefix, "seen", req->source_id);
     if (req->ext_id && *req->ext_id) {
-        q->seen_key = ig_asprintf("%s:seen:%s:e:%s", d->prefix, req->source_id,
-                                  req->ext_id);
+        ig_buf_add(&k, ":e:", 3);
+        ig_buf_adds(&k, req->ext_id);
     } else {
-        q->seen_key =
-            ig_asprintf("%s:seen:%s:t:%s", d->prefix, req->source_id, hash);
+        ig_buf_add(&k, ":t:", 3);
+        ig_buf_adds(&k, hash);
     }
+    q->exact_key = ig_buf_take(&k);
+    q->rec_key = q->exact_key + o_rec;
+    q->seen_key = q->exact_key + o_seen;
     /* The capped text for the similarity check. */
     cap =
         ig_utf8_trim_len(n.data ? n.data : "", n.len, (size_t)d->cfg.text_max);
-    q->text = ig_strndup(n.data ? n.data : "", cap);
+    n.len = cap;
+    if (n.data) {
+        n.data[cap] = '\0'; /* a buffer stays NUL-terminated */
+    }
     q->text_len = cap;
+    q->text = ig_buf_take(&n);
     q->nbigrams = simhash_bigrams(q->text, q->text_len, &q->bigrams);
     q->key.sim = simhash_of(q->bigrams, q->nbigrams);
     q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
-    /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points. */
-    ncp = ig_utf8_count(q->text, q->text_len);
+    /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points
+     * (the whole text when it is shorter). */
     cut = 0;
     for (i = 0; i < DEDUP_ANCHOR_CPS && cut < q->text_len; i++) {
         uint32_t cp;
@@ -1451,15 +1467,16 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
         cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
     }
     q->key.head = simhash_hash64(q->text, cut, DEDUP_ANCHOR_SEED);
-    cut = 0;
-    for (i = 0; ncp > DEDUP_ANCHOR_CPS && i < ncp - DEDUP_ANCHOR_CPS; i++) {
-        uint32_t cp;
-
-        cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
+    /* Back from the end over DEDUP_ANCHOR_CPS code points (the text is
+     * valid UTF-8: the normaliser re-encodes what it keeps). */
+    cut = q->text_len;
+    for (i = 0; i < DEDUP_ANCHOR_CPS && cut > 0; i++) {
+        do {
+            cut--;
+        } while (cut > 0 && ((unsigned char)q->text[cut] & 0xC0) == 0x80);
     }
     q->key.tail =
         simhash_hash64(q->text + cut, q->text_len - cut, DEDUP_ANCHOR_SEED + 1);
-    ig_buf_fini(&n);
 }
 
 struct dedup_prep *dedup_prepare(const struct dedup *d,
