@@ -40,7 +40,10 @@ int ig_buf_reserve(struct ig_buf *b, size_t extra)
     if (need <= b->cap) {
         return IG_OK;
     }
-    size_t ncap = b->cap ? b->cap : 64;
+    /* The first allocation is 256 bytes: most buffers end up holding a
+     * key, a line or a short record, and 64 meant two or three reallocs
+     * on the way for each. */
+    size_t ncap = b->cap ? b->cap : 256;
     while (ncap < need) {
         ncap *= 2;
     }

@@ -85,6 +85,9 @@
 /* A candidate record is a few KiB; 1 MiB leaves room for the longest
  * capped text with evidence and still refuses a runaway record. */
 #define GW_RECORD_MAX (1024 * 1024)
+/* A candidate record is its item's title and text plus this much, give or
+ * take (keys, classification, evidence, routing): the first allocation. */
+#define GW_RECORD_SLACK 3072
 /* How soon a job refused for lack of room in a forwarder queue retries. */
 #define GW_FWD_RETRY_MS 50
 /* A pushed item waits this long for Redis (a connection still being made,
@@ -611,6 +614,13 @@ static void push_answer(struct gw *g, struct gw_batch *b)
     if (pc->cb) {
         struct ig_buf out;
         ig_buf_init(&out, 0);
+        /* Up to 256 answers of a few KiB: sized once, not doubled (and
+         * copied) a dozen times. */
+        size_t total = 64;
+        for (size_t i = 0; i < pc->n; i++) {
+            total += (pc->results[i] ? strlen(pc->results[i]) : 4) + 1;
+        }
+        ig_buf_reserve(&out, total);
         ig_buf_adds(&out, "{\"generation\":");
         ig_buf_addf(&out, "%llu", (unsigned long long)g->generation);
         ig_buf_adds(&out, ",\"items\":[");
@@ -869,6 +879,10 @@ static void classify_work(struct work *w, void *scratch)
         };
         struct ig_buf out;
         ig_buf_init(&out, 0);
+        /* Room for the fields, classification and routing at once (a
+         * record of the item's text plus a few KiB): no growth by
+         * doubling from 64 bytes on every item. */
+        ig_buf_reserve(&out, tlen + len + GW_RECORD_SLACK);
         if (candidate_json(&c, &out) == IG_OK && out.len <= GW_RECORD_MAX) {
             j->pre_len = out.len;
             j->pre_json = ig_buf_take(&out);
