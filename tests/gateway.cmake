@@ -14,6 +14,9 @@ set(IG_SIMHASH_SRC ${PROJECT_SOURCE_DIR}/gateway/simhash.c
   ${PROJECT_SOURCE_DIR}/gateway/candidate_id.c)
 ig_add_test(NAME test_simhash SOURCES unit/test_simhash.c ${IG_SIMHASH_SRC}
   LIBS ig_core LABELS unit)
+ig_add_test(NAME test_workpool SOURCES unit/test_workpool.c
+  ${PROJECT_SOURCE_DIR}/gateway/workpool.c LIBS ig_core PkgConfig::LIBEVENT
+  Threads::Threads LABELS unit threads)
 ig_add_test(NAME test_nindex SOURCES unit/test_nindex.c
   ${PROJECT_SOURCE_DIR}/gateway/nindex.c LIBS ig_core LABELS unit)
 ig_add_test(NAME test_spool SOURCES runtime/test_spool.c
