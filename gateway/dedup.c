@@ -628,7 +628,11 @@ static void finish(struct dreq *q, int64_t reports, const char *chans,
         chans = q->channel;
         chans_len = strlen(q->channel);
     }
-    snprintf(buf, sizeof(buf), "%.*s", (int)chans_len, chans);
+    if (chans_len >= sizeof(buf)) {
+        chans_len = sizeof(buf) - 1; /* the first channels are enough */
+    }
+    memcpy(buf, chans, chans_len);
+    buf[chans_len] = '\0';
     for (tok = strtok_r(buf, ",", &save);
          tok && res.nchannels < DEDUP_MAX_CHANNELS;
          tok = strtok_r(NULL, ",", &save)) {

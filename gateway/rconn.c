@@ -39,6 +39,7 @@ enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_LOAD };
 
 struct pend {
     struct rconn *rc;
+    struct pend *next_spare; /* in rc->spare */
     enum pend_kind kind;
     size_t script; /* PEND_SCRIPT, PEND_LOAD */
     rconn_cb cb;
@@ -72,7 +73,36 @@ struct rconn {
     struct event *retry_ev;
     struct event *watch_ev;
     struct ig_buf fmt; /* the command being sent */
+    struct pend *spare; /* finished pends, reused (a few per item) */
+    size_t nspare;
 };
+
+#define RCONN_SPARE_MAX 4096
+
+/* A zeroed pend for rc, from the spares when there are any. */
+static struct pend *pend_get(struct rconn *rc)
+{
+    struct pend *p = rc->spare;
+
+    if (!p) {
+        return ig_calloc(1, sizeof(*p));
+    }
+    rc->spare = p->next_spare;
+    rc->nspare--;
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+static void pend_put(struct rconn *rc, struct pend *p)
+{
+    if (rc->nspare >= RCONN_SPARE_MAX) {
+        ig_free(p);
+        return;
+    }
+    p->next_spare = rc->spare;
+    rc->spare = p;
+    rc->nspare++;
+}
 
 static int64_t mono_ms(void)
 {
@@ -168,7 +198,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
             rc->sha[p->script][0] = '\0';
             st = IG_EAGAIN;
             if (rc->ac) {
-                struct pend *l = ig_calloc(1, sizeof(*l));
+                struct pend *l = pend_get(rc);
 
                 l->rc = rc;
                 l->kind = PEND_LOAD;
@@ -177,7 +207,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                                       rc->scripts[p->script]) == REDIS_OK) {
                     rc->pending++;
                 } else {
-                    ig_free(l);
+                    pend_put(rc, l);
                 }
             }
         }
@@ -186,7 +216,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         p->cb(p->ud, st, st == IG_EAGAIN ? NULL : rep);
         break;
     }
-    ig_free(p);
+    pend_put(rc, p);
 }
 
 static void on_ping(redisAsyncContext *ac, void *r, void *priv)
@@ -276,7 +306,7 @@ static int send_pend(struct rconn *rc, struct pend *p, redisCallbackFn *fn,
     format_cmd(&rc->fmt, argc, argv, len);
     if (redisAsyncFormattedCommand(rc->ac, fn, p, rc->fmt.data, rc->fmt.len) !=
         REDIS_OK) {
-        ig_free(p);
+        pend_put(rc, p);
         return IG_EAGAIN;
     }
     if (rc->pending++ == 0) {
@@ -304,7 +334,7 @@ static void handshake(struct rconn *rc)
         }
         argv[n] = rc->password;
         len[n++] = strlen(rc->password);
-        p = ig_calloc(1, sizeof(*p));
+        p = pend_get(rc);
         p->rc = rc;
         p->kind = PEND_HANDSHAKE;
         send_pend(rc, p, on_reply, n, argv, len);
@@ -317,7 +347,7 @@ static void handshake(struct rconn *rc)
         len[0] = 6;
         argv[1] = db;
         len[1] = strlen(db);
-        p = ig_calloc(1, sizeof(*p));
+        p = pend_get(rc);
         p->rc = rc;
         p->kind = PEND_HANDSHAKE;
         send_pend(rc, p, on_reply, 2, argv, len);
@@ -329,7 +359,7 @@ static void handshake(struct rconn *rc)
         len[1] = 4;
         argv[2] = rc->scripts[i];
         len[2] = strlen(rc->scripts[i]);
-        p = ig_calloc(1, sizeof(*p));
+        p = pend_get(rc);
         p->rc = rc;
         p->kind = PEND_LOAD;
         p->script = i;
@@ -337,7 +367,7 @@ static void handshake(struct rconn *rc)
     }
     argv[0] = "PING";
     len[0] = 4;
-    p = ig_calloc(1, sizeof(*p));
+    p = pend_get(rc);
     p->rc = rc;
     p->kind = PEND_HANDSHAKE;
     send_pend(rc, p, on_ping, 1, argv, len);
@@ -462,6 +492,12 @@ void rconn_free(struct rconn *rc)
     ig_free(rc->target);
     ig_free(rc->sha);
     ig_buf_fini(&rc->fmt);
+    while (rc->spare) {
+        struct pend *p = rc->spare;
+
+        rc->spare = p->next_spare;
+        ig_free(p);
+    }
     ig_free(rc);
 }
 
@@ -473,7 +509,7 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
     if (!rc->ac || rc->freeing) {
         return IG_EAGAIN;
     }
-    p = ig_calloc(1, sizeof(*p));
+    p = pend_get(rc);
     p->rc = rc;
     p->kind = PEND_USER;
     p->cb = cb;
@@ -518,7 +554,7 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
         av[i + 3] = argv[i];
         al[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
     }
-    p = ig_calloc(1, sizeof(*p));
+    p = pend_get(rc);
     p->rc = rc;
     p->kind = PEND_SCRIPT;
     p->script = idx;
