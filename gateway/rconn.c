@@ -266,8 +266,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     }
 }
 
-/* Appends the decimal digits of v. */
-static void put_u(struct ig_buf *b, size_t v)
+/* Writes the decimal digits of v at p; returns the end. */
+static char *put_u(char *p, size_t v)
 {
     char d[24];
     size_t k = sizeof(d);
@@ -276,28 +276,41 @@ static void put_u(struct ig_buf *b, size_t v)
         d[--k] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    ig_buf_add(b, d + k, sizeof(d) - k);
+    memcpy(p, d + k, sizeof(d) - k);
+    return p + (sizeof(d) - k);
 }
 
-/* The command in the Redis protocol, into rc->fmt: hiredis's own
- * formatter (sdscatfmt per argument) was a visible share of the loop
- * thread's time per item. */
+/* The command in the Redis protocol, into b (sized once, then written
+ * directly): hiredis's own formatter (sdscatfmt per argument) was a
+ * visible share of the loop thread's time per item. */
 static void format_cmd(struct ig_buf *b, int argc, const char **argv,
                        const size_t *len)
 {
-    int i;
+    size_t need = 16, i;
+    char *p;
 
-    b->len = 0;
-    ig_buf_addc(b, '*');
-    put_u(b, (size_t)argc);
-    ig_buf_add(b, "\r\n", 2);
-    for (i = 0; i < argc; i++) {
-        ig_buf_addc(b, '$');
-        put_u(b, len[i]);
-        ig_buf_add(b, "\r\n", 2);
-        ig_buf_add(b, argv[i], len[i]);
-        ig_buf_add(b, "\r\n", 2);
+    for (i = 0; i < (size_t)argc; i++) {
+        need += len[i] + 24;
     }
+    b->len = 0;
+    ig_buf_reserve(b, need);
+    p = b->data;
+    *p++ = '*';
+    p = put_u(p, (size_t)argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (i = 0; i < (size_t)argc; i++) {
+        *p++ = '$';
+        p = put_u(p, len[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, argv[i], len[i]);
+        p += len[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    b->len = (size_t)(p - b->data);
+    *p = '\0';
 }
 
 static int send_pend(struct rconn *rc, struct pend *p, redisCallbackFn *fn,
