@@ -77,6 +77,62 @@ static bool valid_channel(const char *c)
     return false;
 }
 
+/* The keys an item may have, found in one walk over its members instead
+ * of one lookup (a walk with a strcmp per member) each. The first member
+ * of a name wins, as with cJSON_GetObjectItemCaseSensitive() (json_safe
+ * has rejected duplicate keys anyway). */
+struct push_keys {
+    const cJSON *id, *title, *text, *channel, *source, *url, *author, *place,
+        *published, *fields;
+};
+
+static void pick(const cJSON **slot, const cJSON *c, const char *name)
+{
+    if (!*slot && strcmp(c->string, name) == 0) {
+        *slot = c;
+    }
+}
+
+static void find_keys(const cJSON *o, struct push_keys *k)
+{
+    memset(k, 0, sizeof(*k));
+    for (const cJSON *c = o->child; c; c = c->next) {
+        if (!c->string) {
+            continue;
+        }
+        switch (c->string[0]) {
+        case 'i':
+            pick(&k->id, c, "id");
+            break;
+        case 't':
+            pick(&k->title, c, "title");
+            pick(&k->text, c, "text");
+            break;
+        case 'c':
+            pick(&k->channel, c, "channel");
+            break;
+        case 's':
+            pick(&k->source, c, "source");
+            break;
+        case 'u':
+            pick(&k->url, c, "url");
+            break;
+        case 'a':
+            pick(&k->author, c, "author");
+            break;
+        case 'p':
+            pick(&k->place, c, "place");
+            pick(&k->published, c, "published");
+            break;
+        case 'f':
+            pick(&k->fields, c, "fields");
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 static int push_one(const cJSON *o, size_t idx, const char *source_id,
                     const char *channel, int64_t now, const char *now_iso,
                     struct connector_sink *sink)
@@ -88,23 +144,22 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
         goto skip;
     }
     it = ig_item_new();
+    struct push_keys k;
+    find_keys(o, &k);
     /* A numeric id keeps its exact digits (json_safe never rounds). */
-    it->ext_id = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "id"), 256);
+    it->ext_id = take_str(it, k.id, 256);
     if (!it->ext_id || !*it->ext_id) {
         snprintf(why, sizeof(why), "item %zu: missing \"id\"", idx);
         goto skip;
     }
-    it->title = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "title"),
-                         PUSH_FIELD_MAX);
-    it->text = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "text"),
-                        PUSH_TEXT_MAX);
+    it->title = take_str(it, k.title, PUSH_FIELD_MAX);
+    it->text = take_str(it, k.text, PUSH_TEXT_MAX);
     if ((!it->title || !*it->title) && (!it->text || !*it->text)) {
         snprintf(why, sizeof(why), "item %zu: needs \"title\" or \"text\"",
                  idx);
         goto skip;
     }
-    const char *ch =
-        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "channel"), 32);
+    const char *ch = take_str(it, k.channel, 32);
     if (ch && !valid_channel(ch)) {
         snprintf(why, sizeof(why),
                  "item %zu: channel must be hotline, letters, media or web",
@@ -112,23 +167,18 @@ static int push_one(const cJSON *o, size_t idx, const char *source_id,
         goto skip;
     }
     it->channel = ch ? ch : ig_item_strdup(it, channel);
-    const char *src =
-        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "source"), 64);
+    const char *src = take_str(it, k.source, 64);
     it->source_id = src && *src ? src : ig_item_strdup(it, source_id);
-    it->url = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "url"),
-                       PUSH_FIELD_MAX);
-    it->author =
-        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "author"), 256);
-    it->place = take_str(it, cJSON_GetObjectItemCaseSensitive(o, "place"),
-                         PUSH_FIELD_MAX);
-    it->published =
-        take_str(it, cJSON_GetObjectItemCaseSensitive(o, "published"), 64);
+    it->url = take_str(it, k.url, PUSH_FIELD_MAX);
+    it->author = take_str(it, k.author, 256);
+    it->place = take_str(it, k.place, PUSH_FIELD_MAX);
+    it->published = take_str(it, k.published, 64);
     if (!it->published) {
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "no published time");
     }
     it->fetched = ig_item_strdup(it, now_iso);
     it->fetched_ts = now;
-    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(o, "fields");
+    const cJSON *fields = k.fields;
     size_t nf = 0;
     const cJSON *f = NULL;
     cJSON_ArrayForEach(f, fields)

@@ -886,7 +886,10 @@ static void classify_work(struct work *w, void *scratch)
         if (candidate_json(&c, &out) == IG_OK && out.len <= GW_RECORD_MAX) {
             j->pre_len = out.len;
             j->pre_json = ig_buf_take(&out);
-            snprintf(j->pre_id, sizeof(j->pre_id), "%s", c.id);
+            /* A bounded copy (what snprintf "%s" did, without printf). */
+            size_t n = strnlen(c.id, sizeof(j->pre_id) - 1);
+            memcpy(j->pre_id, c.id, n);
+            j->pre_id[n] = '\0';
         }
         ig_buf_fini(&out);
     }

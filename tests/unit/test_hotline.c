@@ -19,6 +19,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/json_safe.h"
+#include "connectors/push.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -417,6 +418,83 @@ static void json_safe_duplicate_keys(void **state)
         json_safe_parse(fine, strlen(fine), 0, &root, &rep, err, sizeof(err)),
         IG_OK);
     cJSON_Delete(root);
+}
+
+struct pushed {
+    struct ig_item *v[8];
+    size_t n;
+};
+
+static int keep_pushed(void *ud, struct ig_item *it)
+{
+    struct pushed *p = ud;
+    assert_true(p->n < 8);
+    p->v[p->n++] = it;
+    return IG_OK;
+}
+
+/* Every key of a pushed item lands in its field, whatever the member
+ * order; near-miss names are ignored; unusable items are skipped with
+ * their 1-based index. */
+static void push_items_keys(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "[{\"id\":\"A-1\",\"title\":\"井盖\",\"text\":\"t1\","
+        "\"channel\":\"web\",\"source\":\"s1\",\"url\":\"http://x/1\","
+        "\"author\":\"王\",\"place\":\"徐泾镇\","
+        "\"published\":\"2024-05-01T09:30:00+08:00\","
+        "\"fields\":{\"k\":\"v\",\"n\":12}},"
+        "{\"title\":\"no id\"},"
+        "{\"id\":2,\"text\":\"\\uFFFD bad\"},"
+        "{\"id\":\"C\",\"text\":\"x\",\"channel\":\"fax\"},"
+        "{\"id\":\"D\"},"
+        "{\"text\":\"t\",\"id\":\"E\",\"tx\":\"no\",\"title\":\"T2\","
+        "\"publisher\":\"no\",\"plac\":\"no\"}]";
+    struct pushed got = {0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct connector_sink sink = {.emit = keep_pushed, .ud = &got, .diags = &d};
+    assert_int_equal(connector_push_parse(body, sizeof(body) - 1, "push",
+                                          "hotline", 0, &sink),
+                     IG_OK);
+    assert_int_equal(got.n, 3);
+    assert_int_equal(sink.nskipped, 3);
+    assert_int_equal(d.n, 3);
+    assert_int_equal(d.v[0].line, 2);
+    assert_int_equal(d.v[1].line, 4);
+    assert_int_equal(d.v[2].line, 5);
+    const struct ig_item *a = got.v[0];
+    assert_string_equal(a->ext_id, "A-1");
+    assert_string_equal(a->title, "井盖");
+    assert_string_equal(a->text, "t1");
+    assert_string_equal(a->channel, "web");
+    assert_string_equal(a->source_id, "s1");
+    assert_string_equal(a->url, "http://x/1");
+    assert_string_equal(a->author, "王");
+    assert_string_equal(a->place, "徐泾镇");
+    assert_string_equal(a->published, "2024-05-01T09:30:00+08:00");
+    assert_string_equal(ig_item_field(a, "k"), "v");
+    assert_string_equal(ig_item_field(a, "n"), "12");
+    assert_int_equal(a->flags, 0);
+    const struct ig_item *b = got.v[1];
+    assert_string_equal(b->ext_id, "2");
+    assert_null(b->title);
+    assert_string_equal(b->channel, "hotline");
+    assert_string_equal(b->source_id, "push");
+    assert_true(b->flags & IG_ITEM_F_REPAIRED);
+    assert_true(b->flags & IG_ITEM_F_NO_DATE);
+    const struct ig_item *e = got.v[2];
+    assert_string_equal(e->ext_id, "E");
+    assert_string_equal(e->title, "T2");
+    assert_string_equal(e->text, "t");
+    assert_null(e->published);
+    assert_null(e->place);
+    assert_string_equal(e->warning, "no published time");
+    for (size_t i = 0; i < got.n; i++) {
+        ig_item_free(got.v[i]);
+    }
+    ig_diags_fini(&d);
 }
 
 static const char *title_of(const char *file, cJSON **root)
@@ -849,6 +927,7 @@ int main(void)
         cmocka_unit_test(hostile_json_validator),
         cmocka_unit_test(hostile_json_values),
         cmocka_unit_test(json_safe_duplicate_keys),
+        cmocka_unit_test(push_items_keys),
         cmocka_unit_test(hostile_json_through_hotline),
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
