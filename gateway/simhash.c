@@ -103,27 +103,50 @@ static uint32_t fold(uint32_t cp)
 int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
 {
     size_t i = 0;
+    int rc = IG_OK;
 
-    while (i < n) {
-        uint32_t cp;
-        char enc[4];
-        size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        size_t m;
-
-        i += k;
-        if (cp == IG_UTF8_INVALID) {
-            continue;
-        }
-        cp = fold(cp);
-        if (is_noise(cp)) {
-            continue;
-        }
-        m = ig_utf8_encode(cp, enc);
-        if (ig_buf_add(out, enc, m) < 0) {
+    /* The output is never longer than the input: reserve once (up to the
+     * buffer's cap) and write directly. */
+    if (ig_buf_reserve(out, n) < 0) {
+        rc = ig_buf_reserve(out, out->max_len > out->len
+                                     ? out->max_len - out->len
+                                     : 0);
+        if (rc < 0) {
             return IG_E2BIG;
         }
+        rc = IG_E2BIG;
+        n = out->max_len - out->len; /* a prefix of the output fits */
     }
-    return IG_OK;
+    while (i < n) {
+        uint32_t cp;
+        size_t k;
+
+        if ((unsigned char)s[i] < 0x80) { /* ASCII: letters and digits */
+            char c = s[i++];
+
+            if (c >= 'A' && c <= 'Z') {
+                c = (char)(c + ('a' - 'A'));
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                continue;
+            }
+            out->data[out->len++] = c;
+            continue;
+        }
+        k = ig_utf8_decode(s + i, n - i, &cp);
+        if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
+            i += k;
+            continue;
+        }
+        if (fold(cp) != cp) {
+            out->len += ig_utf8_encode(fold(cp), out->data + out->len);
+        } else {
+            memcpy(out->data + out->len, s + i, k); /* already valid */
+            out->len += k;
+        }
+        i += k;
+    }
+    out->data[out->len] = '\0';
+    return rc;
 }
 
 /* Bigram sets are kept distinct with a small open-addressing table
