@@ -78,6 +78,7 @@
 #define DEDUP_MAX_CANDS 32 /* possible originals compared per item */
 #define DEDUP_MAX_SKIP 8   /* originals found expired, per item */
 #define DEDUP_INDEX_PAGE 1000
+#define DEDUP_INDEX_TTL_EVERY_S 60
 
 #define D(f) offsetof(struct dedup_cfg, f)
 const struct ig_cfg_field dedup_cfg_schema[] = {
@@ -230,6 +231,7 @@ struct dedup {
     bool loaded;      /* the index has been rebuilt from P:index */
     char *load_from;  /* owned: next XRANGE start */
     long load_wait_ms; /* next retry of a failed page */
+    time_t index_ttl_at; /* next EXPIRE of P:index */
     struct ig_buf ixw; /* index entries of the decisions being made */
     size_t ixn;
     struct dedup_stats st;
@@ -1367,11 +1369,19 @@ static void write_index(struct dedup *d)
         argv[k] = d->ixw.data + i * 80;
         len[k++] = 80;
     }
-    if (rconn_cmd(d->rc, on_indexed, NULL, k, argv, len) == IG_OK) {
+    /* The stream's own TTL (the retention, so it goes when writes stop)
+     * needs refreshing once in a while, not with every entry. */
+    if (rconn_cmd(d->rc, on_indexed, NULL, k, argv, len) == IG_OK &&
+        time(NULL) >= d->index_ttl_at) {
         const char *ea[3] = {"EXPIRE", d->index_key, d->ttl};
         size_t el[3] = {6, strlen(d->index_key), strlen(d->ttl)};
 
-        rconn_cmd(d->rc, on_indexed, NULL, 3, ea, el);
+        if (rconn_cmd(d->rc, on_indexed, NULL, 3, ea, el) == IG_OK) {
+            d->index_ttl_at =
+                time(NULL) + (d->ttl_s / 4 < DEDUP_INDEX_TTL_EVERY_S
+                                  ? d->ttl_s / 4
+                                  : DEDUP_INDEX_TTL_EVERY_S);
+        }
     }
     ig_free(argv);
     ig_free(len);
