@@ -577,19 +577,25 @@ static void fail(struct dreq *q, int status)
     dreq_free(q);
 }
 
+/* Appends q to the list head/tail. */
+static void append(struct dreq **head, struct dreq **tail, struct dreq *q)
+{
+    q->next = NULL;
+    if (*tail) {
+        (*tail)->next = q;
+    } else {
+        *head = q;
+    }
+    *tail = q;
+}
+
 /* Queues q for the next lookup. */
 static void enqueue(struct dreq *q)
 {
     struct dedup *d = q->d;
 
     q->st = ST_QUEUED;
-    q->next = NULL;
-    if (d->qtail) {
-        d->qtail->next = q;
-    } else {
-        d->qhead = q;
-    }
-    d->qtail = q;
+    append(&d->qhead, &d->qtail, q);
     event_active(d->flush_ev, 0, 0);
 }
 
@@ -980,16 +986,8 @@ static void on_info(void *ud, int status, const void *reply)
 /* Queues q's link for this decide pass (flush_links() sends them). */
 static void send_link(struct dreq *q)
 {
-    struct dedup *d = q->d;
-
     q->st = ST_WRITE;
-    q->next = NULL;
-    if (d->ltail) {
-        d->ltail->next = q;
-    } else {
-        d->lhead = q;
-    }
-    d->ltail = q;
+    append(&q->d->lhead, &q->d->ltail, q);
 }
 
 /* The links of one script call. */

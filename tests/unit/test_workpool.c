@@ -61,6 +61,18 @@ static void done_fn(struct work *w)
     g_order[g_ndone++] = it->i;
 }
 
+static void submit_all(struct workpool *p, struct item *items)
+{
+    int i;
+
+    for (i = 0; i < N; i++) {
+        items[i].i = i;
+        items[i].w.fn = work_fn;
+        items[i].w.done = done_fn;
+        workpool_submit(p, &items[i].w);
+    }
+}
+
 static void one_worker_keeps_order(void **state)
 {
     struct event_base *base = event_base_new();
@@ -73,12 +85,7 @@ static void one_worker_keeps_order(void **state)
     g_ndone = 0;
     p = workpool_new(base, 1, ctx_new, ctx_free);
     assert_non_null(p);
-    for (i = 0; i < N; i++) {
-        items[i].i = i;
-        items[i].w.fn = work_fn;
-        items[i].w.done = done_fn;
-        workpool_submit(p, &items[i].w);
-    }
+    submit_all(p, items);
     assert_int_equal(g_ndone, 0); /* never from inside submit */
     while (g_ndone < N) {
         event_base_loop(base, EVLOOP_ONCE);
@@ -106,12 +113,7 @@ static void free_completes_the_rest(void **state)
     g_ndone = 0;
     p = workpool_new(base, 3, ctx_new, ctx_free);
     assert_non_null(p);
-    for (i = 0; i < N; i++) {
-        items[i].i = i;
-        items[i].w.fn = work_fn;
-        items[i].w.done = done_fn;
-        workpool_submit(p, &items[i].w);
-    }
+    submit_all(p, items);
     /* No loop turn: everything completes inside free. */
     workpool_free(p);
     assert_int_equal(g_ndone, N);
