@@ -73,19 +73,30 @@ static void submit_all(struct workpool *p, struct item *items)
     }
 }
 
+/* A pool of nthreads on a new base, with N works submitted. */
+static struct workpool *start(struct event_base **base, struct item **items,
+                              size_t nthreads)
+{
+    struct workpool *p;
+
+    *base = event_base_new();
+    *items = calloc(N, sizeof(**items));
+    g_loop = pthread_self();
+    g_ndone = 0;
+    p = workpool_new(*base, nthreads, ctx_new, ctx_free);
+    assert_non_null(p);
+    submit_all(p, *items);
+    return p;
+}
+
 static void one_worker_keeps_order(void **state)
 {
-    struct event_base *base = event_base_new();
-    struct workpool *p;
-    struct item *items = calloc(N, sizeof(*items));
+    struct event_base *base;
+    struct item *items;
+    struct workpool *p = start(&base, &items, 1);
     int i;
 
     (void)state;
-    g_loop = pthread_self();
-    g_ndone = 0;
-    p = workpool_new(base, 1, ctx_new, ctx_free);
-    assert_non_null(p);
-    submit_all(p, items);
     assert_int_equal(g_ndone, 0); /* never from inside submit */
     while (g_ndone < N) {
         event_base_loop(base, EVLOOP_ONCE);
@@ -103,17 +114,12 @@ static void one_worker_keeps_order(void **state)
 
 static void free_completes_the_rest(void **state)
 {
-    struct event_base *base = event_base_new();
-    struct workpool *p;
-    struct item *items = calloc(N, sizeof(*items));
+    struct event_base *base;
+    struct item *items;
+    struct workpool *p = start(&base, &items, 3);
     int i;
 
     (void)state;
-    g_loop = pthread_self();
-    g_ndone = 0;
-    p = workpool_new(base, 3, ctx_new, ctx_free);
-    assert_non_null(p);
-    submit_all(p, items);
     /* No loop turn: everything completes inside free. */
     workpool_free(p);
     assert_int_equal(g_ndone, N);
