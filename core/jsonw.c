@@ -77,8 +77,13 @@ static size_t plain_run(const unsigned char *u, size_t i, size_t n)
         unsigned k = esc_class[u[i]];
         if (k == 0) {
             i++;
-        } else if (k == 1 && i + 2 < n && (u[i + 1] & 0xC0) == 0x80 &&
-                   (u[i + 2] & 0xC0) == 0x80) {
+        } else if (k == 1 && i + 2 < n) {
+            /* Both continuation bytes checked with one load. */
+            uint16_t c;
+            memcpy(&c, u + i + 1, 2);
+            if ((c & 0xC0C0) != 0x8080) {
+                break;
+            }
             i += 3;
         } else {
             break;

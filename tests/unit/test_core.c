@@ -199,6 +199,8 @@ static void jsonw_fast_paths(void **state)
     ig_jsonw_str(&w, "青\xE9\x9D");
     ig_jsonw_str(&w, "\xC3\xA9\xF0\x9F\x98\x80\xE0\xA4\x80\xED\x9F\xBF\x7F");
     ig_jsonw_str(&w, "\xED\xA0\x80!");
+    /* a lead with one continuation byte, then ASCII; then two leads */
+    ig_jsonw_str(&w, "\xE9\x9Dx\xE9\xE9\x9D\x92");
     ig_jsonw_int(&w, INT64_MIN);
     ig_jsonw_int(&w, -5);
     ig_jsonw_uint(&w, UINT64_MAX);
@@ -217,6 +219,7 @@ static void jsonw_fast_paths(void **state)
         b.data, "[\"\",\"青\xEF\xBF\xBD\","
                 "\"\xC3\xA9\xF0\x9F\x98\x80\xE0\xA4\x80\xED\x9F\xBF\\u007f\","
                 "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD!\","
+                "\"\xEF\xBF\xBDx\xEF\xBF\xBD\xE9\x9D\x92\","
                 "-9223372036854775808,-5,18446744073709551615,"
                 "-0,999999,-999999,1e+06,1e+300,2.5,"
                 "{\"q\\\"k\":1,\"\":\"v\"}]");
