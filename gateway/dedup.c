@@ -941,6 +941,8 @@ static void on_created(void *ud, int status, const void *reply);
 static void on_info(void *ud, int status, const void *reply);
 
 /* Reads the original's counts for a SEEN or replayed item. */
+static void flush_links(struct dedup *d);
+
 static void send_info(struct dreq *q)
 {
     struct dedup *d = q->d;
@@ -948,6 +950,9 @@ static void send_info(struct dreq *q)
     const char *argv[4] = {"HMGET", key, "reports", "chans"};
     size_t len[4] = {5, strlen(key), 7, 5};
 
+    /* Links decided before this item go first, so the counts it reads
+     * include them (decisions reach Redis in their order). */
+    flush_links(d);
     q->st = ST_WRITE;
     if (rconn_cmd(d->rc, on_info, q, 4, argv, len) < 0) {
         fail(q, IG_EAGAIN);

@@ -619,6 +619,37 @@ static void expired_original_is_forgotten(void **state)
     assert_int_equal(b.res.verdict, DEDUP_NEW);
 }
 
+/* Counts follow the order items were checked in: a repeat of a linked
+ * duplicate, checked right after another duplicate of the same original
+ * (both in flight together), reports the count that includes it. */
+static void counts_follow_check_order(void **state)
+{
+    struct fx *f = *state;
+    const char *text = "沈巷镇沈砖公路边上的一根电线杆被车撞歪了，电线垂得很低";
+    struct dedup_req q = {.source_id = "hl", .channel = "hotline",
+                          .text = text};
+    struct got a, b, g[2];
+
+    a = check(f, "hl", "hotline", "c-1", NULL, text);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    b = check(f, "lt", "letters", "c-2", NULL, text);
+    assert_int_equal(b.res.verdict, DEDUP_EXACT);
+    assert_int_equal(b.res.reports, 2);
+    memset(g, 0, sizeof(g));
+    q.ext_id = "c-3"; /* a third report: linked, count 3 */
+    assert_int_equal(dedup_check(f->d, &q, on_result, &g[0]), IG_OK);
+    q.source_id = "lt"; /* the second one again: seen, count 3 */
+    q.channel = "letters";
+    q.ext_id = "c-2";
+    assert_int_equal(dedup_check(f->d, &q, on_result, &g[1]), IG_OK);
+    wait_for(f->base, &g[0].calls, 1);
+    wait_for(f->base, &g[1].calls, 1);
+    assert_int_equal(g[0].res.verdict, DEDUP_EXACT);
+    assert_int_equal(g[0].res.reports, 3);
+    assert_int_equal(g[1].res.verdict, DEDUP_SEEN);
+    assert_int_equal(g[1].res.reports, 3);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -652,6 +683,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(index_rebuilt_after_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(expired_original_is_forgotten, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(counts_follow_check_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
