@@ -559,8 +559,13 @@ bool dedup_up(const struct dedup *d)
 
 void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
 {
+    uint64_t added = nindex_added(d->ix);
+
     *out = d->st;
     out->inflight = d->inflight;
+    out->index_entries =
+        added < nindex_cap(d->ix) ? added : (uint64_t)nindex_cap(d->ix);
+    out->index_loaded = d->loaded;
     out->reconnects = rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1 : 0;
 }
 

@@ -214,6 +214,8 @@ struct dedup_stats {
     uint64_t reconnects;
     uint64_t near_candidates; /* band hits compared by Jaccard */
     size_t inflight;
+    uint64_t index_entries; /* candidates in the in-memory index */
+    bool index_loaded;      /* rebuilt from Redis (checks wait until) */
 };
 void dedup_get_stats(const struct dedup *d, struct dedup_stats *out);
 

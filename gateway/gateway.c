@@ -441,6 +441,13 @@ static void metrics_setup(struct metrics *m)
          "dedup checks that failed (Redis down, timeout, error reply)"},
         {"intake_redis_reconnects_total", METRICS_COUNTER,
          "reconnections of the dedup connection"},
+        {"intake_dedup_index_entries", METRICS_GAUGE,
+         "recent candidates in the in-memory near-duplicate index"},
+        {"intake_dedup_index_loaded", METRICS_GAUGE,
+         "1 once the index has been rebuilt from Redis (checks wait until "
+         "then)"},
+        {"intake_dedup_comparisons_total", METRICS_COUNTER,
+         "possible originals confirmed or refused by bigram Jaccard"},
         {"intake_forward_delivered_total", METRICS_COUNTER,
          "records acknowledged by each forwarder's target"},
         {"intake_forward_errors_total", METRICS_COUNTER,
@@ -536,6 +543,12 @@ void gw_metrics_text(struct gw *g, struct ig_buf *out)
         metrics_set(g->m, "intake_redis_errors_total", NULL, (double)ds.errors);
         metrics_set(g->m, "intake_redis_reconnects_total", NULL,
                     (double)ds.reconnects);
+        metrics_set(g->m, "intake_dedup_index_entries", NULL,
+                    (double)ds.index_entries);
+        metrics_set(g->m, "intake_dedup_index_loaded", NULL,
+                    ds.index_loaded ? 1 : 0);
+        metrics_set(g->m, "intake_dedup_comparisons_total", NULL,
+                    (double)ds.near_candidates);
     }
     for (size_t i = 0; i < g->nfwd; i++) {
         struct forwarder_stats fs;

@@ -525,6 +525,10 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
     echo "$r" | grep -q '^intake_http_requests_total{path="/v1/items",code="401"} 1$' ||
         fail "metrics http requests: $(echo "$r" | grep http_requests)"
     echo "$r" | grep -q '^intake_redis_up 1$' || fail "metrics redis up"
+    echo "$r" | grep -q '^intake_dedup_index_loaded 1$' ||
+        fail "metrics dedup index loaded"
+    echo "$r" | grep -Eq '^intake_dedup_index_entries [1-9]' ||
+        fail "metrics dedup index entries: $(echo "$r" | grep index_entries)"
     http_call GET /v1/sources | jq -e 'type == "array"' >/dev/null ||
         fail "/v1/sources"
 
