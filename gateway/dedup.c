@@ -99,7 +99,8 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
     {"index_max", IG_CFG_INT, "131072", D(index_max),
      "recent candidates held in the in-memory near-duplicate index", 0, NULL},
     {"near_cache", IG_CFG_SIZE, "16m", D(near_cache),
-     "memory for the bigrams of recent candidates (fewer Redis reads)", 0, NULL},
+     "memory for the bigrams of recent candidates (fewer Redis reads)", 0,
+     NULL},
     {0},
 };
 #undef D
@@ -153,27 +154,19 @@ static const char *const dedup_scripts[] = {link_lua, NULL};
 
 struct lbatch;
 
-/* Where a check is. */
-enum stage {
-    ST_QUEUED, /* waiting for the next lookup batch */
-    ST_LOOKUP, /* in a lookup batch */
-    ST_WRITE,  /* create, link or info sent */
-};
-
 /* One check in flight. */
 struct dreq {
     struct dedup *d;
-    struct dreq *next; /* in d's queue */
-    enum stage st;
-    int rounds; /* lookups so far */
+    struct dreq *next; /* in the lookup or link queue, or a batch */
+    int rounds;        /* lookups so far */
     dedup_cb cb;
     void *ud;
     char id[DEDUP_ID_LEN + 1];
     struct nindex_key key;
     char *exact_key;          /* owned: also holds the next two */
     char *rec_key, *seen_key; /* in exact_key's block */
-    char *channel;                        /* owned */
-    char *text;                           /* owned: capped normalised */
+    char *channel;            /* owned */
+    char *text;               /* owned: capped normalised */
     size_t text_len;
     uint64_t *bigrams; /* owned, distinct */
     size_t nbigrams;
@@ -181,9 +174,9 @@ struct dreq {
     bool has_text;
     bool near;
     /* Lookup answers. */
-    char rec_state; /* own record's state ('P', 'F'), 0: none */
-    char ptr[DEDUP_ID_LEN + 1];   /* seen pointer, "" none */
-    char exact[DEDUP_ID_LEN + 1]; /* owner of the exact text, "" none */
+    char rec_state;                /* own record's state ('P', 'F'), 0: none */
+    char ptr[DEDUP_ID_LEN + 1];    /* seen pointer, "" none */
+    char exact[DEDUP_ID_LEN + 1];  /* owner of the exact text, "" none */
     uint64_t skip[DEDUP_MAX_SKIP]; /* originals found expired */
     size_t nskip;
     uint64_t cand[DEDUP_MAX_CANDS]; /* possible originals found so far */
@@ -194,8 +187,8 @@ struct dreq {
     bool replay;
     char orig[DEDUP_ID_LEN + 1];
     double similarity;
-    int writes;  /* create replies still expected */
-    int wstatus; /* worst create status */
+    int writes;   /* create replies still expected */
+    int wstatus;  /* worst create status */
     bool got_rec; /* the record's SET answered */
     bool refused; /* create: the record existed (SET NX refused) */
 };
@@ -228,11 +221,11 @@ struct dedup {
     char ttl[24];
     size_t inflight;
     struct nindex *ix;
-    bool loaded;      /* the index has been rebuilt from P:index */
-    char *load_from;  /* owned: next XRANGE start */
-    long load_wait_ms; /* next retry of a failed page */
+    bool loaded;         /* the index has been rebuilt from P:index */
+    char *load_from;     /* owned: next XRANGE start */
+    long load_wait_ms;   /* next retry of a failed page */
     time_t index_ttl_at; /* next EXPIRE of P:index */
-    struct ig_buf ixw; /* index entries of the decisions being made */
+    struct ig_buf ixw;   /* index entries of the decisions being made */
     size_t ixn;
     struct dedup_stats st;
 };
@@ -331,7 +324,7 @@ static void on_loaded(void *ud, int status, const void *reply)
 {
     struct dedup *d = ud;
     const redisReply *r = reply;
-    size_t i, j, n = 0;
+    size_t i, j;
     const char *last = NULL;
     size_t last_len = 0;
 
@@ -391,7 +384,6 @@ static void on_loaded(void *ud, int status, const void *reply)
             k.tail = hex64(v->str + 48);
             k.exact = hex64(v->str + 64);
             nindex_add(d->ix, &k, NULL, 0, false);
-            n++;
         }
     }
     if (r->elements == DEDUP_INDEX_PAGE && last) {
@@ -404,7 +396,6 @@ static void on_loaded(void *ud, int status, const void *reply)
     ig_info("dedup", "near-duplicate index: %llu recent candidates loaded",
             (unsigned long long)nindex_added(d->ix));
     event_active(d->flush_ev, 0, 0);
-    (void)n;
 }
 
 /* Reads the next page of P:index, entries younger than the retention. */
@@ -599,7 +590,6 @@ static void enqueue(struct dreq *q)
 {
     struct dedup *d = q->d;
 
-    q->st = ST_QUEUED;
     append(&d->qhead, &d->qtail, q);
     event_active(d->flush_ev, 0, 0);
 }
@@ -677,7 +667,6 @@ static void send_lookup(struct dedup *d)
 
         d->qhead = q->next;
         q->next = NULL;
-        q->st = ST_LOOKUP;
         b->q[b->n++] = q;
     }
     if (!d->qhead) {
@@ -843,8 +832,7 @@ static void prefetch(struct lbatch *b)
     argl[0] = 4;
     for (i = 0; i < b->nfetch; i++) {
         argv[i + 1] = keys.data + offs[i];
-        argl[i + 1] =
-            (i + 1 < b->nfetch ? offs[i + 1] : keys.len) - offs[i];
+        argl[i + 1] = (i + 1 < b->nfetch ? offs[i + 1] : keys.len) - offs[i];
     }
     b->fetching = true;
     if (rconn_cmd(d->rc, on_texts, b, (int)b->nfetch + 1, argv, argl) < 0) {
@@ -958,7 +946,6 @@ static void send_info(struct dreq *q)
     /* Links decided before this item go first, so the counts it reads
      * include them (decisions reach Redis in their order). */
     flush_links(d);
-    q->st = ST_WRITE;
     if (rconn_cmd(d->rc, on_info, q, 4, argv, len) < 0) {
         fail(q, IG_EAGAIN);
     }
@@ -996,7 +983,6 @@ static void on_info(void *ud, int status, const void *reply)
 /* Queues q's link for this decide pass (flush_links() sends them). */
 static void send_link(struct dreq *q)
 {
-    q->st = ST_WRITE;
     append(&q->d->lhead, &q->d->ltail, q);
 }
 
@@ -1054,8 +1040,8 @@ static void flush_links(struct dedup *d)
             argv[a] = c->q[k]->channel;
             len[a++] = strlen(c->q[k]->channel);
         }
-        if (rconn_script(d->rc, 0, on_links, c, (int)(3 * c->n), a, argv,
-                         len) < 0) {
+        if (rconn_script(d->rc, 0, on_links, c, (int)(3 * c->n), a, argv, len) <
+            0) {
             for (k = 0; k < c->n; k++) {
                 fail(c->q[k], IG_EAGAIN);
             }
@@ -1156,7 +1142,6 @@ static void send_create(struct dreq *q)
     if (q->near) {
         ig_buf_add(&rec, q->text, q->text_len);
     }
-    q->st = ST_WRITE;
     q->writes = 0;
     q->wstatus = IG_OK;
     q->got_rec = false;
@@ -1445,7 +1430,8 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req)
         simhash_normalise(req->title, strlen(req->title), &n);
     }
     q->has_text = n.len > 0;
-    q->key.exact = simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
+    q->key.exact =
+        simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
     simhash_hex64(q->key.exact, hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
     q->key.id = hex64(q->id);

@@ -1952,9 +1952,9 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     g->state_dir = gw_conf_path(conf, conf->gw.state_dir);
     g->scratch = cls_scratch_new();
     if (conf->gw.classify_threads > 0) {
-        g->pool = workpool_new(loop_base(g->loop),
-                               (size_t)conf->gw.classify_threads,
-                               scratch_new, scratch_free);
+        g->pool =
+            workpool_new(loop_base(g->loop), (size_t)conf->gw.classify_threads,
+                         scratch_new, scratch_free);
         if (!g->pool) {
             ig_warn(GW_COMP, "classify threads unavailable: classifying on "
                              "the event loop");

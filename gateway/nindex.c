@@ -6,17 +6,7 @@
 
 #include "core/mem.h"
 
-enum {
-    CH_B0,
-    CH_B1,
-    CH_B2,
-    CH_B3,
-    CH_HEAD,
-    CH_TAIL,
-    CH_EXACT,
-    CH_ID,
-    CH_N
-};
+enum { CH_B0, CH_B1, CH_B2, CH_B3, CH_HEAD, CH_TAIL, CH_EXACT, CH_ID, CH_N };
 
 #define SMALL_BITS 16 /* band values are 16 bits; anchors use 16 too */
 
@@ -32,7 +22,7 @@ struct ent {
 
 struct nindex {
     struct ent *ring;
-    size_t mask; /* cap - 1 */
+    size_t mask;  /* cap - 1 */
     uint32_t seq; /* of the next entry */
     uint64_t added;
     uint32_t *small[6]; /* bands 0-3, head, tail: 65536 heads each */
@@ -133,8 +123,7 @@ static const struct ent *live(const struct nindex *ix, uint32_t p)
 }
 
 /* Copies features into the ring for e (when they fit the cache). */
-static void keep(struct nindex *ix, struct ent *e, const uint64_t *f,
-                 size_t n)
+static void keep(struct nindex *ix, struct ent *e, const uint64_t *f, size_t n)
 {
     size_t at;
 
@@ -223,9 +212,9 @@ size_t nindex_query(const struct nindex *ix, const struct nindex_key *k,
 }
 
 size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
-                          int max_bits, size_t per_bucket,
-                          const uint64_t *skip, size_t nskip, uint64_t since,
-                          uint64_t *out, size_t max)
+                          int max_bits, size_t per_bucket, const uint64_t *skip,
+                          size_t nskip, uint64_t since, uint64_t *out,
+                          size_t max)
 {
     /* Entries newer than since are the ix->added - since newest. */
     uint64_t fresh = ix->added - since;

@@ -77,9 +77,9 @@ size_t nindex_query(const struct nindex *ix, const struct nindex_key *k,
 /* The same, only among entries added after the first `since` (a value of
  * nindex_added()): what a query made then has not seen. */
 size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
-                          int max_bits, size_t per_bucket,
-                          const uint64_t *skip, size_t nskip, uint64_t since,
-                          uint64_t *out, size_t max);
+                          int max_bits, size_t per_bucket, const uint64_t *skip,
+                          size_t nskip, uint64_t since, uint64_t *out,
+                          size_t max);
 
 /* The newest candidate with exact hash h other than self and the ids in
  * skip[0..nskip): true and *id, or false. */

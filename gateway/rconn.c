@@ -72,7 +72,7 @@ struct rconn {
     uint64_t connects;
     struct event *retry_ev;
     struct event *watch_ev;
-    struct ig_buf fmt; /* the command being sent */
+    struct ig_buf fmt;  /* the command being sent */
     struct pend *spare; /* finished pends, reused (a few per item) */
     size_t nspare;
 };

@@ -108,9 +108,8 @@ int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
     /* The output is never longer than the input: reserve once (up to the
      * buffer's cap) and write directly. */
     if (ig_buf_reserve(out, n) < 0) {
-        rc = ig_buf_reserve(out, out->max_len > out->len
-                                     ? out->max_len - out->len
-                                     : 0);
+        rc = ig_buf_reserve(
+            out, out->max_len > out->len ? out->max_len - out->len : 0);
         if (rc < 0) {
             return IG_E2BIG;
         }
@@ -241,10 +240,9 @@ static pthread_once_t spread_once = PTHREAD_ONCE_INIT;
 static void spread_init(void)
 {
     for (unsigned x = 0; x < 256; x++) {
-        spread[x] =
-            (((uint64_t)(x & 0x7f) * 0x0002040810204081ULL) &
-             0x0101010101010101ULL) |
-            (uint64_t)((x >> 7) & 1) << 56;
+        spread[x] = (((uint64_t)(x & 0x7f) * 0x0002040810204081ULL) &
+                     0x0101010101010101ULL) |
+                    (uint64_t)((x >> 7) & 1) << 56;
     }
 }
 

@@ -25,17 +25,16 @@ struct workpool;
 /* One unit of work, owned by the submitter (embed it in the job) and left
  * alone between workpool_submit() and the call of done. */
 struct work {
-    struct work *next;               /* the pool's */
+    struct work *next;                            /* the pool's */
     void (*fn)(struct work *w, void *thread_ctx); /* on a worker */
-    void (*done)(struct work *w);    /* then on the loop thread */
+    void (*done)(struct work *w);                 /* then on the loop thread */
 };
 
 /* Starts nthreads (>= 1) workers, each with ctx_new()'s context (freed with
  * ctx_free at the end). Returns NULL when a thread or the eventfd cannot
  * be created (the caller then works inline). */
 struct workpool *workpool_new(struct event_base *base, size_t nthreads,
-                              void *(*ctx_new)(void),
-                              void (*ctx_free)(void *));
+                              void *(*ctx_new)(void), void (*ctx_free)(void *));
 
 /* Queues w. Never fails; done(w) is called later on the loop thread, never
  * from inside this call. */

@@ -626,8 +626,8 @@ static void counts_follow_check_order(void **state)
 {
     struct fx *f = *state;
     const char *text = "沈巷镇沈砖公路边上的一根电线杆被车撞歪了，电线垂得很低";
-    struct dedup_req q = {.source_id = "hl", .channel = "hotline",
-                          .text = text};
+    struct dedup_req q = {
+        .source_id = "hl", .channel = "hotline", .text = text};
     struct got a, b, g[2];
 
     a = check(f, "hl", "hotline", "c-1", NULL, text);
