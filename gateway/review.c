@@ -185,23 +185,27 @@ static void on_added(void *ud, int status, const void *reply)
     ig_free(f);
 }
 
-/* Sends up to REVIEW_BATCH waiting adds as one script call. */
+/* Sends up to REVIEW_BATCH waiting adds (r->head is not NULL) as one
+ * script call. */
 static void send_some(struct review *r)
 {
     const char *argv[3 + 2 * REVIEW_BATCH];
     size_t len[3 + 2 * REVIEW_BATCH];
     struct flight *f = ig_calloc(1, sizeof(*f));
-    struct add *a, *last = NULL;
-    int k = 0, n = 0;
+    struct add *last = r->head;
+    int k = 0, n = 1;
 
     argv[k++] = r->key;
     argv[k++] = r->ttl;
     argv[k++] = r->max;
     f->adds = r->head;
-    for (a = r->head; a && n < REVIEW_BATCH; a = a->next, n++) {
-        argv[k++] = a->sc;
-        argv[k++] = a->id;
-        last = a;
+    argv[k++] = last->sc;
+    argv[k++] = last->id;
+    while (last->next && n < REVIEW_BATCH) {
+        last = last->next;
+        argv[k++] = last->sc;
+        argv[k++] = last->id;
+        n++;
     }
     r->head = last->next;
     last->next = NULL;
