@@ -2,11 +2,12 @@
  * workpool.h).
  *
  * Two lists under one mutex: the queue workers take from, and the
- * completions the loop drains. A worker writes the eventfd only when it
- * makes the completion list non-empty, and the loop drains the whole list
- * per wake-up, so a busy pool costs one syscall per batch of items, not
- * per item; likewise a submit signals the condition only when a worker is
- * idle.
+ * completions the loop drains. While work is queued a worker writes the
+ * eventfd once per WORKPOOL_WAKE_EVERY completions, and at once when it
+ * runs out of work; the loop drains the whole list per wake-up. So a busy
+ * pool costs one syscall per batch of items, not per item, and no
+ * completion waits longer than that many items' work; likewise a submit
+ * signals the condition only when a worker is idle.
  */
 #include "gateway/workpool.h"
 
@@ -22,12 +23,16 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+#define WORKPOOL_WAKE_EVERY 32
+
 struct workpool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct work *qhead, *qtail; /* waiting for a worker */
     struct work *dhead, *dtail; /* finished, waiting for the loop */
     size_t idle;                /* workers waiting on cv */
+    size_t unseen;              /* completions since the last wake-up */
+    bool signaled;              /* a wake-up is written, not drained */
     bool stopping;
     int efd;
     struct event *ev;
@@ -74,8 +79,18 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&p->mu);
         w->fn(w, ctx);
         pthread_mutex_lock(&p->mu);
-        wake = p->dhead == NULL;
+        /* Wake the loop when this worker runs out of work, and otherwise
+         * every WORKPOOL_WAKE_EVERY completions (a write and a loop
+         * wake-up per item cost more than classifying a short one) —
+         * unless a wake-up is pending already: the loop's drain takes the
+         * whole list, this completion included. */
         push(&p->dhead, &p->dtail, w);
+        p->unseen++;
+        wake = !p->signaled && (!p->qhead || p->unseen >= WORKPOOL_WAKE_EVERY);
+        if (wake) {
+            p->signaled = true;
+            p->unseen = 0;
+        }
         if (wake) {
             uint64_t one = 1;
 
@@ -100,6 +115,7 @@ static void drain(struct workpool *p)
     pthread_mutex_lock(&p->mu);
     w = p->dhead;
     p->dhead = p->dtail = NULL;
+    p->signaled = false;
     pthread_mutex_unlock(&p->mu);
     while (w) {
         struct work *next = w->next;
