@@ -1224,7 +1224,7 @@ static int confirm(struct dreq *q)
 
     candidates(q);
     for (i = 0; i < q->ncand; i++) {
-        size_t nk, small, inter;
+        size_t nk, small, inter, need;
         const uint64_t *k = nindex_feats(d->ix, q->cand[i], &nk);
         double j;
         bool same;
@@ -1235,11 +1235,20 @@ static int confirm(struct dreq *q)
         if (!q->bset) {
             q->bset = simhash_set_new(q->bigrams, q->nbigrams);
         }
-        j = simhash_set_jaccard(q->bset, k, nk);
         d->st.near_candidates++;
-        /* |A n B| from J = I / (|A| + |B| - I). */
-        inter = (size_t)(j * (double)(q->nbigrams + nk) / (1.0 + j) + 0.5);
+        /* The overlap either test needs: J = I / (|A| + |B| - I) >= t
+         * means I >= t (|A| + |B|) / (1 + t); containment means
+         * I >= DEDUP_CONTAIN |smaller| (for a smaller set of at least
+         * DEDUP_CONTAIN_MIN). Counting stops once neither can be met. */
         small = nk < q->nbigrams ? nk : q->nbigrams;
+        need = (size_t)(d->cfg.near_jaccard * (double)(q->nbigrams + nk) /
+                        (1.0 + d->cfg.near_jaccard));
+        if (small >= DEDUP_CONTAIN_MIN &&
+            (size_t)(DEDUP_CONTAIN * (double)small) < need) {
+            need = (size_t)(DEDUP_CONTAIN * (double)small);
+        }
+        inter = simhash_set_overlap(q->bset, k, nk, need);
+        j = (double)inter / (double)(q->nbigrams + nk - inter);
         same = j >= d->cfg.near_jaccard ||
                (small >= DEDUP_CONTAIN_MIN &&
                 (double)inter >= DEDUP_CONTAIN * (double)small);

@@ -344,16 +344,16 @@ void simhash_set_free(struct simhash_set *s)
     ig_free(s);
 }
 
-double simhash_set_jaccard(const struct simhash_set *s, const uint64_t *b,
-                           size_t nb)
+size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
+                           size_t nb, size_t need)
 {
     size_t i, inter = 0;
 
-    if (s->n == 0 && nb == 0) {
-        return 1.0;
-    }
     for (i = 0; i < nb; i++) {
+        if (inter + (nb - i) < need) {
+            break; /* the rest cannot make up the difference */
+        }
         inter += set_has(s->t, s->mask, b[i]);
     }
-    return (double)inter / (double)(s->n + nb - inter);
+    return inter;
 }

@@ -53,17 +53,19 @@ uint64_t simhash_of(const uint64_t *keys, size_t n);
 double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
                        size_t nb);
 
-/* A key set built once for many Jaccard comparisons against it (an item
- * against each of its possible originals). */
+/* A key set built once for many comparisons against it (an item against
+ * each of its possible originals). */
 struct simhash_set;
 
 /* Builds the set of the n distinct keys (copied). */
 struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n);
 void simhash_set_free(struct simhash_set *s);
 
-/* simhash_jaccard() of the set and b[0..nb) (distinct keys). */
-double simhash_set_jaccard(const struct simhash_set *s, const uint64_t *b,
-                           size_t nb);
+/* Keys the set and b[0..nb) share — exactly, when that is at least need;
+ * otherwise some number below need (counting stops as soon as need can no
+ * longer be reached). */
+size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
+                           size_t nb, size_t need);
 
 /* Band i (0..3) of h: bits 16i..16i+15. */
 static inline unsigned simhash_band(uint64_t h, unsigned i)

@@ -146,6 +146,17 @@ static void jaccard_matches_brute_force(void **state)
         if (na + nb > 0) {
             assert_true(j == (double)inter / (double)(na + nb - inter));
         }
+        /* The prebuilt set: the exact overlap when it reaches need, less
+         * than need otherwise. */
+        {
+            struct simhash_set *set = simhash_set_new(ka, na);
+
+            assert_int_equal(simhash_set_overlap(set, kb, nb, 0), inter);
+            assert_int_equal(simhash_set_overlap(set, kb, nb, inter), inter);
+            assert_true(simhash_set_overlap(set, kb, nb, inter + 1) <
+                        inter + 1);
+            simhash_set_free(set);
+        }
         ig_free(ka);
         ig_free(kb);
     }
