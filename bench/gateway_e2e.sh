@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gateway_e2e.sh — gateway end-to-end benchmark against a real redis-server.
 #
-#   bench/gateway_e2e.sh [ITEMS] [BUILD_DIR]
+#   bench/gateway_e2e.sh [ITEMS] [BUILD_DIR] [RUNS]
 #
 # For Redis without persistence and then with AOF (appendfsync everysec,
 # the durable setting a district would run), prints:
@@ -11,11 +11,14 @@
 #     detection on) + forward (XADD to a stream), items/s and RSS samples.
 # Target: the gateway at >= 50 % of the pipelined client, RSS flat.
 # Wall-clock rates depend on what else runs on the machine; CPU per item
-# (the gateway's and redis-server's) is printed beside them.
+# (the gateway's and redis-server's) is printed beside them. Each mode is
+# run RUNS times (default 3, a fresh redis-server each time) and closes
+# with the medians: pipelined client, gateway, and the runs' ratios.
 set -euo pipefail
 n="${1:-200000}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="${2:-${IG_BUILD_DIR:-$here/build}}"
+runs="${3:-3}"
 bin="$build/bench/bench_gateway_e2e"
 [ -x "$bin" ] || cmake --build "$build" -j2 --target bench_gateway_e2e
 
@@ -60,15 +63,33 @@ listen = ""
 max_push_items = 256
 EOC
 
+rate() { sed -n 's/.* = \([0-9]*\) items\/s.*/\1/p' | head -1; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 for aof in no yes; do
     echo "== redis-server appendonly=$aof$([ $aof = yes ] && echo ' (appendfsync everysec)')"
-    start_redis "$aof"
-    run_measured "$((n / 10))" \
-        "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
-    run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 -p base64
-    redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
-    run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5
-    echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
-    stop_redis
-    rm -rf "$tmp/state"
+    : >"$tmp/base" && : >"$tmp/gw" && : >"$tmp/ratio"
+    for r in $(seq 1 "$runs"); do
+        echo "-- run $r of $runs"
+        start_redis "$aof"
+        run_measured "$((n / 10))" \
+            "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
+        run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 \
+            -p base64 | tee "$tmp/out"
+        b=$(rate <"$tmp/out")
+        redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
+        run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5 |
+            tee "$tmp/out"
+        g=$(rate <"$tmp/out")
+        echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
+        stop_redis
+        rm -rf "$tmp/state"
+        echo "$b" >>"$tmp/base"
+        echo "$g" >>"$tmp/gw"
+        awk -v b="$b" -v g="$g" 'BEGIN { printf "%.3f\n", g / b }' >>"$tmp/ratio"
+        echo "   ratio to the pipelined client: $(tail -1 "$tmp/ratio")"
+    done
+    echo "== medians of $runs (appendonly=$aof): pipelined client" \
+        "$(median <"$tmp/base") items/s, gateway $(median <"$tmp/gw") items/s," \
+        "ratio $(median <"$tmp/ratio") (target >= 0.50)"
 done
