@@ -164,3 +164,62 @@ bool parse_text_eq_nows(const char *a, const char *b)
         b++;
     }
 }
+
+static const char *str_of(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(j, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+size_t parse_zh_each(int (*fn)(void *ud, const struct zh_entry *e), void *ud,
+                     size_t *failures)
+{
+    char path[4096];
+    size_t len, checked = 0;
+    char *text, *save = NULL, *line;
+
+    snprintf(path, sizeof(path), "%s/feeds/zh/expected.jsonl",
+             parse_shared_dir());
+    text = parse_read_file(path, &len);
+    if (!text) {
+        printf("# cannot read %s\n", path);
+        (*failures)++;
+        return 0;
+    }
+    for (line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        struct zh_entry e = {.j = j};
+        char *body;
+        int bad;
+
+        if (!j || !str_of(j, "file")) {
+            printf("# bad manifest line: %.80s\n", line);
+            (*failures)++;
+            cJSON_Delete(j);
+            continue;
+        }
+        e.file = str_of(j, "file");
+        e.url = str_of(j, "url");
+        e.format = str_of(j, "format");
+        e.content_type = str_of(j, "content_type");
+        e.items = cJSON_GetObjectItem(j, "items");
+        snprintf(path, sizeof(path), "%s/feeds/zh/%s", parse_shared_dir(),
+                 e.file);
+        body = parse_read_file(path, &e.len);
+        e.body = body;
+        bad = body ? fn(ud, &e) : 1;
+        if (!body) {
+            printf("# cannot read %s\n", path);
+        }
+        if (bad >= 0) {
+            checked++;
+            *failures += (size_t)bad;
+        }
+        ig_free(body);
+        cJSON_Delete(j);
+    }
+    ig_free(text);
+    return checked;
+}

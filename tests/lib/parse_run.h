@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "connectors/connector.h"
 #include "core/cfg.h"
 #include "core/diag.h"
@@ -43,6 +45,24 @@ char *parse_read_file(const char *path, size_t *len);
  * the compile-time source dir's ../shared. Static buffer. */
 const char *parse_shared_dir(void);
 const char *parse_source_dir(void);
+
+/* One entry of the shared Chinese feed manifest, feeds/zh/expected.jsonl,
+ * with the feed file it names read in. Borrowed for the callback. */
+struct zh_entry {
+    const cJSON *j; /* the manifest line */
+    const char *file, *url, *format;
+    const char *content_type; /* NULL when the manifest has none */
+    const cJSON *items;       /* the expected items */
+    const char *body;         /* the file's bytes */
+    size_t len;
+};
+
+/* Calls fn for every manifest entry; fn returns the failures it found, or
+ * -1 for an entry it does not check. Returns how many entries were checked
+ * and adds their failures to *failures (a manifest that cannot be read
+ * fails, as does a feed file that cannot). */
+size_t parse_zh_each(int (*fn)(void *ud, const struct zh_entry *e), void *ud,
+                     size_t *failures);
 
 /* Compares two texts ignoring all whitespace (ASCII, U+00A0, U+3000). */
 bool parse_text_eq_nows(const char *a, const char *b);

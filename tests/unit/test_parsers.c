@@ -201,87 +201,67 @@ static const struct zh_case zh_cases[] = {
      "link_template = https://xf.qingpu.example/xf/detail?xfbh={id}\n"},
 };
 
+/* One manifest entry of a web board or letters page (others: -1). */
+static int zh_web_letters_one(void *ud, const struct zh_entry *e)
+{
+    const struct zh_case *zc = NULL;
+    size_t bad = 0;
+
+    (void)ud;
+    for (size_t i = 0; i < sizeof(zh_cases) / sizeof(zh_cases[0]); i++) {
+        if (strcmp(zh_cases[i].file, e->file) == 0) {
+            zc = &zh_cases[i];
+        }
+    }
+    if (zc == NULL) {
+        return -1;
+    }
+    struct parse_run r;
+    if (parse_run_init(&r, zc->kind, e->url, zc->config) != IG_OK) {
+        ig_diags_print(&r.diags, stdout);
+        fail_msg("%s: config rejected", e->file);
+    }
+    int rc = parse_run_body(&r, e->body, e->len, e->content_type, e->url);
+    if (rc != IG_OK) {
+        printf("# %s: rc %d %s\n", e->file, rc,
+               r.sink.error ? r.sink.error : "");
+        bad++;
+    }
+    size_t want = (size_t)cJSON_GetArraySize(e->items);
+    if (r.n != want) {
+        printf("# %s: %zu items, want %zu\n", e->file, r.n, want);
+        bad++;
+    }
+    for (size_t i = 0; i < r.n && i < want; i++) {
+        bad += check_item(e->file, i, r.items[i],
+                          cJSON_GetArrayItem(e->items, (int)i), true);
+    }
+    /* Paging: the next list page is what the manifest says. */
+    const cJSON *np = cJSON_GetObjectItem(e->j, "next_page");
+    if (cJSON_IsString(np)) {
+        struct connector_req req;
+        if (!r.c.more || connector_request(&r.c, &req) != IG_OK) {
+            printf("# %s: no next page\n", e->file);
+            bad++;
+        } else {
+            if (strcmp(req.url, np->valuestring) != 0) {
+                printf("# %s: next page %s want %s\n", e->file, req.url,
+                       np->valuestring);
+                bad++;
+            }
+            connector_req_fini(&req);
+        }
+    }
+    parse_run_fini(&r);
+    return (int)bad;
+}
+
 static void zh_web_letters(void **state)
 {
+    size_t bad = 0, done;
+
     (void)state;
-    char path[4096];
-    size_t len;
-    snprintf(path, sizeof(path), "%s/feeds/zh/expected.jsonl",
-             parse_shared_dir());
-    char *text = parse_read_file(path, &len);
-    if (text == NULL) {
-        fail_msg("cannot read %s", path);
-    }
-    size_t done = 0;
-    size_t bad = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        cJSON *j = cJSON_Parse(line);
-        assert_non_null(j);
-        const char *file = cJSON_GetObjectItem(j, "file")->valuestring;
-        const struct zh_case *zc = NULL;
-        for (size_t i = 0; i < sizeof(zh_cases) / sizeof(zh_cases[0]); i++) {
-            if (strcmp(zh_cases[i].file, file) == 0) {
-                zc = &zh_cases[i];
-            }
-        }
-        if (zc == NULL) {
-            cJSON_Delete(j);
-            continue;
-        }
-        const char *url = cJSON_GetObjectItem(j, "url")->valuestring;
-        const cJSON *ctj = cJSON_GetObjectItem(j, "content_type");
-        const cJSON *items = cJSON_GetObjectItem(j, "items");
-        char fpath[4096];
-        snprintf(fpath, sizeof(fpath), "%s/feeds/zh/%s", parse_shared_dir(),
-                 file);
-        size_t blen;
-        char *body = parse_read_file(fpath, &blen);
-        assert_non_null(body);
-        struct parse_run r;
-        if (parse_run_init(&r, zc->kind, url, zc->config) != IG_OK) {
-            ig_diags_print(&r.diags, stdout);
-            fail_msg("%s: config rejected", file);
-        }
-        int rc = parse_run_body(
-            &r, body, blen, cJSON_IsString(ctj) ? ctj->valuestring : NULL, url);
-        if (rc != IG_OK) {
-            printf("# %s: rc %d %s\n", file, rc,
-                   r.sink.error ? r.sink.error : "");
-            bad++;
-        }
-        size_t want = (size_t)cJSON_GetArraySize(items);
-        if (r.n != want) {
-            printf("# %s: %zu items, want %zu\n", file, r.n, want);
-            bad++;
-        }
-        for (size_t i = 0; i < r.n && i < want; i++) {
-            bad += check_item(file, i, r.items[i],
-                              cJSON_GetArrayItem(items, (int)i), true);
-        }
-        /* Paging: the next list page is what the manifest says. */
-        const cJSON *np = cJSON_GetObjectItem(j, "next_page");
-        if (cJSON_IsString(np)) {
-            struct connector_req req;
-            if (!r.c.more || connector_request(&r.c, &req) != IG_OK) {
-                printf("# %s: no next page\n", file);
-                bad++;
-            } else {
-                if (strcmp(req.url, np->valuestring) != 0) {
-                    printf("# %s: next page %s want %s\n", file, req.url,
-                           np->valuestring);
-                    bad++;
-                }
-                connector_req_fini(&req);
-            }
-        }
-        done++;
-        parse_run_fini(&r);
-        ig_free(body);
-        cJSON_Delete(j);
-    }
-    ig_free(text);
+    done = parse_zh_each(zh_web_letters_one, NULL, &bad);
     printf("# zh web/letters: %zu files, %zu failures\n", done, bad);
     assert_int_equal(done, 4);
     assert_int_equal(bad, 0);

@@ -290,122 +290,100 @@ static int64_t iso_ts(const char *s)
     return parse_iso_utc(s);
 }
 
+/* One manifest entry of an RSS, Atom or RDF feed (others: -1). */
+static int zh_feed_one(void *ud, const struct zh_entry *e)
+{
+    size_t bad = 0;
+
+    (void)ud;
+    if (!e->format ||
+        (strcmp(e->format, "rss20") != 0 && strcmp(e->format, "atom10") != 0 &&
+         strcmp(e->format, "rdf") != 0)) {
+        return -1;
+    }
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "rss", e->url, NULL), IG_OK);
+    int rc = parse_run_body(&r, e->body, e->len, e->content_type, e->url);
+    if (rc != IG_OK) {
+        printf("# %s: rc %d: %s\n", e->file, rc,
+               r.sink.error ? r.sink.error : "");
+        bad++;
+    }
+    size_t want = (size_t)cJSON_GetArraySize(e->items);
+    if (r.n != want) {
+        printf("# %s: %zu items, want %zu\n", e->file, r.n, want);
+        bad++;
+    }
+    for (size_t i = 0; i < want && i < r.n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(e->items, (int)i);
+        const struct ig_item *it = r.items[i];
+        const cJSON *v;
+        v = cJSON_GetObjectItem(x, "title");
+        if (!str_eq(it->title, v->valuestring)) {
+            printf("# %s[%zu] title '%s' want '%s'\n", e->file, i,
+                   it->title ? it->title : "(null)", v->valuestring);
+            bad++;
+        }
+        v = cJSON_GetObjectItem(x, "link");
+        if (!str_eq(it->url, cJSON_IsString(v) ? v->valuestring : NULL)) {
+            printf("# %s[%zu] link '%s' want '%s'\n", e->file, i,
+                   it->url ? it->url : "(null)",
+                   cJSON_IsString(v) ? v->valuestring : "(null)");
+            bad++;
+        }
+        v = cJSON_GetObjectItem(x, "id");
+        if (cJSON_IsString(v) && !str_eq(it->ext_id, v->valuestring)) {
+            printf("# %s[%zu] id '%s' want '%s'\n", e->file, i,
+                   it->ext_id ? it->ext_id : "(null)", v->valuestring);
+            bad++;
+        }
+        if (it->ext_id == NULL) {
+            printf("# %s[%zu] no id at all\n", e->file, i);
+            bad++;
+        }
+        v = cJSON_GetObjectItem(x, "published");
+        if (cJSON_IsString(v)) {
+            if (it->published == NULL ||
+                it->published_ts != iso_ts(v->valuestring)) {
+                printf("# %s[%zu] published '%s' want '%s'\n", e->file, i,
+                       it->published ? it->published : "(null)",
+                       v->valuestring);
+                bad++;
+            }
+        } else if (it->published != NULL || !(it->flags & IG_ITEM_F_NO_DATE)) {
+            printf("# %s[%zu] published '%s' want none, flagged\n", e->file, i,
+                   it->published);
+            bad++;
+        }
+        v = cJSON_GetObjectItem(x, "text");
+        if (!parse_text_eq_nows(it->text,
+                                cJSON_IsString(v) ? v->valuestring : NULL)) {
+            printf("# %s[%zu] text '%s'\n#   want '%s'\n", e->file, i,
+                   it->text ? it->text : "(null)",
+                   cJSON_IsString(v) ? v->valuestring : "(null)");
+            bad++;
+        }
+        if (it->text != NULL && !ig_utf8_valid(it->text, strlen(it->text))) {
+            bad++;
+        }
+    }
+    /* A wrong declaration is flagged. */
+    const cJSON *mm = cJSON_GetObjectItem(e->j, "charset_mismatch");
+    if (cJSON_IsTrue(mm) && r.n > 0 &&
+        ig_item_field(r.items[0], "charset_mismatch") == NULL) {
+        printf("# %s: charset mismatch not flagged\n", e->file);
+        bad++;
+    }
+    parse_run_fini(&r);
+    return (int)bad;
+}
+
 static void zh_feeds(void **state)
 {
+    size_t failures = 0, files;
+
     (void)state;
-    char path[4096];
-    size_t len;
-    snprintf(path, sizeof(path), "%s/feeds/zh/expected.jsonl",
-             parse_shared_dir());
-    char *text = parse_read_file(path, &len);
-    if (text == NULL) {
-        fail_msg("cannot read %s", path);
-    }
-    size_t files = 0;
-    size_t failures = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        cJSON *j = cJSON_Parse(line);
-        assert_non_null(j);
-        const char *file = cJSON_GetObjectItem(j, "file")->valuestring;
-        const char *fmt = cJSON_GetObjectItem(j, "format")->valuestring;
-        if (strcmp(fmt, "rss20") != 0 && strcmp(fmt, "atom10") != 0 &&
-            strcmp(fmt, "rdf") != 0) {
-            cJSON_Delete(j);
-            continue;
-        }
-        const char *url = cJSON_GetObjectItem(j, "url")->valuestring;
-        const cJSON *ctj = cJSON_GetObjectItem(j, "content_type");
-        const char *ct = cJSON_IsString(ctj) ? ctj->valuestring : NULL;
-        const cJSON *items = cJSON_GetObjectItem(j, "items");
-        char fpath[4096];
-        snprintf(fpath, sizeof(fpath), "%s/feeds/zh/%s", parse_shared_dir(),
-                 file);
-        size_t blen;
-        char *body = parse_read_file(fpath, &blen);
-        assert_non_null(body);
-        struct parse_run r;
-        assert_int_equal(parse_run_init(&r, "rss", url, NULL), IG_OK);
-        int rc = parse_run_body(&r, body, blen, ct, url);
-        files++;
-        if (rc != IG_OK) {
-            printf("# %s: rc %d: %s\n", file, rc,
-                   r.sink.error ? r.sink.error : "");
-            failures++;
-        }
-        size_t want = (size_t)cJSON_GetArraySize(items);
-        if (r.n != want) {
-            printf("# %s: %zu items, want %zu\n", file, r.n, want);
-            failures++;
-        }
-        for (size_t i = 0; i < want && i < r.n; i++) {
-            const cJSON *e = cJSON_GetArrayItem(items, (int)i);
-            const struct ig_item *it = r.items[i];
-            const cJSON *v;
-            v = cJSON_GetObjectItem(e, "title");
-            if (!str_eq(it->title, v->valuestring)) {
-                printf("# %s[%zu] title '%s' want '%s'\n", file, i,
-                       it->title ? it->title : "(null)", v->valuestring);
-                failures++;
-            }
-            v = cJSON_GetObjectItem(e, "link");
-            if (!str_eq(it->url, cJSON_IsString(v) ? v->valuestring : NULL)) {
-                printf("# %s[%zu] link '%s' want '%s'\n", file, i,
-                       it->url ? it->url : "(null)",
-                       cJSON_IsString(v) ? v->valuestring : "(null)");
-                failures++;
-            }
-            v = cJSON_GetObjectItem(e, "id");
-            if (cJSON_IsString(v) && !str_eq(it->ext_id, v->valuestring)) {
-                printf("# %s[%zu] id '%s' want '%s'\n", file, i,
-                       it->ext_id ? it->ext_id : "(null)", v->valuestring);
-                failures++;
-            }
-            if (it->ext_id == NULL) {
-                printf("# %s[%zu] no id at all\n", file, i);
-                failures++;
-            }
-            v = cJSON_GetObjectItem(e, "published");
-            if (cJSON_IsString(v)) {
-                if (it->published == NULL ||
-                    it->published_ts != iso_ts(v->valuestring)) {
-                    printf("# %s[%zu] published '%s' want '%s'\n", file, i,
-                           it->published ? it->published : "(null)",
-                           v->valuestring);
-                    failures++;
-                }
-            } else if (it->published != NULL ||
-                       !(it->flags & IG_ITEM_F_NO_DATE)) {
-                printf("# %s[%zu] published '%s' want none, flagged\n", file, i,
-                       it->published);
-                failures++;
-            }
-            v = cJSON_GetObjectItem(e, "text");
-            if (!parse_text_eq_nows(it->text, cJSON_IsString(v) ? v->valuestring
-                                                                : NULL)) {
-                printf("# %s[%zu] text '%s'\n#   want '%s'\n", file, i,
-                       it->text ? it->text : "(null)",
-                       cJSON_IsString(v) ? v->valuestring : "(null)");
-                failures++;
-            }
-            if (it->text != NULL &&
-                !ig_utf8_valid(it->text, strlen(it->text))) {
-                failures++;
-            }
-        }
-        /* A wrong declaration is flagged. */
-        const cJSON *mm = cJSON_GetObjectItem(j, "charset_mismatch");
-        if (cJSON_IsTrue(mm) && r.n > 0 &&
-            ig_item_field(r.items[0], "charset_mismatch") == NULL) {
-            printf("# %s: charset mismatch not flagged\n", file);
-            failures++;
-        }
-        parse_run_fini(&r);
-        ig_free(body);
-        cJSON_Delete(j);
-    }
-    ig_free(text);
+    files = parse_zh_each(zh_feed_one, NULL, &failures);
     printf("# zh feeds: %zu files, %zu failures\n", files, failures);
     assert_int_equal(files, 13);
     assert_int_equal(failures, 0);
