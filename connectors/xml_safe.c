@@ -375,16 +375,23 @@ static void copy_error(const xmlError *e, struct xml_safe_info *info)
     info->error_line = e->line;
 }
 
-/* Steps shared by the XML and HTML readers: cap, empty check, charset,
- * repairs, libxml2's int length. On success *text holds the UTF-8 text to
- * parse. */
+/* Steps shared by the XML and HTML readers: their outputs reset (*doc
+ * NULL, info zeroed, errbuf empty, *text initialised: the caller
+ * finalises it), then cap, empty check, charset, repairs, libxml2's int
+ * length. On success *text holds the UTF-8 text to parse. */
 static int gate(const char *body, size_t len, const char *content_type,
                 size_t max_body, enum charset_doc kind, struct ig_buf *text,
-                struct xml_safe_info *info, char *errbuf, size_t errsz)
+                xmlDoc **doc, struct xml_safe_info *info, char *errbuf,
+                size_t errsz)
 {
     struct ig_buf dec;
     int rc;
 
+    xml_safe_init();
+    *doc = NULL;
+    memset(info, 0, sizeof(*info));
+    errbuf[0] = '\0';
+    ig_buf_init(text, 0);
     if (max_body == 0) {
         max_body = XML_SAFE_MAX_BODY;
     }
@@ -444,13 +451,8 @@ int xml_safe_read_xml(const char *body, size_t len, const char *content_type,
     xmlDoc *d = NULL;
     int rc;
 
-    xml_safe_init();
-    *doc = NULL;
-    memset(info, 0, sizeof(*info));
-    errbuf[0] = '\0';
-    ig_buf_init(&text, 0);
-    rc = gate(body, len, content_type, max_body, CHARSET_DOC_XML, &text, info,
-              errbuf, errsz);
+    rc = gate(body, len, content_type, max_body, CHARSET_DOC_XML, &text, doc,
+              info, errbuf, errsz);
     if (rc < 0) {
         goto out;
     }
@@ -502,13 +504,8 @@ int xml_safe_read_html(const char *body, size_t len, const char *content_type,
     xmlDoc *d = NULL;
     int rc;
 
-    xml_safe_init();
-    *doc = NULL;
-    memset(info, 0, sizeof(*info));
-    errbuf[0] = '\0';
-    ig_buf_init(&text, 0);
-    rc = gate(body, len, content_type, max_body, CHARSET_DOC_HTML, &text, info,
-              errbuf, errsz);
+    rc = gate(body, len, content_type, max_body, CHARSET_DOC_HTML, &text, doc,
+              info, errbuf, errsz);
     if (rc < 0) {
         goto out;
     }
