@@ -318,6 +318,16 @@ static void index_entry(struct ig_buf *b, const struct nindex_key *k)
     ig_buf_add(b, h, 16);
 }
 
+/* Logs Redis's answer when it refused a command (IG_EIO); a lost
+ * connection (IG_EAGAIN) is rconn's to report. */
+static void log_refusal(const char *what, int status, const redisReply *r)
+{
+    if (status == IG_EIO) {
+        ig_error("dedup", "redis refused %s: %.200s", what,
+                 r && r->str ? r->str : "?");
+    }
+}
+
 static void load_page(struct dedup *d);
 
 static void on_loaded(void *ud, int status, const void *reply)
@@ -336,10 +346,7 @@ static void on_loaded(void *ud, int status, const void *reply)
 
         /* Checks wait meanwhile; a refusal (an ACL without XRANGE) is
          * logged at every try, the tries spaced out to 30 s. */
-        if (status == IG_EIO) {
-            ig_error("dedup", "reading the near-duplicate index failed: %.200s",
-                     r && r->str ? r->str : "?");
-        }
+        log_refusal("reading the near-duplicate index", status, r);
         d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
         if (d->load_wait_ms > 30000) {
             d->load_wait_ms = 30000;
@@ -856,10 +863,7 @@ static void on_lookup(void *ud, int status, const void *reply)
     if (!d->rc) {
         return; /* dedup_free() fails the batch */
     }
-    if (status == IG_EIO) {
-        ig_error("dedup", "redis refused the lookup: %.200s",
-                 r && r->str ? r->str : "?");
-    }
+    log_refusal("the lookup", status, r);
     if (status == IG_OK &&
         (r->type != REDIS_REPLY_ARRAY || r->elements != 3 * b->n)) {
         ig_error("dedup", "unexpected reply to the lookup");
@@ -1059,10 +1063,7 @@ static void on_links(void *ud, int status, const void *reply)
     const redisReply *r = reply;
     size_t k;
 
-    if (status == IG_EIO) {
-        ig_error("dedup", "redis refused the link script: %.200s",
-                 r && r->str ? r->str : "?");
-    }
+    log_refusal("the link script", status, r);
     if (status == IG_OK &&
         (r->type != REDIS_REPLY_ARRAY || r->elements != c->n)) {
         ig_error("dedup", "unexpected reply to the link script");
@@ -1185,10 +1186,7 @@ static void on_created(void *ud, int status, const void *reply)
 
     q->got_rec = true;
     if (status != IG_OK) {
-        if (status == IG_EIO) {
-            ig_error("dedup", "redis refused a create: %.200s",
-                     r && r->str ? r->str : "?");
-        }
+        log_refusal("a create", status, r);
         if (q->wstatus != IG_EIO) {
             q->wstatus = status;
         }
@@ -1334,10 +1332,7 @@ static void on_indexed(void *ud, int status, const void *reply)
     const redisReply *r = reply;
 
     (void)ud;
-    if (status == IG_EIO) {
-        ig_error("dedup", "redis refused an index write: %.200s",
-                 r && r->str ? r->str : "?");
-    }
+    log_refusal("an index write", status, r);
 }
 
 /* Appends the fingerprints of the candidates just created to P:index:
