@@ -4,22 +4,7 @@
 # set, a missing file, a 1 MiB item, invalid UTF-8, the bundled sample.
 # Needs IG_INTAKE and IG_SOURCE_DIR (set by CTest).
 set -u
-intake=${IG_INTAKE:?}
-src=${IG_SOURCE_DIR:?}
-rules="$src/rules"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {   # check NAME CONDITION...
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok   $name"
-    else
-        echo "FAIL $name"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/lib/cli_check.sh"
 
 "$intake" classify --help >"$tmp/help" 2>&1
 check "help exits 0" test $? -eq 0

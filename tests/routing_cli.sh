@@ -5,22 +5,7 @@
 # give; a broken routing file stops the rule set with file:line:col.
 # Needs IG_INTAKE and IG_SOURCE_DIR (set by CTest), and python3.
 set -u
-intake=${IG_INTAKE:?}
-src=${IG_SOURCE_DIR:?}
-rules="$src/rules"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {   # check NAME CONDITION...
-    name=$1
-    shift
-    if "$@"; then
-        echo "ok   $name"
-    else
-        echo "FAIL $name"
-        fails=$((fails + 1))
-    fi
-}
+. "$(dirname "$0")/lib/cli_check.sh"
 
 cat >"$tmp/in.jsonl" <<'EOF'
 {"id":"r1","title":"路灯不亮","text":"国家会展中心东门外一排路灯晚上都不亮"}
