@@ -642,6 +642,38 @@ char *fixture_http_last_head(struct fixture_http *s, const char *path)
     return h;
 }
 
+const char *fixture_shared_dir(void)
+{
+    const char *s = getenv("IG_SHARED_DIR");
+
+    return s ? s : "/work/shared";
+}
+
+int fixture_http_setup(const char *tag, char *tmp, size_t tmpsz,
+                       struct fixture_http **srv)
+{
+    snprintf(tmp, tmpsz, "/tmp/ig-test-%s-XXXXXX", tag);
+    if (!mkdtemp(tmp)) {
+        return -1;
+    }
+    *srv = fixture_http_start(fixture_shared_dir(), 0);
+    if (!*srv) {
+        return -1;
+    }
+    /* Never through a proxy: the server is on loopback. */
+    setenv("no_proxy", "127.0.0.1", 1);
+    return 0;
+}
+
+int fixture_http_teardown(struct fixture_http *srv, const char *tmp)
+{
+    char cmd[400];
+
+    fixture_http_stop(srv);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 #ifdef FIXTURE_HTTP_MAIN
 static volatile sig_atomic_t quit;
 

@@ -35,12 +35,6 @@
 static struct fixture_http *g_srv;
 static char g_tmp[256];
 
-static const char *shared(void)
-{
-    const char *s = getenv("IG_SHARED_DIR");
-    return s ? s : "/work/shared";
-}
-
 /* --- a scheduler run ----------------------------------------------------- */
 
 struct got {
@@ -564,7 +558,7 @@ static const char *generated_dir(void)
     if (stat(probe, &st) != 0) {
         char cmd[1200];
         snprintf(cmd, sizeof(cmd), "bash %s/hostile/gen.sh %s >/dev/null",
-                 shared(), dir);
+                 fixture_shared_dir(), dir);
         assert_int_equal(system(cmd), 0);
     }
     return dir;
@@ -716,7 +710,7 @@ static void per_host_limit(void **state)
 {
     (void)state;
     struct fixture_http *saved = g_srv;
-    g_srv = fixture_http_start(shared(), 0);
+    g_srv = fixture_http_start(fixture_shared_dir(), 0);
     char *conf = NULL;
     for (int i = 0; i < 5; i++) {
         char id[16];
@@ -780,22 +774,13 @@ static void proxy_from_environment(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_tmp, sizeof(g_tmp), "/tmp/ig-test-fetch-XXXXXX");
-    assert_non_null(mkdtemp(g_tmp));
-    g_srv = fixture_http_start(shared(), 0);
-    assert_non_null(g_srv);
-    /* Never through a proxy: the server is on loopback. */
-    setenv("no_proxy", "127.0.0.1", 1);
-    return 0;
+    return fixture_http_setup("fetch", g_tmp, sizeof(g_tmp), &g_srv);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fixture_http_stop(g_srv);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return fixture_http_teardown(g_srv, g_tmp);
 }
 
 int main(void)

@@ -32,12 +32,6 @@
 static struct fixture_http *g_srv;
 static char g_tmp[256];
 
-static const char *shared(void)
-{
-    const char *s = getenv("IG_SHARED_DIR");
-    return s ? s : "/work/shared";
-}
-
 struct got {
     char *title[64];
     char *id[64];
@@ -227,7 +221,7 @@ static void zh_feeds_over_http(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof(p), "%s/feeds/zh/expected.jsonl", shared());
+    snprintf(p, sizeof(p), "%s/feeds/zh/expected.jsonl", fixture_shared_dir());
     char *text = slurp(p);
     assert_non_null(text);
     size_t done = 0;
@@ -369,21 +363,13 @@ static void web_follow_and_paging_over_http(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_tmp, sizeof(g_tmp), "/tmp/ig-test-feeds-XXXXXX");
-    assert_non_null(mkdtemp(g_tmp));
-    g_srv = fixture_http_start(shared(), 0);
-    assert_non_null(g_srv);
-    setenv("no_proxy", "127.0.0.1", 1);
-    return 0;
+    return fixture_http_setup("feeds", g_tmp, sizeof(g_tmp), &g_srv);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fixture_http_stop(g_srv);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return fixture_http_teardown(g_srv, g_tmp);
 }
 
 int main(void)
