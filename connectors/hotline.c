@@ -37,6 +37,7 @@
 
 #include "connectors/connector.h"
 #include "connectors/connector_int.h"
+#include "connectors/date.h"
 #include "connectors/json_safe.h"
 #include "core/buf.h"
 #include "core/diag.h"
@@ -237,17 +238,6 @@ static int parse_tz(const char *s, int *min)
     return IG_OK;
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* Accepts "2022-09-25 14:30:00", "2022/09/25 14:30", ISO 8601 with T,
  * fractions and Z/+hh:mm, and epoch seconds or milliseconds. Years
  * outside 1990..2100 are rejected: such a time is a bug, not a report. */
@@ -322,7 +312,7 @@ static int parse_time(const char *s, int tz_min, int64_t *out, int *off_out)
     if (mo == 2 && d == 29 && !leap) {
         return IG_EINVAL;
     }
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    int64_t t = date_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     *out = t - (int64_t)off * 60;
     *off_out = off;
     return IG_OK;
