@@ -176,3 +176,14 @@ bool ig_is_cjk(uint32_t cp)
            (cp >= 0x3000 && cp <= 0x303F) ||   /* CJK punctuation */
            (cp >= 0xFF00 && cp <= 0xFFEF);     /* fullwidth forms */
 }
+
+int ig_cp_width(uint32_t cp)
+{
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
+        return 2;
+    }
+    return 1;
+}

@@ -57,5 +57,8 @@ size_t ig_utf8_trim_len(const char *s, size_t n, size_t max);
 /* True for CJK ideographs and CJK punctuation/fullwidth forms used in
  * Chinese text (for "inside a CJK run" decisions). */
 bool ig_is_cjk(uint32_t cp);
+/* Columns cp takes in a terminal: 2 for CJK and full-width forms, else 1
+ * (callers deal with control characters themselves). */
+int ig_cp_width(uint32_t cp);
 
 #endif

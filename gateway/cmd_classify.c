@@ -75,21 +75,6 @@ static void usage(FILE *out)
             cmd_default_rules_dir());
 }
 
-/* Display width of a code point in a terminal (CJK and full-width: 2). */
-static int cp_width(uint32_t cp)
-{
-    if (cp < 0x20) {
-        return 0;
-    }
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
-        return 2;
-    }
-    return 1;
-}
-
 /* Appends s cut to max_cols display columns (with "…" when cut), padded
  * with spaces to pad_cols. Control characters become spaces. */
 static void add_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
@@ -103,7 +88,7 @@ static void add_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
         if (cp == IG_UTF8_INVALID) {
             cp = 0xFFFD;
         }
-        int w = cp < 0x20 ? 1 : cp_width(cp);
+        int w = cp < 0x20 ? 1 : ig_cp_width(cp);
         if (cols + w > max_cols - 1 && i + k < n) {
             ig_buf_adds(b, "\xe2\x80\xa6");
             cols++;

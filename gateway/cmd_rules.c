@@ -524,18 +524,6 @@ static int cmp_conf(const void *a, const void *b)
 
 /* ------------------------------------------------------------ output */
 
-/* Display width of a code point (CJK and full-width: 2). */
-static int cp_width(uint32_t cp)
-{
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
-        return 2;
-    }
-    return 1;
-}
-
 /* Prints s cut to max_cols display columns and padded to pad_cols. */
 static void cell(FILE *out, const char *s, int max_cols, int pad_cols)
 {
@@ -545,7 +533,7 @@ static void cell(FILE *out, const char *s, int max_cols, int pad_cols)
     while (i < n) {
         uint32_t cp;
         size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        int w = cp == IG_UTF8_INVALID ? 1 : cp_width(cp);
+        int w = cp == IG_UTF8_INVALID ? 1 : ig_cp_width(cp);
         if (cols + w > max_cols) {
             break;
         }

@@ -113,6 +113,19 @@ static void utf8_decode_fast_paths_agree(void **state)
     }
 }
 
+/* Terminal columns: CJK ideographs, Hangul and full-width forms take 2. */
+static void cp_widths(void **state)
+{
+    (void)state;
+    assert_int_equal(ig_cp_width('a'), 1);
+    assert_int_equal(ig_cp_width(0x4E2D), 2);  /* 中 */
+    assert_int_equal(ig_cp_width(0xFF21), 2);  /* Ａ */
+    assert_int_equal(ig_cp_width(0xAC00), 2);  /* 가 */
+    assert_int_equal(ig_cp_width(0x20000), 2); /* CJK extension B */
+    assert_int_equal(ig_cp_width(0x00E9), 1);  /* é */
+    assert_int_equal(ig_cp_width(0xFF61), 1);  /* half-width 。 */
+}
+
 static void utf8_sanitize_replaces_and_drops(void **state)
 {
     (void)state;
@@ -407,6 +420,7 @@ int main(void)
         cmocka_unit_test(cfg_reports_every_error),
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(item_fields_and_time),
+        cmocka_unit_test(cp_widths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
