@@ -163,6 +163,103 @@ static void jaccard_matches_brute_force(void **state)
     free(all);
 }
 
+/* SimHash the slow way: 64 signed counters over splitmix64-mixed keys. */
+static uint64_t mix64_ref(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t simhash_naive(const uint64_t *k, size_t n)
+{
+    long c[64] = {0};
+    uint64_t h = 0;
+    size_t i;
+    int b;
+
+    for (i = 0; i < n; i++) {
+        uint64_t f = mix64_ref(k[i]);
+
+        for (b = 0; b < 64; b++) {
+            c[b] += (f >> b) & 1 ? 1 : -1;
+        }
+    }
+    for (b = 0; b < 64; b++) {
+        if (c[b] > 0) {
+            h |= 1ULL << b;
+        }
+    }
+    return h;
+}
+
+/* simhash_bigrams() against a brute-force distinct count and simhash_of()
+ * against the naive SimHash, on texts from empty and one code point to 3000
+ * code points (more than 255 distinct keys: simhash_of()'s byte counters
+ * are emptied on the way; more than the per-thread table holds: the
+ * allocated one), mixing CJK, ASCII and invalid bytes. Many calls in a row
+ * also check that one call's keys never leak into the next's set. */
+static void bigrams_sim_matches_naive(void **state)
+{
+    static char a[16000];
+    uint64_t rng = 7, *k1, sim;
+    int it;
+
+    (void)state;
+    for (it = 0; it < 80; it++) {
+        size_t la = 0, n1, i;
+        int ncp = it < 60 ? it : 300 * (it - 59), alpha = 2 + it * 7 % 900;
+
+        for (i = 0; i < (size_t)ncp; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            if (rng % 11 == 0) {
+                a[la++] = (char)('a' + rng % 26);
+            } else if (rng % 13 == 0) {
+                a[la++] = (char)0xff; /* invalid: skipped */
+            } else {
+                la += ig_utf8_encode(
+                    0x4e00 + (uint32_t)((rng >> 8) % (uint64_t)alpha), a + la);
+            }
+        }
+        n1 = simhash_bigrams(a, la, &k1);
+        {
+            /* The expected keys: adjacent valid code points, first
+             * appearance order, duplicates dropped by a linear search. */
+            static uint64_t want[16000];
+            size_t nw = 0, j = 0, ncps = 0, d;
+            uint32_t prev = 0, cp;
+
+            while (j < la) {
+                j += ig_utf8_decode(a + j, la - j, &cp);
+                if (cp == IG_UTF8_INVALID) {
+                    continue;
+                }
+                if (ncps++ > 0) {
+                    uint64_t k = ((uint64_t)prev << 32) | cp;
+
+                    for (d = 0; d < nw && want[d] != k; d++) {
+                    }
+                    if (d == nw) {
+                        want[nw++] = k;
+                    }
+                }
+                prev = cp;
+            }
+            if (ncps == 1) {
+                want[nw++] = prev;
+            }
+            assert_int_equal(n1, nw);
+            assert_memory_equal(k1, want, nw * sizeof(*want));
+        }
+        sim = simhash_of(k1, n1);
+        assert_true(sim == (n1 ? simhash_naive(k1, n1) : 0));
+        ig_free(k1);
+    }
+}
+
 static void jaccard_separates_reposts_from_neighbours(void **state)
 {
     const char *orig =
@@ -217,6 +314,7 @@ int main(void)
         cmocka_unit_test(bigrams_distinct),
         cmocka_unit_test(jaccard_separates_reposts_from_neighbours),
         cmocka_unit_test(jaccard_matches_brute_force),
+        cmocka_unit_test(bigrams_sim_matches_naive),
         cmocka_unit_test(hash_and_ids_are_deterministic),
     };
 
