@@ -19,6 +19,7 @@
 #include "gateway/rconn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -386,6 +387,106 @@ static void handshake(struct rconn *rc)
     send_pend(rc, p, on_ping, 1, argv, len);
 }
 
+/* Reply objects in one allocation each (hiredis's own take two: the
+ * object and its string, or its element vector): a few replies per item
+ * made their malloc/free pairs a visible share of the loop's time. The
+ * layout is hiredis's redisReply, so callers read replies as before;
+ * hiredis frees them through the same table (reader->fn->freeObject). */
+static void reply_attach(const redisReadTask *task, redisReply *r)
+{
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+
+        parent->element[task->idx] = r;
+    }
+}
+
+static redisReply *reply_alloc(const redisReadTask *task, size_t extra)
+{
+    redisReply *r = malloc(sizeof(*r) + extra);
+
+    if (r) {
+        memset(r, 0, sizeof(*r));
+        r->type = task->type;
+    }
+    return r;
+}
+
+static void *reply_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = reply_alloc(task, len + 1);
+
+    if (!r) {
+        return NULL;
+    }
+    r->str = (char *)(r + 1);
+    memcpy(r->str, str, len);
+    r->str[len] = '\0';
+    r->len = len;
+    reply_attach(task, r);
+    return r;
+}
+
+static void *reply_array(const redisReadTask *task, int elements)
+{
+    size_t n = elements > 0 ? (size_t)elements : 0;
+    redisReply *r = reply_alloc(task, n * sizeof(redisReply *));
+
+    if (!r) {
+        return NULL;
+    }
+    r->type = REDIS_REPLY_ARRAY;
+    r->elements = n;
+    if (n) {
+        r->element = (redisReply **)(void *)(r + 1);
+        memset(r->element, 0, n * sizeof(redisReply *));
+    }
+    reply_attach(task, r);
+    return r;
+}
+
+static void *reply_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = reply_alloc(task, 0);
+
+    if (!r) {
+        return NULL;
+    }
+    r->type = REDIS_REPLY_INTEGER;
+    r->integer = value;
+    reply_attach(task, r);
+    return r;
+}
+
+/* Nils carry nothing: one shared object, never freed (an MGET of keys
+ * that mostly do not exist yet is mostly nils). Replies are read-only. */
+static redisReply reply_nil_obj = {.type = REDIS_REPLY_NIL};
+
+static void *reply_nil(const redisReadTask *task)
+{
+    reply_attach(task, &reply_nil_obj);
+    return &reply_nil_obj;
+}
+
+static void reply_free(void *p)
+{
+    redisReply *r = p;
+
+    if (!r || r == &reply_nil_obj) {
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t j = 0; j < r->elements; j++) {
+            reply_free(r->element[j]);
+        }
+    }
+    free(r);
+}
+
+static redisReplyObjectFunctions reply_fns = {
+    reply_string, reply_array, reply_integer, reply_nil, reply_free,
+};
+
 static void do_connect(struct rconn *rc)
 {
     redisAsyncContext *ac;
@@ -407,6 +508,7 @@ static void do_connect(struct rconn *rc)
         return;
     }
     ac->data = rc;
+    ac->c.reader->fn = &reply_fns;
     if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_retry(rc);
