@@ -14,18 +14,28 @@ void ig_jsonw_init(struct ig_jsonw *w, struct ig_buf *out)
     w->out = out;
 }
 
-/* Emits the comma that separates this value from the previous one. */
-static void pre_value(struct ig_jsonw *w)
+/* Whether the value about to be written needs a separating comma, and
+ * the bookkeeping for it: after a key none, else one before every value
+ * but the first at this level. */
+static inline bool comma_due(struct ig_jsonw *w)
 {
     if (w->after_key) {
         w->after_key = false;
-        return;
+        return false;
     }
     if (w->depth > 0 && w->depth <= IG_JSONW_MAX_DEPTH) {
-        if (w->need_comma[w->depth - 1]) {
-            ig_buf_addc(w->out, ',');
-        }
+        bool due = w->need_comma[w->depth - 1];
         w->need_comma[w->depth - 1] = true;
+        return due;
+    }
+    return false;
+}
+
+/* Emits the comma that separates this value from the previous one. */
+static inline void pre_value(struct ig_jsonw *w)
+{
+    if (comma_due(w)) {
+        ig_buf_addc(w->out, ',');
     }
 }
 
@@ -70,44 +80,147 @@ static const unsigned char esc_class[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
-/* The end of the run from i of bytes that go out unchanged. */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+/* SWAR (eight bytes per step) over the common case. stop_bytes() flags,
+ * in bit 7 of each byte, the bytes that end a plain ASCII run (controls,
+ * '"', '\\', 0x7f and everything from 0x80). Each test is the classic
+ * "has a zero byte" trick, (x - 0x01..) & ~x & 0x80..: it may also flag
+ * bytes above a true hit (a borrow runs upwards) but never one below the
+ * first, so on a little-endian load the lowest flag is exactly the first
+ * byte to stop at. Other hosts take the table, a byte at a time. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#else
+#define SWAR 0
+#endif
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline __attribute__((always_inline)) uint64_t stop_bytes(uint64_t v)
 {
-    while (i < n) {
-        unsigned k = esc_class[u[i]];
-        if (k == 0) {
-            i++;
-        } else if (k == 1 && i + 2 < n) {
-            /* Both continuation bytes checked with one load. */
-            uint16_t c;
-            memcpy(&c, u + i + 1, 2);
-            if ((c & 0xC0C0) != 0x8080) {
-                break;
-            }
-            i += 3;
-        } else {
-            break;
+    uint64_t q = v ^ (ONES * '"');
+    uint64_t bs = v ^ (ONES * '\\');
+    uint64_t del = v ^ (ONES * 0x7f);
+    uint64_t t = ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
+                 ((bs - ONES) & ~bs) | ((del - ONES) & ~del);
+    return (t | v) & HIGHS;
+}
+
+static inline uint64_t load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The end of the run from i of printable ASCII but '"' and '\\'. A tail
+ * of 4 to 7 bytes is tested as one word made of two overlapping 4-byte
+ * loads (the second flags only bytes past the first when the first has
+ * none), so short keys and values need no byte loop. */
+static inline __attribute__((always_inline)) size_t
+ascii_run(const unsigned char *u, size_t i, size_t n)
+{
+#if SWAR
+    while (n - i >= 8) {
+        uint64_t m = stop_bytes(load8(u + i));
+        if (m) {
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
         }
+        i += 8;
+    }
+    if (n - i >= 4) {
+        uint64_t v = load4(u + i) | (uint64_t)load4(u + n - 4) << 32;
+        uint64_t m = stop_bytes(v);
+        if (!m) {
+            return n;
+        }
+        size_t k = (size_t)__builtin_ctzll(m) >> 3;
+        return k < 4 ? i + k : n - 8 + k;
+    }
+#endif
+    while (i < n && esc_class[u[i]] == 0) {
+        i++;
     }
     return i;
 }
 
-/* Appends "key": in one copy when the key needs no escaping and fits;
- * false otherwise (nothing appended). */
-static bool key_plain(struct ig_buf *out, const char *key, size_t n)
+/* The end of the run from i of bytes that go out unchanged: printable
+ * ASCII and well-formed 3-byte sequences with an E1..EC, EE or EF lead
+ * (esc_class 1). */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
 {
-    if (plain_run((const unsigned char *)key, 0, n) != n ||
-        !ig_buf_fits(out, n + 3)) {
-        return false;
+    /* Text alternates between the two kinds of run (digits and Latin in
+     * CJK text), so the next byte picks the loop before any word test. */
+    while (i < n) {
+        unsigned k = esc_class[u[i]];
+        if (k == 0) {
+            i = ascii_run(u, i + 1, n);
+            if (i == n) {
+                break;
+            }
+            k = esc_class[u[i]];
+        }
+        if (k != 1) {
+            break;
+        }
+        /* 3-byte sequences: two per step while eight bytes are left (the
+         * continuation bytes 1, 2, 4 and 5 under one mask), then one at a
+         * time (both continuation bytes with one load). */
+        do {
+#if SWAR
+            if (n - i >= 8) {
+                uint64_t v = load8(u + i);
+                if ((v & 0x0000C0C000C0C000ull) == 0x0000808000808000ull &&
+                    esc_class[(unsigned char)(v >> 24)] == 1) {
+                    i += 6;
+                    continue;
+                }
+            }
+#endif
+            if (n - i < 3) {
+                return i;
+            }
+            uint16_t c;
+            memcpy(&c, u + i + 1, 2);
+            if ((c & 0xC0C0) != 0x8080) {
+                return i;
+            }
+            i += 3;
+        } while (i < n && esc_class[u[i]] == 1);
     }
-    char *d = out->data + out->len;
-    d[0] = '"';
-    memcpy(d + 1, key, n);
-    d[n + 1] = '"';
-    d[n + 2] = ':';
-    out->len += n + 3;
-    out->data[out->len] = '\0';
-    return true;
+    return i;
+}
+
+/* Copies n bytes where the destination is known to have room: short
+ * copies (keys, codes, numbers) as at most two overlapping words instead
+ * of a call. */
+static inline void copy_in(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) {
+            d[i] = s[i];
+        }
+    } else {
+        memcpy(d, s, n);
+    }
 }
 
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
@@ -122,9 +235,7 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
     if (i == n && ig_buf_fits(out, n + 2)) {
         char *d = out->data + out->len;
         d[0] = '"';
-        if (n) {
-            memcpy(d + 1, s, n);
-        }
+        copy_in(d + 1, s, n);
         d[n + 1] = '"';
         out->len += n + 2;
         out->data[out->len] = '\0';
@@ -175,13 +286,42 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
 
 void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
 {
-    pre_value(w);
-    /* Keys are plain ASCII nearly always: quotes, key and colon at once. */
-    if (!key_plain(w->out, key, n)) {
-        ig_json_escape(w->out, key, n);
-        ig_buf_addc(w->out, ':');
-    }
+    struct ig_buf *out = w->out;
+    bool comma = comma_due(w);
     w->after_key = true;
+    /* Keys are plain nearly always: comma, quotes, key and colon at once
+     * when all of it fits. */
+    const unsigned char *u = (const unsigned char *)key;
+    if (ig_buf_fits(out, n + 4) &&
+        (ascii_run(u, 0, n) == n || plain_run(u, 0, n) == n)) {
+        char *d = out->data + out->len;
+        if (comma) {
+            *d++ = ',';
+        }
+        d[0] = '"';
+        copy_in(d + 1, key, n);
+        d[n + 1] = '"';
+        d[n + 2] = ':';
+        d[n + 3] = '\0';
+        out->len += n + 3 + comma;
+        return;
+    }
+    /* Otherwise step by step, so a cap cuts it where it always did. */
+    if (comma) {
+        ig_buf_addc(out, ',');
+    }
+    if (plain_run(u, 0, n) == n && ig_buf_fits(out, n + 3)) {
+        char *d = out->data + out->len;
+        d[0] = '"';
+        copy_in(d + 1, key, n);
+        d[n + 1] = '"';
+        d[n + 2] = ':';
+        out->len += n + 3;
+        out->data[out->len] = '\0';
+        return;
+    }
+    ig_json_escape(out, key, n);
+    ig_buf_addc(out, ':');
 }
 
 void ig_jsonw_str(struct ig_jsonw *w, const char *s)

@@ -247,6 +247,131 @@ static void jsonw_fast_paths(void **state)
     ig_buf_fini(&b);
 }
 
+/* The escaper as it was before its word-at-a-time scan, a byte at a
+ * time: the reference the fast one must agree with on every input. */
+static void ref_escape(struct ig_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    ig_buf_addc(out, '"');
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            uint32_t cp;
+            size_t len = ig_utf8_decode(s + i, n - i, &cp);
+            if (cp == IG_UTF8_INVALID) {
+                ig_buf_add(out, "\xEF\xBF\xBD", 3);
+            } else {
+                ig_buf_add(out, s + i, len);
+            }
+            i += len;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            ig_buf_add(out, "\\\"", 2);
+            break;
+        case '\\':
+            ig_buf_add(out, "\\\\", 2);
+            break;
+        case '\n':
+            ig_buf_add(out, "\\n", 2);
+            break;
+        case '\r':
+            ig_buf_add(out, "\\r", 2);
+            break;
+        case '\t':
+            ig_buf_add(out, "\\t", 2);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                ig_buf_add(out, esc, 6);
+            } else {
+                ig_buf_addc(out, (char)c);
+            }
+        }
+        i++;
+    }
+    ig_buf_addc(out, '"');
+}
+
+static uint64_t fuzz_state = 88172645463325252ull;
+static uint64_t fuzz_rnd(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return fuzz_state;
+}
+
+/* Random strings built from the bytes and sequences where the fast scan
+ * switches paths (ASCII that stops it, CJK, 2- and 4-byte sequences, E0
+ * and ED leads, cut sequences, stray bytes), at lengths around the 3-,
+ * 4- and 8-byte steps: escaped and as keys, the same bytes as the
+ * reference. */
+static void jsonw_fast_scan_agrees(void **state)
+{
+    (void)state;
+    static const unsigned char bytes[] = {
+        'a',  '0',  ' ',  '"',  '\\', '\n', '\t', 0,    0x01, 0x1f, 0x7f,
+        0x80, 0x8c, 0x9d, 0x9f, 0xa0, 0xbc, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0,
+        0xe1, 0xe9, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+    static const char *const seqs[] = {
+        "青",           "，",           "浦",
+        "\xEF\xBF\xBD", "\xC3\xA9",     "\xF0\x9F\x98\x80",
+        "\xED\x9F\xBF", "\xE0\xA4\x80", "a",
+        "ab",           "\"",           "\\"};
+    char s[160];
+    struct ig_buf want, got;
+    ig_buf_init(&want, 0);
+    ig_buf_init(&got, 0);
+    for (int it = 0; it < 200000; it++) {
+        size_t n = fuzz_rnd() % 8 ? fuzz_rnd() % 40 : fuzz_rnd() % 160;
+        unsigned mode = (unsigned)(fuzz_rnd() % 4);
+        size_t k = 0;
+        while (k < n) {
+            uint64_t r = fuzz_rnd();
+            if (mode == 0) {
+                s[k++] = (char)r;
+            } else if (mode == 1) {
+                s[k++] = (char)bytes[r % sizeof(bytes)];
+            } else {
+                /* mostly CJK (mode 2) or a mix (mode 3), sometimes a
+                 * stray byte or a sequence cut short */
+                const char *q = seqs[r % (mode == 2 ? 3 : 12)];
+                size_t l = strlen(q);
+                if (((r >> 20) & 31) == 0) {
+                    s[k++] = (char)bytes[(r >> 8) % sizeof(bytes)];
+                    continue;
+                }
+                if (((r >> 25) & 31) == 0 && l > 1) {
+                    l--;
+                }
+                for (size_t j = 0; j < l && k < n; j++) {
+                    s[k++] = q[j];
+                }
+            }
+        }
+        ig_buf_reset(&want);
+        ig_buf_reset(&got);
+        ref_escape(&want, s, n);
+        ig_json_escape(&got, s, n);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
+        /* the same bytes as a key: escaped the same, then ':' */
+        ig_buf_reset(&got);
+        struct ig_jsonw w;
+        ig_jsonw_init(&w, &got);
+        ig_jsonw_keyn(&w, s, n);
+        assert_int_equal(got.len, want.len + 1);
+        assert_memory_equal(got.data, want.data, want.len);
+        assert_int_equal(got.data[want.len], ':');
+    }
+    ig_buf_fini(&want);
+    ig_buf_fini(&got);
+}
+
 /* Formatting in place must respect a block size that is not a multiple
  * of the alignment, and keep later allocations aligned. */
 static void arena_printf_in_place(void **state)
@@ -415,6 +540,7 @@ int main(void)
         cmocka_unit_test(jsonw_escapes_and_commas),
         cmocka_unit_test(buf_fast_paths_keep_the_cap),
         cmocka_unit_test(jsonw_fast_paths),
+        cmocka_unit_test(jsonw_fast_scan_agrees),
         cmocka_unit_test(arena_printf_in_place),
         cmocka_unit_test(cfg_parse_and_apply),
         cmocka_unit_test(cfg_reports_every_error),
