@@ -1,7 +1,8 @@
 /* route.c — one candidate through the router: place, units, priority, track.
  *
- * route_apply() runs three scans over the raw title and text (gazetteer,
- * priority words, crowd numbers) and then derives the rest:
+ * route_apply() scans the raw title and text for gazetteer names and
+ * priority words (one pass over both lexicons) and, when a flag asks,
+ * crowd numbers, and then derives the rest:
  *
  *   place  the most specific match (landmark/village/compound/road over a
  *          former town, over a town/street, over the district), the
@@ -112,32 +113,25 @@ static bool has_town(const char *const *v, size_t n, const char *t)
     return false;
 }
 
-/* Finds the place in fields f[0..nf) (field index = position). */
-static void find_place(const struct router *rt, const char *const *f,
-                       const size_t *flen, int nf, struct ig_arena *a,
+/* Picks the place among the hits of a scan of fields f[] (field index =
+ * position). */
+static void pick_place(const struct router *rt, const struct place_scan *ps,
+                       const char *const *f, struct ig_arena *a,
                        struct route_result *out)
 {
-    struct place_scan ps;
-    ps.rt = rt;
-    ps.n = 0;
-    for (int k = 0; k < nf; k++) {
-        ps.field = k;
-        ps.f = f[k];
-        route_lex_scan(&rt->place_lex, f[k], flen[k], on_place, &ps);
-    }
-    if (ps.n == 0) {
+    if (ps->n == 0) {
         return;
     }
     /* The most specific place; hits are in title-then-text order, so the
      * first of the best rank is the earliest. */
     size_t best = 0;
-    for (size_t i = 1; i < ps.n; i++) {
-        if (rt->places[ps.hits[i].place].kind >
-            rt->places[ps.hits[best].place].kind) {
+    for (size_t i = 1; i < ps->n; i++) {
+        if (rt->places[ps->hits[i].place].kind >
+            rt->places[ps->hits[best].place].kind) {
             best = i;
         }
     }
-    const struct place_hit *h = &ps.hits[best];
+    const struct place_hit *h = &ps->hits[best];
     const struct rt_place *p = &rt->places[h->place];
     out->has_place = true;
     out->place.text =
@@ -153,8 +147,8 @@ static void find_place(const struct router *rt, const char *const *f,
     size_t nkeep = 0;
     if (p->ntowns > 1) {
         for (size_t t = 0; t < p->ntowns; t++) {
-            for (size_t i = 0; i < ps.n; i++) {
-                const struct rt_place *q = &rt->places[ps.hits[i].place];
+            for (size_t i = 0; i < ps->n; i++) {
+                const struct rt_place *q = &rt->places[ps->hits[i].place];
                 if (i != best && q->ntowns == 1 && q->towns[0] == p->towns[t] &&
                     !has_town(keep, nkeep, p->towns[t])) {
                     keep[nkeep++] = p->towns[t];
@@ -167,6 +161,22 @@ static void find_place(const struct router *rt, const char *const *f,
     for (size_t t = 0; t < nsrc && t < ROUTE_MAX_TOWNS; t++) {
         out->towns[out->ntowns++] = src[t];
     }
+}
+
+/* Finds the place in fields f[0..nf) (field index = position). */
+static void find_place(const struct router *rt, const char *const *f,
+                       const size_t *flen, int nf, struct ig_arena *a,
+                       struct route_result *out)
+{
+    struct place_scan ps;
+    ps.rt = rt;
+    ps.n = 0;
+    for (int k = 0; k < nf; k++) {
+        ps.field = k;
+        ps.f = f[k];
+        route_lex_scan(&rt->place_lex, f[k], flen[k], on_place, &ps);
+    }
+    pick_place(rt, &ps, f, a, out);
 }
 
 static void add_unit(struct route_result *out, const char *dept,
@@ -456,28 +466,22 @@ void route_scratch_free(struct route_scratch *s)
     ig_free(s);
 }
 
+/* Ready for a scan: only the per-flag arrays need zeroing; hits are
+ * written before they are read (memset of the whole struct was a tenth of
+ * the time). */
+static void flag_scan_reset(struct flag_scan *fs)
+{
+    memset(fs->mask, 0, sizeof(fs->mask));
+    memset(fs->vetoed, 0, sizeof(fs->vetoed));
+    fs->n = 0;
+}
+
+/* The flags that fire on the words found by a scan into sc->fs. */
 static void check_flags(const struct router *rt, const char *const f[2],
                         const size_t flen[2], struct route_scratch *sc,
                         struct ig_arena *a, struct route_result *out)
 {
-    if (rt->nflags == 0) {
-        return;
-    }
-    /* About 20 KiB: the caller's scratch, else the arena; not a small
-     * thread stack. */
-    if (!sc) {
-        sc = ig_arena_alloc(a, sizeof(*sc));
-    }
-    /* Only the per-flag arrays need zeroing; hits are written before they
-     * are read (memset of the whole struct was a tenth of the time). */
-    struct flag_scan *fs = &sc->fs;
-    memset(fs->mask, 0, sizeof(fs->mask));
-    memset(fs->vetoed, 0, sizeof(fs->vetoed));
-    fs->n = 0;
-    for (int k = 0; k < 2; k++) {
-        fs->field = k;
-        route_lex_scan(&rt->flag_lex, f[k], flen[k], on_flag_word, fs);
-    }
+    const struct flag_scan *fs = &sc->fs;
     struct crowds *cr = &sc->cr;
     cr->done = false;
     for (uint32_t i = 0; i < rt->nflags; i++) {
@@ -674,13 +678,42 @@ int route_apply_scratch(const struct router *rt, const char *title, size_t tlen,
             flen[k] = ig_utf8_trim_len(f[k], flen[k], ROUTE_SCAN_MAX);
         }
     }
-    find_place(rt, f, flen, 2, a, out);
+    /* One pass per field finds the place names and the red-line words. */
+    struct place_scan ps;
+    ps.rt = rt;
+    ps.n = 0;
+    struct route_lex_use use[2] = {{&rt->place_lex, on_place, &ps},
+                                   {&rt->flag_lex, on_flag_word, NULL}};
+    size_t nuse = 1;
+    const struct route_lex_filter *filt = rt->place_lex.filt;
+    if (rt->nflags) {
+        /* About 20 KiB: the caller's scratch, else the arena; not a small
+         * thread stack. */
+        if (!s) {
+            s = ig_arena_alloc(a, sizeof(*s));
+        }
+        flag_scan_reset(&s->fs);
+        use[1].ctx = &s->fs;
+        nuse = 2;
+        filt = rt->both;
+    }
+    for (int k = 0; k < 2; k++) {
+        ps.field = k;
+        ps.f = f[k];
+        if (s) {
+            s->fs.field = k;
+        }
+        route_lex_scan_n(use, nuse, filt, f[k], flen[k]);
+    }
+    pick_place(rt, &ps, f, a, out);
     out->classified = top != NULL;
     out->top = top;
     if (top) {
         resolve_units(rt, top, a, out);
     }
-    check_flags(rt, f, flen, s, a, out);
+    if (rt->nflags) {
+        check_flags(rt, f, flen, s, a, out);
+    }
     suggest(rt, a, out);
     return IG_OK;
 }

@@ -38,10 +38,31 @@ struct route_lex {
     /* One bit per BMP code point: set when some word starts with it. Most
      * characters of a text start no word; the bit says so without a
      * probe of the slots. Code points above the BMP always probe. */
-    uint64_t *first_bmp; /* ROUTE_LEX_BMP_WORDS words, arena */
+    uint64_t *first_bmp;           /* ROUTE_LEX_BMP_WORDS words, arena */
+    struct route_lex_filter *filt; /* arena; see below */
 };
 
 #define ROUTE_LEX_BMP_WORDS (0x10000 / 64)
+
+/* What a scan tests before it looks a character up. Most characters of a
+ * text start no word: attn says so from the raw bytes of an ASCII
+ * character or a 3-byte sequence, without decoding (word cp >> 6, bit
+ * cp & 63 for the code points of a 3-byte sequence, the overlong and
+ * surrogate ranges all ones so those take the strict path, then two words
+ * for ASCII). Of the rest, most start no word either: short marks first
+ * characters of one-character words, pair the hashed first two characters
+ * of the longer ones. Filters of several lexicons OR
+ * together (route_lex_filter_or()) for one scan over all of them. */
+#define ROUTE_LEX_ATTN_ASCII (0x10000 / 64)
+#define ROUTE_LEX_ATTN_WORDS (ROUTE_LEX_ATTN_ASCII + 2)
+#define ROUTE_LEX_PAIR_BITS 16
+#define ROUTE_LEX_PAIR_WORDS ((1u << ROUTE_LEX_PAIR_BITS) / 64)
+
+struct route_lex_filter {
+    uint64_t attn[ROUTE_LEX_ATTN_WORDS];
+    uint64_t one[ROUTE_LEX_BMP_WORDS];
+    uint64_t pair[ROUTE_LEX_PAIR_WORDS];
+};
 
 /* Builder: add words, then seal into the arena. */
 struct route_lex_builder {
@@ -63,6 +84,28 @@ typedef size_t (*route_lex_cb)(void *ctx, uint32_t id, size_t start,
                                size_t end);
 void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
                     route_lex_cb cb, void *ctx);
+
+/* One lexicon of a combined scan, with its callback. */
+struct route_lex_use {
+    const struct route_lex *lx;
+    route_lex_cb cb;
+    void *ctx;
+};
+#define ROUTE_LEX_USE_MAX 2
+
+/* route_lex_scan() of each of use[0..nuse) (nuse <= ROUTE_LEX_USE_MAX)
+ * over s in one pass: each callback sees exactly the calls, in the same
+ * order, that a scan of its lexicon alone would make. filt must cover all
+ * the lexicons (route_lex_filter_or()). A callback's nonzero return must
+ * be end - start of the word it was given, so every lexicon's positions
+ * stay on the one character grid. */
+void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
+                      const struct route_lex_filter *filt, const char *s,
+                      size_t n);
+/* A filter (arena) that passes what the filters of a or b pass. */
+struct route_lex_filter *route_lex_filter_or(const struct route_lex *a,
+                                             const struct route_lex *b,
+                                             struct ig_arena *ar);
 
 /* Gazetteer kinds, in increasing specificity (the rank). */
 enum rt_kind {
@@ -128,12 +171,15 @@ struct router {
     size_t nplaces;
     struct rt_dept *depts;
     size_t ndepts;
+    uint32_t *dept_slot; /* name hash -> depts index (UINT32_MAX: empty) */
+    size_t dept_mask;    /* dept_slot size - 1 */
     struct rt_flag *flags;
     size_t nflags;
-    const char **flag_words;    /* lexicon id -> the word, for reasons */
-    struct route_lex place_lex; /* id = place index */
-    struct route_lex flag_lex;  /* id = (word index << 8) | (flag << 4) |
-                                 * group; see route_load.c */
+    const char **flag_words;       /* lexicon id -> the word, for reasons */
+    struct route_lex place_lex;    /* id = place index */
+    struct route_lex flag_lex;     /* id = (word index << 8) | (flag << 4) |
+                                    * group; see route_load.c */
+    struct route_lex_filter *both; /* place_lex + flag_lex, one scan */
     /* settings (priority.conf "set:" lines) */
     unsigned multi_reports;
     unsigned multi_channels;

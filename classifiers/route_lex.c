@@ -8,6 +8,12 @@
  * offsets. The classifier's Aho-Corasick automaton was not reused: it is
  * built for the normalised text and owned by the engine, and the router's
  * lists are small and edited separately.
+ *
+ * Nearly every character of a text starts no word, so the scan's cost is
+ * the per-character test: an attention bitmap indexed by the raw bytes of
+ * the character (no decoding, no validation beyond the continuation bits)
+ * settles it, and the router scans its two lexicons (places, red-line
+ * words) in one pass over the text with the OR of their bitmaps.
  */
 #include "classifiers/route_int.h"
 
@@ -62,6 +68,12 @@ static uint32_t cp_hash(uint32_t cp)
     return cp * 2654435761u;
 }
 
+/* ROUTE_LEX_PAIR_BITS bits of a word's first two code points. */
+static uint32_t pair_hash(uint32_t c1, uint32_t c2)
+{
+    return (c1 * 2654435761u ^ c2 * 2246822519u) >> (32 - ROUTE_LEX_PAIR_BITS);
+}
+
 void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
                      struct route_lex *out)
 {
@@ -100,7 +112,52 @@ void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
         }
         i = j;
     }
+    /* The filter (see route_int.h). A word whose second character is not
+     * a whole valid one (a broken word) is filed as one character long:
+     * its first character then always gets the full look. */
+    struct route_lex_filter *f = ig_arena_zalloc(a, sizeof(*f));
+    memcpy(f->attn, out->first_bmp, sizeof(f->attn[0]) * ROUTE_LEX_BMP_WORDS);
+    for (size_t w = 0; w < 0x800 / 64; w++) {
+        f->attn[w] = UINT64_MAX;
+    }
+    for (size_t w = 0xD800 / 64; w <= 0xDFFF / 64; w++) {
+        f->attn[w] = UINT64_MAX;
+    }
+    f->attn[ROUTE_LEX_ATTN_ASCII] = out->first_bmp[0];
+    f->attn[ROUTE_LEX_ATTN_ASCII + 1] = out->first_bmp[1];
+    for (size_t i = 0; i < out->n; i++) {
+        const struct route_lex_entry *e = &out->e[i];
+        uint32_t c1, c2 = IG_UTF8_INVALID;
+        size_t l1 = ig_utf8_decode(e->s, e->len, &c1);
+        if (c1 >= 0x10000) {
+            continue; /* looked up whatever follows */
+        }
+        if (l1 < e->len) {
+            ig_utf8_decode(e->s + l1, e->len - l1, &c2);
+        }
+        if (c2 == IG_UTF8_INVALID) {
+            f->one[c1 >> 6] |= (uint64_t)1 << (c1 & 63);
+        } else {
+            uint32_t h = pair_hash(c1, c2);
+            f->pair[h >> 6] |= (uint64_t)1 << (h & 63);
+        }
+    }
+    out->filt = f;
     route_lexb_fini(b);
+}
+
+struct route_lex_filter *route_lex_filter_or(const struct route_lex *a,
+                                             const struct route_lex *b,
+                                             struct ig_arena *ar)
+{
+    struct route_lex_filter *t = ig_arena_alloc(ar, sizeof(*t));
+    const uint64_t *x = (const uint64_t *)a->filt;
+    const uint64_t *y = (const uint64_t *)b->filt;
+    uint64_t *z = (uint64_t *)t;
+    for (size_t w = 0; w < sizeof(*t) / sizeof(uint64_t); w++) {
+        z[w] = x[w] | y[w];
+    }
+    return t;
 }
 
 void route_lexb_fini(struct route_lex_builder *b)
@@ -126,7 +183,7 @@ static const struct route_lex_slot *lookup(const struct route_lex *lx,
 /* ig_utf8_decode() with the two common cases inline: ASCII and a
  * well-formed 3-byte sequence (all CJK). Anything else goes the strict
  * way. */
-static size_t decode(const char *p, size_t n, uint32_t *cp)
+static inline size_t decode(const char *p, size_t n, uint32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)p;
     if (u[0] < 0x80) {
@@ -146,38 +203,155 @@ static size_t decode(const char *p, size_t n, uint32_t *cp)
     return ig_utf8_decode(p, n, cp);
 }
 
+/* The words of lx at s[i..n) whose first character (cp, step bytes) was
+ * just decoded, longest first; returns the callback's skip (0: none). */
+static size_t probe(const struct route_lex *lx, const char *s, size_t n,
+                    size_t i, uint32_t cp, size_t step, route_lex_cb cb,
+                    void *ctx)
+{
+    const struct route_lex_slot *sl = NULL;
+    if (cp < 0x10000) {
+        if ((lx->first_bmp[cp >> 6] >> (cp & 63)) & 1) {
+            sl = lookup(lx, cp);
+        }
+    } else if (cp != IG_UTF8_INVALID) {
+        sl = lookup(lx, cp);
+    }
+    size_t skip = 0;
+    for (uint32_t k = 0; sl && k < sl->count && !skip; k++) {
+        const struct route_lex_entry *e = &lx->e[sl->first + k];
+        /* All words here share the first character: reject on the
+         * last byte of the second one (high entropy in CJK) before
+         * paying for memcmp. */
+        if (e->len > n - i ||
+            (e->len >= step + 3 && s[i + step + 2] != e->s[step + 2])) {
+            continue;
+        }
+        if (memcmp(s + i + step, e->s + step, e->len - step) == 0) {
+            skip = cb(ctx, e->id, i, i + e->len);
+        }
+    }
+    return skip;
+}
+
+struct scan {
+    struct route_lex_use u[ROUTE_LEX_USE_MAX];
+    size_t next[ROUTE_LEX_USE_MAX]; /* a lexicon's next position */
+    size_t nu;
+    const struct route_lex_filter *f;
+};
+
+static bool bit(const uint64_t *bm, uint32_t v)
+{
+    return (bm[v >> 6] >> (v & 63)) & 1;
+}
+
+/* The character cp (step bytes) at s[i] passed the attention test: rule
+ * it out by the two-character filter if possible, else probe each lexicon
+ * due here. Returns the next position. Kept out of line so the scan loop
+ * keeps its few values in registers. */
+__attribute__((noinline)) static size_t look_at(struct scan *sc, const char *s,
+                                                size_t n, size_t i, uint32_t cp,
+                                                size_t step)
+{
+    if (cp < 0x10000 && !bit(sc->f->one, cp)) {
+        /* Only words of two or more characters can start here: the text's
+         * second character must pair with this one. */
+        uint32_t c2;
+        if (i + step >= n) {
+            return i + step;
+        }
+        decode(s + i + step, n - i - step, &c2);
+        if (c2 == IG_UTF8_INVALID || !bit(sc->f->pair, pair_hash(cp, c2))) {
+            return i + step;
+        }
+    }
+    for (size_t k = 0; k < sc->nu; k++) {
+        if (i < sc->next[k]) {
+            continue;
+        }
+        const struct route_lex_use *u = &sc->u[k];
+        size_t skip = probe(u->lx, s, n, i, cp, step, u->cb, u->ctx);
+        sc->next[k] = i + (skip > step ? skip : step);
+    }
+    return i + step;
+}
+
+/* look_at() for a character not decoded yet (ASCII, or not a plain
+ * 3-byte sequence), decoded exactly as a single-lexicon scan did. */
+__attribute__((noinline)) static size_t look(struct scan *sc, const char *s,
+                                             size_t n, size_t i)
+{
+    uint32_t cp;
+    size_t step = decode(s + i, n - i, &cp);
+    return look_at(sc, s, n, i, cp, step);
+}
+
+/* Most characters start no word of any lexicon; the attention test on
+ * the raw bytes of an ASCII character or a well-formed 3-byte sequence
+ * passes over them without decoding. The rest (a word may start here, or
+ * 2-/4-byte and invalid sequences) go to look(). A position where no
+ * lexicon is probed needs no bookkeeping: a single-lexicon scan would have
+ * found nothing there and moved one character on. */
+void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
+                      const struct route_lex_filter *filt, const char *s,
+                      size_t n)
+{
+    struct scan sc;
+    sc.nu = 0;
+    sc.f = filt;
+    for (size_t k = 0; k < nuse && k < ROUTE_LEX_USE_MAX; k++) {
+        if (use[k].lx->slots && use[k].lx->n) {
+            sc.u[sc.nu] = use[k];
+            sc.next[sc.nu] = 0;
+            sc.nu++;
+        }
+    }
+    if (sc.nu == 0) {
+        return;
+    }
+    const uint64_t *attn = filt->attn;
+    const unsigned char *b = (const unsigned char *)s;
+    /* Up to lim a 3-byte sequence fits; the last two bytes go to look(). */
+    size_t lim = n > 2 ? n - 2 : 0;
+    size_t i = 0;
+    while (i < lim) {
+        unsigned c0 = b[i];
+        if (c0 < 0x80) {
+            if (!bit(attn + ROUTE_LEX_ATTN_ASCII, c0)) {
+                i++;
+                continue;
+            }
+        } else if ((c0 & 0xF0) == 0xE0) {
+            uint16_t w; /* the two continuation bytes, little end first */
+            memcpy(&w, b + i + 1, 2);
+            if ((w & 0xC0C0u) == 0x8080u) {
+                unsigned c2 = (unsigned)w >> 8;
+                uint32_t hi = ((c0 & 0x0F) << 6) | (w & 0x3F);
+                if (!((attn[hi] >> (c2 & 0x3F)) & 1)) {
+                    i += 3;
+                    continue;
+                }
+                /* Overlong forms and surrogates: the strict way. */
+                if (hi >= 0x800 / 64 &&
+                    (hi < 0xD800 / 64 || hi > 0xDFFF / 64)) {
+                    i = look_at(&sc, s, n, i, hi << 6 | (c2 & 0x3F), 3);
+                    continue;
+                }
+            }
+        }
+        i = look(&sc, s, n, i);
+    }
+    while (i < n) {
+        i = look(&sc, s, n, i);
+    }
+}
+
 void route_lex_scan(const struct route_lex *lx, const char *s, size_t n,
                     route_lex_cb cb, void *ctx)
 {
-    if (!lx->slots || lx->n == 0) {
-        return;
-    }
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t step = decode(s + i, n - i, &cp);
-        const struct route_lex_slot *sl = NULL;
-        if (cp < 0x10000) {
-            if ((lx->first_bmp[cp >> 6] >> (cp & 63)) & 1) {
-                sl = lookup(lx, cp);
-            }
-        } else if (cp != IG_UTF8_INVALID) {
-            sl = lookup(lx, cp);
-        }
-        size_t skip = 0;
-        for (uint32_t k = 0; sl && k < sl->count && !skip; k++) {
-            const struct route_lex_entry *e = &lx->e[sl->first + k];
-            /* All words here share the first character: reject on the
-             * last byte of the second one (high entropy in CJK) before
-             * paying for memcmp. */
-            if (e->len > n - i ||
-                (e->len >= step + 3 && s[i + step + 2] != e->s[step + 2])) {
-                continue;
-            }
-            if (memcmp(s + i + step, e->s + step, e->len - step) == 0) {
-                skip = cb(ctx, e->id, i, i + e->len);
-            }
-        }
-        i += skip > step ? skip : step;
+    struct route_lex_use u = {lx, cb, ctx};
+    if (lx->filt) {
+        route_lex_scan_n(&u, 1, lx->filt, s, n);
     }
 }

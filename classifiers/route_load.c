@@ -482,9 +482,55 @@ static const struct rt_dept *find_dept(const struct rt_dept *v, size_t n,
     return NULL;
 }
 
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    }
+    return h;
+}
+
+/* The directory's hash index: a name's first row (as find_dept() would
+ * find it), so a routed item pays one hash and one compare per name, not
+ * a walk of the directory. */
+static void index_depts(struct router *rt)
+{
+    size_t size = 16;
+    while (size < 2 * rt->ndepts) {
+        size *= 2;
+    }
+    rt->dept_slot = ig_arena_alloc(rt->arena, size * sizeof(*rt->dept_slot));
+    memset(rt->dept_slot, 0xff, size * sizeof(*rt->dept_slot));
+    rt->dept_mask = size - 1;
+    for (size_t i = 0; i < rt->ndepts; i++) {
+        size_t h = name_hash(rt->depts[i].name) & rt->dept_mask;
+        bool dup = false;
+        while (rt->dept_slot[h] != UINT32_MAX && !dup) {
+            const char *have = rt->depts[rt->dept_slot[h]].name;
+            dup = strcmp(have, rt->depts[i].name) == 0;
+            h = (h + 1) & rt->dept_mask;
+        }
+        if (!dup) {
+            rt->dept_slot[h] = (uint32_t)i;
+        }
+    }
+}
+
 const struct rt_dept *route_dept_find(const struct router *rt, const char *name)
 {
-    return find_dept(rt->depts, rt->ndepts, name);
+    if (!rt->dept_slot) {
+        return find_dept(rt->depts, rt->ndepts, name);
+    }
+    size_t h = name_hash(name) & rt->dept_mask;
+    while (rt->dept_slot[h] != UINT32_MAX) {
+        const struct rt_dept *d = &rt->depts[rt->dept_slot[h]];
+        if (strcmp(d->name, name) == 0) {
+            return d;
+        }
+        h = (h + 1) & rt->dept_mask;
+    }
+    return NULL;
 }
 
 /* ---- priority.conf ---------------------------------------------------- */
@@ -775,6 +821,7 @@ int route_load(const char *dir, struct router **out, struct ig_diags *d)
     if (st.ndp) {
         memcpy(rt->depts, st.dp, st.ndp * sizeof(*rt->depts));
     }
+    index_depts(rt);
     rt->nflags = st.nfl;
     rt->flags =
         ig_arena_alloc(rt->arena, (st.nfl ? st.nfl : 1) * sizeof(*rt->flags));
@@ -788,6 +835,7 @@ int route_load(const char *dir, struct router **out, struct ig_diags *d)
     }
     route_lexb_seal(&st.place_b, rt->arena, &rt->place_lex);
     route_lexb_seal(&st.flag_b, rt->arena, &rt->flag_lex);
+    rt->both = route_lex_filter_or(&rt->place_lex, &rt->flag_lex, rt->arena);
     *out = rt;
     rt = NULL;
 out:
