@@ -281,24 +281,26 @@ static size_t chars_between(const char *t, size_t a, size_t b)
     return n;
 }
 
-/* Finds a left/right pair within nc->within characters in one field.
- * The title is searched first: a pair repeated in title and text must be
- * reported in the title, or the rule would lose its title weight. */
-static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
-                    const struct near_cond *nc, size_t *oa, size_t *ob)
+/* Finds a pair of words of lv[0..nl) and rv[0..nr) within `within`
+ * characters in one field, trying pairs in list order. The title is
+ * searched first: a pair repeated in title and text must be reported in
+ * the title, or the rule would lose its title weight. */
+static bool near_pair(struct cls_scratch *s, const struct ruleset *rs,
+                      const uint32_t *lv, size_t nl, const uint32_t *rv,
+                      size_t nr, unsigned within, size_t *oa, size_t *ob)
 {
     for (int pass = 0; pass < 2; pass++) {
         bool want_title = pass == 0;
         if (want_title && s->title_end == 0) {
             continue;
         }
-        for (size_t i = 0; i < nc->left.n; i++) {
-            uint32_t l = nc->left.v[i];
+        for (size_t i = 0; i < nl; i++) {
+            uint32_t l = lv[i];
             if (!seen(s, l)) {
                 continue;
             }
-            for (size_t j = 0; j < nc->right.n; j++) {
-                uint32_t r = nc->right.v[j];
+            for (size_t j = 0; j < nr; j++) {
+                uint32_t r = rv[j];
                 if (!seen(s, r)) {
                     continue;
                 }
@@ -328,7 +330,7 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                         } else if (be <= as) {
                             gap = chars_between(s->norm.s, be, as);
                         }
-                        if (gap <= nc->within) {
+                        if (gap <= within) {
                             *oa = as < bs ? as : bs;
                             *ob = ae > be ? ae : be;
                             return true;
@@ -339,6 +341,45 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
         }
     }
     return false;
+}
+
+#define NEAR_SEEN_MAX 32
+
+/* near_pair() on the words of each side that this item has: near: lists
+ * run to dozens of words and few of them are ever seen, so the passes
+ * then look at a handful instead of the whole lists twice, and a side
+ * with none ends it at once. */
+static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
+                    const struct near_cond *nc, size_t *oa, size_t *ob)
+{
+    uint32_t lv[NEAR_SEEN_MAX], rv[NEAR_SEEN_MAX];
+    size_t nl = 0, nr = 0;
+    for (size_t i = 0; i < nc->left.n; i++) {
+        if (seen(s, nc->left.v[i])) {
+            if (nl == NEAR_SEEN_MAX) {
+                goto whole;
+            }
+            lv[nl++] = nc->left.v[i];
+        }
+    }
+    if (nl == 0) {
+        return false;
+    }
+    for (size_t j = 0; j < nc->right.n; j++) {
+        if (seen(s, nc->right.v[j])) {
+            if (nr == NEAR_SEEN_MAX) {
+                goto whole;
+            }
+            rv[nr++] = nc->right.v[j];
+        }
+    }
+    if (nr == 0) {
+        return false;
+    }
+    return near_pair(s, rs, lv, nl, rv, nr, nc->within, oa, ob);
+whole:
+    return near_pair(s, rs, nc->left.v, nc->left.n, nc->right.v, nc->right.n,
+                     nc->within, oa, ob);
 }
 
 /* Runs one regex on both fields. Returns 1 match (span in *a..*b),
