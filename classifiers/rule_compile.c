@@ -341,9 +341,8 @@ static void free_code(void *p)
  * syntax error, reports it at the pattern's column in d and returns NULL.
  * *pat_out is the normalised pattern (arena). */
 static pcre2_code *compile_pattern(struct ruleset *rs,
-                                   const struct prule_rx *src,
-                                   const char *file, struct ig_diags *d,
-                                   char **pat_out)
+                                   const struct prule_rx *src, const char *file,
+                                   struct ig_diags *d, char **pat_out)
 {
     char *pat = regex_normalise(src->src, rs->arena);
     int ec = 0;
@@ -478,6 +477,66 @@ static void add_gate(struct ruleset *rs, int pass, uint32_t *fill,
     }
 }
 
+/* How often a literal list is expected to have a hit: short words are
+ * common (a 2-character word hits far more texts than a 4-character
+ * one), so a list costs the sum of its words' weights by length. */
+static unsigned list_cost(const struct ruleset *rs, const struct lit_list *l)
+{
+    unsigned c = 0;
+    for (size_t m = 0; m < l->n; m++) {
+        size_t chars = (rs->lit_len[l->v[m]] + 2) / 3; /* CJK: 3 bytes */
+        c += chars >= 4 ? 1u : 64u >> (2 * (chars - 1));
+    }
+    return c;
+}
+
+static void pick_gate(const struct ruleset *rs, const struct lit_list *l,
+                      const struct lit_list **best, unsigned *best_cost)
+{
+    if (l->n == 0) {
+        return;
+    }
+    unsigned c = list_cost(rs, l);
+    if (*best == NULL || c < *best_cost) {
+        *best = l;
+        *best_cost = c;
+    }
+}
+
+/* The literals that make rule r a candidate. Every keyword line of a
+ * rule must have a hit before anything else about it is looked at (each
+ * any: group, each all: word, both sides of each near:, and each
+ * pattern's required literals), so one such list is enough of a gate: the
+ * rule is evaluated only when that list has a hit, and a rule gated out
+ * could only have come to R_NO. The list least likely to hit is chosen, so
+ * few rules are evaluated in vain. */
+static const struct lit_list *
+rule_gate(const struct ruleset *rs, const struct crule *r, struct lit_list *one)
+{
+    const struct lit_list *best = NULL;
+    unsigned cost = 0;
+    for (size_t k = 0; k < r->nany; k++) {
+        pick_gate(rs, &r->any[k], &best, &cost);
+    }
+    for (size_t k = 0; k < r->all.n; k++) {
+        struct lit_list w = {&r->all.v[k], 1};
+        const struct lit_list *was = best;
+        pick_gate(rs, &w, &best, &cost);
+        if (best != was) {
+            *one = w;
+            best = one;
+        }
+    }
+    for (size_t k = 0; k < r->nnear; k++) {
+        pick_gate(rs, &r->near[k].left, &best, &cost);
+        pick_gate(rs, &r->near[k].right, &best, &cost);
+    }
+    for (size_t k = 0; k < r->nrx; k++) {
+        pick_gate(rs, &r->rx[k].req, &best, &cost);
+    }
+    return best;
+}
+
 static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
 {
     struct ig_arena *a = rs->arena;
@@ -549,8 +608,7 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
     if (errors) {
         return errors;
     }
-    /* literal -> rules gated by it (CSR); a rule with keyword lines is
-     * gated by those, a regex-only rule by its patterns' literals. */
+    /* literal -> rules gated by it (CSR), through rule_gate(). */
     rs->lit_rule_off = ig_arena_zalloc(a, (rs->nlits + 1) * sizeof(uint32_t));
     size_t nalways = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -575,20 +633,10 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
                 }
                 continue;
             }
-            bool kw = r->nany > 0 || r->all.n > 0 || r->nnear > 0;
-            if (kw) {
-                for (size_t k = 0; k < r->nany; k++) {
-                    add_gate(rs, pass, fill, (uint32_t)i, &r->any[k]);
-                }
-                add_gate(rs, pass, fill, (uint32_t)i, &r->all);
-                for (size_t k = 0; k < r->nnear; k++) {
-                    add_gate(rs, pass, fill, (uint32_t)i, &r->near[k].left);
-                    add_gate(rs, pass, fill, (uint32_t)i, &r->near[k].right);
-                }
-            } else {
-                for (size_t k = 0; k < r->nrx; k++) {
-                    add_gate(rs, pass, fill, (uint32_t)i, &r->rx[k].req);
-                }
+            struct lit_list one;
+            const struct lit_list *g = rule_gate(rs, r, &one);
+            if (g) {
+                add_gate(rs, pass, fill, (uint32_t)i, g);
             }
         }
         ig_free(fill);
