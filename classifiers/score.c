@@ -17,6 +17,12 @@
  *                 the best code just missed the threshold).
  * Simple, monotone in the evidence and explainable in one sentence; it is
  * a ranking aid, not a calibrated probability.
+ *
+ * The JSON of a result is written once per item on the classify threads
+ * and again for push answers, so its fixed keys are literal pieces copied
+ * into the buffer ("key": and commas included) and only the values are
+ * escaped or formatted; a capped buffer goes through the writer key by key
+ * instead, so a cap still cuts the output where it always did.
  */
 #include "classifiers/classifier_int.h"
 
@@ -102,29 +108,27 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
 
 /* Numbers are written here rather than with ig_jsonw_num/int (printf
  * twice per number): scores with 3 decimals, offsets as integers. */
-static void put_u(struct ig_jsonw *w, const char *key, uint64_t v)
+
+/* Decimal digits of v ending at end; returns the first. */
+static char *fmt_u(char *end, uint64_t v)
 {
-    char b[24];
-    size_t n = sizeof(b);
     do {
-        b[--n] = (char)('0' + v % 10);
+        *--end = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    ig_jsonw_key(w, key);
-    ig_jsonw_raw(w, b + n, sizeof(b) - n);
+    return end;
 }
 
-static void put_num(struct ig_jsonw *w, const char *key, double v)
+/* A score or weight ending at end, or NULL when v is outside what the
+ * 3-decimal form covers (negative, huge, not finite): ig_jsonw_num's
+ * form then. */
+static char *fmt_score(char *end, double v)
 {
     if (!isfinite(v) || v < 0 || v > 1e12) {
-        ig_jsonw_knum(w, key, v);
-        return;
+        return NULL;
     }
     uint64_t m = (uint64_t)llround(v * 1000.0);
-    char b[40];
-    size_t n = sizeof(b);
     unsigned frac = (unsigned)(m % 1000);
-    uint64_t ip = m / 1000;
     if (frac) {
         /* up to 3 decimals, trailing zeros dropped: 0.5, 0.583, 2.25 */
         int digits = 3;
@@ -133,21 +137,148 @@ static void put_num(struct ig_jsonw *w, const char *key, double v)
             digits--;
         }
         for (int d = 0; d < digits; d++) {
-            b[--n] = (char)('0' + frac % 10);
+            *--end = (char)('0' + frac % 10);
             frac /= 10;
         }
-        b[--n] = '.';
+        *--end = '.';
     }
-    do {
-        b[--n] = (char)('0' + ip % 10);
-        ip /= 10;
-    } while (ip);
-    ig_jsonw_key(w, key);
-    ig_jsonw_raw(w, b + n, sizeof(b) - n);
+    return fmt_u(end, m / 1000);
 }
 
-void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
-                     struct ig_jsonw *w)
+/* The JSON pieces below go straight into the writer's buffer: the keys
+ * are literals, so "key": and the commas around them are copied as
+ * they are instead of going through the writer one key at a time. Only
+ * for a buffer without a cap (every caller's); under a cap the writer's
+ * own calls keep where an overlong record is cut exactly as it was. */
+#define LIT(b, s) ig_buf_add((b), "" s, sizeof(s) - 1)
+
+static void put_str(struct ig_buf *b, const char *s)
+{
+    if (s) {
+        ig_json_escape(b, s, strlen(s));
+    } else {
+        LIT(b, "null");
+    }
+}
+
+static void put_score(struct ig_buf *b, double v)
+{
+    char t[40];
+    char *p = fmt_score(t + sizeof(t), v);
+    if (p) {
+        ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
+        return;
+    }
+    /* A writer of its own at depth 0 writes the bare number. */
+    struct ig_jsonw w;
+    ig_jsonw_init(&w, b);
+    ig_jsonw_num(&w, v);
+}
+
+static void put_uint(struct ig_buf *b, uint64_t v)
+{
+    char t[24];
+    char *p = fmt_u(t + sizeof(t), v);
+    ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
+}
+
+static void result_json_direct(const struct ruleset *rs,
+                               const struct cls_result *r, struct ig_jsonw *w)
+{
+    struct ig_buf *b = w->out;
+    const struct taxon *t = r->top;
+    /* The writer puts the comma before the first key and notes that the
+     * next key needs one. */
+    ig_jsonw_raw(w, "\"code\":", 7);
+    if (t) {
+        put_str(b, t->code);
+        LIT(b, ",\"name\":");
+        put_str(b, t->name);
+        LIT(b, ",\"major\":");
+        put_str(b, t->major);
+        LIT(b, ",\"departments\":[");
+        for (size_t i = 0; i < t->ndepts; i++) {
+            if (i) {
+                LIT(b, ",");
+            }
+            put_str(b, t->depts[i]);
+        }
+        LIT(b, "],\"score\":");
+    } else {
+        LIT(b, "null,\"name\":null,\"major\":null,\"departments\":null,"
+               "\"score\":");
+    }
+    put_score(b, r->score);
+    LIT(b, ",\"confidence\":");
+    put_score(b, r->confidence);
+    LIT(b, ",\"alternatives\":[");
+    for (size_t i = 0; i < r->nalts; i++) {
+        if (i) {
+            LIT(b, ",");
+        }
+        LIT(b, "{\"code\":");
+        put_str(b, r->alts[i].taxon->code);
+        LIT(b, ",\"name\":");
+        put_str(b, r->alts[i].taxon->name);
+        LIT(b, ",\"score\":");
+        put_score(b, r->alts[i].score);
+        LIT(b, "}");
+    }
+    LIT(b, "],\"evidence\":[");
+    for (size_t i = 0; i < r->nev; i++) {
+        const struct cls_evidence *e = &r->ev[i];
+        if (i) {
+            LIT(b, ",");
+        }
+        LIT(b, "{\"rule\":");
+        put_str(b, e->rule);
+        LIT(b, ",\"code\":");
+        put_str(b, e->code);
+        if (e->field == CLS_FIELD_TITLE) {
+            LIT(b, ",\"field\":\"title\",\"start\":");
+        } else {
+            LIT(b, ",\"field\":\"text\",\"start\":");
+        }
+        put_uint(b, e->start);
+        LIT(b, ",\"end\":");
+        put_uint(b, e->end);
+        LIT(b, ",\"text\":");
+        put_str(b, e->match);
+        LIT(b, ",\"weight\":");
+        put_score(b, e->weight);
+        LIT(b, "}");
+    }
+    LIT(b, "],\"rules_version\":");
+    put_str(b, ruleset_version(rs));
+    if (r->regex_errors) {
+        LIT(b, ",\"regex_errors\":");
+        put_uint(b, r->regex_errors);
+    }
+}
+
+static void put_u(struct ig_jsonw *w, const char *key, uint64_t v)
+{
+    char b[24];
+    char *p = fmt_u(b + sizeof(b), v);
+    ig_jsonw_key(w, key);
+    ig_jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
+}
+
+static void put_num(struct ig_jsonw *w, const char *key, double v)
+{
+    char b[40];
+    char *p = fmt_score(b + sizeof(b), v);
+    if (!p) {
+        ig_jsonw_knum(w, key, v);
+        return;
+    }
+    ig_jsonw_key(w, key);
+    ig_jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
+}
+
+/* The same keys through the writer, one at a time: for a capped buffer. */
+static void result_json_capped(const struct ruleset *rs,
+                               const struct cls_result *r, struct ig_jsonw *w)
 {
     const struct taxon *t = r->top;
     ig_jsonw_kstr(w, "code", t ? t->code : NULL);
@@ -194,6 +325,16 @@ void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
     ig_jsonw_kstr(w, "rules_version", ruleset_version(rs));
     if (r->regex_errors) {
         put_u(w, "regex_errors", r->regex_errors);
+    }
+}
+
+void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
+                     struct ig_jsonw *w)
+{
+    if (w->out->max_len == 0) {
+        result_json_direct(rs, r, w);
+    } else {
+        result_json_capped(rs, r, w);
     }
     if (rs->router) {
         route_result_json(r->route, w);

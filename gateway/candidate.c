@@ -1,9 +1,10 @@
 /* candidate.c — the candidate record (see candidate.h, docs/candidate.md).
  *
- * The record is written in one pass with the JSON writer straight into
- * the caller's buffer with its cap lifted; a record that then exceeds the
- * cap is cut off again, so it fails whole (IG_E2BIG) instead of leaving
- * half an object behind, without a scratch copy of every record. The
+ * The record is written in one pass straight into the caller's buffer
+ * with its cap lifted (fixed keys as literal pieces, the writer where the
+ * shape varies); a record that then exceeds the cap is cut off again, so
+ * it fails whole (IG_E2BIG) instead of leaving half an object behind,
+ * without a scratch copy of every record. The
  * classification and routing keys are written by their owners
  * (cls_result_json(), route_result_json()) so the record and `intake classify
  * --json` can never disagree on their shape.
@@ -60,6 +61,35 @@ static void no_classification(struct ig_jsonw *w)
     ig_jsonw_knull(w, "rules_version");
 }
 
+/* The record's fixed keys go straight into out (its cap is lifted while a
+ * record is written): "key": and the commas around it are literals copied
+ * as they are, the writer is used only where the shape varies. */
+#define LIT(b, s) ig_buf_add((b), "" s, sizeof(s) - 1)
+
+static void put_str(struct ig_buf *b, const char *s)
+{
+    if (s) {
+        ig_json_escape(b, s, strlen(s));
+    } else {
+        LIT(b, "null");
+    }
+}
+
+static void put_int(struct ig_buf *b, int64_t v)
+{
+    char t[24];
+    char *p = t + sizeof(t);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--p = '-';
+    }
+    ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
+}
+
 int candidate_json(const struct candidate *c, struct ig_buf *out)
 {
     const struct ig_item *it;
@@ -74,19 +104,31 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     start = record_begin(out, &max_len);
     ig_jsonw_init(&w, out);
     ig_jsonw_obj_open(&w);
-    ig_jsonw_kint(&w, "schema", CANDIDATE_SCHEMA_VERSION);
-    ig_jsonw_kstr(&w, "type", "candidate");
-    ig_jsonw_kstr(&w, "id", c->id);
-    ig_jsonw_kstr(&w, "source", it->source_id);
-    ig_jsonw_kstr(&w, "channel", it->channel);
-    ig_jsonw_kstr(&w, "external_id", it->ext_id);
-    ig_jsonw_kstr(&w, "url", it->url);
-    ig_jsonw_kstr(&w, "title", it->title);
-    ig_jsonw_kstr(&w, "text", it->text);
-    ig_jsonw_kstr(&w, "author", it->author);
-    ig_jsonw_kstr(&w, "location", it->place);
-    ig_jsonw_kstr(&w, "published", it->published);
-    ig_jsonw_kstr(&w, "received", c->received ? c->received : it->fetched);
+    /* The writer notes that the next key needs a comma. */
+    ig_jsonw_raw(&w, "\"schema\":", 9);
+    put_int(out, CANDIDATE_SCHEMA_VERSION);
+    LIT(out, ",\"type\":\"candidate\",\"id\":");
+    put_str(out, c->id);
+    LIT(out, ",\"source\":");
+    put_str(out, it->source_id);
+    LIT(out, ",\"channel\":");
+    put_str(out, it->channel);
+    LIT(out, ",\"external_id\":");
+    put_str(out, it->ext_id);
+    LIT(out, ",\"url\":");
+    put_str(out, it->url);
+    LIT(out, ",\"title\":");
+    put_str(out, it->title);
+    LIT(out, ",\"text\":");
+    put_str(out, it->text);
+    LIT(out, ",\"author\":");
+    put_str(out, it->author);
+    LIT(out, ",\"location\":");
+    put_str(out, it->place);
+    LIT(out, ",\"published\":");
+    put_str(out, it->published);
+    LIT(out, ",\"received\":");
+    put_str(out, c->received ? c->received : it->fetched);
 
     /* Classification (and routing, when the rule set has a router). */
     if (c->cls_span) {
@@ -109,30 +151,37 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
         route_result_json(c->route, &w);
     }
 
-    /* Deduplication. */
-    ig_jsonw_kint(&w, "reports", c->reports > 0 ? c->reports : 1);
-    ig_jsonw_key(&w, "channels");
-    ig_jsonw_arr_open(&w);
+    /* Deduplication: the writer's comma again, then literals. */
+    ig_jsonw_raw(&w, "\"reports\":", 10);
+    put_int(out, c->reports > 0 ? c->reports : 1);
+    LIT(out, ",\"channels\":[");
     if (c->channels && c->nchannels) {
         for (i = 0; i < c->nchannels; i++) {
-            ig_jsonw_str(&w, c->channels[i]);
+            if (i) {
+                LIT(out, ",");
+            }
+            put_str(out, c->channels[i]);
         }
     } else if (it->channel) {
-        ig_jsonw_str(&w, it->channel);
+        put_str(out, it->channel);
     }
-    ig_jsonw_arr_close(&w);
-    ig_jsonw_kstr(&w, "dedup", c->dedup ? c->dedup : "new");
+    LIT(out, "],\"dedup\":");
+    put_str(out, c->dedup ? c->dedup : "new");
 
     /* What happened to the item on its way in. */
-    ig_jsonw_key(&w, "flags");
-    ig_jsonw_arr_open(&w);
+    LIT(out, ",\"flags\":[");
+    bool first = true;
     for (uint32_t b = 1; b <= IG_ITEM_F_LAST; b <<= 1) {
         if (it->flags & b) {
-            ig_jsonw_str(&w, ig_item_flag_name(b));
+            if (!first) {
+                LIT(out, ",");
+            }
+            first = false;
+            put_str(out, ig_item_flag_name(b));
         }
     }
-    ig_jsonw_arr_close(&w);
-    ig_jsonw_kstr(&w, "warning", it->warning);
+    LIT(out, "],\"warning\":");
+    put_str(out, it->warning);
     ig_jsonw_obj_close(&w);
     return record_end(out, start, max_len);
 }

@@ -550,6 +550,17 @@ static void test_json(void **state)
         ig_jsonw_obj_open(&w);
         cls_result_json(x.rs, &x.r, &w);
         ig_jsonw_obj_close(&w);
+        /* A capped buffer goes key by key through the writer; an uncapped
+         * one gets literal pieces: the same bytes. */
+        struct ig_buf capped;
+        ig_buf_init(&capped, 1 << 20);
+        ig_jsonw_init(&w, &capped);
+        ig_jsonw_obj_open(&w);
+        cls_result_json(x.rs, &x.r, &w);
+        ig_jsonw_obj_close(&w);
+        assert_int_equal(capped.len, b.len);
+        assert_memory_equal(capped.data, b.data, b.len);
+        ig_buf_fini(&capped);
         struct ig_jsonr_member *m;
         size_t n, off;
         const char *err;
