@@ -9,7 +9,6 @@
  */
 #include "gateway/simhash.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,55 +267,40 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     return nk;
 }
 
-/* spread[x]: the 8 bits of x moved to the low bit of 8 bytes (bit i ->
- * byte i), so one addition counts 8 bit positions at once. */
-static uint64_t spread[256];
-static pthread_once_t spread_once = PTHREAD_ONCE_INIT;
-
-static void spread_init(void)
-{
-    for (unsigned x = 0; x < 256; x++) {
-        spread[x] = (((uint64_t)(x & 0x7f) * 0x0002040810204081ULL) &
-                     0x0101010101010101ULL) |
-                    (uint64_t)((x >> 7) & 1) << 56;
-    }
-}
-
 uint64_t simhash_of(const uint64_t *keys, size_t n)
 {
-    uint64_t cnt[64], acc[8], h = 0;
-    size_t i, from = 0;
-    int b, k;
+    /* Bit-sliced counters: plane[p] holds bit p of the 64 per-position
+     * counts, so adding a feature is a ripple-carry add of one word that
+     * stops as soon as the carry is gone (two planes on average), instead
+     * of 64 separate counter updates. */
+    uint64_t plane[64] = {0}, h = 0;
+    size_t i, top = 0;
 
     if (n == 0) {
         return 0;
     }
-    pthread_once(&spread_once, spread_init);
-    /* Counts the set bits of every position with 8 byte-wide counters per
-     * word (8 table additions per key instead of 64 branches), emptied
-     * every 255 keys before a byte can overflow. A bit is set in the
-     * SimHash when more keys have it set than not. */
-    memset(cnt, 0, sizeof(cnt));
-    while (from < n) {
-        size_t to = n - from > 255 ? from + 255 : n;
+    for (i = 0; i < n; i++) {
+        uint64_t carry = mix64(keys[i]);
+        size_t p = 0;
 
-        memset(acc, 0, sizeof(acc));
-        for (i = from; i < to; i++) {
-            uint64_t f = mix64(keys[i]);
+        while (carry) {
+            uint64_t t = plane[p] & carry;
 
-            for (k = 0; k < 8; k++) {
-                acc[k] += spread[(f >> (8 * k)) & 0xff];
-            }
+            plane[p] ^= carry;
+            carry = t;
+            p++;
         }
-        for (k = 0; k < 8; k++) {
-            for (b = 0; b < 8; b++) {
-                cnt[8 * k + b] += (acc[k] >> (8 * b)) & 0xff;
-            }
-        }
-        from = to;
+        top = p > top ? p : top;
     }
-    for (b = 0; b < 64; b++) {
-        if (2 * cnt[b] > n) {
+    /* A bit is set in the SimHash when more features have it set than
+     * not: 2 * count > n. */
+    for (int b = 0; b < 64; b++) {
+        uint64_t c = 0;
+
+        for (size_t p = 0; p < top; p++) {
+            c |= ((plane[p] >> b) & 1) << p;
+        }
+        if (2 * c > n) {
             h |= 1ULL << b;
         }
     }
