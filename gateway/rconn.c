@@ -27,6 +27,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -35,6 +36,10 @@
 #include "gateway/dedup.h"
 
 #define RCONN_BACKOFF_MAX_MS 30000
+/* Room reserved in hiredis's output buffer when a command does not fit:
+ * sds doubles the request, so 32 KiB gives a 64 KiB buffer, below glibc's
+ * mmap threshold (a mapping per loop turn would cost more than it saves). */
+#define RCONN_OBUF_ROOM (32 * 1024)
 
 enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_LOAD };
 
@@ -318,6 +323,18 @@ static int send_pend(struct rconn *rc, struct pend *p, redisCallbackFn *fn,
                      int argc, const char **argv, const size_t *len)
 {
     format_cmd(&rc->fmt, argc, argv, len);
+    /* hiredis starts its output buffer from empty after every complete
+     * write and grows it by doubling as commands are appended: a burst of
+     * pipelined commands then reallocates (and copies) it a dozen times.
+     * One room reservation per burst instead. */
+    if (sdsavail(rc->ac->c.obuf) < rc->fmt.len) {
+        sds o = sdsMakeRoomFor(rc->ac->c.obuf, rc->fmt.len > RCONN_OBUF_ROOM
+                                                   ? rc->fmt.len
+                                                   : RCONN_OBUF_ROOM);
+        if (o) {
+            rc->ac->c.obuf = o;
+        }
+    }
     if (redisAsyncFormattedCommand(rc->ac, fn, p, rc->fmt.data, rc->fmt.len) !=
         REDIS_OK) {
         pend_put(rc, p);
