@@ -1,5 +1,6 @@
-/* test_hotline.c — the hotline and file kinds, the hostile-JSON validator
- * and the sources config, on files (no network).
+/* test_hotline.c — the hotline and file kinds, the hostile-JSON reader,
+ * the push parser (its policy pinned in push_cases.h) and the sources
+ * config, on files (no network).
  *
  * Sources are loaded through gateway/sources.c exactly as the gateway
  * does; responses are fed to the connector from the shared fixture files
@@ -27,6 +28,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "gateway/sources.h"
+#include "push_cases.h"
 
 static char g_tmp[256];
 
@@ -497,6 +499,136 @@ static void push_items_keys(void **state)
     ig_diags_fini(&d);
 }
 
+/* Expands <<N*s>> into N copies of s (s up to ">>"); see push_cases.h. */
+static char *expand(const char *t, size_t *len)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    while (*t) {
+        const char *m = strstr(t, "<<");
+        if (!m) {
+            ig_buf_adds(&b, t);
+            break;
+        }
+        ig_buf_add(&b, t, (size_t)(m - t));
+        char *star;
+        unsigned long n = strtoul(m + 2, &star, 10);
+        const char *end = strstr(star, ">>");
+        for (unsigned long i = 0; i < n; i++) {
+            ig_buf_add(&b, star + 1, (size_t)(end - star - 1));
+        }
+        t = end + 2;
+    }
+    ig_buf_addc(&b, '\0');
+    *len = b.len - 1;
+    return ig_buf_take(&b);
+}
+
+/* A string in a dump: "-" for NULL, long ones as [length]head..tail. */
+static void dump_str(struct ig_buf *b, const char *s)
+{
+    if (!s) {
+        ig_buf_adds(b, "-");
+        return;
+    }
+    size_t n = strlen(s);
+    if (n <= 40) {
+        ig_buf_adds(b, s);
+        return;
+    }
+    ig_buf_addf(b, "[%zu]", n);
+    ig_buf_add(b, s, 12);
+    ig_buf_adds(b, "..");
+    ig_buf_adds(b, s + n - 12);
+}
+
+static int dump_item(void *ud, struct ig_item *it)
+{
+    struct ig_buf *b = ud;
+    const char *v[] = {it->ext_id,  it->title,     it->text,
+                       it->channel, it->source_id, it->url,
+                       it->author,  it->place,     it->published};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        dump_str(b, v[i]);
+        ig_buf_addc(b, '|');
+    }
+    ig_buf_addf(b, "%u|", (unsigned)it->flags);
+    dump_str(b, it->warning);
+    for (size_t i = 0; i < it->nfields; i++) {
+        ig_buf_addc(b, i ? ',' : '|');
+        dump_str(b, it->fields[i].key);
+        ig_buf_addc(b, '=');
+        dump_str(b, it->fields[i].value);
+    }
+    ig_buf_addc(b, '\n');
+    ig_item_free(it);
+    return IG_OK;
+}
+
+/* connector_push_parse() of body as text: one line per item, then the
+ * return code, the counts and the skip reasons. */
+static char *dump_push(const char *body, size_t len, size_t max_items)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct connector_sink sink = {.emit = dump_item, .ud = &b, .diags = &d};
+    int rc =
+        connector_push_parse(body, len, "push", "hotline", max_items, &sink);
+    ig_buf_addf(&b, "rc=%d n=%zu skipped=%zu\n", rc, sink.nitems,
+                sink.nskipped);
+    for (size_t i = 0; i < d.n; i++) {
+        ig_buf_addf(&b, "%d: %s\n", d.v[i].line, d.v[i].msg);
+    }
+    ig_diags_fini(&d);
+    return ig_buf_take(&b);
+}
+
+/* json_safe_parse() of body: return code, repairs, message, and the tree
+ * as cJSON prints it when that is short. */
+static char *dump_parse(const char *body, size_t len)
+{
+    cJSON *root = NULL;
+    unsigned rep = 0;
+    char err[160];
+    int rc = json_safe_parse(body, len, 0, &root, &rep, err, sizeof(err));
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_addf(&b, "rc=%d repairs=%u %s", rc, rc == IG_OK ? rep : 0, err);
+    char *t = root ? cJSON_PrintUnformatted(root) : NULL;
+    if (t && strlen(t) <= 400) {
+        ig_buf_adds(&b, t);
+    }
+    cJSON_free(t);
+    cJSON_Delete(root);
+    return ig_buf_take(&b);
+}
+
+/* Every case of push_cases.h gives the items, skip reasons and document
+ * errors pinned there. */
+static void push_policy_pinned(void **state)
+{
+    (void)state;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(push_cases) / sizeof(push_cases[0]); i++) {
+        const struct push_case *c = &push_cases[i];
+        size_t len;
+        char *body = expand(c->body, &len);
+        char *push = dump_push(body, len, c->max_items);
+        char *parse = dump_parse(body, len);
+        if (strcmp(push, c->push) != 0 || strcmp(parse, c->parse) != 0) {
+            fprintf(stderr, "%s:\n--- want\n%s%s\n--- got\n%s%s\n", c->name,
+                    c->push, c->parse, push, parse);
+            bad++;
+        }
+        ig_free(parse);
+        ig_free(push);
+        ig_free(body);
+    }
+    assert_int_equal(bad, 0);
+}
+
 static const char *title_of(const char *file, cJSON **root)
 {
     size_t l;
@@ -928,6 +1060,7 @@ int main(void)
         cmocka_unit_test(hostile_json_values),
         cmocka_unit_test(json_safe_duplicate_keys),
         cmocka_unit_test(push_items_keys),
+        cmocka_unit_test(push_policy_pinned),
         cmocka_unit_test(hostile_json_through_hotline),
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
