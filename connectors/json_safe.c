@@ -1,11 +1,22 @@
-/* json_safe.c — the hostile-JSON validator and rewriter (see json_safe.h).
+/* json_safe.c — the hostile-JSON reader (see json_safe.h).
  *
  * One pass over the bytes with an explicit stack (no recursion, so depth
- * is bounded by a counter, not by the C stack), writing a canonical JSON
- * text into a capped buffer: whitespace dropped, strings repaired, numbers
- * turned into marked strings. cJSON then only ever sees text it parses
- * unambiguously. The output cap is 6 x input + 64: the worst case is one
- * raw invalid byte becoming the 6-byte escape \uFFFD.
+ * is bounded by a counter, not by the C stack) that applies the whole
+ * policy and builds the tree at the same time: strings are decoded and
+ * repaired into the caller's arena (through a scratch buffer only when
+ * they hold an escape or a byte to repair), numbers keep their text, and
+ * each node is one bump allocation. Duplicate keys are looked for once
+ * the syntax is known good, so a broken document reports its first
+ * syntax error, as it always has.
+ *
+ * json_safe_parse() is the same reader followed by a copy of the tree
+ * into cJSON nodes, for the connectors whose code walks cJSON (hotline,
+ * file), so the policy lives here once. Rejected: rewriting the input
+ * into a canonical JSON text for cJSON to parse (the earlier design:
+ * three passes and a malloc per node, most of the cost of a push), and
+ * giving core/jsonr a repair mode (it reads one flat object and hands
+ * nested values back as raw text; a push body is an array of objects
+ * with a nested "fields").
  */
 #include "connectors/json_safe.h"
 
@@ -16,15 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/text.h"
 
+/* The deepest nesting any caller may ask for. */
+#define DEPTH_LIMIT 1024
+
 struct jp {
     const char *s;
     size_t n, i;
-    struct ig_buf out;
+    struct ig_arena *a;
+    struct ig_buf scratch; /* decoded text of strings with escapes */
     unsigned repairs;
     char *err;
     size_t errlen;
@@ -77,14 +93,7 @@ static int hex4(const char *s, uint32_t *out)
     return 0;
 }
 
-#define CHK(x)                                                                 \
-    do {                                                                       \
-        if ((x) < 0) {                                                         \
-            return fail(p, IG_E2BIG, "output cap");                            \
-        }                                                                      \
-    } while (0)
-
-/* Reads a \uXXXX at p->i (pointing at the backslash); -1 when not one. */
+/* Reads a \uXXXX at `at` (pointing at the backslash); -1 when not one. */
 static int read_u(struct jp *p, size_t at, uint32_t *cp)
 {
     if (at + 6 > p->n || p->s[at] != '\\' || p->s[at + 1] != 'u') {
@@ -93,19 +102,21 @@ static int read_u(struct jp *p, size_t at, uint32_t *cp)
     return hex4(p->s + at + 2, cp);
 }
 
-/* String at p->i (after the opening quote). */
-/* The end of the run from i of string bytes that are copied unchanged:
+/* The end of the run from i of string bytes that are kept unchanged:
  * ASCII from space up but the quote and the backslash, and well-formed
  * 3-byte sequences whose lead needs no range check (E1..EC, EE, EF: CJK).
- * Anything else goes through the byte-by-byte rules in string(). */
+ * Anything else goes through the byte-by-byte rules in string(). The
+ * range checks are written as one unsigned comparison each: this loop
+ * sees every byte of every string. */
 static size_t plain_run(const unsigned char *u, size_t i, size_t n)
 {
     while (i < n) {
-        unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        unsigned c = u[i];
+        if (c - 0x20u < 0x60u && c != '"' && c != '\\') {
             i++;
-        } else if (c >= 0xE1 && c <= 0xEF && c != 0xED && i + 2 < n &&
-                   (u[i + 1] & 0xC0) == 0x80 && (u[i + 2] & 0xC0) == 0x80) {
+        } else if (c - 0xE1u < 0x0Fu && c != 0xED && i + 2 < n &&
+                   ((u[i + 1] | (unsigned)u[i + 2] << 8) & 0xC0C0u) ==
+                       0x8080u) {
             i += 3;
         } else {
             break;
@@ -114,22 +125,42 @@ static size_t plain_run(const unsigned char *u, size_t i, size_t n)
     return i;
 }
 
-static int string(struct jp *p)
+static void add_cp(struct ig_buf *b, uint32_t cp)
 {
-    CHK(ig_buf_addc(&p->out, '"'));
+    char enc[4];
+    ig_buf_add(b, enc, ig_utf8_encode(cp, enc));
+}
+
+/* The string at p->i (just after the opening quote), decoded and repaired
+ * into the arena as a NUL-terminated *out of *len bytes. A string without
+ * escapes or bytes to repair (nearly all) is copied once; the others are
+ * decoded into the scratch buffer first. */
+static int string(struct jp *p, const char **out, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)p->s;
+    size_t st = p->i;
+    size_t run = plain_run(u, st, p->n);
+    if (run < p->n && u[run] == '"') {
+        *out = ig_arena_strndup(p->a, p->s + st, run - st);
+        *len = run - st;
+        p->i = run + 1;
+        return IG_OK;
+    }
+    struct ig_buf *b = &p->scratch;
+    ig_buf_reset(b);
     for (;;) {
-        size_t run = plain_run((const unsigned char *)p->s, p->i, p->n);
         if (run > p->i) {
-            CHK(ig_buf_add(&p->out, p->s + p->i, run - p->i));
+            ig_buf_add(b, p->s + p->i, run - p->i);
             p->i = run;
         }
         if (p->i >= p->n) {
             return fail(p, IG_EPARSE, "unterminated string");
         }
-        unsigned char c = (unsigned char)p->s[p->i];
+        unsigned char c = u[p->i];
         if (c == '"') {
             p->i++;
-            CHK(ig_buf_addc(&p->out, '"'));
+            *out = ig_arena_strndup(p->a, b->data ? b->data : "", b->len);
+            *len = b->len;
             return IG_OK;
         }
         if (c == '\\') {
@@ -137,72 +168,64 @@ static int string(struct jp *p)
                 return fail(p, IG_EPARSE, "unterminated string");
             }
             char e = p->s[p->i + 1];
-            if (strchr("\"\\/bfnrt", e) && e) {
-                CHK(ig_buf_add(&p->out, p->s + p->i, 2));
+            const char *simple = "\"\\/bfnrt";
+            const char *map = "\"\\/\b\f\n\r\t";
+            const char *at = e ? strchr(simple, e) : NULL;
+            if (at) {
+                /* \b and \f are kept as the control bytes they name. */
+                ig_buf_addc(b, map[at - simple]);
                 p->i += 2;
-                continue;
-            }
-            if (e != 'u') {
+            } else if (e != 'u') {
                 return fail(p, IG_EPARSE, "invalid escape in string");
-            }
-            uint32_t cp;
-            if (p->i + 6 > p->n || hex4(p->s + p->i + 2, &cp) < 0) {
-                return fail(p, IG_EPARSE, "invalid \\u escape in string");
-            }
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                uint32_t lo;
-                if (read_u(p, p->i + 6, &lo) == 0 && lo >= 0xDC00 &&
-                    lo <= 0xDFFF) {
-                    CHK(ig_buf_add(&p->out, p->s + p->i, 12));
-                    p->i += 12;
-                    continue;
+            } else {
+                uint32_t cp;
+                if (p->i + 6 > p->n || hex4(p->s + p->i + 2, &cp) < 0) {
+                    return fail(p, IG_EPARSE, "invalid \\u escape in string");
                 }
-                /* A lone high surrogate would become CESU-8 bytes. */
-                CHK(ig_buf_adds(&p->out, "\\uFFFD"));
-                p->repairs++;
-                p->i += 6;
-                continue;
+                uint32_t lo;
+                if (cp >= 0xD800 && cp <= 0xDBFF &&
+                    read_u(p, p->i + 6, &lo) == 0 && lo >= 0xDC00 &&
+                    lo <= 0xDFFF) {
+                    add_cp(b, 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+                    p->i += 12;
+                } else if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
+                    /* A lone surrogate would become CESU-8 bytes; NUL
+                     * would truncate a C string and make "QP\u0000-admin"
+                     * collapse into "QP". */
+                    add_cp(b, 0xFFFD);
+                    p->repairs++;
+                    p->i += 6;
+                } else if (cp < 0x20 && cp != '\t' && cp != '\n' &&
+                           cp != '\r') {
+                    p->repairs++;
+                    p->i += 6;
+                } else {
+                    add_cp(b, cp);
+                    p->i += 6;
+                }
             }
-            if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0) {
-                /* Lone low surrogate; NUL would truncate a C string and
-                 * make "QP\u0000-admin" collapse into "QP". */
-                CHK(ig_buf_adds(&p->out, "\\uFFFD"));
-                p->repairs++;
-                p->i += 6;
-                continue;
-            }
-            if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') {
-                p->repairs++;
-                p->i += 6;
-                continue;
-            }
-            CHK(ig_buf_add(&p->out, p->s + p->i, 6));
-            p->i += 6;
-            continue;
-        }
-        if (c < 0x20) {
+        } else if (c < 0x20) {
             /* RFC 8259 forbids raw controls in strings: strip and flag. */
             if (c == '\t' || c == '\n' || c == '\r') {
-                CHK(ig_buf_addc(&p->out, ' '));
+                ig_buf_addc(b, ' ');
             }
             p->repairs++;
             p->i++;
-            continue;
-        }
-        if (c < 0x80) {
-            CHK(ig_buf_addc(&p->out, (char)c));
+        } else if (c < 0x80) {
+            ig_buf_addc(b, (char)c);
             p->i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t k = ig_utf8_decode(p->s + p->i, p->n - p->i, &cp);
-        if (cp == IG_UTF8_INVALID) {
-            CHK(ig_buf_adds(&p->out, "\\uFFFD"));
-            p->repairs++;
         } else {
-            CHK(ig_buf_add(&p->out, p->s + p->i, k));
+            uint32_t cp;
+            size_t k = ig_utf8_decode(p->s + p->i, p->n - p->i, &cp);
+            if (cp == IG_UTF8_INVALID) {
+                add_cp(b, 0xFFFD);
+                p->repairs++;
+            } else {
+                ig_buf_add(b, p->s + p->i, k);
+            }
+            p->i += k;
         }
-        p->i += k;
+        run = plain_run(u, p->i, p->n);
     }
 }
 
@@ -211,8 +234,8 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Number at p->i, per the RFC 8259 grammar; written as a marked string. */
-static int number(struct jp *p)
+/* Number at p->i, per the RFC 8259 grammar; its exact text is kept. */
+static int number(struct jp *p, const char **out, size_t *len)
 {
     size_t st = p->i;
     const char *s = p->s;
@@ -258,9 +281,8 @@ static int number(struct jp *p)
     if (i < p->n && !strchr(" \t\n\r,]}", s[i])) {
         return fail(p, IG_EPARSE, "invalid number");
     }
-    CHK(ig_buf_adds(&p->out, "\"\\u0001"));
-    CHK(ig_buf_add(&p->out, s + st, i - st));
-    CHK(ig_buf_addc(&p->out, '"'));
+    *out = ig_arena_strndup(p->a, s + st, i - st);
+    *len = i - st;
     p->i = i;
     return IG_OK;
 }
@@ -271,21 +293,52 @@ static int literal(struct jp *p, const char *word)
     if (p->n - p->i < l || memcmp(p->s + p->i, word, l) != 0) {
         return fail(p, IG_EPARSE, "invalid literal");
     }
-    CHK(ig_buf_add(&p->out, word, l));
     p->i += l;
     return IG_OK;
 }
 
+/* An open object or array and its last member so far. */
+struct frame {
+    struct json_safe_node *v;
+    struct json_safe_node *last;
+};
+
+/* Hangs v under the innermost open container (or makes it the root). */
+static void attach(struct frame *stack, int depth, struct json_safe_node **root,
+                   struct json_safe_node *v)
+{
+    if (depth == 0) {
+        *root = v;
+        return;
+    }
+    struct frame *f = &stack[depth - 1];
+    if (f->last) {
+        f->last->next = v;
+    } else {
+        f->v->child = v;
+    }
+    f->last = v;
+    f->v->n++;
+}
+
 enum state { S_VALUE, S_KEY_OR_END, S_VALUE_OR_END, S_KEY, S_AFTER };
 
-static int rewrite(struct jp *p, int max_depth)
+/* The nesting limit in force for a caller's max_depth. */
+static int depth_cap(int max_depth)
 {
-    char stack[1024];
+    if (max_depth <= 0) {
+        return JSON_SAFE_DEPTH;
+    }
+    return max_depth < DEPTH_LIMIT ? max_depth : DEPTH_LIMIT;
+}
+
+static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
+{
+    struct frame *stack =
+        ig_arena_alloc(p->a, (size_t)max_depth * sizeof(*stack));
     int depth = 0;
     enum state st = S_VALUE;
-    if (max_depth > (int)sizeof(stack)) {
-        max_depth = (int)sizeof(stack);
-    }
+    const char *key = NULL; /* of the member whose value comes next */
     if (p->n >= 3 && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0) {
         p->i = 3;
     }
@@ -304,6 +357,7 @@ static int rewrite(struct jp *p, int max_depth)
         }
         char c = p->s[p->i];
         int rc = IG_OK;
+        size_t len;
         switch (st) {
         case S_KEY_OR_END:
         case S_KEY:
@@ -314,7 +368,7 @@ static int rewrite(struct jp *p, int max_depth)
                 return fail(p, IG_EPARSE, "expected a key string");
             }
             p->i++;
-            rc = string(p);
+            rc = string(p, &key, &len);
             if (rc < 0) {
                 return rc;
             }
@@ -323,7 +377,6 @@ static int rewrite(struct jp *p, int max_depth)
                 return fail(p, IG_EPARSE, "expected ':'");
             }
             p->i++;
-            CHK(ig_buf_addc(&p->out, ':'));
             st = S_VALUE;
             continue;
         case S_VALUE_OR_END:
@@ -331,28 +384,37 @@ static int rewrite(struct jp *p, int max_depth)
                 goto close;
             }
             /* fallthrough */
-        case S_VALUE:
+        case S_VALUE: {
+            struct json_safe_node *v = ig_arena_zalloc(p->a, sizeof(*v));
+            v->key = key;
+            key = NULL;
             if (c == '{' || c == '[') {
                 if (depth >= max_depth) {
                     return fail(p, IG_E2BIG, "nesting deeper than %d",
                                 max_depth);
                 }
-                stack[depth++] = c;
-                CHK(ig_buf_addc(&p->out, c));
+                v->type = c == '{' ? JSON_SAFE_T_OBJECT : JSON_SAFE_T_ARRAY;
+                attach(stack, depth, root, v);
+                stack[depth++] = (struct frame){v, NULL};
                 p->i++;
                 st = c == '{' ? S_KEY_OR_END : S_VALUE_OR_END;
                 continue;
             }
             if (c == '"') {
                 p->i++;
-                rc = string(p);
+                v->type = JSON_SAFE_T_STRING;
+                rc = string(p, &v->str, &v->len);
             } else if (c == '-' || is_digit(c)) {
-                rc = number(p);
+                v->type = JSON_SAFE_T_NUMBER;
+                rc = number(p, &v->str, &v->len);
             } else if (c == 't') {
+                v->type = JSON_SAFE_T_TRUE;
                 rc = literal(p, "true");
             } else if (c == 'f') {
+                v->type = JSON_SAFE_T_FALSE;
                 rc = literal(p, "false");
             } else if (c == 'n') {
+                v->type = JSON_SAFE_T_NULL;
                 rc = literal(p, "null");
             } else {
                 return fail(p, IG_EPARSE, "unexpected character");
@@ -360,8 +422,10 @@ static int rewrite(struct jp *p, int max_depth)
             if (rc < 0) {
                 return rc;
             }
+            attach(stack, depth, root, v);
             st = S_AFTER;
             continue;
+        }
         case S_AFTER:
             if (depth == 0) {
                 return fail(p, IG_EPARSE,
@@ -370,23 +434,27 @@ static int rewrite(struct jp *p, int max_depth)
             }
             if (c == ',') {
                 p->i++;
-                CHK(ig_buf_addc(&p->out, ','));
-                st = stack[depth - 1] == '{' ? S_KEY : S_VALUE;
+                st = stack[depth - 1].v->type == JSON_SAFE_T_OBJECT ? S_KEY
+                                                                    : S_VALUE;
                 continue;
             }
-            if ((c == '}' && stack[depth - 1] == '{') ||
-                (c == ']' && stack[depth - 1] == '[')) {
+            if ((c == '}' && stack[depth - 1].v->type == JSON_SAFE_T_OBJECT) ||
+                (c == ']' && stack[depth - 1].v->type == JSON_SAFE_T_ARRAY)) {
                 goto close;
             }
             return fail(p, IG_EPARSE, "expected ',' or a closing bracket");
         }
         continue;
     close:
-        CHK(ig_buf_addc(&p->out, c));
         p->i++;
         depth--;
         st = S_AFTER;
     }
+}
+
+static bool is_container(const struct json_safe_node *v)
+{
+    return v->type == JSON_SAFE_T_OBJECT || v->type == JSON_SAFE_T_ARRAY;
 }
 
 /* Up to this many keys an object is checked pair by pair. */
@@ -397,68 +465,62 @@ static int cmp_key(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Iterative walk: every object's keys sorted and compared. The first
- * duplicate found is copied into dup[96]. */
-static const char *find_dup_key(const cJSON *root, char *dup)
+/* The smallest key that occurs twice among v's members, or NULL. */
+static const char *object_dup(const struct json_safe_node *v)
 {
-    const cJSON *stack[JSON_SAFE_DEPTH * 4 + 8];
+    const char *hit = NULL;
+    if (v->n <= DUP_SCAN_MAX) {
+        /* Few keys (every pushed item): compare pairs, no sort and no
+         * allocation. */
+        for (const struct json_safe_node *a = v->child; a; a = a->next) {
+            for (const struct json_safe_node *b = a->next; b; b = b->next) {
+                if (strcmp(a->key, b->key) == 0 &&
+                    (!hit || strcmp(a->key, hit) < 0)) {
+                    hit = a->key;
+                }
+            }
+        }
+        return hit;
+    }
+    const char **keys = ig_malloc(v->n * sizeof(*keys));
+    size_t k = 0;
+    for (const struct json_safe_node *c = v->child; c; c = c->next) {
+        keys[k++] = c->key;
+    }
+    qsort(keys, k, sizeof(*keys), cmp_key);
+    for (size_t i = 1; i < k && !hit; i++) {
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            hit = keys[i];
+        }
+    }
+    ig_free(keys);
+    return hit;
+}
+
+/* Iterative walk over every object; the first duplicate found (in this
+ * walk's order, which the error message has always followed) or NULL. */
+static const char *find_dup_key(const struct json_safe_node *root)
+{
+    const struct json_safe_node *stack[JSON_SAFE_DEPTH * 4 + 8];
     size_t sp = 0;
     stack[sp++] = root;
     while (sp) {
-        const cJSON *v = stack[--sp];
-        if (!cJSON_IsObject(v) && !cJSON_IsArray(v)) {
-            continue;
-        }
-        size_t n = 0;
-        for (const cJSON *c = v->child; c; c = c->next) {
-            n++;
-        }
-        if (cJSON_IsObject(v) && n > 1 && n <= DUP_SCAN_MAX) {
-            /* Few keys (every pushed item): compare pairs, no sort and no
-             * allocation. The smallest duplicate is reported, as the
-             * sorted walk below would. */
-            const char *hit = NULL;
-            for (const cJSON *a = v->child; a; a = a->next) {
-                for (const cJSON *b = a->next; b; b = b->next) {
-                    if (strcmp(a->string, b->string) == 0 &&
-                        (!hit || strcmp(a->string, hit) < 0)) {
-                        hit = a->string;
-                    }
-                }
-            }
+        const struct json_safe_node *v = stack[--sp];
+        if (v->type == JSON_SAFE_T_OBJECT && v->n > 1) {
+            const char *hit = object_dup(v);
             if (hit) {
-                snprintf(dup, 96, "%.60s", hit);
-                return dup;
+                return hit;
             }
-        } else if (cJSON_IsObject(v) && n > 1) {
-            const char **keys = ig_malloc(n * sizeof(*keys));
-            size_t k = 0;
-            for (const cJSON *c = v->child; c; c = c->next) {
-                keys[k++] = c->string;
-            }
-            qsort(keys, n, sizeof(*keys), cmp_key);
-            const char *hit = NULL;
-            for (size_t i = 1; i < n && !hit; i++) {
-                if (strcmp(keys[i - 1], keys[i]) == 0) {
-                    hit = keys[i];
-                }
-            }
-            if (hit) {
-                snprintf(dup, 96, "%.60s", hit);
-                ig_free(keys);
-                return dup;
-            }
-            ig_free(keys);
         }
-        /* Depth is bounded by the rewriter, but an array may be wide:
-         * push children in chunks only while there is room, and revisit
-         * the rest through a second pass over this node's siblings. */
-        for (const cJSON *c = v->child; c; c = c->next) {
-            if (!cJSON_IsObject(c) && !cJSON_IsArray(c)) {
+        /* Depth is bounded by the reader, but an array may be wide: push
+         * children only while there is room, and walk the rest of them
+         * at once, one by one. */
+        for (const struct json_safe_node *c = v->child; c; c = c->next) {
+            if (!is_container(c)) {
                 continue;
             }
             if (sp == sizeof(stack) / sizeof(stack[0])) {
-                const char *r = find_dup_key(c, dup);
+                const char *r = find_dup_key(c);
                 if (r) {
                     return r;
                 }
@@ -470,48 +532,126 @@ static const char *find_dup_key(const cJSON *root, char *dup)
     return NULL;
 }
 
-int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
-                    unsigned *repairs, char *err, size_t errlen)
+int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
+                   const struct json_safe_node **out, unsigned *repairs,
+                   char *err, size_t errlen)
 {
-    struct jp p = {.s = s, .n = n, .err = err, .errlen = errlen};
+    struct jp p = {.s = s, .n = n, .a = a, .err = err, .errlen = errlen};
+    struct json_safe_node *root = NULL;
     *out = NULL;
     if (err && errlen) {
         err[0] = '\0';
     }
-    ig_buf_init(&p.out, n * 6 + 64);
-    /* The canonical text is about as long as the input (whitespace goes,
-     * repairs and number marks add a little): one allocation up front
-     * instead of doubling from 64 bytes through a whole request body. */
-    ig_buf_reserve(&p.out, n + 64);
-    int rc = rewrite(&p, max_depth > 0 ? max_depth : JSON_SAFE_DEPTH);
+    ig_buf_init(&p.scratch, 0);
+    int rc = read_tree(&p, depth_cap(max_depth), &root);
+    ig_buf_fini(&p.scratch);
     if (rc < 0) {
-        goto out;
+        return rc;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(p.out.data, p.out.len + 1, &end, 1);
-    if (!root) {
-        p.i = 0;
-        rc = fail(&p, IG_EPARSE, "JSON rejected by the parser");
-        goto out;
-    }
-    char dupbuf[96];
-    const char *dup = find_dup_key(root, dupbuf);
+    const char *dup = find_dup_key(root);
     if (dup) {
-        cJSON_Delete(root);
         p.i = 0;
-        rc = fail(&p, IG_EPARSE,
-                  "duplicate key \"%s\" (documents with "
-                  "duplicate keys are rejected)",
-                  dup);
-        goto out;
+        return fail(&p, IG_EPARSE,
+                    "duplicate key \"%.60s\" (documents with "
+                    "duplicate keys are rejected)",
+                    dup);
     }
     *out = root;
     if (repairs) {
         *repairs = p.repairs;
     }
-out:
-    ig_buf_fini(&p.out);
+    return IG_OK;
+}
+
+/* One node as a cJSON item; a number becomes a string marked with
+ * JSON_SAFE_NUM, as json_safe_scalar() expects. */
+static cJSON *cjson_item(struct ig_arena *a, const struct json_safe_node *v)
+{
+    switch (v->type) {
+    case JSON_SAFE_T_OBJECT:
+        return cJSON_CreateObject();
+    case JSON_SAFE_T_ARRAY:
+        return cJSON_CreateArray();
+    case JSON_SAFE_T_STRING:
+        return cJSON_CreateString(v->str);
+    case JSON_SAFE_T_NUMBER: {
+        char *t = ig_arena_alloc(a, v->len + 2);
+        t[0] = JSON_SAFE_NUM;
+        memcpy(t + 1, v->str, v->len + 1);
+        return cJSON_CreateString(t);
+    }
+    case JSON_SAFE_T_TRUE: {
+        /* As cJSON's own parser leaves it. */
+        cJSON *t = cJSON_CreateTrue();
+        if (t) {
+            t->valueint = 1;
+        }
+        return t;
+    }
+    case JSON_SAFE_T_FALSE:
+        return cJSON_CreateFalse();
+    default:
+        return cJSON_CreateNull();
+    }
+}
+
+/* The tree under root as cJSON, walked iteratively: stack[d] is the
+ * cJSON container at depth d and next[d] the member to copy into it. */
+static cJSON *to_cjson(struct ig_arena *a, const struct json_safe_node *root,
+                       int max_depth)
+{
+    cJSON **stack = ig_arena_alloc(a, (size_t)max_depth * sizeof(*stack));
+    const struct json_safe_node **next =
+        ig_arena_alloc(a, (size_t)max_depth * sizeof(*next));
+    cJSON *top = cjson_item(a, root);
+    if (!is_container(root)) {
+        return top;
+    }
+    int d = 0;
+    stack[0] = top;
+    next[0] = root->child;
+    while (d >= 0) {
+        const struct json_safe_node *v = next[d];
+        if (!v) {
+            d--;
+            continue;
+        }
+        next[d] = v->next;
+        cJSON *item = cjson_item(a, v);
+        if (v->key) {
+            cJSON_AddItemToObject(stack[d], v->key, item);
+        } else {
+            cJSON_AddItemToArray(stack[d], item);
+        }
+        if (is_container(v)) {
+            d++;
+            stack[d] = item;
+            next[d] = v->child;
+        }
+    }
+    return top;
+}
+
+int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
+                    unsigned *repairs, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct ig_arena *a = ig_arena_new(json_safe_arena_size(n));
+    const struct json_safe_node *root = NULL;
+    int rc = json_safe_read(s, n, max_depth, a, &root, repairs, err, errlen);
+    if (rc == IG_OK) {
+        *out = to_cjson(a, root, depth_cap(max_depth));
+    }
+    ig_arena_free(a);
     return rc;
+}
+
+size_t json_safe_arena_size(size_t n)
+{
+    /* The decoded strings take about the input's size, the nodes (64 bytes
+     * each, one per value) as much again for short values; 4 KiB covers
+     * the reader's stack and a small document. */
+    return 2 * n + 4096;
 }
 
 const cJSON *json_safe_pointer(const cJSON *v, const char *ptr)

@@ -1,13 +1,14 @@
-/* json_safe.h — hostile JSON in, a clean cJSON tree out (connectors only).
+/* json_safe.h — hostile JSON in, a clean tree out (connectors only).
  *
  * cJSON alone accepts things a gateway must not: "\uZZZZ" read as U+0000
  * (cJSON issue 635), "\u0000" truncating a string (issue 895), raw control
  * characters and raw invalid UTF-8 inside strings, trailing garbage after
  * the value, and it silently keeps the first of duplicate keys and rounds
- * every number to a double. So the text is first run through our own
- * iterative validator that rewrites it into a JSON text cJSON cannot
- * misread, then parsed with cJSON_ParseWithLengthOpts(require_null_
- * terminated). The policy:
+ * every number to a double. So JSON is read by our own iterative reader,
+ * in one pass, into a light tree allocated from an arena
+ * (json_safe_read(); push.c walks it). json_safe_parse() copies that tree
+ * into cJSON nodes for the connectors written against cJSON; both apply
+ * the one policy below:
  *
  * - a UTF-8 BOM at the start is skipped;
  * - nesting deeper than max_depth (default 64): error;
@@ -17,14 +18,17 @@
  * - \u0000, lone or reversed surrogates, escaped C0 controls other than
  *   \t \n \r, raw invalid UTF-8: replaced by U+FFFD (controls: dropped) and
  *   counted as repairs; raw TAB/LF/CR/other C0 inside a string: replaced by
- *   a space (TAB/LF/CR) or dropped, counted. A caller flags the items whose
- *   strings carry U+FFFD when the document had repairs;
+ *   a space (TAB/LF/CR) or dropped, counted. \b and \f decode to their
+ *   control bytes. A caller flags the items whose strings carry U+FFFD;
  * - duplicate keys in any object: the whole document is rejected (one
  *   policy everywhere; first-wins and last-wins parsers disagree, so
  *   accepting either would let two readers see different records);
- * - numbers are never converted: each number becomes a string holding
- *   JSON_SAFE_NUM (0x01) followed by its exact text, so ids above 2^53
- *   stay exact and range checks happen per field (json_safe_int()).
+ * - numbers are never converted: a number keeps its exact JSON text (in
+ *   cJSON: a string holding JSON_SAFE_NUM (0x01) followed by the text), so
+ *   ids above 2^53 stay exact and range checks happen per field
+ *   (json_safe_int()).
+ *
+ * Decoded strings never contain NUL, so they are also C strings.
  */
 #ifndef IG_CONNECTORS_JSON_SAFE_H
 #define IG_CONNECTORS_JSON_SAFE_H
@@ -35,8 +39,46 @@
 
 #include <cjson/cJSON.h>
 
+struct ig_arena;
+
 #define JSON_SAFE_NUM '\x01'
 #define JSON_SAFE_DEPTH 64
+
+enum json_safe_type {
+    JSON_SAFE_T_NULL = 0,
+    JSON_SAFE_T_FALSE,
+    JSON_SAFE_T_TRUE,
+    JSON_SAFE_T_NUMBER,
+    JSON_SAFE_T_STRING,
+    JSON_SAFE_T_OBJECT,
+    JSON_SAFE_T_ARRAY,
+};
+
+/* One value of a json_safe_read() tree; everything lives in its arena. */
+struct json_safe_node {
+    enum json_safe_type type;
+    const char *key; /* member name (decoded) inside an object, else NULL */
+    const char *str; /* STRING: decoded text; NUMBER: its exact JSON text;
+                      * NUL-terminated; else NULL */
+    size_t len;      /* bytes of str */
+    size_t n;        /* OBJECT, ARRAY: number of members */
+    const struct json_safe_node *child; /* OBJECT, ARRAY: first member */
+    const struct json_safe_node *next;  /* next member of the parent */
+};
+
+/* Reads s[0..n) with the policy above into a tree allocated from a.
+ * Returns IG_OK with the root in *out and the number of repairs in
+ * *repairs (may be NULL), or IG_EPARSE (IG_E2BIG for depth) with *out NULL
+ * and a message in err (may be NULL; no input bytes echoed beyond a short,
+ * sanitised excerpt). max_depth 0 means JSON_SAFE_DEPTH. The tree (and whatever
+ * a failed read allocated) dies with a. Any thread. */
+int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
+                   const struct json_safe_node **out, unsigned *repairs,
+                   char *err, size_t errlen);
+
+/* A block size for an arena that holds the tree of an n-byte document in
+ * one or two blocks. */
+size_t json_safe_arena_size(size_t n);
 
 enum json_safe_kind {
     JSON_SAFE_NONE = 0, /* missing, null, object or array */
@@ -45,10 +87,7 @@ enum json_safe_kind {
     JSON_SAFE_BOOL,   /* text is "true" or "false" */
 };
 
-/* Parses s[0..n). Returns IG_OK and the tree in *out (cJSON_Delete it)
- * with the number of repairs in *repairs, or IG_EPARSE (IG_E2BIG for
- * depth) with a message in err (no input bytes echoed beyond a short,
- * sanitised excerpt). max_depth 0 means JSON_SAFE_DEPTH. */
+/* As json_safe_read(), with the tree as cJSON in *out (cJSON_Delete it). */
 int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
                     unsigned *repairs, char *err, size_t errlen);
 
