@@ -19,6 +19,7 @@
 struct ig_arena;
 struct ig_diags;
 struct prefilter;
+struct score_json;
 
 /* A list of literal indexes. */
 struct lit_list {
@@ -73,6 +74,9 @@ struct ruleset {
     size_t nalways;
     struct prefilter *pf;
     struct router *router; /* NULL when no places.tsv */
+    /* score.c: the fixed JSON pieces of taxa and rules, built on first
+     * use (the one part of a loaded ruleset that is written later) */
+    _Atomic(struct score_json *) json;
 };
 
 /* ---- rule_parse.c ---- */

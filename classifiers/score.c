@@ -22,7 +22,10 @@
  * and again for push answers, so its fixed keys are literal pieces copied
  * into the buffer ("key": and commas included) and only the values are
  * escaped or formatted; a capped buffer goes through the writer key by key
- * instead, so a cap still cuts the output where it always did.
+ * instead, so a cap still cuts the output where it always did. What is
+ * fixed per code (code, name, major, departments) and per rule (rule id
+ * and code of an evidence entry) is escaped once per rule set, on first
+ * use, into struct score_json and copied from there.
  */
 #include "classifiers/classifier_int.h"
 
@@ -30,7 +33,9 @@
 #include <stdlib.h>
 
 #include "classifiers/route.h"
+#include "core/arena.h"
 #include "core/jsonw.h"
+#include "core/mem.h"
 
 double score_confidence(double top, double second, double threshold,
                         bool classified)
@@ -182,15 +187,181 @@ static void put_uint(struct ig_buf *b, uint64_t v)
     ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
 }
 
+/* A piece of prepared JSON: an offset and a length in score_json.text. */
+struct piece {
+    size_t off, len;
+};
+
+/* An evidence entry's start, by rule: {"rule":"<id>","code":"<code>". */
+struct rule_slot {
+    const char *rule; /* the rule's id (ruleset), NULL: empty slot */
+    const char *code; /* its taxon's code (ruleset) */
+    struct piece ev;
+};
+
+struct score_json {
+    char *text;              /* owned: every piece */
+    struct piece *head;      /* per taxon: "code":..,"departments":[..] */
+    struct piece *alt;       /* per taxon: {"code":..,"name":.. */
+    struct piece version;    /* ,"rules_version":".." */
+    struct rule_slot *slots; /* open addressing by id pointer */
+    size_t mask;             /* slots - 1 */
+};
+
+static void score_json_free(void *p)
+{
+    struct score_json *j = p;
+    if (j) {
+        ig_free(j->text);
+        ig_free(j->head);
+        ig_free(j->alt);
+        ig_free(j->slots);
+        ig_free(j);
+    }
+}
+
+static size_t slot_of(const struct score_json *j, const char *rule)
+{
+    uint64_t h = (uint64_t)(uintptr_t)rule * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & j->mask;
+}
+
+/* Notes the piece written to b since from. */
+static void piece_end(struct piece *p, const struct ig_buf *b, size_t from)
+{
+    p->off = from;
+    p->len = b->len - from;
+}
+
+static struct score_json *score_json_build(const struct ruleset *rs)
+{
+    struct score_json *j = ig_calloc(1, sizeof(*j));
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    j->head = ig_calloc(rs->ntaxa ? rs->ntaxa : 1, sizeof(*j->head));
+    j->alt = ig_calloc(rs->ntaxa ? rs->ntaxa : 1, sizeof(*j->alt));
+    for (size_t i = 0; i < rs->ntaxa; i++) {
+        const struct taxon *t = &rs->taxa[i];
+        size_t from = b.len;
+        LIT(&b, "\"code\":");
+        put_str(&b, t->code);
+        LIT(&b, ",\"name\":");
+        put_str(&b, t->name);
+        LIT(&b, ",\"major\":");
+        put_str(&b, t->major);
+        LIT(&b, ",\"departments\":[");
+        for (size_t k = 0; k < t->ndepts; k++) {
+            if (k) {
+                LIT(&b, ",");
+            }
+            put_str(&b, t->depts[k]);
+        }
+        LIT(&b, "]");
+        piece_end(&j->head[i], &b, from);
+        from = b.len;
+        LIT(&b, "{\"code\":");
+        put_str(&b, t->code);
+        LIT(&b, ",\"name\":");
+        put_str(&b, t->name);
+        piece_end(&j->alt[i], &b, from);
+    }
+    size_t from = b.len;
+    LIT(&b, ",\"rules_version\":");
+    put_str(&b, rs->version);
+    piece_end(&j->version, &b, from);
+    /* at most half full, so a probe ends at an empty slot soon */
+    size_t nslots = 16;
+    while (nslots < 2 * rs->nrules) {
+        nslots *= 2;
+    }
+    j->slots = ig_calloc(nslots, sizeof(*j->slots));
+    j->mask = nslots - 1;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const struct rule_info *ri = &rs->rules[i].info;
+        if (!ri->id || !ri->taxon) {
+            continue;
+        }
+        size_t h = slot_of(j, ri->id);
+        while (j->slots[h].rule) {
+            h = (h + 1) & j->mask;
+        }
+        struct rule_slot *sl = &j->slots[h];
+        sl->rule = ri->id;
+        sl->code = ri->taxon->code;
+        from = b.len;
+        LIT(&b, "{\"rule\":");
+        put_str(&b, sl->rule);
+        LIT(&b, ",\"code\":");
+        put_str(&b, sl->code);
+        piece_end(&sl->ev, &b, from);
+    }
+    j->text = ig_buf_take(&b);
+    return j;
+}
+
+/* The rule set's pieces, built by the first caller. Two threads may both
+ * build them; one set is kept (and freed with the rule set's arena), the
+ * other dropped. Only the winner touches the arena, and nothing else
+ * writes to it after loading. */
+static const struct score_json *score_json_get(const struct ruleset *rs)
+{
+    /* The cache is the one field written after loading (rs is const to
+     * every caller otherwise). */
+    struct ruleset *m = (struct ruleset *)(uintptr_t)rs;
+    struct score_json *j = atomic_load_explicit(&m->json, memory_order_acquire);
+    if (j) {
+        return j;
+    }
+    struct score_json *mine = score_json_build(rs);
+    if (atomic_compare_exchange_strong_explicit(
+            &m->json, &j, mine, memory_order_acq_rel, memory_order_acquire)) {
+        ig_arena_defer(m->arena, score_json_free, mine);
+        return mine;
+    }
+    score_json_free(mine);
+    return j;
+}
+
+/* Whether t is a row of rs's own table (results built by hand in tests
+ * may point elsewhere: those are written in full). */
+static bool own_taxon(const struct ruleset *rs, const struct taxon *t)
+{
+    return t->index < rs->ntaxa && &rs->taxa[t->index] == t;
+}
+
+static const struct rule_slot *
+rule_slot_find(const struct score_json *j, const char *rule, const char *code)
+{
+    size_t h = slot_of(j, rule);
+    while (j->slots[h].rule) {
+        if (j->slots[h].rule == rule) {
+            return j->slots[h].code == code ? &j->slots[h] : NULL;
+        }
+        h = (h + 1) & j->mask;
+    }
+    return NULL;
+}
+
+static void put_piece(struct ig_buf *b, const struct score_json *j,
+                      const struct piece *p)
+{
+    ig_buf_add(b, j->text + p->off, p->len);
+}
+
 static void result_json_direct(const struct ruleset *rs,
                                const struct cls_result *r, struct ig_jsonw *w)
 {
     struct ig_buf *b = w->out;
+    const struct score_json *j = score_json_get(rs);
     const struct taxon *t = r->top;
     /* The writer puts the comma before the first key and notes that the
      * next key needs one. */
-    ig_jsonw_raw(w, "\"code\":", 7);
-    if (t) {
+    if (t && own_taxon(rs, t)) {
+        const struct piece *p = &j->head[t->index];
+        ig_jsonw_raw(w, j->text + p->off, p->len);
+        LIT(b, ",\"score\":");
+    } else if (t) {
+        ig_jsonw_raw(w, "\"code\":", 7);
         put_str(b, t->code);
         LIT(b, ",\"name\":");
         put_str(b, t->name);
@@ -205,6 +376,7 @@ static void result_json_direct(const struct ruleset *rs,
         }
         LIT(b, "],\"score\":");
     } else {
+        ig_jsonw_raw(w, "\"code\":", 7);
         LIT(b, "null,\"name\":null,\"major\":null,\"departments\":null,"
                "\"score\":");
     }
@@ -213,13 +385,18 @@ static void result_json_direct(const struct ruleset *rs,
     put_score(b, r->confidence);
     LIT(b, ",\"alternatives\":[");
     for (size_t i = 0; i < r->nalts; i++) {
+        const struct taxon *at = r->alts[i].taxon;
         if (i) {
             LIT(b, ",");
         }
-        LIT(b, "{\"code\":");
-        put_str(b, r->alts[i].taxon->code);
-        LIT(b, ",\"name\":");
-        put_str(b, r->alts[i].taxon->name);
+        if (own_taxon(rs, at)) {
+            put_piece(b, j, &j->alt[at->index]);
+        } else {
+            LIT(b, "{\"code\":");
+            put_str(b, at->code);
+            LIT(b, ",\"name\":");
+            put_str(b, at->name);
+        }
         LIT(b, ",\"score\":");
         put_score(b, r->alts[i].score);
         LIT(b, "}");
@@ -230,10 +407,15 @@ static void result_json_direct(const struct ruleset *rs,
         if (i) {
             LIT(b, ",");
         }
-        LIT(b, "{\"rule\":");
-        put_str(b, e->rule);
-        LIT(b, ",\"code\":");
-        put_str(b, e->code);
+        const struct rule_slot *sl = rule_slot_find(j, e->rule, e->code);
+        if (sl) {
+            put_piece(b, j, &sl->ev);
+        } else {
+            LIT(b, "{\"rule\":");
+            put_str(b, e->rule);
+            LIT(b, ",\"code\":");
+            put_str(b, e->code);
+        }
         if (e->field == CLS_FIELD_TITLE) {
             LIT(b, ",\"field\":\"title\",\"start\":");
         } else {
@@ -248,8 +430,13 @@ static void result_json_direct(const struct ruleset *rs,
         put_score(b, e->weight);
         LIT(b, "}");
     }
-    LIT(b, "],\"rules_version\":");
-    put_str(b, ruleset_version(rs));
+    LIT(b, "]");
+    if (ruleset_version(rs) == rs->version) {
+        put_piece(b, j, &j->version);
+    } else {
+        LIT(b, ",\"rules_version\":");
+        put_str(b, ruleset_version(rs));
+    }
     if (r->regex_errors) {
         LIT(b, ",\"regex_errors\":");
         put_uint(b, r->regex_errors);
