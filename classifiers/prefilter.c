@@ -11,6 +11,12 @@
  * outputs (its own patterns plus those of its failure chain, flattened at
  * build time), so the hot loop is load, test, mask.
  *
+ * Also measured and left out (callgrind with cache simulation, bench
+ * items): numbering the states breadth first to pack the shallow, hot rows
+ * together changed no miss count, and 16-bit entries (state numbers, a
+ * multiply per byte) cut D1 misses by a tenth for a third more
+ * instructions.
+ *
  * Rejected: a double-array trie (smaller, but the failure-link walk costs
  * more than the memory saved at our sizes) and Vectorscan as the prefilter
  * (faster on long texts, but its per-call overhead and the ~1 s database
@@ -153,22 +159,56 @@ void prefilter_free(struct prefilter *p)
     ig_free(p);
 }
 
-void prefilter_scan(const struct prefilter *p, const char *s, size_t len,
-                    prefilter_cb cb, void *ud)
+/* Runs the automaton from *stp over u[i..len) until it enters a state
+ * with outputs; returns the index of the byte that did (*stp is then that
+ * entry, OUT_BIT set), or len. Out of line on purpose: inlined into the
+ * scan, the callback call made the compiler keep the text, the table and
+ * the length on the stack and reload them on every byte. */
+__attribute__((noinline)) static size_t run(const struct prefilter *p,
+                                            const unsigned char *u, size_t i,
+                                            size_t len, uint32_t *stp)
 {
     const uint32_t *delta = p->delta;
     const uint8_t *cls = p->cls;
+    const unsigned char *q = u + i, *end = u + len;
+    size_t st = *stp; /* size_t: no zero extension per step */
+    /* Two bytes per round: one loop test for two table steps. */
+    for (; q + 1 < end; q += 2) {
+        st = delta[st + cls[q[0]]];
+        if (st & OUT_BIT) {
+            goto out;
+        }
+        st = delta[st + cls[q[1]]];
+        if (st & OUT_BIT) {
+            q++;
+            goto out;
+        }
+    }
+    if (q < end) {
+        st = delta[st + cls[q[0]]];
+        if (!(st & OUT_BIT)) {
+            q++;
+        }
+    }
+out:
+    *stp = (uint32_t)st;
+    return (size_t)(q - u);
+}
+
+void prefilter_scan(const struct prefilter *p, const char *s, size_t len,
+                    prefilter_cb cb, void *ud)
+{
     const unsigned char *u = (const unsigned char *)s;
     uint32_t st = 0;
-    for (size_t i = 0; i < len; i++) {
-        st = delta[st + cls[u[i]]];
-        if (st & OUT_BIT) {
-            st &= ~OUT_BIT;
-            uint32_t state = st / p->ncls;
-            for (uint32_t k = p->out_off[state]; k < p->out_off[state + 1];
-                 k++) {
-                cb(ud, p->out[k], i + 1);
-            }
+    for (size_t i = 0;; i++) {
+        i = run(p, u, i, len, &st);
+        if (i >= len) {
+            break;
+        }
+        st &= ~OUT_BIT;
+        uint32_t state = st / p->ncls;
+        for (uint32_t k = p->out_off[state]; k < p->out_off[state + 1]; k++) {
+            cb(ud, p->out[k], i + 1);
         }
     }
 }
