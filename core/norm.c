@@ -414,12 +414,22 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
                 }
                 pend = false;
             }
-            o[j] = (char)u[i];
-            o[j + 1] = (char)u[i + 1];
-            o[j + 2] = (char)u[i + 2];
-            m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
-            j += 3;
-            i += 3;
+            /* The run of such ideographs that follows goes in this inner
+             * loop: no pending space, no flags to update. */
+            do {
+                o[j] = (char)u[i];
+                o[j + 1] = (char)u[i + 1];
+                o[j + 2] = (char)u[i + 2];
+                m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
+                j += 3;
+                i += 3;
+                if (i >= len || u[i] < 0xE3 || u[i] > 0xE9) {
+                    break; /* not a lead byte of U+3000..U+9FFF */
+                }
+                cp = decode3(u + i, len - i);
+            } while (((cp >= 0x4E00 && cp <= 0x9FFF) ||
+                      (cp >= 0x3001 && cp <= 0x303F)) &&
+                     !t2s_has(cp));
             any = true;
             last_cjk = true;
             continue;
