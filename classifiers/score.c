@@ -155,17 +155,6 @@ static char *fmt_score(char *end, double v)
  * they are instead of going through the writer one key at a time. Only
  * for a buffer without a cap (every caller's); under a cap the writer's
  * own calls keep where an overlong record is cut exactly as it was. */
-#define LIT(b, s) ig_buf_add((b), "" s, sizeof(s) - 1)
-
-static void put_str(struct ig_buf *b, const char *s)
-{
-    if (s) {
-        ig_json_escape(b, s, strlen(s));
-    } else {
-        LIT(b, "null");
-    }
-}
-
 static void put_score(struct ig_buf *b, double v)
 {
     char t[40];
@@ -174,10 +163,7 @@ static void put_score(struct ig_buf *b, double v)
         ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
         return;
     }
-    /* A writer of its own at depth 0 writes the bare number. */
-    struct ig_jsonw w;
-    ig_jsonw_init(&w, b);
-    ig_jsonw_num(&w, v);
+    ig_json_num(b, v);
 }
 
 static void put_uint(struct ig_buf *b, uint64_t v)
@@ -243,31 +229,31 @@ static struct score_json *score_json_build(const struct ruleset *rs)
     for (size_t i = 0; i < rs->ntaxa; i++) {
         const struct taxon *t = &rs->taxa[i];
         size_t from = b.len;
-        LIT(&b, "\"code\":");
-        put_str(&b, t->code);
-        LIT(&b, ",\"name\":");
-        put_str(&b, t->name);
-        LIT(&b, ",\"major\":");
-        put_str(&b, t->major);
-        LIT(&b, ",\"departments\":[");
+        IG_JSON_LIT(&b, "\"code\":");
+        ig_json_str(&b, t->code);
+        IG_JSON_LIT(&b, ",\"name\":");
+        ig_json_str(&b, t->name);
+        IG_JSON_LIT(&b, ",\"major\":");
+        ig_json_str(&b, t->major);
+        IG_JSON_LIT(&b, ",\"departments\":[");
         for (size_t k = 0; k < t->ndepts; k++) {
             if (k) {
-                LIT(&b, ",");
+                IG_JSON_LIT(&b, ",");
             }
-            put_str(&b, t->depts[k]);
+            ig_json_str(&b, t->depts[k]);
         }
-        LIT(&b, "]");
+        IG_JSON_LIT(&b, "]");
         piece_end(&j->head[i], &b, from);
         from = b.len;
-        LIT(&b, "{\"code\":");
-        put_str(&b, t->code);
-        LIT(&b, ",\"name\":");
-        put_str(&b, t->name);
+        IG_JSON_LIT(&b, "{\"code\":");
+        ig_json_str(&b, t->code);
+        IG_JSON_LIT(&b, ",\"name\":");
+        ig_json_str(&b, t->name);
         piece_end(&j->alt[i], &b, from);
     }
     size_t from = b.len;
-    LIT(&b, ",\"rules_version\":");
-    put_str(&b, rs->version);
+    IG_JSON_LIT(&b, ",\"rules_version\":");
+    ig_json_str(&b, rs->version);
     piece_end(&j->version, &b, from);
     /* at most half full, so a probe ends at an empty slot soon */
     size_t nslots = 16;
@@ -289,10 +275,10 @@ static struct score_json *score_json_build(const struct ruleset *rs)
         sl->rule = ri->id;
         sl->code = ri->taxon->code;
         from = b.len;
-        LIT(&b, "{\"rule\":");
-        put_str(&b, sl->rule);
-        LIT(&b, ",\"code\":");
-        put_str(&b, sl->code);
+        IG_JSON_LIT(&b, "{\"rule\":");
+        ig_json_str(&b, sl->rule);
+        IG_JSON_LIT(&b, ",\"code\":");
+        ig_json_str(&b, sl->code);
         piece_end(&sl->ev, &b, from);
     }
     j->text = ig_buf_take(&b);
@@ -359,86 +345,86 @@ static void result_json_direct(const struct ruleset *rs,
     if (t && own_taxon(rs, t)) {
         const struct piece *p = &j->head[t->index];
         ig_jsonw_raw(w, j->text + p->off, p->len);
-        LIT(b, ",\"score\":");
+        IG_JSON_LIT(b, ",\"score\":");
     } else if (t) {
         ig_jsonw_raw(w, "\"code\":", 7);
-        put_str(b, t->code);
-        LIT(b, ",\"name\":");
-        put_str(b, t->name);
-        LIT(b, ",\"major\":");
-        put_str(b, t->major);
-        LIT(b, ",\"departments\":[");
+        ig_json_str(b, t->code);
+        IG_JSON_LIT(b, ",\"name\":");
+        ig_json_str(b, t->name);
+        IG_JSON_LIT(b, ",\"major\":");
+        ig_json_str(b, t->major);
+        IG_JSON_LIT(b, ",\"departments\":[");
         for (size_t i = 0; i < t->ndepts; i++) {
             if (i) {
-                LIT(b, ",");
+                IG_JSON_LIT(b, ",");
             }
-            put_str(b, t->depts[i]);
+            ig_json_str(b, t->depts[i]);
         }
-        LIT(b, "],\"score\":");
+        IG_JSON_LIT(b, "],\"score\":");
     } else {
         ig_jsonw_raw(w, "\"code\":", 7);
-        LIT(b, "null,\"name\":null,\"major\":null,\"departments\":null,"
+        IG_JSON_LIT(b, "null,\"name\":null,\"major\":null,\"departments\":null,"
                "\"score\":");
     }
     put_score(b, r->score);
-    LIT(b, ",\"confidence\":");
+    IG_JSON_LIT(b, ",\"confidence\":");
     put_score(b, r->confidence);
-    LIT(b, ",\"alternatives\":[");
+    IG_JSON_LIT(b, ",\"alternatives\":[");
     for (size_t i = 0; i < r->nalts; i++) {
         const struct taxon *at = r->alts[i].taxon;
         if (i) {
-            LIT(b, ",");
+            IG_JSON_LIT(b, ",");
         }
         if (own_taxon(rs, at)) {
             put_piece(b, j, &j->alt[at->index]);
         } else {
-            LIT(b, "{\"code\":");
-            put_str(b, at->code);
-            LIT(b, ",\"name\":");
-            put_str(b, at->name);
+            IG_JSON_LIT(b, "{\"code\":");
+            ig_json_str(b, at->code);
+            IG_JSON_LIT(b, ",\"name\":");
+            ig_json_str(b, at->name);
         }
-        LIT(b, ",\"score\":");
+        IG_JSON_LIT(b, ",\"score\":");
         put_score(b, r->alts[i].score);
-        LIT(b, "}");
+        IG_JSON_LIT(b, "}");
     }
-    LIT(b, "],\"evidence\":[");
+    IG_JSON_LIT(b, "],\"evidence\":[");
     for (size_t i = 0; i < r->nev; i++) {
         const struct cls_evidence *e = &r->ev[i];
         if (i) {
-            LIT(b, ",");
+            IG_JSON_LIT(b, ",");
         }
         const struct rule_slot *sl = rule_slot_find(j, e->rule, e->code);
         if (sl) {
             put_piece(b, j, &sl->ev);
         } else {
-            LIT(b, "{\"rule\":");
-            put_str(b, e->rule);
-            LIT(b, ",\"code\":");
-            put_str(b, e->code);
+            IG_JSON_LIT(b, "{\"rule\":");
+            ig_json_str(b, e->rule);
+            IG_JSON_LIT(b, ",\"code\":");
+            ig_json_str(b, e->code);
         }
         if (e->field == CLS_FIELD_TITLE) {
-            LIT(b, ",\"field\":\"title\",\"start\":");
+            IG_JSON_LIT(b, ",\"field\":\"title\",\"start\":");
         } else {
-            LIT(b, ",\"field\":\"text\",\"start\":");
+            IG_JSON_LIT(b, ",\"field\":\"text\",\"start\":");
         }
         put_uint(b, e->start);
-        LIT(b, ",\"end\":");
+        IG_JSON_LIT(b, ",\"end\":");
         put_uint(b, e->end);
-        LIT(b, ",\"text\":");
-        put_str(b, e->match);
-        LIT(b, ",\"weight\":");
+        IG_JSON_LIT(b, ",\"text\":");
+        ig_json_str(b, e->match);
+        IG_JSON_LIT(b, ",\"weight\":");
         put_score(b, e->weight);
-        LIT(b, "}");
+        IG_JSON_LIT(b, "}");
     }
-    LIT(b, "]");
+    IG_JSON_LIT(b, "]");
     if (ruleset_version(rs) == rs->version) {
         put_piece(b, j, &j->version);
     } else {
-        LIT(b, ",\"rules_version\":");
-        put_str(b, ruleset_version(rs));
+        IG_JSON_LIT(b, ",\"rules_version\":");
+        ig_json_str(b, ruleset_version(rs));
     }
     if (r->regex_errors) {
-        LIT(b, ",\"regex_errors\":");
+        IG_JSON_LIT(b, ",\"regex_errors\":");
         put_uint(b, r->regex_errors);
     }
 }

@@ -404,16 +404,21 @@ static char *digits(char b[24], uint64_t v)
     return p;
 }
 
-void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
+void ig_json_int(struct ig_buf *out, int64_t v)
 {
-    pre_value(w);
     char b[24];
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     char *p = digits(b, u);
     if (v < 0) {
         *--p = '-';
     }
-    ig_buf_add(w->out, p, (size_t)(b + 24 - p));
+    ig_buf_add(out, p, (size_t)(b + 24 - p));
+}
+
+void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
+{
+    pre_value(w);
+    ig_json_int(w->out, v);
 }
 
 void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v)
@@ -424,30 +429,29 @@ void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v)
     ig_buf_add(w->out, p, (size_t)(b + 24 - p));
 }
 
-void ig_jsonw_num(struct ig_jsonw *w, double v)
+void ig_json_num(struct ig_buf *out, double v)
 {
-    pre_value(w);
     if (!isfinite(v)) {
-        ig_buf_adds(w->out, "null");
+        ig_buf_adds(out, "null");
         return;
     }
     /* A whole number below 1e6 is what "%.6g" prints as an integer
      * (negative zero aside): counts and sizes, no printf needed. */
     if (fabs(v) < 1e6 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
-        char b[24];
-        int64_t iv = (int64_t)v;
-        char *p = digits(b, iv < 0 ? 0 - (uint64_t)iv : (uint64_t)iv);
-        if (iv < 0) {
-            *--p = '-';
-        }
-        ig_buf_add(w->out, p, (size_t)(b + 24 - p));
+        ig_json_int(out, (int64_t)v);
         return;
     }
     char tmp[64];
     snprintf(tmp, sizeof(tmp), "%.6g", v);
     /* %g never yields a bare "." or exponent-only form, but it can yield
      * "-0"; JSON allows that, and it only appears for true negative zero. */
-    ig_buf_adds(w->out, tmp);
+    ig_buf_adds(out, tmp);
+}
+
+void ig_jsonw_num(struct ig_jsonw *w, double v)
+{
+    pre_value(w);
+    ig_json_num(w->out, v);
 }
 
 void ig_jsonw_bool(struct ig_jsonw *w, bool v)

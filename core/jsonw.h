@@ -86,4 +86,23 @@ static inline void ig_jsonw_knull(struct ig_jsonw *w, const char *key)
 /* Appends s (n bytes) to out as a quoted, escaped JSON string. */
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n);
 
+/* Bare values for records put together from literal pieces ("key": and
+ * commas copied as they are, IG_JSON_LIT) instead of through a writer:
+ * they append exactly what the ig_jsonw_ calls write as a value, with no
+ * comma. Only for buffers without a cap, where every append succeeds;
+ * any thread. */
+#define IG_JSON_LIT(out, lit) ig_buf_add((out), "" lit, sizeof(lit) - 1)
+/* s as a JSON string, null when s is NULL. */
+static inline void ig_json_str(struct ig_buf *out, const char *s)
+{
+    if (s) {
+        ig_json_escape(out, s, strlen(s));
+    } else {
+        ig_buf_add(out, "null", 4);
+    }
+}
+void ig_json_int(struct ig_buf *out, int64_t v);
+/* As ig_jsonw_num(): up to 6 significant digits, null when not finite. */
+void ig_json_num(struct ig_buf *out, double v);
+
 #endif

@@ -61,35 +61,6 @@ static void no_classification(struct ig_jsonw *w)
     ig_jsonw_knull(w, "rules_version");
 }
 
-/* The record's fixed keys go straight into out (its cap is lifted while a
- * record is written): "key": and the commas around it are literals copied
- * as they are, the writer is used only where the shape varies. */
-#define LIT(b, s) ig_buf_add((b), "" s, sizeof(s) - 1)
-
-static void put_str(struct ig_buf *b, const char *s)
-{
-    if (s) {
-        ig_json_escape(b, s, strlen(s));
-    } else {
-        LIT(b, "null");
-    }
-}
-
-static void put_int(struct ig_buf *b, int64_t v)
-{
-    char t[24];
-    char *p = t + sizeof(t);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *--p = '-';
-    }
-    ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
-}
-
 int candidate_json(const struct candidate *c, struct ig_buf *out)
 {
     const struct ig_item *it;
@@ -106,29 +77,29 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
     ig_jsonw_obj_open(&w);
     /* The writer notes that the next key needs a comma. */
     ig_jsonw_raw(&w, "\"schema\":", 9);
-    put_int(out, CANDIDATE_SCHEMA_VERSION);
-    LIT(out, ",\"type\":\"candidate\",\"id\":");
-    put_str(out, c->id);
-    LIT(out, ",\"source\":");
-    put_str(out, it->source_id);
-    LIT(out, ",\"channel\":");
-    put_str(out, it->channel);
-    LIT(out, ",\"external_id\":");
-    put_str(out, it->ext_id);
-    LIT(out, ",\"url\":");
-    put_str(out, it->url);
-    LIT(out, ",\"title\":");
-    put_str(out, it->title);
-    LIT(out, ",\"text\":");
-    put_str(out, it->text);
-    LIT(out, ",\"author\":");
-    put_str(out, it->author);
-    LIT(out, ",\"location\":");
-    put_str(out, it->place);
-    LIT(out, ",\"published\":");
-    put_str(out, it->published);
-    LIT(out, ",\"received\":");
-    put_str(out, c->received ? c->received : it->fetched);
+    ig_json_int(out, CANDIDATE_SCHEMA_VERSION);
+    IG_JSON_LIT(out, ",\"type\":\"candidate\",\"id\":");
+    ig_json_str(out, c->id);
+    IG_JSON_LIT(out, ",\"source\":");
+    ig_json_str(out, it->source_id);
+    IG_JSON_LIT(out, ",\"channel\":");
+    ig_json_str(out, it->channel);
+    IG_JSON_LIT(out, ",\"external_id\":");
+    ig_json_str(out, it->ext_id);
+    IG_JSON_LIT(out, ",\"url\":");
+    ig_json_str(out, it->url);
+    IG_JSON_LIT(out, ",\"title\":");
+    ig_json_str(out, it->title);
+    IG_JSON_LIT(out, ",\"text\":");
+    ig_json_str(out, it->text);
+    IG_JSON_LIT(out, ",\"author\":");
+    ig_json_str(out, it->author);
+    IG_JSON_LIT(out, ",\"location\":");
+    ig_json_str(out, it->place);
+    IG_JSON_LIT(out, ",\"published\":");
+    ig_json_str(out, it->published);
+    IG_JSON_LIT(out, ",\"received\":");
+    ig_json_str(out, c->received ? c->received : it->fetched);
 
     /* Classification (and routing, when the rule set has a router). */
     if (c->cls_span) {
@@ -153,35 +124,35 @@ int candidate_json(const struct candidate *c, struct ig_buf *out)
 
     /* Deduplication: the writer's comma again, then literals. */
     ig_jsonw_raw(&w, "\"reports\":", 10);
-    put_int(out, c->reports > 0 ? c->reports : 1);
-    LIT(out, ",\"channels\":[");
+    ig_json_int(out, c->reports > 0 ? c->reports : 1);
+    IG_JSON_LIT(out, ",\"channels\":[");
     if (c->channels && c->nchannels) {
         for (i = 0; i < c->nchannels; i++) {
             if (i) {
-                LIT(out, ",");
+                IG_JSON_LIT(out, ",");
             }
-            put_str(out, c->channels[i]);
+            ig_json_str(out, c->channels[i]);
         }
     } else if (it->channel) {
-        put_str(out, it->channel);
+        ig_json_str(out, it->channel);
     }
-    LIT(out, "],\"dedup\":");
-    put_str(out, c->dedup ? c->dedup : "new");
+    IG_JSON_LIT(out, "],\"dedup\":");
+    ig_json_str(out, c->dedup ? c->dedup : "new");
 
     /* What happened to the item on its way in. */
-    LIT(out, ",\"flags\":[");
+    IG_JSON_LIT(out, ",\"flags\":[");
     bool first = true;
     for (uint32_t b = 1; b <= IG_ITEM_F_LAST; b <<= 1) {
         if (it->flags & b) {
             if (!first) {
-                LIT(out, ",");
+                IG_JSON_LIT(out, ",");
             }
             first = false;
-            put_str(out, ig_item_flag_name(b));
+            ig_json_str(out, ig_item_flag_name(b));
         }
     }
-    LIT(out, "],\"warning\":");
-    put_str(out, it->warning);
+    IG_JSON_LIT(out, "],\"warning\":");
+    ig_json_str(out, it->warning);
     ig_jsonw_obj_close(&w);
     return record_end(out, start, max_len);
 }

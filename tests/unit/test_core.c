@@ -245,6 +245,24 @@ static void jsonw_fast_paths(void **state)
     ig_json_escape(&b, "x", 1);
     assert_int_equal(b.len, 8);
     ig_buf_fini(&b);
+    /* Bare values for literal pieces: what the writer writes as values. */
+    ig_buf_init(&b, 0);
+    IG_JSON_LIT(&b, "{\"a\":");
+    ig_json_str(&b, NULL);
+    IG_JSON_LIT(&b, ",\"b\":[");
+    ig_json_str(&b, "q\"");
+    IG_JSON_LIT(&b, ",");
+    ig_json_int(&b, INT64_MIN);
+    IG_JSON_LIT(&b, ",");
+    ig_json_num(&b, -0.0);
+    IG_JSON_LIT(&b, ",");
+    ig_json_num(&b, 0.553846153);
+    IG_JSON_LIT(&b, ",");
+    ig_json_num(&b, 1.0 / 0.0);
+    IG_JSON_LIT(&b, "]}");
+    assert_string_equal(b.data, "{\"a\":null,\"b\":[\"q\\\"\","
+                                "-9223372036854775808,-0,0.553846,null]}");
+    ig_buf_fini(&b);
 }
 
 /* The escaper as it was before its word-at-a-time scan, a byte at a
