@@ -171,8 +171,11 @@ static int string(struct jp *p, const char **out, size_t *len)
             const char *simple = "\"\\/bfnrt";
             const char *map = "\"\\/\b\f\n\r\t";
             const char *at = e ? strchr(simple, e) : NULL;
-            if (at) {
-                /* \b and \f are kept as the control bytes they name. */
+            if (e == 'b' || e == 'f') {
+                /* Control characters like \u0008 and \u000C: dropped. */
+                p->repairs++;
+                p->i += 2;
+            } else if (at) {
                 ig_buf_addc(b, map[at - simple]);
                 p->i += 2;
             } else if (e != 'u') {

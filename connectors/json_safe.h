@@ -18,8 +18,9 @@
  * - \u0000, lone or reversed surrogates, escaped C0 controls other than
  *   \t \n \r, raw invalid UTF-8: replaced by U+FFFD (controls: dropped) and
  *   counted as repairs; raw TAB/LF/CR/other C0 inside a string: replaced by
- *   a space (TAB/LF/CR) or dropped, counted. \b and \f decode to their
- *   control bytes. A caller flags the items whose strings carry U+FFFD;
+ *   a space (TAB/LF/CR) or dropped, counted; \b and \f are escaped C0
+ *   controls too (dropped, counted). A caller flags the items whose
+ *   strings carry U+FFFD;
  * - duplicate keys in any object: the whole document is rejected (one
  *   policy everywhere; first-wins and last-wins parsers disagree, so
  *   accepting either would let two readers see different records);

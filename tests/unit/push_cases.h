@@ -55,13 +55,13 @@ static const struct push_case push_cases[] = {
      "b1|x|-|hotline|push|-|-|-|-|4|no published time\n"
      "rc=0 n=1 skipped=0\n",
      "rc=0 repairs=0 {\"id\":\"b1\",\"title\":\"x\"}"},
-    {"simple escapes; \\b and \\f stay control bytes",
+    {"simple escapes; \\b and \\f are dropped like \\u0008 and \\u000C",
      "{\"id\":\"e1\",\"title\":\"q\\\"b\\\\s\\/n\\nr\\rt\\tB\\bF\\f.\"}", 0,
      "e1|q\"b\\s/n\n"
-     "r\rt\tB\010F\014.|-|hotline|push|-|-|-|-|4|no published time\n"
+     "r\rt\tBF.|-|hotline|push|-|-|-|-|4|no published time\n"
      "rc=0 n=1 skipped=0\n",
-     "rc=0 repairs=0 {\"id\":\"e1\",\"title\":\"q\\\"b\\\\s/n\\nr\\rt\\tB\\bF"
-     "\\f.\"}"},
+     "rc=0 repairs=2 {\"id\":\"e1\",\"title\":\"q\\\"b\\\\s/n\\nr\\rt\\tBF"
+     ".\"}"},
     {"\\u0000, lone and reversed surrogates become U+FFFD",
      "{\"id\":\"QP\\u0000-admin\",\"title\":\"a\\uD800b\\uDC00c\\uDC00\\uD800d"
      "\",\"text\":\"\\uD83D\\uDE00 ok\"}",
