@@ -577,6 +577,26 @@ static enum rt_scope lead_scope(const struct router *rt, const char *dept)
     return RT_SCOPE_DISTRICT;
 }
 
+/* The concatenation of parts[] (NULL-terminated) in the arena: what
+ * ig_arena_printf() with only %s conversions would make, without the
+ * format machinery (the track reason is written for every routed item). */
+static char *arena_cat(struct ig_arena *a, const char *const *parts)
+{
+    size_t n = 0;
+    for (size_t k = 0; parts[k]; k++) {
+        n += strlen(parts[k]);
+    }
+    char *out = ig_arena_alloc(a, n + 1);
+    size_t o = 0;
+    for (size_t k = 0; parts[k]; k++) {
+        size_t l = strlen(parts[k]);
+        memcpy(out + o, parts[k], l);
+        o += l;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 enum route_track route_suggest_track(const struct router *rt,
                                      const struct route_track_in *in,
                                      struct ig_arena *a, const char **reason)
@@ -590,11 +610,12 @@ enum route_track route_suggest_track(const struct router *rt,
         /* A red line or several reports: district level whatever the code
          * (many red-line events have no B/S code at all). */
         t = ROUTE_TRACK_LISTED;
-        why = ig_arena_printf(
-            a,
-            "%s：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
-            "和配合部门挂牌治理（待确认）",
-            in->first_reason ? in->first_reason : "优先事项");
+        why = arena_cat(
+            a, (const char *const[]){
+                   in->first_reason ? in->first_reason : "优先事项",
+                   "：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
+                   "和配合部门挂牌治理（待确认）",
+                   NULL});
     } else if (!in->classified || !in->lead_dept) {
         t = ROUTE_TRACK_NONE;
     } else if (listed_min && in->ndistrict >= listed_min) {
@@ -606,17 +627,19 @@ enum route_track route_suggest_track(const struct router *rt,
             in->ndistrict);
     } else if (in->level == ROUTE_LEVEL_ELEVATED) {
         t = ROUTE_TRACK_RAISED;
-        why = ig_arena_printf(a, "%s：基层未能清零，建议上提至%s提级整治",
-                              in->first_reason ? in->first_reason : "反复反映",
-                              lead);
+        why = arena_cat(a, (const char *const[]){
+                               in->first_reason ? in->first_reason : "反复反映",
+                               "：基层未能清零，建议上提至", lead, "提级整治",
+                               NULL});
     } else {
         switch (lead_scope(rt, in->lead_dept)) {
         case RT_SCOPE_TOWN:
         case RT_SCOPE_LOCAL:
             t = ROUTE_TRACK_GENERAL;
-            why = ig_arena_printf(
-                a, "牵头为属地（%s），可由街镇即发现即消除，建议一般整治",
-                lead);
+            why = arena_cat(a, (const char *const[]){
+                                   "牵头为属地（", lead,
+                                   "），可由街镇即发现即消除，建议一般整治",
+                                   NULL});
             break;
         case RT_SCOPE_OWNER:
             t = ROUTE_TRACK_DIVERTED;
@@ -627,8 +650,10 @@ enum route_track route_suggest_track(const struct router *rt,
         case RT_SCOPE_DISTRICT:
         case RT_SCOPE_ENTERPRISE:
             t = ROUTE_TRACK_DIVERTED;
-            why = ig_arena_printf(
-                a, "属%s职责，建议经区城运中心按管辖流转，分流治理", lead);
+            why = arena_cat(a, (const char *const[]){
+                                   "属", lead,
+                                   "职责，建议经区城运中心按管辖流转，分流治理",
+                                   NULL});
             break;
         }
     }

@@ -52,6 +52,10 @@ static uint32_t peek(const struct cur *c, size_t *len)
 
 static bool eat(struct cur *c, const char *lit)
 {
+    /* Nearly every try fails on the first byte: no strlen() for those. */
+    if (c->i >= c->n || c->s[c->i] != lit[0]) {
+        return false;
+    }
     size_t l = strlen(lit);
     if (c->n - c->i >= l && memcmp(c->s + c->i, lit, l) == 0) {
         c->i += l;

@@ -277,6 +277,40 @@ __attribute__((noinline)) static size_t look_at(struct scan *sc, const char *s,
     return i + step;
 }
 
+/* p[0] | p[1] << 8 in one load (GCC does not merge the two). */
+static inline unsigned two_bytes(const unsigned char *p)
+{
+    uint16_t w;
+    memcpy(&w, p, 2);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap16(w);
+#endif
+    return w;
+}
+
+/* False when the 3-byte character cp at b[i] certainly starts no word:
+ * it starts no one-character word and the next character, a plain 3-byte
+ * one, does not pair with it. The common case of look_at()'s filter,
+ * inline in the scan loop; anything else is left to look_at(). */
+static inline bool pair_may(const struct route_lex_filter *f,
+                            const unsigned char *b, size_t n, size_t i,
+                            uint32_t cp)
+{
+    if (i + 5 >= n || bit(f->one, cp) || (b[i + 3] & 0xF0) != 0xE0) {
+        return true;
+    }
+    unsigned w = two_bytes(b + i + 4);
+    if ((w & 0xC0C0u) != 0x8080u) {
+        return true;
+    }
+    uint32_t c2 =
+        (uint32_t)(b[i + 3] & 0x0F) << 12 | (w & 0x3F) << 6 | ((w >> 8) & 0x3F);
+    if (c2 < 0x800 || (c2 >= 0xD800 && c2 <= 0xDFFF)) {
+        return true;
+    }
+    return bit(f->pair, pair_hash(cp, c2));
+}
+
 /* look_at() for a character not decoded yet (ASCII, or not a plain
  * 3-byte sequence), decoded exactly as a single-lexicon scan did. */
 __attribute__((noinline)) static size_t look(struct scan *sc, const char *s,
@@ -323,19 +357,23 @@ void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
                 continue;
             }
         } else if ((c0 & 0xF0) == 0xE0) {
-            uint16_t w; /* the two continuation bytes, little end first */
-            memcpy(&w, b + i + 1, 2);
+            /* The two continuation bytes, tested together. */
+            unsigned w = two_bytes(b + i + 1);
             if ((w & 0xC0C0u) == 0x8080u) {
-                unsigned c2 = (unsigned)w >> 8;
                 uint32_t hi = ((c0 & 0x0F) << 6) | (w & 0x3F);
-                if (!((attn[hi] >> (c2 & 0x3F)) & 1)) {
+                if (!((attn[hi] >> ((w >> 8) & 0x3F)) & 1)) {
                     i += 3;
                     continue;
                 }
                 /* Overlong forms and surrogates: the strict way. */
                 if (hi >= 0x800 / 64 &&
                     (hi < 0xD800 / 64 || hi > 0xDFFF / 64)) {
-                    i = look_at(&sc, s, n, i, hi << 6 | (c2 & 0x3F), 3);
+                    uint32_t cp = hi << 6 | ((w >> 8) & 0x3F);
+                    if (!pair_may(filt, b, n, i, cp)) {
+                        i += 3;
+                        continue;
+                    }
+                    i = look_at(&sc, s, n, i, cp, 3);
                     continue;
                 }
             }
