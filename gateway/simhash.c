@@ -267,42 +267,89 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     return nk;
 }
 
+/* Carry-save adder: adds three bit vectors position-wise into a sum bit
+ * (l) and a carry bit (h). */
+#define CSA(h, l, a, b, c)                                                   \
+    do {                                                                     \
+        uint64_t u_ = (a) ^ (b), a_ = (a), b_ = (b), c_ = (c);                \
+        (h) = (a_ & b_) | (u_ & c_);                                         \
+        (l) = u_ ^ c_;                                                       \
+    } while (0)
+
+/* Adds w (weight 1) to the bit-sliced counters plane[] (plane p = bit p of
+ * the 64 per-position counts). */
+static void plane_add(uint64_t *plane, uint64_t w, size_t from)
+{
+    for (size_t p = from; w; p++) {
+        uint64_t t = plane[p] & w;
+
+        plane[p] ^= w;
+        w = t;
+    }
+}
+
 uint64_t simhash_of(const uint64_t *keys, size_t n)
 {
-    /* Bit-sliced counters: plane[p] holds bit p of the 64 per-position
-     * counts, so adding a feature is a ripple-carry add of one word that
-     * stops as soon as the carry is gone (two planes on average), instead
-     * of 64 separate counter updates. */
+    /* Counts, for each of the 64 bit positions, how many features have
+     * it set: sixteen features at a time through a tree of carry-save
+     * adders (Harley-Seal), whose carries of weight 16 go to bit-sliced
+     * counters; about five word operations per feature instead of 64
+     * counter updates. */
     uint64_t plane[64] = {0}, h = 0;
-    size_t i, top = 0;
+    uint64_t ones = 0, twos = 0, fours = 0, eights = 0;
+    size_t i = 0;
 
     if (n == 0) {
         return 0;
     }
-    for (i = 0; i < n; i++) {
-        uint64_t carry = mix64(keys[i]);
-        size_t p = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint64_t twosA, twosB, foursA, foursB, eightsA, eightsB, sixteens;
+        const uint64_t *k = keys + i;
 
-        while (carry) {
-            uint64_t t = plane[p] & carry;
-
-            plane[p] ^= carry;
-            carry = t;
-            p++;
-        }
-        top = p > top ? p : top;
+        CSA(twosA, ones, ones, mix64(k[0]), mix64(k[1]));
+        CSA(twosB, ones, ones, mix64(k[2]), mix64(k[3]));
+        CSA(foursA, twos, twos, twosA, twosB);
+        CSA(twosA, ones, ones, mix64(k[4]), mix64(k[5]));
+        CSA(twosB, ones, ones, mix64(k[6]), mix64(k[7]));
+        CSA(foursB, twos, twos, twosA, twosB);
+        CSA(eightsA, fours, fours, foursA, foursB);
+        CSA(twosA, ones, ones, mix64(k[8]), mix64(k[9]));
+        CSA(twosB, ones, ones, mix64(k[10]), mix64(k[11]));
+        CSA(foursA, twos, twos, twosA, twosB);
+        CSA(twosA, ones, ones, mix64(k[12]), mix64(k[13]));
+        CSA(twosB, ones, ones, mix64(k[14]), mix64(k[15]));
+        CSA(foursB, twos, twos, twosA, twosB);
+        CSA(eightsB, fours, fours, foursA, foursB);
+        CSA(sixteens, eights, eights, eightsA, eightsB);
+        plane_add(plane, sixteens, 4);
     }
+    for (; i < n; i++) {
+        plane_add(plane, mix64(keys[i]), 0);
+    }
+    /* The partial sums of weight 1, 2, 4 and 8 on top. */
+    plane_add(plane, ones, 0);
+    plane_add(plane, twos, 1);
+    plane_add(plane, fours, 2);
+    plane_add(plane, eights, 3);
     /* A bit is set in the SimHash when more features have it set than
-     * not: 2 * count > n. */
-    for (int b = 0; b < 64; b++) {
-        uint64_t c = 0;
+     * not: 2 * count > n, i.e. count >= t = n / 2 + 1, compared for all 64
+     * positions at once from the top plane down. */
+    {
+        uint64_t t = n / 2 + 1, gt = 0, eq = ~0ull;
+        int top = 63;
 
-        for (size_t p = 0; p < top; p++) {
-            c |= ((plane[p] >> b) & 1) << p;
+        while (top > 0 && !((n >> top) & 1) && !((t >> top) & 1)) {
+            top--;
         }
-        if (2 * c > n) {
-            h |= 1ULL << b;
+        for (int p = top; p >= 0; p--) {
+            if ((t >> p) & 1) {
+                eq &= plane[p];
+            } else {
+                gt |= eq & plane[p];
+                eq &= ~plane[p];
+            }
         }
+        h = gt | eq;
     }
     return h;
 }
