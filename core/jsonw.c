@@ -338,33 +338,17 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
     ig_buf_addc(out, '"');
 }
 
-void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
+/* "key": when it may not fit at once (the buffer must grow, or a cap):
+ * step by step, so a cap cuts it where it always did. Out of line, which
+ * keeps the callers' common path free of register saves. */
+__attribute__((noinline)) static void
+key_slow(struct ig_buf *out, const char *key, size_t n, bool comma)
 {
-    struct ig_buf *out = w->out;
-    bool comma = comma_due(w);
-    w->after_key = true;
-    /* Keys are plain nearly always: comma, quotes, key and colon at once
-     * when all of it fits. */
-    const unsigned char *u = (const unsigned char *)key;
-    if (ig_buf_fits(out, n + 4) &&
-        (ascii_run(u, 0, n) == n || plain_run(u, 0, n) == n)) {
-        char *d = out->data + out->len;
-        if (comma) {
-            *d++ = ',';
-        }
-        d[0] = '"';
-        copy_in(d + 1, key, n);
-        d[n + 1] = '"';
-        d[n + 2] = ':';
-        d[n + 3] = '\0';
-        out->len += n + 3 + comma;
-        return;
-    }
-    /* Otherwise step by step, so a cap cuts it where it always did. */
     if (comma) {
         ig_buf_addc(out, ',');
     }
-    if (plain_run(u, 0, n) == n && ig_buf_fits(out, n + 3)) {
+    if (plain_run((const unsigned char *)key, 0, n) == n &&
+        ig_buf_fits(out, n + 3)) {
         char *d = out->data + out->len;
         d[0] = '"';
         copy_in(d + 1, key, n);
@@ -376,6 +360,48 @@ void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
     }
     ig_json_escape(out, key, n);
     ig_buf_addc(out, ':');
+}
+
+/* Comma, quotes, key and colon at once; the caller checked room. */
+static inline void key_put(struct ig_buf *out, const char *key, size_t n,
+                           bool comma)
+{
+    char *d = out->data + out->len;
+    *d = ',';
+    d += comma;
+    d[0] = '"';
+    copy_in(d + 1, key, n);
+    d[n + 1] = '"';
+    d[n + 2] = ':';
+    d[n + 3] = '\0';
+    out->len += n + 3 + comma;
+}
+
+void ig_jsonw_key_plain(struct ig_jsonw *w, const char *key, size_t n)
+{
+    struct ig_buf *out = w->out;
+    bool comma = comma_due(w);
+    w->after_key = true;
+    if (ig_buf_fits(out, n + 4)) {
+        key_put(out, key, n, comma);
+    } else {
+        key_slow(out, key, n, comma);
+    }
+}
+
+void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
+{
+    struct ig_buf *out = w->out;
+    bool comma = comma_due(w);
+    w->after_key = true;
+    /* Keys are plain nearly always. */
+    const unsigned char *u = (const unsigned char *)key;
+    if (ig_buf_fits(out, n + 4) &&
+        (ascii_run(u, 0, n) == n || plain_run(u, 0, n) == n)) {
+        key_put(out, key, n, comma);
+    } else {
+        key_slow(out, key, n, comma);
+    }
 }
 
 void ig_jsonw_str(struct ig_jsonw *w, const char *s)

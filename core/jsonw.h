@@ -44,40 +44,75 @@ void ig_jsonw_null(struct ig_jsonw *w);
 /* Inserts pre-serialised JSON verbatim (the caller vouches for it). */
 void ig_jsonw_raw(struct ig_jsonw *w, const char *json, size_t n);
 
+/* ig_jsonw_keyn() for a key known to need no escaping (at most
+ * IG_JSONW_PLAIN_KEY_MAX bytes of printable ASCII but '"' and '\\'): no
+ * scan. Called by ig_jsonw_key() when the compiler proves it. */
+void ig_jsonw_key_plain(struct ig_jsonw *w, const char *key, size_t n);
+
+/* Whether byte i of a key of n bytes is past its end or plain. */
+#define IG_JSONW_PK(k, n, i)                                                   \
+    ((i) >= (n) ||                                                             \
+     ((unsigned char)(k)[i] >= 0x20 && (unsigned char)(k)[i] < 0x7f &&         \
+      (k)[i] != '"' && (k)[i] != '\\'))
+#define IG_JSONW_PLAIN_KEY_MAX 16
+#define IG_JSONW_PLAIN_KEY(k, n)                                               \
+    ((n) <= IG_JSONW_PLAIN_KEY_MAX && IG_JSONW_PK(k, n, 0) &&                  \
+     IG_JSONW_PK(k, n, 1) && IG_JSONW_PK(k, n, 2) && IG_JSONW_PK(k, n, 3) &&   \
+     IG_JSONW_PK(k, n, 4) && IG_JSONW_PK(k, n, 5) && IG_JSONW_PK(k, n, 6) &&   \
+     IG_JSONW_PK(k, n, 7) && IG_JSONW_PK(k, n, 8) && IG_JSONW_PK(k, n, 9) &&   \
+     IG_JSONW_PK(k, n, 10) && IG_JSONW_PK(k, n, 11) &&                         \
+     IG_JSONW_PK(k, n, 12) && IG_JSONW_PK(k, n, 13) &&                         \
+     IG_JSONW_PK(k, n, 14) && IG_JSONW_PK(k, n, 15))
+
 /* Keys are nearly always literals: inline, so their length is known at
- * compile time instead of measured per record. */
-static inline void ig_jsonw_key(struct ig_jsonw *w, const char *key)
+ * compile time instead of measured per record, and so is whether they
+ * need escaping: for a literal the check folds to a constant (with
+ * optimisation), and a plain one skips the writer's scan. Anything the
+ * compiler cannot fold takes the checking path. */
+static inline __attribute__((always_inline)) void
+ig_jsonw_key(struct ig_jsonw *w, const char *key)
 {
-    ig_jsonw_keyn(w, key, strlen(key));
+    size_t n = strlen(key);
+    if (__builtin_constant_p(IG_JSONW_PLAIN_KEY(key, n)) &&
+        IG_JSONW_PLAIN_KEY(key, n)) {
+        ig_jsonw_key_plain(w, key, n);
+    } else {
+        ig_jsonw_keyn(w, key, n);
+    }
 }
 
-/* key + value shorthands */
-static inline void ig_jsonw_kstr(struct ig_jsonw *w, const char *key,
-                                 const char *s)
+/* key + value shorthands, always inlined so that ig_jsonw_key() sees the
+ * literal */
+static inline __attribute__((always_inline)) void
+ig_jsonw_kstr(struct ig_jsonw *w, const char *key, const char *s)
 {
     ig_jsonw_key(w, key);
     ig_jsonw_str(w, s);
 }
 
-static inline void ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v)
+static inline __attribute__((always_inline)) void
+ig_jsonw_kint(struct ig_jsonw *w, const char *key, int64_t v)
 {
     ig_jsonw_key(w, key);
     ig_jsonw_int(w, v);
 }
 
-static inline void ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v)
+static inline __attribute__((always_inline)) void
+ig_jsonw_knum(struct ig_jsonw *w, const char *key, double v)
 {
     ig_jsonw_key(w, key);
     ig_jsonw_num(w, v);
 }
 
-static inline void ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v)
+static inline __attribute__((always_inline)) void
+ig_jsonw_kbool(struct ig_jsonw *w, const char *key, bool v)
 {
     ig_jsonw_key(w, key);
     ig_jsonw_bool(w, v);
 }
 
-static inline void ig_jsonw_knull(struct ig_jsonw *w, const char *key)
+static inline __attribute__((always_inline)) void
+ig_jsonw_knull(struct ig_jsonw *w, const char *key)
 {
     ig_jsonw_key(w, key);
     ig_jsonw_null(w);

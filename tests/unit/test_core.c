@@ -226,6 +226,11 @@ static void jsonw_fast_paths(void **state)
     ig_jsonw_obj_open(&w);
     ig_jsonw_kint(&w, "q\"k", 1);
     ig_jsonw_kstr(&w, "", "v");
+    /* literal keys around the compile-time check's limits */
+    ig_jsonw_kint(&w, "abcdefghijklmnop", 2);
+    ig_jsonw_kint(&w, "abcdefghijklmnopq", 3);
+    ig_jsonw_kint(&w, "t\tb", 4);
+    ig_jsonw_kint(&w, "\x7f~", 5);
     ig_jsonw_obj_close(&w);
     ig_jsonw_arr_close(&w);
     assert_string_equal(
@@ -235,7 +240,8 @@ static void jsonw_fast_paths(void **state)
                 "\"\xEF\xBF\xBDx\xEF\xBF\xBD\xE9\x9D\x92\","
                 "-9223372036854775808,-5,18446744073709551615,"
                 "-0,999999,-999999,1e+06,1e+300,2.5,"
-                "{\"q\\\"k\":1,\"\":\"v\"}]");
+                "{\"q\\\"k\":1,\"\":\"v\",\"abcdefghijklmnop\":2,"
+                "\"abcdefghijklmnopq\":3,\"t\\tb\":4,\"\\u007f~\":5}]");
     ig_buf_fini(&b);
     /* A capped buffer: a string that fits exactly, then one that does not
      * (its quotes and part of it may land; nothing past the cap does). */
