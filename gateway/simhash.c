@@ -218,6 +218,7 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     size_t m = set_size(n), nk = 0, i = 0;
     uint32_t prev = 0, cur = 0;
     bool any = false, one = true, tls = m <= TLS_SLOTS;
+    unsigned sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
 
     if (tls) {
         if (++tls_set.cur == 0) { /* the stamps wrapped: start over */
@@ -241,7 +242,9 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
 
             one = false;
             if (tls) {
-                size_t j = (size_t)(mix64(k) & (m - 1));
+                /* Multiplicative hashing (top bits of k * 2^64/phi): a
+                 * slot for distinct keys, no need for a full mix. */
+                size_t j = (size_t)((k * 0x9E3779B97F4A7C15ull) >> sh);
 
                 while (tls_set.stamp[j] == cur && tls_set.key[j] != k) {
                     j = (j + 1) & (m - 1);
