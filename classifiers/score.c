@@ -364,7 +364,7 @@ static void result_json_direct(const struct ruleset *rs,
     } else {
         ig_jsonw_raw(w, "\"code\":", 7);
         IG_JSON_LIT(b, "null,\"name\":null,\"major\":null,\"departments\":null,"
-               "\"score\":");
+                       "\"score\":");
     }
     put_score(b, r->score);
     IG_JSON_LIT(b, ",\"confidence\":");
