@@ -561,6 +561,49 @@ static void test_json(void **state)
         assert_int_equal(capped.len, b.len);
         assert_memory_equal(capped.data, b.data, b.len);
         ig_buf_fini(&capped);
+        if (k == 0) {
+            /* A result that points outside the rule set's tables (a
+             * taxon and a rule id of its own, an evidence code that is
+             * not its rule's) is written in full, not from the prepared
+             * pieces: the same bytes as the writer again. */
+            static const char *const depts[] = {"部门\"一\"", NULL};
+            struct taxon own = {.code = "X\\9",
+                                .major = "大类",
+                                .name = "名\n称",
+                                .depts = depts,
+                                .ndepts = 2,
+                                .index = 0};
+            struct cls_evidence ev[2] = {x.r.ev[0], x.r.ev[0]};
+            struct cls_result r2 = x.r;
+            ev[0].rule = "no-such-rule";
+            ev[1].code = "X\\9";
+            ev[1].field = CLS_FIELD_TITLE;
+            r2.top = &own;
+            r2.alts[0].taxon = &own;
+            r2.nalts = 1;
+            r2.ev = ev;
+            r2.nev = 2;
+            r2.regex_errors = 2;
+            struct ig_buf direct;
+            ig_buf_init(&direct, 0);
+            ig_buf_init(&capped, 1 << 20);
+            struct ig_buf *outs[2] = {&direct, &capped};
+            for (int o = 0; o < 2; o++) {
+                ig_jsonw_init(&w, outs[o]);
+                ig_jsonw_obj_open(&w);
+                cls_result_json(x.rs, &r2, &w);
+                ig_jsonw_obj_close(&w);
+            }
+            assert_int_equal(capped.len, direct.len);
+            assert_memory_equal(capped.data, direct.data, direct.len);
+            assert_non_null(strstr(direct.data, "\"code\":\"X\\\\9\","
+                                                "\"name\":\"名\\n称\""));
+            assert_non_null(strstr(direct.data, "[\"部门\\\"一\\\"\",null]"));
+            assert_non_null(strstr(direct.data, "\"rule\":\"no-such-rule\""));
+            assert_non_null(strstr(direct.data, "\"regex_errors\":2"));
+            ig_buf_fini(&direct);
+            ig_buf_fini(&capped);
+        }
         struct ig_jsonr_member *m;
         size_t n, off;
         const char *err;
