@@ -304,6 +304,22 @@ static void hash_and_ids_are_deterministic(void **state)
     candidate_id("hotline", "", "0011223344556677", c);
     assert_string_equal(b, c);
     assert_string_not_equal(a, b);
+    /* Ids are idempotency keys downstream and keys in Redis: pinned, so a
+     * rewrite of the function cannot change them unnoticed. */
+    assert_string_equal(a, "520f8b04c2b65b14");
+    candidate_id("web-board", NULL, "00ff00ff00ff00ff", b);
+    assert_string_equal(b, "87f0ab96245f5220");
+    {
+        /* A source id longer than the on-stack buffer. */
+        char big[400];
+
+        memset(big, 's', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        candidate_id(big, "WO-1", NULL, b);
+        candidate_id(big, "WO-1", NULL, c);
+        assert_string_equal(b, c);
+        assert_string_not_equal(a, b);
+    }
 }
 
 int main(void)
