@@ -777,6 +777,57 @@ static void test_hostile_bytes(void **state)
     ig_arena_free(a);
 }
 
+/* The scan passes over most characters by their raw bytes and filters on
+ * the first two characters before probing: words next to malformed,
+ * overlong, surrogate and 4-byte sequences, at the very end of a field,
+ * cut short, and both lexicons in one text are found as a plain
+ * character-by-character scan finds them. */
+struct scan_case {
+    const char *text;
+    const char *place;  /* canonical name, NULL: none */
+    const char *reason; /* substring of the first reason, NULL: none */
+};
+
+static const struct scan_case scan_cases[] = {
+    {"\xed\xa0\x80徐泾镇", "徐泾镇", NULL},
+    {"\xe0\x80\x80徐泾镇", "徐泾镇", NULL},
+    {"\xf0\x9f\x98\x80徐泾镇", "徐泾镇", NULL},
+    {"\xe5\xbe徐泾镇", "徐泾镇", NULL},
+    {"路口在徐泾镇", "徐泾镇", NULL},
+    {"徐泾镇", "徐泾镇", NULL},
+    {"白鹤镇\xe9\x95", "白鹤镇", NULL},
+    {"某厂房发生爆炸\xff两人被困，地点在白鹤镇", "白鹤镇", "安全生产事故"},
+    {"白鹤镇某厂房发生爆炸，两人被困", "白鹤镇", "安全生产事故"},
+    {"某厂房发生爆", NULL, NULL},
+};
+
+static void test_scan_edges(void **state)
+{
+    for (size_t i = 0; i < sizeof(scan_cases) / sizeof(scan_cases[0]); i++) {
+        const struct scan_case *c = &scan_cases[i];
+        struct ig_arena *a = ig_arena_new(0);
+        struct route_result r;
+        route(c->text, NULL, a, &r);
+        if (c->place) {
+            if (!r.has_place || strcmp(r.place.name, c->place) != 0) {
+                fail_msg("case %zu: place %s, want %s", i,
+                         r.has_place ? r.place.name : "(none)", c->place);
+            }
+        } else if (r.has_place) {
+            fail_msg("case %zu: unexpected place %s", i, r.place.name);
+        }
+        if (c->reason) {
+            if (r.nreasons == 0 || !strstr(r.reasons[0], c->reason)) {
+                fail_msg("case %zu: reason '%s' lacks '%s'", i,
+                         r.nreasons ? r.reasons[0] : "", c->reason);
+            }
+        } else if (r.nreasons) {
+            fail_msg("case %zu: unexpected reason %s", i, r.reasons[0]);
+        }
+        ig_arena_free(a);
+    }
+}
+
 /* ---- load diagnostics --------------------------------------------------- */
 
 static void write_file(const char *dir, const char *name, const char *s)
@@ -887,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_location),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_hostile_bytes),
+        cmocka_unit_test(test_scan_edges),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
