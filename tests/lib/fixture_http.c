@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ struct fixture_http {
     char *root;
     int fd, port;
     pthread_t thr;
-    volatile int stop;
+    atomic_int stop; /* read by the accept and connection threads */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int active;
