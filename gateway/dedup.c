@@ -226,6 +226,7 @@ struct dedup {
     long load_wait_ms;   /* next retry of a failed page */
     time_t index_ttl_at; /* next EXPIRE of P:index */
     struct ig_buf ixw;   /* index entries of the decisions being made */
+    struct ig_buf kbuf;  /* scratch: a key name being sent */
     size_t ixn;
     struct dedup_stats st;
 };
@@ -481,6 +482,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     d->ix = nindex_new((size_t)d->cfg.index_max,
                        d->cfg.near ? (size_t)d->cfg.near_cache : 0);
     ig_buf_init(&d->ixw, 0);
+    ig_buf_init(&d->kbuf, 0);
     from = (int64_t)time(NULL) * 1000 - d->ttl_s * 1000;
     d->load_from = ig_asprintf("%lld", (long long)(from > 0 ? from : 0));
     d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
@@ -496,6 +498,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
         }
         nindex_free(d->ix);
         ig_buf_fini(&d->ixw);
+        ig_buf_fini(&d->kbuf);
         ig_free(d->load_from);
         ig_free(d->index_key);
         ig_free(d->prefix);
@@ -544,6 +547,7 @@ void dedup_free(struct dedup *d)
     event_free(d->load_ev);
     nindex_free(d->ix);
     ig_buf_fini(&d->ixw);
+    ig_buf_fini(&d->kbuf);
     ig_free(d->load_from);
     ig_free(d->index_key);
     ig_free(d->prefix);
@@ -1594,7 +1598,6 @@ static void on_done(void *ud, int status, const void *reply)
 int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
 {
     struct done_req *q;
-    char *key;
     const char *argv[4];
     size_t len[4];
     int rc;
@@ -1605,22 +1608,23 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     /* The record's state byte P -> F. SETRANGE keeps the TTL; it would
      * create a key without one only if the record had expired between its
      * creation and its forwarding, which the retention's floor
-     * (DEDUP_TTL_MIN_S) rules out. */
-    key = key_of(d->prefix, "rec", id);
+     * (DEDUP_TTL_MIN_S) rules out. The key is built in a scratch buffer:
+     * rconn_cmd() copies the command before it returns. */
+    ig_buf_reset(&d->kbuf);
+    add_key(&d->kbuf, d->prefix, "rec", id);
     argv[0] = "SETRANGE";
     len[0] = 8;
-    argv[1] = key;
-    len[1] = strlen(key);
+    argv[1] = d->kbuf.data;
+    len[1] = d->kbuf.len;
     argv[2] = "0";
     len[2] = 1;
     argv[3] = "F";
     len[3] = 1;
-    q = ig_calloc(1, sizeof(*q));
+    q = ig_malloc(sizeof(*q));
     q->d = d;
     q->cb = cb;
     q->ud = ud;
     rc = rconn_cmd(d->rc, on_done, q, 4, argv, len);
-    ig_free(key);
     if (rc < 0) {
         ig_free(q);
         return IG_EAGAIN;
