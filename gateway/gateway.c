@@ -97,14 +97,26 @@
 #define GW_PUSH_RETRY_MS 100
 /* How often --once looks whether the spools have been replayed. */
 #define GW_RECHECK_MS 100
+/* Room reserved per item for a push batch's answers (most are under a
+ * KiB; more simply grows the buffer). */
+#define GW_ANSWER_SLACK 1280
 
 struct gw_batch;
+
+/* Where one item's answer lies in push_ctx.res; len 0: none yet. */
+struct push_span {
+    size_t off, len;
+};
 
 struct push_ctx {
     gw_push_cb cb; /* NULL once cancelled */
     void *ud;
-    size_t n;       /* items in the request, skipped included */
-    char **results; /* owned: per index JSON object */
+    size_t n; /* items in the request, skipped included */
+    /* The answers' JSON objects back to back, in the order the items
+     * finished, and per request index where each lies: written once,
+     * copied once into the response (no string per item). */
+    struct ig_buf res;
+    struct push_span *span; /* owned: n entries */
     bool all_ok;
 };
 
@@ -218,6 +230,10 @@ struct gw {
     size_t max_inflight;
     bool pumping, pump_again;
     struct job *retry_head;
+    /* Finished jobs kept for the next items (linked by next_retry), at
+     * most max_inflight: no allocation per item. */
+    struct job *job_free;
+    size_t njob_free;
     struct loop_timer *retry_timer;
     struct loop_timer *pump_timer;
 
@@ -629,11 +645,7 @@ static void push_answer(struct gw *g, struct gw_batch *b)
         ig_buf_init(&out, 0);
         /* Up to 256 answers of a few KiB: sized once, not doubled (and
          * copied) a dozen times. */
-        size_t total = 64;
-        for (size_t i = 0; i < pc->n; i++) {
-            total += (pc->results[i] ? strlen(pc->results[i]) : 4) + 1;
-        }
-        ig_buf_reserve(&out, total);
+        ig_buf_reserve(&out, 64 + pc->res.len + 5 * pc->n);
         ig_buf_adds(&out, "{\"generation\":");
         ig_buf_addf(&out, "%llu", (unsigned long long)g->generation);
         ig_buf_adds(&out, ",\"items\":[");
@@ -641,7 +653,12 @@ static void push_answer(struct gw *g, struct gw_batch *b)
             if (i) {
                 ig_buf_addc(&out, ',');
             }
-            ig_buf_adds(&out, pc->results[i] ? pc->results[i] : "null");
+            const struct push_span *sp = &pc->span[i];
+            if (sp->len) {
+                ig_buf_add(&out, pc->res.data + sp->off, sp->len);
+            } else {
+                ig_buf_adds(&out, "null");
+            }
         }
         ig_buf_adds(&out, "]}\n");
         pc->cb(pc->ud, pc->all_ok ? 200 : 503, &out);
@@ -658,10 +675,8 @@ static void batch_free(struct gw_batch *b)
         ig_free(b->items);
         ig_free(b->index);
         if (b->pc) {
-            for (size_t i = 0; i < b->pc->n; i++) {
-                ig_free(b->pc->results[i]);
-            }
-            ig_free(b->pc->results);
+            ig_buf_fini(&b->pc->res);
+            ig_free(b->pc->span);
             ig_free(b->pc);
         }
     }
@@ -952,10 +967,34 @@ static void classify_done(struct work *w)
     job_classified(j);
 }
 
+/* A zeroed job: a finished one when there is one. */
+static struct job *job_alloc(struct gw *g)
+{
+    struct job *j = g->job_free;
+    if (!j) {
+        return ig_calloc(1, sizeof(*j));
+    }
+    g->job_free = j->next_retry;
+    g->njob_free--;
+    memset(j, 0, sizeof(*j));
+    return j;
+}
+
+static void job_release(struct gw *g, struct job *j)
+{
+    if (g->njob_free >= g->max_inflight || g->tearing_down) {
+        ig_free(j);
+        return;
+    }
+    j->next_retry = g->job_free;
+    g->job_free = j;
+    g->njob_free++;
+}
+
 static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
                       size_t idx)
 {
-    struct job *j = ig_calloc(1, sizeof(*j));
+    struct job *j = job_alloc(g);
     j->g = g;
     j->b = b;
     j->idx = idx;
@@ -1395,14 +1434,13 @@ static void job_forward(struct job *j)
     fwd_settle(j);
 }
 
-/* The push answer for one job: what the operator's screen shows. */
-static char *push_result(struct job *j, bool ok)
+/* The push answer for one job: what the operator's screen shows. Appended
+ * to the batch's answers (pc->res), its place noted at the job's index. */
+static void push_result(struct job *j, bool ok, struct push_ctx *pc)
 {
     static const char *dd[] = {"new", "seen", "exact", "near"};
-    /* Built in the gateway's scratch (no growth from empty per item),
-     * then copied out at its final size. */
-    struct ig_buf *out = &j->g->rec;
-    ig_buf_reset(out);
+    struct ig_buf *out = &pc->res;
+    size_t off = out->len;
     struct ig_jsonw w;
     ig_jsonw_init(&w, out);
     ig_jsonw_obj_open(&w);
@@ -1452,7 +1490,8 @@ static char *push_result(struct job *j, bool ok)
         cls_result_json(j->rs, &j->cls, &w);
     }
     ig_jsonw_obj_close(&w);
-    return ig_strndup(out->data, out->len);
+    pc->span[j->idx].off = off;
+    pc->span[j->idx].len = out->len - off;
 }
 
 static void job_finish(struct job *j, bool ok, bool fresh)
@@ -1472,7 +1511,7 @@ static void job_finish(struct job *j, bool ok, bool fresh)
         b->new_items++;
     }
     if (b->push && b->pc) {
-        b->pc->results[j->idx] = push_result(j, ok);
+        push_result(j, ok, b->pc);
         if (!ok) {
             b->pc->all_ok = false;
         }
@@ -1482,7 +1521,7 @@ static void job_finish(struct job *j, bool ok, bool fresh)
     ig_free(j->pre_json);
     ig_item_free(j->it);
     ig_free(j->json);
-    ig_free(j);
+    job_release(g, j);
     b->pending--;
     g->inflight--;
     batch_maybe_done(b);
@@ -1592,24 +1631,27 @@ int gw_push(struct gw *g, const char *body, size_t len, gw_push_cb cb, void *ud,
     pc->cb = cb;
     pc->ud = ud;
     pc->n = sink.nitems + sink.nskipped;
-    pc->results = ig_calloc(pc->n ? pc->n : 1, sizeof(*pc->results));
+    pc->span = ig_calloc(pc->n ? pc->n : 1, sizeof(*pc->span));
+    /* Room for every answer at once (about a KiB each): no doubling. */
+    ig_buf_init(&pc->res, 0);
+    ig_buf_reserve(&pc->res, pc->n * GW_ANSWER_SLACK);
     pc->all_ok = true;
     /* Skipped items answer with their reason at their index. */
     for (size_t i = 0; i < d.n; i++) {
         size_t idx = (size_t)(d.v[i].line - 1);
-        if (d.v[i].line <= 0 || idx >= pc->n || pc->results[idx]) {
+        if (d.v[i].line <= 0 || idx >= pc->n || pc->span[idx].len) {
             continue;
         }
-        struct ig_buf out;
-        ig_buf_init(&out, 0);
+        size_t off = pc->res.len;
         struct ig_jsonw w;
-        ig_jsonw_init(&w, &out);
+        ig_jsonw_init(&w, &pc->res);
         ig_jsonw_obj_open(&w);
         ig_jsonw_kint(&w, "index", (int64_t)idx);
         ig_jsonw_kbool(&w, "accepted", false);
         ig_jsonw_kstr(&w, "error", d.v[i].msg);
         ig_jsonw_obj_close(&w);
-        pc->results[idx] = ig_buf_take(&out);
+        pc->span[idx].off = off;
+        pc->span[idx].len = pc->res.len - off;
     }
     ig_diags_fini(&d);
     enqueue(g, b, true);
@@ -2203,6 +2245,11 @@ void gw_free(struct gw *g)
         struct waiter *n = ws->next;
         ig_free(ws);
         ws = n;
+    }
+    while (g->job_free) {
+        struct job *j = g->job_free;
+        g->job_free = j->next_retry;
+        ig_free(j);
     }
     ruleset_unref(g->rs);
     cls_scratch_free(g->scratch);
