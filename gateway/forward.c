@@ -114,6 +114,8 @@ struct qrec {
     const char *json;   /* in this record's own allocation */
     forwarder_cb cb;    /* NULL for records replayed from the spool */
     void *ud;
+    struct forwarder *ref; /* forwarder_send_ref(): the strings are the
+                              caller's, the struct goes back to its list */
 };
 
 struct fwd_batch {
@@ -143,6 +145,8 @@ struct forwarder {
     char *env_base_dir, *env_prefix, *env_spool_dir, *env_dl_dir;
     struct event_base *base;
     struct qrec *head, *tail;
+    struct qrec *ref_free; /* finished qrec_ref() records, for reuse */
+    size_t nref_free;
     size_t nqueue;
     struct fwd_batch *inflight;
     size_t ninflight;
@@ -270,8 +274,41 @@ static struct qrec *qrec_new(const char *id, size_t id_len, const char *json,
     return r;
 }
 
+/* A queued record that borrows the caller's id and JSON (forwarder_send_ref()):
+ * only the struct is allocated. */
+static struct qrec *qrec_ref(struct forwarder *f, const struct fwd_rec *rec)
+{
+    struct qrec *r = f->ref_free;
+
+    if (r) {
+        f->ref_free = r->next;
+        f->nref_free--;
+    } else {
+        r = ig_malloc(sizeof(*r));
+    }
+    memset(r, 0, sizeof(*r));
+    r->ref = f;
+    r->id = rec->id;
+    r->json = rec->json;
+    r->rec.id = rec->id;
+    r->rec.json = rec->json;
+    r->rec.len = rec->len;
+    return r;
+}
+
+/* Finished borrowed records kept for reuse, at most. */
+#define REF_FREE_MAX 1024
+
 static void qrec_free(struct qrec *r)
 {
+    struct forwarder *f = r ? r->ref : NULL;
+
+    if (f && f->nref_free < REF_FREE_MAX) {
+        r->next = f->ref_free;
+        f->ref_free = r;
+        f->nref_free++;
+        return;
+    }
     ig_free(r);
 }
 
@@ -952,6 +989,10 @@ void forwarder_free(struct forwarder *f)
         f->head = r->next;
         complete(f, r, IG_EAGAIN);
     }
+    while ((r = f->ref_free) != NULL) {
+        f->ref_free = r->next;
+        ig_free(r);
+    }
     if (f->flush_ev) {
         event_free(f->flush_ev);
     }
@@ -976,8 +1017,8 @@ void forwarder_free(struct forwarder *f)
     ig_free(f);
 }
 
-int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
-                   forwarder_cb cb, void *ud)
+static int send_rec(struct forwarder *f, const struct fwd_rec *rec,
+                    forwarder_cb cb, void *ud, bool borrow)
 {
     struct qrec *r;
 
@@ -987,7 +1028,8 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
     if (f->pending >= (size_t)f->g.max_queue) {
         return IG_E2BIG;
     }
-    r = qrec_new(rec->id, strlen(rec->id), rec->json, rec->len);
+    r = borrow ? qrec_ref(f, rec)
+               : qrec_new(rec->id, strlen(rec->id), rec->json, rec->len);
     r->rec.fresh = rec->fresh;
     r->cb = cb;
     r->ud = ud;
@@ -1010,6 +1052,18 @@ int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
         }
     }
     return IG_OK;
+}
+
+int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
+                   forwarder_cb cb, void *ud)
+{
+    return send_rec(f, rec, cb, ud, false);
+}
+
+int forwarder_send_ref(struct forwarder *f, const struct fwd_rec *rec,
+                       forwarder_cb cb, void *ud)
+{
+    return send_rec(f, rec, cb, ud, true);
 }
 
 size_t forwarder_pending(const struct forwarder *f)

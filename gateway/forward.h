@@ -41,7 +41,7 @@ struct redis_cfg;
 struct spool_opts;
 
 /* One candidate record to forward. Borrowed by forwarder_send(), which
- * copies it. */
+ * copies it (forwarder_send_ref() does not). */
 struct fwd_rec {
     const char *id;   /* candidate id (idempotency key), no NUL inside */
     const char *json; /* one JSON object (candidate_json()), no newline */
@@ -137,6 +137,10 @@ void forwarder_free(struct forwarder *f);
  * IG_EINVAL. Loop thread. */
 int forwarder_send(struct forwarder *f, const struct fwd_rec *rec,
                    forwarder_cb cb, void *ud);
+/* As forwarder_send(), without the copy: rec's id and JSON are borrowed
+ * until cb has been called, and must stay unchanged until then. */
+int forwarder_send_ref(struct forwarder *f, const struct fwd_rec *rec,
+                       forwarder_cb cb, void *ud);
 
 /* Records accepted and not yet completed (queue + in flight). */
 size_t forwarder_pending(const struct forwarder *f);

@@ -1416,7 +1416,12 @@ static void job_forward(struct job *j)
             j->sent_mask |= 1u << i;
             continue;
         }
-        int rc = forwarder_send(g->fwd[i], &rec, on_fwd, j);
+        /* One forwarder borrows the job's record (it lives until the job
+         * finishes, after the forwarder's callback). With several, a job
+         * in the retry list may be ended (on_retry() while stopping)
+         * before every forwarder is done with it: they take copies. */
+        int rc = g->nfwd == 1 ? forwarder_send_ref(g->fwd[i], &rec, on_fwd, j)
+                              : forwarder_send(g->fwd[i], &rec, on_fwd, j);
         if (rc == IG_OK) {
             j->sent_mask |= 1u << i;
             j->fwd_pending++;
