@@ -157,4 +157,14 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
 double score_confidence(double top, double second, double threshold,
                         bool classified);
 
+/* ---- route.c ---- */
+
+struct route_result;
+struct ig_jsonw;
+/* route_result_json() of a result routed by rs's router (r may be NULL):
+ * the same bytes, from pieces prepared once per router when w's buffer
+ * has no cap. Any thread. */
+void route_result_json_rs(const struct ruleset *rs,
+                          const struct route_result *r, struct ig_jsonw *w);
+
 #endif

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "classifiers/classifier.h"
+#include "classifiers/classifier_int.h"
 #include "classifiers/route_int.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -877,6 +878,249 @@ int route_result_explain(const struct route_result *r, struct ig_buf *out)
 }
 
 /* ---- JSON ------------------------------------------------------------- */
+
+/* route_result_json() writes every key and value through the writer. For
+ * a routed candidate of a rule set (route_result_json_rs()) into a buffer
+ * without a cap, the keys and punctuation are literal pieces instead and
+ * the strings a result borrows (gazetteer names, towns, departments and
+ * units, flag reasons, kind/level/track names) are copied from their
+ * quoted, escaped forms, prepared once per router and found by address;
+ * only the strings of the result's own arena (the matched text, joined
+ * units, track reasons) are escaped per item. Under a cap the writer's
+ * own calls keep where an overlong record is cut exactly as it was. */
+
+/* One borrowed string's JSON form: its address and a piece of text. */
+struct str_slot {
+    const char *s; /* the string (router, rule set or static); NULL: empty */
+    uint32_t off, len; /* "..." in route_json.text */
+};
+
+struct route_json {
+    char *text;             /* owned: every piece */
+    struct str_slot *slots; /* open addressing by address */
+    size_t mask;            /* slots - 1 */
+};
+
+static void route_json_free(void *p)
+{
+    struct route_json *j = p;
+    if (j) {
+        ig_free(j->text);
+        ig_free(j->slots);
+        ig_free(j);
+    }
+}
+
+static size_t str_slot_of(const struct route_json *j, const char *s)
+{
+    uint64_t h = (uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & j->mask;
+}
+
+static void str_add(struct route_json *j, struct ig_buf *b, const char *s)
+{
+    if (!s) {
+        return;
+    }
+    size_t h = str_slot_of(j, s);
+    while (j->slots[h].s) {
+        if (j->slots[h].s == s) {
+            return;
+        }
+        h = (h + 1) & j->mask;
+    }
+    size_t from = b->len;
+    ig_json_str(b, s);
+    j->slots[h].s = s;
+    j->slots[h].off = (uint32_t)from;
+    j->slots[h].len = (uint32_t)(b->len - from);
+}
+
+static struct route_json *route_json_build(const struct ruleset *rs)
+{
+    const struct router *rt = rs->router;
+    size_t n = (size_t)RT_KIND_LANDMARK + 1 + 3 + 5;
+    for (size_t i = 0; i < rt->nplaces; i++) {
+        n += 1 + rt->places[i].ntowns;
+    }
+    n += 2 * rt->ndepts + rt->nflags;
+    for (size_t i = 0; i < rs->ntaxa; i++) {
+        n += rs->taxa[i].ndepts;
+    }
+    /* at most half full, so a probe ends at an empty slot soon */
+    size_t nslots = 16;
+    while (nslots < 2 * n) {
+        nslots *= 2;
+    }
+    struct route_json *j = ig_calloc(1, sizeof(*j));
+    j->slots = ig_calloc(nslots, sizeof(*j->slots));
+    j->mask = nslots - 1;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    for (int k = RT_KIND_NONE; k <= RT_KIND_LANDMARK; k++) {
+        str_add(j, &b, route_kind_name((enum rt_kind)k));
+    }
+    str_add(j, &b, route_level_name(ROUTE_LEVEL_NORMAL));
+    str_add(j, &b, route_level_name(ROUTE_LEVEL_ELEVATED));
+    str_add(j, &b, route_level_name(ROUTE_LEVEL_HIGH));
+    for (int t = ROUTE_TRACK_NONE; t <= ROUTE_TRACK_LISTED; t++) {
+        str_add(j, &b, route_track_name((enum route_track)t));
+    }
+    for (size_t i = 0; i < rt->nplaces; i++) {
+        str_add(j, &b, rt->places[i].name);
+        for (size_t k = 0; k < rt->places[i].ntowns; k++) {
+            str_add(j, &b, rt->places[i].towns[k]);
+        }
+    }
+    for (size_t i = 0; i < rt->ndepts; i++) {
+        str_add(j, &b, rt->depts[i].name);
+        str_add(j, &b, rt->depts[i].unit);
+    }
+    for (size_t i = 0; i < rt->nflags; i++) {
+        str_add(j, &b, rt->flags[i].reason);
+    }
+    for (size_t i = 0; i < rs->ntaxa; i++) {
+        for (size_t k = 0; k < rs->taxa[i].ndepts; k++) {
+            str_add(j, &b, rs->taxa[i].depts[k]);
+        }
+    }
+    j->text = ig_buf_take(&b);
+    return j;
+}
+
+/* The router's pieces, built by the first caller. Two threads may both
+ * build them; one set is kept (and freed with the router's arena), the
+ * other dropped. Only the winner touches the arena, and nothing else
+ * writes to it after loading. The rule set's department names are keyed
+ * here too: a rule set and its router are loaded and freed together. */
+static const struct route_json *route_json_get(const struct ruleset *rs)
+{
+    /* The cache is the one field written after loading (the router is
+     * const to every caller otherwise). */
+    struct router *m = rs->router;
+    struct route_json *j = atomic_load_explicit(&m->json, memory_order_acquire);
+    if (j) {
+        return j;
+    }
+    struct route_json *mine = route_json_build(rs);
+    if (atomic_compare_exchange_strong_explicit(
+            &m->json, &j, mine, memory_order_acq_rel, memory_order_acquire)) {
+        ig_arena_defer(m->arena, route_json_free, mine);
+        return mine;
+    }
+    route_json_free(mine);
+    return j;
+}
+
+/* s as a JSON string: its prepared piece when it has one, else escaped. */
+static void put_str(struct ig_buf *b, const struct route_json *j, const char *s)
+{
+    if (s) {
+        size_t h = str_slot_of(j, s);
+        while (j->slots[h].s) {
+            if (j->slots[h].s == s) {
+                ig_buf_add(b, j->text + j->slots[h].off, j->slots[h].len);
+                return;
+            }
+            h = (h + 1) & j->mask;
+        }
+    }
+    ig_json_str(b, s);
+}
+
+static void result_json_direct(const struct route_json *j,
+                               const struct route_result *r, struct ig_jsonw *w)
+{
+    struct ig_buf *b = w->out;
+    /* The writer puts the comma before the first key and notes that the
+     * next key needs one; the rest is appended as it is. */
+    if (r->has_place) {
+        ig_jsonw_raw(
+            w, "\"place\":{\"text\":", sizeof("\"place\":{\"text\":") - 1);
+        ig_json_str(b, r->place.text);
+        IG_JSON_LIT(b, ",\"name\":");
+        put_str(b, j, r->place.name);
+        IG_JSON_LIT(b, ",\"kind\":");
+        put_str(b, j, r->place.kind);
+        if (r->place.field == 0) {
+            IG_JSON_LIT(b, ",\"field\":\"title\",\"start\":");
+        } else if (r->place.field == 2) {
+            IG_JSON_LIT(b, ",\"field\":\"location\",\"start\":");
+        } else {
+            IG_JSON_LIT(b, ",\"field\":\"text\",\"start\":");
+        }
+        ig_json_int(b, (int64_t)r->place.start);
+        IG_JSON_LIT(b, ",\"end\":");
+        ig_json_int(b, (int64_t)r->place.end);
+        IG_JSON_LIT(b, "},\"town\":[");
+    } else {
+        ig_jsonw_raw(w, "\"place\":null,\"town\":[",
+                     sizeof("\"place\":null,\"town\":[") - 1);
+    }
+    for (size_t i = 0; i < r->ntowns; i++) {
+        if (i) {
+            IG_JSON_LIT(b, ",");
+        }
+        put_str(b, j, r->towns[i]);
+    }
+    IG_JSON_LIT(b, "],\"units\":[");
+    for (size_t i = 0; i < r->nunits; i++) {
+        const struct route_unit *u = &r->units[i];
+        if (i) {
+            IG_JSON_LIT(b, ",{\"dept\":");
+        } else {
+            IG_JSON_LIT(b, "{\"dept\":");
+        }
+        put_str(b, j, u->dept);
+        IG_JSON_LIT(b, ",\"unit\":");
+        put_str(b, j, u->unit);
+        if (u->lead) {
+            IG_JSON_LIT(b, ",\"role\":\"lead\",\"resolved\":");
+        } else {
+            IG_JSON_LIT(b, ",\"role\":\"support\",\"resolved\":");
+        }
+        if (u->resolved) {
+            IG_JSON_LIT(b, "true}");
+        } else {
+            IG_JSON_LIT(b, "false}");
+        }
+    }
+    IG_JSON_LIT(b, "],\"priority\":{\"level\":");
+    put_str(b, j, route_level_name(r->level));
+    IG_JSON_LIT(b, ",\"reasons\":[");
+    for (size_t i = 0; i < r->nreasons; i++) {
+        if (i) {
+            IG_JSON_LIT(b, ",");
+        }
+        put_str(b, j, r->reasons[i]);
+    }
+    IG_JSON_LIT(b, "]");
+    if (r->reports) {
+        IG_JSON_LIT(b, ",\"reports\":");
+        ig_json_int(b, (int64_t)r->reports);
+        IG_JSON_LIT(b, ",\"channels\":");
+        ig_json_int(b, (int64_t)r->channels);
+    }
+    if (r->track != ROUTE_TRACK_NONE) {
+        IG_JSON_LIT(b, "},\"track\":{\"suggestion\":");
+        put_str(b, j, route_track_name(r->track));
+        IG_JSON_LIT(b, ",\"reason\":");
+        put_str(b, j, r->track_reason);
+        IG_JSON_LIT(b, "}");
+    } else {
+        IG_JSON_LIT(b, "},\"track\":null");
+    }
+}
+
+void route_result_json_rs(const struct ruleset *rs,
+                          const struct route_result *r, struct ig_jsonw *w)
+{
+    if (r && rs->router && w->out->max_len == 0) {
+        result_json_direct(route_json_get(rs), r, w);
+    } else {
+        route_result_json(r, w);
+    }
+}
 
 void route_result_json(const struct route_result *r, struct ig_jsonw *w)
 {

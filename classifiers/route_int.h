@@ -7,6 +7,7 @@
 #ifndef IG_CLASSIFIERS_ROUTE_INT_H
 #define IG_CLASSIFIERS_ROUTE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "classifiers/route.h"
 
 struct ig_arena;
+struct route_json;
 
 /* A keyword lexicon: words indexed by their first code point, longest
  * first, so a scan looks at a handful of candidates per character instead
@@ -184,6 +186,9 @@ struct router {
     unsigned multi_reports;
     unsigned multi_channels;
     unsigned listed_min_units;
+    /* route.c: the JSON pieces of the strings results borrow, built on
+     * first use (the one part of a loaded router that is written later) */
+    _Atomic(struct route_json *) json;
 };
 
 #define RT_FLAG_ID(word, flag, group)                                          \

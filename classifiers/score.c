@@ -510,6 +510,6 @@ void cls_result_json(const struct ruleset *rs, const struct cls_result *r,
         result_json_capped(rs, r, w);
     }
     if (rs->router) {
-        route_result_json(r->route, w);
+        route_result_json_rs(rs, r->route, w);
     }
 }
