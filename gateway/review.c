@@ -50,20 +50,29 @@ static const char add_lua[] =
 
 static const char *const scripts[] = {add_lua, NULL};
 
+/* Room for an id in a reusable add (candidate ids have 16 digits). */
+#define REVIEW_ID_ROOM 32
+/* Finished adds kept for reuse, at most. */
+#define REVIEW_FREE_MAX 1024
+
 /* One add waiting for the next flush, or in flight. */
 struct add {
     struct add *next;
+    struct review *r; /* set: goes back to r's free list when done */
     review_cb cb;
     void *ud;
     char sc[24];
-    char *id; /* owned */
+    size_t id_len;
+    char id[]; /* in this allocation */
 };
 
 struct review {
     struct rconn *rc;
     struct event *flush_ev;
     struct add *head, *tail; /* waiting */
-    char *key;               /* owned: "<prefix>:review" */
+    struct add *free_adds;   /* finished, with REVIEW_ID_ROOM for the id */
+    size_t nfree;
+    char *key; /* owned: "<prefix>:review" */
     char ttl[24];
     char max[24];
 };
@@ -116,6 +125,12 @@ void review_free(struct review *r)
     rconn_free(r->rc); /* fails the flushes in flight */
     r->rc = NULL;
     finish_all(r->head, IG_EAGAIN);
+    while (r->free_adds) {
+        struct add *a = r->free_adds;
+
+        r->free_adds = a->next;
+        ig_free(a);
+    }
     event_free(r->flush_ev);
     ig_free(r->key);
     ig_free(r);
@@ -160,11 +175,18 @@ static void finish_all(struct add *a, int status)
     while (a) {
         struct add *next = a->next;
 
+        struct review *r = a->r;
+
         if (a->cb) {
             a->cb(a->ud, status);
         }
-        ig_free(a->id);
-        ig_free(a);
+        if (r && r->nfree < REVIEW_FREE_MAX) {
+            a->next = r->free_adds;
+            r->free_adds = a;
+            r->nfree++;
+        } else {
+            ig_free(a);
+        }
         a = next;
     }
 }
@@ -199,11 +221,18 @@ static void send_some(struct review *r)
     argv[k++] = r->ttl;
     argv[k++] = r->max;
     f->adds = r->head;
+    for (int i = 0; i < k; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    len[k] = strlen(last->sc);
     argv[k++] = last->sc;
+    len[k] = last->id_len;
     argv[k++] = last->id;
     while (last->next && n < REVIEW_BATCH) {
         last = last->next;
+        len[k] = strlen(last->sc);
         argv[k++] = last->sc;
+        len[k] = last->id_len;
         argv[k++] = last->id;
         n++;
     }
@@ -211,9 +240,6 @@ static void send_some(struct review *r)
     last->next = NULL;
     if (!r->head) {
         r->tail = NULL;
-    }
-    for (int i = 0; i < k; i++) {
-        len[i] = strlen(argv[i]);
     }
     if (rconn_script(r->rc, 0, on_added, f, 1, k, argv, len) < 0) {
         finish_all(f->adds, IG_EAGAIN);
@@ -236,6 +262,7 @@ int review_add(struct review *r, const char *id, double score, review_cb cb,
                void *ud)
 {
     struct add *a;
+    size_t n;
 
     if (!r || !id || !*id) {
         return IG_EINVAL;
@@ -243,10 +270,26 @@ int review_add(struct review *r, const char *id, double score, review_cb cb,
     if (!rconn_accepting(r->rc)) {
         return IG_EAGAIN;
     }
-    a = ig_calloc(1, sizeof(*a));
+    /* One allocation: the add, then its id; one that fits the usual
+     * room is reused. */
+    n = strlen(id);
+    if (n < REVIEW_ID_ROOM && r->free_adds) {
+        a = r->free_adds;
+        r->free_adds = a->next;
+        r->nfree--;
+        a->r = r;
+    } else if (n < REVIEW_ID_ROOM) {
+        a = ig_malloc(sizeof(*a) + REVIEW_ID_ROOM);
+        a->r = r;
+    } else {
+        a = ig_malloc(sizeof(*a) + n + 1);
+        a->r = NULL;
+    }
+    a->next = NULL;
     a->cb = cb;
     a->ud = ud;
-    a->id = ig_strdup(id);
+    a->id_len = n;
+    memcpy(a->id, id, n + 1);
     if (score >= 0 && score < 9007199254740992.0 &&
         score == (double)(int64_t)score) {
         /* Scores are exact integers below 2^53 (review_score()): the
