@@ -598,25 +598,121 @@ static char *arena_cat(struct ig_arena *a, const char *const *parts)
     return out;
 }
 
-enum route_track route_suggest_track(const struct router *rt,
-                                     const struct route_track_in *in,
-                                     struct ig_arena *a, const char **reason)
+/* The fixed parts of the track reasons: route_suggest_track() and the
+ * reasons prepared at load (route_reasons_build()) put them together
+ * alike, so both make the same bytes. */
+static const char listed_tail[] =
+    "：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
+    "和配合部门挂牌治理（待确认）";
+static const char general_head[] = "牵头为属地（";
+static const char general_tail[] = "），可由街镇即发现即消除，建议一般整治";
+static const char owner_reason[] =
+    "牵头为权属单位（待确认），建议由区城运中心明确管辖后"
+    "分流治理";
+static const char diverted_head[] = "属";
+static const char diverted_tail[] =
+    "职责，建议经区城运中心按管辖流转，分流治理";
+
+/* The reasons of one router string: the unit it names as a lead, or a
+ * flag's reason as the first priority reason. */
+struct rt_reason {
+    const char *key;      /* a unit or a flag reason (router); NULL: empty */
+    const char *listed;   /* first_reason + listed_tail */
+    const char *general;  /* general_head + lead + general_tail */
+    const char *diverted; /* diverted_head + lead + diverted_tail */
+};
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32);
+}
+
+static void reason_add(struct router *rt, const char *key)
+{
+    size_t h = ptr_hash(key) & rt->reason_mask;
+    while (rt->reasons[h].key) {
+        if (rt->reasons[h].key == key) {
+            return;
+        }
+        h = (h + 1) & rt->reason_mask;
+    }
+    struct rt_reason *r = &rt->reasons[h];
+    r->key = key;
+    r->listed =
+        arena_cat(rt->arena, (const char *const[]){key, listed_tail, NULL});
+    r->general =
+        arena_cat(rt->arena,
+                  (const char *const[]){general_head, key, general_tail, NULL});
+    r->diverted =
+        arena_cat(rt->arena, (const char *const[]){diverted_head, key,
+                                                   diverted_tail, NULL});
+}
+
+void route_reasons_build(struct router *rt)
+{
+    /* at most half full, so a probe ends at an empty slot soon */
+    size_t n = rt->ndepts + rt->nflags;
+    size_t nslots = 16;
+    while (nslots < 2 * n) {
+        nslots *= 2;
+    }
+    rt->reasons = ig_arena_alloc(rt->arena, nslots * sizeof(*rt->reasons));
+    memset(rt->reasons, 0, nslots * sizeof(*rt->reasons));
+    rt->reason_mask = nslots - 1;
+    for (size_t i = 0; i < rt->ndepts; i++) {
+        if (rt->depts[i].unit) {
+            reason_add(rt, rt->depts[i].unit);
+        }
+    }
+    for (size_t i = 0; i < rt->nflags; i++) {
+        if (rt->flags[i].reason) {
+            reason_add(rt, rt->flags[i].reason);
+        }
+    }
+}
+
+/* The prepared reasons of key, NULL when it has none (a string of an
+ * item's arena, or no table). */
+static const struct rt_reason *reason_find(const struct router *rt,
+                                           const char *key)
+{
+    if (!rt || !rt->reasons || !key) {
+        return NULL;
+    }
+    size_t h = ptr_hash(key) & rt->reason_mask;
+    while (rt->reasons[h].key) {
+        if (rt->reasons[h].key == key) {
+            return &rt->reasons[h];
+        }
+        h = (h + 1) & rt->reason_mask;
+    }
+    return NULL;
+}
+
+/* route_suggest_track(); with prepared, a reason the router has prepared
+ * (or a static one) is borrowed instead of put together in a. */
+static enum route_track suggest_track(const struct router *rt,
+                                      const struct route_track_in *in,
+                                      struct ig_arena *a, const char **reason,
+                                      bool prepared)
 {
     unsigned listed_min = rt ? rt->listed_min_units : 4;
     const char *lead = in->lead_unit ? in->lead_unit : in->lead_dept;
     enum route_track t = ROUTE_TRACK_NONE;
     const char *why = NULL;
+    const struct rt_reason *rr = NULL;
 
     if (in->level == ROUTE_LEVEL_HIGH) {
         /* A red line or several reports: district level whatever the code
          * (many red-line events have no B/S code at all). */
         t = ROUTE_TRACK_LISTED;
-        why = arena_cat(
-            a, (const char *const[]){
-                   in->first_reason ? in->first_reason : "优先事项",
-                   "：影响重大，需区层面多部门协同，建议报领导小组指定牵头"
-                   "和配合部门挂牌治理（待确认）",
-                   NULL});
+        rr = prepared ? reason_find(rt, in->first_reason) : NULL;
+        why = rr ? rr->listed
+                 : arena_cat(a, (const char *const[]){in->first_reason
+                                                          ? in->first_reason
+                                                          : "优先事项",
+                                                      listed_tail, NULL});
     } else if (!in->classified || !in->lead_dept) {
         t = ROUTE_TRACK_NONE;
     } else if (listed_min && in->ndistrict >= listed_min) {
@@ -637,29 +733,34 @@ enum route_track route_suggest_track(const struct router *rt,
         case RT_SCOPE_TOWN:
         case RT_SCOPE_LOCAL:
             t = ROUTE_TRACK_GENERAL;
-            why = arena_cat(a, (const char *const[]){
-                                   "牵头为属地（", lead,
-                                   "），可由街镇即发现即消除，建议一般整治",
-                                   NULL});
+            rr = prepared ? reason_find(rt, lead) : NULL;
+            why = rr ? rr->general
+                     : arena_cat(a, (const char *const[]){general_head, lead,
+                                                          general_tail, NULL});
             break;
         case RT_SCOPE_OWNER:
             t = ROUTE_TRACK_DIVERTED;
-            why = ig_arena_strdup(
-                a, "牵头为权属单位（待确认），建议由区城运中心明确管辖后"
-                   "分流治理");
+            why = prepared ? owner_reason : ig_arena_strdup(a, owner_reason);
             break;
         case RT_SCOPE_DISTRICT:
         case RT_SCOPE_ENTERPRISE:
             t = ROUTE_TRACK_DIVERTED;
-            why = arena_cat(a, (const char *const[]){
-                                   "属", lead,
-                                   "职责，建议经区城运中心按管辖流转，分流治理",
-                                   NULL});
+            rr = prepared ? reason_find(rt, lead) : NULL;
+            why = rr ? rr->diverted
+                     : arena_cat(a, (const char *const[]){diverted_head, lead,
+                                                          diverted_tail, NULL});
             break;
         }
     }
     *reason = why;
     return t;
+}
+
+enum route_track route_suggest_track(const struct router *rt,
+                                     const struct route_track_in *in,
+                                     struct ig_arena *a, const char **reason)
+{
+    return suggest_track(rt, in, a, reason, false);
 }
 
 static void suggest(const struct router *rt, struct ig_arena *a,
@@ -675,7 +776,7 @@ static void suggest(const struct router *rt, struct ig_arena *a,
     }
     in.ndistrict = out->ndistrict;
     in.first_reason = out->nreasons ? out->reasons[0] : NULL;
-    out->track = route_suggest_track(rt, &in, a, &out->track_reason);
+    out->track = suggest_track(rt, &in, a, &out->track_reason, true);
 }
 
 int route_apply(const struct router *rt, const char *title, size_t tlen,
@@ -947,6 +1048,7 @@ static struct route_json *route_json_build(const struct ruleset *rs)
     for (size_t i = 0; i < rs->ntaxa; i++) {
         n += rs->taxa[i].ndepts;
     }
+    n += 1 + 3 * (rt->reason_mask + 1);
     /* at most half full, so a probe ends at an empty slot soon */
     size_t nslots = 16;
     while (nslots < 2 * n) {
@@ -982,6 +1084,15 @@ static struct route_json *route_json_build(const struct ruleset *rs)
     for (size_t i = 0; i < rs->ntaxa; i++) {
         for (size_t k = 0; k < rs->taxa[i].ndepts; k++) {
             str_add(j, &b, rs->taxa[i].depts[k]);
+        }
+    }
+    str_add(j, &b, owner_reason);
+    for (size_t i = 0; rt->reasons && i <= rt->reason_mask; i++) {
+        const struct rt_reason *rr = &rt->reasons[i];
+        if (rr->key) {
+            str_add(j, &b, rr->listed);
+            str_add(j, &b, rr->general);
+            str_add(j, &b, rr->diverted);
         }
     }
     j->text = ig_buf_take(&b);

@@ -16,6 +16,7 @@
 
 struct ig_arena;
 struct route_json;
+struct rt_reason;
 
 /* A keyword lexicon: words indexed by their first code point, longest
  * first, so a scan looks at a handful of candidates per character instead
@@ -189,6 +190,11 @@ struct router {
     /* route.c: the JSON pieces of the strings results borrow, built on
      * first use (the one part of a loaded router that is written later) */
     _Atomic(struct route_json *) json;
+    /* route.c: track reasons prepared at load, by the address of the
+     * unit they name as the lead or of the flag reason they start with
+     * (route_reasons_build()) */
+    struct rt_reason *reasons;
+    size_t reason_mask; /* reasons - 1 */
 };
 
 #define RT_FLAG_ID(word, flag, group)                                          \
@@ -213,5 +219,9 @@ size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
 
 const struct rt_dept *route_dept_find(const struct router *rt,
                                       const char *name);
+
+/* Prepares the track reasons of rt's units and flag reasons in its arena
+ * (route.c), once its tables are sealed. */
+void route_reasons_build(struct router *rt);
 
 #endif

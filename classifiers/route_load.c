@@ -836,6 +836,7 @@ int route_load(const char *dir, struct router **out, struct ig_diags *d)
     route_lexb_seal(&st.place_b, rt->arena, &rt->place_lex);
     route_lexb_seal(&st.flag_b, rt->arena, &rt->flag_lex);
     rt->both = route_lex_filter_or(&rt->place_lex, &rt->flag_lex, rt->arena);
+    route_reasons_build(rt);
     *out = rt;
     rt = NULL;
 out:
