@@ -224,6 +224,11 @@ struct gw {
      * each time. */
     struct ig_buf lbuf;
     struct ig_buf rec;
+    /* The source/channel labels of the last item counted, and the source
+     * and channel they were made of ("source\0channel\0"): the items of
+     * a batch mostly share them. */
+    struct ig_buf sc_lab;
+    struct ig_buf sc_key;
 
     struct gw_batch *q_head, *q_tail;
     size_t inflight;
@@ -791,6 +796,25 @@ static void on_idle(void *ud)
  * Jobs
  * ------------------------------------------------------------------- */
 
+/* labels_sc() of an item, remade only when its source or channel differs
+ * from the last item's. */
+static const char *item_labels(struct gw *g, const struct ig_item *it)
+{
+    const char *s = it->source_id ? it->source_id : "";
+    const char *c = it->channel ? it->channel : "";
+    size_t sl = strlen(s);
+    size_t cl = strlen(c);
+    struct ig_buf *k = &g->sc_key;
+    if (k->len == sl + cl + 2 && memcmp(k->data, s, sl + 1) == 0 &&
+        memcmp(k->data + sl + 1, c, cl + 1) == 0) {
+        return g->sc_lab.data;
+    }
+    ig_buf_reset(k);
+    ig_buf_add(k, s, sl + 1);
+    ig_buf_add(k, c, cl + 1);
+    return labels_sc(&g->sc_lab, s, c);
+}
+
 static void retry_later(struct job *j)
 {
     struct gw *g = j->g;
@@ -1007,8 +1031,7 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     if (!it->source_id) {
         it->source_id = ig_item_strdup(it, b->source_id);
     }
-    metrics_inc(g->m, "intake_items_in_total",
-                labels_sc(&g->lbuf, it->source_id, it->channel));
+    metrics_inc(g->m, "intake_items_in_total", item_labels(g, it));
     j->work.fn = classify_work;
     j->work.done = classify_done;
     if (g->pool) {
@@ -1289,7 +1312,7 @@ static void fwd_settle(struct job *j)
     }
     metrics_inc(
         g->m, j->update ? "intake_updates_out_total" : "intake_items_out_total",
-        labels_sc(&g->lbuf, j->it->source_id, j->it->channel));
+        item_labels(g, j->it));
     job_review(j);
 }
 
@@ -1999,6 +2022,8 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     metrics_setup(g->m);
     ig_buf_init(&g->lbuf, 0);
     ig_buf_init(&g->rec, 0);
+    ig_buf_init(&g->sc_lab, 0);
+    ig_buf_init(&g->sc_key, 0);
     g->max_inflight = (size_t)conf->gw.max_inflight;
     g->retry_timer = loop_timer_new(g->loop, retry_timer_cb, g);
     g->reload_timer = loop_timer_new(g->loop, reload_timer_cb, g);
@@ -2267,6 +2292,8 @@ void gw_free(struct gw *g)
     metrics_free(g->m);
     ig_buf_fini(&g->lbuf);
     ig_buf_fini(&g->rec);
+    ig_buf_fini(&g->sc_lab);
+    ig_buf_fini(&g->sc_key);
     loop_free(g->loop);
     gw_conf_free(g->conf);
     ig_free(g->rules_dir);
