@@ -167,4 +167,13 @@ struct ig_jsonw;
 void route_result_json_rs(const struct ruleset *rs,
                           const struct route_result *r, struct ig_jsonw *w);
 
+/* ---- route_load.c ---- */
+
+struct router;
+/* Indexes by address the names routing looks up in rt's directory: the
+ * departments of taxa and the towns of rt's places, so a routed item
+ * pays one probe per name instead of a hash of its text. Call once, after
+ * route_load() and before rt is shared; taxa must live as long as rt. */
+void route_bind_taxa(struct router *rt, const struct taxon *taxa, size_t ntaxa);
+
 #endif

@@ -207,7 +207,7 @@ static void resolve_units(const struct router *rt, const struct taxon *top,
     for (size_t i = 0; i < top->ndepts; i++) {
         const char *dn = top->depts[i];
         bool lead = i == 0;
-        const struct rt_dept *dd = route_dept_find(rt, dn);
+        const struct rt_dept *dd = route_dept_of(rt, dn);
         if (!dd || dd->scope == RT_SCOPE_LOCAL) {
             /* Not in the directory (the loader checks taxonomy.tsv, so
              * only a taxon from elsewhere gets here): pass it through. */
@@ -217,14 +217,14 @@ static void resolve_units(const struct router *rt, const struct taxon *top,
         switch (dd->scope) {
         case RT_SCOPE_TOWN:
             if (out->ntowns == 1) {
-                const struct rt_dept *gov = route_dept_find(rt, out->towns[0]);
+                const struct rt_dept *gov = route_dept_of(rt, out->towns[0]);
                 add_unit(out, dn, gov ? gov->unit : out->towns[0], lead, true);
             } else if (out->ntowns > 1) {
                 struct ig_buf b;
                 ig_buf_init(&b, 0);
                 for (size_t t = 0; t < out->ntowns; t++) {
                     const struct rt_dept *gov =
-                        route_dept_find(rt, out->towns[t]);
+                        route_dept_of(rt, out->towns[t]);
                     ig_buf_addf(&b, "%s%s", t ? "或" : "",
                                 gov ? gov->unit : out->towns[t]);
                 }
@@ -564,7 +564,7 @@ const char *route_level_name(enum route_level l)
 
 static enum rt_scope lead_scope(const struct router *rt, const char *dept)
 {
-    const struct rt_dept *dd = rt ? route_dept_find(rt, dept) : NULL;
+    const struct rt_dept *dd = rt ? route_dept_of(rt, dept) : NULL;
     if (dd) {
         return dd->scope;
     }

@@ -168,6 +168,13 @@ struct rt_flag {
     int line;
 };
 
+/* A name known by its address (a taxon's department, a place's town):
+ * the directory row route_dept_find() gives for it. */
+struct rt_dept_ref {
+    const char *name;        /* rule set or router; NULL: empty slot */
+    const struct rt_dept *d; /* NULL: not in the directory */
+};
+
 struct router {
     struct ig_arena *arena;
     struct rt_place *places;
@@ -195,6 +202,10 @@ struct router {
      * (route_reasons_build()) */
     struct rt_reason *reasons;
     size_t reason_mask; /* reasons - 1 */
+    /* route_bind_taxa(): the names routing looks up, by address; NULL
+     * until then (a router loaded on its own looks names up by text) */
+    struct rt_dept_ref *dept_ref;
+    size_t dept_ref_mask; /* dept_ref - 1 */
 };
 
 #define RT_FLAG_ID(word, flag, group)                                          \
@@ -219,6 +230,9 @@ size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
 
 const struct rt_dept *route_dept_find(const struct router *rt,
                                       const char *name);
+/* route_dept_find() of a name by its address first: one probe, no hash
+ * of the text, for the names route_bind_taxa() indexed. */
+const struct rt_dept *route_dept_of(const struct router *rt, const char *name);
 
 /* Prepares the track reasons of rt's units and flag reasons in its arena
  * (route.c), once its tables are sealed. */

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifiers/classifier.h"
+#include "classifiers/classifier_int.h"
 #include "classifiers/route_int.h"
 #include "core/arena.h"
 #include "core/diag.h"
@@ -531,6 +533,68 @@ const struct rt_dept *route_dept_find(const struct router *rt, const char *name)
         h = (h + 1) & rt->dept_mask;
     }
     return NULL;
+}
+
+static size_t ptr_slot(const struct router *rt, const char *name)
+{
+    uint64_t h = (uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & rt->dept_ref_mask;
+}
+
+static void dept_ref_add(struct router *rt, const char *name)
+{
+    size_t h = ptr_slot(rt, name);
+    while (rt->dept_ref[h].name) {
+        if (rt->dept_ref[h].name == name) {
+            return;
+        }
+        h = (h + 1) & rt->dept_ref_mask;
+    }
+    rt->dept_ref[h].name = name;
+    rt->dept_ref[h].d = route_dept_find(rt, name);
+}
+
+void route_bind_taxa(struct router *rt, const struct taxon *taxa, size_t ntaxa)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rt->nplaces; i++) {
+        n += rt->places[i].ntowns;
+    }
+    for (size_t i = 0; i < ntaxa; i++) {
+        n += taxa[i].ndepts;
+    }
+    /* at most half full, so a probe ends at an empty slot soon */
+    size_t size = 16;
+    while (size < 2 * n) {
+        size *= 2;
+    }
+    rt->dept_ref = ig_arena_alloc(rt->arena, size * sizeof(*rt->dept_ref));
+    memset(rt->dept_ref, 0, size * sizeof(*rt->dept_ref));
+    rt->dept_ref_mask = size - 1;
+    for (size_t i = 0; i < rt->nplaces; i++) {
+        for (size_t k = 0; k < rt->places[i].ntowns; k++) {
+            dept_ref_add(rt, rt->places[i].towns[k]);
+        }
+    }
+    for (size_t i = 0; i < ntaxa; i++) {
+        for (size_t k = 0; k < taxa[i].ndepts; k++) {
+            dept_ref_add(rt, taxa[i].depts[k]);
+        }
+    }
+}
+
+const struct rt_dept *route_dept_of(const struct router *rt, const char *name)
+{
+    if (rt->dept_ref) {
+        size_t h = ptr_slot(rt, name);
+        while (rt->dept_ref[h].name) {
+            if (rt->dept_ref[h].name == name) {
+                return rt->dept_ref[h].d;
+            }
+            h = (h + 1) & rt->dept_ref_mask;
+        }
+    }
+    return route_dept_find(rt, name);
 }
 
 /* ---- priority.conf ---------------------------------------------------- */

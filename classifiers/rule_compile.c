@@ -759,6 +759,9 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
         rc = IG_EPARSE;
         goto out;
     }
+    if (rs->router) {
+        route_bind_taxa(rs->router, rs->taxa, rs->ntaxa);
+    }
     /* Routing data changes the output too: it is part of the version. */
     static const char *const route_files[] = {"places.tsv", "departments.tsv",
                                               "priority.conf"};
