@@ -189,6 +189,16 @@ struct job {
     char pre_id[DEDUP_ID_LEN + 1]; /* the id it was built with */
 };
 
+/* Labels code="..." and rule="..." by the address of their value, a
+ * string of the current rule set (alive while it is current: g holds a
+ * reference), or a literal. Valid for one generation. */
+#define GW_LABEL_SLOTS 64
+struct label_slot {
+    const char *v; /* NULL: empty */
+    int kind;      /* 0 code, 1 rule */
+    char text[96];
+};
+
 struct waiter {
     struct waiter *next;
     gw_reload_cb cb; /* NULL once cancelled */
@@ -229,6 +239,8 @@ struct gw {
      * a batch mostly share them. */
     struct ig_buf sc_lab;
     struct ig_buf sc_key;
+    uint64_t label_gen; /* generation of label_slot's entries */
+    struct label_slot label_slot[GW_LABEL_SLOTS];
 
     struct gw_batch *q_head, *q_tail;
     size_t inflight;
@@ -960,6 +972,35 @@ static void scratch_free(void *s)
     cls_scratch_free(s);
 }
 
+/* labels_1(g->lbuf, code or rule, v) of a classification of job j,
+ * remembered for the current rule set. */
+static const char *cls_label(struct gw *g, const struct job *j, int kind,
+                             const char *v)
+{
+    static const char *const keys[] = {"code", "rule"};
+    if (j->rs != g->rs) {
+        return labels_1(&g->lbuf, keys[kind], v);
+    }
+    if (g->label_gen != g->generation) {
+        memset(g->label_slot, 0, sizeof(g->label_slot));
+        g->label_gen = g->generation;
+    }
+    uintptr_t h = ((uintptr_t)v * (uintptr_t)0x9E3779B97F4A7C15ull) >>
+                  (sizeof(uintptr_t) * 8 - 6);
+    struct label_slot *sl =
+        &g->label_slot[(h + (uintptr_t)kind) % GW_LABEL_SLOTS];
+    if (sl->v == v && sl->kind == kind) {
+        return sl->text;
+    }
+    const char *l = labels_1(&g->lbuf, keys[kind], v);
+    if (g->lbuf.len < sizeof(sl->text)) {
+        memcpy(sl->text, l, g->lbuf.len + 1);
+        sl->v = v;
+        sl->kind = kind;
+    }
+    return l;
+}
+
 /* Back on the loop: count, then the rest of the job. */
 static void classify_done(struct work *w)
 {
@@ -976,11 +1017,11 @@ static void classify_done(struct work *w)
                 ig_strerror(j->cls_rc));
     }
     metrics_inc(g->m, "intake_code_hits_total",
-                labels_1(&g->lbuf, "code", j->cls.top ? j->cls.top->code : ""));
+                cls_label(g, j, 0, j->cls.top ? j->cls.top->code : ""));
     for (size_t i = 0; i < j->cls.nev; i++) {
         if (j->cls.ev[i].rule) {
             metrics_inc(g->m, "intake_rule_hits_total",
-                        labels_1(&g->lbuf, "rule", j->cls.ev[i].rule));
+                        cls_label(g, j, 1, j->cls.ev[i].rule));
         }
     }
     if (g->tearing_down) {
