@@ -731,7 +731,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
     out->nev = nev;
     /* 6. routing: place, units, priority, track */
     if (rs->router) {
-        out->route = ig_arena_zalloc(a, sizeof(*out->route));
+        /* route_apply_scratch() clears it first thing */
+        out->route = ig_arena_alloc(a, sizeof(*out->route));
         if (!s->route) {
             s->route = route_scratch_new();
         }

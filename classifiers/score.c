@@ -132,7 +132,12 @@ static char *fmt_score(char *end, double v)
     if (!isfinite(v) || v < 0 || v > 1e12) {
         return NULL;
     }
-    uint64_t m = (uint64_t)llround(v * 1000.0);
+    /* llround() without the call: x is below 2^53, so its integer part t
+     * converts back exactly and x - t is exact; a half rounds up, away
+     * from zero, as llround() does. */
+    double x = v * 1000.0;
+    uint64_t m = (uint64_t)x;
+    m += x - (double)m >= 0.5;
     unsigned frac = (unsigned)(m % 1000);
     if (frac) {
         /* up to 3 decimals, trailing zeros dropped: 0.5, 0.583, 2.25 */
