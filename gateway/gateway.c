@@ -89,6 +89,22 @@
  * take (keys, classification, evidence, routing): the first allocation. */
 #define GW_RECORD_SLACK 3072
 /* How soon a job refused for lack of room in a forwarder queue retries. */
+/* Jobs on the free list are poisoned for AddressSanitizer (all but the
+ * list link), so a callback that reaches a finished job is reported as it
+ * would be if the job had been freed. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define JOB_POISON(j)                                                        \
+    do {                                                                     \
+        ASAN_POISON_MEMORY_REGION((j), sizeof(*(j)));                        \
+        ASAN_UNPOISON_MEMORY_REGION(&(j)->next_retry,                        \
+                                    sizeof((j)->next_retry));                \
+    } while (0)
+#define JOB_UNPOISON(j) ASAN_UNPOISON_MEMORY_REGION((j), sizeof(*(j)))
+#else
+#define JOB_POISON(j) ((void)0)
+#define JOB_UNPOISON(j) ((void)0)
+#endif
 #define GW_FWD_RETRY_MS 50
 /* A pushed item waits this long for Redis (a connection still being made,
  * a short blip) before the client is told 503; polled items wait for as
@@ -859,7 +875,14 @@ static void on_retry(void *ud)
         rev = j->next_retry;
         j->next_retry = NULL;
         j->in_retry = false;
-        if (g->stopping) {
+        if (g->stopping && j->fwd_pending > 0) {
+            /* Waiting for room at one forwarder while another still has
+             * the record: give up the rest, and let that forwarder's
+             * callback settle (and end) the job. */
+            j->error = "shutting down";
+            j->sent_mask = g->nfwd == 32 ? 0xffffffffu : ((1u << g->nfwd) - 1);
+            j->fwd_failed = true;
+        } else if (g->stopping) {
             j->error = "shutting down";
             job_finish(j, false, false);
         } else if (j->stage == JOB_DEDUP) {
@@ -1041,6 +1064,7 @@ static struct job *job_alloc(struct gw *g)
     }
     g->job_free = j->next_retry;
     g->njob_free--;
+    JOB_UNPOISON(j);
     memset(j, 0, sizeof(*j));
     return j;
 }
@@ -1054,6 +1078,9 @@ static void job_release(struct gw *g, struct job *j)
     j->next_retry = g->job_free;
     g->job_free = j;
     g->njob_free++;
+    /* A late callback into a finished job must still be caught by ASan
+     * now that the job is kept rather than freed. */
+    JOB_POISON(j);
 }
 
 static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
@@ -1481,9 +1508,8 @@ static void job_forward(struct job *j)
             continue;
         }
         /* One forwarder borrows the job's record (it lives until the job
-         * finishes, after the forwarder's callback). With several, a job
-         * in the retry list may be ended (on_retry() while stopping)
-         * before every forwarder is done with it: they take copies. */
+         * finishes, after the forwarder's callback); with several, each
+         * takes a copy (the saving is for the usual single target). */
         int rc = g->nfwd == 1 ? forwarder_send_ref(g->fwd[i], &rec, on_fwd, j)
                               : forwarder_send(g->fwd[i], &rec, on_fwd, j);
         if (rc == IG_OK) {
@@ -2320,6 +2346,7 @@ void gw_free(struct gw *g)
     while (g->job_free) {
         struct job *j = g->job_free;
         g->job_free = j->next_retry;
+        JOB_UNPOISON(j);
         ig_free(j);
     }
     ruleset_unref(g->rs);

@@ -14,6 +14,8 @@
  * which a normal item does not; three reports of one hazard over two
  * channels give update records with growing reports and priority high;
  * an item's own address field narrows the town found in its text.
+ * SIGTERM while a job waits for room at one forwarder and another holds
+ * its record: the job ends only after that forwarder's callback.
  * The report texts are written for this test.
  */
 #include <setjmp.h>
@@ -27,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/diag.h"
@@ -182,6 +187,79 @@ static void test_two_channels_one_candidate(void **state)
     }
     assert_non_null(strstr(a.body, "\"verdict\":\"seen\""));
     assert_int_equal(gw_generation(g), 1);
+    free(a.body);
+    gw_free(g);
+    ig_diags_fini(&d);
+}
+
+/* SIGTERM while a job waits for room at one forwarder and another still
+ * holds its record: the job may only end once that forwarder has called
+ * back (it used to be ended at once, and the late callback then wrote to
+ * a freed job: ASan reports it). Forwarder b is full (max_queue 1, its one
+ * record failing with backoff), so the second item waits in the retry
+ * list; forwarder a fails both records once and gives them up after its
+ * backoff, well after the signal. */
+static void *term_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+static void test_stop_while_waiting_for_a_forwarder(void **state)
+{
+    struct fx *f = *state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "[gateway]\nrules = %s\nsources = sources.conf\n"
+             "state_dir = state\ndrain_timeout = 5s\n"
+             "[redis]\nsocket = %s\nprefix = gwstop\n"
+             "[forward a]\nkind = capture\nfail_first = 100\nretries = 1\n"
+             "backoff = 400ms\nspool = false\n"
+             "[forward b]\nkind = capture\nfail_first = 100\nretries = 1\n"
+             "backoff = 400ms\nspool = false\nmax_queue = 1\nbatch_max = 1\n"
+             "[api]\nlisten = \"\"\n",
+             f->rules, redis_up_socket(f->r));
+    char path[512];
+    snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
+    FILE *sf = fopen(path, "w");
+    assert_non_null(sf);
+    fclose(sf);
+    struct gw_conf *conf = NULL;
+    assert_int_equal(gw_conf_load_mem("gwstop.conf", text, strlen(text),
+                                      f->dir, &conf, &d),
+                     IG_OK);
+    /* The real signal path: the loop's own SIGTERM handler stops it. */
+    struct gw_opts o = {.no_api = true, .no_signals = false};
+    struct gw *g = NULL;
+    assert_int_equal(gw_new(conf, &o, &g, &d), IG_OK);
+
+    static const char body[] =
+        "[{\"id\":\"S-1\",\"title\":\"雨水井盖缺失\",\"text\":\"城南新村东门外"
+        "的雨水井盖不见了，留下一个黑洞洞的口子，傍晚放学的孩子差点踩进去。\"},"
+        "{\"id\":\"S-2\",\"title\":\"路灯不亮\",\"text\":\"城北小区门口的路灯"
+        "坏了一个多星期，晚上一片漆黑，老人出门很不方便。\"}]";
+    struct answer a;
+    void *h = NULL;
+    const char *why = NULL;
+    memset(&a, 0, sizeof(a));
+    a.g = g;
+    assert_int_equal(gw_push(g, body, strlen(body), on_answer, &a, &h, &why),
+                     IG_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, term_later, NULL), 0);
+    assert_int_equal(gw_run(g), IG_OK);
+    pthread_join(t, NULL);
+    /* Both items answered, neither accepted: nothing was delivered, and
+     * their source (the pusher) must send them again. */
+    assert_int_equal(a.calls, 1);
+    assert_non_null(a.body);
+    assert_null(strstr(a.body, "\"accepted\":true"));
+    assert_non_null(strstr(a.body, "\"index\":1"));
     free(a.body);
     gw_free(g);
     ig_diags_fini(&d);
@@ -387,6 +465,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_channels_one_candidate),
         cmocka_unit_test(test_broken_rules_refused),
+        cmocka_unit_test(test_stop_while_waiting_for_a_forwarder),
         cmocka_unit_test(test_priority_review_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
