@@ -93,8 +93,18 @@ static struct gw *make_gw(struct fx *f, const char *rules, struct ig_diags *d,
     return make_gw_conf(f, text, d, rc);
 }
 
+static struct gw *make_gw_with(struct fx *f, const char *text,
+                               struct ig_diags *d, int *rc, bool signals);
+
 static struct gw *make_gw_conf(struct fx *f, const char *text,
                                struct ig_diags *d, int *rc)
+{
+    return make_gw_with(f, text, d, rc, false);
+}
+
+/* signals: the gateway handles SIGTERM/SIGHUP itself, as in production. */
+static struct gw *make_gw_with(struct fx *f, const char *text,
+                               struct ig_diags *d, int *rc, bool signals)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
@@ -106,7 +116,7 @@ static struct gw *make_gw_conf(struct fx *f, const char *text,
     if (*rc < 0) {
         return NULL;
     }
-    struct gw_opts o = {.no_api = true, .no_signals = true};
+    struct gw_opts o = {.no_api = true, .no_signals = !signals};
     struct gw *g = NULL;
     *rc = gw_new(conf, &o, &g, d);
     return g;
@@ -224,19 +234,11 @@ static void test_stop_while_waiting_for_a_forwarder(void **state)
              "backoff = 400ms\nspool = false\nmax_queue = 1\nbatch_max = 1\n"
              "[api]\nlisten = \"\"\n",
              f->rules, redis_up_socket(f->r));
-    char path[512];
-    snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
-    FILE *sf = fopen(path, "w");
-    assert_non_null(sf);
-    fclose(sf);
-    struct gw_conf *conf = NULL;
-    assert_int_equal(gw_conf_load_mem("gwstop.conf", text, strlen(text),
-                                      f->dir, &conf, &d),
-                     IG_OK);
     /* The real signal path: the loop's own SIGTERM handler stops it. */
-    struct gw_opts o = {.no_api = true, .no_signals = false};
-    struct gw *g = NULL;
-    assert_int_equal(gw_new(conf, &o, &g, &d), IG_OK);
+    int rc;
+    struct gw *g = make_gw_with(f, text, &d, &rc, true);
+    ig_diags_print(&d, stderr);
+    assert_int_equal(rc, IG_OK);
 
     static const char body[] =
         "[{\"id\":\"S-1\",\"title\":\"雨水井盖缺失\",\"text\":\"城南新村东门外"
