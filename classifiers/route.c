@@ -36,6 +36,7 @@
 #include "core/err.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "core/ptrmap.h"
 #include "core/text.h"
 
 #define MAX_PLACE_HITS 64
@@ -622,22 +623,12 @@ struct rt_reason {
     const char *diverted; /* diverted_head + lead + diverted_tail */
 };
 
-static size_t ptr_hash(const void *p)
-{
-    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32);
-}
-
 static void reason_add(struct router *rt, const char *key)
 {
-    size_t h = ptr_hash(key) & rt->reason_mask;
-    while (rt->reasons[h].key) {
-        if (rt->reasons[h].key == key) {
-            return;
-        }
-        h = (h + 1) & rt->reason_mask;
+    if (!ig_ptrmap_add(&rt->reason_of, key, (uint32_t)rt->nreasons)) {
+        return; /* there already */
     }
-    struct rt_reason *r = &rt->reasons[h];
+    struct rt_reason *r = &rt->reasons[rt->nreasons++];
     r->key = key;
     r->listed =
         arena_cat(rt->arena, (const char *const[]){key, listed_tail, NULL});
@@ -651,15 +642,11 @@ static void reason_add(struct router *rt, const char *key)
 
 void route_reasons_build(struct router *rt)
 {
-    /* at most half full, so a probe ends at an empty slot soon */
     size_t n = rt->ndepts + rt->nflags;
-    size_t nslots = 16;
-    while (nslots < 2 * n) {
-        nslots *= 2;
-    }
-    rt->reasons = ig_arena_alloc(rt->arena, nslots * sizeof(*rt->reasons));
-    memset(rt->reasons, 0, nslots * sizeof(*rt->reasons));
-    rt->reason_mask = nslots - 1;
+    rt->reasons =
+        ig_arena_alloc(rt->arena, (n ? n : 1) * sizeof(*rt->reasons));
+    rt->nreasons = 0;
+    ig_ptrmap_init(&rt->reason_of, n, rt->arena);
     for (size_t i = 0; i < rt->ndepts; i++) {
         if (rt->depts[i].unit) {
             reason_add(rt, rt->depts[i].unit);
@@ -677,17 +664,11 @@ void route_reasons_build(struct router *rt)
 static const struct rt_reason *reason_find(const struct router *rt,
                                            const char *key)
 {
-    if (!rt || !rt->reasons || !key) {
+    uint32_t i;
+    if (!rt || !rt->reasons || !ig_ptrmap_get(&rt->reason_of, key, &i)) {
         return NULL;
     }
-    size_t h = ptr_hash(key) & rt->reason_mask;
-    while (rt->reasons[h].key) {
-        if (rt->reasons[h].key == key) {
-            return &rt->reasons[h];
-        }
-        h = (h + 1) & rt->reason_mask;
-    }
-    return NULL;
+    return &rt->reasons[i];
 }
 
 /* route_suggest_track(); with prepared, a reason the router has prepared
@@ -990,16 +971,15 @@ int route_result_explain(const struct route_result *r, struct ig_buf *out)
  * units, track reasons) are escaped per item. Under a cap the writer's
  * own calls keep where an overlong record is cut exactly as it was. */
 
-/* One borrowed string's JSON form: its address and a piece of text. */
-struct str_slot {
-    const char *s; /* the string (router, rule set or static); NULL: empty */
+/* One borrowed string's JSON form: a piece of text. */
+struct str_piece {
     uint32_t off, len; /* "..." in route_json.text */
 };
 
 struct route_json {
-    char *text;             /* owned: every piece */
-    struct str_slot *slots; /* open addressing by address */
-    size_t mask;            /* slots - 1 */
+    char *text;               /* owned: every piece */
+    struct str_piece *pieces; /* owned */
+    struct ig_ptrmap by_addr; /* string address -> index in pieces */
 };
 
 static void route_json_free(void *p)
@@ -1007,34 +987,22 @@ static void route_json_free(void *p)
     struct route_json *j = p;
     if (j) {
         ig_free(j->text);
-        ig_free(j->slots);
+        ig_free(j->pieces);
+        ig_ptrmap_fini(&j->by_addr);
         ig_free(j);
     }
 }
 
-static size_t str_slot_of(const struct route_json *j, const char *s)
-{
-    uint64_t h = (uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & j->mask;
-}
-
 static void str_add(struct route_json *j, struct ig_buf *b, const char *s)
 {
-    if (!s) {
-        return;
-    }
-    size_t h = str_slot_of(j, s);
-    while (j->slots[h].s) {
-        if (j->slots[h].s == s) {
-            return;
-        }
-        h = (h + 1) & j->mask;
+    uint32_t i = (uint32_t)j->by_addr.n;
+    if (!ig_ptrmap_add(&j->by_addr, s, i)) {
+        return; /* NULL, or there already */
     }
     size_t from = b->len;
     ig_json_str(b, s);
-    j->slots[h].s = s;
-    j->slots[h].off = (uint32_t)from;
-    j->slots[h].len = (uint32_t)(b->len - from);
+    j->pieces[i].off = (uint32_t)from;
+    j->pieces[i].len = (uint32_t)(b->len - from);
 }
 
 static struct route_json *route_json_build(const struct ruleset *rs)
@@ -1048,15 +1016,10 @@ static struct route_json *route_json_build(const struct ruleset *rs)
     for (size_t i = 0; i < rs->ntaxa; i++) {
         n += rs->taxa[i].ndepts;
     }
-    n += 1 + 3 * (rt->reason_mask + 1);
-    /* at most half full, so a probe ends at an empty slot soon */
-    size_t nslots = 16;
-    while (nslots < 2 * n) {
-        nslots *= 2;
-    }
+    n += 1 + 3 * rt->nreasons;
     struct route_json *j = ig_calloc(1, sizeof(*j));
-    j->slots = ig_calloc(nslots, sizeof(*j->slots));
-    j->mask = nslots - 1;
+    j->pieces = ig_calloc(n, sizeof(*j->pieces));
+    ig_ptrmap_init(&j->by_addr, n, NULL);
     struct ig_buf b;
     ig_buf_init(&b, 0);
     for (int k = RT_KIND_NONE; k <= RT_KIND_LANDMARK; k++) {
@@ -1087,13 +1050,11 @@ static struct route_json *route_json_build(const struct ruleset *rs)
         }
     }
     str_add(j, &b, owner_reason);
-    for (size_t i = 0; rt->reasons && i <= rt->reason_mask; i++) {
+    for (size_t i = 0; i < rt->nreasons; i++) {
         const struct rt_reason *rr = &rt->reasons[i];
-        if (rr->key) {
-            str_add(j, &b, rr->listed);
-            str_add(j, &b, rr->general);
-            str_add(j, &b, rr->diverted);
-        }
+        str_add(j, &b, rr->listed);
+        str_add(j, &b, rr->general);
+        str_add(j, &b, rr->diverted);
     }
     j->text = ig_buf_take(&b);
     return j;
@@ -1126,15 +1087,10 @@ static const struct route_json *route_json_get(const struct ruleset *rs)
 /* s as a JSON string: its prepared piece when it has one, else escaped. */
 static void put_str(struct ig_buf *b, const struct route_json *j, const char *s)
 {
-    if (s) {
-        size_t h = str_slot_of(j, s);
-        while (j->slots[h].s) {
-            if (j->slots[h].s == s) {
-                ig_buf_add(b, j->text + j->slots[h].off, j->slots[h].len);
-                return;
-            }
-            h = (h + 1) & j->mask;
-        }
+    uint32_t i;
+    if (ig_ptrmap_get(&j->by_addr, s, &i)) {
+        ig_buf_add(b, j->text + j->pieces[i].off, j->pieces[i].len);
+        return;
     }
     ig_json_str(b, s);
 }

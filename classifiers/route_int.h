@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "classifiers/route.h"
+#include "core/ptrmap.h"
 
 struct ig_arena;
 struct route_json;
@@ -168,13 +169,6 @@ struct rt_flag {
     int line;
 };
 
-/* A name known by its address (a taxon's department, a place's town):
- * the directory row route_dept_find() gives for it. */
-struct rt_dept_ref {
-    const char *name;        /* rule set or router; NULL: empty slot */
-    const struct rt_dept *d; /* NULL: not in the directory */
-};
-
 struct router {
     struct ig_arena *arena;
     struct rt_place *places;
@@ -201,12 +195,16 @@ struct router {
      * unit they name as the lead or of the flag reason they start with
      * (route_reasons_build()) */
     struct rt_reason *reasons;
-    size_t reason_mask; /* reasons - 1 */
-    /* route_bind_taxa(): the names routing looks up, by address; NULL
+    size_t nreasons;
+    struct ig_ptrmap reason_of; /* key address -> index in reasons */
+    /* route_bind_taxa(): the names routing looks up (a taxon's
+     * departments, a place's towns), by address -> the index of their
+     * directory row (route_dept_find()), RT_NO_DEPT when not in it; empty
      * until then (a router loaded on its own looks names up by text) */
-    struct rt_dept_ref *dept_ref;
-    size_t dept_ref_mask; /* dept_ref - 1 */
+    struct ig_ptrmap dept_of;
 };
+
+#define RT_NO_DEPT UINT32_MAX
 
 #define RT_FLAG_ID(word, flag, group)                                          \
     (((uint32_t)(word) << 12) | ((uint32_t)(flag) << 4) | (uint32_t)(group))

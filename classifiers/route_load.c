@@ -535,23 +535,11 @@ const struct rt_dept *route_dept_find(const struct router *rt, const char *name)
     return NULL;
 }
 
-static size_t ptr_slot(const struct router *rt, const char *name)
-{
-    uint64_t h = (uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & rt->dept_ref_mask;
-}
-
 static void dept_ref_add(struct router *rt, const char *name)
 {
-    size_t h = ptr_slot(rt, name);
-    while (rt->dept_ref[h].name) {
-        if (rt->dept_ref[h].name == name) {
-            return;
-        }
-        h = (h + 1) & rt->dept_ref_mask;
-    }
-    rt->dept_ref[h].name = name;
-    rt->dept_ref[h].d = route_dept_find(rt, name);
+    const struct rt_dept *d = route_dept_find(rt, name);
+    (void)ig_ptrmap_add(&rt->dept_of, name,
+                        d ? (uint32_t)(d - rt->depts) : RT_NO_DEPT);
 }
 
 void route_bind_taxa(struct router *rt, const struct taxon *taxa, size_t ntaxa)
@@ -563,14 +551,7 @@ void route_bind_taxa(struct router *rt, const struct taxon *taxa, size_t ntaxa)
     for (size_t i = 0; i < ntaxa; i++) {
         n += taxa[i].ndepts;
     }
-    /* at most half full, so a probe ends at an empty slot soon */
-    size_t size = 16;
-    while (size < 2 * n) {
-        size *= 2;
-    }
-    rt->dept_ref = ig_arena_alloc(rt->arena, size * sizeof(*rt->dept_ref));
-    memset(rt->dept_ref, 0, size * sizeof(*rt->dept_ref));
-    rt->dept_ref_mask = size - 1;
+    ig_ptrmap_init(&rt->dept_of, n, rt->arena);
     for (size_t i = 0; i < rt->nplaces; i++) {
         for (size_t k = 0; k < rt->places[i].ntowns; k++) {
             dept_ref_add(rt, rt->places[i].towns[k]);
@@ -585,14 +566,9 @@ void route_bind_taxa(struct router *rt, const struct taxon *taxa, size_t ntaxa)
 
 const struct rt_dept *route_dept_of(const struct router *rt, const char *name)
 {
-    if (rt->dept_ref) {
-        size_t h = ptr_slot(rt, name);
-        while (rt->dept_ref[h].name) {
-            if (rt->dept_ref[h].name == name) {
-                return rt->dept_ref[h].d;
-            }
-            h = (h + 1) & rt->dept_ref_mask;
-        }
+    uint32_t i;
+    if (ig_ptrmap_get(&rt->dept_of, name, &i)) {
+        return i == RT_NO_DEPT ? NULL : &rt->depts[i];
     }
     return route_dept_find(rt, name);
 }

@@ -36,6 +36,7 @@
 #include "core/arena.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "core/ptrmap.h"
 
 double score_confidence(double top, double second, double threshold,
                         bool classified)
@@ -185,7 +186,7 @@ struct piece {
 
 /* An evidence entry's start, by rule: {"rule":"<id>","code":"<code>". */
 struct rule_slot {
-    const char *rule; /* the rule's id (ruleset), NULL: empty slot */
+    const char *rule; /* the rule's id (ruleset) */
     const char *code; /* its taxon's code (ruleset) */
     struct piece ev;
 };
@@ -195,8 +196,8 @@ struct score_json {
     struct piece *head;      /* per taxon: "code":..,"departments":[..] */
     struct piece *alt;       /* per taxon: {"code":..,"name":.. */
     struct piece version;    /* ,"rules_version":".." */
-    struct rule_slot *slots; /* open addressing by id pointer */
-    size_t mask;             /* slots - 1 */
+    struct rule_slot *rules; /* owned: one per rule with an id and taxon */
+    struct ig_ptrmap by_id;  /* rule id address -> index in rules */
 };
 
 static void score_json_free(void *p)
@@ -206,15 +207,10 @@ static void score_json_free(void *p)
         ig_free(j->text);
         ig_free(j->head);
         ig_free(j->alt);
-        ig_free(j->slots);
+        ig_free(j->rules);
+        ig_ptrmap_fini(&j->by_id);
         ig_free(j);
     }
-}
-
-static size_t slot_of(const struct score_json *j, const char *rule)
-{
-    uint64_t h = (uint64_t)(uintptr_t)rule * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h >> 32) & j->mask;
 }
 
 /* Notes the piece written to b since from. */
@@ -260,23 +256,16 @@ static struct score_json *score_json_build(const struct ruleset *rs)
     IG_JSON_LIT(&b, ",\"rules_version\":");
     ig_json_str(&b, rs->version);
     piece_end(&j->version, &b, from);
-    /* at most half full, so a probe ends at an empty slot soon */
-    size_t nslots = 16;
-    while (nslots < 2 * rs->nrules) {
-        nslots *= 2;
-    }
-    j->slots = ig_calloc(nslots, sizeof(*j->slots));
-    j->mask = nslots - 1;
+    j->rules = ig_calloc(rs->nrules ? rs->nrules : 1, sizeof(*j->rules));
+    ig_ptrmap_init(&j->by_id, rs->nrules, NULL);
+    size_t nr = 0;
     for (size_t i = 0; i < rs->nrules; i++) {
         const struct rule_info *ri = &rs->rules[i].info;
-        if (!ri->id || !ri->taxon) {
+        if (!ri->id || !ri->taxon ||
+            !ig_ptrmap_add(&j->by_id, ri->id, (uint32_t)nr)) {
             continue;
         }
-        size_t h = slot_of(j, ri->id);
-        while (j->slots[h].rule) {
-            h = (h + 1) & j->mask;
-        }
-        struct rule_slot *sl = &j->slots[h];
+        struct rule_slot *sl = &j->rules[nr++];
         sl->rule = ri->id;
         sl->code = ri->taxon->code;
         from = b.len;
@@ -323,14 +312,11 @@ static bool own_taxon(const struct ruleset *rs, const struct taxon *t)
 static const struct rule_slot *
 rule_slot_find(const struct score_json *j, const char *rule, const char *code)
 {
-    size_t h = slot_of(j, rule);
-    while (j->slots[h].rule) {
-        if (j->slots[h].rule == rule) {
-            return j->slots[h].code == code ? &j->slots[h] : NULL;
-        }
-        h = (h + 1) & j->mask;
+    uint32_t i;
+    if (!ig_ptrmap_get(&j->by_id, rule, &i)) {
+        return NULL;
     }
-    return NULL;
+    return j->rules[i].code == code ? &j->rules[i] : NULL;
 }
 
 static void put_piece(struct ig_buf *b, const struct score_json *j,

@@ -16,6 +16,7 @@
 #include "core/item.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "core/ptrmap.h"
 #include "core/text.h"
 
 static void buf_cap_is_never_silent(void **state)
@@ -553,6 +554,38 @@ static void item_fields_and_time(void **state)
     ig_item_free(it);
 }
 
+/* ig_ptrmap: keys are addresses (two equal strings at two addresses are
+ * two keys), a key is added once, adds past the size are refused, and
+ * every key of a full map is found with its value, from an arena and from
+ * the heap. */
+static void ptrmap_by_address(void **state)
+{
+    static char pool[3000];
+    struct ig_arena *a = ig_arena_new(4096);
+    (void)state;
+    for (int heap = 0; heap < 2; heap++) {
+        struct ig_ptrmap m;
+        uint32_t v = 0;
+        ig_ptrmap_init(&m, 1000, heap ? NULL : a);
+        assert_false(ig_ptrmap_get(&m, pool, &v));
+        assert_false(ig_ptrmap_add(&m, NULL, 1));
+        for (uint32_t i = 0; i < 1000; i++) {
+            assert_true(ig_ptrmap_add(&m, pool + 3 * i, i * 7));
+        }
+        assert_false(ig_ptrmap_add(&m, pool + 3, 99)); /* there: kept */
+        assert_false(ig_ptrmap_add(&m, pool + 1, 5));  /* full */
+        for (uint32_t i = 0; i < 1000; i++) {
+            assert_true(ig_ptrmap_get(&m, pool + 3 * i, &v));
+            assert_int_equal(v, i * 7);
+            assert_false(ig_ptrmap_get(&m, pool + 3 * i + 1, &v));
+        }
+        assert_false(ig_ptrmap_get(&m, NULL, &v));
+        ig_ptrmap_fini(&m);
+        assert_false(ig_ptrmap_get(&m, pool, &v)); /* empty after fini */
+    }
+    ig_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +604,7 @@ int main(void)
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(item_fields_and_time),
         cmocka_unit_test(cp_widths),
+        cmocka_unit_test(ptrmap_by_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
