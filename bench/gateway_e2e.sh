@@ -11,7 +11,9 @@
 #     detection on) + forward (XADD to a stream), items/s and RSS samples.
 # Target: the gateway at >= 50 % of the pipelined client, RSS flat.
 # Wall-clock rates depend on what else runs on the machine; CPU per item
-# (the gateway's and redis-server's) is printed beside them. Each mode is
+# (the gateway's and redis-server's) is printed beside them, and how many
+# of the machine's cores the two kept busy ("cores busy": CPU seconds over
+# wall-clock seconds; below nproc, they waited on each other). Each mode is
 # run RUNS times (default 3, a fresh redis-server each time) and closes
 # with the medians: pipelined client, gateway, and the runs' ratios.
 set -euo pipefail
@@ -81,6 +83,13 @@ for aof in no yes; do
         run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5 |
             tee "$tmp/out"
         g=$(rate <"$tmp/out")
+        # How much of the machine the run kept busy: gateway and Redis CPU
+        # seconds over the wall-clock seconds (of nproc cores).
+        awk -v c="$(nproc)" '
+            / items in / { for (i = 1; i <= NF; i++) if ($i == "in") w = $(i + 1) }
+            /^gateway: .* CPU s = / { g = $2 }
+            /redis-server CPU:/ { r = $3 }
+            END { if (w > 0) printf "   cores busy: gateway %.2f + redis %.2f = %.2f of %d\n", g / w, r / w, (g + r) / w, c }' "$tmp/out"
         echo "   stream length: $(redis-cli -s "$tmp/redis.sock" XLEN bench:candidates)"
         stop_redis
         rm -rf "$tmp/state"
