@@ -88,7 +88,6 @@
 /* A candidate record is its item's title and text plus this much, give or
  * take (keys, classification, evidence, routing): the first allocation. */
 #define GW_RECORD_SLACK 3072
-/* How soon a job refused for lack of room in a forwarder queue retries. */
 /* Jobs on the free list are poisoned for AddressSanitizer (all but the
  * list link), so a callback that reaches a finished job is reported as it
  * would be if the job had been freed. */
@@ -105,6 +104,7 @@
 #define JOB_POISON(j) ((void)0)
 #define JOB_UNPOISON(j) ((void)0)
 #endif
+/* How soon a job refused for lack of room in a forwarder queue retries. */
 #define GW_FWD_RETRY_MS 50
 /* A pushed item waits this long for Redis (a connection still being made,
  * a short blip) before the client is told 503; polled items wait for as
@@ -843,6 +843,12 @@ static const char *item_labels(struct gw *g, const struct ig_item *it)
     return labels_sc(&g->sc_lab, s, c);
 }
 
+/* The sent_mask of a job every forwarder has taken (or been skipped for). */
+static uint32_t fwd_all(const struct gw *g)
+{
+    return g->nfwd == 32 ? 0xffffffffu : ((1u << g->nfwd) - 1);
+}
+
 static void retry_later(struct job *j)
 {
     struct gw *g = j->g;
@@ -880,7 +886,7 @@ static void on_retry(void *ud)
              * the record: give up the rest, and let that forwarder's
              * callback settle (and end) the job. */
             j->error = "shutting down";
-            j->sent_mask = g->nfwd == 32 ? 0xffffffffu : ((1u << g->nfwd) - 1);
+            j->sent_mask = fwd_all(g);
             j->fwd_failed = true;
         } else if (g->stopping) {
             j->error = "shutting down";
@@ -1352,8 +1358,7 @@ static void on_marked(void *ud, int status, const struct dedup_result *res)
 static void fwd_settle(struct job *j)
 {
     struct gw *g = j->g;
-    uint32_t all = g->nfwd == 32 ? 0xffffffffu : ((1u << g->nfwd) - 1);
-    if (j->fwd_pending || j->sent_mask != all || j->in_retry) {
+    if (j->fwd_pending || j->sent_mask != fwd_all(g) || j->in_retry) {
         return;
     }
     if (j->fwd_failed && j->update) {
