@@ -45,6 +45,7 @@
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "gateway/dedup.h"
 #include "gateway/forward_int.h"
 #include "gateway/simhash.h"
@@ -145,8 +146,7 @@ struct forwarder {
     char *env_base_dir, *env_prefix, *env_spool_dir, *env_dl_dir;
     struct event_base *base;
     struct qrec *head, *tail;
-    struct qrec *ref_free; /* finished qrec_ref() records, for reuse */
-    size_t nref_free;
+    struct ig_pool refs; /* finished qrec_ref() records, for reuse */
     size_t nqueue;
     struct fwd_batch *inflight;
     size_t ninflight;
@@ -278,15 +278,8 @@ static struct qrec *qrec_new(const char *id, size_t id_len, const char *json,
  * only the struct is allocated. */
 static struct qrec *qrec_ref(struct forwarder *f, const struct fwd_rec *rec)
 {
-    struct qrec *r = f->ref_free;
+    struct qrec *r = ig_pool_get(&f->refs);
 
-    if (r) {
-        f->ref_free = r->next;
-        f->nref_free--;
-    } else {
-        r = ig_malloc(sizeof(*r));
-    }
-    memset(r, 0, sizeof(*r));
     r->ref = f;
     r->id = rec->id;
     r->json = rec->json;
@@ -301,15 +294,11 @@ static struct qrec *qrec_ref(struct forwarder *f, const struct fwd_rec *rec)
 
 static void qrec_free(struct qrec *r)
 {
-    struct forwarder *f = r ? r->ref : NULL;
-
-    if (f && f->nref_free < REF_FREE_MAX) {
-        r->next = f->ref_free;
-        f->ref_free = r;
-        f->nref_free++;
-        return;
+    if (r && r->ref) {
+        ig_pool_put(&r->ref->refs, r);
+    } else {
+        ig_free(r);
     }
-    ig_free(r);
 }
 
 static void complete(struct forwarder *f, struct qrec *r, int status)
@@ -871,6 +860,7 @@ int forwarder_new(const struct forwarder_env *env,
         return IG_EINVAL;
     }
     f = ig_calloc(1, sizeof(*f));
+    ig_pool_init(&f->refs, sizeof(struct qrec), REF_FREE_MAX);
     f->dl_fd = -1;
     f->base = env->base;
     f->name = ig_strdup(sec->name && *sec->name ? sec->name : "default");
@@ -989,10 +979,7 @@ void forwarder_free(struct forwarder *f)
         f->head = r->next;
         complete(f, r, IG_EAGAIN);
     }
-    while ((r = f->ref_free) != NULL) {
-        f->ref_free = r->next;
-        ig_free(r);
-    }
+    ig_pool_fini(&f->refs);
     if (f->flush_ev) {
         event_free(f->flush_ev);
     }

@@ -63,6 +63,7 @@
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "core/text.h"
 #include "gateway/candidate.h"
 #include "gateway/conf.h"
@@ -88,22 +89,6 @@
 /* A candidate record is its item's title and text plus this much, give or
  * take (keys, classification, evidence, routing): the first allocation. */
 #define GW_RECORD_SLACK 3072
-/* Jobs on the free list are poisoned for AddressSanitizer (all but the
- * list link), so a callback that reaches a finished job is reported as it
- * would be if the job had been freed. */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define JOB_POISON(j)                                                        \
-    do {                                                                     \
-        ASAN_POISON_MEMORY_REGION((j), sizeof(*(j)));                        \
-        ASAN_UNPOISON_MEMORY_REGION(&(j)->next_retry,                        \
-                                    sizeof((j)->next_retry));                \
-    } while (0)
-#define JOB_UNPOISON(j) ASAN_UNPOISON_MEMORY_REGION((j), sizeof(*(j)))
-#else
-#define JOB_POISON(j) ((void)0)
-#define JOB_UNPOISON(j) ((void)0)
-#endif
 /* How soon a job refused for lack of room in a forwarder queue retries. */
 #define GW_FWD_RETRY_MS 50
 /* A pushed item waits this long for Redis (a connection still being made,
@@ -263,10 +248,9 @@ struct gw {
     size_t max_inflight;
     bool pumping, pump_again;
     struct job *retry_head;
-    /* Finished jobs kept for the next items (linked by next_retry), at
-     * most max_inflight: no allocation per item. */
-    struct job *job_free;
-    size_t njob_free;
+    /* Finished jobs kept for the next items, at most max_inflight: no
+     * allocation per item. */
+    struct ig_pool jobs;
     struct loop_timer *retry_timer;
     struct loop_timer *pump_timer;
 
@@ -1061,38 +1045,10 @@ static void classify_done(struct work *w)
     job_classified(j);
 }
 
-/* A zeroed job: a finished one when there is one. */
-static struct job *job_alloc(struct gw *g)
-{
-    struct job *j = g->job_free;
-    if (!j) {
-        return ig_calloc(1, sizeof(*j));
-    }
-    g->job_free = j->next_retry;
-    g->njob_free--;
-    JOB_UNPOISON(j);
-    memset(j, 0, sizeof(*j));
-    return j;
-}
-
-static void job_release(struct gw *g, struct job *j)
-{
-    if (g->njob_free >= g->max_inflight || g->tearing_down) {
-        ig_free(j);
-        return;
-    }
-    j->next_retry = g->job_free;
-    g->job_free = j;
-    g->njob_free++;
-    /* A late callback into a finished job must still be caught by ASan
-     * now that the job is kept rather than freed. */
-    JOB_POISON(j);
-}
-
 static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
                       size_t idx)
 {
-    struct job *j = job_alloc(g);
+    struct job *j = ig_pool_get(&g->jobs);
     j->g = g;
     j->b = b;
     j->idx = idx;
@@ -1621,7 +1577,11 @@ static void job_finish(struct job *j, bool ok, bool fresh)
     ig_free(j->pre_json);
     ig_item_free(j->it);
     ig_free(j->json);
-    job_release(g, j);
+    if (g->tearing_down) {
+        ig_free(j);
+    } else {
+        ig_pool_put(&g->jobs, j);
+    }
     b->pending--;
     g->inflight--;
     batch_maybe_done(b);
@@ -2097,6 +2057,7 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     ig_buf_init(&g->sc_lab, 0);
     ig_buf_init(&g->sc_key, 0);
     g->max_inflight = (size_t)conf->gw.max_inflight;
+    ig_pool_init(&g->jobs, sizeof(struct job), g->max_inflight);
     g->retry_timer = loop_timer_new(g->loop, retry_timer_cb, g);
     g->reload_timer = loop_timer_new(g->loop, reload_timer_cb, g);
     g->drain_timer = loop_timer_new(g->loop, on_drain_timeout, g);
@@ -2348,12 +2309,7 @@ void gw_free(struct gw *g)
         ig_free(ws);
         ws = n;
     }
-    while (g->job_free) {
-        struct job *j = g->job_free;
-        g->job_free = j->next_retry;
-        JOB_UNPOISON(j);
-        ig_free(j);
-    }
+    ig_pool_fini(&g->jobs);
     ruleset_unref(g->rs);
     cls_scratch_free(g->scratch);
     loop_timer_free(g->retry_timer);

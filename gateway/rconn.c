@@ -33,6 +33,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "gateway/dedup.h"
 
 #define RCONN_BACKOFF_MAX_MS 30000
@@ -45,7 +46,6 @@ enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_LOAD };
 
 struct pend {
     struct rconn *rc;
-    struct pend *next_spare; /* in rc->spare */
     enum pend_kind kind;
     size_t script; /* PEND_SCRIPT, PEND_LOAD */
     rconn_cb cb;
@@ -79,35 +79,20 @@ struct rconn {
     struct event *retry_ev;
     struct event *watch_ev;
     struct ig_buf fmt;  /* the command being sent */
-    struct pend *spare; /* finished pends, reused (a few per item) */
-    size_t nspare;
+    struct ig_pool pends; /* finished pends, reused (a few per item) */
 };
 
 #define RCONN_SPARE_MAX 4096
 
-/* A zeroed pend for rc, from the spares when there are any. */
+/* A zeroed pend for rc. */
 static struct pend *pend_get(struct rconn *rc)
 {
-    struct pend *p = rc->spare;
-
-    if (!p) {
-        return ig_calloc(1, sizeof(*p));
-    }
-    rc->spare = p->next_spare;
-    rc->nspare--;
-    memset(p, 0, sizeof(*p));
-    return p;
+    return ig_pool_get(&rc->pends);
 }
 
 static void pend_put(struct rconn *rc, struct pend *p)
 {
-    if (rc->nspare >= RCONN_SPARE_MAX) {
-        ig_free(p);
-        return;
-    }
-    p->next_spare = rc->spare;
-    rc->spare = p;
-    rc->nspare++;
+    ig_pool_put(&rc->pends, p);
 }
 
 static int64_t mono_ms(void)
@@ -568,6 +553,7 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_cfg *cfg,
         return NULL;
     }
     rc = ig_calloc(1, sizeof(*rc));
+    ig_pool_init(&rc->pends, sizeof(struct pend), RCONN_SPARE_MAX);
     ig_buf_init(&rc->fmt, 0);
     rc->base = base;
     rc->host = ig_strdup(cfg->host && *cfg->host ? cfg->host : "127.0.0.1");
@@ -624,12 +610,7 @@ void rconn_free(struct rconn *rc)
     ig_free(rc->target);
     ig_free(rc->sha);
     ig_buf_fini(&rc->fmt);
-    while (rc->spare) {
-        struct pend *p = rc->spare;
-
-        rc->spare = p->next_spare;
-        ig_free(p);
-    }
+    ig_pool_fini(&rc->pends);
     ig_free(rc);
 }
 

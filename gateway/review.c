@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "gateway/dedup.h"
 #include "gateway/rconn.h"
 
@@ -70,8 +71,7 @@ struct review {
     struct rconn *rc;
     struct event *flush_ev;
     struct add *head, *tail; /* waiting */
-    struct add *free_adds;   /* finished, with REVIEW_ID_ROOM for the id */
-    size_t nfree;
+    struct ig_pool adds; /* finished, with REVIEW_ID_ROOM for the id */
     char *key; /* owned: "<prefix>:review" */
     char ttl[24];
     char max[24];
@@ -95,6 +95,8 @@ int review_new(struct event_base *base, const struct redis_cfg *redis,
         return IG_EINVAL;
     }
     r = ig_calloc(1, sizeof(*r));
+    ig_pool_init(&r->adds, sizeof(struct add) + REVIEW_ID_ROOM,
+                 REVIEW_FREE_MAX);
     r->rc = rconn_new(base, redis, REVIEW_COMP, scripts);
     r->flush_ev = event_new(base, -1, 0, flush_cb, r);
     if (!r->rc || !r->flush_ev) {
@@ -125,12 +127,7 @@ void review_free(struct review *r)
     rconn_free(r->rc); /* fails the flushes in flight */
     r->rc = NULL;
     finish_all(r->head, IG_EAGAIN);
-    while (r->free_adds) {
-        struct add *a = r->free_adds;
-
-        r->free_adds = a->next;
-        ig_free(a);
-    }
+    ig_pool_fini(&r->adds);
     event_free(r->flush_ev);
     ig_free(r->key);
     ig_free(r);
@@ -180,10 +177,8 @@ static void finish_all(struct add *a, int status)
         if (a->cb) {
             a->cb(a->ud, status);
         }
-        if (r && r->nfree < REVIEW_FREE_MAX) {
-            a->next = r->free_adds;
-            r->free_adds = a;
-            r->nfree++;
+        if (r) {
+            ig_pool_put(&r->adds, a);
         } else {
             ig_free(a);
         }
@@ -273,13 +268,8 @@ int review_add(struct review *r, const char *id, double score, review_cb cb,
     /* One allocation: the add, then its id; one that fits the usual
      * room is reused. */
     n = strlen(id);
-    if (n < REVIEW_ID_ROOM && r->free_adds) {
-        a = r->free_adds;
-        r->free_adds = a->next;
-        r->nfree--;
-        a->r = r;
-    } else if (n < REVIEW_ID_ROOM) {
-        a = ig_malloc(sizeof(*a) + REVIEW_ID_ROOM);
+    if (n < REVIEW_ID_ROOM) {
+        a = ig_pool_get(&r->adds);
         a->r = r;
     } else {
         a = ig_malloc(sizeof(*a) + n + 1);

@@ -16,6 +16,7 @@
 #include "core/item.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "core/ptrmap.h"
 #include "core/text.h"
 
@@ -586,6 +587,39 @@ static void ptrmap_by_address(void **state)
     ig_arena_free(a);
 }
 
+/* ig_pool: blocks come zeroed, a block given back is the next one out,
+ * at most max are kept (the rest freed: ASan would report a leak or a
+ * double free otherwise), fini frees what is kept. */
+static void pool_reuses_and_bounds(void **state)
+{
+    struct ig_pool p;
+    unsigned char *b[3];
+    (void)state;
+    ig_pool_init(&p, 40, 2);
+    for (int i = 0; i < 3; i++) {
+        b[i] = ig_pool_get(&p);
+        for (int k = 0; k < 40; k++) {
+            assert_int_equal(b[i][k], 0);
+        }
+        memset(b[i], 0xab, 40);
+    }
+    ig_pool_put(&p, b[0]);
+    ig_pool_put(&p, b[1]);
+    ig_pool_put(&p, b[2]); /* over max: freed */
+    ig_pool_put(&p, NULL);
+    assert_int_equal(p.n, 2);
+    unsigned char *c = ig_pool_get(&p);
+    assert_ptr_equal(c, b[1]); /* last in, first out */
+    for (int k = 0; k < 40; k++) {
+        assert_int_equal(c[k], 0); /* zeroed again */
+    }
+    assert_int_equal(p.n, 1);
+    ig_pool_put(&p, c);
+    ig_pool_fini(&p);
+    assert_int_equal(p.n, 0);
+    assert_null(p.head);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +639,7 @@ int main(void)
         cmocka_unit_test(item_fields_and_time),
         cmocka_unit_test(cp_widths),
         cmocka_unit_test(ptrmap_by_address),
+        cmocka_unit_test(pool_reuses_and_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
