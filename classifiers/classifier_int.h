@@ -76,7 +76,7 @@ struct ruleset {
     struct router *router; /* NULL when no places.tsv */
     /* score.c: the fixed JSON pieces of taxa and rules, built on first
      * use (the one part of a loaded ruleset that is written later) */
-    _Atomic(struct score_json *) json;
+    _Atomic(void *) json; /* struct score_json (ig_arena_once()) */
 };
 
 /* ---- rule_parse.c ---- */

@@ -1005,8 +1005,9 @@ static void str_add(struct route_json *j, struct ig_buf *b, const char *s)
     j->pieces[i].len = (uint32_t)(b->len - from);
 }
 
-static struct route_json *route_json_build(const struct ruleset *rs)
+static void *route_json_build(const void *arg)
 {
+    const struct ruleset *rs = arg;
     const struct router *rt = rs->router;
     size_t n = (size_t)RT_KIND_LANDMARK + 1 + 3 + 5;
     for (size_t i = 0; i < rt->nplaces; i++) {
@@ -1060,28 +1061,14 @@ static struct route_json *route_json_build(const struct ruleset *rs)
     return j;
 }
 
-/* The router's pieces, built by the first caller. Two threads may both
- * build them; one set is kept (and freed with the router's arena), the
- * other dropped. Only the winner touches the arena, and nothing else
- * writes to it after loading. The rule set's department names are keyed
- * here too: a rule set and its router are loaded and freed together. */
+/* The router's pieces, built by the first caller (several threads may
+ * race; one set is kept, freed with the router's arena). The rule set's
+ * department names are keyed here too: a rule set and its router are
+ * loaded and freed together. */
 static const struct route_json *route_json_get(const struct ruleset *rs)
 {
-    /* The cache is the one field written after loading (the router is
-     * const to every caller otherwise). */
-    struct router *m = rs->router;
-    struct route_json *j = atomic_load_explicit(&m->json, memory_order_acquire);
-    if (j) {
-        return j;
-    }
-    struct route_json *mine = route_json_build(rs);
-    if (atomic_compare_exchange_strong_explicit(
-            &m->json, &j, mine, memory_order_acq_rel, memory_order_acquire)) {
-        ig_arena_defer(m->arena, route_json_free, mine);
-        return mine;
-    }
-    route_json_free(mine);
-    return j;
+    return ig_arena_once(rs->router->arena, &rs->router->json,
+                         route_json_build, route_json_free, rs);
 }
 
 /* s as a JSON string: its prepared piece when it has one, else escaped. */

@@ -190,7 +190,7 @@ struct router {
     unsigned listed_min_units;
     /* route.c: the JSON pieces of the strings results borrow, built on
      * first use (the one part of a loaded router that is written later) */
-    _Atomic(struct route_json *) json;
+    _Atomic(void *) json; /* struct route_json (ig_arena_once()) */
     /* route.c: track reasons prepared at load, by the address of the
      * unit they name as the lead or of the flag reason they start with
      * (route_reasons_build()) */

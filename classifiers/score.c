@@ -220,8 +220,9 @@ static void piece_end(struct piece *p, const struct ig_buf *b, size_t from)
     p->len = b->len - from;
 }
 
-static struct score_json *score_json_build(const struct ruleset *rs)
+static void *score_json_build(const void *arg)
 {
+    const struct ruleset *rs = arg;
     struct score_json *j = ig_calloc(1, sizeof(*j));
     struct ig_buf b;
     ig_buf_init(&b, 0);
@@ -279,27 +280,15 @@ static struct score_json *score_json_build(const struct ruleset *rs)
     return j;
 }
 
-/* The rule set's pieces, built by the first caller. Two threads may both
- * build them; one set is kept (and freed with the rule set's arena), the
- * other dropped. Only the winner touches the arena, and nothing else
- * writes to it after loading. */
+/* The rule set's pieces, built by the first caller (several threads may
+ * race; one set is kept, freed with the rule set's arena). The cache is
+ * the one field written after loading (rs is const to every caller
+ * otherwise). */
 static const struct score_json *score_json_get(const struct ruleset *rs)
 {
-    /* The cache is the one field written after loading (rs is const to
-     * every caller otherwise). */
     struct ruleset *m = (struct ruleset *)(uintptr_t)rs;
-    struct score_json *j = atomic_load_explicit(&m->json, memory_order_acquire);
-    if (j) {
-        return j;
-    }
-    struct score_json *mine = score_json_build(rs);
-    if (atomic_compare_exchange_strong_explicit(
-            &m->json, &j, mine, memory_order_acq_rel, memory_order_acquire)) {
-        ig_arena_defer(m->arena, score_json_free, mine);
-        return mine;
-    }
-    score_json_free(mine);
-    return j;
+    return ig_arena_once(m->arena, &m->json, score_json_build, score_json_free,
+                         rs);
 }
 
 /* Whether t is a row of rs's own table (results built by hand in tests

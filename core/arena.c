@@ -174,3 +174,21 @@ size_t ig_arena_used(const struct ig_arena *a)
 {
     return a->used;
 }
+
+void *ig_arena_once(struct ig_arena *a, _Atomic(void *) *slot,
+                    void *(*build)(const void *arg), void (*free_fn)(void *),
+                    const void *arg)
+{
+    void *v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v) {
+        return v;
+    }
+    void *mine = build(arg);
+    if (atomic_compare_exchange_strong_explicit(
+            slot, &v, mine, memory_order_acq_rel, memory_order_acquire)) {
+        ig_arena_defer(a, free_fn, mine);
+        return mine;
+    }
+    free_fn(mine);
+    return v;
+}

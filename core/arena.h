@@ -9,6 +9,7 @@
 #ifndef IG_CORE_ARENA_H
 #define IG_CORE_ARENA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct ig_arena;
@@ -29,6 +30,15 @@ char *ig_arena_printf(struct ig_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Registers fn(p) to run when the arena is freed. */
 void ig_arena_defer(struct ig_arena *a, void (*fn)(void *), void *p);
+/* A value made once for the arena's lifetime and published in *slot (a
+ * field that starts NULL), for caches built on first use from data the
+ * arena holds: the first callers build it with build(arg); one value is
+ * kept (its builder alone touches the arena, deferring free_fn on it) and
+ * the others are freed at once; every caller gets the kept one. Safe from
+ * several threads at once as long as nothing else uses the arena then. */
+void *ig_arena_once(struct ig_arena *a, _Atomic(void *) *slot,
+                    void *(*build)(const void *arg), void (*free_fn)(void *),
+                    const void *arg);
 /* Total bytes handed out (for metrics and tests). */
 size_t ig_arena_used(const struct ig_arena *a);
 
