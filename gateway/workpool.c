@@ -6,8 +6,13 @@
  * eventfd once per WORKPOOL_WAKE_EVERY completions, and at once when it
  * runs out of work; the loop drains the whole list per wake-up. So a busy
  * pool costs one syscall per batch of items, not per item, and no
- * completion waits longer than that many items' work; likewise a submit
- * signals the condition only when a worker is idle.
+ * completion waits longer than that many items' work.
+ *
+ * Submits are gathered too: a submit only queues, and one deferred event
+ * (run by the loop after the callback that submitted) wakes idle workers
+ * for everything queued in that turn. Waking a worker per submit made the
+ * worker and the loop take turns on one core, a context switch per item:
+ * the woken worker ran on the waker's core and preempted it.
  */
 #include "gateway/workpool.h"
 
@@ -34,8 +39,10 @@ struct workpool {
     size_t unseen;              /* completions since the last wake-up */
     bool signaled;              /* a wake-up is written, not drained */
     bool stopping;
+    bool kicking;               /* kick_ev is active (loop thread only) */
     int efd;
     struct event *ev;
+    struct event *kick_ev; /* wakes idle workers for this turn's submits */
     pthread_t *threads;
     size_t nthreads;
     void *(*ctx_new)(void);
@@ -135,6 +142,30 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     drain(arg);
 }
 
+/* After the submits of a loop turn: wakes as many idle workers as there
+ * is work for (one per queued work at most). */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct workpool *p = arg;
+    size_t n = 0;
+
+    (void)fd;
+    (void)what;
+    p->kicking = false;
+    pthread_mutex_lock(&p->mu);
+    for (struct work *w = p->qhead; w && n < p->idle; w = w->next) {
+        n++;
+    }
+    if (n == p->idle) {
+        pthread_cond_broadcast(&p->cv);
+    } else {
+        while (n-- > 0) {
+            pthread_cond_signal(&p->cv);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 struct workpool *workpool_new(struct event_base *base, size_t nthreads,
                               void *(*ctx_new)(void), void (*ctx_free)(void *))
 {
@@ -153,9 +184,13 @@ struct workpool *workpool_new(struct event_base *base, size_t nthreads,
         return NULL;
     }
     p->ev = event_new(base, p->efd, EV_READ | EV_PERSIST, on_wake, p);
-    if (!p->ev || event_add(p->ev, NULL) < 0) {
+    p->kick_ev = event_new(base, -1, 0, on_kick, p);
+    if (!p->ev || !p->kick_ev || event_add(p->ev, NULL) < 0) {
         if (p->ev) {
             event_free(p->ev);
+        }
+        if (p->kick_ev) {
+            event_free(p->kick_ev);
         }
         close(p->efd);
         ig_free(p);
@@ -198,10 +233,11 @@ void workpool_submit(struct workpool *p, struct work *w)
         return;
     }
     push(&p->qhead, &p->qtail, w);
-    if (p->idle > 0) {
-        pthread_cond_signal(&p->cv);
-    }
     pthread_mutex_unlock(&p->mu);
+    if (!p->kicking) {
+        p->kicking = true;
+        event_active(p->kick_ev, EV_TIMEOUT, 0);
+    }
 }
 
 void workpool_free(struct workpool *p)
@@ -224,6 +260,7 @@ void workpool_free(struct workpool *p)
         drain(p);
     }
     event_free(p->ev);
+    event_free(p->kick_ev);
     close(p->efd);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);

@@ -1,7 +1,8 @@
 /* test_workpool.c — worker threads with completions on the loop: every
  * work runs once on a worker (with that worker's context) and completes
- * once on the loop thread, in order with one worker; freeing the pool
- * completes what is still queued. */
+ * once on the loop thread, in order with one worker; idle workers are
+ * woken once per loop turn, after the submitting code returns to the loop;
+ * freeing the pool completes what is still queued. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -112,6 +114,41 @@ static void one_worker_keeps_order(void **state)
     free(items);
 }
 
+/* Submits only queue: an idle worker starts when the loop runs the pool's
+ * wake-up, after the code that submitted has returned to the loop (so a
+ * batch of submits costs one wake-up, and the woken worker does not
+ * preempt the submitter once per item). */
+static void submits_wake_workers_at_the_next_turn(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct item *items = calloc(N, sizeof(*items));
+    struct workpool *p;
+    int i;
+
+    (void)state;
+    g_loop = pthread_self();
+    g_ndone = 0;
+    p = workpool_new(base, 2, ctx_new, ctx_free);
+    assert_non_null(p);
+    /* Both workers reach their wait (nothing queued). */
+    usleep(50 * 1000);
+    submit_all(p, items);
+    usleep(50 * 1000);
+    for (i = 0; i < N; i++) {
+        assert_null(items[i].ctx); /* not run: no worker was woken */
+    }
+    while (g_ndone < N) {
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    for (i = 0; i < N; i++) {
+        assert_int_equal(items[i].done_calls, 1);
+        assert_non_null(items[i].ctx);
+    }
+    workpool_free(p);
+    event_base_free(base);
+    free(items);
+}
+
 static void free_completes_the_rest(void **state)
 {
     struct event_base *base;
@@ -135,6 +172,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_worker_keeps_order),
+        cmocka_unit_test(submits_wake_workers_at_the_next_turn),
         cmocka_unit_test(free_completes_the_rest),
     };
 
