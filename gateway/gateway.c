@@ -246,6 +246,7 @@ struct gw {
     struct gw_batch *q_head, *q_tail;
     size_t inflight;
     size_t max_inflight;
+    size_t marking; /* "forwarded" marks sent, not answered (drain waits) */
     bool pumping, pump_again;
     struct job *retry_head;
     /* Finished jobs kept for the next items, at most max_inflight: no
@@ -1306,9 +1307,11 @@ static int build_record(struct job *j)
 
 static void on_marked(void *ud, int status, const struct dedup_result *res)
 {
+    struct gw *g = ud;
     (void)status;
     (void)res;
-    job_finish(ud, true, true);
+    g->marking--;
+    check_drained(g);
 }
 
 static void fwd_settle(struct job *j)
@@ -1354,14 +1357,15 @@ static void job_mark(struct job *j)
         job_finish(j, true, false);
         return;
     }
-    /* Mark the candidate forwarded, and keep the job (and so the drain)
-     * until Redis has it: a "done" lost at shutdown would make the next
-     * start replay the candidate. A failed mark is harmless (the replay
-     * keeps its id and the forwarders absorb it), so the job is safe
-     * either way. */
+    /* Mark the candidate forwarded. The item is safe once forwarded, so
+     * the job ends now (its batch's answer or cursor does not wait a
+     * Redis round trip more, nor does its memory); only the drain waits
+     * for the marks in flight: a "done" lost at shutdown would make the
+     * next start replay the candidate. A failed mark is harmless (the
+     * replay keeps its id and the forwarders absorb it). */
     if (g->dedup && !g->tearing_down &&
-        dedup_done(g->dedup, j->id, on_marked, j) == IG_OK) {
-        return;
+        dedup_done(g->dedup, j->id, on_marked, g) == IG_OK) {
+        g->marking++;
     }
     job_finish(j, true, true);
 }
@@ -1958,7 +1962,7 @@ static void check_drained(struct gw *g)
     if (!g->stopping || g->tearing_down) {
         return;
     }
-    if (g->inflight || g->q_head || g->retry_head) {
+    if (g->inflight || g->marking || g->q_head || g->retry_head) {
         return;
     }
     if (g->idle && spool_replaying(g)) {
