@@ -197,7 +197,7 @@ struct job {
 struct label_slot {
     const char *v; /* NULL: empty */
     int kind;      /* 0 code, 1 rule */
-    char text[96];
+    struct metrics_series *hits;
 };
 
 struct waiter {
@@ -240,6 +240,12 @@ struct gw {
      * a batch mostly share them. */
     struct ig_buf sc_lab;
     struct ig_buf sc_key;
+    /* Per-item counters of that source/channel (made on first use, NULL
+     * until then), and of the whole gateway: handles, so counting an item
+     * hashes no label string. */
+    struct metrics_series *sc_in, *sc_out, *sc_upd;
+    struct metrics_series *cls_seconds;
+    struct metrics_series *review_added[ROUTE_LEVEL_HIGH + 1];
     uint64_t label_gen; /* generation of label_slot's entries */
     struct label_slot label_slot[GW_LABEL_SLOTS];
 
@@ -825,7 +831,20 @@ static const char *item_labels(struct gw *g, const struct ig_item *it)
     ig_buf_reset(k);
     ig_buf_add(k, s, sl + 1);
     ig_buf_add(k, c, cl + 1);
+    g->sc_in = g->sc_out = g->sc_upd = NULL;
     return labels_sc(&g->sc_lab, s, c);
+}
+
+/* The counter name of item it's source/channel, through the handle cached
+ * in *slot for the current source/channel. */
+static void count_item(struct gw *g, const struct ig_item *it,
+                       struct metrics_series **slot, const char *name)
+{
+    const char *l = item_labels(g, it); /* may reset the slots */
+    if (!*slot) {
+        *slot = metrics_series(g->m, name, l);
+    }
+    metrics_series_add(*slot, 1);
 }
 
 /* The sent_mask of a job every forwarder has taken (or been skipped for). */
@@ -986,14 +1005,17 @@ static void scratch_free(void *s)
     cls_scratch_free(s);
 }
 
-/* labels_1(g->lbuf, code or rule, v) of a classification of job j,
- * remembered for the current rule set. */
-static const char *cls_label(struct gw *g, const struct job *j, int kind,
-                             const char *v)
+/* The hits counter of code or rule v (kind 0 or 1) of a classification of
+ * job j, its handle remembered for the current rule set. */
+static struct metrics_series *cls_hits(struct gw *g, const struct job *j,
+                                       int kind, const char *v)
 {
     static const char *const keys[] = {"code", "rule"};
+    static const char *const names[] = {"intake_code_hits_total",
+                                        "intake_rule_hits_total"};
     if (j->rs != g->rs) {
-        return labels_1(&g->lbuf, keys[kind], v);
+        return metrics_series(g->m, names[kind],
+                              labels_1(&g->lbuf, keys[kind], v));
     }
     if (g->label_gen != g->generation) {
         memset(g->label_slot, 0, sizeof(g->label_slot));
@@ -1003,16 +1025,13 @@ static const char *cls_label(struct gw *g, const struct job *j, int kind,
                   (sizeof(uintptr_t) * 8 - 6);
     struct label_slot *sl =
         &g->label_slot[(h + (uintptr_t)kind) % GW_LABEL_SLOTS];
-    if (sl->v == v && sl->kind == kind) {
-        return sl->text;
-    }
-    const char *l = labels_1(&g->lbuf, keys[kind], v);
-    if (g->lbuf.len < sizeof(sl->text)) {
-        memcpy(sl->text, l, g->lbuf.len + 1);
+    if (sl->v != v || sl->kind != kind) {
+        sl->hits = metrics_series(g->m, names[kind],
+                                  labels_1(&g->lbuf, keys[kind], v));
         sl->v = v;
         sl->kind = kind;
     }
-    return l;
+    return sl->hits;
 }
 
 /* Back on the loop: count, then the rest of the job. */
@@ -1024,18 +1043,17 @@ static void classify_done(struct work *w)
     if (j->truncated) {
         metrics_inc(g->m, "intake_items_truncated_total", NULL);
     }
-    metrics_observe(g->m, "intake_classify_seconds", NULL, j->cls_seconds);
+    metrics_series_observe(g->cls_seconds, j->cls_seconds);
     if (j->cls_rc < 0) {
         ig_warn(GW_COMP, "source %s item %s: classifier failed: %s",
                 it->source_id, it->ext_id ? it->ext_id : "-",
                 ig_strerror(j->cls_rc));
     }
-    metrics_inc(g->m, "intake_code_hits_total",
-                cls_label(g, j, 0, j->cls.top ? j->cls.top->code : ""));
+    metrics_series_add(
+        cls_hits(g, j, 0, j->cls.top ? j->cls.top->code : ""), 1);
     for (size_t i = 0; i < j->cls.nev; i++) {
         if (j->cls.ev[i].rule) {
-            metrics_inc(g->m, "intake_rule_hits_total",
-                        cls_label(g, j, 1, j->cls.ev[i].rule));
+            metrics_series_add(cls_hits(g, j, 1, j->cls.ev[i].rule), 1);
         }
     }
     if (g->tearing_down) {
@@ -1062,7 +1080,7 @@ static void job_start(struct gw *g, struct gw_batch *b, struct ig_item *it,
     if (!it->source_id) {
         it->source_id = ig_item_strdup(it, b->source_id);
     }
-    metrics_inc(g->m, "intake_items_in_total", item_labels(g, it));
+    count_item(g, it, &g->sc_in, "intake_items_in_total");
     j->work.fn = classify_work;
     j->work.done = classify_done;
     if (g->pool) {
@@ -1342,9 +1360,11 @@ static void fwd_settle(struct job *j)
         job_finish(j, false, false);
         return;
     }
-    metrics_inc(
-        g->m, j->update ? "intake_updates_out_total" : "intake_items_out_total",
-        item_labels(g, j->it));
+    if (j->update) {
+        count_item(g, j->it, &g->sc_upd, "intake_updates_out_total");
+    } else {
+        count_item(g, j->it, &g->sc_out, "intake_items_out_total");
+    }
     job_review(j);
 }
 
@@ -1410,8 +1430,13 @@ static void job_review(struct job *j)
         job_mark(j);
         return;
     }
-    metrics_inc(g->m, "intake_review_added_total",
-                labels_1(&g->lbuf, "priority", route_level_name(level)));
+    if (!g->review_added[level]) {
+        g->review_added[level] =
+            metrics_series(g->m, "intake_review_added_total",
+                           labels_1(&g->lbuf, "priority",
+                                    route_level_name((enum route_level)level)));
+    }
+    metrics_series_add(g->review_added[level], 1);
 }
 
 static void on_fwd(void *ud, int status)
@@ -2056,6 +2081,7 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     g->loop = loop_new();
     g->m = metrics_new();
     metrics_setup(g->m);
+    g->cls_seconds = metrics_series(g->m, "intake_classify_seconds", NULL);
     ig_buf_init(&g->lbuf, 0);
     ig_buf_init(&g->rec, 0);
     ig_buf_init(&g->sc_lab, 0);

@@ -31,9 +31,13 @@ struct family {
     size_t nbounds;
 };
 
-struct series {
-    int fam;      /* -1: empty slot */
-    char *labels; /* owned, "" for none */
+/* A series lives at one address from its creation to metrics_free(): the
+ * table holds pointers, so a handle (metrics_series()) stays valid when
+ * the table grows. */
+struct metrics_series {
+    int fam;                  /* family index */
+    const struct family *fm;  /* its family (in struct metrics: fixed) */
+    char *labels;             /* owned, "" for none */
     uint64_t hash;
     double value;                          /* counter/gauge; histogram sum */
     uint64_t count;                        /* histogram observations */
@@ -44,7 +48,7 @@ struct metrics {
     struct family fam[METRICS_MAX_FAMILIES];
     size_t nfam;
     int16_t fam_slot[METRICS_FAM_SLOTS]; /* family index + 1; 0: empty */
-    struct series *tab; /* owned, cap slots */
+    struct metrics_series **tab; /* owned, cap slots; NULL: empty */
     size_t cap, n;
     uint64_t unknown;
 };
@@ -85,9 +89,6 @@ struct metrics *metrics_new(void)
     struct metrics *m = ig_calloc(1, sizeof(*m));
     m->cap = 256;
     m->tab = ig_calloc(m->cap, sizeof(*m->tab));
-    for (size_t i = 0; i < m->cap; i++) {
-        m->tab[i].fam = -1;
-    }
     return m;
 }
 
@@ -101,7 +102,10 @@ void metrics_free(struct metrics *m)
         ig_free(m->fam[i].help);
     }
     for (size_t i = 0; i < m->cap; i++) {
-        ig_free(m->tab[i].labels);
+        if (m->tab[i]) {
+            ig_free(m->tab[i]->labels);
+            ig_free(m->tab[i]);
+        }
     }
     ig_free(m->tab);
     ig_free(m);
@@ -155,19 +159,16 @@ int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
 
 static void grow(struct metrics *m)
 {
-    struct series *old = m->tab;
+    struct metrics_series **old = m->tab;
     size_t ocap = m->cap;
     m->cap *= 2;
     m->tab = ig_calloc(m->cap, sizeof(*m->tab));
-    for (size_t i = 0; i < m->cap; i++) {
-        m->tab[i].fam = -1;
-    }
     for (size_t i = 0; i < ocap; i++) {
-        if (old[i].fam < 0) {
+        if (!old[i]) {
             continue;
         }
-        size_t j = old[i].hash & (m->cap - 1);
-        while (m->tab[j].fam >= 0) {
+        size_t j = old[i]->hash & (m->cap - 1);
+        while (m->tab[j]) {
             j = (j + 1) & (m->cap - 1);
         }
         m->tab[j] = old[i];
@@ -175,13 +176,13 @@ static void grow(struct metrics *m)
     ig_free(old);
 }
 
-static const struct series *find_series(const struct metrics *m, int fam,
+static const struct metrics_series *find_series(const struct metrics *m, int fam,
                                         const char *labels)
 {
     uint64_t h = hash_of(fam, labels ? labels : "");
     size_t j = h & (m->cap - 1);
-    while (m->tab[j].fam >= 0) {
-        const struct series *s = &m->tab[j];
+    while (m->tab[j]) {
+        const struct metrics_series *s = m->tab[j];
         if (s->hash == h && s->fam == fam &&
             strcmp(s->labels, labels ? labels : "") == 0) {
             return s;
@@ -191,34 +192,31 @@ static const struct series *find_series(const struct metrics *m, int fam,
     return NULL;
 }
 
-/* Finds the series, creating it when create is set; NULL when absent. */
-static struct series *lookup(struct metrics *m, int fam, const char *labels,
-                             bool create)
+/* Finds the series, creating it when absent. */
+static struct metrics_series *lookup(struct metrics *m, int fam, const char *labels)
 {
     if (!labels) {
         labels = "";
     }
     uint64_t h = hash_of(fam, labels);
     size_t j = h & (m->cap - 1);
-    while (m->tab[j].fam >= 0) {
-        struct series *s = &m->tab[j];
+    while (m->tab[j]) {
+        struct metrics_series *s = m->tab[j];
         if (s->hash == h && s->fam == fam && strcmp(s->labels, labels) == 0) {
             return s;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    if (!create) {
-        return NULL;
-    }
     if ((m->n + 1) * 2 > m->cap) {
         grow(m);
-        return lookup(m, fam, labels, true);
+        return lookup(m, fam, labels);
     }
-    struct series *s = &m->tab[j];
-    memset(s, 0, sizeof(*s));
+    struct metrics_series *s = ig_calloc(1, sizeof(*s));
     s->fam = fam;
+    s->fm = &m->fam[fam];
     s->labels = ig_strdup(labels);
     s->hash = h;
+    m->tab[j] = s;
     m->n++;
     return s;
 }
@@ -231,7 +229,7 @@ void metrics_add(struct metrics *m, const char *name, const char *labels,
         m->unknown++;
         return;
     }
-    lookup(m, f, labels, true)->value += v;
+    lookup(m, f, labels)->value += v;
 }
 
 void metrics_set(struct metrics *m, const char *name, const char *labels,
@@ -242,7 +240,7 @@ void metrics_set(struct metrics *m, const char *name, const char *labels,
         m->unknown++;
         return;
     }
-    lookup(m, f, labels, true)->value = v;
+    lookup(m, f, labels)->value = v;
 }
 
 void metrics_observe(struct metrics *m, const char *name, const char *labels,
@@ -253,12 +251,36 @@ void metrics_observe(struct metrics *m, const char *name, const char *labels,
         m->unknown++;
         return;
     }
-    struct series *s = lookup(m, f, labels, true);
-    const struct family *fm = &m->fam[f];
+    metrics_series_observe(lookup(m, f, labels), v);
+}
+
+struct metrics_series *metrics_series(struct metrics *m, const char *name,
+                                      const char *labels)
+{
+    int f = find_family(m, name);
+    if (f < 0) {
+        m->unknown++;
+        return NULL;
+    }
+    return lookup(m, f, labels);
+}
+
+void metrics_series_add(struct metrics_series *s, double v)
+{
+    if (s && s->fm->type != METRICS_HISTOGRAM) {
+        s->value += v;
+    }
+}
+
+void metrics_series_observe(struct metrics_series *s, double v)
+{
+    if (!s || s->fm->type != METRICS_HISTOGRAM) {
+        return;
+    }
     s->value += v;
     s->count++;
-    for (size_t i = 0; i < fm->nbounds; i++) {
-        if (v <= fm->bounds[i]) {
+    for (size_t i = 0; i < s->fm->nbounds; i++) {
+        if (v <= s->fm->bounds[i]) {
             s->buckets[i]++;
             return;
         }
@@ -272,7 +294,7 @@ double metrics_get(const struct metrics *m, const char *name,
     if (f < 0) {
         return 0;
     }
-    const struct series *s = find_series(m, f, labels);
+    const struct metrics_series *s = find_series(m, f, labels);
     if (!s) {
         return 0;
     }
@@ -303,8 +325,8 @@ void metrics_label(struct ig_buf *out, const char *k, const char *v)
 
 static int cmp_series(const void *a, const void *b)
 {
-    const struct series *x = *(const struct series *const *)a;
-    const struct series *y = *(const struct series *const *)b;
+    const struct metrics_series *x = *(const struct metrics_series *const *)a;
+    const struct metrics_series *y = *(const struct metrics_series *const *)b;
     return strcmp(x->labels, y->labels);
 }
 
@@ -352,21 +374,21 @@ static const char *type_name(enum metrics_type t)
 
 int metrics_render(const struct metrics *m, struct ig_buf *out)
 {
-    struct series **v = ig_malloc((m->n + 1) * sizeof(*v));
+    struct metrics_series **v = ig_malloc((m->n + 1) * sizeof(*v));
     int rc = IG_OK;
     for (size_t f = 0; f < m->nfam; f++) {
         const struct family *fm = &m->fam[f];
         size_t nv = 0;
         for (size_t i = 0; i < m->cap; i++) {
-            if (m->tab[i].fam == (int)f) {
-                v[nv++] = &m->tab[i];
+            if (m->tab[i] && m->tab[i]->fam == (int)f) {
+                v[nv++] = m->tab[i];
             }
         }
         qsort(v, nv, sizeof(*v), cmp_series);
         ig_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", fm->name, fm->help,
                     fm->name, type_name(fm->type));
         for (size_t i = 0; i < nv; i++) {
-            const struct series *s = v[i];
+            const struct metrics_series *s = v[i];
             if (fm->type != METRICS_HISTOGRAM) {
                 series_name(out, fm->name, "", s->labels, NULL);
                 num(out, s->value);

@@ -4,8 +4,8 @@
  * created on first use, keyed by a pre-formatted label string such as
  * `source="hotline",channel="hotline"` (label values are escaped by
  * metrics_label()). Series live in one open-addressing hash table, so an
- * increment on the hot path costs one hash of a short string and no
- * allocation after the first time. Histograms have fixed buckets chosen at
+ * increment costs one hash of a short string and no allocation after the
+ * first time; a hot path keeps a handle (metrics_series()) and costs none. Histograms have fixed buckets chosen at
  * declaration.
  *
  * Not a general client library: no summaries, no expiry of series (the
@@ -54,6 +54,16 @@ void metrics_set(struct metrics *m, const char *name, const char *labels,
 /* Records one observation in a histogram. */
 void metrics_observe(struct metrics *m, const char *name, const char *labels,
                      double v);
+/* A handle on the series of family name with labels (created when
+ * absent), for hot paths: updating through it costs no hashing. Valid
+ * until metrics_free(). NULL for an unknown family (counted as above);
+ * the two calls below ignore NULL and a handle of the wrong type. */
+struct metrics_series;
+struct metrics_series *metrics_series(struct metrics *m, const char *name,
+                                      const char *labels);
+void metrics_series_add(struct metrics_series *s, double v);
+void metrics_series_observe(struct metrics_series *s, double v);
+
 /* Returns the current value of a counter/gauge series (0 when absent). */
 double metrics_get(const struct metrics *m, const char *name,
                    const char *labels);

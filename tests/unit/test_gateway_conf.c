@@ -237,7 +237,15 @@ static void test_metrics_text(void **state)
     metrics_inc(m, "t_total", l.data);
     metrics_inc(m, "t_total", l.data);
     metrics_observe(m, "lat", NULL, 0.0005);
-    metrics_observe(m, "lat", NULL, 0.5);
+    /* Handles, taken before the table grows, stay valid after it. */
+    struct metrics_series *h = metrics_series(m, "t_total", l.data);
+    struct metrics_series *hl = metrics_series(m, "lat", NULL);
+    assert_non_null(h);
+    assert_non_null(hl);
+    assert_null(metrics_series(m, "no_such_total", NULL));
+    metrics_series_add(NULL, 1); /* ignored, like an unknown name */
+    metrics_series_observe(h, 1); /* wrong type: ignored */
+    metrics_series_add(hl, 1);    /* wrong type: ignored */
     /* Many series: the table grows and keeps every one. */
     for (int i = 0; i < 1000; i++) {
         char v[16];
@@ -248,11 +256,14 @@ static void test_metrics_text(void **state)
     }
     assert_true(metrics_get(m, "t_total", "i=\"999\"") == 1.0);
     assert_true(metrics_get(m, "t_total", "source=\"a\\\"b\"") == 2.0);
+    metrics_series_add(h, 3);
+    metrics_series_observe(hl, 0.5);
+    assert_true(metrics_get(m, "t_total", "source=\"a\\\"b\"") == 5.0);
     struct ig_buf out;
     ig_buf_init(&out, 0);
     assert_int_equal(metrics_render(m, &out), IG_OK);
     assert_non_null(strstr(out.data, "# TYPE t_total counter\n"));
-    assert_non_null(strstr(out.data, "t_total{source=\"a\\\"b\"} 2\n"));
+    assert_non_null(strstr(out.data, "t_total{source=\"a\\\"b\"} 5\n"));
     assert_non_null(strstr(out.data, "lat_bucket{le=\"0.001\"} 1\n"));
     assert_non_null(strstr(out.data, "lat_bucket{le=\"0.01\"} 1\n"));
     assert_non_null(strstr(out.data, "lat_bucket{le=\"+Inf\"} 2\n"));
