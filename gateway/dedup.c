@@ -163,12 +163,15 @@ struct dreq {
     void *ud;
     char id[DEDUP_ID_LEN + 1];
     struct nindex_key key;
-    char *exact_key;          /* owned: also holds the next two */
-    char *rec_key, *seen_key; /* in exact_key's block */
-    char *channel;            /* owned */
-    char *text;               /* owned: capped normalised */
+    /* The key names, channel, text and bigrams live in q's own block
+     * (dedup_prepare()): one allocation per check. */
+    char *exact_key, *rec_key, *seen_key;
+    size_t exact_len, rec_len, seen_len;
+    char *channel;
+    size_t channel_len;
+    char *text; /* capped normalised */
     size_t text_len;
-    uint64_t *bigrams; /* owned, distinct */
+    uint64_t *bigrams; /* distinct */
     size_t nbigrams;
     struct simhash_set *bset; /* owned: bigrams as a set, for confirm() */
     bool has_text;
@@ -238,12 +241,8 @@ static void decide_ready(struct dedup *d);
 
 static void dreq_free(struct dreq *q)
 {
-    ig_free(q->exact_key); /* rec_key and seen_key live in the same block */
-    ig_free(q->channel);
-    ig_free(q->text);
-    ig_free(q->bigrams);
     simhash_set_free(q->bset);
-    ig_free(q);
+    ig_free(q); /* keys, channel, text and bigrams are in the same block */
 }
 
 void dedup_cfg_defaults(struct dedup_cfg *cfg)
@@ -640,7 +639,7 @@ static void finish(struct dreq *q, int64_t reports, const char *chans,
                                                  : 0.0;
     if (!chans) {
         chans = q->channel;
-        chans_len = strlen(q->channel);
+        chans_len = q->channel_len;
     }
     if (chans_len >= sizeof(buf)) {
         chans_len = sizeof(buf) - 1; /* the first channels are enough */
@@ -690,11 +689,11 @@ static void send_lookup(struct dedup *d)
         struct dreq *q = b->q[k];
 
         argv[i] = q->rec_key;
-        len[i++] = strlen(q->rec_key);
+        len[i++] = q->rec_len;
         argv[i] = q->seen_key;
-        len[i++] = strlen(q->seen_key);
+        len[i++] = q->seen_len;
         argv[i] = q->exact_key;
-        len[i++] = strlen(q->exact_key);
+        len[i++] = q->exact_len;
     }
     if (d->btail) {
         d->btail->next = b;
@@ -1032,7 +1031,7 @@ static void flush_links(struct dedup *d)
             struct dreq *q = c->q[k];
 
             argv[a] = q->seen_key;
-            len[a++] = strlen(q->seen_key);
+            len[a++] = q->seen_len;
             argv[a] = keys.data + offs[2 * k];
             len[a++] = offs[2 * k + 1] - offs[2 * k];
             argv[a] = keys.data + offs[2 * k + 1];
@@ -1046,7 +1045,7 @@ static void flush_links(struct dedup *d)
             argv[a] = c->q[k]->orig;
             len[a++] = DEDUP_ID_LEN;
             argv[a] = c->q[k]->channel;
-            len[a++] = strlen(c->q[k]->channel);
+            len[a++] = c->q[k]->channel_len;
         }
         if (rconn_script(d->rc, 0, on_links, c, (int)(3 * c->n), a, argv, len) <
             0) {
@@ -1141,7 +1140,7 @@ static void send_create(struct dreq *q)
         ig_buf_add(&rec, "P ", 2);
         ig_buf_add(&rec, t + k, sizeof(t) - k);
         ig_buf_addc(&rec, ' ');
-        ig_buf_adds(&rec, q->channel);
+        ig_buf_add(&rec, q->channel, q->channel_len);
         ig_buf_addc(&rec, '\n');
     }
     if (q->near) {
@@ -1165,7 +1164,7 @@ static void send_create(struct dreq *q)
         if (q->has_text) {
             argv[1] = q->exact_key;
             argv[2] = q->id;
-            len[1] = strlen(q->exact_key);
+            len[1] = q->exact_len;
             len[2] = DEDUP_ID_LEN;
             if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
                 q->writes++;
@@ -1417,61 +1416,65 @@ static void decide_ready(struct dedup *d)
 
 /* ---- checks ---------------------------------------------------------- */
 
-/* Fills the fingerprints of q from the item's text (title when the text
- * normalises to nothing). */
-static void fingerprint(struct dreq *q, const struct dedup_req *req)
+/* Appends "<prefix>:<kind>:" at p; returns the end. */
+static char *put_key(char *p, const char *prefix, size_t plen, const char *kind,
+                     size_t klen)
+{
+    memcpy(p, prefix, plen);
+    p += plen;
+    *p++ = ':';
+    memcpy(p, kind, klen);
+    p += klen;
+    *p++ = ':';
+    return p;
+}
+
+/* Fills the fingerprints of q from the item's normalised text, already in
+ * q->text (q->text_len bytes, before the cap). */
+static void fingerprint(struct dreq *q, const struct dedup_req *req,
+                        size_t plen, size_t slen, size_t elen)
 {
     const struct dedup *d = q->d;
-    struct ig_buf n, k;
-    char hash[17];
-    size_t cap, i, cut, tl, o_rec, o_seen;
-    const char *text = req->text ? req->text : "";
+    char hash[17], *p;
+    size_t cap, i, cut;
 
-    /* One allocation for the normalised text (it is never longer than the
-     * input), which then becomes q->text. Past DEDUP_NORM_MAX the prefix
-     * stands for the text (E2BIG). */
-    tl = strlen(text);
-    ig_buf_init(&n, DEDUP_NORM_MAX);
-    ig_buf_reserve(&n, (tl < DEDUP_NORM_MAX ? tl : DEDUP_NORM_MAX) + 1);
-    simhash_normalise(text, tl, &n);
-    if (n.len == 0 && req->title) {
-        simhash_normalise(req->title, strlen(req->title), &n);
-    }
-    q->has_text = n.len > 0;
-    q->key.exact =
-        simhash_hash64(n.data ? n.data : "", n.len, DEDUP_EXACT_SEED);
+    q->has_text = q->text_len > 0;
+    q->key.exact = simhash_hash64(q->text, q->text_len, DEDUP_EXACT_SEED);
     simhash_hex64(q->key.exact, hash);
     candidate_id(req->source_id, req->ext_id, hash, q->id);
     q->key.id = hex64(q->id);
-    /* The three key names in one block (q->exact_key owns it). */
-    ig_buf_init(&k, 0);
-    add_key(&k, d->prefix, "exact", hash);
-    ig_buf_addc(&k, '\0');
-    o_rec = k.len;
-    add_key(&k, d->prefix, "rec", q->id);
-    ig_buf_addc(&k, '\0');
-    o_seen = k.len;
-    add_key(&k, d->prefix, "seen", req->source_id);
-    if (req->ext_id && *req->ext_id) {
-        ig_buf_add(&k, ":e:", 3);
-        ig_buf_adds(&k, req->ext_id);
+    /* The three key names (room was made for them by dedup_prepare()). */
+    p = put_key(q->exact_key, d->prefix, plen, "exact", 5);
+    memcpy(p, hash, 16);
+    p += 16;
+    *p++ = '\0';
+    q->exact_len = (size_t)(p - 1 - q->exact_key);
+    q->rec_key = p;
+    p = put_key(p, d->prefix, plen, "rec", 3);
+    memcpy(p, q->id, DEDUP_ID_LEN);
+    p += DEDUP_ID_LEN;
+    *p++ = '\0';
+    q->rec_len = (size_t)(p - 1 - q->rec_key);
+    q->seen_key = p;
+    p = put_key(p, d->prefix, plen, "seen", 4);
+    memcpy(p, req->source_id, slen);
+    p += slen;
+    if (elen) {
+        memcpy(p, ":e:", 3);
+        memcpy(p + 3, req->ext_id, elen);
+        p += 3 + elen;
     } else {
-        ig_buf_add(&k, ":t:", 3);
-        ig_buf_adds(&k, hash);
+        memcpy(p, ":t:", 3);
+        memcpy(p + 3, hash, 16);
+        p += 3 + 16;
     }
-    q->exact_key = ig_buf_take(&k);
-    q->rec_key = q->exact_key + o_rec;
-    q->seen_key = q->exact_key + o_seen;
+    *p = '\0';
+    q->seen_len = (size_t)(p - q->seen_key);
     /* The capped text for the similarity check. */
-    cap =
-        ig_utf8_trim_len(n.data ? n.data : "", n.len, (size_t)d->cfg.text_max);
-    n.len = cap;
-    if (n.data) {
-        n.data[cap] = '\0'; /* a buffer stays NUL-terminated */
-    }
+    cap = ig_utf8_trim_len(q->text, q->text_len, (size_t)d->cfg.text_max);
+    q->text[cap] = '\0';
     q->text_len = cap;
-    q->text = ig_buf_take(&n);
-    q->nbigrams = simhash_bigrams(q->text, q->text_len, &q->bigrams);
+    q->nbigrams = simhash_bigrams_to(q->text, q->text_len, q->bigrams);
     q->key.sim = simhash_of(q->bigrams, q->nbigrams);
     q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
     /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points
@@ -1499,21 +1502,70 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
                                  const struct dedup_req *req)
 {
     struct dreq *q;
+    const char *text, *chan;
+    size_t tl, ttl, room, nkeys, plen, slen, elen, clen, o_keys, o_chan,
+        o_text, o_big, total;
 
     if (!d || !req || !req->source_id || !*req->source_id) {
         return NULL;
     }
-    q = ig_calloc(1, sizeof(*q));
+    /* One block: the request, its three key names, its channel, its
+     * normalised text (never longer than the input; past DEDUP_NORM_MAX
+     * the input's prefix stands for the text) and its bigram keys (at most
+     * one per byte of the capped text, plus one). */
+    text = req->text ? req->text : "";
+    chan = req->channel ? req->channel : "";
+    tl = strlen(text);
+    tl = tl < DEDUP_NORM_MAX ? tl : DEDUP_NORM_MAX;
+    ttl = 0;
+    plen = strlen(d->prefix);
+    slen = strlen(req->source_id);
+    elen = req->ext_id ? strlen(req->ext_id) : 0;
+    clen = strlen(chan);
+    nkeys = 3 * (plen + 8) + 16 + DEDUP_ID_LEN + slen + 3 +
+            (elen ? elen : 16) + 3;
+    o_keys = sizeof(*q);
+    o_chan = o_keys + nkeys;
+    o_text = o_chan + clen + 1;
+    q = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        /* The title stands in when the text normalises to nothing; the
+         * block is made again for it (rare). */
+        size_t src = pass == 0 ? tl : ttl;
+
+        room = src + 1;
+        o_big = (o_text + room + 7) & ~(size_t)7;
+        total = o_big +
+                ((src < (size_t)d->cfg.text_max ? src
+                                                : (size_t)d->cfg.text_max) +
+                 1) * sizeof(uint64_t);
+        ig_free(q);
+        q = ig_malloc(total);
+        memset(q, 0, sizeof(*q));
+        q->text = (char *)q + o_text;
+        q->text_len = simhash_normalise_to(pass == 0 ? text : req->title, src,
+                                           q->text);
+        if (q->text_len > 0 || pass == 1 || !req->title) {
+            break;
+        }
+        ttl = strlen(req->title);
+        ttl = ttl < DEDUP_NORM_MAX ? ttl : DEDUP_NORM_MAX;
+    }
     q->d = (struct dedup *)(uintptr_t)d; /* written to on the loop only */
-    q->channel = ig_strdup(req->channel ? req->channel : "");
+    q->exact_key = (char *)q + o_keys;
+    q->bigrams = (uint64_t *)(void *)((char *)q + o_big);
     /* The channel list is stored comma-separated, the record's header
      * space-separated, one line. */
-    for (char *c = q->channel; *c; c++) {
-        if (*c == ',' || *c == ' ' || *c == '\n' || *c == '\r') {
-            *c = '_';
-        }
+    q->channel = (char *)q + o_chan;
+    q->channel_len = clen;
+    for (size_t i = 0; i < clen; i++) {
+        char c = chan[i];
+
+        q->channel[i] =
+            c == ',' || c == ' ' || c == '\n' || c == '\r' ? '_' : c;
     }
-    fingerprint(q, req);
+    q->channel[clen] = '\0';
+    fingerprint(q, req, plen, slen, elen);
     return (struct dedup_prep *)q;
 }
 

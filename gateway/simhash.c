@@ -33,7 +33,19 @@ uint64_t simhash_hash64(const void *p, size_t n, uint64_t seed)
     uint64_t h = 0xcbf29ce484222325ULL ^ mix64(seed);
     size_t i;
 
-    for (i = 0; i < n; i++) {
+    /* Eight bytes per round: the same chain of xor-multiply steps, with
+     * less loop overhead (texts and anchors are hashed for every item). */
+    for (i = 0; i + 8 <= n; i += 8) {
+        h = (h ^ s[i]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 1]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 2]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 3]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 4]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 5]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 6]) * 0x100000001b3ULL;
+        h = (h ^ s[i + 7]) * 0x100000001b3ULL;
+    }
+    for (; i < n; i++) {
         h ^= s[i];
         h *= 0x100000001b3ULL;
     }
@@ -109,9 +121,52 @@ static uint32_t fold(uint32_t cp)
     return cp;
 }
 
+size_t simhash_normalise_to(const char *s, size_t n, char *out)
+{
+    size_t i = 0, len = 0;
+
+    while (i < n) {
+        uint32_t cp;
+        size_t k;
+
+        if ((unsigned char)s[i] < 0x80) { /* ASCII: letters and digits */
+            char c = s[i++];
+
+            if (c >= 'A' && c <= 'Z') {
+                c = (char)(c + ('a' - 'A'));
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                continue;
+            }
+            out[len++] = c;
+            continue;
+        }
+        k = ig_utf8_decode(s + i, n - i, &cp);
+        if (cp >= 0x4E00 && cp <= 0x9FFF) {
+            /* CJK unified ideographs (most of a Chinese message): never
+             * noise, never folded, copied as they are. */
+            memcpy(out + len, s + i, 3);
+            len += 3;
+            i += k;
+            continue;
+        }
+        if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
+            i += k;
+            continue;
+        }
+        if (fold(cp) != cp) {
+            len += ig_utf8_encode(fold(cp), out + len);
+        } else {
+            memcpy(out + len, s + i, k); /* already valid */
+            len += k;
+        }
+        i += k;
+    }
+    out[len] = '\0';
+    return len;
+}
+
 int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
 {
-    size_t i = 0;
     int rc = IG_OK;
 
     /* The output is never longer than the input: reserve once (up to the
@@ -125,43 +180,7 @@ int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
         rc = IG_E2BIG;
         n = out->max_len - out->len; /* a prefix of the output fits */
     }
-    while (i < n) {
-        uint32_t cp;
-        size_t k;
-
-        if ((unsigned char)s[i] < 0x80) { /* ASCII: letters and digits */
-            char c = s[i++];
-
-            if (c >= 'A' && c <= 'Z') {
-                c = (char)(c + ('a' - 'A'));
-            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-                continue;
-            }
-            out->data[out->len++] = c;
-            continue;
-        }
-        k = ig_utf8_decode(s + i, n - i, &cp);
-        if (cp >= 0x4E00 && cp <= 0x9FFF) {
-            /* CJK unified ideographs (most of a Chinese message): never
-             * noise, never folded, copied as they are. */
-            memcpy(out->data + out->len, s + i, 3);
-            out->len += 3;
-            i += k;
-            continue;
-        }
-        if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
-            i += k;
-            continue;
-        }
-        if (fold(cp) != cp) {
-            out->len += ig_utf8_encode(fold(cp), out->data + out->len);
-        } else {
-            memcpy(out->data + out->len, s + i, k); /* already valid */
-            out->len += k;
-        }
-        i += k;
-    }
-    out->data[out->len] = '\0';
+    out->len += simhash_normalise_to(s, n, out->data + out->len);
     return rc;
 }
 
@@ -224,6 +243,13 @@ static _Thread_local struct {
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
 {
     uint64_t *keys = ig_malloc((n + 1) * sizeof(*keys));
+
+    *out = keys;
+    return simhash_bigrams_to(s, n, keys);
+}
+
+size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
+{
     uint64_t *t = NULL;
     size_t m = set_size(n), nk = 0, i = 0;
     uint32_t prev = 0, cur = 0;
@@ -276,7 +302,6 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
         keys[nk++] = prev;
     }
     ig_free(t);
-    *out = keys;
     return nk;
 }
 

@@ -32,6 +32,10 @@
  * ends on a code point boundary, which is still a usable fingerprint). */
 int simhash_normalise(const char *s, size_t n, struct ig_buf *out);
 
+/* The same into out, which has room for n + 1 bytes (the output is never
+ * longer than the input, plus a NUL). Returns the output's length. */
+size_t simhash_normalise_to(const char *s, size_t n, char *out);
+
 /* 64-bit hash (FNV-1a with a final avalanche mix) of n bytes, seeded. */
 uint64_t simhash_hash64(const void *p, size_t n, uint64_t seed);
 
@@ -43,6 +47,9 @@ void simhash_hex64(uint64_t v, char out[17]);
  * code point gives one unigram key; empty text gives none. Returns the
  * count. */
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out);
+
+/* The same into keys, which has room for n + 1 keys (never more). */
+size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys);
 
 /* SimHash of a distinct key set (from simhash_bigrams), in any order. 0
  * for an empty set. */

@@ -282,6 +282,31 @@ static void jaccard_separates_reposts_from_neighbours(void **state)
     assert_true(jac("", "") == 1.0);
 }
 
+/* simhash_hash64() against a byte-at-a-time FNV-1a with the same seed and
+ * final mix, for every length 0..200 (the unrolled loop and its tail). */
+static void hash64_matches_plain_fnv(void **state)
+{
+    unsigned char buf[200];
+    uint64_t rng = 11;
+    size_t n, i;
+
+    (void)state;
+    for (i = 0; i < sizeof(buf); i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        buf[i] = (unsigned char)rng;
+    }
+    for (n = 0; n <= sizeof(buf); n++) {
+        uint64_t seed = n * 0x9E3779B97F4A7C15ULL;
+        uint64_t h = 0xcbf29ce484222325ULL ^ mix64_ref(seed);
+
+        for (i = 0; i < n; i++) {
+            h ^= buf[i];
+            h *= 0x100000001b3ULL;
+        }
+        assert_true(simhash_hash64(buf, n, seed) == mix64_ref(h ^ n));
+    }
+}
+
 static void hash_and_ids_are_deterministic(void **state)
 {
     char a[CANDIDATE_ID_LEN + 1], b[CANDIDATE_ID_LEN + 1];
@@ -332,6 +357,7 @@ int main(void)
         cmocka_unit_test(jaccard_matches_brute_force),
         cmocka_unit_test(bigrams_sim_matches_naive),
         cmocka_unit_test(hash_and_ids_are_deterministic),
+        cmocka_unit_test(hash64_matches_plain_fnv),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
