@@ -3,7 +3,8 @@
  * A *kind* is a const struct forwarder_ops; an *instance* is one configured
  * [forward <name>] section pointing at its kind. Built-in kinds:
  *
- *     stream   Redis XADD (MAXLEN ~ N) through hiredis async, exactly once:
+ *     stream   Redis XADD (MAXLEN ~ N) on the pipelined Redis connection
+ *              (rconn), exactly once:
  *              a Lua script sets a per-candidate "sent" key with NX and
  *              only then adds the entry, so a replay adds nothing.
  *     webhook  POST of JSON batches with libcurl (multi on the loop), an

@@ -1,33 +1,54 @@
-/* rconn.c — a managed hiredis async connection (see rconn.h).
+/* rconn.c — a managed, pipelined Redis connection on the loop (see
+ * rconn.h).
  *
- * The handshake (AUTH, SELECT, SCRIPT LOAD..., PING) is queued right after
- * redisAsyncConnect(), so hiredis writes it before any caller command that
- * is issued while the connection is still being set up: callers never wait
- * for "ready" and never see a command overtake AUTH. If a handshake step
- * fails, the context is freed: the caller commands queued behind it come
- * back with IG_EAGAIN (not their NOAUTH errors), and a reconnect is
- * scheduled with backoff.
+ * The socket is ours; hiredis parses the replies (its redisReader, with
+ * reply objects made in one allocation each, below). hiredis's async layer
+ * was the first version: per command it allocated a callback node, parsed
+ * the formatted command again (for SUBSCRIBE), copied it into its output
+ * buffer (which it grew by reallocation and shifted with memmove after
+ * every partial write) and re-armed the write event — a visible share of
+ * the loop thread's time at a few commands per item. Here a command is
+ * formatted once, straight into the output buffer; its completion goes in
+ * a ring of pending commands (replies come back in order); the buffer is
+ * written when the socket is writable, at most once per loop turn, and
+ * compacted only when more than half of it has been sent.
  *
- * hiredis 0.14 has no async timeouts, hence the watchdog: the connection is
- * dropped when commands are pending and none was answered for timeout_ms.
- * It also bounds a connect that hangs (the handshake is pending).
+ * The handshake (AUTH, SELECT, SCRIPT LOAD..., PING) is queued first on
+ * every new connection, before any caller command that is issued while the
+ * connection is still being set up: callers never wait for "ready" and
+ * never see a command overtake AUTH. If a handshake step fails, the
+ * connection is dropped: the caller commands queued behind it come back
+ * with IG_EAGAIN (not their NOAUTH errors), and a reconnect is scheduled
+ * with backoff.
  *
- * Ownership rule for the context: rc->ac is cleared *before* the context
- * is freed, so a callback running during the free sees "no connection" and
- * gets IG_EAGAIN from rconn_cmd() instead of queuing on a dying context.
+ * A watchdog drops the connection when commands are pending and none was
+ * answered for timeout_ms; it also bounds a connect that hangs (the
+ * handshake is pending).
+ *
+ * Dropping: the socket is closed and rc->fd set to -1 *before* the pending
+ * commands are failed, so a callback that sends again gets IG_EAGAIN from
+ * rconn_cmd() instead of queuing on a dead connection. A drop decided while
+ * replies are being dispatched (a refused handshake) fails the rest after
+ * the dispatch loop, never from inside the callback that caused it.
  */
 #include "gateway/rconn.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/sds.h>
+#include <hiredis/read.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -37,12 +58,11 @@
 #include "gateway/dedup.h"
 
 #define RCONN_BACKOFF_MAX_MS 30000
-/* Room reserved in hiredis's output buffer when a command does not fit:
- * sds doubles the request, so 32 KiB gives a 64 KiB buffer, below glibc's
- * mmap threshold (a mapping per loop turn would cost more than it saves). */
-#define RCONN_OBUF_ROOM (32 * 1024)
+/* Bytes read from the socket per read(): replies to a burst of pipelined
+ * commands come back in a few reads, not dozens. */
+#define RCONN_READ_CHUNK (64 * 1024)
 
-enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_LOAD };
+enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_PING, PEND_LOAD };
 
 struct pend {
     struct rconn *rc;
@@ -67,8 +87,19 @@ struct rconn {
     char *target;               /* owned: "unix:/path" or "host:port" */
     const char *const *scripts; /* borrowed */
     size_t nscripts;
-    char (*sha)[41];       /* owned; "" until SCRIPT LOAD answered */
-    redisAsyncContext *ac; /* NULL when disconnected */
+    char (*sha)[41]; /* owned; "" until SCRIPT LOAD answered */
+    /* The connection: fd -1 when there is none. */
+    int fd;
+    bool connecting; /* non-blocking connect not finished */
+    bool wr_armed;   /* wr_ev is pending */
+    struct event *rd_ev, *wr_ev;
+    redisReader *reader;
+    struct ig_buf out; /* formatted commands; out_off bytes already sent */
+    size_t out_off;
+    /* Commands sent and not answered, oldest first (a ring). */
+    struct pend **ring;
+    size_t rhead, rlen, rcap;
+    bool dispatching; /* inside the reply loop */
     bool up;
     bool was_up; /* state for logging on change only */
     bool failing_logged;
@@ -78,8 +109,10 @@ struct rconn {
     uint64_t connects;
     struct event *retry_ev;
     struct event *watch_ev;
-    struct ig_buf fmt;  /* the command being sent */
     struct ig_pool pends; /* finished pends, reused (a few per item) */
+    /* Pends of a dropped connection, failed after the dispatch loop. */
+    struct pend **dead;
+    size_t ndead, dead_cap;
 };
 
 #define RCONN_SPARE_MAX 4096
@@ -101,6 +134,37 @@ static int64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ring_push(struct rconn *rc, struct pend *p)
+{
+    if (rc->rlen == rc->rcap) {
+        size_t ncap = rc->rcap ? rc->rcap * 2 : 256;
+        struct pend **n = ig_malloc(ncap * sizeof(*n));
+
+        for (size_t i = 0; i < rc->rlen; i++) {
+            n[i] = rc->ring[(rc->rhead + i) % rc->rcap];
+        }
+        ig_free(rc->ring);
+        rc->ring = n;
+        rc->rcap = ncap;
+        rc->rhead = 0;
+    }
+    rc->ring[(rc->rhead + rc->rlen) % rc->rcap] = p;
+    rc->rlen++;
+}
+
+static struct pend *ring_pop(struct rconn *rc)
+{
+    struct pend *p;
+
+    if (rc->rlen == 0) {
+        return NULL;
+    }
+    p = rc->ring[rc->rhead];
+    rc->rhead = (rc->rhead + 1) % rc->rcap;
+    rc->rlen--;
+    return p;
 }
 
 static void schedule_retry(struct rconn *rc)
@@ -132,30 +196,207 @@ static void note_down(struct rconn *rc, const char *why)
     }
 }
 
-/* Detaches and frees the context; pending callbacks get IG_EAGAIN (now, or
- * right after the current hiredis callback returns). */
-static void drop(struct rconn *rc, const char *why)
-{
-    redisAsyncContext *ac = rc->ac;
+static void on_reply(struct pend *p, redisReply *rep);
+static void load_script(struct rconn *rc, size_t idx);
 
-    if (!ac) {
-        return;
+/* Fails the pends of dropped connections (callbacks with IG_EAGAIN). */
+static void fail_dead(struct rconn *rc)
+{
+    size_t i;
+
+    for (i = 0; i < rc->ndead; i++) {
+        on_reply(rc->dead[i], NULL);
     }
-    rc->ac = NULL;
-    rc->up = false;
-    note_down(rc, why);
-    schedule_retry(rc);
-    redisAsyncFree(ac);
+    rc->ndead = 0;
 }
 
-static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+/* Closes the socket and its parser; the pending commands move to the dead
+ * list (failed now, or after the dispatch loop when inside it). */
+static void close_conn(struct rconn *rc)
 {
-    struct pend *p = priv;
+    struct pend *p;
+
+    if (rc->fd < 0) {
+        return;
+    }
+    event_del(rc->rd_ev);
+    event_del(rc->wr_ev);
+    event_free(rc->rd_ev);
+    event_free(rc->wr_ev);
+    rc->rd_ev = rc->wr_ev = NULL;
+    rc->wr_armed = false;
+    close(rc->fd);
+    rc->fd = -1;
+    rc->connecting = false;
+    rc->up = false;
+    if (!rc->dispatching) {
+        redisReaderFree(rc->reader);
+        rc->reader = NULL;
+    }
+    /* Commands not sent yet (the handshake's AUTH among them) go. */
+    if (rc->out.cap) {
+        memset(rc->out.data, 0, rc->out.cap);
+    }
+    rc->out.len = 0;
+    rc->out_off = 0;
+    while ((p = ring_pop(rc))) {
+        if (rc->ndead == rc->dead_cap) {
+            rc->dead_cap = rc->dead_cap ? rc->dead_cap * 2 : 64;
+            rc->dead = ig_realloc(rc->dead, rc->dead_cap * sizeof(*rc->dead));
+        }
+        rc->dead[rc->ndead++] = p;
+    }
+    if (!rc->dispatching) {
+        fail_dead(rc);
+    }
+}
+
+/* Drops the connection (see the top of the file) and schedules a retry. */
+static void drop(struct rconn *rc, const char *why)
+{
+    if (rc->fd < 0) {
+        return;
+    }
+    note_down(rc, why);
+    schedule_retry(rc);
+    close_conn(rc);
+}
+
+/* Writes what the socket takes now; arms the write event for the rest. */
+static void flush_out(struct rconn *rc)
+{
+    while (rc->out_off < rc->out.len) {
+        ssize_t n = send(rc->fd, rc->out.data + rc->out_off,
+                         rc->out.len - rc->out_off, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            rc->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!rc->wr_armed) {
+                event_add(rc->wr_ev, NULL);
+                rc->wr_armed = true;
+            }
+            /* Sent more than half: move the rest to the front, so the
+             * buffer does not grow while the peer is slow. */
+            if (rc->out_off > rc->out.len / 2) {
+                memmove(rc->out.data, rc->out.data + rc->out_off,
+                        rc->out.len - rc->out_off);
+                rc->out.len -= rc->out_off;
+                rc->out_off = 0;
+            }
+            return;
+        }
+        drop(rc, n < 0 ? strerror(errno) : "connection closed");
+        return;
+    }
+    rc->out.len = 0;
+    rc->out_off = 0;
+    if (rc->wr_armed) {
+        event_del(rc->wr_ev);
+        rc->wr_armed = false;
+    }
+}
+
+/* Something to send: written when the loop finds the socket writable (so
+ * the commands of one loop turn leave in one write). */
+static void want_write(struct rconn *rc)
+{
+    if (!rc->wr_armed) {
+        event_add(rc->wr_ev, NULL);
+        rc->wr_armed = true;
+    }
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *ud)
+{
+    struct rconn *rc = ud;
+
+    (void)fd;
+    (void)what;
+    if (rc->connecting) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+
+        if (getsockopt(rc->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) {
+            err = errno;
+        }
+        if (err) {
+            drop(rc, strerror(err));
+            return;
+        }
+        rc->connecting = false;
+    }
+    flush_out(rc);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *ud)
+{
+    struct rconn *rc = ud;
+    char buf[RCONN_READ_CHUNK];
+    redisReader *reader = rc->reader;
+    ssize_t n;
+
+    (void)what;
+    n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        drop(rc, n < 0 ? strerror(errno) : "connection closed");
+        return;
+    }
+    if (redisReaderFeed(reader, buf, (size_t)n) != REDIS_OK) {
+        drop(rc, "out of memory");
+        return;
+    }
+    rc->dispatching = true;
+    for (;;) {
+        void *r = NULL;
+        struct pend *p;
+
+        if (redisReaderGetReply(reader, &r) != REDIS_OK) {
+            char why[160];
+
+            snprintf(why, sizeof(why), "protocol error: %.120s",
+                     reader->errstr);
+            drop(rc, why);
+            break;
+        }
+        if (!r) {
+            break;
+        }
+        p = ring_pop(rc);
+        if (!p) {
+            reader->fn->freeObject(r);
+            drop(rc, "reply without a command");
+            break;
+        }
+        on_reply(p, r);
+        reader->fn->freeObject(r);
+        if (rc->fd != (int)fd) {
+            break; /* dropped by the callback's handling */
+        }
+    }
+    rc->dispatching = false;
+    if (rc->fd != (int)fd) {
+        redisReaderFree(reader);
+        if (rc->reader == reader) {
+            rc->reader = NULL;
+        }
+    }
+    fail_dead(rc);
+}
+
+static void on_reply(struct pend *p, redisReply *rep)
+{
     struct rconn *rc = p->rc;
-    redisReply *rep = r;
     int st = IG_OK;
 
-    (void)ac;
     rc->pending--;
     rc->progress_ms = mono_ms();
     if (!rep) {
@@ -164,6 +405,19 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         st = IG_EIO;
     }
     switch (p->kind) {
+    case PEND_PING:
+        if (st == IG_OK) {
+            rc->up = true;
+            rc->connects++;
+            rc->backoff_ms = rc->retry_ms;
+            if (!rc->was_up || rc->failing_logged) {
+                ig_info(rc->comp, "redis connected (%s, db %d)",
+                        rc->sock ? "unix socket" : "tcp", rc->db);
+            }
+            rc->was_up = true;
+            rc->failing_logged = false;
+        }
+        break;
     case PEND_HANDSHAKE:
         if (st == IG_EIO) {
             /* AUTH/SELECT refused: say why (Redis's text never holds the
@@ -188,19 +442,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
             /* Someone flushed the script cache: load again, retry. */
             rc->sha[p->script][0] = '\0';
             st = IG_EAGAIN;
-            if (rc->ac) {
-                struct pend *l = pend_get(rc);
-
-                l->rc = rc;
-                l->kind = PEND_LOAD;
-                l->script = p->script;
-                if (redisAsyncCommand(rc->ac, on_reply, l, "SCRIPT LOAD %s",
-                                      rc->scripts[p->script]) == REDIS_OK) {
-                    rc->pending++;
-                } else {
-                    pend_put(rc, l);
-                }
-            }
+            load_script(rc, p->script);
         }
         /* fall through */
     case PEND_USER:
@@ -208,53 +450,6 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         break;
     }
     pend_put(rc, p);
-}
-
-static void on_ping(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct pend *p = priv;
-    struct rconn *rc = p->rc;
-    redisReply *rep = r;
-
-    if (rep && rep->type != REDIS_REPLY_ERROR && rc->ac == ac) {
-        rc->up = true;
-        rc->connects++;
-        rc->backoff_ms = rc->retry_ms;
-        if (!rc->was_up || rc->failing_logged) {
-            ig_info(rc->comp, "redis connected (%s, db %d)",
-                    rc->sock ? "unix socket" : "tcp", rc->db);
-        }
-        rc->was_up = true;
-        rc->failing_logged = false;
-    }
-    on_reply(ac, r, priv);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct rconn *rc = ac->data;
-
-    if (status != REDIS_OK && rc->ac == ac) {
-        /* hiredis frees the context itself after this callback. */
-        rc->ac = NULL;
-        rc->up = false;
-        note_down(rc, ac->errstr);
-        schedule_retry(rc);
-    }
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct rconn *rc = ac->data;
-
-    (void)status;
-    if (rc->ac == ac) {
-        rc->ac = NULL;
-        rc->up = false;
-        rc->failing_logged = false;
-        note_down(rc, ac->err ? ac->errstr : "connection closed");
-        schedule_retry(rc);
-    }
 }
 
 /* Writes the decimal digits of v at p; returns the end. */
@@ -271,9 +466,8 @@ static char *put_u(char *p, size_t v)
     return p + (sizeof(d) - k);
 }
 
-/* The command in the Redis protocol, into b (sized once, then written
- * directly): hiredis's own formatter (sdscatfmt per argument) was a
- * visible share of the loop thread's time per item. */
+/* Appends the command in the Redis protocol to rc->out, formatted in
+ * place (room reserved once for the whole command). */
 static void format_cmd(struct ig_buf *b, int argc, const char **argv,
                        const size_t *len)
 {
@@ -283,9 +477,8 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
     for (i = 0; i < (size_t)argc; i++) {
         need += len[i] + 24;
     }
-    b->len = 0;
-    ig_buf_reserve(b, need);
-    p = b->data;
+    ig_buf_reserve(b, b->len + need);
+    p = b->data + b->len;
     *p++ = '*';
     p = put_u(p, (size_t)argc);
     *p++ = '\r';
@@ -301,34 +494,36 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
         *p++ = '\n';
     }
     b->len = (size_t)(p - b->data);
-    *p = '\0';
 }
 
-static int send_pend(struct rconn *rc, struct pend *p, redisCallbackFn *fn,
-                     int argc, const char **argv, const size_t *len)
+/* Queues p's command on the connection (there must be one). */
+static void send_pend(struct rconn *rc, struct pend *p, int argc,
+                      const char **argv, const size_t *len)
 {
-    format_cmd(&rc->fmt, argc, argv, len);
-    /* hiredis starts its output buffer from empty after every complete
-     * write and grows it by doubling as commands are appended: a burst of
-     * pipelined commands then reallocates (and copies) it a dozen times.
-     * One room reservation per burst instead. */
-    if (sdsavail(rc->ac->c.obuf) < rc->fmt.len) {
-        sds o = sdsMakeRoomFor(rc->ac->c.obuf, rc->fmt.len > RCONN_OBUF_ROOM
-                                                   ? rc->fmt.len
-                                                   : RCONN_OBUF_ROOM);
-        if (o) {
-            rc->ac->c.obuf = o;
-        }
-    }
-    if (redisAsyncFormattedCommand(rc->ac, fn, p, rc->fmt.data, rc->fmt.len) !=
-        REDIS_OK) {
-        pend_put(rc, p);
-        return IG_EAGAIN;
-    }
+    format_cmd(&rc->out, argc, argv, len);
+    ring_push(rc, p);
     if (rc->pending++ == 0) {
         rc->progress_ms = mono_ms();
     }
-    return IG_OK;
+    if (!rc->connecting) {
+        want_write(rc);
+    }
+}
+
+static void load_script(struct rconn *rc, size_t idx)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", rc->scripts[idx]};
+    size_t len[3] = {6, 4, strlen(rc->scripts[idx])};
+    struct pend *l;
+
+    if (rc->fd < 0) {
+        return;
+    }
+    l = pend_get(rc);
+    l->rc = rc;
+    l->kind = PEND_LOAD;
+    l->script = idx;
+    send_pend(rc, l, 3, argv, len);
 }
 
 static void handshake(struct rconn *rc)
@@ -353,9 +548,7 @@ static void handshake(struct rconn *rc)
         p = pend_get(rc);
         p->rc = rc;
         p->kind = PEND_HANDSHAKE;
-        send_pend(rc, p, on_reply, n, argv, len);
-        /* hiredis has its copy; ours held the password. */
-        memset(rc->fmt.data, 0, rc->fmt.len);
+        send_pend(rc, p, n, argv, len);
     }
     if (rc->db) {
         snprintf(db, sizeof(db), "%d", rc->db);
@@ -366,27 +559,17 @@ static void handshake(struct rconn *rc)
         p = pend_get(rc);
         p->rc = rc;
         p->kind = PEND_HANDSHAKE;
-        send_pend(rc, p, on_reply, 2, argv, len);
+        send_pend(rc, p, 2, argv, len);
     }
     for (i = 0; i < rc->nscripts; i++) {
-        argv[0] = "SCRIPT";
-        len[0] = 6;
-        argv[1] = "LOAD";
-        len[1] = 4;
-        argv[2] = rc->scripts[i];
-        len[2] = strlen(rc->scripts[i]);
-        p = pend_get(rc);
-        p->rc = rc;
-        p->kind = PEND_LOAD;
-        p->script = i;
-        send_pend(rc, p, on_reply, 3, argv, len);
+        load_script(rc, i);
     }
     argv[0] = "PING";
     len[0] = 4;
     p = pend_get(rc);
     p->rc = rc;
-    p->kind = PEND_HANDSHAKE;
-    send_pend(rc, p, on_ping, 1, argv, len);
+    p->kind = PEND_PING;
+    send_pend(rc, p, 1, argv, len);
 }
 
 /* Reply objects in one allocation each (hiredis's own take two: the
@@ -489,37 +672,124 @@ static redisReplyObjectFunctions reply_fns = {
     reply_string, reply_array, reply_integer, reply_nil, reply_free,
 };
 
+/* A non-blocking socket connecting to the target: sets *fd and
+ * *in_progress, or returns an error text. */
+static const char *open_socket(struct rconn *rc, int *fd, bool *in_progress)
+{
+    static char why[160];
+
+    *in_progress = false;
+    if (rc->sock) {
+        struct sockaddr_un sa;
+        int s;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        if (strlen(rc->sock) >= sizeof(sa.sun_path)) {
+            return "unix socket path too long";
+        }
+        memcpy(sa.sun_path, rc->sock, strlen(rc->sock) + 1);
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            return strerror(errno);
+        }
+        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+            errno != EINPROGRESS) {
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+            close(s);
+            return why;
+        }
+        *fd = s;
+        return NULL;
+    }
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[16];
+    int gai;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%d", rc->port);
+    gai = getaddrinfo(rc->host, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(why, sizeof(why), "%s", gai_strerror(gai));
+        return why;
+    }
+    snprintf(why, sizeof(why), "no address");
+    for (ai = res; ai; ai = ai->ai_next) {
+        int s = socket(ai->ai_family,
+                       ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       ai->ai_protocol);
+        int one = 1;
+
+        if (s < 0) {
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+            continue;
+        }
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
+            *fd = s;
+            freeaddrinfo(res);
+            return NULL;
+        }
+        if (errno == EINPROGRESS) {
+            *fd = s;
+            *in_progress = true;
+            freeaddrinfo(res);
+            return NULL;
+        }
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+        close(s);
+    }
+    freeaddrinfo(res);
+    return why;
+}
+
 static void do_connect(struct rconn *rc)
 {
-    redisAsyncContext *ac;
+    const char *why;
+    bool in_progress;
+    int fd = -1;
 
-    if (rc->freeing || rc->ac) {
+    if (rc->freeing || rc->fd >= 0) {
         return;
     }
-    ac = rc->sock ? redisAsyncConnectUnix(rc->sock)
-                  : redisAsyncConnect(rc->host, rc->port);
-    if (!ac) {
+    why = open_socket(rc, &fd, &in_progress);
+    if (why) {
+        note_down(rc, why);
+        schedule_retry(rc);
+        return;
+    }
+    rc->reader = redisReaderCreateWithFunctions(&reply_fns);
+    rc->rd_ev = event_new(rc->base, fd, EV_READ | EV_PERSIST, on_readable, rc);
+    rc->wr_ev = event_new(rc->base, fd, EV_WRITE | EV_PERSIST, on_writable, rc);
+    if (!rc->reader || !rc->rd_ev || !rc->wr_ev ||
+        event_add(rc->rd_ev, NULL) < 0) {
+        if (rc->reader) {
+            redisReaderFree(rc->reader);
+            rc->reader = NULL;
+        }
+        if (rc->rd_ev) {
+            event_free(rc->rd_ev);
+        }
+        if (rc->wr_ev) {
+            event_free(rc->wr_ev);
+        }
+        rc->rd_ev = rc->wr_ev = NULL;
+        close(fd);
         note_down(rc, "out of memory");
         schedule_retry(rc);
         return;
     }
-    if (ac->err) {
-        note_down(rc, ac->errstr);
-        redisAsyncFree(ac);
-        schedule_retry(rc);
-        return;
-    }
-    ac->data = rc;
-    ac->c.reader->fn = &reply_fns;
-    if (redisLibeventAttach(ac, rc->base) != REDIS_OK) {
-        redisAsyncFree(ac);
-        schedule_retry(rc);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    rc->ac = ac;
+    /* Keep the reader's buffer between bursts (hiredis frees it past
+     * 16 KiB of unused room, then grows it again). */
+    rc->reader->maxbuf = 0;
+    rc->fd = fd;
+    rc->connecting = in_progress;
     handshake(rc);
+    if (in_progress) {
+        want_write(rc); /* writable = connected (or failed) */
+    }
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *ud)
@@ -535,7 +805,7 @@ static void on_watch(evutil_socket_t fd, short what, void *ud)
 
     (void)fd;
     (void)what;
-    if (rc->ac && rc->pending > 0 &&
+    if (rc->fd >= 0 && rc->pending > 0 &&
         mono_ms() - rc->progress_ms > rc->timeout_ms) {
         drop(rc, "no answer within the timeout");
     }
@@ -553,8 +823,9 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_cfg *cfg,
         return NULL;
     }
     rc = ig_calloc(1, sizeof(*rc));
+    rc->fd = -1;
     ig_pool_init(&rc->pends, sizeof(struct pend), RCONN_SPARE_MAX);
-    ig_buf_init(&rc->fmt, 0);
+    ig_buf_init(&rc->out, 0);
     rc->base = base;
     rc->host = ig_strdup(cfg->host && *cfg->host ? cfg->host : "127.0.0.1");
     rc->sock = cfg->socket && *cfg->socket ? ig_strdup(cfg->socket) : NULL;
@@ -590,13 +861,7 @@ void rconn_free(struct rconn *rc)
         return;
     }
     rc->freeing = true;
-    if (rc->ac) {
-        redisAsyncContext *ac = rc->ac;
-
-        rc->ac = NULL;
-        rc->up = false;
-        redisAsyncFree(ac);
-    }
+    close_conn(rc); /* fails what is in flight */
     event_free(rc->retry_ev);
     event_free(rc->watch_ev);
     if (rc->password) {
@@ -609,7 +874,9 @@ void rconn_free(struct rconn *rc)
     ig_free(rc->comp);
     ig_free(rc->target);
     ig_free(rc->sha);
-    ig_buf_fini(&rc->fmt);
+    ig_free(rc->ring);
+    ig_free(rc->dead);
+    ig_buf_fini(&rc->out);
     ig_pool_fini(&rc->pends);
     ig_free(rc);
 }
@@ -619,7 +886,7 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
 {
     struct pend *p;
 
-    if (!rc->ac || rc->freeing) {
+    if (rc->fd < 0 || rc->freeing) {
         return IG_EAGAIN;
     }
     p = pend_get(rc);
@@ -627,7 +894,8 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
     p->kind = PEND_USER;
     p->cb = cb;
     p->ud = ud;
-    return send_pend(rc, p, on_reply, argc, argv, argvlen);
+    send_pend(rc, p, argc, argv, argvlen);
+    return IG_OK;
 }
 
 int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
@@ -637,9 +905,9 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
     size_t *al;
     char nk[16];
     struct pend *p;
-    int i, rv;
+    int i;
 
-    if (!rc->ac || rc->freeing) {
+    if (rc->fd < 0 || rc->freeing) {
         return IG_EAGAIN;
     }
     if (idx >= rc->nscripts || argc < 0) {
@@ -673,10 +941,10 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
     p->script = idx;
     p->cb = cb;
     p->ud = ud;
-    rv = send_pend(rc, p, on_reply, argc + 3, av, al);
+    send_pend(rc, p, argc + 3, av, al);
     ig_free(av);
     ig_free(al);
-    return rv;
+    return IG_OK;
 }
 
 bool rconn_up(const struct rconn *rc)
@@ -686,7 +954,7 @@ bool rconn_up(const struct rconn *rc)
 
 bool rconn_accepting(const struct rconn *rc)
 {
-    return rc && rc->ac && !rc->freeing;
+    return rc && rc->fd >= 0 && !rc->freeing;
 }
 
 size_t rconn_pending(const struct rconn *rc)

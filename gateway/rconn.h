@@ -1,21 +1,20 @@
-/* rconn.h — one managed hiredis async connection on the loop (internal to
- * gateway/: dedup.c and forward_stream.c).
+/* rconn.h — one managed, pipelined Redis connection on the loop (internal
+ * to gateway/: dedup.c, review.c and forward_stream.c).
  *
- * Wraps what every Redis user of the gateway needs around hiredis's async
- * context and its libevent adapter: connect over TCP or a unix socket,
- * AUTH (ACL user + password, or password only), SELECT, SCRIPT LOAD of the
- * caller's Lua scripts, and all of that again after every reconnect, with
- * exponential backoff (retry_ms doubling up to 30 s). A watchdog
- * disconnects when a command stays unanswered for timeout_ms, which fails
- * the commands in flight with IG_EAGAIN.
+ * What every Redis user of the gateway needs: connect over TCP or a unix
+ * socket, AUTH (ACL user + password, or password only), SELECT, SCRIPT
+ * LOAD of the caller's Lua scripts, and all of that again after every
+ * reconnect, with exponential backoff (retry_ms doubling up to 30 s). A
+ * watchdog disconnects when a command stays unanswered for timeout_ms,
+ * which fails the commands in flight with IG_EAGAIN. The socket and the
+ * pipelining are rconn's own; replies are parsed by hiredis's reader.
  *
  * Scripts run with EVALSHA once SCRIPT LOAD has answered, with EVAL
  * before that; a NOSCRIPT answer (someone ran SCRIPT FLUSH) reloads the
  * script and reports IG_EAGAIN so the caller simply retries.
  *
  * Replies are handed over as `const void *` (a redisReply *): hiredis types
- * stay out of headers. Loop thread only. The process must ignore SIGPIPE
- * (the daemon does): hiredis writes to sockets whose peer may have died.
+ * stay out of headers. Loop thread only. Writes never raise SIGPIPE.
  */
 #ifndef IG_GATEWAY_RCONN_H
 #define IG_GATEWAY_RCONN_H
@@ -59,7 +58,7 @@ int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
 /* True when connected, authenticated and the database selected. */
 bool rconn_up(const struct rconn *rc);
 /* True when rconn_cmd() and rconn_script() would accept a command now
- * (connected or connecting: hiredis queues until the connection is up). */
+ * (connected or connecting: commands queue behind the handshake). */
 bool rconn_accepting(const struct rconn *rc);
 /* Commands sent and not answered yet. */
 size_t rconn_pending(const struct rconn *rc);

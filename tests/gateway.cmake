@@ -27,6 +27,9 @@ set(IG_DEDUP_SRC ${PROJECT_SOURCE_DIR}/gateway/dedup.c
 ig_add_test(NAME test_dedup SOURCES runtime/test_dedup.c ${IG_DEDUP_SRC}
   LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
   LABELS runtime redis)
+ig_add_test(NAME test_rconn SOURCES runtime/test_rconn.c
+  ${PROJECT_SOURCE_DIR}/gateway/rconn.c LIBS ig_core ig_redis_up
+  PkgConfig::HIREDIS PkgConfig::LIBEVENT LABELS runtime redis)
 set(IG_FORWARD_SRC ${PROJECT_SOURCE_DIR}/gateway/forward.c
   ${PROJECT_SOURCE_DIR}/gateway/forward_stream.c
   ${PROJECT_SOURCE_DIR}/gateway/forward_webhook.c
