@@ -517,7 +517,8 @@ int main(int argc, char **argv)
                     ig_norm_add(&nm, it->title, it->tl);
                     ig_norm_addc(&nm, '\n', 0);
                     ig_norm_add(&nm, it->text, it->xl);
-                    prefilter_scan(rs->pf, nm.s, nm.len, hit_count, &matches);
+                    prefilter_scan_utf8(rs->pf, nm.s, nm.len, hit_count,
+                                        &matches);
                     continue;
                 }
                 struct ig_arena *a = ig_arena_new(16 * 1024);
@@ -641,10 +642,12 @@ int main(int argc, char **argv)
     sink = matches;
     double n = (double)nitems * repeat;
     printf("mode=%s%s scale=%d rules=%zu patterns=%zu literals=%zu "
-           "states=%zu items=%.0f bytes=%.0f secs=%.3f items_per_s=%.0f "
-           "mb_per_s=%.1f compile_s=%.3f matches=%zu\n",
+           "states=%zu classes=%zu table_bytes=%zu items=%.0f bytes=%.0f "
+           "secs=%.3f items_per_s=%.0f mb_per_s=%.1f compile_s=%.3f "
+           "matches=%zu\n",
            mode, extra ? "+regex" : "", scale, ruleset_nrules(rs),
-           npat ? npat : p.n, rs->nlits, prefilter_states(rs->pf), n,
+           npat ? npat : p.n, rs->nlits, prefilter_states(rs->pf),
+           prefilter_classes(rs->pf), prefilter_bytes(rs->pf), n,
            (double)bytes * repeat, secs, secs > 0 ? n / secs : 0,
            secs > 0 ? (double)bytes * repeat / secs / 1e6 : 0, compile_s,
            matches);

@@ -646,7 +646,8 @@ int ruleset_classify(const struct ruleset *rs, struct cls_scratch *s,
         return rc;
     }
     /* 2. one pass of the automaton */
-    prefilter_scan(rs->pf, s->norm.s, s->norm.len, on_hit, s);
+    /* the normaliser's output is UTF-8 by construction */
+    prefilter_scan_utf8(rs->pf, s->norm.s, s->norm.len, on_hit, s);
     for (size_t i = 0; i < rs->nalways; i++) {
         uint32_t r = rs->always[i];
         if (s->rule_gen[r] != s->gen) {

@@ -23,11 +23,18 @@ typedef void (*prefilter_cb)(void *ud, uint32_t pat, size_t end);
 struct prefilter *prefilter_build(const char *const *pats, const size_t *lens,
                                   size_t n);
 void prefilter_free(struct prefilter *p);
-/* Reports every occurrence in s[0..len) through cb, in order of end
- * offset. */
+/* Reports every occurrence in s[0..len) (any bytes) through cb, in order
+ * of end offset. */
 void prefilter_scan(const struct prefilter *p, const char *s, size_t len,
                     prefilter_cb cb, void *ud);
-/* Size figures for docs and the benchmark. */
+/* The same for s in UTF-8 (every lead byte followed by exactly its
+ * continuation bytes, as the normaliser writes), faster: it leaves the
+ * checks of the UTF-8 position out. Other input never reads outside the
+ * automaton, but its occurrences are then not the right ones. */
+void prefilter_scan_utf8(const struct prefilter *p, const char *s, size_t len,
+                         prefilter_cb cb, void *ud);
+/* Size figures for docs and the benchmark: trie states, table columns
+ * (byte classes) and bytes in all. */
 size_t prefilter_states(const struct prefilter *p);
 size_t prefilter_classes(const struct prefilter *p);
 size_t prefilter_bytes(const struct prefilter *p);
