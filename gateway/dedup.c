@@ -1430,13 +1430,14 @@ static char *put_key(char *p, const char *prefix, size_t plen, const char *kind,
 }
 
 /* Fills the fingerprints of q from the item's normalised text, already in
- * q->text (q->text_len bytes, before the cap). */
+ * q->text (q->text_len bytes, before the cap of cap bytes), and its
+ * bigram keys (of the capped text), already in q->bigrams. */
 static void fingerprint(struct dreq *q, const struct dedup_req *req,
-                        size_t plen, size_t slen, size_t elen)
+                        size_t plen, size_t slen, size_t elen, size_t cap)
 {
     const struct dedup *d = q->d;
     char hash[17], *p;
-    size_t cap, i, cut;
+    size_t i, cut;
 
     q->has_text = q->text_len > 0;
     q->key.exact = simhash_hash64(q->text, q->text_len, DEDUP_EXACT_SEED);
@@ -1471,10 +1472,8 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req,
     *p = '\0';
     q->seen_len = (size_t)(p - q->seen_key);
     /* The capped text for the similarity check. */
-    cap = ig_utf8_trim_len(q->text, q->text_len, (size_t)d->cfg.text_max);
     q->text[cap] = '\0';
     q->text_len = cap;
-    q->nbigrams = simhash_bigrams_to(q->text, q->text_len, q->bigrams);
     q->key.sim = simhash_of(q->bigrams, q->nbigrams);
     q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
     /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points
@@ -1504,7 +1503,7 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
     struct dreq *q;
     const char *text, *chan;
     size_t tl, ttl, room, nkeys, plen, slen, elen, clen, o_keys, o_chan,
-        o_text, o_big, total;
+        o_text, o_big, total, cap = 0;
 
     if (!d || !req || !req->source_id || !*req->source_id) {
         return NULL;
@@ -1543,8 +1542,10 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
         q = ig_malloc(total);
         memset(q, 0, sizeof(*q));
         q->text = (char *)q + o_text;
-        q->text_len = simhash_normalise_to(pass == 0 ? text : req->title, src,
-                                           q->text);
+        q->bigrams = (uint64_t *)(void *)((char *)q + o_big);
+        q->text_len = simhash_normalise_keys(
+            pass == 0 ? text : req->title, src, q->text,
+            (size_t)d->cfg.text_max, &cap, q->bigrams, &q->nbigrams);
         if (q->text_len > 0 || pass == 1 || !req->title) {
             break;
         }
@@ -1553,7 +1554,6 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
     }
     q->d = (struct dedup *)(uintptr_t)d; /* written to on the loop only */
     q->exact_key = (char *)q + o_keys;
-    q->bigrams = (uint64_t *)(void *)((char *)q + o_big);
     /* The channel list is stored comma-separated, the record's header
      * space-separated, one line. */
     q->channel = (char *)q + o_chan;
@@ -1565,7 +1565,7 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
             c == ',' || c == ' ' || c == '\n' || c == '\r' ? '_' : c;
     }
     q->channel[clen] = '\0';
-    fingerprint(q, req, plen, slen, elen);
+    fingerprint(q, req, plen, slen, elen, cap);
     return (struct dedup_prep *)q;
 }
 

@@ -248,24 +248,68 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     return simhash_bigrams_to(s, n, keys);
 }
 
-size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
-{
-    uint64_t *t = NULL;
-    size_t m = set_size(n), nk = 0, i = 0;
-    uint32_t prev = 0, cur = 0;
-    bool any = false, one = true, tls = m <= TLS_SLOTS;
-    unsigned sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
+/* The distinct-key collector both bigram functions use: keys in order
+ * of first appearance, written to keys[]. */
+struct kset {
+    uint64_t *t; /* allocated table, or NULL: the per-thread one */
+    uint64_t *keys;
+    size_t mask, nk;
+    uint32_t cur;
+    unsigned sh;
+};
 
-    if (tls) {
+/* Prepares ks for at most n keys. */
+static void kset_init(struct kset *ks, size_t n, uint64_t *keys)
+{
+    size_t m = set_size(n);
+
+    ks->keys = keys;
+    ks->nk = 0;
+    ks->mask = m - 1;
+    ks->t = NULL;
+    ks->cur = 0;
+    ks->sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
+    if (m <= TLS_SLOTS) {
         if (++tls_set.cur == 0) { /* the stamps wrapped: start over */
             memset(tls_set.stamp, 0, sizeof(tls_set.stamp));
             tls_set.cur = 1;
         }
-        cur = tls_set.cur;
+        ks->cur = tls_set.cur;
     } else {
-        t = ig_malloc(m * sizeof(*t));
-        memset(t, 0xff, m * sizeof(*t));
+        ks->t = ig_malloc(m * sizeof(*ks->t));
+        memset(ks->t, 0xff, m * sizeof(*ks->t));
     }
+}
+
+static inline void kset_add(struct kset *ks, uint64_t k)
+{
+    if (!ks->t) {
+        /* Multiplicative hashing (top bits of k * 2^64/phi): a slot for
+         * distinct keys, no need for a full mix. */
+        size_t j = (size_t)((k * 0x9E3779B97F4A7C15ull) >> ks->sh);
+        uint32_t cur = ks->cur;
+
+        while (tls_set.stamp[j] == cur && tls_set.key[j] != k) {
+            j = (j + 1) & ks->mask;
+        }
+        if (tls_set.stamp[j] != cur) {
+            tls_set.stamp[j] = cur;
+            tls_set.key[j] = k;
+            ks->keys[ks->nk++] = k;
+        }
+    } else if (set_add(ks->t, ks->mask, k)) {
+        ks->keys[ks->nk++] = k;
+    }
+}
+
+size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
+{
+    struct kset ks;
+    size_t i = 0;
+    uint32_t prev = 0;
+    bool any = false, one = true;
+
+    kset_init(&ks, n, keys);
     while (i < n) {
         uint32_t cp;
 
@@ -274,35 +318,88 @@ size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
             continue;
         }
         if (any) {
-            uint64_t k = ((uint64_t)prev << 32) | cp;
-
             one = false;
-            if (tls) {
-                /* Multiplicative hashing (top bits of k * 2^64/phi): a
-                 * slot for distinct keys, no need for a full mix. */
-                size_t j = (size_t)((k * 0x9E3779B97F4A7C15ull) >> sh);
-
-                while (tls_set.stamp[j] == cur && tls_set.key[j] != k) {
-                    j = (j + 1) & (m - 1);
-                }
-                if (tls_set.stamp[j] != cur) {
-                    tls_set.stamp[j] = cur;
-                    tls_set.key[j] = k;
-                    keys[nk++] = k;
-                }
-            } else if (set_add(t, m - 1, k)) {
-                keys[nk++] = k;
-            }
+            kset_add(&ks, ((uint64_t)prev << 32) | cp);
         }
         prev = cp;
         any = true;
     }
     /* One code point has no bigram; its unigram is the only feature. */
     if (any && one) {
-        keys[nk++] = prev;
+        keys[ks.nk++] = prev;
     }
-    ig_free(t);
-    return nk;
+    ig_free(ks.t);
+    return ks.nk;
+}
+
+size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
+                              size_t *cap, uint64_t *keys, size_t *nkeys)
+{
+    struct kset ks;
+    size_t i = 0, len = 0, ncp = 0, end = 0;
+    uint32_t prev = 0;
+
+    /* The normaliser's loop (simhash_normalise_to()), which knows each
+     * code point it writes: the bigrams of the output's first max bytes
+     * are collected on the way instead of decoding the output again. */
+    kset_init(&ks, n < max ? n : max, keys);
+#define EMIT(cp_)                                                            \
+    do {                                                                     \
+        if (len <= max) {                                                    \
+            uint32_t c_ = (cp_);                                             \
+            if (ncp++ > 0) {                                                 \
+                kset_add(&ks, ((uint64_t)prev << 32) | c_);                  \
+            }                                                                \
+            prev = c_;                                                       \
+            end = len;                                                       \
+        }                                                                    \
+    } while (0)
+    while (i < n) {
+        uint32_t cp;
+        size_t k;
+
+        if ((unsigned char)s[i] < 0x80) { /* ASCII: letters and digits */
+            char c = s[i++];
+
+            if (c >= 'A' && c <= 'Z') {
+                c = (char)(c + ('a' - 'A'));
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                continue;
+            }
+            out[len++] = c;
+            EMIT((uint32_t)(unsigned char)c);
+            continue;
+        }
+        k = ig_utf8_decode(s + i, n - i, &cp);
+        if (cp >= 0x4E00 && cp <= 0x9FFF) {
+            memcpy(out + len, s + i, 3);
+            len += 3;
+            i += k;
+            EMIT(cp);
+            continue;
+        }
+        if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
+            i += k;
+            continue;
+        }
+        if (fold(cp) != cp) {
+            len += ig_utf8_encode(fold(cp), out + len);
+        } else {
+            memcpy(out + len, s + i, k); /* already valid */
+            len += k;
+        }
+        i += k;
+        EMIT(fold(cp));
+    }
+#undef EMIT
+    out[len] = '\0';
+    if (ncp == 1) {
+        keys[ks.nk++] = prev;
+    }
+    ig_free(ks.t);
+    *cap = end;
+    *nkeys = ks.nk;
+    return len;
 }
 
 /* Carry-save adder: adds three bit vectors position-wise into a sum bit

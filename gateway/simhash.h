@@ -51,6 +51,15 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out);
 /* The same into keys, which has room for n + 1 keys (never more). */
 size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys);
 
+/* simhash_normalise_to() and simhash_bigrams_to() of its output's first
+ * *cap bytes in one pass: normalises s[0..n) into out (room for n + 1
+ * bytes) and returns the output's length; *cap is the largest code point
+ * boundary of the output at or below max (ig_utf8_trim_len()), and keys
+ * (room for min(n, max) + 1) receives the *nkeys distinct bigram keys of
+ * out[0..*cap), exactly as simhash_bigrams() gives them. */
+size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
+                              size_t *cap, uint64_t *keys, size_t *nkeys);
+
 /* SimHash of a distinct key set (from simhash_bigrams), in any order. 0
  * for an empty set. */
 uint64_t simhash_of(const uint64_t *keys, size_t n);

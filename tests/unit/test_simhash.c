@@ -282,6 +282,56 @@ static void jaccard_separates_reposts_from_neighbours(void **state)
     assert_true(jac("", "") == 1.0);
 }
 
+/* simhash_normalise_keys() against its definition: simhash_normalise_to(),
+ * the output capped by ig_utf8_trim_len(), simhash_bigrams_to() of that,
+ * on random mixes of ASCII (upper case, punctuation), CJK, fullwidth
+ * forms, CJK punctuation, other scripts, emoji and invalid bytes, with
+ * caps from 0 to beyond the output. */
+static void normalise_keys_matches_two_passes(void **state)
+{
+    static const uint32_t pool[] = {
+        'A', 'z', '7', ' ', ',', 0x4e00, 0x4e8c, 0x9fff, 0x3002, 0xff0c,
+        0xff21, 0xff41, 0xff10, 0x0416, 0x00e9, 0x00a0, 0x2014, 0x1f600,
+        0x3400, 0xfe10, 0x00d7, 0x0391};
+    static char in[4000], out1[4001], out2[4001];
+    static uint64_t k1[4001], k2[4001];
+    uint64_t rng = 5;
+    int it;
+
+    (void)state;
+    for (it = 0; it < 400; it++) {
+        size_t n = 0, ncp = it < 100 ? (size_t)(it % 12) : (size_t)(rng % 900), i;
+        size_t max, len1, len2, cap1, cap2, nk1, nk2;
+        int alpha = 2 + it % 9;
+
+        for (i = 0; i < ncp; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            if (rng % 17 == 0) {
+                in[n++] = (char)(0x80 + rng % 0x80); /* invalid alone */
+            } else if (rng % 3 == 0) {
+                n += ig_utf8_encode(pool[(rng >> 8) % (sizeof(pool) /
+                                                      sizeof(pool[0]))],
+                                    in + n);
+            } else {
+                n += ig_utf8_encode(0x4e00 + (uint32_t)((rng >> 8) %
+                                                        (uint64_t)alpha),
+                                    in + n);
+            }
+        }
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        max = it % 4 == 0 ? rng % 8 : it % 4 == 1 ? rng % (n + 1) : n + 5;
+        len1 = simhash_normalise_to(in, n, out1);
+        cap1 = ig_utf8_trim_len(out1, len1, max);
+        nk1 = simhash_bigrams_to(out1, cap1, k1);
+        len2 = simhash_normalise_keys(in, n, out2, max, &cap2, k2, &nk2);
+        assert_int_equal(len1, len2);
+        assert_memory_equal(out1, out2, len1 + 1);
+        assert_int_equal(cap1, cap2);
+        assert_int_equal(nk1, nk2);
+        assert_memory_equal(k1, k2, nk1 * sizeof(k1[0]));
+    }
+}
+
 /* simhash_hash64() against a byte-at-a-time FNV-1a with the same seed and
  * final mix, for every length 0..200 (the unrolled loop and its tail). */
 static void hash64_matches_plain_fnv(void **state)
@@ -358,6 +408,7 @@ int main(void)
         cmocka_unit_test(bigrams_sim_matches_naive),
         cmocka_unit_test(hash_and_ids_are_deterministic),
         cmocka_unit_test(hash64_matches_plain_fnv),
+        cmocka_unit_test(normalise_keys_matches_two_passes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
