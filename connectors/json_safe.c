@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/jsonw.h"
 #include "core/mem.h"
 #include "core/text.h"
 
@@ -102,29 +103,6 @@ static int read_u(struct jp *p, size_t at, uint32_t *cp)
     return hex4(p->s + at + 2, cp);
 }
 
-/* The end of the run from i of string bytes that are kept unchanged:
- * ASCII from space up but the quote and the backslash, and well-formed
- * 3-byte sequences whose lead needs no range check (E1..EC, EE, EF: CJK).
- * Anything else goes through the byte-by-byte rules in string(). The
- * range checks are written as one unsigned comparison each: this loop
- * sees every byte of every string. */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
-{
-    while (i < n) {
-        unsigned c = u[i];
-        if (c - 0x20u < 0x60u && c != '"' && c != '\\') {
-            i++;
-        } else if (c - 0xE1u < 0x0Fu && c != 0xED && i + 2 < n &&
-                   ((u[i + 1] | (unsigned)u[i + 2] << 8) & 0xC0C0u) ==
-                       0x8080u) {
-            i += 3;
-        } else {
-            break;
-        }
-    }
-    return i;
-}
-
 static void add_cp(struct ig_buf *b, uint32_t cp)
 {
     char enc[4];
@@ -139,7 +117,9 @@ static int string(struct jp *p, const char **out, size_t *len)
 {
     const unsigned char *u = (const unsigned char *)p->s;
     size_t st = p->i;
-    size_t run = plain_run(u, st, p->n);
+    /* The writer's scanner: DEL ends its runs (the writer escapes it);
+     * here the byte loop below keeps it as it is. */
+    size_t run = ig_json_plain_run(p->s, st, p->n);
     if (run < p->n && u[run] == '"') {
         *out = ig_arena_strndup(p->a, p->s + st, run - st);
         *len = run - st;
@@ -228,7 +208,7 @@ static int string(struct jp *p, const char **out, size_t *len)
             }
             p->i += k;
         }
-        run = plain_run(u, p->i, p->n);
+        run = ig_json_plain_run(p->s, p->i, p->n);
     }
 }
 

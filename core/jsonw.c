@@ -251,6 +251,11 @@ static size_t plain_run(const unsigned char *u, size_t i, size_t n)
     return i;
 }
 
+size_t ig_json_plain_run(const char *s, size_t i, size_t n)
+{
+    return plain_run((const unsigned char *)s, i, n);
+}
+
 /* Copies n bytes where the destination is known to have room: short
  * copies (keys, codes, numbers) as at most two overlapping words instead
  * of a call. */

@@ -121,6 +121,14 @@ ig_jsonw_knull(struct ig_jsonw *w, const char *key)
 /* Appends s (n bytes) to out as a quoted, escaped JSON string. */
 void ig_json_escape(struct ig_buf *out, const char *s, size_t n);
 
+/* The end of the run from i (<= n) of bytes s carries into a JSON string
+ * unchanged: printable ASCII but '"', '\\' and DEL, and well-formed
+ * 3-byte UTF-8 sequences with an E1..EC, EE or EF lead (CJK text) — 16
+ * bytes per step. The escaper's fast path, and the reader's
+ * (connectors/json_safe.c): a string that is one such run is copied as it
+ * is. */
+size_t ig_json_plain_run(const char *s, size_t i, size_t n);
+
 /* Bare values for records put together from literal pieces ("key": and
  * commas copied as they are, IG_JSON_LIT) instead of through a writer:
  * they append exactly what the ig_jsonw_ calls write as a value, with no
