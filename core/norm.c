@@ -211,6 +211,12 @@ static const uint32_t t2s[][2] = {
 #define CJK_HI 0x9FFFu
 
 static uint64_t t2s_bits[(CJK_HI - CJK_LO + 1 + 63) / 64];
+/* The characters copied as they are, in a run: ideographs U+4E00..U+9FFF
+ * that are not traditional, and CJK punctuation U+3001..U+303F. Indexed
+ * from U+3000: the characters with a lead byte E3..E9. */
+#define PLAIN_LO 0x3000u
+#define PLAIN_HI 0x9FFFu
+static uint64_t plain_bits[(PLAIN_HI - PLAIN_LO + 1) / 64];
 static pthread_once_t t2s_once = PTHREAD_ONCE_INIT;
 
 static void t2s_init(void)
@@ -221,6 +227,26 @@ static void t2s_init(void)
             t2s_bits[(cp - CJK_LO) / 64] |= 1ull << ((cp - CJK_LO) % 64);
         }
     }
+    for (uint32_t cp = PLAIN_LO; cp <= PLAIN_HI; cp++) {
+        bool ideo = cp >= 0x4E00 && !(t2s_bits[(cp - CJK_LO) / 64] &
+                                      (1ull << ((cp - CJK_LO) % 64)));
+        if (ideo || (cp >= 0x3001 && cp <= 0x303F)) {
+            plain_bits[(cp - PLAIN_LO) / 64] |= 1ull << ((cp - PLAIN_LO) % 64);
+        }
+    }
+}
+
+/* Whether the (at least 3) bytes at u start a character of plain_bits:
+ * a lead byte E3..E9 (U+3000..U+9FFF, none of them overlong or a
+ * surrogate) and two continuation bytes. */
+static inline bool plain3(const unsigned char *u)
+{
+    unsigned b = u[1] ^ 0x80u, c = u[2] ^ 0x80u;
+    if ((unsigned)(u[0] - 0xE3) > 6 || (b | c) >= 0x40) {
+        return false;
+    }
+    uint32_t k = ((uint32_t)(u[0] & 0x0F) << 12 | b << 6 | c) - PLAIN_LO;
+    return (plain_bits[k / 64] >> (k % 64)) & 1;
 }
 
 static inline bool t2s_has(uint32_t cp)
@@ -385,7 +411,29 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
             continue;
         }
         /* Fast path: a CJK ideograph that needs no folding is copied as
-         * is (most characters of a Chinese message). */
+         * is (most characters of a Chinese message), and so is the run of
+         * such characters that follows: no pending space, no flags to
+         * update, one bit test per character. */
+        if (len - i >= 3 && plain3(u + i)) {
+            if (pend) {
+                if (any && !last_cjk) {
+                    o[j] = ' ';
+                    m[j++] = pend_off;
+                }
+                pend = false;
+            }
+            do {
+                o[j] = (char)u[i];
+                o[j + 1] = (char)u[i + 1];
+                o[j + 2] = (char)u[i + 2];
+                m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
+                j += 3;
+                i += 3;
+            } while (len - i >= 3 && plain3(u + i));
+            any = true;
+            last_cjk = true;
+            continue;
+        }
         cp = decode3(u + i, len - i);
         if (cp >= 0xFF01 && cp <= 0xFF5E) {
             /* full-width ASCII (，！？：（）１２ Ａ): one byte */
@@ -402,36 +450,6 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
             i += 3;
             any = true;
             last_cjk = false;
-            continue;
-        }
-        bool plain =
-            (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3001 && cp <= 0x303F);
-        if (plain && !t2s_has(cp)) {
-            if (pend) {
-                if (any && !last_cjk) {
-                    o[j] = ' ';
-                    m[j++] = pend_off;
-                }
-                pend = false;
-            }
-            /* The run of such ideographs that follows goes in this inner
-             * loop: no pending space, no flags to update. */
-            do {
-                o[j] = (char)u[i];
-                o[j + 1] = (char)u[i + 1];
-                o[j + 2] = (char)u[i + 2];
-                m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
-                j += 3;
-                i += 3;
-                if (i >= len || u[i] < 0xE3 || u[i] > 0xE9) {
-                    break; /* not a lead byte of U+3000..U+9FFF */
-                }
-                cp = decode3(u + i, len - i);
-            } while (((cp >= 0x4E00 && cp <= 0x9FFF) ||
-                      (cp >= 0x3001 && cp <= 0x303F)) &&
-                     !t2s_has(cp));
-            any = true;
-            last_cjk = true;
             continue;
         }
         k = ig_utf8_decode(s + i, len - i, &cp);

@@ -163,12 +163,119 @@ static void test_random(void **state)
     ig_norm_fini(&n);
 }
 
+/* The normaliser character by character, from its documented rules and
+ * the public predicates: what the fast paths of ig_norm_add() (ASCII,
+ * full-width forms, runs of plain ideographs) must reproduce, byte for
+ * byte and offset for offset. */
+static size_t ref_norm(const char *s, size_t len, char *o, uint32_t *m)
+{
+    size_t j = 0, i = 0;
+    bool pend = false, any = false, last_cjk = false;
+    uint32_t pend_off = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t k = ig_utf8_decode(s + i, len - i, &cp);
+        if (cp == IG_UTF8_INVALID) {
+            cp = 0xFFFD;
+        }
+        if (ig_norm_is_invisible(cp)) {
+            i += k;
+            continue;
+        }
+        if (ig_norm_is_space(cp)) {
+            if (!pend) {
+                pend = true;
+                pend_off = (uint32_t)i;
+            }
+            i += k;
+            continue;
+        }
+        cp = ig_norm_fold(cp);
+        bool cjk = ig_is_cjk(cp);
+        if (pend && any && !(last_cjk && cjk)) {
+            o[j] = ' ';
+            m[j++] = pend_off;
+        }
+        pend = false;
+        char enc[4];
+        size_t el = ig_utf8_encode(cp, enc);
+        for (size_t e = 0; e < el; e++) {
+            o[j] = enc[e];
+            m[j++] = (uint32_t)i;
+        }
+        i += k;
+        any = true;
+        last_cjk = cjk;
+    }
+    return j;
+}
+
+/* Random texts of characters at the edges of every fast path (the ends
+ * of the ideograph and CJK punctuation blocks, traditional characters,
+ * full-width forms, cut and invalid sequences): ig_norm_add() equals the
+ * character-by-character reference. */
+static void test_fast_paths(void **state)
+{
+    (void)state;
+    srand(17);
+    /* clang-format off */
+    const char *pieces[] = {
+        "井", "盖", "門", "車", "路", " ", "  ", "\t", "A", "z", "1", "ａ",
+        "Ｚ", "！",
+        "\xe3\x80\x80", /* U+3000 */
+        "\xe3\x80\x81", /* U+3001 */
+        "\xe3\x80\xbf", /* U+303F */
+        "\xe3\x81\x80", /* U+3040 */
+        "\xe3\x90\x80", /* U+3400 */
+        "\xe4\xb7\xbf", /* U+4DFF */
+        "\xe4\xb8\x80", /* U+4E00 */
+        "\xe9\xbf\xbf", /* U+9FFF */
+        "\xea\xb0\x80", /* U+AC00 */
+        "\xe2\x80\x8b", /* U+200B */
+        "\xef\xbb\xbf", /* U+FEFF */
+        "\xed\xa0\x80", /* a surrogate */
+        "\xe0\x80\x80", /* overlong */
+        "\xe3\x80",      /* cut short */
+        "\xe4", "\x80", "\xff", "\xc3\xa9", "\xf0\x9f\x98\x80", "\0",
+    };
+    /* clang-format on */
+    size_t np = sizeof(pieces) / sizeof(pieces[0]);
+    struct ig_norm n;
+    ig_norm_init(&n);
+    char want[3 * 512 + 2];
+    uint32_t wmap[3 * 512 + 2];
+    for (int round = 0; round < 20000; round++) {
+        char buf[512];
+        size_t len = 0;
+        int k = rand() % 60;
+        /* mostly runs of one kind, as real text has */
+        size_t kind = (size_t)rand() % np;
+        for (int i = 0; i < k; i++) {
+            if (rand() % 4 == 0) {
+                kind = (size_t)rand() % np;
+            }
+            const char *p = pieces[rand() % 3 ? kind : (size_t)rand() % np];
+            size_t pl = p[0] ? strlen(p) : 1;
+            memcpy(buf + len, p, pl);
+            len += pl;
+        }
+        size_t wl = ref_norm(buf, len, want, wmap);
+        ig_norm_reset(&n);
+        assert_int_equal(ig_norm_add(&n, buf, len), 0);
+        assert_int_equal(n.len, wl);
+        assert_memory_equal(n.s, want, wl);
+        assert_memory_equal(n.map, wmap, wl * sizeof(uint32_t));
+        assert_int_equal(n.s[n.len], '\0');
+    }
+    ig_norm_fini(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold),         cmocka_unit_test(test_spaces),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_offsets),
-        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_random),       cmocka_unit_test(test_fast_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
