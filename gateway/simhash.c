@@ -522,10 +522,25 @@ double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
     return (double)inter / (double)(na + nb - inter);
 }
 
+/* A prebuilt set: an open-addressing table (multiplicative hashing, linear
+ * probing) and a 256-bit signature with one bit per key (another
+ * multiplicative hash). Every key two sets share has its bit in both
+ * signatures, so the keys of b whose bit is set in the set's signature
+ * bound the overlap from above: a bound below need settles the question
+ * at a few operations per key, without probing the table. */
+#define SIG_MUL 0xD6E8FEB86659FD93ULL
+
 struct simhash_set {
     size_t n, mask;
+    unsigned sh;
+    uint64_t sig[4];
     uint64_t t[]; /* mask + 1 slots */
 };
+
+static inline size_t sset_slot(const struct simhash_set *s, uint64_t k)
+{
+    return (size_t)((k * 0x9E3779B97F4A7C15ULL) >> s->sh);
+}
 
 struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n)
 {
@@ -534,9 +549,18 @@ struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n)
 
     s->n = n;
     s->mask = m - 1;
+    s->sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
+    memset(s->sig, 0, sizeof(s->sig));
     memset(s->t, 0xff, m * sizeof(s->t[0]));
     for (i = 0; i < n; i++) {
-        set_add(s->t, s->mask, keys[i]);
+        uint64_t k = keys[i], b = (k * SIG_MUL) >> 56;
+        size_t j = sset_slot(s, k);
+
+        s->sig[b >> 6] |= 1ULL << (b & 63);
+        while (s->t[j] != SET_EMPTY && s->t[j] != k) {
+            j = (j + 1) & s->mask;
+        }
+        s->t[j] = k;
     }
     return s;
 }
@@ -551,11 +575,34 @@ size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
 {
     size_t i, inter = 0;
 
+    if (need > 0) {
+        size_t bound = 0;
+
+        if (need > s->n || need > nb) {
+            return 0; /* the overlap is at most the smaller set */
+        }
+        for (i = 0; i < nb; i++) {
+            uint64_t k = (b[i] * SIG_MUL) >> 56;
+
+            bound += (s->sig[k >> 6] >> (k & 63)) & 1;
+        }
+        if (bound < need) {
+            return bound;
+        }
+    }
     for (i = 0; i < nb; i++) {
+        uint64_t k = b[i];
+        size_t j;
+
         if (inter + (nb - i) < need) {
             break; /* the rest cannot make up the difference */
         }
-        inter += set_has(s->t, s->mask, b[i]);
+        for (j = sset_slot(s, k); s->t[j] != SET_EMPTY; j = (j + 1) & s->mask) {
+            if (s->t[j] == k) {
+                inter++;
+                break;
+            }
+        }
     }
     return inter;
 }

@@ -282,6 +282,67 @@ static void jaccard_separates_reposts_from_neighbours(void **state)
     assert_true(jac("", "") == 1.0);
 }
 
+/* simhash_set_overlap() against a brute-force intersection, for sets
+ * with a chosen overlap (B = part of A plus keys of its own), sizes 0 to
+ * 600 (beyond the 256-bit signature's useful range) and every need from 0
+ * to past the smaller set: the exact count when it reaches need, a count
+ * below need otherwise. */
+static void set_overlap_matches_brute_force(void **state)
+{
+    static uint64_t a[600], b[600];
+    uint64_t rng = 99;
+    int it;
+
+    (void)state;
+    for (it = 0; it < 300; it++) {
+        size_t na, nb, common, inter = 0, i, j, need;
+        struct simhash_set *set;
+
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        na = it < 20 ? (size_t)it : (size_t)(rng % 600);
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        common = na ? (size_t)(rng % (na + 1)) : 0;
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        nb = common + (size_t)(rng % (600 - common + 1)) % 120;
+        /* Keys shaped like bigrams (two code points); A's are distinct
+         * by construction, B's own ones lie outside A's range. */
+        for (i = 0; i < na; i++) {
+            a[i] = ((uint64_t)(0x4e00 + i) << 32) | (uint32_t)(0x4e00 + i % 7);
+        }
+        for (i = 0; i < nb; i++) {
+            b[i] = i < common ? a[(i * 7 + (size_t)it) % na]
+                              : ((uint64_t)(0x8000 + i) << 32) | 0x5000;
+        }
+        /* (i * 7 + it) % na repeats when 7 divides na: drop repeats. */
+        for (i = 0, j = 0; i < nb; i++) {
+            size_t k;
+
+            for (k = 0; k < j && b[k] != b[i]; k++) {
+            }
+            if (k == j) {
+                b[j++] = b[i];
+            }
+        }
+        nb = j;
+        for (i = 0; i < nb; i++) {
+            for (j = 0; j < na && a[j] != b[i]; j++) {
+            }
+            inter += j < na;
+        }
+        set = simhash_set_new(a, na);
+        for (need = 0; need <= (na < nb ? na : nb) + 2; need++) {
+            size_t got = simhash_set_overlap(set, b, nb, need);
+
+            if (inter >= need) {
+                assert_int_equal(got, inter);
+            } else {
+                assert_true(got < need);
+            }
+        }
+        simhash_set_free(set);
+    }
+}
+
 /* simhash_normalise_keys() against its definition: simhash_normalise_to(),
  * the output capped by ig_utf8_trim_len(), simhash_bigrams_to() of that,
  * on random mixes of ASCII (upper case, punctuation), CJK, fullwidth
@@ -409,6 +470,7 @@ int main(void)
         cmocka_unit_test(hash_and_ids_are_deterministic),
         cmocka_unit_test(hash64_matches_plain_fnv),
         cmocka_unit_test(normalise_keys_matches_two_passes),
+        cmocka_unit_test(set_overlap_matches_brute_force),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
