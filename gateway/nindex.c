@@ -6,24 +6,38 @@
 
 #include "core/mem.h"
 
-enum { CH_B0, CH_B1, CH_B2, CH_B3, CH_HEAD, CH_TAIL, CH_EXACT, CH_ID, CH_N };
+/* Chains: the four bands, the two anchors and the id are walked through
+ * the compact part of an entry; the exact chain through the rest. */
+enum { CH_B0, CH_B1, CH_B2, CH_B3, CH_HEAD, CH_TAIL, CH_ID, CH_NHOT };
 
 #define SMALL_BITS 16 /* band values are 16 bits; anchors use 16 too */
 
-struct ent {
-    struct nindex_key k;
-    uint64_t tpos; /* absolute position of the features in the ring */
-    uint32_t tlen; /* features cached, 0: none */
+/* What a chain walk reads, in one cache line: the ring of these is
+ * allocated 64-byte aligned. */
+struct hot {
+    uint64_t sim, head, tail, id;
     uint32_t seq;
-    uint32_t next[CH_N]; /* seq + 1 of the next older member, 0: none */
+    uint32_t next[CH_NHOT]; /* seq + 1 of the next older member, 0: none */
+};
+
+_Static_assert(sizeof(struct hot) == 64, "one cache line per chain step");
+
+/* The rest of an entry, in a parallel ring. */
+struct cold {
+    uint64_t exact;
+    uint64_t tpos;      /* absolute position of the features in the ring */
+    uint32_t tlen;      /* features cached, 0: none */
+    uint32_t next_exact; /* the exact chain, as next[] */
     bool mine;
     bool dead; /* nindex_forget(): no longer a possible original */
 };
 
 struct nindex {
-    struct ent *ring;
-    size_t mask;  /* cap - 1 */
-    uint32_t seq; /* of the next entry */
+    struct hot *ring;
+    struct cold *cold;
+    void *ring_mem; /* ring's allocation (ring is aligned within it) */
+    size_t mask;    /* cap - 1 */
+    uint32_t seq;   /* of the next entry */
     uint64_t added;
     uint32_t *small[6]; /* bands 0-3, head, tail: 65536 heads each */
     uint32_t *exact, *id;
@@ -56,7 +70,10 @@ struct nindex *nindex_new(size_t cap, size_t feat_bytes)
         c <<= 1;
     }
     ix = ig_calloc(1, sizeof(*ix));
-    ix->ring = touched(c, sizeof(*ix->ring));
+    ix->ring_mem = touched(c + 1, sizeof(*ix->ring));
+    ix->ring = (struct hot *)(void *)(((uintptr_t)ix->ring_mem + 63) &
+                                      ~(uintptr_t)63);
+    ix->cold = touched(c, sizeof(*ix->cold));
     ix->mask = c - 1;
     for (i = 0; i < 6; i++) {
         ix->small[i] = touched((size_t)1 << SMALL_BITS, sizeof(uint32_t));
@@ -76,7 +93,8 @@ void nindex_free(struct nindex *ix)
     if (!ix) {
         return;
     }
-    ig_free(ix->ring);
+    ig_free(ix->ring_mem);
+    ig_free(ix->cold);
     for (i = 0; i < 6; i++) {
         ig_free(ix->small[i]);
     }
@@ -86,7 +104,7 @@ void nindex_free(struct nindex *ix)
     ig_free(ix);
 }
 
-/* The head slot of chain ch for key k. */
+/* The head slot of chain ch (CH_NHOT: the exact chain) for key k. */
 static uint32_t *head_of(const struct nindex *ix, const struct nindex_key *k,
                          int ch)
 {
@@ -100,30 +118,30 @@ static uint32_t *head_of(const struct nindex *ix, const struct nindex_key *k,
         return &ix->small[4][k->head >> 48];
     case CH_TAIL:
         return &ix->small[5][k->tail >> 48];
-    case CH_EXACT:
-        return &ix->exact[k->exact & ix->bigmask];
-    default:
+    case CH_ID:
         return &ix->id[k->id & ix->bigmask];
+    default:
+        return &ix->exact[k->exact & ix->bigmask];
     }
 }
 
-/* The live entry a chain link p (seq + 1) names, or NULL when p is 0 or
- * the entry has been overwritten since. */
-static const struct ent *live(const struct nindex *ix, uint32_t p)
+/* The ring slot of the live entry a chain link p (seq + 1) names, or -1
+ * when p is 0 or the entry has been overwritten since. */
+static long live(const struct nindex *ix, uint32_t p)
 {
-    const struct ent *e;
     uint32_t s = p - 1;
+    size_t at;
 
     if (p == 0 || (uint32_t)(ix->seq - s) > ix->mask + 1 ||
         (uint32_t)(ix->seq - s) == 0) {
-        return NULL;
+        return -1;
     }
-    e = &ix->ring[s & ix->mask];
-    return e->seq == s ? e : NULL;
+    at = s & ix->mask;
+    return ix->ring[at].seq == s ? (long)at : -1;
 }
 
-/* Copies features into the ring for e (when they fit the cache). */
-static void keep(struct nindex *ix, struct ent *e, const uint64_t *f, size_t n)
+/* Copies features into the ring for entry at (when they fit the cache). */
+static void keep(struct nindex *ix, size_t e, const uint64_t *f, size_t n)
 {
     size_t at;
 
@@ -136,59 +154,68 @@ static void keep(struct nindex *ix, struct ent *e, const uint64_t *f, size_t n)
         at = 0;
     }
     memcpy(ix->feat + at, f, n * sizeof(*f));
-    e->tpos = ix->wpos;
-    e->tlen = (uint32_t)n;
+    ix->cold[e].tpos = ix->wpos;
+    ix->cold[e].tlen = (uint32_t)n;
     ix->wpos += n;
 }
 
 void nindex_add(struct nindex *ix, const struct nindex_key *k,
                 const uint64_t *feat, size_t n, bool mine)
 {
-    uint32_t s = ix->seq;
-    struct ent *e = &ix->ring[s & ix->mask];
+    uint32_t s = ix->seq, *h;
+    size_t at = s & ix->mask;
+    struct hot *e = &ix->ring[at];
+    struct cold *c = &ix->cold[at];
     int ch;
 
     memset(e, 0, sizeof(*e));
-    e->k = *k;
+    memset(c, 0, sizeof(*c));
+    e->sim = k->sim;
+    e->head = k->head;
+    e->tail = k->tail;
+    e->id = k->id;
     e->seq = s;
-    e->mine = mine;
-    keep(ix, e, feat, n);
+    c->exact = k->exact;
+    c->mine = mine;
+    keep(ix, at, feat, n);
     ix->seq = s + 1;
     ix->added++;
-    for (ch = 0; ch < CH_N; ch++) {
-        uint32_t *h = head_of(ix, k, ch);
-
+    for (ch = 0; ch < CH_NHOT; ch++) {
+        h = head_of(ix, k, ch);
         e->next[ch] = *h;
         *h = s + 1;
     }
+    h = head_of(ix, k, CH_NHOT);
+    c->next_exact = *h;
+    *h = s + 1;
 }
 
-/* The newest live entry with id, or NULL. */
-static const struct ent *find_id(const struct nindex *ix, uint64_t id)
+/* The ring slot of the newest live entry with id, or -1. */
+static long find_id(const struct nindex *ix, uint64_t id)
 {
     struct nindex_key k = {.id = id};
-    const struct ent *e = live(ix, *head_of(ix, &k, CH_ID));
+    long e = live(ix, *head_of(ix, &k, CH_ID));
 
-    while (e && e->k.id != id) {
-        e = live(ix, e->next[CH_ID]);
+    while (e >= 0 && ix->ring[e].id != id) {
+        e = live(ix, ix->ring[e].next[CH_ID]);
     }
     return e;
 }
 
 void nindex_settle(struct nindex *ix, uint64_t id)
 {
-    const struct ent *e = find_id(ix, id);
+    long e = find_id(ix, id);
 
-    if (e) {
-        ix->ring[e->seq & ix->mask].mine = false;
+    if (e >= 0) {
+        ix->cold[e].mine = false;
     }
 }
 
 bool nindex_creating(const struct nindex *ix, uint64_t id)
 {
-    const struct ent *e = find_id(ix, id);
+    long e = find_id(ix, id);
 
-    return e && e->mine;
+    return e >= 0 && ix->cold[e].mine;
 }
 
 static bool listed(const uint64_t *v, size_t n, uint64_t id)
@@ -218,7 +245,7 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
 {
     /* Entries newer than since are the ix->added - since newest. */
     uint64_t fresh = ix->added - since;
-    const struct ent *cur[CH_TAIL + 1];
+    long cur[CH_TAIL + 1];
     size_t n = 0, step;
     int ch, active = 0;
 
@@ -227,38 +254,39 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
      * one round miss the cache together instead of one after the other. */
     for (ch = CH_B0; ch <= CH_TAIL; ch++) {
         cur[ch] = live(ix, *head_of(ix, k, ch));
-        active += cur[ch] != NULL;
+        active += cur[ch] >= 0;
     }
     for (step = 0; active > 0 && step < per_bucket; step++) {
         for (ch = CH_B0; ch <= CH_TAIL; ch++) {
-            const struct ent *e = cur[ch];
+            const struct hot *e;
             bool ok;
 
-            if (!e) {
+            if (cur[ch] < 0) {
                 continue;
             }
+            e = &ix->ring[cur[ch]];
             if ((uint64_t)(uint32_t)(ix->seq - e->seq) > fresh) {
-                cur[ch] = NULL; /* older than since: the rest is too */
+                cur[ch] = -1; /* older than since: the rest is too */
                 active--;
                 continue;
             }
             cur[ch] = live(ix, e->next[ch]);
-            active -= cur[ch] == NULL;
+            active -= cur[ch] < 0;
             if (ch <= CH_B3) {
-                ok = __builtin_popcountll(e->k.sim ^ k->sim) <= max_bits;
+                ok = __builtin_popcountll(e->sim ^ k->sim) <= max_bits;
             } else if (ch == CH_HEAD) {
-                ok = e->k.head == k->head;
+                ok = e->head == k->head;
             } else {
-                ok = e->k.tail == k->tail;
+                ok = e->tail == k->tail;
             }
-            if (!ok || e->dead || e->k.id == k->id ||
-                listed(skip, nskip, e->k.id) || listed(out, n, e->k.id)) {
+            if (!ok || e->id == k->id || ix->cold[e - ix->ring].dead ||
+                listed(skip, nskip, e->id) || listed(out, n, e->id)) {
                 continue;
             }
             if (n == max) {
                 return n;
             }
-            out[n++] = e->k.id;
+            out[n++] = e->id;
         }
     }
     return n;
@@ -268,12 +296,14 @@ bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
                   const uint64_t *skip, size_t nskip, uint64_t *id)
 {
     struct nindex_key k = {.exact = h};
-    const struct ent *e = live(ix, *head_of(ix, &k, CH_EXACT));
+    long e = live(ix, *head_of(ix, &k, CH_NHOT));
 
-    for (; e; e = live(ix, e->next[CH_EXACT])) {
-        if (e->k.exact == h && !e->dead && e->k.id != self &&
-            !listed(skip, nskip, e->k.id)) {
-            *id = e->k.id;
+    for (; e >= 0; e = live(ix, ix->cold[e].next_exact)) {
+        const struct cold *c = &ix->cold[e];
+
+        if (c->exact == h && !c->dead && ix->ring[e].id != self &&
+            !listed(skip, nskip, ix->ring[e].id)) {
+            *id = ix->ring[e].id;
             return true;
         }
     }
@@ -282,31 +312,36 @@ bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
 
 const uint64_t *nindex_feats(const struct nindex *ix, uint64_t id, size_t *n)
 {
-    const struct ent *e = find_id(ix, id);
+    long e = find_id(ix, id);
+    const struct cold *c;
 
-    if (!e || e->tlen == 0 || e->tpos + ix->tcap < ix->wpos) {
+    if (e < 0) {
         return NULL;
     }
-    *n = e->tlen;
-    return ix->feat + e->tpos % ix->tcap;
+    c = &ix->cold[e];
+    if (c->tlen == 0 || c->tpos + ix->tcap < ix->wpos) {
+        return NULL;
+    }
+    *n = c->tlen;
+    return ix->feat + c->tpos % ix->tcap;
 }
 
 void nindex_forget(struct nindex *ix, uint64_t id)
 {
-    const struct ent *e = find_id(ix, id);
+    long e = find_id(ix, id);
 
-    if (e) {
-        ix->ring[e->seq & ix->mask].dead = true;
+    if (e >= 0) {
+        ix->cold[e].dead = true;
     }
 }
 
 void nindex_put_feats(struct nindex *ix, uint64_t id, const uint64_t *feat,
                       size_t n)
 {
-    const struct ent *e = find_id(ix, id);
+    long e = find_id(ix, id);
 
-    if (e) {
-        keep(ix, &ix->ring[e->seq & ix->mask], feat, n);
+    if (e >= 0) {
+        keep(ix, (size_t)e, feat, n);
     }
 }
 

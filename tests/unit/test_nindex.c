@@ -170,6 +170,186 @@ static void forgotten_entries_are_skipped(void **state)
     nindex_free(ix);
 }
 
+/* The index against a plain model (every entry ever added, searched
+ * linearly) under random adds (ids repeating, the ring wrapping several
+ * times), forgets, settles and queries with random since, max_bits,
+ * per_bucket, skip lists and max: query results in the same order, the
+ * same exact lookups and "being created" marks. The model walks each
+ * bucket newest first among the last cap entries, the six buckets in
+ * step, as nindex_query_since() is documented to. */
+struct ment {
+    struct nindex_key k;
+    bool dead, mine;
+};
+
+static bool m_live(size_t total, size_t cap, size_t s)
+{
+    return s + cap >= total && s < total;
+}
+
+static bool m_in_bucket(const struct nindex_key *a, const struct nindex_key *b,
+                        int ch)
+{
+    if (ch < 4) {
+        return ((a->sim >> (16 * ch)) & 0xffff) == ((b->sim >> (16 * ch)) & 0xffff);
+    }
+    return ch == 4 ? a->head >> 48 == b->head >> 48
+                   : a->tail >> 48 == b->tail >> 48;
+}
+
+static long m_find(const struct ment *m, size_t total, size_t cap, uint64_t id)
+{
+    for (size_t s = total; s-- > 0 && m_live(total, cap, s);) {
+        if (m[s].k.id == id) {
+            return (long)s;
+        }
+    }
+    return -1;
+}
+
+static bool m_listed(const uint64_t *v, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static size_t m_query(const struct ment *m, size_t total, size_t cap,
+                      const struct nindex_key *k, int max_bits, size_t per,
+                      const uint64_t *skip, size_t nskip, size_t since,
+                      uint64_t *out, size_t max)
+{
+    static size_t mem[6][64];
+    size_t nm[6] = {0}, n = 0;
+
+    for (int ch = 0; ch < 6; ch++) {
+        for (size_t s = total; s-- > 0 && m_live(total, cap, s) && s >= since &&
+                               nm[ch] < per;) {
+            if (m_in_bucket(&m[s].k, k, ch)) {
+                mem[ch][nm[ch]++] = s;
+            }
+        }
+    }
+    for (size_t step = 0; step < per; step++) {
+        for (int ch = 0; ch < 6; ch++) {
+            const struct ment *e;
+            bool ok;
+
+            if (step >= nm[ch]) {
+                continue;
+            }
+            e = &m[mem[ch][step]];
+            ok = ch < 4 ? __builtin_popcountll(e->k.sim ^ k->sim) <= max_bits
+                 : ch == 4 ? e->k.head == k->head
+                           : e->k.tail == k->tail;
+            if (!ok || e->dead || e->k.id == k->id ||
+                m_listed(skip, nskip, e->k.id) || m_listed(out, n, e->k.id)) {
+                continue;
+            }
+            if (n == max) {
+                return n;
+            }
+            out[n++] = e->k.id;
+        }
+    }
+    return n;
+}
+
+static void matches_a_plain_model(void **state)
+{
+    enum { CAP = 1024, OPS = 6000 };
+    static struct ment m[OPS];
+    struct nindex *ix = nindex_new(CAP, 1 << 16);
+    uint64_t rng = 3, out1[32], out2[32], skip[4];
+    size_t total = 0;
+
+    (void)state;
+    for (int op = 0; op < OPS; op++) {
+        unsigned r;
+
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        r = (unsigned)(rng % 100);
+        if (r < 45 || total == 0) {
+            struct nindex_key k;
+            uint64_t x = rng >> 8;
+
+            /* Few distinct band values, anchors and ids: buckets fill. */
+            k.id = 1 + (x % 1500);
+            k.sim = (x >> 12) * 0x0001000100010001ULL ^ ((x >> 20) & 0x0f0f);
+            k.sim = (k.sim & 0x0007000700070007ULL) | ((x >> 24) << 60);
+            k.head = ((x >> 30) % 9) << 48 | (x >> 33) % 3;
+            k.tail = ((x >> 36) % 11) << 48 | (x >> 40) % 2;
+            k.exact = (x >> 44) % 300;
+            m[total].k = k;
+            m[total].dead = false;
+            m[total].mine = (x >> 50) & 1;
+            nindex_add(ix, &k, NULL, 0, m[total].mine);
+            total++;
+        } else if (r < 52) {
+            uint64_t id = 1 + (rng >> 9) % 1500;
+            long s = m_find(m, total, CAP, id);
+
+            nindex_forget(ix, id);
+            if (s >= 0) {
+                m[s].dead = true;
+            }
+        } else if (r < 60) {
+            uint64_t id = 1 + (rng >> 9) % 1500;
+            long s = m_find(m, total, CAP, id);
+
+            assert_int_equal(nindex_creating(ix, id), s >= 0 && m[s].mine);
+            nindex_settle(ix, id);
+            if (s >= 0) {
+                m[s].mine = false;
+            }
+        } else if (r < 70) {
+            uint64_t h = (rng >> 9) % 300, self = 1 + (rng >> 20) % 1500, id = 0;
+            size_t nskip = (rng >> 40) % 3;
+            bool got, want = false;
+            uint64_t wid = 0;
+
+            for (size_t i = 0; i < nskip; i++) {
+                skip[i] = 1 + (rng >> (10 + 7 * i)) % 1500;
+            }
+            for (size_t s = total; s-- > 0 && m_live(total, CAP, s);) {
+                if (m[s].k.exact == h && !m[s].dead && m[s].k.id != self &&
+                    !m_listed(skip, nskip, m[s].k.id)) {
+                    want = true;
+                    wid = m[s].k.id;
+                    break;
+                }
+            }
+            got = nindex_exact(ix, h, self, skip, nskip, &id);
+            assert_int_equal(got, want);
+            if (want) {
+                assert_true(id == wid);
+            }
+        } else {
+            struct nindex_key k = m[(rng >> 8) % total].k;
+            int bits = (int)((rng >> 20) % 20);
+            size_t per = 1 + (rng >> 25) % 16, max = 1 + (rng >> 30) % 32;
+            size_t nskip = (rng >> 36) % 3, n1, n2;
+            size_t since = (rng >> 40) % 3 ? 0 : total - (rng >> 44) % (total + 1);
+
+            k.id = (rng >> 50) % 2 ? k.id : 9999; /* itself or a newcomer */
+            k.sim ^= (rng >> 52) & 0x0101;
+            for (size_t i = 0; i < nskip; i++) {
+                skip[i] = 1 + (rng >> (12 + 5 * i)) % 1500;
+            }
+            n1 = nindex_query_since(ix, &k, bits, per, skip, nskip, since, out1,
+                                    max);
+            n2 = m_query(m, total, CAP, &k, bits, per, skip, nskip, since, out2,
+                         max);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(out1, out2, n1 * sizeof(out1[0]));
+        }
+    }
+    nindex_free(ix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +359,7 @@ int main(void)
         cmocka_unit_test(ring_forgets_the_oldest),
         cmocka_unit_test(feature_cache_wraps),
         cmocka_unit_test(forgotten_entries_are_skipped),
+        cmocka_unit_test(matches_a_plain_model),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
