@@ -37,6 +37,14 @@ struct rx {
     const char *src; /* pattern as written (arena) */
     int line, col;
     struct lit_list req; /* any of these must be seen (empty: none) */
+    /* Further sets of which one literal must be seen too, each required by
+     * the pattern as req is (see regex_required_sets()): checked before
+     * the pattern runs, never a rule's gate. */
+    struct lit_list *also;
+    size_t nalso;
+    struct regex_req *also_src; /* their literals, interned after every
+                                 * rule so no other literal's id moves */
+    size_t nalso_src;
 };
 
 struct crule {
@@ -141,6 +149,16 @@ size_t rule_edit_distance(const char *a, const char *b);
  * `\d+` or a branch without a fixed word). */
 size_t regex_required_literals(const char *pattern, struct ig_arena *a,
                                char ***out);
+struct regex_req {
+    char **v;
+    size_t n;
+};
+/* Every set of literals of which any match must contain one: the runs and
+ * mandatory groups of the top-level sequence, the best of which is what
+ * regex_required_literals() returns (none when the pattern is an
+ * alternation at its top level). Returns the count; *out in a. */
+size_t regex_required_sets(const char *pattern, struct ig_arena *a,
+                           struct regex_req **out);
 /* Rewrites a pattern so it matches normalised text: traditional ->
  * simplified, full-width letters/digits -> ASCII, full-width punctuation ->
  * escaped ASCII, invisible characters dropped. Returns an arena string. */

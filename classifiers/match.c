@@ -417,6 +417,23 @@ static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
 
 enum verdict { R_NO, R_FIRED, R_VETOED, R_ERROR };
 
+/* Whether a literal of each set x requires was seen: without, x cannot
+ * match and is not run. */
+static bool req_seen(const struct cls_scratch *s, const struct rx *x)
+{
+    bool any = x->req.n == 0;
+    for (size_t m = 0; m < x->req.n && !any; m++) {
+        any = seen(s, x->req.v[m]);
+    }
+    for (size_t k = 0; k < x->nalso && any; k++) {
+        any = false;
+        for (size_t m = 0; m < x->also[k].n && !any; m++) {
+            any = seen(s, x->also[k].v[m]);
+        }
+    }
+    return any;
+}
+
 static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
                               uint32_t ri, unsigned *rx_errors, bool *truncated)
 {
@@ -480,15 +497,9 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     /* 3. patterns, only now */
     for (size_t k = 0; k < r->nrx; k++) {
         const struct rx *x = &r->rx[k];
-        if (x->req.n > 0) {
-            bool any = false;
-            for (size_t m = 0; m < x->req.n && !any; m++) {
-                any = seen(s, x->req.v[m]);
-            }
-            if (!any) {
-                s->nev = ev0;
-                return R_NO;
-            }
+        if (!req_seen(s, x)) {
+            s->nev = ev0;
+            return R_NO;
         }
         size_t a, b;
         int f;
@@ -506,14 +517,8 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     }
     for (size_t k = 0; k < r->nnrx; k++) {
         const struct rx *x = &r->nrx_v[k];
-        if (x->req.n > 0) {
-            bool any = false;
-            for (size_t m = 0; m < x->req.n && !any; m++) {
-                any = seen(s, x->req.v[m]);
-            }
-            if (!any) {
-                continue;
-            }
+        if (!req_seen(s, x)) {
+            continue;
         }
         size_t a, b;
         int f;

@@ -38,7 +38,26 @@ struct rp {
     bool bad;
     int depth;
     struct ig_arena *a;
+    /* every candidate of the top-level sequence (regex_required_sets()) */
+    struct lset *all;
+    size_t nall, capall;
+    bool top_alt; /* a '|' at the top level */
 };
+
+/* Notes a candidate of the top-level sequence. */
+static void note(struct rp *r, struct lset c)
+{
+    if (r->depth != 0 || c.n == 0 || r->capall == 0) {
+        return;
+    }
+    if (r->nall == r->capall) {
+        struct lset *v = ig_arena_alloc(r->a, 2 * r->capall * sizeof(*v));
+        memcpy(v, r->all, r->nall * sizeof(*v));
+        r->all = v;
+        r->capall *= 2;
+    }
+    r->all[r->nall++] = c;
+}
 
 static void better(struct lset *best, struct lset c)
 {
@@ -66,6 +85,7 @@ static void flush(struct rp *r, struct ig_buf *run, struct lset *best)
         c.v[0] = ig_arena_strndup(r->a, s, nl);
         c.n = 1;
         c.minlen = nl;
+        note(r, c);
         better(best, c);
     }
     ig_free(s);
@@ -280,8 +300,10 @@ static struct lset parse_seq(struct rp *r)
                 r->bad = true;
                 break;
             }
-            better(&best, parse_group(r));
+            struct lset g = parse_group(r);
             r->depth--;
+            note(r, g);
+            better(&best, g);
             continue;
         }
         if (c == '[') {
@@ -373,6 +395,9 @@ static struct lset parse_alt(struct rp *r)
     struct lset acc = parse_seq(r);
     bool dead = acc.n == 0;
     while (r->i < r->n && r->p[r->i] == '|' && !r->bad) {
+        if (r->depth == 0) {
+            r->top_alt = true;
+        }
         r->i++;
         struct lset b = parse_seq(r);
         if (b.n == 0) {
@@ -411,6 +436,30 @@ size_t regex_required_literals(const char *pattern, struct ig_arena *a,
     }
     *out = s.v;
     return s.n;
+}
+
+size_t regex_required_sets(const char *pattern, struct ig_arena *a,
+                           struct regex_req **out)
+{
+    struct rp r;
+    memset(&r, 0, sizeof(r));
+    r.p = pattern;
+    r.n = strlen(pattern);
+    r.a = a;
+    r.capall = 4;
+    r.all = ig_arena_alloc(a, r.capall * sizeof(*r.all));
+    (void)parse_alt(&r);
+    *out = NULL;
+    if (r.bad || r.i != r.n || r.top_alt || r.nall == 0) {
+        return 0;
+    }
+    struct regex_req *v = ig_arena_alloc(a, r.nall * sizeof(*v));
+    for (size_t k = 0; k < r.nall; k++) {
+        v[k].v = r.all[k].v;
+        v[k].n = r.all[k].n;
+    }
+    *out = v;
+    return r.nall;
 }
 
 char *regex_normalise(const char *pattern, struct ig_arena *a)

@@ -388,7 +388,32 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
     for (size_t i = 0; i < nreq; i++) {
         out->req.v[i] = intern(in, req[i]);
     }
+    out->nalso_src = regex_required_sets(pat, rs->arena, &out->also_src);
     return 0;
+}
+
+/* The further required sets of x (struct rx), interned: the sets other
+ * than req itself. Called once every rule is compiled, so that literals
+ * only these sets bring in come after every other literal. */
+static void intern_also(struct ruleset *rs, struct interner *in, struct rx *x)
+{
+    x->also = ig_arena_alloc(rs->arena, (x->nalso_src ? x->nalso_src : 1) *
+                                            sizeof(struct lit_list));
+    x->nalso = 0;
+    for (size_t k = 0; k < x->nalso_src; k++) {
+        const struct regex_req *q = &x->also_src[k];
+        struct lit_list l;
+        l.n = q->n;
+        l.v = ig_arena_alloc(rs->arena, (q->n ? q->n : 1) * sizeof(uint32_t));
+        for (size_t i = 0; i < q->n; i++) {
+            l.v[i] = intern(in, q->v[i]);
+        }
+        if (l.n == x->req.n &&
+            memcmp(l.v, x->req.v, l.n * sizeof(uint32_t)) == 0) {
+            continue; /* req itself */
+        }
+        x->also[x->nalso++] = l;
+    }
 }
 
 /* ---- the rule set ---- */
@@ -603,6 +628,15 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
         }
         r->always = !gated;
         r->info.has_required_literal = gated;
+    }
+    for (size_t i = 0; i < rs->nrules && !errors; i++) {
+        struct crule *r = &rs->rules[i];
+        for (size_t k = 0; k < r->nrx; k++) {
+            intern_also(rs, &in, &r->rx[k]);
+        }
+        for (size_t k = 0; k < r->nnrx; k++) {
+            intern_also(rs, &in, &r->nrx_v[k]);
+        }
     }
     ig_free(in.slots);
     if (errors) {

@@ -246,6 +246,49 @@ static void test_regex_literals(void **state)
     ig_arena_free(a);
 }
 
+/* Every set a pattern requires, the sets joined by ' ', a set's
+ * literals by '|'. */
+static void test_regex_sets(void **state)
+{
+    (void)state;
+    struct {
+        const char *pat;
+        const char *want;
+    } cases[] = {
+        {"(希望|建议).{0,10}(安装|增设).{0,4}路灯", "希望|建议 安装|增设 路灯"},
+        {"井盖.{0,6}(没了|被偷)", "井盖 没了|被偷"},
+        {"(路灯|街灯)?坏了", "坏了"},
+        {"(?:水管|管道)(破|爆)裂", "水管|管道 破|爆 裂"},
+        {"\\d+号楼(着火|冒烟)", "号楼 着火|冒烟"},
+        {"井盖|路灯", ""},
+        {"(?=井盖)\\w+", ""},
+        {"^(a+)+$", ""},
+        {"井盖(?!修好)", "井盖"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ig_arena *a = ig_arena_new(0);
+        struct regex_req *sets;
+        size_t n = regex_required_sets(cases[i].pat, a, &sets);
+        char got[256] = "";
+        for (size_t k = 0; k < n; k++) {
+            if (k) {
+                strcat(got, " ");
+            }
+            for (size_t j = 0; j < sets[k].n; j++) {
+                if (j) {
+                    strcat(got, "|");
+                }
+                strcat(got, sets[k].v[j]);
+            }
+        }
+        if (strcmp(got, cases[i].want) != 0) {
+            fail_msg("%s: got '%s', want '%s'", cases[i].pat, got,
+                     cases[i].want);
+        }
+        ig_arena_free(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_missing_dir),
         cmocka_unit_test(test_regex_literals),
+        cmocka_unit_test(test_regex_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
