@@ -10,8 +10,11 @@
  * the loop thread's time at a few commands per item. Here a command is
  * formatted once, straight into the output buffer; its completion goes in
  * a ring of pending commands (replies come back in order); the buffer is
- * written when the socket is writable, at most once per loop turn, and
- * compacted only when more than half of it has been sent.
+ * written when the loop finds the socket writable, right after a batch of
+ * replies was handled, and whenever more than RCONN_WRITE_EARLY bytes wait
+ * (so Redis works on the first commands of a burst while the loop is still
+ * making the rest), and compacted only when more than half of it has been
+ * sent.
  *
  * The handshake (AUTH, SELECT, SCRIPT LOAD..., PING) is queued first on
  * every new connection, before any caller command that is issued while the
@@ -61,6 +64,9 @@
 /* Bytes read from the socket per read(): replies to a burst of pipelined
  * commands come back in a few reads, not dozens. */
 #define RCONN_READ_CHUNK (64 * 1024)
+/* Output queued past this much is written at once, not at the end of the
+ * loop turn. */
+#define RCONN_WRITE_EARLY (32 * 1024)
 
 enum pend_kind { PEND_USER, PEND_SCRIPT, PEND_HANDSHAKE, PEND_PING, PEND_LOAD };
 
@@ -262,8 +268,11 @@ static void drop(struct rconn *rc, const char *why)
     close_conn(rc);
 }
 
-/* Writes what the socket takes now; arms the write event for the rest. */
-static void flush_out(struct rconn *rc)
+/* Writes what the socket takes now; arms the write event for the rest.
+ * An error drops the connection only when may_drop is set; otherwise it is
+ * left to the write event (whose callback then drops it), so a caller that
+ * must not see completions from inside its own call (a send) can flush. */
+static void flush_out(struct rconn *rc, bool may_drop)
 {
     while (rc->out_off < rc->out.len) {
         ssize_t n = send(rc->fd, rc->out.data + rc->out_off,
@@ -276,7 +285,7 @@ static void flush_out(struct rconn *rc)
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!may_drop || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
             if (!rc->wr_armed) {
                 event_add(rc->wr_ev, NULL);
                 rc->wr_armed = true;
@@ -331,7 +340,7 @@ static void on_writable(evutil_socket_t fd, short what, void *ud)
         }
         rc->connecting = false;
     }
-    flush_out(rc);
+    flush_out(rc, true);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *ud)
@@ -381,6 +390,11 @@ static void on_readable(evutil_socket_t fd, short what, void *ud)
         if (rc->fd != (int)fd) {
             break; /* dropped by the callback's handling */
         }
+    }
+    /* What the replies made the callbacks send goes out now, not on the
+     * next loop turn: Redis starts on it while the loop goes on. */
+    if (rc->fd == (int)fd && !rc->connecting && rc->out.len > rc->out_off) {
+        flush_out(rc, false);
     }
     rc->dispatching = false;
     if (rc->fd != (int)fd) {
@@ -505,7 +519,14 @@ static void send_pend(struct rconn *rc, struct pend *p, int argc,
     if (rc->pending++ == 0) {
         rc->progress_ms = mono_ms();
     }
-    if (!rc->connecting) {
+    if (rc->connecting) {
+        return;
+    }
+    /* A long burst (one loop turn of a busy gateway) goes out in parts:
+     * Redis works on the first while the rest is being made. */
+    if (rc->out.len - rc->out_off >= RCONN_WRITE_EARLY) {
+        flush_out(rc, false);
+    } else {
         want_write(rc);
     }
 }
