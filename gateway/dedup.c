@@ -230,6 +230,7 @@ struct dedup {
     time_t index_ttl_at; /* next EXPIRE of P:index */
     struct ig_buf ixw;   /* index entries of the decisions being made */
     struct ig_buf kbuf;  /* scratch: a key name being sent */
+    struct ig_buf rbuf;  /* scratch: a record being sent */
     size_t ixn;
     struct dedup_stats st;
 };
@@ -482,6 +483,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
                        d->cfg.near ? (size_t)d->cfg.near_cache : 0);
     ig_buf_init(&d->ixw, 0);
     ig_buf_init(&d->kbuf, 0);
+    ig_buf_init(&d->rbuf, 0);
     from = (int64_t)time(NULL) * 1000 - d->ttl_s * 1000;
     d->load_from = ig_asprintf("%lld", (long long)(from > 0 ? from : 0));
     d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
@@ -498,6 +500,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
         nindex_free(d->ix);
         ig_buf_fini(&d->ixw);
         ig_buf_fini(&d->kbuf);
+        ig_buf_fini(&d->rbuf);
         ig_free(d->load_from);
         ig_free(d->index_key);
         ig_free(d->prefix);
@@ -547,6 +550,7 @@ void dedup_free(struct dedup *d)
     nindex_free(d->ix);
     ig_buf_fini(&d->ixw);
     ig_buf_fini(&d->kbuf);
+    ig_buf_fini(&d->rbuf);
     ig_free(d->load_from);
     ig_free(d->index_key);
     ig_free(d->prefix);
@@ -1122,12 +1126,11 @@ static void on_linked(struct dreq *q, const redisReply *r)
 static void send_create(struct dreq *q)
 {
     struct dedup *d = q->d;
-    struct ig_buf rec;
+    struct ig_buf *rec = &d->rbuf; /* rconn_cmd() copies the command */
     const char *argv[6];
     size_t len[6];
-    int i;
 
-    ig_buf_init(&rec, 0);
+    ig_buf_reset(rec);
     {
         char t[24];
         size_t k = sizeof(t);
@@ -1137,28 +1140,31 @@ static void send_create(struct dreq *q)
             t[--k] = (char)('0' + v % 10);
             v /= 10;
         } while (v);
-        ig_buf_add(&rec, "P ", 2);
-        ig_buf_add(&rec, t + k, sizeof(t) - k);
-        ig_buf_addc(&rec, ' ');
-        ig_buf_add(&rec, q->channel, q->channel_len);
-        ig_buf_addc(&rec, '\n');
+        ig_buf_add(rec, "P ", 2);
+        ig_buf_add(rec, t + k, sizeof(t) - k);
+        ig_buf_addc(rec, ' ');
+        ig_buf_add(rec, q->channel, q->channel_len);
+        ig_buf_addc(rec, '\n');
     }
     if (q->near) {
-        ig_buf_add(&rec, q->text, q->text_len);
+        ig_buf_add(rec, q->text, q->text_len);
     }
     q->writes = 0;
     q->wstatus = IG_OK;
     q->got_rec = false;
     q->refused = false;
     argv[0] = "SET";
+    len[0] = 3;
     argv[1] = q->rec_key;
-    argv[2] = rec.data;
+    len[1] = q->rec_len;
+    argv[2] = rec->data;
+    len[2] = rec->len;
     argv[3] = "NX";
+    len[3] = 2;
     argv[4] = "EX";
+    len[4] = 2;
     argv[5] = d->ttl;
-    for (i = 0; i < 6; i++) {
-        len[i] = i == 2 ? rec.len : strlen(argv[i]);
-    }
+    len[5] = strlen(d->ttl);
     if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
         q->writes++;
         if (q->has_text) {
@@ -1173,7 +1179,6 @@ static void send_create(struct dreq *q)
             }
         }
     }
-    ig_buf_fini(&rec);
     if (q->writes == 0) {
         nindex_settle(d->ix, q->key.id);
         fail(q, IG_EAGAIN);
