@@ -30,7 +30,11 @@ struct lit_list {
 struct near_cond {
     struct lit_list left, right;
     unsigned within; /* characters between the two words, at most */
+    /* left's and right's numbers (ruleset.lit_side), UINT32_MAX for a
+     * list shorter than NEAR_SIDE_MIN: going through it is as cheap */
+    uint32_t side[2];
 };
+#define NEAR_SIDE_MIN 12
 
 struct rx {
     void *code;      /* pcre2_code_8 *, owned via the arena */
@@ -78,6 +82,12 @@ struct ruleset {
     size_t nlits;
     uint32_t *lit_rule_off; /* nlits + 1: rules gated by literal */
     uint32_t *lit_rule;
+    /* literal -> the near: sides (left or right word lists) that hold it,
+     * numbered over the rule set, so a match knows whether a side has a
+     * word in the text without going through its list */
+    uint32_t *lit_side_off; /* nlits + 1 */
+    uint32_t *lit_side;
+    size_t nsides;
     uint32_t *always; /* rules evaluated on every item */
     size_t nalways;
     struct prefilter *pf;

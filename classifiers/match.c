@@ -63,6 +63,8 @@ struct cls_scratch {
     struct hit *hits;
     size_t nhits, caphits;
     uint32_t *rule_gen;
+    uint32_t *side_gen; /* a near: side with a word seen: gen */
+    size_t nsides;
     uint32_t *cand;
     size_t ncand;
     uint64_t *cand_bits; /* all zero between calls (sort_cand() clears) */
@@ -108,6 +110,7 @@ void cls_scratch_free(struct cls_scratch *s)
     ig_free(s->lit_count);
     ig_free(s->hits);
     ig_free(s->rule_gen);
+    ig_free(s->side_gen);
     ig_free(s->cand);
     ig_free(s->cand_bits);
     ig_free(s->code_score);
@@ -143,6 +146,12 @@ static void scratch_prepare(struct cls_scratch *s, const struct ruleset *rs)
         s->nrules = n;
         reset = true;
     }
+    if (s->nsides < rs->nsides || s->side_gen == NULL) {
+        size_t n = rs->nsides ? rs->nsides : 1;
+        s->side_gen = ig_realloc(s->side_gen, n * sizeof(uint32_t));
+        s->nsides = n;
+        reset = true;
+    }
     if (s->ntaxa < rs->ntaxa || s->code_gen == NULL) {
         size_t n = rs->ntaxa ? rs->ntaxa : 1;
         s->code_score = ig_realloc(s->code_score, n * sizeof(double));
@@ -155,6 +164,7 @@ static void scratch_prepare(struct cls_scratch *s, const struct ruleset *rs)
     if (reset || s->gen == 0 || s->rs != rs) {
         memset(s->lit_gen, 0, s->nlits * sizeof(uint32_t));
         memset(s->rule_gen, 0, s->nrules * sizeof(uint32_t));
+        memset(s->side_gen, 0, s->nsides * sizeof(uint32_t));
         memset(s->code_gen, 0, s->ntaxa * sizeof(uint32_t));
         s->gen = 1;
         s->rs = rs;
@@ -179,6 +189,10 @@ static void on_hit(void *ud, uint32_t lit, size_t end)
                 s->rule_gen[r] = s->gen;
                 s->cand[s->ncand++] = r;
             }
+        }
+        for (uint32_t k = rs->lit_side_off[lit]; k < rs->lit_side_off[lit + 1];
+             k++) {
+            s->side_gen[rs->lit_side[k]] = s->gen;
         }
     }
     if (s->lit_count[lit] >= MAX_HITS_PER_LIT) {
@@ -354,6 +368,12 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
 {
     uint32_t lv[NEAR_SEEN_MAX], rv[NEAR_SEEN_MAX];
     size_t nl = 0, nr = 0;
+    /* most often a side has no word in the text: known without its list */
+    for (int e = 0; e < 2; e++) {
+        if (nc->side[e] != UINT32_MAX && s->side_gen[nc->side[e]] != s->gen) {
+            return false;
+        }
+    }
     for (size_t i = 0; i < nc->left.n; i++) {
         if (seen(s, nc->left.v[i])) {
             if (nl == NEAR_SEEN_MAX) {

@@ -675,6 +675,46 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
         }
         ig_free(fill);
     }
+    /* literal -> near: sides holding it (CSR) */
+    rs->lit_side_off = ig_arena_zalloc(a, (rs->nlits + 1) * sizeof(uint32_t));
+    rs->nsides = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t *fill = NULL;
+        if (pass == 1) {
+            for (size_t l = 0; l < rs->nlits; l++) {
+                rs->lit_side_off[l + 1] += rs->lit_side_off[l];
+            }
+            rs->lit_side = ig_arena_alloc(a, (rs->lit_side_off[rs->nlits] + 1) *
+                                                 sizeof(uint32_t));
+            fill = ig_calloc(rs->nlits + 1, sizeof(uint32_t));
+        }
+        uint32_t side = 0;
+        for (size_t i = 0; i < rs->nrules; i++) {
+            struct crule *r = &rs->rules[i];
+            for (size_t k = 0; k < r->nnear; k++) {
+                const struct lit_list *sl[2] = {&r->near[k].left,
+                                                &r->near[k].right};
+                for (int e = 0; e < 2; e++) {
+                    if (sl[e]->n < NEAR_SIDE_MIN) {
+                        r->near[k].side[e] = UINT32_MAX; /* scanned */
+                        continue;
+                    }
+                    r->near[k].side[e] = side++;
+                    for (size_t m = 0; m < sl[e]->n; m++) {
+                        uint32_t l = sl[e]->v[m];
+                        if (pass == 0) {
+                            rs->lit_side_off[l + 1]++;
+                        } else {
+                            rs->lit_side[rs->lit_side_off[l] + fill[l]++] =
+                                r->near[k].side[e];
+                        }
+                    }
+                }
+            }
+        }
+        rs->nsides = side;
+        ig_free(fill);
+    }
     /* The automaton over every literal. */
     rs->pf = prefilter_build(rs->lits, rs->lit_len, rs->nlits);
     ig_arena_defer(a, free_pf, rs->pf);

@@ -150,6 +150,65 @@ static void test_veto_and_regex(void **state)
     run_fini(&x);
 }
 
+/* near: with long word lists (their sides are looked up through the
+ * literals seen, not gone through) next to short ones: every word of each
+ * side pairs, one side alone never fires, in either order and in the
+ * title; a word on both sides of two rules marks both. */
+static void test_near_long_lists(void **state)
+{
+    (void)state;
+    static const char *const L[] = {"甲一", "甲二", "甲三", "甲四", "甲五",
+                                    "甲六", "甲七", "甲八", "甲九", "甲十",
+                                    "甲百", "甲千", "甲万", "公共"};
+    static const char *const R[] = {"乙一", "乙二", "乙三", "乙四", "乙五",
+                                    "乙六", "乙七", "乙八", "乙九", "乙十",
+                                    "乙百", "乙千", "乙万", "公共"};
+    struct ig_buf rules;
+    ig_buf_init(&rules, 0);
+    ig_buf_adds(&rules, "rule: long\ncode: S01-01\nweight: 3\nnear:");
+    for (size_t i = 0; i < 14; i++) {
+        ig_buf_addf(&rules, " %s", L[i]);
+    }
+    ig_buf_adds(&rules, " /");
+    for (size_t i = 0; i < 14; i++) {
+        ig_buf_addf(&rules, " %s", R[i]);
+    }
+    ig_buf_adds(&rules, " within 3\n" SAMPLES);
+    ig_buf_adds(&rules, "rule: short\ncode: B01-14\nweight: 3\n"
+                        "near: 公共 丙 / 丁 within 2\n" SAMPLES);
+    struct run x;
+    run_init(&x, "threshold = 2\n", rules.data);
+    for (size_t i = 0; i < 14; i++) {
+        for (size_t j = 0; j < 14; j += 3) {
+            char t[64];
+            snprintf(t, sizeof(t), "前面%s的%s后面", L[i], R[j]);
+            classify(&x, NULL, t);
+            assert_string_equal(code(&x), "S01-01");
+            snprintf(t, sizeof(t), "%s和%s", R[j], L[i]);
+            classify(&x, t, "无关");
+            assert_string_equal(code(&x), "S01-01");
+            if (i == 13) {
+                continue; /* 公共 is on both sides: it pairs with itself */
+            }
+            snprintf(t, sizeof(t), "%s很远很远很远的%s", L[i], R[j]);
+            classify(&x, NULL, t);
+            assert_int_equal(x.r.nfired, 0);
+        }
+        if (i < 13) {
+            char one[64];
+            snprintf(one, sizeof(one), "%s和%s", L[i], L[(i + 1) % 13]);
+            classify(&x, NULL, one);
+            assert_int_equal(x.r.nfired, 0);
+        }
+    }
+    classify(&x, NULL, "公共丁");
+    assert_string_equal(code(&x), "B01-14");
+    classify(&x, NULL, "公共的公共");
+    assert_string_equal(code(&x), "S01-01");
+    run_fini(&x);
+    ig_buf_fini(&rules);
+}
+
 static void test_title_weight(void **state)
 {
     (void)state;
@@ -678,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_regex_gating_and_lint),
         cmocka_unit_test(test_lint_words),
         cmocka_unit_test(test_gating_sound),
+        cmocka_unit_test(test_near_long_lists),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_catastrophic),
         cmocka_unit_test(test_big_and_empty),
