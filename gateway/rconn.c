@@ -111,7 +111,7 @@ struct rconn {
     bool failing_logged;
     bool freeing;
     size_t pending;
-    int64_t progress_ms; /* last reply, or when pending left 0 */
+    int64_t progress_ms; /* last read of answers, or when pending left 0 */
     uint64_t connects;
     struct event *retry_ev;
     struct event *watch_ev;
@@ -359,6 +359,9 @@ static void on_readable(evutil_socket_t fd, short what, void *ud)
         drop(rc, n < 0 ? strerror(errno) : "connection closed");
         return;
     }
+    /* Answers arrived: progress, for the watchdog (once per read, not per
+     * reply: a read carries hundreds). */
+    rc->progress_ms = mono_ms();
     if (redisReaderFeed(reader, buf, (size_t)n) != REDIS_OK) {
         drop(rc, "out of memory");
         return;
@@ -412,7 +415,6 @@ static void on_reply(struct pend *p, redisReply *rep)
     int st = IG_OK;
 
     rc->pending--;
-    rc->progress_ms = mono_ms();
     if (!rep) {
         st = IG_EAGAIN;
     } else if (rep->type == REDIS_REPLY_ERROR) {
