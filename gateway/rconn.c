@@ -620,9 +620,26 @@ static redisReply *reply_alloc(const redisReadTask *task, size_t extra)
     return r;
 }
 
+/* The two status replies a pipeline gets most ("+OK" for a SET, "+QUEUED"
+ * for each command inside MULTI) carry nothing but their text: one shared
+ * read-only object each, never freed, like the nil below. */
+static redisReply reply_ok_obj = {
+    .type = REDIS_REPLY_STATUS, .str = (char *)"OK", .len = 2};
+static redisReply reply_queued_obj = {
+    .type = REDIS_REPLY_STATUS, .str = (char *)"QUEUED", .len = 6};
+
 static void *reply_string(const redisReadTask *task, char *str, size_t len)
 {
-    redisReply *r = reply_alloc(task, len + 1);
+    redisReply *r;
+
+    if (task->type == REDIS_REPLY_STATUS &&
+        ((len == 2 && memcmp(str, "OK", 2) == 0) ||
+         (len == 6 && memcmp(str, "QUEUED", 6) == 0))) {
+        r = len == 2 ? &reply_ok_obj : &reply_queued_obj;
+        reply_attach(task, r);
+        return r;
+    }
+    r = reply_alloc(task, len + 1);
 
     if (!r) {
         return NULL;
@@ -680,7 +697,8 @@ static void reply_free(void *p)
 {
     redisReply *r = p;
 
-    if (!r || r == &reply_nil_obj) {
+    if (!r || r == &reply_nil_obj || r == &reply_ok_obj ||
+        r == &reply_queued_obj) {
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY) {
