@@ -123,46 +123,11 @@ static uint32_t fold(uint32_t cp)
 
 size_t simhash_normalise_to(const char *s, size_t n, char *out)
 {
-    size_t i = 0, len = 0;
+    size_t cap, nk;
+    uint64_t key;
 
-    while (i < n) {
-        uint32_t cp;
-        size_t k;
-
-        if ((unsigned char)s[i] < 0x80) { /* ASCII: letters and digits */
-            char c = s[i++];
-
-            if (c >= 'A' && c <= 'Z') {
-                c = (char)(c + ('a' - 'A'));
-            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-                continue;
-            }
-            out[len++] = c;
-            continue;
-        }
-        k = ig_utf8_decode(s + i, n - i, &cp);
-        if (cp >= 0x4E00 && cp <= 0x9FFF) {
-            /* CJK unified ideographs (most of a Chinese message): never
-             * noise, never folded, copied as they are. */
-            memcpy(out + len, s + i, 3);
-            len += 3;
-            i += k;
-            continue;
-        }
-        if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
-            i += k;
-            continue;
-        }
-        if (fold(cp) != cp) {
-            len += ig_utf8_encode(fold(cp), out + len);
-        } else {
-            memcpy(out + len, s + i, k); /* already valid */
-            len += k;
-        }
-        i += k;
-    }
-    out[len] = '\0';
-    return len;
+    /* The one normaliser loop, collecting no bigrams (max 0). */
+    return simhash_normalise_keys(s, n, out, 0, &cap, &key, &nk);
 }
 
 int simhash_normalise(const char *s, size_t n, struct ig_buf *out)
@@ -339,9 +304,10 @@ size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
     size_t i = 0, len = 0, ncp = 0, end = 0;
     uint32_t prev = 0;
 
-    /* The normaliser's loop (simhash_normalise_to()), which knows each
-     * code point it writes: the bigrams of the output's first max bytes
-     * are collected on the way instead of decoding the output again. */
+    /* The normaliser (simhash_normalise_to() is this with max 0), which
+     * knows each code point it writes: the bigrams of the output's first
+     * max bytes are collected on the way instead of decoding the output
+     * again. */
     kset_init(&ks, n < max ? n : max, keys);
 #define EMIT(cp_)                                                            \
     do {                                                                     \
