@@ -190,9 +190,10 @@ struct job {
     char pre_id[DEDUP_ID_LEN + 1]; /* the id it was built with */
 };
 
-/* Labels code="..." and rule="..." by the address of their value, a
- * string of the current rule set (alive while it is current: g holds a
- * reference), or a literal. Valid for one generation. */
+/* The hits counters of codes and rules (series labelled code="..." and
+ * rule="..."), found by the address of the label's value: a string of the
+ * current rule set (alive while it is current: g holds a reference), or a
+ * literal. Valid for one generation. */
 #define GW_LABEL_SLOTS 64
 struct label_slot {
     const char *v; /* NULL: empty */
@@ -835,8 +836,9 @@ static const char *item_labels(struct gw *g, const struct ig_item *it)
     return labels_sc(&g->sc_lab, s, c);
 }
 
-/* The counter name of item it's source/channel, through the handle cached
- * in *slot for the current source/channel. */
+/* Counts item it in counter `name` under its source and channel, through
+ * the handle in *slot (made on first use for the current source/channel:
+ * item_labels() clears the slots when they change). */
 static void count_item(struct gw *g, const struct ig_item *it,
                        struct metrics_series **slot, const char *name)
 {
