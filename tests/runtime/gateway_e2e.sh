@@ -46,7 +46,7 @@ cleanup() {
     done
     if [ $rc -ne 0 ]; then
         echo "--- gateway log (tail) ---" >&2
-        tail -n 40 "$tmp"/gw*.log 2>/dev/null >&2 || true
+        tail -n 40 "$tmp"/gw*.log >&2 2>/dev/null || true
     fi
     # IG_E2E_KEEP=1 keeps the directory (logs, state, redis) for a look.
     if [ "${IG_E2E_KEEP:-0}" = 1 ]; then
@@ -468,17 +468,23 @@ case_reload_api() {
     RULES_DIR="$tmp/rules"
     mkdir -p "$tmp/sources.d"
     : >"$tmp/sources.d/none.conf"
-    api_port=$(python3 -c 'import socket; s=socket.socket(); \
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     export IG_PUSH_TOKEN=push-secret IG_ADMIN_TOKEN=admin-secret
+    # Port 0: the kernel picks the port when the gateway binds, and the
+    # gateway logs it. (A port picked beforehand by a probe socket was free
+    # only at that moment: under parallel tests another server could take
+    # it before the gateway bound, and the test then talked to that one.)
     write_conf "
 [api]
-listen = 127.0.0.1:$api_port
+listen = 127.0.0.1:0
 push_token_ref = env:IG_PUSH_TOKEN
 admin_token_ref = env:IG_ADMIN_TOKEN"
     gw_start gw.log
+    wait_for 20 grep -q 'listening on 127.0.0.1:[0-9]' "$tmp/gw.log" ||
+        fail "API did not come up: $(cat "$tmp/gw.log")"
+    api_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/gw.log" |
+        head -1)
     wait_for 10 curl -sf "http://127.0.0.1:$api_port/healthz" ||
-        fail "API did not come up"
+        fail "API did not answer on port $api_port"
     local item='{"id":"P-1","title":"雨水井盖缺失","text":"城中路口的雨水井盖缺失，路面有一个大坑。"}'
 
     # Push: classification and dedup verdict in the answer.
@@ -524,7 +530,8 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
         fail "metrics generation"
     echo "$r" | grep -q '^intake_http_requests_total{path="/v1/items",code="401"} 1$' ||
         fail "metrics http requests: $(echo "$r" | grep http_requests)"
-    echo "$r" | grep -q '^intake_redis_up 1$' || fail "metrics redis up"
+    echo "$r" | grep -q '^intake_redis_up 1$' ||
+        fail "metrics redis up: $(echo "$r" | grep -E '^intake_(redis|dedup)_')"
     echo "$r" | grep -q '^intake_dedup_index_loaded 1$' ||
         fail "metrics dedup index loaded"
     echo "$r" | grep -Eq '^intake_dedup_index_entries [1-9]' ||
