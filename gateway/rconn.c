@@ -116,9 +116,6 @@ struct rconn {
     struct event *retry_ev;
     struct event *watch_ev;
     struct ig_pool pends; /* finished pends, reused (a few per item) */
-    /* Pends of a dropped connection, failed after the dispatch loop. */
-    struct pend **dead;
-    size_t ndead, dead_cap;
 };
 
 #define RCONN_SPARE_MAX 4096
@@ -205,23 +202,22 @@ static void note_down(struct rconn *rc, const char *why)
 static void on_reply(struct pend *p, redisReply *rep);
 static void load_script(struct rconn *rc, size_t idx);
 
-/* Fails the pends of dropped connections (callbacks with IG_EAGAIN). */
-static void fail_dead(struct rconn *rc)
-{
-    size_t i;
-
-    for (i = 0; i < rc->ndead; i++) {
-        on_reply(rc->dead[i], NULL);
-    }
-    rc->ndead = 0;
-}
-
-/* Closes the socket and its parser; the pending commands move to the dead
- * list (failed now, or after the dispatch loop when inside it). */
-static void close_conn(struct rconn *rc)
+/* Fails the commands of a closed connection (callbacks with IG_EAGAIN).
+ * Nothing joins the ring meanwhile: with no connection, sends are refused
+ * (and a new one is only made by the retry timer). */
+static void fail_pending(struct rconn *rc)
 {
     struct pend *p;
 
+    while ((p = ring_pop(rc))) {
+        on_reply(p, NULL);
+    }
+}
+
+/* Closes the socket and its parser; the pending commands fail now, or
+ * after the dispatch loop when inside it. */
+static void close_conn(struct rconn *rc)
+{
     if (rc->fd < 0) {
         return;
     }
@@ -245,15 +241,8 @@ static void close_conn(struct rconn *rc)
     }
     rc->out.len = 0;
     rc->out_off = 0;
-    while ((p = ring_pop(rc))) {
-        if (rc->ndead == rc->dead_cap) {
-            rc->dead_cap = rc->dead_cap ? rc->dead_cap * 2 : 64;
-            rc->dead = ig_realloc(rc->dead, rc->dead_cap * sizeof(*rc->dead));
-        }
-        rc->dead[rc->ndead++] = p;
-    }
     if (!rc->dispatching) {
-        fail_dead(rc);
+        fail_pending(rc);
     }
 }
 
@@ -266,6 +255,16 @@ static void drop(struct rconn *rc, const char *why)
     note_down(rc, why);
     schedule_retry(rc);
     close_conn(rc);
+}
+
+/* Something to send: written when the loop finds the socket writable (so
+ * the commands of one loop turn leave in one write). */
+static void want_write(struct rconn *rc)
+{
+    if (!rc->wr_armed) {
+        event_add(rc->wr_ev, NULL);
+        rc->wr_armed = true;
+    }
 }
 
 /* Writes what the socket takes now; arms the write event for the rest.
@@ -286,10 +285,7 @@ static void flush_out(struct rconn *rc, bool may_drop)
             continue;
         }
         if (!may_drop || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
-            if (!rc->wr_armed) {
-                event_add(rc->wr_ev, NULL);
-                rc->wr_armed = true;
-            }
+            want_write(rc);
             /* Sent more than half: move the rest to the front, so the
              * buffer does not grow while the peer is slow. */
             if (rc->out_off > rc->out.len / 2) {
@@ -308,16 +304,6 @@ static void flush_out(struct rconn *rc, bool may_drop)
     if (rc->wr_armed) {
         event_del(rc->wr_ev);
         rc->wr_armed = false;
-    }
-}
-
-/* Something to send: written when the loop finds the socket writable (so
- * the commands of one loop turn leave in one write). */
-static void want_write(struct rconn *rc)
-{
-    if (!rc->wr_armed) {
-        event_add(rc->wr_ev, NULL);
-        rc->wr_armed = true;
     }
 }
 
@@ -402,11 +388,9 @@ static void on_readable(evutil_socket_t fd, short what, void *ud)
     rc->dispatching = false;
     if (rc->fd != (int)fd) {
         redisReaderFree(reader);
-        if (rc->reader == reader) {
-            rc->reader = NULL;
-        }
+        rc->reader = NULL;
+        fail_pending(rc);
     }
-    fail_dead(rc);
 }
 
 static void on_reply(struct pend *p, redisReply *rep)
@@ -916,7 +900,6 @@ void rconn_free(struct rconn *rc)
     ig_free(rc->target);
     ig_free(rc->sha);
     ig_free(rc->ring);
-    ig_free(rc->dead);
     ig_buf_fini(&rc->out);
     ig_pool_fini(&rc->pends);
     ig_free(rc);
