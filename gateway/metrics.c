@@ -176,40 +176,46 @@ static void grow(struct metrics *m)
     ig_free(old);
 }
 
-static const struct metrics_series *find_series(const struct metrics *m, int fam,
-                                        const char *labels)
+/* The slot of family fam's series with labels (hash h): the series', or
+ * the empty one where it would go. */
+static size_t slot_of(const struct metrics *m, int fam, const char *labels,
+                      uint64_t h)
 {
-    uint64_t h = hash_of(fam, labels ? labels : "");
     size_t j = h & (m->cap - 1);
     while (m->tab[j]) {
         const struct metrics_series *s = m->tab[j];
-        if (s->hash == h && s->fam == fam &&
-            strcmp(s->labels, labels ? labels : "") == 0) {
-            return s;
+        if (s->hash == h && s->fam == fam && strcmp(s->labels, labels) == 0) {
+            break;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    return NULL;
+    return j;
+}
+
+static const struct metrics_series *
+find_series(const struct metrics *m, int fam, const char *labels)
+{
+    if (!labels) {
+        labels = "";
+    }
+    return m->tab[slot_of(m, fam, labels, hash_of(fam, labels))];
 }
 
 /* Finds the series, creating it when absent. */
-static struct metrics_series *lookup(struct metrics *m, int fam, const char *labels)
+static struct metrics_series *lookup(struct metrics *m, int fam,
+                                     const char *labels)
 {
     if (!labels) {
         labels = "";
     }
     uint64_t h = hash_of(fam, labels);
-    size_t j = h & (m->cap - 1);
-    while (m->tab[j]) {
-        struct metrics_series *s = m->tab[j];
-        if (s->hash == h && s->fam == fam && strcmp(s->labels, labels) == 0) {
-            return s;
-        }
-        j = (j + 1) & (m->cap - 1);
+    size_t j = slot_of(m, fam, labels, h);
+    if (m->tab[j]) {
+        return m->tab[j];
     }
     if ((m->n + 1) * 2 > m->cap) {
         grow(m);
-        return lookup(m, fam, labels);
+        j = slot_of(m, fam, labels, h);
     }
     struct metrics_series *s = ig_calloc(1, sizeof(*s));
     s->fam = fam;
