@@ -197,7 +197,7 @@ case_dedup() {
         fail "exact duplicate across channels forwarded twice (or never)"
     [ "$(echo "$keys" | grep -cE ' (WO-2026-0002|news-1001)$')" = 1 ] ||
         fail "re-worded repost forwarded twice (or never)"
-    echo "$keys" | grep -q "news-1003" &&
+    grep -q "news-1003" <<<"$keys" &&
         fail "an unclassified item was forwarded"
     [ "$(echo "$keys" | uniq -d | wc -l)" = 0 ] || fail "duplicates: $keys"
     local id1 id2
@@ -229,9 +229,9 @@ for l in sys.stdin:
     print(u["id"], u["update_id"], u["reports"], ",".join(sorted(u["channels"])),
           u["duplicate"]["dedup"])' | sort)
     echo "$ups"
-    echo "$ups" | grep -qx "$id1 $id1-r2 2 hotline,letters exact" ||
+    grep -qx "$id1 $id1-r2 2 hotline,letters exact" <<<"$ups" ||
         fail "no update for the exact duplicate of $id1: $ups"
-    echo "$ups" | grep -qx "$id2 $id2-r2 2 hotline,media near" ||
+    grep -qx "$id2 $id2-r2 2 hotline,media near" <<<"$ups" ||
         fail "no update for the near duplicate of $id2: $ups"
     # A second run finds nothing new.
     local n1 n2
@@ -520,21 +520,21 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
     [ "$(echo "$r" | jq -r .status)" = ok ] || fail "healthz: $r"
     [ "$(echo "$r" | jq -r .generation)" = 1 ] || fail "generation: $r"
     r=$(http_call GET /metrics)
-    echo "$r" | grep -q '^intake_items_in_total{source="push",channel="hotline"} 3$' ||
+    grep -q '^intake_items_in_total{source="push",channel="hotline"} 3$' <<<"$r" ||
         fail "metrics items_in: $(echo "$r" | grep items_in)"
-    echo "$r" | grep -q "^intake_code_hits_total{code=\"$code1\"} [1-9]" ||
+    grep -q "^intake_code_hits_total{code=\"$code1\"} [1-9]" <<<"$r" ||
         fail "metrics code hits"
-    echo "$r" | grep -q '^intake_classify_seconds_count 3$' ||
+    grep -q '^intake_classify_seconds_count 3$' <<<"$r" ||
         fail "metrics latency histogram"
-    echo "$r" | grep -q '^intake_ruleset_generation 1$' ||
+    grep -q '^intake_ruleset_generation 1$' <<<"$r" ||
         fail "metrics generation"
-    echo "$r" | grep -q '^intake_http_requests_total{path="/v1/items",code="401"} 1$' ||
+    grep -q '^intake_http_requests_total{path="/v1/items",code="401"} 1$' <<<"$r" ||
         fail "metrics http requests: $(echo "$r" | grep http_requests)"
-    echo "$r" | grep -q '^intake_redis_up 1$' ||
+    grep -q '^intake_redis_up 1$' <<<"$r" ||
         fail "metrics redis up: $(echo "$r" | grep -E '^intake_(redis|dedup)_')"
-    echo "$r" | grep -q '^intake_dedup_index_loaded 1$' ||
+    grep -q '^intake_dedup_index_loaded 1$' <<<"$r" ||
         fail "metrics dedup index loaded"
-    echo "$r" | grep -Eq '^intake_dedup_index_entries [1-9]' ||
+    grep -Eq '^intake_dedup_index_entries [1-9]' <<<"$r" ||
         fail "metrics dedup index entries: $(echo "$r" | grep index_entries)"
     http_call GET /v1/sources | jq -e 'type == "array"' >/dev/null ||
         fail "/v1/sources"
