@@ -38,6 +38,7 @@
 #include <event2/event.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/cfg.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -206,14 +207,6 @@ const struct forwarder_ops *forwarder_kind(const char *name)
 }
 
 /* --- small helpers ----------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void arm(struct event *ev, int64_t ms)
 {
@@ -749,7 +742,7 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
 
     (void)fd;
     (void)what;
-    if (f->spool && spool_tick(f->spool, mono_ms()) < 0) {
+    if (f->spool && spool_tick(f->spool, ig_mono_ms()) < 0) {
         ig_error(f->comp, "spool fsync failed: %s", strerror(errno));
     }
 }

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/mem.h"
 
@@ -92,9 +93,7 @@ void loop_break(struct loop *l)
 int64_t loop_now_ms(struct loop *l)
 {
     (void)l;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ig_mono_ms();
 }
 
 int64_t loop_wall_s(void)

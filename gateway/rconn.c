@@ -46,7 +46,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -54,6 +53,7 @@
 #include <hiredis/read.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -129,14 +129,6 @@ static struct pend *pend_get(struct rconn *rc)
 static void pend_put(struct rconn *rc, struct pend *p)
 {
     ig_pool_put(&rc->pends, p);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void ring_push(struct rconn *rc, struct pend *p)
@@ -347,7 +339,7 @@ static void on_readable(evutil_socket_t fd, short what, void *ud)
     }
     /* Answers arrived: progress, for the watchdog (once per read, not per
      * reply: a read carries hundreds). */
-    rc->progress_ms = mono_ms();
+    rc->progress_ms = ig_mono_ms();
     if (redisReaderFeed(reader, buf, (size_t)n) != REDIS_OK) {
         drop(rc, "out of memory");
         return;
@@ -453,15 +445,39 @@ static void on_reply(struct pend *p, redisReply *rep)
 }
 
 /* Writes the decimal digits of v at p; returns the end. */
+/* Writes v in decimal at p; returns the end. Argument counts and lengths
+ * (one of each per argument of every command) are mostly one or two
+ * digits: those are written directly, longer ones two digits a step. */
 static char *put_u(char *p, size_t v)
 {
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
     char d[24];
     size_t k = sizeof(d);
 
-    do {
-        d[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    while (v >= 100) {
+        k -= 2;
+        memcpy(d + k, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        k -= 2;
+        memcpy(d + k, pairs + 2 * v, 2);
+    } else {
+        d[--k] = (char)('0' + v);
+    }
     memcpy(p, d + k, sizeof(d) - k);
     return p + (sizeof(d) - k);
 }
@@ -503,7 +519,7 @@ static void send_pend(struct rconn *rc, struct pend *p, int argc,
     format_cmd(&rc->out, argc, argv, len);
     ring_push(rc, p);
     if (rc->pending++ == 0) {
-        rc->progress_ms = mono_ms();
+        rc->progress_ms = ig_mono_ms();
     }
     if (rc->connecting) {
         return;
@@ -831,7 +847,7 @@ static void on_watch(evutil_socket_t fd, short what, void *ud)
     (void)fd;
     (void)what;
     if (rc->fd >= 0 && rc->pending > 0 &&
-        mono_ms() - rc->progress_ms > rc->timeout_ms) {
+        ig_mono_ms() - rc->progress_ms > rc->timeout_ms) {
         drop(rc, "no answer within the timeout");
     }
 }

@@ -28,10 +28,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/mem.h"
 
@@ -151,14 +151,6 @@ static uint32_t rec_crc(const unsigned char *hdr, const void *p, size_t n)
     uint32_t c = spool_crc32c(0, hdr + 4, 12);
 
     return spool_crc32c(c, p, n);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int full_pread(int fd, void *p, size_t n, uint64_t off)
@@ -591,7 +583,7 @@ int spool_open(const char *dir, const struct spool_opts *opts,
     if (rec) {
         rec->records = s->records;
     }
-    s->last_sync_ms = now_ms();
+    s->last_sync_ms = ig_mono_ms();
     rc = IG_OK;
 out:
     ig_free(lock);
