@@ -439,6 +439,26 @@ static void load_cb(evutil_socket_t fd, short what, void *arg)
     load_page(d);
 }
 
+/* Frees what dedup_new() made besides the connection (and the checks,
+ * which dedup_free() fails first); d may be half-made. */
+static void release(struct dedup *d)
+{
+    if (d->flush_ev) {
+        event_free(d->flush_ev);
+    }
+    if (d->load_ev) {
+        event_free(d->load_ev);
+    }
+    nindex_free(d->ix);
+    ig_buf_fini(&d->ixw);
+    ig_buf_fini(&d->kbuf);
+    ig_buf_fini(&d->rbuf);
+    ig_free(d->load_from);
+    ig_free(d->index_key);
+    ig_free(d->prefix);
+    ig_free(d);
+}
+
 int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
               struct dedup **out)
 {
@@ -491,20 +511,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     d->load_ev = event_new(base, -1, 0, load_cb, d);
     if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix) {
         rconn_free(d->rc);
-        if (d->flush_ev) {
-            event_free(d->flush_ev);
-        }
-        if (d->load_ev) {
-            event_free(d->load_ev);
-        }
-        nindex_free(d->ix);
-        ig_buf_fini(&d->ixw);
-        ig_buf_fini(&d->kbuf);
-        ig_buf_fini(&d->rbuf);
-        ig_free(d->load_from);
-        ig_free(d->index_key);
-        ig_free(d->prefix);
-        ig_free(d);
+        release(d);
         return IG_EINVAL;
     }
     d->cfg.prefix = d->prefix;
@@ -545,16 +552,7 @@ void dedup_free(struct dedup *d)
         d->qhead = q->next;
         fail(q, IG_EAGAIN);
     }
-    event_free(d->flush_ev);
-    event_free(d->load_ev);
-    nindex_free(d->ix);
-    ig_buf_fini(&d->ixw);
-    ig_buf_fini(&d->kbuf);
-    ig_buf_fini(&d->rbuf);
-    ig_free(d->load_from);
-    ig_free(d->index_key);
-    ig_free(d->prefix);
-    ig_free(d);
+    release(d);
 }
 
 bool dedup_up(const struct dedup *d)
