@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "classifiers/classifier.h"
 
@@ -96,6 +97,43 @@ struct ruleset {
      * use (the one part of a loaded ruleset that is written later) */
     _Atomic(void *) json; /* struct score_json (ig_arena_once()) */
 };
+
+/* ---- lines of the files in a rules directory ---- */
+
+/* Walks a file's bytes line by line. Every file of a rules directory is
+ * read this way (rule files, taxonomy.tsv, settings.conf, the routing
+ * tables), so they all agree on what a line is: the bytes up to a '\n'
+ * or the end, one '\r' before the '\n' dropped (CRLF files read like LF
+ * ones), and no empty last line after a final '\n'. Set text and len
+ * (pos may skip a prefix such as a BOM), keep the rest zero. */
+struct rule_lines {
+    const char *text; /* borrowed */
+    size_t len;
+    size_t pos;
+    int lineno; /* 1-based number of the line last returned */
+};
+/* The next line as *line (borrowed from it->text, not NUL-terminated)
+ * and *line_len; false at the end. Inline: the router's files (route*.c)
+ * use it too and are built without the rest of this module. */
+static inline bool rule_lines_next(struct rule_lines *it, const char **line,
+                                   size_t *line_len)
+{
+    if (it->pos >= it->len) {
+        return false;
+    }
+    const char *s = it->text + it->pos;
+    size_t rest = it->len - it->pos;
+    const char *nl = memchr(s, '\n', rest);
+    size_t n = nl ? (size_t)(nl - s) : rest;
+    it->pos += nl ? n + 1 : n;
+    it->lineno++;
+    if (n > 0 && s[n - 1] == '\r') {
+        n--;
+    }
+    *line = s;
+    *line_len = n;
+    return true;
+}
 
 /* ---- rule_parse.c ---- */
 

@@ -116,28 +116,6 @@ static void trim(char **s)
     *s = p;
 }
 
-/* Line iterator over a NUL-terminated, mutable buffer: returns the next
- * line with \r\n stripped, or NULL at the end. */
-static char *next_line(char **cursor)
-{
-    char *p = *cursor;
-    if (!p || !*p) {
-        return NULL;
-    }
-    char *nl = strchr(p, '\n');
-    if (nl) {
-        *nl = '\0';
-        *cursor = nl + 1;
-    } else {
-        *cursor = p + strlen(p);
-    }
-    size_t n = strlen(p);
-    if (n && p[n - 1] == '\r') {
-        p[n - 1] = '\0';
-    }
-    return p;
-}
-
 /* Opens dir/name and hands each meaningful line (not blank, not # comment)
  * to fn. A missing file is one error. */
 typedef void (*line_fn)(struct loader *ld, char *line);
@@ -156,10 +134,14 @@ static int each_line(struct loader *ld, const char *dir, const char *name,
                rc == IG_E2BIG ? "file too large" : strerror(errno));
         goto out;
     }
-    char *cur = buf;
-    char *line;
-    while ((line = next_line(&cur)) != NULL) {
-        ld->line++;
+    /* Up to the first NUL: the fields are C strings. */
+    struct rule_lines it = {.text = buf, .len = strlen(buf)};
+    const char *ls;
+    size_t n;
+    while (rule_lines_next(&it, &ls, &n)) {
+        ld->line = it.lineno;
+        char *line = buf + (ls - buf);
+        line[n] = '\0';
         if (!ig_utf8_valid(line, strlen(line))) {
             err_at(ld, 0, "line is not valid UTF-8");
             continue;
@@ -781,10 +763,14 @@ static void check_taxonomy(struct loader *ld, const char *dir)
     }
     ld->file = ig_arena_strdup(ld->rt->arena, path);
     ld->line = 0;
-    char *cur = buf;
-    char *line;
-    while ((line = next_line(&cur)) != NULL) {
-        ld->line++;
+    /* Up to the first NUL: the fields are C strings. */
+    struct rule_lines it = {.text = buf, .len = strlen(buf)};
+    const char *ls;
+    size_t n;
+    while (rule_lines_next(&it, &ls, &n)) {
+        ld->line = it.lineno;
+        char *line = buf + (ls - buf);
+        line[n] = '\0';
         if (*line == '#' || *line == '\0') {
             continue;
         }

@@ -92,18 +92,12 @@ static int load_taxonomy(struct ruleset *rs, const char *path, const char *text,
     int errors = 0;
     size_t cap = 160;
     rs->taxa = ig_arena_zalloc(a, cap * sizeof(struct taxon));
-    size_t i = 0;
-    int lineno = 0;
-    while (i < len) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        lineno++;
-        size_t ll = e - i;
-        if (ll > 0 && text[i + ll - 1] == '\r') {
-            ll--;
-        }
-        char *line = ig_arena_strndup(a, text + i, ll);
-        i = nl ? e + 1 : len;
+    struct rule_lines it = {.text = text, .len = len};
+    const char *ls;
+    size_t ll;
+    while (rule_lines_next(&it, &ls, &ll)) {
+        int lineno = it.lineno;
+        char *line = ig_arena_strndup(a, ls, ll);
         if (line[0] == '#' || line[0] == '\0') {
             continue;
         }
@@ -183,14 +177,12 @@ static int load_settings(struct ruleset *rs, const char *path, const char *text,
 {
     static const char *const names[] = {"threshold", "title_weight"};
     int errors = 0;
-    size_t i = 0;
-    int lineno = 0;
-    while (i < len) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        lineno++;
-        char *line = ig_strndup(text + i, e - i);
-        i = nl ? e + 1 : len;
+    struct rule_lines it = {.text = text, .len = len};
+    const char *ls;
+    size_t n;
+    while (rule_lines_next(&it, &ls, &n)) {
+        int lineno = it.lineno;
+        char *line = ig_strndup(ls, n);
         char *hash = strchr(line, '#');
         if (hash) {
             *hash = '\0';

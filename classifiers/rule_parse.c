@@ -518,20 +518,14 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
     ps.a = a;
     ps.d = d;
     ps.out = out;
-    size_t i = 0;
+    struct rule_lines it = {.text = text, .len = len};
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        i = 3; /* a UTF-8 BOM, as some Windows editors write */
+        it.pos = 3; /* a UTF-8 BOM, as some Windows editors write */
     }
-    int lineno = 0;
-    while (i < len) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        lineno++;
-        size_t ll = e - i;
-        if (ll > 0 && text[i + ll - 1] == '\r') {
-            ll--;
-        }
-        const char *ls = text + i;
+    const char *ls;
+    size_t ll;
+    while (rule_lines_next(&it, &ls, &ll)) {
+        int lineno = it.lineno;
         if (memchr(ls, '\0', ll) != NULL) {
             perr(&ps, lineno,
                  col_of(ls, (size_t)((const char *)memchr(ls, '\0', ll) - ls)),
@@ -553,7 +547,6 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
             do_line(&ps, line, lineno);
             ig_free(line);
         }
-        i = nl ? e + 1 : len;
     }
     finish_rule(&ps);
     ig_free(ps.any);

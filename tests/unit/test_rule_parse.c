@@ -289,9 +289,40 @@ static void test_regex_sets(void **state)
     }
 }
 
+/* What every file of a rules directory counts as a line: CRLF reads as
+ * LF, a lone '\r' inside a line stays, a final '\n' starts no line, a
+ * last line without one is kept, and the numbers count every line. */
+static void test_lines(void **state)
+{
+    (void)state;
+    static const char text[] = "a\r\n\nb\rc\n\r\nlast";
+    static const char *const want[] = {"a", "", "b\rc", "", "last"};
+    struct rule_lines it = {.text = text, .len = sizeof(text) - 1};
+    const char *s;
+    size_t n, k = 0;
+    while (rule_lines_next(&it, &s, &n)) {
+        assert_true(k < 5);
+        assert_int_equal(n, strlen(want[k]));
+        assert_memory_equal(s, want[k], n);
+        assert_int_equal(it.lineno, (int)k + 1);
+        k++;
+    }
+    assert_int_equal(k, 5);
+
+    struct rule_lines one = {.text = "x\n", .len = 2};
+    assert_true(rule_lines_next(&one, &s, &n));
+    assert_int_equal(n, 1);
+    assert_false(rule_lines_next(&one, &s, &n));
+
+    struct rule_lines none = {.text = "", .len = 0};
+    assert_false(rule_lines_next(&none, &s, &n));
+    assert_int_equal(none.lineno, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lines),
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_all_errors),
         cmocka_unit_test(test_load_errors),
