@@ -29,6 +29,8 @@ void date_opts_default(struct date_opts *o)
     o->local_offset_min = 480;
     o->cst_is_china = true;
     o->now = 0;
+    o->min_year = 0;
+    o->max_year = 0;
 }
 
 int64_t date_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -685,8 +687,8 @@ static int relative_date(const char *s, size_t n, const struct date_opts *o,
     return IG_EPARSE;
 }
 
-int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
-               int *offset_min)
+static int parse_any(const char *s, size_t n, const struct date_opts *o,
+                     int64_t *ts, int *offset_min)
 {
     char buf[128];
     bool korean = false;
@@ -825,6 +827,40 @@ int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
         v = date_days_from_civil(t.year - 1, (unsigned)t.mon, (unsigned)t.day) *
                 86400 +
             t.hour * 3600 + t.min * 60 + t.sec - (int64_t)off * 60;
+    }
+    *ts = v;
+    *offset_min = off;
+    return IG_OK;
+}
+
+/* True when ts, read at offset off_min, falls in o's years. Checked on the
+ * result rather than per form, so epochs, relative and written dates obey
+ * one rule. */
+static bool years_ok(const struct date_opts *o, int64_t ts, int off_min)
+{
+    int64_t local = ts + (int64_t)off_min * 60;
+    if (o->min_year > 0 &&
+        local < date_days_from_civil(o->min_year, 1, 1) * 86400) {
+        return false;
+    }
+    if (o->max_year > 0 &&
+        local >= date_days_from_civil((int64_t)o->max_year + 1, 1, 1) * 86400) {
+        return false;
+    }
+    return true;
+}
+
+int date_parse(const char *s, size_t n, const struct date_opts *o, int64_t *ts,
+               int *offset_min)
+{
+    int64_t v;
+    int off;
+    int rc = parse_any(s, n, o, &v, &off);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!years_ok(o, v, off)) {
+        return IG_EPARSE;
     }
     *ts = v;
     *offset_min = off;

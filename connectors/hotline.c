@@ -31,9 +31,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "connectors/connector.h"
 #include "connectors/connector_int.h"
@@ -140,9 +138,15 @@ struct strset {
     size_t nslot; /* power of two, > 2 n */
 };
 
+/* Work-order times are read by date.c; a year outside these is a bug in
+ * the API (0000-00-00, 1970 defaults, 9999 sentinels), not a report, so
+ * the item is kept without a date instead. */
+#define HOTLINE_MIN_YEAR 1990
+#define HOTLINE_MAX_YEAR 2100
+
 struct hotline {
     struct hotline_conf cf;
-    int tz_min;
+    struct date_opts dopts; /* timezone, years; no "now": no relative */
     /* per poll */
     char *page_cursor; /* cursor for the next request, or NULL */
     struct strset seen_cursors;
@@ -219,103 +223,6 @@ static void set_clear(struct strset *s)
     ig_free(s->v);
     ig_free(s->slot);
     memset(s, 0, sizeof(*s));
-}
-
-static int parse_tz(const char *s, int *min)
-{
-    int sign;
-    unsigned h, m;
-    if (strcmp(s, "Z") == 0 || strcmp(s, "UTC") == 0) {
-        *min = 0;
-        return IG_OK;
-    }
-    if ((s[0] != '+' && s[0] != '-') || sscanf(s + 1, "%2u:%2u", &h, &m) != 2 ||
-        h > 14 || m > 59) {
-        return IG_EINVAL;
-    }
-    sign = s[0] == '-' ? -1 : 1;
-    *min = sign * (int)(h * 60 + m);
-    return IG_OK;
-}
-
-/* Accepts "2022-09-25 14:30:00", "2022/09/25 14:30", ISO 8601 with T,
- * fractions and Z/+hh:mm, and epoch seconds or milliseconds. Years
- * outside 1990..2100 are rejected: such a time is a bug, not a report. */
-static int parse_time(const char *s, int tz_min, int64_t *out, int *off_out)
-{
-    while (isspace((unsigned char)*s)) {
-        s++;
-    }
-    size_t l = strlen(s);
-    bool digits = l > 0;
-    for (size_t i = 0; i < l; i++) {
-        digits = digits && isdigit((unsigned char)s[i]);
-    }
-    if (digits && (l == 10 || l == 13)) {
-        int64_t v = strtoll(s, NULL, 10);
-        if (l == 13) {
-            v /= 1000;
-        }
-        if (v < 631152000 || v > 4102444800) {
-            return IG_EINVAL;
-        }
-        *out = v;
-        *off_out = tz_min;
-        return IG_OK;
-    }
-    unsigned y, mo, d, h = 0, mi = 0, se = 0;
-    int n = 0;
-    if (sscanf(s, "%4u%*[-/]%2u%*[-/]%2u%n", &y, &mo, &d, &n) != 3) {
-        return IG_EINVAL;
-    }
-    const char *p = s + n;
-    if (*p == 'T' || *p == ' ') {
-        int k = 0;
-        if (sscanf(p + 1, "%2u:%2u%n", &h, &mi, &k) == 2) {
-            p += 1 + k;
-            if (*p == ':' && sscanf(p + 1, "%2u%n", &se, &k) == 1) {
-                p += 1 + k;
-            }
-            if (*p == '.') {
-                p++;
-                while (isdigit((unsigned char)*p)) {
-                    p++;
-                }
-            }
-        }
-    }
-    int off = tz_min;
-    while (*p == ' ') {
-        p++;
-    }
-    if (*p) {
-        char zone[8];
-        if (*p == 'Z' && !p[1]) {
-            off = 0;
-        } else if ((*p == '+' || *p == '-') && strlen(p) == 5 &&
-                   isdigit((unsigned char)p[1])) {
-            snprintf(zone, sizeof(zone), "%c%.2s:%.2s", p[0], p + 1, p + 3);
-            if (parse_tz(zone, &off) < 0) {
-                return IG_EINVAL;
-            }
-        } else if (parse_tz(p, &off) < 0) {
-            return IG_EINVAL;
-        }
-    }
-    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
-                                     31, 31, 30, 31, 30, 31};
-    if (y < 1990 || y > 2100 || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60) {
-        return IG_EINVAL;
-    }
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap) {
-        return IG_EINVAL;
-    }
-    int64_t t = date_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-    *out = t - (int64_t)off * 60;
-    *off_out = off;
-    return IG_OK;
 }
 
 /* --- cursor text <-> (t, ids) --------------------------------------------- */
@@ -415,7 +322,10 @@ static int hotline_init(struct connector *c, struct ig_diags *d)
             rc = IG_EINVAL;
         }
     }
-    if (parse_tz(h->cf.tz, &h->tz_min) < 0) {
+    date_opts_default(&h->dopts);
+    h->dopts.min_year = HOTLINE_MIN_YEAR;
+    h->dopts.max_year = HOTLINE_MAX_YEAR;
+    if (date_parse_offset(h->cf.tz, &h->dopts.local_offset_min) < 0) {
         connector_cfg_error(c, d, "timezone",
                             "'%s' is not an offset such as +08:00", h->cf.tz);
         rc = IG_EINVAL;
@@ -497,7 +407,7 @@ static int hotline_request(struct connector *c, struct connector_req *out)
             snprintf(v, sizeof(v), "%lld", (long long)h->cur_t * 1000);
         } else {
             char iso[32];
-            ig_time_iso(h->cur_t, h->tz_min, iso);
+            ig_time_iso(h->cur_t, h->dopts.local_offset_min, iso);
             snprintf(v, sizeof(v), "%s", iso);
             if (strcmp(h->cf.since_format, "datetime") == 0) {
                 v[10] = ' ';
@@ -557,12 +467,13 @@ static int one_record(struct connector *c, struct hotline *h,
 
     /* Time and the incremental cursor. */
     int64_t ts = 0;
-    int off = h->tz_min;
+    int off = 0;
     bool have_ts = false;
     const char *traw = NULL;
     if (h->cf.time) {
         json_safe_scalar(json_safe_pointer(rec, h->cf.time), &traw);
-        have_ts = traw && parse_time(traw, h->tz_min, &ts, &off) == IG_OK;
+        have_ts = traw &&
+                  date_parse(traw, strlen(traw), &h->dopts, &ts, &off) == IG_OK;
     }
     if (have_ts && h->have_cur &&
         (ts < h->cur_t || (ts == h->cur_t && set_has(&h->cur_ids, id)))) {

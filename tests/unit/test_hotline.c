@@ -312,6 +312,162 @@ static void hotline_api_error_in_200(void **state)
     ig_diags_fini(&d);
 }
 
+/* Work-order times: each form the hotline read with its own parser before
+ * it used date.c, and the decisions taken where the two differed. The
+ * timezone is the default +08:00; NULL = kept without a date. */
+static const struct {
+    const char *json; /* the slsj member's JSON value */
+    const char *published;
+} hotline_times[] = {
+    {"\"2022-09-25 14:30:00\"", "2022-09-25T14:30:00+08:00"},
+    {"\"2022/09/25 14:30\"", "2022-09-25T14:30:00+08:00"},
+    {"\"2022-9-5 4:3:2\"", "2022-09-05T04:03:02+08:00"},
+    {"\"2022-09-25\"", "2022-09-25T00:00:00+08:00"},
+    {"\"  2022-09-25 14:30:00  \"", "2022-09-25T14:30:00+08:00"},
+    {"\"2022-09-25T14:30:00.123Z\"", "2022-09-25T14:30:00Z"},
+    {"\"2022-09-25 14:30:00 UTC\"", "2022-09-25T14:30:00Z"},
+    {"\"2022-09-25T14:30:00+05:30\"", "2022-09-25T14:30:00+05:30"},
+    {"\"2022-09-25T14:30:00+0530\"", "2022-09-25T14:30:00+05:30"},
+    {"\"2022-09-25 14:30:00 -0500\"", "2022-09-25T14:30:00-05:00"},
+    {"\"2024-02-29 10:00:00\"", "2024-02-29T10:00:00+08:00"},
+    /* Epoch seconds and milliseconds, as strings or numbers. */
+    {"\"1664087400\"", "2022-09-25T14:30:00+08:00"},
+    {"1664087400", "2022-09-25T14:30:00+08:00"},
+    {"\"1664087400000\"", "2022-09-25T14:30:00+08:00"},
+    {"1664087400123", "2022-09-25T14:30:00+08:00"},
+    /* Years 1990..2100 only, as the time reads in its zone. */
+    {"\"1990-01-01 00:00:00\"", "1990-01-01T00:00:00+08:00"},
+    {"\"2100-12-31 23:59:59\"", "2100-12-31T23:59:59+08:00"},
+    {"\"1989-12-31 23:59:59\"", NULL},
+    {"\"1989-12-31T23:59:59Z\"", NULL},
+    {"\"2101-01-01 00:00:00\"", NULL},
+    {"\"0000000000\"", NULL},
+    {"\"9999999999999\"", NULL},
+    /* Epochs obey the same year rule (was: 1990..2100-01-01 in UTC). */
+    {"\"631151999\"", "1990-01-01T07:59:59+08:00"},
+    {"\"631123199\"", NULL},
+    {"\"4102444801\"", "2100-01-01T08:00:01+08:00"},
+    /* Impossible dates and times. */
+    {"\"2022-13-01 10:00:00\"", NULL},
+    {"\"2022-02-29 10:00:00\"", NULL},
+    {"\"2022-06-31\"", NULL},
+    {"\"2022-09-25 24:00:00\"", NULL},
+    /* Bad zones. */
+    {"\"2022-09-25 14:30:00 +25:00\"", NULL},
+    {"\"2022-09-25 14:30:00 XYZ\"", NULL},
+    {"\"2022-09-25T14:30+8:00\"", NULL},
+    /* Trailing garbage after the zone (was: ignored by sscanf). */
+    {"\"2022-09-25T14:30:00+08:00junk\"", NULL},
+    {"\"2022-09-25 14:30:00 +08:00:00\"", NULL},
+    /* Mixed separators (was: accepted). */
+    {"\"2022-09/25\"", NULL},
+    /* A leap second reads as :59 of its minute (was: the next minute,
+     * which can roll a time into the next day or year). */
+    {"\"2016-12-31T23:59:60Z\"", "2016-12-31T23:59:59Z"},
+    /* No "now" for the hotline: relative times are not guessed. */
+    {"\"5 minutes ago\"", NULL},
+};
+
+static void hotline_time_forms(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    size_t n = sizeof(hotline_times) / sizeof(hotline_times[0]);
+    assert_true(n <= 64);
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_adds(&b, "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":[");
+    for (size_t i = 0; i < n; i++) {
+        ig_buf_addf(&b, "%s{\"gdbh\":\"T%zu\",\"slsj\":%s}", i ? "," : "", i,
+                    hotline_times[i].json);
+    }
+    ig_buf_adds(&b, "]}}");
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, b.data, b.len, &got, NULL), IG_OK);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct ig_item *it = got.v[i];
+        const char *want = hotline_times[i].published;
+        if (want) {
+            if (!it->published || strcmp(it->published, want) != 0) {
+                fail_msg("%s: got %s, want %s", hotline_times[i].json,
+                         it->published ? it->published : "(none)", want);
+            }
+            assert_int_equal(it->flags & IG_ITEM_F_NO_DATE, 0);
+        } else {
+            if (it->published) {
+                fail_msg("%s: got %s, want no date", hotline_times[i].json,
+                         it->published);
+            }
+            assert_true(it->flags & IG_ITEM_F_NO_DATE);
+            assert_non_null(ig_item_field(it, "raw_date"));
+        }
+    }
+    items_free(&got);
+    ig_buf_fini(&b);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+/* The timezone key takes date.c's zone vocabulary; a bad one is a config
+ * error, and zone-less times and the since parameter follow a good one. */
+static void hotline_timezone_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tz;
+        const char *published; /* NULL: refused */
+    } cases[] = {
+        {"+08:00", "2022-09-25T14:30:00+08:00"},
+        {"+0530", "2022-09-25T14:30:00+05:30"},
+        {"-05:00", "2022-09-25T14:30:00-05:00"},
+        {"Z", "2022-09-25T14:30:00Z"},
+        {"UTC", "2022-09-25T14:30:00Z"},
+        {"Asia/Tokyo", "2022-09-25T14:30:00+09:00"},
+        {"+15:00", NULL},
+        {"+08:00x", NULL},
+        {"Mars/Olympus", NULL},
+        {"8", NULL},
+    };
+    const char *body = "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
+                       "{\"gdbh\":\"A\",\"slsj\":\"2022-09-25 14:30:00\"}]}}";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char conf[2048];
+        snprintf(conf, sizeof(conf), "%stimezone = %s\n", HOTLINE_CONF,
+                 cases[i].tz);
+        struct ig_diags d;
+        ig_diags_init(&d);
+        struct source_set *set = load(conf, &d);
+        if (!cases[i].published) {
+            if (set) {
+                fail_msg("timezone %s was accepted", cases[i].tz);
+            }
+            ig_diags_fini(&d);
+            continue;
+        }
+        if (!set) {
+            ig_diags_print(&d, stderr);
+            fail_msg("timezone %s was refused", cases[i].tz);
+        }
+        struct connector *c = &set->v[0]->conn;
+        struct items got = {0};
+        connector_begin(c);
+        assert_int_equal(feed(c, NULL, body, strlen(body), &got, NULL), IG_OK);
+        connector_end(c, IG_OK);
+        assert_int_equal(got.n, 1);
+        assert_string_equal(got.v[0]->published, cases[i].published);
+        items_free(&got);
+        source_set_free(set);
+        ig_diags_fini(&d);
+    }
+}
+
 /* Every json_* file of hostile/ through the validator. */
 struct hostile_case {
     const char *file;
@@ -1070,6 +1226,8 @@ int main(void)
         cmocka_unit_test(hotline_pages_match_expected),
         cmocka_unit_test(hotline_cursor_same_second),
         cmocka_unit_test(hotline_api_error_in_200),
+        cmocka_unit_test(hotline_time_forms),
+        cmocka_unit_test(hotline_timezone_key),
         cmocka_unit_test(hostile_json_validator),
         cmocka_unit_test(hostile_json_values),
         cmocka_unit_test(json_safe_duplicate_keys),

@@ -230,6 +230,53 @@ static void date_cases(void **state)
         date_parse("5年前的事", strlen("5年前的事"), &o, &ts, &off), IG_OK);
 }
 
+/* The year bounds of struct date_opts: off (0) by default, and when set
+ * they hold for written dates, epochs and relative dates alike, by the
+ * year the result reads in its offset. Outputs stay untouched on refusal. */
+static void date_year_bounds(void **state)
+{
+    (void)state;
+    struct date_opts o;
+    int64_t ts = 7;
+    int off = 7;
+    date_opts_default(&o);
+    assert_int_equal(o.min_year, 0);
+    assert_int_equal(o.max_year, 0);
+    assert_int_equal(date_parse("1989-12-31", 10, &o, &ts, &off), IG_OK);
+    assert_int_equal(date_parse("0000000001", 10, &o, &ts, &off), IG_OK);
+    assert_int_equal(ts, 1);
+
+    o.min_year = 1990;
+    o.max_year = 2100;
+    ts = 7;
+    off = 7;
+    static const char *const refused[] = {
+        "1989-12-31 23:59:59",
+        "2101-01-01",
+        "0000000001",
+        "9999999999999",
+        "631123199", /* 1989-12-31T23:59:59+08:00 */
+        "Sat, 31 Dec 1989 23:59:59 +0800",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (date_parse(refused[i], strlen(refused[i]), &o, &ts, &off) !=
+            IG_EPARSE) {
+            fail_msg("'%s' was accepted", refused[i]);
+        }
+    }
+    assert_int_equal(ts, 7);
+    assert_int_equal(off, 7);
+    assert_int_equal(date_parse("1990-01-01", 10, &o, &ts, &off), IG_OK);
+    assert_int_equal(ts, 631152000 - 8 * 3600);
+    assert_int_equal(date_parse("2100-12-31T23:59:59Z", 20, &o, &ts, &off),
+                     IG_OK);
+    assert_int_equal(off, 0);
+    /* Relative dates obey the bounds too ("now" = 1990-01-01T08:00+08:00). */
+    o.now = 631152000;
+    assert_int_equal(date_parse("5 minutes ago", 13, &o, &ts, &off), IG_OK);
+    assert_int_equal(date_parse("10 hours ago", 12, &o, &ts, &off), IG_EPARSE);
+}
+
 /* feedparser's date vectors: reported, 90 % required (Greek, Hungarian
  * month names and ISO ordinal dates are not supported). */
 static void feedparser_dates(void **state)
@@ -654,9 +701,9 @@ static void feedparser_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(charset_cases),     cmocka_unit_test(date_cases),
-        cmocka_unit_test(feedparser_dates),  cmocka_unit_test(zh_feeds),
-        cmocka_unit_test(feedparser_corpus),
+        cmocka_unit_test(charset_cases),    cmocka_unit_test(date_cases),
+        cmocka_unit_test(date_year_bounds), cmocka_unit_test(feedparser_dates),
+        cmocka_unit_test(zh_feeds),         cmocka_unit_test(feedparser_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
