@@ -295,6 +295,24 @@ static size_t chars_between(const char *t, size_t a, size_t b)
     return n;
 }
 
+/* Hit h of literal lit, or the first one after it, that lies in the
+ * title (want_title) or in the text; NONE when there is none. Hits are
+ * in text order: title hits come first. */
+static uint32_t field_hit(const struct cls_scratch *s, const struct ruleset *rs,
+                          uint32_t lit, uint32_t h, bool want_title)
+{
+    for (; h != NONE; h = s->hits[h].next) {
+        size_t start = s->hits[h].end - rs->lit_len[lit];
+        if ((start < s->title_end) == want_title) {
+            return h;
+        }
+        if (want_title) {
+            return NONE; /* past the title */
+        }
+    }
+    return NONE;
+}
+
 /* Finds a pair of words of lv[0..nl) and rv[0..nr) within `within`
  * characters in one field, trying pairs in list order. The title is
  * searched first: a pair repeated in title and text must be reported in
@@ -318,26 +336,17 @@ static bool near_pair(struct cls_scratch *s, const struct ruleset *rs,
                 if (!seen(s, r)) {
                     continue;
                 }
-                for (uint32_t h = s->lit_first[l]; h != NONE;
-                     h = s->hits[h].next) {
+                /* both in the same field */
+                for (uint32_t h =
+                         field_hit(s, rs, l, s->lit_first[l], want_title);
+                     h != NONE;
+                     h = field_hit(s, rs, l, s->hits[h].next, want_title)) {
                     size_t ae = s->hits[h].end, as = ae - rs->lit_len[l];
-                    /* Hits are in text order: title hits come first. */
-                    if ((as < s->title_end) != want_title) {
-                        if (want_title) {
-                            break;
-                        }
-                        continue;
-                    }
-                    for (uint32_t g = s->lit_first[r]; g != NONE;
-                         g = s->hits[g].next) {
+                    for (uint32_t g =
+                             field_hit(s, rs, r, s->lit_first[r], want_title);
+                         g != NONE;
+                         g = field_hit(s, rs, r, s->hits[g].next, want_title)) {
                         size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
-                        /* both in the same field */
-                        if ((bs < s->title_end) != want_title) {
-                            if (want_title) {
-                                break;
-                            }
-                            continue;
-                        }
                         size_t gap = 0;
                         if (ae <= bs) {
                             gap = chars_between(s->norm.s, ae, bs);
@@ -359,6 +368,23 @@ static bool near_pair(struct cls_scratch *s, const struct ruleset *rs,
 
 #define NEAR_SEEN_MAX 32
 
+/* Copies the words of l this item has into v, in list order. Returns
+ * their count, or NEAR_SEEN_MAX + 1 as soon as v would overflow. */
+static size_t seen_words(const struct cls_scratch *s, const struct lit_list *l,
+                         uint32_t v[NEAR_SEEN_MAX])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (seen(s, l->v[i])) {
+            if (n == NEAR_SEEN_MAX) {
+                return NEAR_SEEN_MAX + 1;
+            }
+            v[n++] = l->v[i];
+        }
+    }
+    return n;
+}
+
 /* near_pair() on the words of each side that this item has: near: lists
  * run to dozens of words and few of them are ever seen, so the passes
  * then look at a handful instead of the whole lists twice, and a side
@@ -367,46 +393,54 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                     const struct near_cond *nc, size_t *oa, size_t *ob)
 {
     uint32_t lv[NEAR_SEEN_MAX], rv[NEAR_SEEN_MAX];
-    size_t nl = 0, nr = 0;
     /* most often a side has no word in the text: known without its list */
     for (int e = 0; e < 2; e++) {
         if (nc->side[e] != UINT32_MAX && s->side_gen[nc->side[e]] != s->gen) {
             return false;
         }
     }
-    for (size_t i = 0; i < nc->left.n; i++) {
-        if (seen(s, nc->left.v[i])) {
-            if (nl == NEAR_SEEN_MAX) {
-                goto whole;
-            }
-            lv[nl++] = nc->left.v[i];
-        }
-    }
+    size_t nl = seen_words(s, &nc->left, lv);
     if (nl == 0) {
         return false;
     }
-    for (size_t j = 0; j < nc->right.n; j++) {
-        if (seen(s, nc->right.v[j])) {
-            if (nr == NEAR_SEEN_MAX) {
-                goto whole;
-            }
-            rv[nr++] = nc->right.v[j];
-        }
-    }
+    size_t nr = nl > NEAR_SEEN_MAX ? nl : seen_words(s, &nc->right, rv);
     if (nr == 0) {
         return false;
     }
+    if (nl > NEAR_SEEN_MAX || nr > NEAR_SEEN_MAX) {
+        /* more words seen than the copies hold: the whole lists */
+        return near_pair(s, rs, nc->left.v, nc->left.n, nc->right.v,
+                         nc->right.n, nc->within, oa, ob);
+    }
     return near_pair(s, rs, lv, nl, rv, nr, nc->within, oa, ob);
-whole:
-    return near_pair(s, rs, nc->left.v, nc->left.n, nc->right.v, nc->right.n,
-                     nc->within, oa, ob);
 }
 
-/* Runs one regex on both fields. Returns 1 match (span in *a..*b),
- * 0 no match, -1 a PCRE2 limit or other failure. */
+/* Whether a literal of each set x requires was seen: without, x cannot
+ * match and is not run. */
+static bool req_seen(const struct cls_scratch *s, const struct rx *x)
+{
+    bool any = x->req.n == 0;
+    for (size_t m = 0; m < x->req.n && !any; m++) {
+        any = seen(s, x->req.v[m]);
+    }
+    for (size_t k = 0; k < x->nalso && any; k++) {
+        any = false;
+        for (size_t m = 0; m < x->also[k].n && !any; m++) {
+            any = seen(s, x->also[k].v[m]);
+        }
+    }
+    return any;
+}
+
+/* Runs one regex on both fields, when req_seen(). Returns 1 match (span
+ * in *a..*b), 0 no match (or not run), -1 a PCRE2 limit or other
+ * failure. */
 static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
                   size_t *b, int *field, bool *truncated)
 {
+    if (!req_seen(s, x)) {
+        return 0;
+    }
     size_t starts[2] = {0, s->text_start};
     size_t ends[2] = {s->title_end, s->norm.len};
     for (int f = 0; f < 2; f++) {
@@ -436,23 +470,6 @@ static int run_rx(struct cls_scratch *s, const struct rx *x, size_t *a,
 }
 
 enum verdict { R_NO, R_FIRED, R_VETOED, R_ERROR };
-
-/* Whether a literal of each set x requires was seen: without, x cannot
- * match and is not run. */
-static bool req_seen(const struct cls_scratch *s, const struct rx *x)
-{
-    bool any = x->req.n == 0;
-    for (size_t m = 0; m < x->req.n && !any; m++) {
-        any = seen(s, x->req.v[m]);
-    }
-    for (size_t k = 0; k < x->nalso && any; k++) {
-        any = false;
-        for (size_t m = 0; m < x->also[k].n && !any; m++) {
-            any = seen(s, x->also[k].v[m]);
-        }
-    }
-    return any;
-}
 
 static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
                               uint32_t ri, unsigned *rx_errors, bool *truncated)
@@ -517,10 +534,6 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     /* 3. patterns, only now */
     for (size_t k = 0; k < r->nrx; k++) {
         const struct rx *x = &r->rx[k];
-        if (!req_seen(s, x)) {
-            s->nev = ev0;
-            return R_NO;
-        }
         size_t a, b;
         int f;
         int rc = run_rx(s, x, &a, &b, &f, truncated);
@@ -537,9 +550,6 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
     }
     for (size_t k = 0; k < r->nnrx; k++) {
         const struct rx *x = &r->nrx_v[k];
-        if (!req_seen(s, x)) {
-            continue;
-        }
         size_t a, b;
         int f;
         int rc = run_rx(s, x, &a, &b, &f, truncated);
