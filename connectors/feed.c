@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "connectors/connector_int.h"
 #include "connectors/date.h"
 #include "connectors/xml_safe.h"
 #include "core/err.h"
@@ -16,6 +17,8 @@ size_t feed_max_field(void)
 {
     return XML_SAFE_MAX_FIELD;
 }
+
+const char *const feed_cst_choices[] = {"china", "us", NULL};
 
 int feed_date_opts(struct date_opts *o, const char *tz, const char *cst)
 {
@@ -55,4 +58,27 @@ void feed_set_date(struct ig_item *it, const char *raw,
     ig_time_iso(ts, off, iso);
     it->published = ig_item_strdup(it, iso);
     it->published_ts = ts;
+}
+
+void feed_id_from_link(struct ig_item *it)
+{
+    if (it->ext_id == NULL && it->url != NULL) {
+        it->ext_id = it->url;
+        ig_item_add_field(it, "id_from", "link");
+    }
+}
+
+int feed_emit_record(struct connector *c, struct connector_sink *sink,
+                     struct ig_item *it, const char *no_time_why)
+{
+    feed_id_from_link(it);
+    if (it->published == NULL && !(it->flags & IG_ITEM_F_NO_DATE)) {
+        ig_item_flag(it, IG_ITEM_F_NO_DATE, no_time_why);
+    }
+    int rc = connector_emit(sink, it);
+    if (rc == IG_E2BIG) {
+        xml_safe_report(sink, c->id, false, "item cap reached (%zu per poll)",
+                        sink->max_items);
+    }
+    return rc;
 }

@@ -46,6 +46,22 @@ void feed_set_date(struct ig_item *it, const char *raw,
  * IG_EINVAL when tz is not an offset or known zone name. */
 int feed_date_opts(struct date_opts *o, const char *tz, const char *cst);
 
+/* The values of the kinds' "cst" key, as feed_date_opts() reads them:
+ * "china" (+08:00) and "us" (-06:00); NULL-terminated, for the schema. */
+extern const char *const feed_cst_choices[];
+
+/* No id at the source: the link is the stable identity. Sets it->ext_id to
+ * it->url (field id_from = link) when there is a link and no id. */
+void feed_id_from_link(struct ig_item *it);
+
+/* Emits a record mapped by feed_map_record() (letters, web): the link
+ * stands in for a missing id (feed_id_from_link), a missing time is
+ * flagged IG_ITEM_F_NO_DATE with no_time_why, and reaching the sink's item
+ * cap is reported as a warning for c. Returns connector_emit()'s result
+ * (IG_E2BIG: cap reached, stop); it is transferred in every case. */
+int feed_emit_record(struct connector *c, struct connector_sink *sink,
+                     struct ig_item *it, const char *no_time_why);
+
 /* Max length of an item text field: 1 MiB (see xml_safe.h). */
 size_t feed_max_field(void);
 

@@ -56,8 +56,6 @@ struct rss_conf {
     char *cst;
 };
 
-static const char *const cst_choices[] = {"china", "us", NULL};
-
 #define OFF(f) offsetof(struct rss_conf, f)
 static const struct ig_cfg_field rss_schema[] = {
     {"timezone", IG_CFG_STR, "+08:00", OFF(timezone),
@@ -65,7 +63,7 @@ static const struct ig_cfg_field rss_schema[] = {
      NULL},
     {"cst", IG_CFG_ENUM, "china", OFF(cst),
      "meaning of the zone name CST: china (+08:00) or us (-06:00)", 0,
-     cst_choices},
+     feed_cst_choices},
     {0},
 };
 #undef OFF
@@ -643,11 +641,7 @@ static struct ig_item *build_item(struct connector *c, const struct rss_ctx *x,
         ig_item_free(it);
         return NULL;
     }
-    /* No id at the source: the link is the stable identity. */
-    if (it->ext_id == NULL && it->url != NULL) {
-        it->ext_id = it->url;
-        ig_item_add_field(it, "id_from", "link");
-    }
+    feed_id_from_link(it);
     return it;
 }
 
@@ -756,11 +750,7 @@ int rss_parse_meta(struct connector *c, const struct connector_resp *in,
                             rn);
         goto out;
     }
-    if (info.cs.mismatch) {
-        xml_safe_report(sink, c->id, false,
-                        "charset: declared '%s', decoded as %s",
-                        info.cs.declared, info.cs.used);
-    }
+    xml_safe_report_charset(sink, c->id, &info);
     if (info.recovered) {
         xml_safe_report(sink, c->id, false,
                         "damaged XML recovered, items flagged partial: %s "

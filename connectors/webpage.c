@@ -55,8 +55,6 @@ struct web_conf {
     int64_t min_items;
 };
 
-static const char *const cst_choices[] = {"china", "us", NULL};
-
 #define OFF(f) offsetof(struct web_conf, map.f)
 #define OFFW(f) offsetof(struct web_conf, f)
 static const struct ig_cfg_field web_schema[] = {
@@ -99,7 +97,7 @@ static const struct ig_cfg_field web_schema[] = {
      "zone of times that state none: an offset or Asia/Shanghai", 0, NULL},
     {"cst", IG_CFG_ENUM, "china", OFF(cst),
      "meaning of the zone name CST: china (+08:00) or us (-06:00)", 0,
-     cst_choices},
+     feed_cst_choices},
     {0},
 };
 #undef OFF
@@ -380,19 +378,7 @@ static void page_title(xmlXPathContextPtr xc, char *out, size_t outsz)
 static int emit_post(struct connector *c, struct connector_sink *sink,
                      struct ig_item *it)
 {
-    if (it->ext_id == NULL && it->url != NULL) {
-        it->ext_id = it->url;
-        ig_item_add_field(it, "id_from", "link");
-    }
-    if (it->published == NULL && !(it->flags & IG_ITEM_F_NO_DATE)) {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE, "no time on the page");
-    }
-    int rc = connector_emit(sink, it);
-    if (rc == IG_E2BIG) {
-        xml_safe_report(sink, c->id, false, "item cap reached (%zu per poll)",
-                        sink->max_items);
-    }
-    return rc;
+    return feed_emit_record(c, sink, it, "no time on the page");
 }
 
 /* Finds the next list page on this one: resolved, same host, not read
@@ -485,11 +471,7 @@ static int parse_list(struct connector *c, struct web_ctx *x,
                         "page stopped early (%s): posts flagged partial",
                         info.error);
     }
-    if (info.cs.mismatch) {
-        xml_safe_report(sink, c->id, false,
-                        "charset: declared '%s', decoded as %s",
-                        info.cs.declared, info.cs.used);
-    }
+    xml_safe_report_charset(sink, c->id, &info);
     x->pending = ig_calloc(nposts, sizeof(*x->pending));
     for (size_t i = 0; i < nposts; i++) {
         struct ig_item *it = connector_item_new(c, in->fetched_ts);

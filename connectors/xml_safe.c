@@ -86,6 +86,16 @@ void xml_safe_report(struct connector_sink *sink, const char *source_id,
                  source_id != NULL ? source_id : "-", 0, 0, "%s", msg);
 }
 
+void xml_safe_report_charset(struct connector_sink *sink, const char *source_id,
+                             const struct xml_safe_info *info)
+{
+    if (info->cs.mismatch) {
+        xml_safe_report(sink, source_id, false,
+                        "charset: declared '%s', decoded as %s",
+                        info->cs.declared, info->cs.used);
+    }
+}
+
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';

@@ -90,4 +90,9 @@ void xml_safe_report(struct connector_sink *sink, const char *source_id,
                      bool error, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Reports, as a warning for source_id, a charset declaration that the
+ * bytes contradicted (info->cs.mismatch); does nothing otherwise. */
+void xml_safe_report_charset(struct connector_sink *sink, const char *source_id,
+                             const struct xml_safe_info *info);
+
 #endif

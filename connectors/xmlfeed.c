@@ -35,8 +35,6 @@ struct letters_conf {
     struct feed_map_conf map;
 };
 
-static const char *const cst_choices[] = {"china", "us", NULL};
-
 #define OFF(f) offsetof(struct letters_conf, map.f)
 static const struct ig_cfg_field letters_schema[] = {
     {"item", IG_CFG_STR, NULL, OFF(item),
@@ -65,7 +63,7 @@ static const struct ig_cfg_field letters_schema[] = {
      "zone of times that state none: an offset or Asia/Shanghai", 0, NULL},
     {"cst", IG_CFG_ENUM, "china", OFF(cst),
      "meaning of the zone name CST: china (+08:00) or us (-06:00)", 0,
-     cst_choices},
+     feed_cst_choices},
     {0},
 };
 #undef OFF
@@ -149,11 +147,7 @@ static int letters_parse(struct connector *c, const struct connector_resp *in,
                             x->map.item.src);
         goto out;
     }
-    if (info.cs.mismatch) {
-        xml_safe_report(sink, c->id, false,
-                        "charset: declared '%s', decoded as %s",
-                        info.cs.declared, info.cs.used);
-    }
+    xml_safe_report_charset(sink, c->id, &info);
     for (size_t i = 0; i < nrecs; i++) {
         struct ig_item *it = connector_item_new(c, in->fetched_ts);
         if (feed_map_record(&x->map, xc, recs[i], in->url, it)) {
@@ -167,18 +161,9 @@ static int letters_parse(struct connector *c, const struct connector_resp *in,
                            i + 1);
             continue;
         }
-        if (it->ext_id == NULL && it->url != NULL) {
-            it->ext_id = it->url;
-            ig_item_add_field(it, "id_from", "link");
-        }
-        if (it->published == NULL && !(it->flags & IG_ITEM_F_NO_DATE)) {
-            ig_item_flag(it, IG_ITEM_F_NO_DATE, "no time in the record");
-        }
         xml_safe_flag_item(it, &info);
-        rc = connector_emit(sink, it);
+        rc = feed_emit_record(c, sink, it, "no time in the record");
         if (rc == IG_E2BIG) {
-            xml_safe_report(sink, c->id, false,
-                            "item cap reached (%zu per poll)", sink->max_items);
             break;
         }
         if (rc < 0) {

@@ -590,6 +590,34 @@ static void web_failed_post_page(void **state)
     ig_free(post);
 }
 
+/* letters and web finish a record the same way (feed_emit_record): the
+ * link stands in for a missing id, and a missing time is flagged after the
+ * document's own flags, so the item's warning names the document's
+ * problem (here: damaged XML) before the missing time. */
+static void letters_record_finish(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<records><record><bt>a</bt><lj>https://x.example/r?xfbh=7</lj>"
+        "</record><record><bt>b</bt>";
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "letters", "https://x.example/feed",
+                                    "item = //record\ntitle = bt\n"
+                                    "link = lj\ntime = sj\n"),
+                     IG_OK);
+    assert_int_equal(parse_run_body(&r, body, strlen(body), "text/xml", NULL),
+                     IG_OK);
+    assert_true(r.n >= 1);
+    const struct ig_item *it = r.items[0];
+    assert_string_equal(it->ext_id, "https://x.example/r?xfbh=7");
+    assert_string_equal(ig_item_field(it, "id_from"), "link");
+    assert_true(it->flags & IG_ITEM_F_NO_DATE);
+    assert_true(it->flags & IG_ITEM_F_PARTIAL);
+    assert_string_equal(it->warning, "recovered from a damaged document");
+    parse_run_fini(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +625,7 @@ int main(void)
         cmocka_unit_test(example_sources),
         cmocka_unit_test(fixture_folders),
         cmocka_unit_test(web_failed_post_page),
+        cmocka_unit_test(letters_record_finish),
         cmocka_unit_test(config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
