@@ -116,6 +116,21 @@ static void trim(char **s)
     *s = p;
 }
 
+/* rule_lines_next() over buf, a NUL-terminated copy of a file walked up
+ * to its first NUL (set it->len to strlen(buf)): the line is cut in
+ * place into a C string, or NULL at the end. */
+static char *next_line(struct rule_lines *it, char *buf)
+{
+    const char *s;
+    size_t n;
+    if (!rule_lines_next(it, &s, &n)) {
+        return NULL;
+    }
+    char *line = buf + (s - buf);
+    line[n] = '\0';
+    return line;
+}
+
 /* Opens dir/name and hands each meaningful line (not blank, not # comment)
  * to fn. A missing file is one error. */
 typedef void (*line_fn)(struct loader *ld, char *line);
@@ -134,14 +149,10 @@ static int each_line(struct loader *ld, const char *dir, const char *name,
                rc == IG_E2BIG ? "file too large" : strerror(errno));
         goto out;
     }
-    /* Up to the first NUL: the fields are C strings. */
     struct rule_lines it = {.text = buf, .len = strlen(buf)};
-    const char *ls;
-    size_t n;
-    while (rule_lines_next(&it, &ls, &n)) {
+    char *line;
+    while ((line = next_line(&it, buf)) != NULL) {
         ld->line = it.lineno;
-        char *line = buf + (ls - buf);
-        line[n] = '\0';
         if (!ig_utf8_valid(line, strlen(line))) {
             err_at(ld, 0, "line is not valid UTF-8");
             continue;
@@ -763,14 +774,10 @@ static void check_taxonomy(struct loader *ld, const char *dir)
     }
     ld->file = ig_arena_strdup(ld->rt->arena, path);
     ld->line = 0;
-    /* Up to the first NUL: the fields are C strings. */
     struct rule_lines it = {.text = buf, .len = strlen(buf)};
-    const char *ls;
-    size_t n;
-    while (rule_lines_next(&it, &ls, &n)) {
+    char *line;
+    while ((line = next_line(&it, buf)) != NULL) {
         ld->line = it.lineno;
-        char *line = buf + (ls - buf);
-        line[n] = '\0';
         if (*line == '#' || *line == '\0') {
             continue;
         }
