@@ -82,6 +82,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds (user + system) this process has used. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -287,20 +296,15 @@ static int run_gw(const char *conf_path, uint64_t n, size_t batch, int window)
     f.next_sample = n / 20;
     f.rss[f.nrss++] = rss_kib();
     f.t0 = now_s();
-    struct rusage ru0;
-    getrusage(RUSAGE_SELF, &ru0);
-    f.cpu0 = (double)ru0.ru_utime.tv_sec + ru0.ru_utime.tv_usec / 1e6 +
-             (double)ru0.ru_stime.tv_sec + ru0.ru_stime.tv_usec / 1e6;
+    f.cpu0 = cpu_s();
     for (int i = 0; i < window && f.sent < n; i++) {
         feed(&f);
     }
     gw_run(g);
     double dt = now_s() - f.t0;
+    double cpu = cpu_s() - f.cpu0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6 -
-                 f.cpu0;
     printf("gateway: %llu items in %.2f s = %.0f items/s (batch %zu, "
            "window %d)%s\n",
            (unsigned long long)f.done, dt, (double)f.done / dt, batch, window,
@@ -340,7 +344,7 @@ static int run_redis(const char *sock, uint64_t n, int depth,
     snprintf(stream, sizeof(stream), "%s:stream", prefix);
     struct ig_buf b;
     ig_buf_init(&b, 0);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     uint64_t i = 0;
     while (i < n) {
         int k = 0;
@@ -368,10 +372,12 @@ static int run_redis(const char *sock, uint64_t n, int depth,
             freeReplyObject(r);
         }
     }
-    double dt = now_s() - t0;
+    double dt = now_s() - t0, cpu = cpu_s() - c0;
     printf("redis client: %llu items (SET NX EX + XADD) in %.2f s = %.0f "
            "items/s (pipeline depth %d)\n",
            (unsigned long long)n, dt, (double)n / dt, depth);
+    printf("redis client: %.2f CPU s = %.1f us/item\n", cpu,
+           cpu * 1e6 / (double)n);
     ig_buf_fini(&b);
     redisFree(c);
     return 0;

@@ -15,9 +15,12 @@
 # Wall-clock rates depend on what else runs on the machine; CPU per item
 # (the gateway's and redis-server's) is printed beside them, and how many
 # of the machine's cores the two kept busy ("cores busy": CPU seconds over
-# wall-clock seconds; below nproc, they waited on each other). Each mode is
-# run RUNS times (default 3, a fresh redis-server each time) and closes
-# with the medians: pipelined client, gateway, and the runs' ratios.
+# wall-clock seconds; below nproc, they waited on each other). Per run it
+# also sets the two sides' CPU per item (process + redis-server) side by
+# side: the rate ratio is that CPU ratio times how many more cores the
+# gateway keeps busy than the one-thread client. Each mode is run RUNS
+# times (default 3, a fresh redis-server each time) and closes with the
+# medians: pipelined client, gateway, and the runs' ratios.
 set -euo pipefail
 n="${1:-200000}"
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +71,15 @@ max_push_items = 256
 EOC
 
 rate() { sed -n 's/.* = \([0-9]*\) items\/s.*/\1/p' | head -1; }
+# Mean process and redis-server CPU µs per item over the runs in the
+# input (lines "<who>: ... CPU s = X us/item" and "redis-server CPU: ... =
+# Y us/item"): prints "X Y". cpu_per_item "redis client" | gateway
+cpu_per_item() {
+    awk -v k="$1" '
+        index($0, k ": ") == 1 && / CPU s = / { for (i = 1; i <= NF; i++) if ($i == "=") { p += $(i + 1); np++; break } }
+        $1 == "redis-server" && $2 == "CPU:" { r += $(NF - 1); nr++ }
+        END { printf "%.2f %.2f\n", np ? p / np : 0, nr ? r / nr : 0 }'
+}
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for aof in no yes; do
@@ -81,10 +93,12 @@ for aof in no yes; do
         run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 \
             -p base64 | tee "$tmp/out"
         b1=$(rate <"$tmp/out")
+        cp "$tmp/out" "$tmp/out.c1"
         redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
         run_measured "$n" "$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5 |
             tee "$tmp/out"
         g=$(rate <"$tmp/out")
+        cp "$tmp/out" "$tmp/out.gw"
         # How much of the machine the run kept busy: gateway and Redis CPU
         # seconds over the wall-clock seconds (of nproc cores).
         awk -v c="$(nproc)" '
@@ -103,6 +117,20 @@ for aof in no yes; do
         b2=$(rate <"$tmp/out")
         b=$(((b1 + b2) / 2))
         echo "   pipelined client, mean of the runs before and after: $b items/s"
+        # CPU per item of the two sides (process + redis-server), which the
+        # host's load moves less than the rates: how much of the gap is
+        # work, and how much is waiting (cores busy below nproc).
+        cat "$tmp/out.c1" "$tmp/out" | cpu_per_item "redis client" >"$tmp/cpu.c"
+        cpu_per_item gateway <"$tmp/out.gw" >"$tmp/cpu.g"
+        awk -v c="$(cat "$tmp/cpu.c")" -v g="$(cat "$tmp/cpu.g")" \
+            -v rc="$b" -v rg="$g" 'BEGIN {
+            split(c, a, " "); split(g, b, " ")
+            printf "   CPU per item, process + redis-server: client %.1f + %.1f = %.1f us, gateway %.1f + %.1f = %.1f us (client/gateway %.3f)\n",
+                a[1], a[2], a[1] + a[2], b[1], b[2], b[1] + b[2],
+                (a[1] + a[2]) / (b[1] + b[2])
+            printf "   cores busy at those rates: client %.2f, gateway %.2f (rate ratio = CPU ratio x %.2f)\n",
+                (a[1] + a[2]) * rc / 1e6, (b[1] + b[2]) * rg / 1e6,
+                ((b[1] + b[2]) * rg) / ((a[1] + a[2]) * rc) }'
         stop_redis
         rm -rf "$tmp/state"
         echo "$b" >>"$tmp/base"
