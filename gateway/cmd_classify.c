@@ -28,7 +28,6 @@
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
-#include "core/text.h"
 
 /* Longest input line: a 1 MiB item JSON-escaped several times over. */
 #define MAX_LINE (8u * 1024u * 1024u)
@@ -73,41 +72,6 @@ static void usage(FILE *out)
             "errors are printed as file:line:col), 3 an input file cannot\n"
             "be read or the output cannot be written.\n",
             cmd_default_rules_dir());
-}
-
-/* Appends s cut to max_cols display columns (with "…" when cut), padded
- * with spaces to pad_cols. Control characters become spaces. */
-static void add_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
-                     int pad_cols)
-{
-    int cols = 0;
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        if (cp == IG_UTF8_INVALID) {
-            cp = 0xFFFD;
-        }
-        int w = cp < 0x20 ? 1 : ig_cp_width(cp);
-        if (cols + w > max_cols - 1 && i + k < n) {
-            ig_buf_adds(b, "\xe2\x80\xa6");
-            cols++;
-            break;
-        }
-        if (cols + w > max_cols) {
-            break;
-        }
-        if (cp < 0x20) {
-            ig_buf_addc(b, ' ');
-        } else {
-            ig_buf_add(b, s + i, k);
-        }
-        cols += w;
-        i += k;
-    }
-    for (; cols < pad_cols; cols++) {
-        ig_buf_addc(b, ' ');
-    }
 }
 
 static bool flush_out(struct run *r)
@@ -161,12 +125,12 @@ static bool reserved_key(const char *k)
 static void text_header(struct run *r)
 {
     ig_buf_adds(&r->out, "");
-    add_cell(&r->out, "ID", 2, 10, 11);
-    add_cell(&r->out, "CODE", 4, 7, 8);
-    add_cell(&r->out, "NAME", 4, 18, 19);
-    add_cell(&r->out, "SCORE", 5, 6, 7);
-    add_cell(&r->out, "CONF", 4, 5, 6);
-    add_cell(&r->out, "LEAD DEPARTMENT", 15, 16, 17);
+    cmd_cell(&r->out, "ID", 2, 10, 11, true);
+    cmd_cell(&r->out, "CODE", 4, 7, 8, true);
+    cmd_cell(&r->out, "NAME", 4, 18, 19, true);
+    cmd_cell(&r->out, "SCORE", 5, 6, 7, true);
+    cmd_cell(&r->out, "CONF", 4, 5, 6, true);
+    cmd_cell(&r->out, "LEAD DEPARTMENT", 15, 16, 17, true);
     ig_buf_adds(&r->out, "TEXT\n");
 }
 
@@ -175,24 +139,24 @@ static void text_row(struct run *r, const char *id, size_t idlen,
                      const struct cls_result *res)
 {
     struct ig_buf *b = &r->out;
-    add_cell(b, id, idlen, 10, 11);
+    cmd_cell(b, id, idlen, 10, 11, true);
     const struct taxon *t = res->top;
     const char *code = t ? t->code : "-";
     const char *name = t ? t->name : "(unclassified)";
-    add_cell(b, code, strlen(code), 7, 8);
-    add_cell(b, name, strlen(name), 18, 19);
+    cmd_cell(b, code, strlen(code), 7, 8, true);
+    cmd_cell(b, name, strlen(name), 18, 19, true);
     char num[32];
     snprintf(num, sizeof(num), "%.2f", t ? res->score : res->best_score);
-    add_cell(b, num, strlen(num), 6, 7);
+    cmd_cell(b, num, strlen(num), 6, 7, true);
     snprintf(num, sizeof(num), "%.2f", res->confidence);
-    add_cell(b, num, strlen(num), 5, 6);
+    cmd_cell(b, num, strlen(num), 5, 6, true);
     const char *dept = t && t->ndepts ? t->depts[0] : "-";
-    add_cell(b, dept, strlen(dept), 16, 17);
+    cmd_cell(b, dept, strlen(dept), 16, 17, true);
     if (tl > 0) {
-        add_cell(b, title, tl, PREVIEW_COLS, 0);
+        cmd_cell(b, title, tl, PREVIEW_COLS, 0, true);
         ig_buf_adds(b, " | ");
     }
-    add_cell(b, text, xl, PREVIEW_COLS, 0);
+    cmd_cell(b, text, xl, PREVIEW_COLS, 0, true);
     ig_buf_addc(b, '\n');
     if (r->explain && res->explain) {
         const char *p = res->explain;

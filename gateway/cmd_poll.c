@@ -109,7 +109,7 @@ static void print_json(struct pollrun *r, const struct ig_item *it,
         ig_jsonw_obj_close(&w);
     }
     ig_jsonw_obj_close(&w);
-    printf("%s\n", b.data);
+    cmd_json_line(stdout, &b);
     ig_buf_fini(&b);
 }
 

@@ -44,7 +44,6 @@
 #include "core/jsonr.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
-#include "core/text.h"
 
 /* One labelled message: 1 MiB of text JSON-escaped several times over. */
 #define MAX_LINE (8u * 1024u * 1024u)
@@ -524,30 +523,17 @@ static int cmp_conf(const void *a, const void *b)
 
 /* ------------------------------------------------------------ output */
 
-/* Prints s cut to max_cols display columns and padded to pad_cols. */
+/* cmd_cell() of the C string s straight to out; no cut mark: the report
+ * columns are wide enough for ids and codes, and a title is a hint. */
 static void cell(FILE *out, const char *s, int max_cols, int pad_cols)
 {
-    size_t n = strlen(s);
-    int cols = 0;
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        int w = cp == IG_UTF8_INVALID ? 1 : ig_cp_width(cp);
-        if (cols + w > max_cols) {
-            break;
-        }
-        if (cp == IG_UTF8_INVALID || cp < 0x20) {
-            fputc(' ', out);
-        } else {
-            fwrite(s + i, 1, k, out);
-        }
-        cols += w;
-        i += k;
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    cmd_cell(&b, s, strlen(s), max_cols, pad_cols, false);
+    if (b.len > 0) {
+        fwrite(b.data, 1, b.len, out);
     }
-    for (; cols < pad_cols; cols++) {
-        fputc(' ', out);
-    }
+    ig_buf_fini(&b);
 }
 
 static void print_cnt_row(FILE *out, const char *code, const char *name,
@@ -775,8 +761,7 @@ static void print_test_json(FILE *out, struct eval *e, const struct corpus *c,
     }
     ig_jsonw_arr_close(&w);
     ig_jsonw_obj_close(&w);
-    ig_buf_addc(&b, '\n');
-    fwrite(b.data, 1, b.len, out);
+    cmd_json_line(out, &b);
     ig_buf_fini(&b);
 }
 
@@ -1292,8 +1277,7 @@ static void print_findings(FILE *out, const struct findings *f, bool json,
         }
         ig_jsonw_arr_close(&w);
         ig_jsonw_obj_close(&w);
-        ig_buf_addc(&b, '\n');
-        fwrite(b.data, 1, b.len, out);
+        cmd_json_line(out, &b);
         ig_buf_fini(&b);
         return;
     }
@@ -1628,9 +1612,7 @@ static int rules_diff(int argc, char **argv)
                 ig_jsonw_kstr(&w, "status", st);
                 ig_jsonw_kstr(&w, "title", it->title);
                 ig_jsonw_obj_close(&w);
-                ig_buf_addc(&b, '\n');
-                fwrite(b.data, 1, b.len, stdout);
-                ig_buf_reset(&b);
+                cmd_json_line(stdout, &b);
             } else {
                 printf("  %-13s ", st);
                 cell(stdout, it->id, 24, 25);
@@ -1662,8 +1644,7 @@ static int rules_diff(int argc, char **argv)
             ig_jsonw_kint(&w, "new_right", (int64_t)new_ok);
         }
         ig_jsonw_obj_close(&w);
-        ig_buf_addc(&b, '\n');
-        fwrite(b.data, 1, b.len, stdout);
+        cmd_json_line(stdout, &b);
     } else {
         printf("%zu of %zu items change verdict", changed, c.n);
         if (labelled) {

@@ -197,7 +197,7 @@ static int do_status(const char *dir, const char *sources, bool json)
     }
     if (json) {
         ig_jsonw_arr_close(&w);
-        printf("%s\n", b.data ? b.data : "[]");
+        cmd_json_line(stdout, &b);
     }
     ig_buf_fini(&b);
     source_set_free(set);

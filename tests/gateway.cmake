@@ -19,6 +19,8 @@ ig_add_test(NAME test_workpool SOURCES unit/test_workpool.c
   Threads::Threads LABELS unit threads)
 ig_add_test(NAME test_nindex SOURCES unit/test_nindex.c
   ${PROJECT_SOURCE_DIR}/gateway/nindex.c LIBS ig_core LABELS unit)
+ig_add_test(NAME test_cmd_out SOURCES unit/test_cmd_out.c
+  ${PROJECT_SOURCE_DIR}/gateway/cmd_out.c LIBS ig_core LABELS unit)
 ig_add_test(NAME test_spool SOURCES runtime/test_spool.c
   ${PROJECT_SOURCE_DIR}/gateway/spool.c LIBS ig_core LABELS runtime)
 set(IG_DEDUP_SRC ${PROJECT_SOURCE_DIR}/gateway/dedup.c
