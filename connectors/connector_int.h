@@ -3,8 +3,9 @@
  * Nobody outside connectors/ includes this file. It declares the ops
  * tables of the built-in kinds (registry.c lists them) and the small
  * helpers every kind needs: reading its own config keys next to the common
- * ones, making an item stamped with the source, emitting and skipping with
- * the sink's counters and cap.
+ * ones, making an item stamped with the source, giving it its time (or
+ * the flag saying why it has none), emitting and skipping with the sink's
+ * counters and cap.
  *
  * Owner: fetch engineer (hotline/file/registry). The parsers engineer's
  * kinds (rss, letters, web) define the three tables below.
@@ -42,6 +43,15 @@ void connector_cfg_error(struct connector *c, struct ig_diags *d,
  * Never NULL. */
 struct ig_item *connector_item_new(const struct connector *c,
                                    int64_t fetched_ts);
+
+/* Sets it->published_ts = ts and it->published = ts as ISO 8601 at
+ * offset_min (the offset the source stated, or its local one). */
+void connector_item_set_time(struct ig_item *it, int64_t ts, int offset_min);
+
+/* Flags it IG_ITEM_F_NO_DATE: "no WHAT" when raw is NULL, else
+ * "unparseable WHAT" with raw kept as field raw_date. */
+void connector_item_no_time(struct ig_item *it, const char *raw,
+                            const char *what);
 
 /* Hands it to the sink (ownership transferred in every case). Counts it,
  * and counts it as flagged when it->flags is set. Returns IG_OK, IG_E2BIG

@@ -39,7 +39,6 @@ void feed_set_date(struct ig_item *it, const char *raw,
 {
     int64_t ts;
     int off;
-    char iso[32];
     if (raw == NULL || raw[0] == '\0') {
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "no publication date");
         return;
@@ -55,9 +54,7 @@ void feed_set_date(struct ig_item *it, const char *raw,
         ig_item_flag(it, IG_ITEM_F_NO_DATE, "unparseable publication date");
         return;
     }
-    ig_time_iso(ts, off, iso);
-    it->published = ig_item_strdup(it, iso);
-    it->published_ts = ts;
+    connector_item_set_time(it, ts, off);
 }
 
 void feed_id_from_link(struct ig_item *it)

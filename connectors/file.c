@@ -103,15 +103,6 @@ static void file_fini(struct connector *c)
     }
 }
 
-static const char *scalar(const cJSON *rec, const char *ptr)
-{
-    const char *t = NULL;
-    if (ptr && *ptr) {
-        json_safe_scalar(json_safe_pointer(rec, ptr), &t);
-    }
-    return t;
-}
-
 static void one_line(struct connector *c, struct filekind *k, const char *line,
                      size_t len, const char *name, size_t lineno,
                      struct connector_sink *sink, int *stop)
@@ -132,9 +123,9 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
         cJSON_Delete(rec);
         return;
     }
-    const char *id = scalar(rec, k->cf.id);
+    const char *id = json_safe_text_at(rec, k->cf.id);
     if (!id || !*id) {
-        id = scalar(rec, k->cf.alt_id);
+        id = json_safe_text_at(rec, k->cf.alt_id);
     }
     if (!id || !*id) {
         connector_skip(sink, c, "%s:%zu: no id", name, lineno);
@@ -143,12 +134,12 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
     }
     struct ig_item *it = connector_item_new(c, 0);
     it->ext_id = ig_item_strdup(it, id);
-    it->title = ig_item_strdup(it, scalar(rec, k->cf.title));
-    it->text = ig_item_strdup(it, scalar(rec, k->cf.text));
-    it->url = ig_item_strdup(it, scalar(rec, k->cf.link));
-    it->author = ig_item_strdup(it, scalar(rec, k->cf.author));
-    it->place = ig_item_strdup(it, scalar(rec, k->cf.place));
-    const char *ch = scalar(rec, "/channel");
+    it->title = ig_item_strdup(it, json_safe_text_at(rec, k->cf.title));
+    it->text = ig_item_strdup(it, json_safe_text_at(rec, k->cf.text));
+    it->url = ig_item_strdup(it, json_safe_text_at(rec, k->cf.link));
+    it->author = ig_item_strdup(it, json_safe_text_at(rec, k->cf.author));
+    it->place = ig_item_strdup(it, json_safe_text_at(rec, k->cf.place));
+    const char *ch = json_safe_text_at(rec, "/channel");
     if (ch && !c->conf.channel &&
         (strcmp(ch, "hotline") == 0 || strcmp(ch, "letters") == 0 ||
          strcmp(ch, "media") == 0 || strcmp(ch, "web") == 0)) {
@@ -156,31 +147,21 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
     }
     /* Any date shape the feeds use; zone-less times are +08:00. The
      * result is written back as ISO 8601 with the offset it stated. */
-    const char *pub = scalar(rec, k->cf.published);
+    const char *pub = json_safe_text_at(rec, k->cf.published);
     struct date_opts dop;
     date_opts_default(&dop);
     int64_t ts;
     int off;
     if (pub && date_parse(pub, strlen(pub), &dop, &ts, &off) == IG_OK) {
-        char iso[32];
-        ig_time_iso(ts, off, iso);
-        it->published = ig_item_strdup(it, iso);
-        it->published_ts = ts;
+        connector_item_set_time(it, ts, off);
     } else {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE,
-                     pub ? "unparseable published time" : "no published time");
-        if (pub) {
-            ig_item_add_field(it, "raw_date", pub);
-        }
+        connector_item_no_time(it, pub, "published time");
     }
     char where[64];
     snprintf(where, sizeof(where), "%zu", lineno);
     ig_item_add_field(it, "file", name);
     ig_item_add_field(it, "line", where);
-    if (repairs && json_safe_has_fffd(rec)) {
-        ig_item_flag(it, IG_ITEM_F_REPAIRED,
-                     "invalid UTF-8, NUL or control characters replaced");
-    }
+    json_safe_flag_repaired(it, rec, repairs);
     cJSON_Delete(rec);
     int rc = connector_emit(sink, it);
     if (rc < 0) {

@@ -429,11 +429,8 @@ static int hotline_request(struct connector *c, struct connector_req *out)
 static const char *take(struct ig_item *it, const struct hotline *h,
                         const cJSON *rec, const char *ptr)
 {
-    if (!ptr) {
-        return NULL;
-    }
-    const char *t;
-    if (json_safe_scalar(json_safe_pointer(rec, ptr), &t) == JSON_SAFE_NONE) {
+    const char *t = json_safe_text_at(rec, ptr);
+    if (!t) {
         return NULL;
     }
     size_t l = strlen(t);
@@ -471,7 +468,7 @@ static int one_record(struct connector *c, struct hotline *h,
     bool have_ts = false;
     const char *traw = NULL;
     if (h->cf.time) {
-        json_safe_scalar(json_safe_pointer(rec, h->cf.time), &traw);
+        traw = json_safe_text_at(rec, h->cf.time);
         have_ts = traw &&
                   date_parse(traw, strlen(traw), &h->dopts, &ts, &off) == IG_OK;
     }
@@ -505,16 +502,9 @@ static int one_record(struct connector *c, struct hotline *h,
         ig_free(abs);
     }
     if (have_ts) {
-        char iso[32];
-        ig_time_iso(ts, off, iso);
-        it->published = ig_item_strdup(it, iso);
-        it->published_ts = ts;
+        connector_item_set_time(it, ts, off);
     } else {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE,
-                     traw ? "unparseable time" : "no time");
-        if (traw) {
-            ig_item_add_field(it, "raw_date", traw);
-        }
+        connector_item_no_time(it, traw, "time");
     }
     if (h->cf.keep_raw && cJSON_IsObject(rec)) {
         for (const cJSON *m = rec->child; m; m = m->next) {
@@ -531,11 +521,7 @@ static int one_record(struct connector *c, struct hotline *h,
             ig_item_add_field(it, h->cf.field.v[2 * i], v);
         }
     }
-    if (repairs && json_safe_has_fffd(rec)) {
-        ig_item_flag(it, IG_ITEM_F_REPAIRED,
-                     "invalid UTF-8, NUL, surrogate or control characters "
-                     "replaced");
-    }
+    json_safe_flag_repaired(it, rec, repairs);
     if (json_safe_bad_numbers(rec)) {
         ig_item_flag(it, IG_ITEM_F_PARTIAL,
                      "a number is out of range (kept as text)");
@@ -563,14 +549,9 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
 
     /* The API may say "error" inside a 200. */
     if (h->cf.ok_pointer) {
-        const char *v = NULL;
-        json_safe_scalar(json_safe_pointer(root, h->cf.ok_pointer), &v);
+        const char *v = json_safe_text_at(root, h->cf.ok_pointer);
         if (!v || strcmp(v, h->cf.ok_value) != 0) {
-            const char *msg = NULL;
-            if (h->cf.error_pointer) {
-                json_safe_scalar(json_safe_pointer(root, h->cf.error_pointer),
-                                 &msg);
-            }
+            const char *msg = json_safe_text_at(root, h->cf.error_pointer);
             rc = connector_fail(sink, IG_EAGAIN,
                                 "API reported an error: %s=%.40s%s%.200s",
                                 h->cf.ok_pointer, v ? v : "(missing)",
@@ -611,10 +592,7 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
 
     /* Next page? */
     /* An empty pointer means "not used" here, not "the whole document". */
-    const char *next = NULL;
-    if (h->cf.next_cursor && *h->cf.next_cursor) {
-        json_safe_scalar(json_safe_pointer(root, h->cf.next_cursor), &next);
-    }
+    const char *next = json_safe_text_at(root, h->cf.next_cursor);
     bool more;
     if (h->cf.has_more && *h->cf.has_more &&
         json_safe_pointer(root, h->cf.has_more)) {

@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/item.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
 #include "core/text.h"
@@ -702,6 +703,15 @@ enum json_safe_kind json_safe_scalar(const cJSON *v, const char **text)
     return JSON_SAFE_NONE;
 }
 
+const char *json_safe_text_at(const cJSON *v, const char *ptr)
+{
+    const char *t = NULL;
+    if (ptr != NULL && *ptr != '\0') {
+        json_safe_scalar(json_safe_pointer(v, ptr), &t);
+    }
+    return t;
+}
+
 int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
 {
     const char *t;
@@ -778,4 +788,14 @@ bool json_safe_bad_numbers(const cJSON *v)
 bool json_safe_has_fffd(const cJSON *v)
 {
     return v && walk(v, test_fffd);
+}
+
+void json_safe_flag_repaired(struct ig_item *it, const cJSON *rec,
+                             unsigned repairs)
+{
+    if (repairs && json_safe_has_fffd(rec)) {
+        ig_item_flag(it, IG_ITEM_F_REPAIRED,
+                     "invalid UTF-8, NUL, surrogate or control characters "
+                     "replaced");
+    }
 }

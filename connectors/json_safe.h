@@ -40,6 +40,8 @@
 
 #include <cjson/cJSON.h>
 
+struct ig_item;
+
 struct ig_arena;
 
 #define JSON_SAFE_NUM '\x01'
@@ -99,6 +101,11 @@ const cJSON *json_safe_pointer(const cJSON *v, const char *ptr);
 /* The scalar value of v as text (borrowed from the tree). */
 enum json_safe_kind json_safe_scalar(const cJSON *v, const char **text);
 
+/* The scalar text at ptr under v (borrowed), or NULL: ptr NULL or ""
+ * (a key left unmapped, never the whole document), nothing there, or not
+ * a scalar. */
+const char *json_safe_text_at(const cJSON *v, const char *ptr);
+
 /* Parses a number or numeric string into an int64 within [lo, hi].
  * Returns IG_OK or IG_EINVAL (not an integer, or out of range). */
 int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
@@ -109,5 +116,11 @@ bool json_safe_bad_numbers(const cJSON *v);
 
 /* True when some string under v contains U+FFFD. */
 bool json_safe_has_fffd(const cJSON *v);
+
+/* Flags it IG_ITEM_F_REPAIRED when the document needed repairs (the
+ * count json_safe_parse() gave) and some of them landed in rec, the
+ * part of it that became the item. */
+void json_safe_flag_repaired(struct ig_item *it, const cJSON *rec,
+                             unsigned repairs);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -208,6 +209,25 @@ struct ig_item *connector_item_new(const struct connector *c,
     it->fetched = ig_item_strdup(it, iso);
     it->fetched_ts = fetched_ts;
     return it;
+}
+
+void connector_item_set_time(struct ig_item *it, int64_t ts, int offset_min)
+{
+    char iso[32];
+    ig_time_iso(ts, offset_min, iso);
+    it->published = ig_item_strdup(it, iso);
+    it->published_ts = ts;
+}
+
+void connector_item_no_time(struct ig_item *it, const char *raw,
+                            const char *what)
+{
+    char why[96];
+    snprintf(why, sizeof(why), "%s %s", raw ? "unparseable" : "no", what);
+    ig_item_flag(it, IG_ITEM_F_NO_DATE, why);
+    if (raw) {
+        ig_item_add_field(it, "raw_date", raw);
+    }
 }
 
 int connector_emit(struct connector_sink *sink, struct ig_item *it)

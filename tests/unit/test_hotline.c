@@ -127,6 +127,15 @@ static int feed(struct connector *c, const char *url, const char *body,
     return rc;
 }
 
+/* One whole poll of c whose only page is body; the parse must succeed. */
+static void poll_one_page(struct connector *c, const char *body,
+                          struct items *out)
+{
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, body, strlen(body), out, NULL), IG_OK);
+    connector_end(c, IG_OK);
+}
+
 #define HOTLINE_CONF                                                           \
     "[source rx12345]\n"                                                       \
     "kind = hotline\n"                                                         \
@@ -144,6 +153,37 @@ static int feed(struct connector *c, const char *url, const char *body,
     "ok_pointer = /code\n"                                                     \
     "ok_value = 200\n"                                                         \
     "error_pointer = /msg\n"
+
+/* A hotline source from HOTLINE_CONF, set up and freed by cmocka around
+ * the tests that need no other config. */
+struct hotline_fixture {
+    struct ig_diags d;
+    struct source_set *set;
+};
+
+static int hotline_setup(void **state)
+{
+    struct hotline_fixture *fx = ig_calloc(1, sizeof(*fx));
+    ig_diags_init(&fx->d);
+    fx->set = load(HOTLINE_CONF, &fx->d);
+    *state = fx;
+    return fx->set ? 0 : -1;
+}
+
+static int hotline_teardown(void **state)
+{
+    struct hotline_fixture *fx = *state;
+    source_set_free(fx->set);
+    ig_diags_fini(&fx->d);
+    ig_free(fx);
+    return 0;
+}
+
+static struct connector *hotline_fixture_conn(void **state)
+{
+    struct hotline_fixture *fx = *state;
+    return &fx->set->v[0]->conn;
+}
 
 static void hotline_pages_match_expected(void **state)
 {
@@ -237,12 +277,7 @@ static void hotline_pages_match_expected(void **state)
  * and repeats nothing. */
 static void hotline_cursor_same_second(void **state)
 {
-    (void)state;
-    struct ig_diags d;
-    ig_diags_init(&d);
-    struct source_set *set = load(HOTLINE_CONF, &d);
-    assert_non_null(set);
-    struct connector *c = &set->v[0]->conn;
+    struct connector *c = hotline_fixture_conn(state);
     struct items got = {0};
     const char *poll1 =
         "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
@@ -260,16 +295,12 @@ static void hotline_cursor_same_second(void **state)
         "{\"gdbh\":\"E\",\"slsj\":\"2022-09-25 14:31:00\",\"title\":\"e\"},"
         "{\"gdbh\":\"C\",\"slsj\":\"2022-09-25 14:00:00\",\"title\":\"c\"}"
         "]}}";
-    connector_begin(c);
-    assert_int_equal(feed(c, NULL, poll1, strlen(poll1), &got, NULL), IG_OK);
-    connector_end(c, IG_OK);
+    poll_one_page(c, poll1, &got);
     assert_int_equal(got.n, 3);
     items_free(&got);
     c->cursor = c->pending_cursor;
     c->pending_cursor = NULL;
-    connector_begin(c);
-    assert_int_equal(feed(c, NULL, poll2, strlen(poll2), &got, NULL), IG_OK);
-    connector_end(c, IG_OK);
+    poll_one_page(c, poll2, &got);
     assert_int_equal(got.n, 2);
     assert_string_equal(got.v[0]->ext_id, "D");
     assert_string_equal(got.v[1]->ext_id, "E");
@@ -280,18 +311,11 @@ static void hotline_cursor_same_second(void **state)
     connector_end(c, IG_EAGAIN);
     assert_null(c->pending_cursor);
     items_free(&got);
-    source_set_free(set);
-    ig_diags_fini(&d);
 }
 
 static void hotline_api_error_in_200(void **state)
 {
-    (void)state;
-    struct ig_diags d;
-    ig_diags_init(&d);
-    struct source_set *set = load(HOTLINE_CONF, &d);
-    assert_non_null(set);
-    struct connector *c = &set->v[0]->conn;
+    struct connector *c = hotline_fixture_conn(state);
     struct items got = {0};
     const char *body = "{\"code\":500,\"msg\":\"系统繁忙\",\"data\":null}";
     char *err = NULL;
@@ -308,8 +332,6 @@ static void hotline_api_error_in_200(void **state)
     ig_free(err);
     ig_free(html);
     assert_int_equal(got.n, 0);
-    source_set_free(set);
-    ig_diags_fini(&d);
 }
 
 /* Work-order times: each form the hotline read with its own parser before
@@ -370,12 +392,7 @@ static const struct {
 
 static void hotline_time_forms(void **state)
 {
-    (void)state;
-    struct ig_diags d;
-    ig_diags_init(&d);
-    struct source_set *set = load(HOTLINE_CONF, &d);
-    assert_non_null(set);
-    struct connector *c = &set->v[0]->conn;
+    struct connector *c = hotline_fixture_conn(state);
     struct items got = {0};
     size_t n = sizeof(hotline_times) / sizeof(hotline_times[0]);
     assert_true(n <= 64);
@@ -387,9 +404,7 @@ static void hotline_time_forms(void **state)
                     hotline_times[i].json);
     }
     ig_buf_adds(&b, "]}}");
-    connector_begin(c);
-    assert_int_equal(feed(c, NULL, b.data, b.len, &got, NULL), IG_OK);
-    connector_end(c, IG_OK);
+    poll_one_page(c, b.data, &got);
     assert_int_equal(got.n, n);
     for (size_t i = 0; i < n; i++) {
         const struct ig_item *it = got.v[i];
@@ -411,12 +426,10 @@ static void hotline_time_forms(void **state)
     }
     items_free(&got);
     ig_buf_fini(&b);
-    source_set_free(set);
-    ig_diags_fini(&d);
 }
 
 /* The timezone key takes date.c's zone vocabulary; a bad one is a config
- * error, and zone-less times and the since parameter follow a good one. */
+ * error, and zone-less times follow a good one. */
 static void hotline_timezone_key(void **state)
 {
     (void)state;
@@ -457,9 +470,7 @@ static void hotline_timezone_key(void **state)
         }
         struct connector *c = &set->v[0]->conn;
         struct items got = {0};
-        connector_begin(c);
-        assert_int_equal(feed(c, NULL, body, strlen(body), &got, NULL), IG_OK);
-        connector_end(c, IG_OK);
+        poll_one_page(c, body, &got);
         assert_int_equal(got.n, 1);
         assert_string_equal(got.v[0]->published, cases[i].published);
         items_free(&got);
@@ -992,14 +1003,20 @@ static int read_all(struct connector *c, struct items *got, char **err)
     return rc;
 }
 
+/* Creates the folder TMP/name and writes its path to out. */
+static void make_tmp_dir(const char *name, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%s", g_tmp, name);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", out);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void file_kind_replay_and_cursor(void **state)
 {
     (void)state;
     char dir[600];
-    snprintf(dir, sizeof(dir), "%s/replay", g_tmp);
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", dir);
-    assert_int_equal(system(cmd), 0);
+    make_tmp_dir("replay", dir, sizeof(dir));
     write_tmp("replay/a.jsonl",
               "{\"ext_id\":\"1\",\"title\":\"井盖缺失\",\"text\":\"路口\","
               "\"channel\":\"letters\"}\n"
@@ -1043,6 +1060,64 @@ static void file_kind_replay_and_cursor(void **state)
     assert_int_equal(got.n, 1);
     assert_string_equal(got.v[0]->ext_id, "4");
     items_free(&got);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+/* got: a repaired record with a time, one with time "soon", one without
+ * a time, as a JSON kind calls its time WHAT; frees them. */
+static void check_flagged_alike(struct items *got, const char *what)
+{
+    char want[64];
+    assert_int_equal(got->n, 3);
+    assert_true(got->v[0]->flags & IG_ITEM_F_REPAIRED);
+    assert_string_equal(
+        got->v[0]->warning,
+        "invalid UTF-8, NUL, surrogate or control characters replaced");
+    snprintf(want, sizeof(want), "unparseable %s", what);
+    assert_string_equal(got->v[1]->warning, want);
+    assert_string_equal(ig_item_field(got->v[1], "raw_date"), "soon");
+    snprintf(want, sizeof(want), "no %s", what);
+    assert_string_equal(got->v[2]->warning, want);
+    assert_null(ig_item_field(got->v[2], "raw_date"));
+    items_free(got);
+}
+
+/* The file and hotline kinds flag a record's time and repairs through the
+ * same helpers: "no/unparseable <what>" with raw_date kept, and one
+ * wording for repaired strings (file's lacked "surrogate", which the
+ * shared JSON reader repairs for both). */
+static void json_kinds_flag_alike(void **state)
+{
+    (void)state;
+    char dir[600];
+    make_tmp_dir("flags", dir, sizeof(dir));
+    write_tmp("flags/a.jsonl",
+              "{\"id\":\"r\",\"title\":\"a\\ud800b\","
+              "\"published\":\"2022-09-25 14:30\"}\n"
+              "{\"id\":\"u\",\"title\":\"x\",\"published\":\"soon\"}\n"
+              "{\"id\":\"n\",\"title\":\"x\"}\n");
+    char conf[900];
+    snprintf(conf, sizeof(conf), "[source flags]\nkind = file\nurl = %s\n",
+             dir);
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(conf, &d);
+    assert_non_null(set);
+    struct items got = {0};
+    assert_int_equal(read_all(&set->v[0]->conn, &got, NULL), IG_OK);
+    check_flagged_alike(&got, "published time");
+    source_set_free(set);
+
+    set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    const char *body = "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
+                       "{\"gdbh\":\"R\",\"slsj\":\"2022-09-25 "
+                       "14:30\",\"title\":\"a\\ud800b\"},"
+                       "{\"gdbh\":\"U\",\"slsj\":\"soon\"},{\"gdbh\":\"N\"}]}}";
+    struct connector *c = &set->v[0]->conn;
+    poll_one_page(c, body, &got);
+    check_flagged_alike(&got, "time");
     source_set_free(set);
     ig_diags_fini(&d);
 }
@@ -1224,9 +1299,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hotline_pages_match_expected),
-        cmocka_unit_test(hotline_cursor_same_second),
-        cmocka_unit_test(hotline_api_error_in_200),
-        cmocka_unit_test(hotline_time_forms),
+        cmocka_unit_test_setup_teardown(hotline_cursor_same_second,
+                                        hotline_setup, hotline_teardown),
+        cmocka_unit_test_setup_teardown(hotline_api_error_in_200, hotline_setup,
+                                        hotline_teardown),
+        cmocka_unit_test_setup_teardown(hotline_time_forms, hotline_setup,
+                                        hotline_teardown),
         cmocka_unit_test(hotline_timezone_key),
         cmocka_unit_test(hostile_json_validator),
         cmocka_unit_test(hostile_json_values),
@@ -1236,6 +1314,7 @@ int main(void)
         cmocka_unit_test(hostile_json_through_hotline),
         cmocka_unit_test(sources_check_collects_all_errors),
         cmocka_unit_test(file_kind_replay_and_cursor),
+        cmocka_unit_test(json_kinds_flag_alike),
         cmocka_unit_test(examples_load),
         cmocka_unit_test(hotline_many_ids),
         cmocka_unit_test(json_safe_mutations),
