@@ -481,17 +481,48 @@ static int check_rules(struct ruleset *rs, struct prule_list *pl,
     return errors;
 }
 
-static void add_gate(struct ruleset *rs, int pass, uint32_t *fill,
-                     uint32_t rule, const struct lit_list *l)
+/* A literal -> values index in CSR form (ruleset.lit_rule, lit_side),
+ * built by walking the rules twice the same way: the first walk counts
+ * the values of each literal, csr_fill() turns the counts into offsets,
+ * the second walk stores the values in order. */
+struct csr {
+    uint32_t *off;  /* nlits + 1 offsets (arena) */
+    uint32_t *v;    /* the values (arena); NULL during the first walk */
+    uint32_t *fill; /* second walk: values stored per literal so far */
+    size_t nlits;
+};
+
+static void csr_init(struct csr *c, struct ig_arena *a, size_t nlits)
 {
-    for (size_t m = 0; m < l->n; m++) {
-        uint32_t lit = l->v[m];
-        if (pass == 0) {
-            rs->lit_rule_off[lit + 1]++;
-        } else {
-            rs->lit_rule[rs->lit_rule_off[lit] + fill[lit]++] = rule;
-        }
+    c->off = ig_arena_zalloc(a, (nlits + 1) * sizeof(uint32_t));
+    c->v = NULL;
+    c->fill = NULL;
+    c->nlits = nlits;
+}
+
+/* Between the two walks. */
+static void csr_fill(struct csr *c, struct ig_arena *a)
+{
+    for (size_t l = 0; l < c->nlits; l++) {
+        c->off[l + 1] += c->off[l];
     }
+    c->v = ig_arena_alloc(a, (c->off[c->nlits] + 1) * sizeof(uint32_t));
+    c->fill = ig_calloc(c->nlits + 1, sizeof(uint32_t));
+}
+
+static void csr_put(struct csr *c, uint32_t lit, uint32_t value)
+{
+    if (c->v == NULL) {
+        c->off[lit + 1]++;
+    } else {
+        c->v[c->off[lit] + c->fill[lit]++] = value;
+    }
+}
+
+static void csr_fini(struct csr *c)
+{
+    ig_free(c->fill);
+    c->fill = NULL;
 }
 
 /* How often a literal list is expected to have a hit: short words are
@@ -635,17 +666,12 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
         return errors;
     }
     /* literal -> rules gated by it (CSR), through rule_gate(). */
-    rs->lit_rule_off = ig_arena_zalloc(a, (rs->nlits + 1) * sizeof(uint32_t));
+    struct csr gate;
+    csr_init(&gate, a, rs->nlits);
     size_t nalways = 0;
     for (int pass = 0; pass < 2; pass++) {
-        uint32_t *fill = NULL;
         if (pass == 1) {
-            for (size_t l = 0; l < rs->nlits; l++) {
-                rs->lit_rule_off[l + 1] += rs->lit_rule_off[l];
-            }
-            rs->lit_rule = ig_arena_alloc(a, (rs->lit_rule_off[rs->nlits] + 1) *
-                                                 sizeof(uint32_t));
-            fill = ig_calloc(rs->nlits + 1, sizeof(uint32_t));
+            csr_fill(&gate, a);
             rs->always = ig_arena_alloc(a, (nalways + 1) * sizeof(uint32_t));
             rs->nalways = 0;
         }
@@ -661,24 +687,21 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
             }
             struct lit_list one;
             const struct lit_list *g = rule_gate(rs, r, &one);
-            if (g) {
-                add_gate(rs, pass, fill, (uint32_t)i, g);
+            for (size_t m = 0; g && m < g->n; m++) {
+                csr_put(&gate, g->v[m], (uint32_t)i);
             }
         }
-        ig_free(fill);
     }
+    csr_fini(&gate);
+    rs->lit_rule_off = gate.off;
+    rs->lit_rule = gate.v;
     /* literal -> near: sides holding it (CSR) */
-    rs->lit_side_off = ig_arena_zalloc(a, (rs->nlits + 1) * sizeof(uint32_t));
+    struct csr sides;
+    csr_init(&sides, a, rs->nlits);
     rs->nsides = 0;
     for (int pass = 0; pass < 2; pass++) {
-        uint32_t *fill = NULL;
         if (pass == 1) {
-            for (size_t l = 0; l < rs->nlits; l++) {
-                rs->lit_side_off[l + 1] += rs->lit_side_off[l];
-            }
-            rs->lit_side = ig_arena_alloc(a, (rs->lit_side_off[rs->nlits] + 1) *
-                                                 sizeof(uint32_t));
-            fill = ig_calloc(rs->nlits + 1, sizeof(uint32_t));
+            csr_fill(&sides, a);
         }
         uint32_t side = 0;
         for (size_t i = 0; i < rs->nrules; i++) {
@@ -693,20 +716,16 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
                     }
                     r->near[k].side[e] = side++;
                     for (size_t m = 0; m < sl[e]->n; m++) {
-                        uint32_t l = sl[e]->v[m];
-                        if (pass == 0) {
-                            rs->lit_side_off[l + 1]++;
-                        } else {
-                            rs->lit_side[rs->lit_side_off[l] + fill[l]++] =
-                                r->near[k].side[e];
-                        }
+                        csr_put(&sides, sl[e]->v[m], r->near[k].side[e]);
                     }
                 }
             }
         }
         rs->nsides = side;
-        ig_free(fill);
     }
+    csr_fini(&sides);
+    rs->lit_side_off = sides.off;
+    rs->lit_side = sides.v;
     /* The automaton over every literal. */
     rs->pf = prefilter_build(rs->lits, rs->lit_len, rs->nlits);
     ig_arena_defer(a, free_pf, rs->pf);
