@@ -22,6 +22,7 @@ struct connector;
 struct connector_resp;
 struct connector_sink;
 struct ig_item;
+struct xml_safe_info;
 
 /* Channel-level values of a feed (for tests and `intake poll`). */
 struct rss_feed_meta {
@@ -85,6 +86,15 @@ void feed_xpath_fini(struct feed_xpath *x);
  * expression run for ever) and errors kept quiet. xmlXPathFreeContext()
  * frees it. */
 struct _xmlXPathContext *feed_xpath_context(xmlDoc *doc);
+
+/* Reads in->body through the hardened gate (xml_safe_read_html() when
+ * html, else xml_safe_read_xml()) under c's max_bytes and makes an XPath
+ * context on it. Returns IG_OK with *doc, *xc and *info set (the caller
+ * frees *xc with xmlXPathFreeContext() and *doc with xmlFreeDoc()), or
+ * the error, recorded with connector_fail(), with *doc and *xc NULL. */
+int feed_open_doc(struct connector *c, const struct connector_resp *in,
+                  bool html, struct connector_sink *sink, xmlDoc **doc,
+                  struct _xmlXPathContext **xc, struct xml_safe_info *info);
 
 /* Evaluates x relative to node and appends the visible text of the
  * result to out: attribute values, text nodes, element text (HTML reduced,
@@ -151,8 +161,8 @@ void feed_map_fini(struct feed_map *m);
 /* Fills it from record node: title, text, id (XPath, id_param of the
  * link, or the link), link (resolved against base, or link_template),
  * author, place, date, raw fields. Existing values of it are replaced only
- * by non-empty ones. Returns true when a field hit its cap. */
-bool feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
+ * by non-empty ones. A field cut at its cap flags it IG_ITEM_F_TRUNCATED. */
+void feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
                      xmlNode *node, const char *base, struct ig_item *it);
 
 #endif

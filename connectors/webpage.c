@@ -422,21 +422,13 @@ static int parse_list(struct connector *c, struct web_ctx *x,
     xmlNode **posts = NULL;
     size_t nposts = 0;
     size_t nkept = 0;
-    char err[256];
-    size_t max_body = c->conf.max_bytes > 0 ? (size_t)c->conf.max_bytes : 0;
     size_t max_posts = sink->max_items > 0 ? sink->max_items + 1 : 100001;
     size_t nfollow = 0;
     int rc;
 
-    rc = xml_safe_read_html(in->body, in->len, in->content_type, in->url,
-                            max_body, &doc, &info, err, sizeof(err));
+    rc = feed_open_doc(c, in, true, sink, &doc, &xc, &info);
     if (rc < 0) {
-        return connector_fail(sink, rc, "%s", err);
-    }
-    xc = feed_xpath_context(doc);
-    if (xc == NULL) {
-        rc = connector_fail(sink, IG_EIO, "libxml2: no XPath context");
-        goto out;
+        return rc;
     }
     /* Remember this page, then look for the next one. */
     const char *page_url = in->url ? in->url : c->conf.url;
@@ -475,9 +467,7 @@ static int parse_list(struct connector *c, struct web_ctx *x,
     x->pending = ig_calloc(nposts, sizeof(*x->pending));
     for (size_t i = 0; i < nposts; i++) {
         struct ig_item *it = connector_item_new(c, in->fetched_ts);
-        if (feed_map_record(&x->map, xc, posts[i], in->url, it)) {
-            ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field hit its size cap");
-        }
+        feed_map_record(&x->map, xc, posts[i], in->url, it);
         if (it->title == NULL && it->url == NULL && it->text == NULL) {
             ig_item_free(it);
             connector_skip(sink, c,
@@ -562,9 +552,7 @@ static void parse_detail(struct connector *c, struct web_ctx *x,
     xc = feed_xpath_context(doc);
     if (xc != NULL) {
         const char *before = it->text;
-        if (feed_map_record(&x->dmap, xc, NULL, in->url, it)) {
-            ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field hit its size cap");
-        }
+        feed_map_record(&x->dmap, xc, NULL, in->url, it);
         if (x->dmap.content.comp != NULL && it->text == before) {
             xml_safe_report(sink, c->id, false,
                             "post page %s: detail.content matched nothing",

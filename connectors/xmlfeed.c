@@ -115,16 +115,13 @@ static int letters_parse(struct connector *c, const struct connector_resp *in,
     xmlXPathContextPtr xc = NULL;
     xmlNode **recs = NULL;
     size_t nrecs = 0;
-    char err[256];
-    size_t max_body = c->conf.max_bytes > 0 ? (size_t)c->conf.max_bytes : 0;
     /* Look at one record more than the cap, to say the cap was hit. */
     size_t max_recs = sink->max_items > 0 ? sink->max_items + 1 : 100001;
     int rc;
 
-    rc = xml_safe_read_xml(in->body, in->len, in->content_type, in->url,
-                           max_body, &doc, &info, err, sizeof(err));
+    rc = feed_open_doc(c, in, false, sink, &doc, &xc, &info);
     if (rc < 0) {
-        return connector_fail(sink, rc, "%s", err);
+        return rc;
     }
     if (strcasecmp((const char *)xmlDocGetRootElement(doc)->name, "html") ==
         0) {
@@ -132,11 +129,6 @@ static int letters_parse(struct connector *c, const struct connector_resp *in,
                             "not a letters feed: got an HTML page (status "
                             "%d)",
                             in->status);
-        goto out;
-    }
-    xc = feed_xpath_context(doc);
-    if (xc == NULL) {
-        rc = connector_fail(sink, IG_EIO, "libxml2: no XPath context");
         goto out;
     }
     recs = feed_xpath_nodes(xc, &x->map.item, NULL, max_recs, &nrecs);
@@ -150,9 +142,7 @@ static int letters_parse(struct connector *c, const struct connector_resp *in,
     xml_safe_report_charset(sink, c->id, &info);
     for (size_t i = 0; i < nrecs; i++) {
         struct ig_item *it = connector_item_new(c, in->fetched_ts);
-        if (feed_map_record(&x->map, xc, recs[i], in->url, it)) {
-            ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field hit its size cap");
-        }
+        feed_map_record(&x->map, xc, recs[i], in->url, it);
         if (it->ext_id == NULL && it->title == NULL && it->text == NULL) {
             ig_item_free(it);
             connector_skip(sink, c,

@@ -19,6 +19,7 @@
 #include "connectors/connector_int.h"
 #include "connectors/html_text.h"
 #include "connectors/url.h"
+#include "connectors/xml_safe.h"
 #include "core/err.h"
 #include "core/item.h"
 #include "core/mem.h"
@@ -76,6 +77,33 @@ xmlXPathContextPtr feed_xpath_context(xmlDoc *doc)
     ctx->opLimit = XPATH_OP_LIMIT;
     ctx->error = quiet_s;
     return ctx;
+}
+
+int feed_open_doc(struct connector *c, const struct connector_resp *in,
+                  bool html, struct connector_sink *sink, xmlDoc **doc,
+                  xmlXPathContextPtr *xc, struct xml_safe_info *info)
+{
+    char err[256];
+    size_t max_body = c->conf.max_bytes > 0 ? (size_t)c->conf.max_bytes : 0;
+    int rc;
+    if (html) {
+        rc = xml_safe_read_html(in->body, in->len, in->content_type, in->url,
+                                max_body, doc, info, err, sizeof(err));
+    } else {
+        rc = xml_safe_read_xml(in->body, in->len, in->content_type, in->url,
+                               max_body, doc, info, err, sizeof(err));
+    }
+    *xc = NULL;
+    if (rc < 0) {
+        return connector_fail(sink, rc, "%s", err);
+    }
+    *xc = feed_xpath_context(*doc);
+    if (*xc == NULL) {
+        xmlFreeDoc(*doc);
+        *doc = NULL;
+        return connector_fail(sink, IG_EIO, "libxml2: no XPath context");
+    }
+    return IG_OK;
 }
 
 static xmlXPathObjectPtr eval(xmlXPathContextPtr ctx,
@@ -369,7 +397,7 @@ static bool map_one(struct _xmlXPathContext *ctx, const struct feed_xpath *x,
     return cut;
 }
 
-bool feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
+void feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
                      xmlNode *node, const char *base, struct ig_item *it)
 {
     struct ig_buf b;
@@ -427,5 +455,7 @@ bool feed_map_record(const struct feed_map *m, struct _xmlXPathContext *ctx,
         }
     }
     ig_buf_fini(&b);
-    return cut;
+    if (cut) {
+        ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field hit its size cap");
+    }
 }
