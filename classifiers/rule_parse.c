@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/cfg.h"
 #include "core/diag.h"
 #include "core/mem.h"
 #include "core/norm.h"
@@ -33,47 +34,12 @@ static const char *const keys[] = {
 #define MAX_WEIGHT 100.0
 #define MAX_WITHIN 1000
 
-size_t rule_edit_distance(const char *a, const char *b)
-{
-    /* Levenshtein over code points; names here are short. */
-    uint32_t ca[128], cb[128];
-    size_t na = 0, nb = 0;
-    size_t la = strlen(a), lb = strlen(b);
-    for (size_t i = 0; i < la && na < 128;) {
-        i += ig_utf8_decode(a + i, la - i, &ca[na++]);
-    }
-    for (size_t i = 0; i < lb && nb < 128;) {
-        i += ig_utf8_decode(b + i, lb - i, &cb[nb++]);
-    }
-    size_t row[129];
-    for (size_t j = 0; j <= nb; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (ca[i - 1] == cb[j - 1] ? 0 : 1);
-            if (up + 1 < best) {
-                best = up + 1;
-            }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
-            }
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
 const char *rule_closest(const char *s, const char *const *cand, size_t n)
 {
     const char *best = NULL;
     size_t bd = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
-        size_t d = rule_edit_distance(s, cand[i]);
+        size_t d = ig_edit_distance(s, cand[i]);
         if (d < bd) {
             bd = d;
             best = cand[i];
