@@ -424,11 +424,7 @@ static struct lset parse_alt(struct rp *r)
 size_t regex_required_literals(const char *pattern, struct ig_arena *a,
                                char ***out)
 {
-    struct rp r;
-    memset(&r, 0, sizeof(r));
-    r.p = pattern;
-    r.n = strlen(pattern);
-    r.a = a;
+    struct rp r = {.p = pattern, .n = strlen(pattern), .a = a};
     struct lset s = parse_alt(&r);
     if (r.bad || r.i != r.n) {
         *out = NULL;
@@ -441,11 +437,7 @@ size_t regex_required_literals(const char *pattern, struct ig_arena *a,
 size_t regex_required_sets(const char *pattern, struct ig_arena *a,
                            struct regex_req **out)
 {
-    struct rp r;
-    memset(&r, 0, sizeof(r));
-    r.p = pattern;
-    r.n = strlen(pattern);
-    r.a = a;
+    struct rp r = {.p = pattern, .n = strlen(pattern), .a = a};
     r.capall = 4;
     r.all = ig_arena_alloc(a, r.capall * sizeof(*r.all));
     (void)parse_alt(&r);
