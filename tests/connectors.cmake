@@ -2,9 +2,8 @@
 # on files, no HTTP. (The fetch engineer's tests live in fetch.cmake.)
 add_library(ig_parse_run STATIC ${CMAKE_CURRENT_SOURCE_DIR}/lib/parse_run.c)
 ig_target_defaults(ig_parse_run)
-target_compile_definitions(ig_parse_run
-  PRIVATE IG_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_link_libraries(ig_parse_run PUBLIC ig_connectors ig_core PkgConfig::CJSON)
+target_link_libraries(ig_parse_run PUBLIC ig_connectors ig_core ig_test_dirs
+  PkgConfig::CJSON)
 
 # The parser tests need all three parsing kinds (IG_WITH_RSS/LETTERS/WEB).
 if(NOT (IG_WITH_RSS AND IG_WITH_LETTERS AND IG_WITH_WEB))

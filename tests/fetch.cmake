@@ -7,14 +7,16 @@ find_package(Threads REQUIRED)
 add_library(ig_fixture_http STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
 ig_target_defaults(ig_fixture_http)
-target_link_libraries(ig_fixture_http PUBLIC Threads::Threads PkgConfig::ZLIB)
+target_link_libraries(ig_fixture_http PUBLIC ig_test_dirs Threads::Threads
+  PkgConfig::ZLIB)
 
 # fixture_http: the same server standalone, for shell tests and the
 # quick start (fixture_http --root DIR --port-file F).
 add_executable(fixture_http ${CMAKE_CURRENT_SOURCE_DIR}/lib/fixture_http.c)
 ig_target_defaults(fixture_http)
 target_compile_definitions(fixture_http PRIVATE FIXTURE_HTTP_MAIN=1)
-target_link_libraries(fixture_http PRIVATE Threads::Threads PkgConfig::ZLIB)
+target_link_libraries(fixture_http PRIVATE ig_test_dirs Threads::Threads
+  PkgConfig::ZLIB)
 
 # The tests below drive the hotline and file kinds.
 if(NOT (IG_WITH_HOTLINE AND IG_WITH_FILE))

@@ -8,6 +8,7 @@
  * never send. With -DFIXTURE_HTTP_MAIN it builds the standalone binary.
  */
 #include "tests/lib/fixture_http.h"
+#include "tests/lib/test_dirs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -643,13 +644,6 @@ char *fixture_http_last_head(struct fixture_http *s, const char *path)
     return h;
 }
 
-const char *fixture_shared_dir(void)
-{
-    const char *s = getenv("IG_SHARED_DIR");
-
-    return s ? s : "/work/shared";
-}
-
 int fixture_http_setup(const char *tag, char *tmp, size_t tmpsz,
                        struct fixture_http **srv)
 {
@@ -657,7 +651,7 @@ int fixture_http_setup(const char *tag, char *tmp, size_t tmpsz,
     if (!mkdtemp(tmp)) {
         return -1;
     }
-    *srv = fixture_http_start(fixture_shared_dir(), 0);
+    *srv = fixture_http_start(test_shared_dir(), 0);
     if (!*srv) {
         return -1;
     }

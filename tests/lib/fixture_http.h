@@ -70,10 +70,6 @@ int fixture_http_max_active(struct fixture_http *s);
  * NULL when none. */
 char *fixture_http_last_head(struct fixture_http *s, const char *path);
 
-/* The shared folder the fixtures come from: $IG_SHARED_DIR (CTest sets
- * it), else /work/shared. */
-const char *fixture_shared_dir(void);
-
 /* A test group's setup: a private temp dir "/tmp/ig-test-<tag>-XXXXXX"
  * (its name into tmp[tmpsz]) and a server on the shared folder in *srv;
  * loopback is kept off any proxy (no_proxy). 0, or -1 when either cannot

@@ -1,5 +1,6 @@
 /* parse_run.c — drive a parsing kind on bytes (see parse_run.h). */
 #include "tests/lib/parse_run.h"
+#include "tests/lib/test_dirs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,23 +110,6 @@ char *parse_read_file(const char *path, size_t *len)
     return buf;
 }
 
-const char *parse_source_dir(void)
-{
-    const char *s = getenv("IG_SOURCE_DIR");
-    return s != NULL ? s : IG_TEST_SOURCE_DIR;
-}
-
-const char *parse_shared_dir(void)
-{
-    static char buf[4096];
-    const char *s = getenv("IG_SHARED_DIR");
-    if (s != NULL && s[0] != '\0') {
-        return s;
-    }
-    snprintf(buf, sizeof(buf), "%s/../shared", parse_source_dir());
-    return buf;
-}
-
 static size_t skip_ws(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -180,7 +164,7 @@ size_t parse_zh_each(int (*fn)(void *ud, const struct zh_entry *e), void *ud,
     char *text, *save = NULL, *line;
 
     snprintf(path, sizeof(path), "%s/feeds/zh/expected.jsonl",
-             parse_shared_dir());
+             test_shared_dir());
     text = parse_read_file(path, &len);
     if (!text) {
         printf("# cannot read %s\n", path);
@@ -205,7 +189,7 @@ size_t parse_zh_each(int (*fn)(void *ud, const struct zh_entry *e), void *ud,
         e.format = str_of(j, "format");
         e.content_type = str_of(j, "content_type");
         e.items = cJSON_GetObjectItem(j, "items");
-        snprintf(path, sizeof(path), "%s/feeds/zh/%s", parse_shared_dir(),
+        snprintf(path, sizeof(path), "%s/feeds/zh/%s", test_shared_dir(),
                  e.file);
         body = parse_read_file(path, &e.len);
         e.body = body;

@@ -41,11 +41,6 @@ void parse_run_fini(struct parse_run *r);
 
 /* Reads a whole file (NUL-terminated, NULL on error; ig_free). */
 char *parse_read_file(const char *path, size_t *len);
-/* The shared folder: $IG_SHARED_DIR, else $IG_SOURCE_DIR/../shared, else
- * the compile-time source dir's ../shared. Static buffer. */
-const char *parse_shared_dir(void);
-const char *parse_source_dir(void);
-
 /* One entry of the shared Chinese feed manifest, feeds/zh/expected.jsonl,
  * with the feed file it names read in. Borrowed for the callback. */
 struct zh_entry {

@@ -31,6 +31,7 @@
 #include "gateway/sources.h"
 #include "gateway/state.h"
 #include "tests/lib/fixture_http.h"
+#include "tests/lib/test_dirs.h"
 
 static struct fixture_http *g_srv;
 static char g_tmp[256];
@@ -550,15 +551,14 @@ static void hostile_http_responses(void **state)
 static const char *generated_dir(void)
 {
     static char dir[512];
-    const char *b = getenv("IG_BUILD_DIR");
-    snprintf(dir, sizeof(dir), "%s/hostile-generated", b ? b : g_tmp);
+    snprintf(dir, sizeof(dir), "%s/hostile-generated", test_build_dir());
     char probe[600];
     snprintf(probe, sizeof(probe), "%s/http_gzip_bomb.http", dir);
     struct stat st;
     if (stat(probe, &st) != 0) {
         char cmd[1200];
         snprintf(cmd, sizeof(cmd), "bash %s/hostile/gen.sh %s >/dev/null",
-                 fixture_shared_dir(), dir);
+                 test_shared_dir(), dir);
         assert_int_equal(system(cmd), 0);
     }
     return dir;
@@ -710,7 +710,7 @@ static void per_host_limit(void **state)
 {
     (void)state;
     struct fixture_http *saved = g_srv;
-    g_srv = fixture_http_start(fixture_shared_dir(), 0);
+    g_srv = fixture_http_start(test_shared_dir(), 0);
     char *conf = NULL;
     for (int i = 0; i < 5; i++) {
         char id[16];

@@ -28,6 +28,7 @@
 #include "gateway/scheduler.h"
 #include "gateway/sources.h"
 #include "tests/lib/fixture_http.h"
+#include "tests/lib/test_dirs.h"
 
 static struct fixture_http *g_srv;
 static char g_tmp[256];
@@ -221,7 +222,7 @@ static void zh_feeds_over_http(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof(p), "%s/feeds/zh/expected.jsonl", fixture_shared_dir());
+    snprintf(p, sizeof(p), "%s/feeds/zh/expected.jsonl", test_shared_dir());
     char *text = slurp(p);
     assert_non_null(text);
     size_t done = 0;
@@ -304,10 +305,10 @@ static void hostile_http_through_rss(void **state)
 static void web_follow_and_paging_over_http(void **state)
 {
     (void)state;
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     char root[512];
     snprintf(root, sizeof(root), "%s/tests/fixtures/web",
-             src ? src : "/work/main");
+             src);
     struct fixture_http *w = fixture_http_start(root, 0);
     assert_non_null(w);
     fixture_http_route(w, "/bbs/list.html", NULL, "list_follow.html", 0,

@@ -41,6 +41,7 @@
 #include "gateway/forward.h"
 #include "gateway/gateway.h"
 #include "tests/lib/redis_up.h"
+#include "tests/lib/test_dirs.h"
 
 #include <hiredis/hiredis.h>
 
@@ -59,8 +60,8 @@ static int setup(void **state)
     assert_non_null(f.r);
     snprintf(f.dir, sizeof(f.dir), "/tmp/ig-gwtest-XXXXXX");
     assert_non_null(mkdtemp(f.dir));
-    const char *src = getenv("IG_SOURCE_DIR");
-    snprintf(f.rules, sizeof(f.rules), "%s/rules", src ? src : ".");
+    const char *src = test_source_dir();
+    snprintf(f.rules, sizeof(f.rules), "%s/rules", src);
     forwarder_register(&forwarder_capture_ops);
     *state = &f;
     return 0;

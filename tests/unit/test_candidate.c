@@ -19,6 +19,7 @@
 #include "core/item.h"
 #include "core/jsonw.h"
 #include "gateway/candidate.h"
+#include "tests/lib/test_dirs.h"
 
 static struct ruleset *g_rs;
 static FILE *g_samples;
@@ -231,19 +232,22 @@ int main(void)
         cmocka_unit_test(cap_fails_whole),
     };
     const char *rules = getenv("INTAKE_RULES");
-    const char *bdir = getenv("IG_BUILD_DIR");
-    char path[512];
+    char path[4096], rules_dir[4096];
     struct ig_diags d;
     int rc;
 
     ig_diags_init(&d);
-    if (!rules || ruleset_load(rules, &g_rs, &d) != IG_OK) {
+    if (!rules) {
+        snprintf(rules_dir, sizeof(rules_dir), "%s/rules", test_source_dir());
+        rules = rules_dir;
+    }
+    if (ruleset_load(rules, &g_rs, &d) != IG_OK) {
         ig_diags_print(&d, stderr);
         return 1;
     }
     ig_diags_fini(&d);
     snprintf(path, sizeof(path), "%s/candidate-samples.jsonl",
-             bdir ? bdir : ".");
+             test_build_dir());
     g_samples = fopen(path, "w");
     if (!g_samples) {
         return 1;

@@ -28,6 +28,7 @@
 #include "core/text.h"
 
 #include "cls_fixture.h"
+#include "tests/lib/test_dirs.h"
 
 static struct ruleset *load(const char *settings, const char *rules,
                             char *dir_out)
@@ -487,10 +488,9 @@ static void test_threads(void **state)
 static void test_catastrophic(void **state)
 {
     (void)state;
-    const char *shared = getenv("IG_SHARED_DIR");
     char path[4096];
     snprintf(path, sizeof(path), "%s/hostile/regex_catastrophic.jsonl",
-             shared ? shared : "../shared");
+             test_shared_dir());
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         skip();

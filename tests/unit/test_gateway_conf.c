@@ -26,14 +26,15 @@
 #include "gateway/dedup.h"
 #include "gateway/forward.h"
 #include "gateway/spool.h"
+#include "tests/lib/test_dirs.h"
 #endif
 
 #if IG_TEST_EXAMPLE
 static char *example_path(void)
 {
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     char *p = malloc(4096);
-    snprintf(p, 4096, "%s/gateway/gateway.conf.example", src ? src : ".");
+    snprintf(p, 4096, "%s/gateway/gateway.conf.example", src);
     return p;
 }
 

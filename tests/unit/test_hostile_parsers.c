@@ -28,6 +28,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "tests/lib/parse_run.h"
+#include "tests/lib/test_dirs.h"
 
 static int g_loader_calls;
 static char g_loader_url[256];
@@ -92,15 +93,14 @@ static bool item_clean(const struct ig_item *it)
 static const char *gen_dir(void)
 {
     static char dir[2048];
-    const char *b = getenv("IG_BUILD_DIR");
-    snprintf(dir, sizeof(dir), "%s/hostile-generated", b ? b : ".");
+    snprintf(dir, sizeof(dir), "%s/hostile-generated", test_build_dir());
     char probe[2200];
     snprintf(probe, sizeof(probe), "%s/xml_200k_items.xml", dir);
     struct stat st;
     if (stat(probe, &st) != 0 || st.st_size < 30000000) {
         char cmd[4608];
         snprintf(cmd, sizeof(cmd), "bash '%s/hostile/gen.sh' '%s' >/dev/null",
-                 parse_shared_dir(), dir);
+                 test_shared_dir(), dir);
         if (system(cmd) != 0) {
             return NULL;
         }
@@ -114,7 +114,7 @@ static void hostile_files(void **state)
     char path[4096];
     size_t len;
     snprintf(path, sizeof(path), "%s/hostile/expected.jsonl",
-             parse_shared_dir());
+             test_shared_dir());
     char *text = parse_read_file(path, &len);
     if (text == NULL) {
         fail_msg("cannot read %s", path);
@@ -145,7 +145,7 @@ static void hostile_files(void **state)
             }
             snprintf(path, sizeof(path), "%s/%s", gdir, file + 10);
         } else {
-            snprintf(path, sizeof(path), "%s/hostile/%s", parse_shared_dir(),
+            snprintf(path, sizeof(path), "%s/hostile/%s", test_shared_dir(),
                      file);
         }
         size_t blen;
@@ -325,7 +325,7 @@ static void mutated_inputs(void **state)
     for (size_t f = 0; f < sizeof(in) / sizeof(in[0]); f++) {
         char path[4096];
         size_t len;
-        snprintf(path, sizeof(path), "%s/feeds/zh/%s", parse_shared_dir(),
+        snprintf(path, sizeof(path), "%s/feeds/zh/%s", test_shared_dir(),
                  in[f].file);
         char *orig = parse_read_file(path, &len);
         assert_non_null(orig);

@@ -29,14 +29,9 @@
 #include "core/text.h"
 #include "gateway/sources.h"
 #include "push_cases.h"
+#include "tests/lib/test_dirs.h"
 
 static char g_tmp[256];
-
-static const char *shared(void)
-{
-    const char *s = getenv("IG_SHARED_DIR");
-    return s ? s : "/work/shared";
-}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -58,7 +53,7 @@ static char *slurp(const char *path, size_t *len)
 static char *shared_file(const char *rel, size_t *len)
 {
     char p[1024];
-    snprintf(p, sizeof(p), "%s/%s", shared(), rel);
+    snprintf(p, sizeof(p), "%s/%s", test_shared_dir(), rel);
     char *b = slurp(p, len);
     assert_non_null(b);
     return b;
@@ -1261,12 +1256,12 @@ static void json_safe_mutations(void **state)
 static void examples_load(void **state)
 {
     (void)state;
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     static const char *files[] = {"hotline.conf", "file.conf"};
     for (size_t i = 0; i < 2; i++) {
         char p[1024];
         snprintf(p, sizeof(p), "%s/examples/sources.d/%s",
-                 src ? src : "/work/main", files[i]);
+                 src, files[i]);
         struct ig_diags d;
         ig_diags_init(&d);
         struct source_set *set = NULL;

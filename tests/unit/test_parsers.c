@@ -30,6 +30,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "tests/lib/parse_run.h"
+#include "tests/lib/test_dirs.h"
 
 static int64_t iso_ts(const char *s)
 {
@@ -389,7 +390,7 @@ static void fixture_folders(void **state)
     for (size_t k = 0; k < 3; k++) {
         char dir[2048];
         snprintf(dir, sizeof(dir), "%.1900s/tests/fixtures/%s",
-                 parse_source_dir(), kinds[k]);
+                 test_source_dir(), kinds[k]);
         DIR *dh = opendir(dir);
         if (dh == NULL) {
             fail_msg("no fixture folder %s", dir);
@@ -480,7 +481,7 @@ static void example_sources(void **state)
         struct ig_cfg_doc doc;
         struct ig_diags d;
         snprintf(path, sizeof(path), "%.2000s/examples/sources.d/%s",
-                 parse_source_dir(), files[i]);
+                 test_source_dir(), files[i]);
         ig_cfg_doc_init(&doc);
         ig_diags_init(&d);
         assert_int_equal(ig_cfg_parse_file(&doc, path, &d), IG_OK);
@@ -505,7 +506,7 @@ static void example_sources(void **state)
         const char *url = c.conf.url;
         assert_memory_equal(url, prefix, sizeof(prefix) - 1);
         snprintf(path, sizeof(path), "%.2000s/tests/fixtures/%.200s",
-                 parse_source_dir(), url + sizeof(prefix) - 1);
+                 test_source_dir(), url + sizeof(prefix) - 1);
         size_t blen;
         char *body = parse_read_file(path, &blen);
         assert_non_null(body);
@@ -537,7 +538,7 @@ static void web_failed_post_page(void **state)
     char path[4096];
     size_t len;
     snprintf(dir, sizeof(dir), "%.1900s/tests/fixtures/web",
-             parse_source_dir());
+             test_source_dir());
     snprintf(path, sizeof(path), "%s/list_follow.html", dir);
     char *list = parse_read_file(path, &len);
     assert_non_null(list);

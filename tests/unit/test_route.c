@@ -24,14 +24,15 @@
 #include "core/err.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "tests/lib/test_dirs.h"
 
 static struct router *RT;
 static char RULES[4096];
 
 static int setup(void **state)
 {
-    const char *src = getenv("IG_SOURCE_DIR");
-    snprintf(RULES, sizeof(RULES), "%s/rules", src ? src : ".");
+    const char *src = test_source_dir();
+    snprintf(RULES, sizeof(RULES), "%s/rules", src);
     struct ig_diags d;
     ig_diags_init(&d);
     int rc = route_load(RULES, &RT, &d);

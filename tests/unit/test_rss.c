@@ -29,6 +29,7 @@
 #include "core/mem.h"
 #include "core/text.h"
 #include "tests/lib/parse_run.h"
+#include "tests/lib/test_dirs.h"
 
 /* --- charset ----------------------------------------------------------- */
 
@@ -285,7 +286,7 @@ static void feedparser_dates(void **state)
     char path[4096];
     size_t len;
     snprintf(path, sizeof(path), "%s/feeds/feedparser/dates.jsonl",
-             parse_shared_dir());
+             test_shared_dir());
     char *text = parse_read_file(path, &len);
     if (text == NULL) {
         fail_msg("cannot read %s", path);
@@ -449,7 +450,7 @@ static void fp_run(const char *file, const char *url, const char *ct,
 {
     char fpath[4096];
     size_t blen;
-    snprintf(fpath, sizeof(fpath), "%s/feeds/feedparser/%s", parse_shared_dir(),
+    snprintf(fpath, sizeof(fpath), "%s/feeds/feedparser/%s", test_shared_dir(),
              file);
     char *body = parse_read_file(fpath, &blen);
     assert_non_null(body);
@@ -615,7 +616,7 @@ static void feedparser_corpus(void **state)
     char path[4096];
     size_t len;
     snprintf(path, sizeof(path), "%s/feeds/feedparser/expectations.jsonl",
-             parse_shared_dir());
+             test_shared_dir());
     char *text = parse_read_file(path, &len);
     if (text == NULL) {
         fail_msg("cannot read %s", path);

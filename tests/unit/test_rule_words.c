@@ -18,6 +18,7 @@
 #include "classifiers/rule_words.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "tests/lib/test_dirs.h"
 
 #define MAX_SEEN 64
 
@@ -78,12 +79,12 @@ static void copy_file(const char *from, const char *to)
 static void test_words(void **state)
 {
     (void)state;
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     char tmpl[] = "/tmp/test_rule_words.XXXXXX";
     char *dir = mkdtemp(tmpl);
     assert_non_null(dir);
     char from[4096], to[4096], rules[4096];
-    snprintf(from, sizeof(from), "%s/rules/taxonomy.tsv", src ? src : ".");
+    snprintf(from, sizeof(from), "%s/rules/taxonomy.tsv", src);
     snprintf(to, sizeof(to), "%s/taxonomy.tsv", dir);
     copy_file(from, to);
     snprintf(rules, sizeof(rules), "%s/A.rules", dir);

@@ -15,13 +15,14 @@
 #include "classifiers/classifier.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "tests/lib/test_dirs.h"
 
 static void test_shipped(void **state)
 {
     (void)state;
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/rules", src ? src : ".");
+    snprintf(dir, sizeof(dir), "%s/rules", src);
     struct ig_diags d;
     ig_diags_init(&d);
     struct ruleset *rs = NULL;

@@ -17,6 +17,7 @@
 #include "core/err.h"
 
 #include "cls_fixture.h"
+#include "tests/lib/test_dirs.h"
 
 static struct ruleset *RS;
 static char DIR_[4096];
@@ -26,9 +27,9 @@ static char DIR_[4096];
 static int setup(void **state)
 {
     (void)state;
-    const char *src = getenv("IG_SOURCE_DIR");
+    const char *src = test_source_dir();
     char path[4096];
-    snprintf(path, sizeof(path), "%s/rules/taxonomy.tsv", src ? src : ".");
+    snprintf(path, sizeof(path), "%s/rules/taxonomy.tsv", src);
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         return -1;
