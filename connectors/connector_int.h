@@ -44,6 +44,13 @@ void connector_cfg_error(struct connector *c, struct ig_diags *d,
 struct ig_item *connector_item_new(const struct connector *c,
                                    int64_t fetched_ts);
 
+/* Work-order times (polled from the hotline or pushed by it) are read by
+ * date.c; a year outside these is a bug in the sender (0000-00-00, 1970
+ * defaults, 9999 sentinels), not a report, so the item is kept without a
+ * date instead. */
+#define HOTLINE_MIN_YEAR 1990
+#define HOTLINE_MAX_YEAR 2100
+
 /* Sets it->published_ts = ts and it->published = ts as ISO 8601 at
  * offset_min (the offset the source stated, or its local one). */
 void connector_item_set_time(struct ig_item *it, int64_t ts, int offset_min);

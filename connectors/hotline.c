@@ -138,12 +138,6 @@ struct strset {
     size_t nslot; /* power of two, > 2 n */
 };
 
-/* Work-order times are read by date.c; a year outside these is a bug in
- * the API (0000-00-00, 1970 defaults, 9999 sentinels), not a report, so
- * the item is kept without a date instead. */
-#define HOTLINE_MIN_YEAR 1990
-#define HOTLINE_MAX_YEAR 2100
-
 struct hotline {
     struct hotline_conf cf;
     struct date_opts dopts; /* timezone, years; no "now": no relative */

@@ -10,7 +10,9 @@
  *      "place": "...", "fields": {"k": "v", ...}}
  *
  * id and at least one of title/text are required; everything else is
- * optional. Bad items are skipped with a reason (the caller reports them
+ * optional. "published" is read like a polled source's time (any form
+ * connectors/date.h knows; zone-less = +08:00) and passed on as ISO 8601;
+ * one that is no time flags the item and is kept as the field raw_date. Bad items are skipped with a reason (the caller reports them
  * to the client by index), never guessed at; the gateway only sees struct
  * ig_item. The body is read in one pass by json_safe_read() into a tree in
  * a per-request arena (no cJSON: a malloc per node was most of the cost
@@ -27,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "connectors/connector_int.h"
+#include "connectors/date.h"
 #include "connectors/json_safe.h"
 #include "core/arena.h"
 #include "core/diag.h"
@@ -151,6 +155,32 @@ static void find_keys(const struct json_safe_node *o, struct push_keys *k)
     }
 }
 
+/* The item's publication time, as every connector gives it: any form
+ * date.c reads (a zone-less time is Beijing time), as ISO 8601 with its
+ * offset and Unix seconds; a value that is no time (or outside the years
+ * a work order may have, as for the polled hotline) is flagged and kept as the field raw_date,
+ * never passed on as the published time. */
+static void read_published(struct ig_item *it, const char *raw, int64_t now)
+{
+    struct date_opts o;
+    int64_t ts;
+    int off;
+
+    if (!raw || !*raw) {
+        connector_item_no_time(it, NULL, "published time");
+        return;
+    }
+    date_opts_default(&o);
+    o.now = now;
+    o.min_year = HOTLINE_MIN_YEAR;
+    o.max_year = HOTLINE_MAX_YEAR;
+    if (date_parse(raw, strlen(raw), &o, &ts, &off) == IG_OK) {
+        connector_item_set_time(it, ts, off);
+    } else {
+        connector_item_no_time(it, raw, "published time");
+    }
+}
+
 static int push_one(const struct json_safe_node *o, size_t idx,
                     const char *source_id, const char *channel, int64_t now,
                     const char *now_iso, struct connector_sink *sink)
@@ -190,10 +220,7 @@ static int push_one(const struct json_safe_node *o, size_t idx,
     it->url = take_str(it, k.url, PUSH_FIELD_MAX);
     it->author = take_str(it, k.author, 256);
     it->place = take_str(it, k.place, PUSH_FIELD_MAX);
-    it->published = take_str(it, k.published, 64);
-    if (!it->published) {
-        ig_item_flag(it, IG_ITEM_F_NO_DATE, "no published time");
-    }
+    read_published(it, take_str(it, k.published, 64), now);
     it->fetched = ig_item_strdup(it, now_iso);
     it->fetched_ts = now;
     /* The members of "fields" (an array's elements are read, and can flag

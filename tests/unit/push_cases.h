@@ -172,8 +172,8 @@ static const struct push_case push_cases[] = {
      "ut at its cap\n"
      "[255]iiiiiiiiiiii..iiiiiiiiiiii|-|x|hotline|push|-|-|-|-|6|a field was c"
      "ut at its cap\n"
-     "a|-|y|hotline|push|-|[255]王王王王..王王王王|-|[64]pppppppppppp..ppppppp"
-     "ppppp|2|a field was cut at its cap\n"
+     "a|-|y|hotline|push|-|[255]王王王王..王王王王|-|-|6|a field was cut at its"
+     " cap|raw_date=[64]pppppppppppp..pppppppppppp\n"
      "rc=0 n=3 skipped=1\n"
      "3: item 2: channel must be hotline, letters, media or web\n",
      "rc=0 repairs=0 "},
@@ -394,6 +394,29 @@ static const struct push_case push_cases[] = {
      "rc=-3 repairs=0 expected a key string at byte 1"},
     {"missing colon", "{\"id\" \"1\"}", 0, "rc=-3 n=0 skipped=0\n",
      "rc=-3 repairs=0 expected ':' at byte 6"},
+    {"published: read as a time, passed on as ISO 8601",
+     "[{\"id\":\"p1\",\"text\":\"x\",\"published\":\"2024-05-01 09:30\"},"
+     "{\"id\":\"p2\",\"text\":\"x\",\"published\":\"2024/05/01 01:30:00Z\"},"
+     "{\"id\":\"p3\",\"text\":\"x\",\"published\":1714527000},"
+     "{\"id\":\"p4\",\"text\":\"x\",\"published\":\"2024年5月1日 9:30\"},"
+     "{\"id\":\"p5\",\"text\":\"x\",\"published\":\"after lunch\"},"
+     "{\"id\":\"p6\",\"text\":\"x\",\"published\":\"1989-12-31 23:00\"},"
+     "{\"id\":\"p7\",\"text\":\"x\",\"published\":\"2024-02-30 10:00\"},"
+     "{\"id\":\"p8\",\"text\":\"x\",\"published\":\"\"}]",
+     0,
+     "p1|-|x|hotline|push|-|-|-|2024-05-01T09:30:00+08:00|0|-\n"
+     "p2|-|x|hotline|push|-|-|-|2024-05-01T01:30:00Z|0|-\n"
+     "p3|-|x|hotline|push|-|-|-|2024-05-01T09:30:00+08:00|0|-\n"
+     "p4|-|x|hotline|push|-|-|-|2024-05-01T09:30:00+08:00|0|-\n"
+     "p5|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=after "
+     "lunch\n"
+     "p6|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=1989-"
+     "12-31 23:00\n"
+     "p7|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=2024-"
+     "02-30 10:00\n"
+     "p8|-|x|hotline|push|-|-|-|-|4|no published time\n"
+     "rc=0 n=8 skipped=0\n",
+     "rc=0 repairs=0 "},
     {"mismatched bracket", "[{\"id\":\"1\",\"text\":\"a\"}}", 0,
      "rc=-3 n=0 skipped=0\n",
      "rc=-3 repairs=0 expected ',' or a closing bracket at byte 22"},
