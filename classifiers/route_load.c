@@ -55,48 +55,6 @@ static void err_at(struct loader *ld, int col, const char *fmt, ...)
     ld->errors++;
 }
 
-/* Reads a whole file (capped). Returns IG_OK, IG_EIO or IG_E2BIG. */
-static int read_file(const char *path, char **out, size_t *len)
-{
-    int rc = IG_EIO;
-    char *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        goto out;
-    }
-    size_t cap = 64 * 1024, n = 0;
-    buf = ig_malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            if (cap >= ROUTE_FILE_MAX) {
-                rc = IG_E2BIG;
-                goto out;
-            }
-            cap *= 2;
-            buf = ig_realloc(buf, cap + 1);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        goto out;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    buf = NULL;
-    rc = IG_OK;
-out:
-    if (f) {
-        fclose(f);
-    }
-    ig_free(buf);
-    return rc;
-}
-
 /* Column (1-based, in characters) of p within line. */
 static int col_of(const char *line, const char *p)
 {
@@ -143,7 +101,7 @@ static int each_line(struct loader *ld, const char *dir, const char *name,
     size_t len = 0;
     ld->file = ig_arena_strdup(ld->rt->arena, path);
     ld->line = 0;
-    int rc = read_file(path, &buf, &len);
+    int rc = ig_read_file(path, ROUTE_FILE_MAX, &buf, &len);
     if (rc < 0) {
         err_at(ld, 0, "cannot read: %s",
                rc == IG_E2BIG ? "file too large" : strerror(errno));
@@ -768,7 +726,7 @@ static void check_taxonomy(struct loader *ld, const char *dir)
     char *path = ig_asprintf("%s/taxonomy.tsv", dir);
     char *buf = NULL;
     size_t len = 0;
-    if (read_file(path, &buf, &len) < 0) {
+    if (ig_read_file(path, ROUTE_FILE_MAX, &buf, &len) < 0) {
         /* The engine reports a missing taxonomy. */
         goto out;
     }

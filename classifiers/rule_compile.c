@@ -43,36 +43,6 @@
 #define DEFAULT_THRESHOLD 2.0
 #define DEFAULT_TITLE_WEIGHT 1.5
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return errno == ENOENT ? IG_ENOENT : IG_EIO;
-    }
-    struct ig_buf b;
-    ig_buf_init(&b, MAX_RULES_FILE);
-    char tmp[65536];
-    int rc = IG_OK;
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-        rc = ig_buf_add(&b, tmp, n);
-        if (rc < 0) {
-            break;
-        }
-    }
-    if (rc == IG_OK && ferror(f)) {
-        rc = IG_EIO;
-    }
-    fclose(f);
-    if (rc < 0) {
-        ig_buf_fini(&b);
-        return rc;
-    }
-    *len = b.len;
-    *out = ig_buf_take(&b);
-    return IG_OK;
-}
-
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *u = p;
@@ -752,7 +722,7 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
     char *path = ig_asprintf("%s/taxonomy.tsv", dir);
     char *text = NULL;
     size_t len = 0;
-    rc = read_file(path, &text, &len);
+    rc = ig_read_file(path, MAX_RULES_FILE, &text, &len);
     if (rc < 0) {
         ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0, "cannot read: %s",
                      rc == IG_ENOENT ? "no such file" : ig_strerror(rc));
@@ -768,7 +738,7 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
 
     /* 2. settings (optional) */
     path = ig_asprintf("%s/settings.conf", dir);
-    rc = read_file(path, &text, &len);
+    rc = ig_read_file(path, MAX_RULES_FILE, &text, &len);
     if (rc == IG_OK) {
         h = fnv(h, "settings.conf", 14);
         h = fnv(h, text, len);
@@ -806,7 +776,7 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
     }
     for (size_t i = 0; i < nnames; i++) {
         path = ig_asprintf("%s/%s", dir, names[i]);
-        int r2 = read_file(path, &text, &len);
+        int r2 = ig_read_file(path, MAX_RULES_FILE, &text, &len);
         if (r2 < 0) {
             ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0, "cannot read: %s",
                          ig_strerror(r2));
@@ -852,7 +822,7 @@ int ruleset_load(const char *dir, struct ruleset **out, struct ig_diags *d)
                                               "priority.conf"};
     for (size_t i = 0; has_routing && i < 3; i++) {
         path = ig_asprintf("%s/%s", dir, route_files[i]);
-        if (read_file(path, &text, &len) == IG_OK) {
+        if (ig_read_file(path, MAX_RULES_FILE, &text, &len) == IG_OK) {
             h = fnv(h, route_files[i], strlen(route_files[i]) + 1);
             h = fnv(h, text, len);
             ig_free(text);

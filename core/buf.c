@@ -1,6 +1,7 @@
 /* buf.c — growable byte buffer with a hard cap (see buf.h). */
 #include "core/buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -114,4 +115,37 @@ char *ig_buf_take(struct ig_buf *b)
     b->len = 0;
     b->cap = 0;
     return p;
+}
+
+int ig_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return errno == ENOENT ? IG_ENOENT : IG_EIO;
+    }
+    struct ig_buf b;
+    char chunk[65536];
+    size_t n;
+    int rc = IG_OK, err;
+
+    ig_buf_init(&b, max);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        rc = ig_buf_add(&b, chunk, n);
+        if (rc < 0) {
+            break;
+        }
+    }
+    if (rc == IG_OK && ferror(f)) {
+        rc = IG_EIO;
+    }
+    err = errno;
+    fclose(f);
+    errno = err;
+    if (rc < 0) {
+        ig_buf_fini(&b);
+        return rc;
+    }
+    *len = b.len;
+    *out = ig_buf_take(&b);
+    return IG_OK;
 }

@@ -81,4 +81,13 @@ int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
  * Never returns NULL: an empty buffer gives "". */
 char *ig_buf_take(struct ig_buf *b);
 
+/* Reads the whole file at path into a new NUL-terminated string (*out,
+ * free with ig_free; *len bytes, which may include NULs) of at most max
+ * bytes (0: no cap). Returns IG_OK, IG_ENOENT (no such file), IG_EIO (it
+ * cannot be opened or read; errno says why) or IG_E2BIG (longer than max).
+ * On an error nothing is allocated. For the data files read whole (rules,
+ * routing tables, configuration), each capped so that a path pointing at
+ * the wrong file (a log, a dump) is refused rather than swallowed. */
+int ig_read_file(const char *path, size_t max, char **out, size_t *len);
+
 #endif

@@ -265,36 +265,23 @@ int ig_cfg_parse_mem(struct ig_cfg_doc *doc, const char *name,
 int ig_cfg_parse_file(struct ig_cfg_doc *doc, const char *path,
                       struct ig_diags *d)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *text = NULL;
+    size_t len = 0;
+    /* Config files are small; 4 MiB is generous and bounds a mistake such
+     * as pointing -c at a log file. */
+    int rc = ig_read_file(path, 4u << 20, &text, &len);
+
+    if (rc == IG_E2BIG) {
+        ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0, "file larger than 4 MiB");
+        return rc;
+    }
+    if (rc < 0) {
         ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0, "cannot open: %s",
                      strerror(errno));
         return IG_EIO;
     }
-    struct ig_buf b;
-    /* Config files are small; 4 MiB is generous and bounds a mistake such
-     * as pointing -c at a log file. */
-    ig_buf_init(&b, 4u << 20);
-    char chunk[8192];
-    size_t n;
-    int rc = IG_OK;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (ig_buf_add(&b, chunk, n) < 0) {
-            ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0,
-                         "file larger than 4 MiB");
-            rc = IG_E2BIG;
-            break;
-        }
-    }
-    if (rc == IG_OK && ferror(f)) {
-        ig_diags_add(d, IG_DIAG_ERROR, path, 0, 0, "read error");
-        rc = IG_EIO;
-    }
-    fclose(f);
-    if (rc == IG_OK) {
-        rc = ig_cfg_parse_mem(doc, path, b.data ? b.data : "", b.len, d);
-    }
-    ig_buf_fini(&b);
+    rc = ig_cfg_parse_mem(doc, path, text, len, d);
+    ig_free(text);
     return rc;
 }
 

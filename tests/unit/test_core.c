@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -167,6 +170,53 @@ static void jsonw_escapes_and_commas(void **state)
                         "{\"a\":\"x\\\"\\\\\\n\\u0001青\xEF\xBF\xBD\","
                         "\"l\":[1,0.5,null],\"b\":true,\"inf\":null}");
     ig_buf_fini(&b);
+}
+
+/* ig_read_file: the whole file (NULs included) within the cap, a clear
+ * code for each way it can fail, nothing to free after a failure. */
+static void read_file_whole_or_coded(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ig-test-readfile-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/f", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    /* 200 000 bytes with a NUL inside: more than one read's chunk. */
+    for (int i = 0; i < 200000; i++) {
+        fputc(i == 7 ? 0 : 'a' + i % 26, f);
+    }
+    fclose(f);
+    assert_int_equal(ig_read_file(path, 0, &text, &len), IG_OK);
+    assert_int_equal(len, 200000);
+    assert_int_equal(text[7], 0);
+    assert_int_equal(text[8], 'a' + 8);
+    assert_int_equal(text[len], 0);
+    ig_free(text);
+    assert_int_equal(ig_read_file(path, 200000, &text, &len), IG_OK);
+    ig_free(text);
+    text = NULL;
+    assert_int_equal(ig_read_file(path, 199999, &text, &len), IG_E2BIG);
+    assert_null(text);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(ig_read_file(path, 0, &text, &len), IG_ENOENT);
+    /* A directory opens but does not read. */
+    assert_int_equal(ig_read_file(dir, 0, &text, &len), IG_EIO);
+    assert_null(text);
+    snprintf(path, sizeof(path), "%s/empty", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(ig_read_file(path, 16, &text, &len), IG_OK);
+    assert_int_equal(len, 0);
+    assert_string_equal(text, "");
+    ig_free(text);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/f", dir);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* The inline appends and in-place formatting keep the cap exact. */
@@ -624,6 +674,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_cap_is_never_silent),
+        cmocka_unit_test(read_file_whole_or_coded),
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
