@@ -13,6 +13,8 @@
  * the start. A line without its final newline is left for the next poll
  * (it may still be being written). A bad line is skipped and counted, the
  * rest of the file is still read. Lines longer than max_line are skipped.
+ * Each line is read into its own json_safe tree in an arena that dies
+ * once the line's item holds copies of what it needs.
  *
  * This kind reads files itself (read_local); it never follows anything
  * but `url`, and refuses non-regular files.
@@ -28,6 +30,7 @@
 #include "connectors/connector_int.h"
 #include "connectors/date.h"
 #include "connectors/json_safe.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/item.h"
@@ -107,21 +110,21 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
                      size_t len, const char *name, size_t lineno,
                      struct connector_sink *sink, int *stop)
 {
-    cJSON *rec = NULL;
+    const struct json_safe_node *rec = NULL;
     unsigned repairs = 0;
     char err[200];
     if (len == 0) {
         return;
     }
-    if (json_safe_parse(line, len, JSON_SAFE_DEPTH, &rec, &repairs, err,
-                        sizeof(err)) < 0) {
+    struct ig_arena *a = ig_arena_new(json_safe_arena_size(len));
+    if (json_safe_read(line, len, JSON_SAFE_DEPTH, a, &rec, &repairs, err,
+                       sizeof(err)) < 0) {
         connector_skip(sink, c, "%s:%zu: %s", name, lineno, err);
-        return;
+        goto out;
     }
-    if (!cJSON_IsObject(rec)) {
+    if (rec->type != JSON_SAFE_T_OBJECT) {
         connector_skip(sink, c, "%s:%zu: not a JSON object", name, lineno);
-        cJSON_Delete(rec);
-        return;
+        goto out;
     }
     const char *id = json_safe_text_at(rec, k->cf.id);
     if (!id || !*id) {
@@ -129,8 +132,7 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
     }
     if (!id || !*id) {
         connector_skip(sink, c, "%s:%zu: no id", name, lineno);
-        cJSON_Delete(rec);
-        return;
+        goto out;
     }
     struct ig_item *it = connector_item_new(c, 0);
     it->ext_id = ig_item_strdup(it, id);
@@ -162,11 +164,12 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
     ig_item_add_field(it, "file", name);
     ig_item_add_field(it, "line", where);
     json_safe_flag_repaired(it, rec, repairs);
-    cJSON_Delete(rec);
     int rc = connector_emit(sink, it);
     if (rc < 0) {
         *stop = rc;
     }
+out:
+    ig_arena_free(a);
 }
 
 /* Reads name from offset *off; advances *off past complete lines. */

@@ -25,9 +25,11 @@
  * not move the cursor; the gateway's id dedup absorbs their repeats.
  *
  * Hostile JSON is handled by json_safe.c (escapes, NULs, invalid UTF-8,
- * duplicate keys, nesting, numbers kept as exact text); an item with
- * repaired strings or out-of-range numbers is emitted flagged, an item
- * without an id is skipped and counted.
+ * duplicate keys, nesting, numbers kept as exact text): each page is read
+ * into its tree in an arena that dies when the page is done, after every
+ * value the items keep was copied into them. An item with repaired
+ * strings or out-of-range numbers is emitted flagged, an item without an
+ * id is skipped and counted.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@
 #include "connectors/connector_int.h"
 #include "connectors/date.h"
 #include "connectors/json_safe.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -228,10 +231,11 @@ static void cursor_load(struct hotline *h, const char *text)
     if (!text || !*text) {
         return;
     }
-    cJSON *root = NULL;
-    char err[128];
-    if (json_safe_parse(text, strlen(text), 8, &root, NULL, err, sizeof(err)) <
-        0) {
+    size_t len = strlen(text);
+    struct ig_arena *a = ig_arena_new(json_safe_arena_size(len));
+    const struct json_safe_node *root = NULL;
+    if (json_safe_read(text, len, 8, a, &root, NULL, NULL, 0) < 0) {
+        ig_arena_free(a);
         return;
     }
     int64_t t;
@@ -239,15 +243,16 @@ static void cursor_load(struct hotline *h, const char *text)
         IG_OK) {
         h->have_cur = true;
         h->cur_t = t;
-        const cJSON *ids = json_safe_pointer(root, "/ids");
-        for (const cJSON *c = ids ? ids->child : NULL; c; c = c->next) {
+        const struct json_safe_node *ids = json_safe_pointer(root, "/ids");
+        for (const struct json_safe_node *c = ids ? ids->child : NULL; c;
+             c = c->next) {
             const char *s;
             if (json_safe_scalar(c, &s) == JSON_SAFE_STRING) {
                 set_add(&h->cur_ids, s);
             }
         }
     }
-    cJSON_Delete(root);
+    ig_arena_free(a);
 }
 
 static char *cursor_text(int64_t t, const struct strset *ids)
@@ -421,7 +426,7 @@ static int hotline_request(struct connector *c, struct connector_req *out)
 
 /* Copies a mapped scalar into the item, capped and flagged. */
 static const char *take(struct ig_item *it, const struct hotline *h,
-                        const cJSON *rec, const char *ptr)
+                        const struct json_safe_node *rec, const char *ptr)
 {
     const char *t = json_safe_text_at(rec, ptr);
     if (!t) {
@@ -436,8 +441,9 @@ static const char *take(struct ig_item *it, const struct hotline *h,
 }
 
 static int one_record(struct connector *c, struct hotline *h,
-                      const struct connector_resp *in, const cJSON *rec,
-                      unsigned repairs, struct connector_sink *sink, bool *old)
+                      const struct connector_resp *in,
+                      const struct json_safe_node *rec, unsigned repairs,
+                      struct connector_sink *sink, bool *old)
 {
     *old = false;
     const char *id;
@@ -500,12 +506,12 @@ static int one_record(struct connector *c, struct hotline *h,
     } else {
         connector_item_no_time(it, traw, "time");
     }
-    if (h->cf.keep_raw && cJSON_IsObject(rec)) {
-        for (const cJSON *m = rec->child; m; m = m->next) {
+    if (h->cf.keep_raw && rec->type == JSON_SAFE_T_OBJECT) {
+        for (const struct json_safe_node *m = rec->child; m; m = m->next) {
             const char *t;
-            if (json_safe_scalar(m, &t) != JSON_SAFE_NONE && m->string &&
+            if (json_safe_scalar(m, &t) != JSON_SAFE_NONE && m->key &&
                 strlen(t) <= 4096) {
-                ig_item_add_field(it, m->string, t);
+                ig_item_add_field(it, m->key, t);
             }
         }
     }
@@ -532,13 +538,16 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
     if (in->status && (in->status < 200 || in->status > 299)) {
         return connector_fail(sink, IG_EAGAIN, "HTTP status %d", in->status);
     }
-    cJSON *root = NULL;
+    /* The page's tree; what the items keep is copied into them. */
+    struct ig_arena *a = ig_arena_new(json_safe_arena_size(in->len));
+    const struct json_safe_node *root = NULL;
     unsigned repairs = 0;
     char err[200];
-    int rc = json_safe_parse(in->body, in->len, (int)h->cf.max_depth, &root,
-                             &repairs, err, sizeof(err));
+    int rc = json_safe_read(in->body, in->len, (int)h->cf.max_depth, a, &root,
+                            &repairs, err, sizeof(err));
     if (rc < 0) {
-        return connector_fail(sink, rc, "bad JSON: %s", err);
+        rc = connector_fail(sink, rc, "bad JSON: %s", err);
+        goto out;
     }
 
     /* The API may say "error" inside a 200. */
@@ -553,23 +562,23 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
             goto out;
         }
     }
-    const cJSON *list = json_safe_pointer(root, h->cf.items);
-    if (cJSON_IsObject(list)) {
+    const struct json_safe_node *list = json_safe_pointer(root, h->cf.items);
+    if (list && list->type == JSON_SAFE_T_OBJECT) {
         /* A single-order endpoint: the object is the one record. */
         bool old;
         rc = one_record(c, h, in, list, repairs, sink, &old);
         goto out;
     }
-    if (!cJSON_IsArray(list)) {
+    if (!list || list->type != JSON_SAFE_T_ARRAY) {
         rc = connector_fail(sink, IG_EPARSE,
                             "no array at %s (not a work-order page)",
                             h->cf.items);
         goto out;
     }
     size_t n = 0, nold = 0;
-    for (const cJSON *rec = list->child; rec; rec = rec->next) {
+    for (const struct json_safe_node *rec = list->child; rec; rec = rec->next) {
         n++;
-        if (!cJSON_IsObject(rec)) {
+        if (rec->type != JSON_SAFE_T_OBJECT) {
             connector_skip(sink, c, "list entry %zu is not an object", n);
             continue;
         }
@@ -624,7 +633,7 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
     }
     rc = IG_OK;
 out:
-    cJSON_Delete(root);
+    ig_arena_free(a);
     return rc;
 }
 

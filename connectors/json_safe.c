@@ -9,14 +9,16 @@
  * the syntax is known good, so a broken document reports its first
  * syntax error, as it always has.
  *
- * json_safe_parse() is the same reader followed by a copy of the tree
- * into cJSON nodes, for the connectors whose code walks cJSON (hotline,
- * file), so the policy lives here once. Rejected: rewriting the input
- * into a canonical JSON text for cJSON to parse (the earlier design:
- * three passes and a malloc per node, most of the cost of a push), and
- * giving core/jsonr a repair mode (it reads one flat object and hands
- * nested values back as raw text; a push body is an array of objects
- * with a nested "fields").
+ * Callers keep the tree (an arena per document or record) and read it
+ * through the helpers at the end: JSON pointers, scalars as text, the
+ * number and U+FFFD checks. Rejected: rewriting the input into a
+ * canonical JSON text for cJSON to parse (the earlier design: three passes
+ * and a malloc per node, most of the cost of a push), then copying this
+ * tree into cJSON nodes for the kinds written against cJSON (two tree
+ * types for one document, and a malloc per node again), and giving
+ * core/jsonr a repair mode (it reads one flat object and hands nested
+ * values back as raw text; a push body is an array of objects with a
+ * nested "fields").
  */
 #include "connectors/json_safe.h"
 
@@ -481,39 +483,45 @@ static const char *object_dup(const struct json_safe_node *v)
     return hit;
 }
 
-/* Iterative walk over every object; the first duplicate found (in this
- * walk's order, which the error message has always followed) or NULL. */
-static const char *find_dup_key(const struct json_safe_node *root)
+/* Iterative walk over the tree under root: the first non-NULL that test
+ * returns for a node, or NULL. Containers are tested as they are popped,
+ * scalars as their parent's members are scanned; the duplicate-key error
+ * names the first duplicate in this order, as it always has. */
+static const char *find(const struct json_safe_node *root,
+                        const char *(*test)(const struct json_safe_node *v))
 {
     const struct json_safe_node *stack[JSON_SAFE_DEPTH * 4 + 8];
     size_t sp = 0;
     stack[sp++] = root;
     while (sp) {
         const struct json_safe_node *v = stack[--sp];
-        if (v->type == JSON_SAFE_T_OBJECT && v->n > 1) {
-            const char *hit = object_dup(v);
-            if (hit) {
-                return hit;
-            }
+        const char *hit = test(v);
+        if (hit) {
+            return hit;
         }
         /* Depth is bounded by the reader, but an array may be wide: push
          * children only while there is room, and walk the rest of them
          * at once, one by one. */
         for (const struct json_safe_node *c = v->child; c; c = c->next) {
             if (!is_container(c)) {
-                continue;
+                hit = test(c);
+            } else if (sp == sizeof(stack) / sizeof(stack[0])) {
+                hit = find(c, test);
+            } else {
+                stack[sp++] = c;
             }
-            if (sp == sizeof(stack) / sizeof(stack[0])) {
-                const char *r = find_dup_key(c);
-                if (r) {
-                    return r;
-                }
-                continue;
+            if (hit) {
+                return hit;
             }
-            stack[sp++] = c;
         }
     }
     return NULL;
+}
+
+/* find() test: the smallest key that occurs twice in an object. */
+static const char *dup_key(const struct json_safe_node *v)
+{
+    return v->type == JSON_SAFE_T_OBJECT && v->n > 1 ? object_dup(v) : NULL;
 }
 
 int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
@@ -532,7 +540,7 @@ int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
     if (rc < 0) {
         return rc;
     }
-    const char *dup = find_dup_key(root);
+    const char *dup = find(root, dup_key);
     if (dup) {
         p.i = 0;
         return fail(&p, IG_EPARSE,
@@ -547,89 +555,6 @@ int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
     return IG_OK;
 }
 
-/* One node as a cJSON item; a number becomes a string marked with
- * JSON_SAFE_NUM, as json_safe_scalar() expects. */
-static cJSON *cjson_item(struct ig_arena *a, const struct json_safe_node *v)
-{
-    switch (v->type) {
-    case JSON_SAFE_T_OBJECT:
-        return cJSON_CreateObject();
-    case JSON_SAFE_T_ARRAY:
-        return cJSON_CreateArray();
-    case JSON_SAFE_T_STRING:
-        return cJSON_CreateString(v->str);
-    case JSON_SAFE_T_NUMBER: {
-        char *t = ig_arena_alloc(a, v->len + 2);
-        t[0] = JSON_SAFE_NUM;
-        memcpy(t + 1, v->str, v->len + 1);
-        return cJSON_CreateString(t);
-    }
-    case JSON_SAFE_T_TRUE: {
-        /* As cJSON's own parser leaves it. */
-        cJSON *t = cJSON_CreateTrue();
-        if (t) {
-            t->valueint = 1;
-        }
-        return t;
-    }
-    case JSON_SAFE_T_FALSE:
-        return cJSON_CreateFalse();
-    default:
-        return cJSON_CreateNull();
-    }
-}
-
-/* The tree under root as cJSON, walked iteratively: stack[d] is the
- * cJSON container at depth d and next[d] the member to copy into it. */
-static cJSON *to_cjson(struct ig_arena *a, const struct json_safe_node *root,
-                       int max_depth)
-{
-    cJSON **stack = ig_arena_alloc(a, (size_t)max_depth * sizeof(*stack));
-    const struct json_safe_node **next =
-        ig_arena_alloc(a, (size_t)max_depth * sizeof(*next));
-    cJSON *top = cjson_item(a, root);
-    if (!is_container(root)) {
-        return top;
-    }
-    int d = 0;
-    stack[0] = top;
-    next[0] = root->child;
-    while (d >= 0) {
-        const struct json_safe_node *v = next[d];
-        if (!v) {
-            d--;
-            continue;
-        }
-        next[d] = v->next;
-        cJSON *item = cjson_item(a, v);
-        if (v->key) {
-            cJSON_AddItemToObject(stack[d], v->key, item);
-        } else {
-            cJSON_AddItemToArray(stack[d], item);
-        }
-        if (is_container(v)) {
-            d++;
-            stack[d] = item;
-            next[d] = v->child;
-        }
-    }
-    return top;
-}
-
-int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
-                    unsigned *repairs, char *err, size_t errlen)
-{
-    *out = NULL;
-    struct ig_arena *a = ig_arena_new(json_safe_arena_size(n));
-    const struct json_safe_node *root = NULL;
-    int rc = json_safe_read(s, n, max_depth, a, &root, repairs, err, errlen);
-    if (rc == IG_OK) {
-        *out = to_cjson(a, root, depth_cap(max_depth));
-    }
-    ig_arena_free(a);
-    return rc;
-}
-
 size_t json_safe_arena_size(size_t n)
 {
     /* The decoded strings take about the input's size, the nodes (64 bytes
@@ -638,7 +563,8 @@ size_t json_safe_arena_size(size_t n)
     return 2 * n + 4096;
 }
 
-const cJSON *json_safe_pointer(const cJSON *v, const char *ptr)
+const struct json_safe_node *json_safe_pointer(const struct json_safe_node *v,
+                                               const char *ptr)
 {
     if (!ptr || !*ptr) {
         return v;
@@ -661,19 +587,26 @@ const cJSON *json_safe_pointer(const cJSON *v, const char *ptr)
             tok[k++] = c;
         }
         tok[k] = '\0';
-        if (cJSON_IsObject(v)) {
-            v = cJSON_GetObjectItemCaseSensitive(v, tok);
-        } else if (cJSON_IsArray(v)) {
+        const struct json_safe_node *c = v->child;
+        if (v->type == JSON_SAFE_T_OBJECT) {
+            /* Keys are unique (the reader rejects duplicates). */
+            while (c && strcmp(c->key, tok) != 0) {
+                c = c->next;
+            }
+        } else if (v->type == JSON_SAFE_T_ARRAY) {
             char *e;
             errno = 0;
             long idx = strtol(tok, &e, 10);
             if (!k || *e || errno || idx < 0 || idx > 1000000) {
                 return NULL;
             }
-            v = cJSON_GetArrayItem(v, (int)idx);
+            for (; c && idx > 0; idx--) {
+                c = c->next;
+            }
         } else {
             return NULL;
         }
+        v = c;
         if (!*p) {
             return v;
         }
@@ -682,28 +615,32 @@ const cJSON *json_safe_pointer(const cJSON *v, const char *ptr)
     return NULL;
 }
 
-enum json_safe_kind json_safe_scalar(const cJSON *v, const char **text)
+enum json_safe_kind json_safe_scalar(const struct json_safe_node *v,
+                                     const char **text)
 {
     *text = NULL;
     if (!v) {
         return JSON_SAFE_NONE;
     }
-    if (cJSON_IsString(v) && v->valuestring) {
-        if (v->valuestring[0] == JSON_SAFE_NUM) {
-            *text = v->valuestring + 1;
-            return JSON_SAFE_NUMBER;
-        }
-        *text = v->valuestring;
+    switch (v->type) {
+    case JSON_SAFE_T_STRING:
+        *text = v->str;
         return JSON_SAFE_STRING;
-    }
-    if (cJSON_IsBool(v)) {
-        *text = cJSON_IsTrue(v) ? "true" : "false";
+    case JSON_SAFE_T_NUMBER:
+        *text = v->str;
+        return JSON_SAFE_NUMBER;
+    case JSON_SAFE_T_TRUE:
+        *text = "true";
         return JSON_SAFE_BOOL;
+    case JSON_SAFE_T_FALSE:
+        *text = "false";
+        return JSON_SAFE_BOOL;
+    default:
+        return JSON_SAFE_NONE;
     }
-    return JSON_SAFE_NONE;
 }
 
-const char *json_safe_text_at(const cJSON *v, const char *ptr)
+const char *json_safe_text_at(const struct json_safe_node *v, const char *ptr)
 {
     const char *t = NULL;
     if (ptr != NULL && *ptr != '\0') {
@@ -712,7 +649,8 @@ const char *json_safe_text_at(const cJSON *v, const char *ptr)
     return t;
 }
 
-int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
+int json_safe_int(const struct json_safe_node *v, int64_t lo, int64_t hi,
+                  int64_t *out)
 {
     const char *t;
     enum json_safe_kind k = json_safe_scalar(v, &t);
@@ -730,68 +668,42 @@ int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out)
     return IG_OK;
 }
 
-static bool bad_number(const char *t)
+/* find() test: a number that does not fit a finite double. */
+static const char *bad_number(const struct json_safe_node *v)
 {
-    if (strlen(t) > 64) {
-        return true;
+    if (v->type != JSON_SAFE_T_NUMBER) {
+        return NULL;
+    }
+    if (v->len > 64) {
+        return v->str;
     }
     char *e;
     errno = 0;
-    double d = strtod(t, &e);
-    return errno == ERANGE || !isfinite(d) || *e;
+    double d = strtod(v->str, &e);
+    return errno == ERANGE || !isfinite(d) || *e ? v->str : NULL;
 }
 
-/* Walks v iteratively, calling test on every string; stops at a hit. */
-static bool walk(const cJSON *v, bool (*test)(const char *s))
+/* find() test: a string value holding U+FFFD. */
+static const char *fffd(const struct json_safe_node *v)
 {
-    const cJSON *stack[JSON_SAFE_DEPTH + 8];
-    size_t sp = 0;
-    stack[sp++] = v;
-    while (sp) {
-        const cJSON *x = stack[--sp];
-        if (cJSON_IsString(x) && x->valuestring && test(x->valuestring)) {
-            return true;
-        }
-        for (const cJSON *c = x->child; c; c = c->next) {
-            if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-                if (sp == sizeof(stack) / sizeof(stack[0])) {
-                    if (walk(c, test)) {
-                        return true;
-                    }
-                    continue;
-                }
-                stack[sp++] = c;
-            } else if (cJSON_IsString(c) && c->valuestring &&
-                       test(c->valuestring)) {
-                return true;
-            }
-        }
+    if (v->type != JSON_SAFE_T_STRING) {
+        return NULL;
     }
-    return false;
+    return strstr(v->str, "\xEF\xBF\xBD");
 }
 
-static bool test_bad_number(const char *s)
+bool json_safe_bad_numbers(const struct json_safe_node *v)
 {
-    return s[0] == JSON_SAFE_NUM && bad_number(s + 1);
+    return v && find(v, bad_number);
 }
 
-static bool test_fffd(const char *s)
+bool json_safe_has_fffd(const struct json_safe_node *v)
 {
-    return strstr(s, "\xEF\xBF\xBD") != NULL;
+    return v && find(v, fffd);
 }
 
-bool json_safe_bad_numbers(const cJSON *v)
-{
-    return v && walk(v, test_bad_number);
-}
-
-bool json_safe_has_fffd(const cJSON *v)
-{
-    return v && walk(v, test_fffd);
-}
-
-void json_safe_flag_repaired(struct ig_item *it, const cJSON *rec,
-                             unsigned repairs)
+void json_safe_flag_repaired(struct ig_item *it,
+                             const struct json_safe_node *rec, unsigned repairs)
 {
     if (repairs && json_safe_has_fffd(rec)) {
         ig_item_flag(it, IG_ITEM_F_REPAIRED,

@@ -5,10 +5,10 @@
  * characters and raw invalid UTF-8 inside strings, trailing garbage after
  * the value, and it silently keeps the first of duplicate keys and rounds
  * every number to a double. So JSON is read by our own iterative reader,
- * in one pass, into a light tree allocated from an arena
- * (json_safe_read(); push.c walks it). json_safe_parse() copies that tree
- * into cJSON nodes for the connectors written against cJSON; both apply
- * the one policy below:
+ * in one pass, into a light tree allocated from an arena the caller owns
+ * (json_safe_read()); push.c, hotline.c and file.c walk that tree, with
+ * the helpers below for JSON pointers, scalars and flags. One policy for
+ * every JSON input:
  *
  * - a UTF-8 BOM at the start is skipped;
  * - nesting deeper than max_depth (default 64): error;
@@ -24,10 +24,9 @@
  * - duplicate keys in any object: the whole document is rejected (one
  *   policy everywhere; first-wins and last-wins parsers disagree, so
  *   accepting either would let two readers see different records);
- * - numbers are never converted: a number keeps its exact JSON text (in
- *   cJSON: a string holding JSON_SAFE_NUM (0x01) followed by the text), so
- *   ids above 2^53 stay exact and range checks happen per field
- *   (json_safe_int()).
+ * - numbers are never converted: a number keeps its exact JSON text
+ *   (node->str of a JSON_SAFE_T_NUMBER), so ids above 2^53 stay exact and
+ *   range checks happen per field (json_safe_int()).
  *
  * Decoded strings never contain NUL, so they are also C strings.
  */
@@ -38,13 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 struct ig_item;
 
 struct ig_arena;
 
-#define JSON_SAFE_NUM '\x01'
 #define JSON_SAFE_DEPTH 64
 
 enum json_safe_type {
@@ -90,37 +86,38 @@ enum json_safe_kind {
     JSON_SAFE_BOOL,   /* text is "true" or "false" */
 };
 
-/* As json_safe_read(), with the tree as cJSON in *out (cJSON_Delete it). */
-int json_safe_parse(const char *s, size_t n, int max_depth, cJSON **out,
-                    unsigned *repairs, char *err, size_t errlen);
-
 /* Resolves an RFC 6901 JSON pointer ("" = v itself, "/data/list/0").
- * Returns the node or NULL. */
-const cJSON *json_safe_pointer(const cJSON *v, const char *ptr);
+ * Returns the node (borrowed from v's tree) or NULL. */
+const struct json_safe_node *json_safe_pointer(const struct json_safe_node *v,
+                                               const char *ptr);
 
-/* The scalar value of v as text (borrowed from the tree). */
-enum json_safe_kind json_safe_scalar(const cJSON *v, const char **text);
+/* The scalar value of v as text (borrowed from the tree): a string's
+ * decoded text, a number's exact JSON text, "true" or "false". */
+enum json_safe_kind json_safe_scalar(const struct json_safe_node *v,
+                                     const char **text);
 
 /* The scalar text at ptr under v (borrowed), or NULL: ptr NULL or ""
  * (a key left unmapped, never the whole document), nothing there, or not
  * a scalar. */
-const char *json_safe_text_at(const cJSON *v, const char *ptr);
+const char *json_safe_text_at(const struct json_safe_node *v, const char *ptr);
 
 /* Parses a number or numeric string into an int64 within [lo, hi].
  * Returns IG_OK or IG_EINVAL (not an integer, or out of range). */
-int json_safe_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
+int json_safe_int(const struct json_safe_node *v, int64_t lo, int64_t hi,
+                  int64_t *out);
 
 /* True when some number under v (iterative walk) does not fit a finite
  * double (1e400, 4.9e-400, 10,000 digits). */
-bool json_safe_bad_numbers(const cJSON *v);
+bool json_safe_bad_numbers(const struct json_safe_node *v);
 
-/* True when some string under v contains U+FFFD. */
-bool json_safe_has_fffd(const cJSON *v);
+/* True when some string value under v contains U+FFFD. */
+bool json_safe_has_fffd(const struct json_safe_node *v);
 
 /* Flags it IG_ITEM_F_REPAIRED when the document needed repairs (the
- * count json_safe_parse() gave) and some of them landed in rec, the
+ * count json_safe_read() gave) and some of them landed in rec, the
  * part of it that became the item. */
-void json_safe_flag_repaired(struct ig_item *it, const cJSON *rec,
+void json_safe_flag_repaired(struct ig_item *it,
+                             const struct json_safe_node *rec,
                              unsigned repairs);
 
 #endif

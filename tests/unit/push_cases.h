@@ -1,12 +1,13 @@
 /* push_cases.h — the push policy pinned case by case (for test_hotline.c).
  *
- * Each body goes through connector_push_parse() and json_safe_parse();
+ * Each body goes through connector_push_parse() and json_safe_read();
  * the expected dumps (format: dump_push() and dump_parse() in
- * test_hotline.c) were produced by the three-pass reader this code
- * replaced (json_safe's rewriter, then cJSON, then a walk) and checked by
- * hand against json_safe.h and push.c. A change here is a change of what
- * the gateway accepts, repairs or reports: review it as one. In a body,
- * <<N*s>> stands for N copies of s (long fields without long lines).
+ * test_hotline.c; a number prints as "\u0001<text>") were produced by the
+ * three-pass reader this code replaced (json_safe's rewriter, then cJSON,
+ * then a walk) and checked by hand against json_safe.h and push.c. A
+ * change here is a change of what the gateway accepts, repairs or
+ * reports: review it as one. In a body, <<N*s>> stands for N copies of s
+ * (long fields without long lines).
  */
 #ifndef IG_TESTS_PUSH_CASES_H
 #define IG_TESTS_PUSH_CASES_H

@@ -21,6 +21,7 @@
 #include "connectors/connector.h"
 #include "connectors/json_safe.h"
 #include "connectors/push.h"
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -57,6 +58,30 @@ static char *shared_file(const char *rel, size_t *len)
     char *b = slurp(p, len);
     assert_non_null(b);
     return b;
+}
+
+/* One document read by json_safe_read() into its own arena, as the
+ * connectors do; doc_fini() frees the tree. */
+struct doc {
+    struct ig_arena *a;
+    const struct json_safe_node *root;
+    unsigned rep;
+    char err[160];
+};
+
+static int doc_read(struct doc *d, const char *s, size_t n)
+{
+    d->a = ig_arena_new(json_safe_arena_size(n));
+    d->rep = 0;
+    return json_safe_read(s, n, 0, d->a, &d->root, &d->rep, d->err,
+                          sizeof(d->err));
+}
+
+static void doc_fini(struct doc *d)
+{
+    ig_arena_free(d->a);
+    d->a = NULL;
+    d->root = NULL;
 }
 
 /* Writes text to TMP/name and returns the path (static buffer). */
@@ -523,10 +548,11 @@ static void hostile_json_validator(void **state)
         snprintf(rel, sizeof(rel), "hostile/%s", cases[i].file);
         size_t l;
         char *b = shared_file(rel, &l);
-        cJSON *root = NULL;
-        unsigned rep = 0;
-        char err[200];
-        int rc = json_safe_parse(b, l, 0, &root, &rep, err, sizeof(err));
+        struct doc doc;
+        int rc = doc_read(&doc, b, l);
+        const struct json_safe_node *root = doc.root;
+        const char *err = doc.err;
+        unsigned rep = doc.rep;
         /* The push parser reads with the same reader: it refuses exactly
          * these documents (none of them is a push body, so every item it
          * finds is skipped). */
@@ -561,7 +587,7 @@ static void hostile_json_validator(void **state)
                 assert_true(ig_utf8_valid(t, strlen(t)));
             }
         }
-        cJSON_Delete(root);
+        doc_fini(&doc);
         ig_free(b);
     }
 }
@@ -572,14 +598,11 @@ static void json_safe_duplicate_keys(void **state)
 {
     (void)state;
     static const char *const small = "{\"z\":1,\"b\":2,\"z\":3,\"b\":4}";
-    cJSON *root = NULL;
-    unsigned rep;
-    char err[200];
-    assert_int_equal(
-        json_safe_parse(small, strlen(small), 0, &root, &rep, err, sizeof(err)),
-        IG_EPARSE);
-    assert_null(root);
-    assert_non_null(strstr(err, "duplicate key \"b\""));
+    struct doc d;
+    assert_int_equal(doc_read(&d, small, strlen(small)), IG_EPARSE);
+    assert_null(d.root);
+    assert_non_null(strstr(d.err, "duplicate key \"b\""));
+    doc_fini(&d);
     char wide[512] = "[{\"k\":0},{";
     for (int i = 0; i < 20; i++) {
         char kv[32];
@@ -587,15 +610,12 @@ static void json_safe_duplicate_keys(void **state)
         strcat(wide, kv);
     }
     strcat(wide, "\"k07\":1,\"k03\":2}]");
-    assert_int_equal(
-        json_safe_parse(wide, strlen(wide), 0, &root, &rep, err, sizeof(err)),
-        IG_EPARSE);
-    assert_non_null(strstr(err, "duplicate key \"k03\""));
+    assert_int_equal(doc_read(&d, wide, strlen(wide)), IG_EPARSE);
+    assert_non_null(strstr(d.err, "duplicate key \"k03\""));
+    doc_fini(&d);
     static const char *const fine = "[{\"a\":1,\"b\":{\"a\":2}},{\"a\":3}]";
-    assert_int_equal(
-        json_safe_parse(fine, strlen(fine), 0, &root, &rep, err, sizeof(err)),
-        IG_OK);
-    cJSON_Delete(root);
+    assert_int_equal(doc_read(&d, fine, strlen(fine)), IG_OK);
+    doc_fini(&d);
 }
 
 struct pushed {
@@ -761,23 +781,88 @@ static char *dump_push(const char *body, size_t len, size_t max_items)
     return ig_buf_take(&b);
 }
 
-/* json_safe_parse() of body: return code, repairs, message, and the tree
- * as cJSON prints it when that is short. */
+/* A string in a tree dump, escaped as the pinned dumps have it (the
+ * escapes of cJSON's printer, which produced them). */
+static void dump_json_str(struct ig_buf *b, const char *s)
+{
+    static const char raw[] = "\"\\\b\f\n\r\t";
+    static const char escaped[] = "\"\\bfnrt";
+    ig_buf_addc(b, '"');
+    for (; *s; s++) {
+        const char *esc = strchr(raw, *s);
+        if (esc) {
+            ig_buf_addc(b, '\\');
+            ig_buf_addc(b, escaped[esc - raw]);
+        } else if ((unsigned char)*s < 0x20) {
+            ig_buf_addf(b, "\\u%04x", (unsigned char)*s);
+        } else {
+            ig_buf_addc(b, *s);
+        }
+    }
+    ig_buf_addc(b, '"');
+}
+
+/* The tree under v as compact JSON. A number prints as the string
+ * "\u0001<its text>": the pinned dumps date from the cJSON copy of the
+ * tree, which marked numbers that way, and a dump that tells numbers from
+ * strings is all they need. */
+static void dump_tree(struct ig_buf *b, const struct json_safe_node *v)
+{
+    switch (v->type) {
+    case JSON_SAFE_T_OBJECT:
+    case JSON_SAFE_T_ARRAY: {
+        bool obj = v->type == JSON_SAFE_T_OBJECT;
+        ig_buf_addc(b, obj ? '{' : '[');
+        for (const struct json_safe_node *c = v->child; c; c = c->next) {
+            if (c != v->child) {
+                ig_buf_addc(b, ',');
+            }
+            if (obj) {
+                dump_json_str(b, c->key);
+                ig_buf_addc(b, ':');
+            }
+            dump_tree(b, c);
+        }
+        ig_buf_addc(b, obj ? '}' : ']');
+        break;
+    }
+    case JSON_SAFE_T_STRING:
+        dump_json_str(b, v->str);
+        break;
+    case JSON_SAFE_T_NUMBER:
+        ig_buf_addf(b, "\"\\u0001%s\"", v->str);
+        break;
+    case JSON_SAFE_T_TRUE:
+        ig_buf_adds(b, "true");
+        break;
+    case JSON_SAFE_T_FALSE:
+        ig_buf_adds(b, "false");
+        break;
+    default:
+        ig_buf_adds(b, "null");
+        break;
+    }
+}
+
+/* json_safe_read() of body: return code, repairs, message, and the tree
+ * (dump_tree()) when that is short. */
 static char *dump_parse(const char *body, size_t len)
 {
-    cJSON *root = NULL;
-    unsigned rep = 0;
-    char err[160];
-    int rc = json_safe_parse(body, len, 0, &root, &rep, err, sizeof(err));
+    struct doc d;
+    int rc = doc_read(&d, body, len);
     struct ig_buf b;
     ig_buf_init(&b, 0);
-    ig_buf_addf(&b, "rc=%d repairs=%u %s", rc, rc == IG_OK ? rep : 0, err);
-    char *t = root ? cJSON_PrintUnformatted(root) : NULL;
-    if (t && strlen(t) <= 400) {
-        ig_buf_adds(&b, t);
+    ig_buf_addf(&b, "rc=%d repairs=%u %s", rc, rc == IG_OK ? d.rep : 0, d.err);
+    if (d.root) {
+        struct ig_buf t;
+        ig_buf_init(&t, 0);
+        dump_tree(&t, d.root);
+        if (t.len <= 400) {
+            ig_buf_add(&b, t.data, t.len);
+        }
+        ig_buf_fini(&t);
     }
-    cJSON_free(t);
-    cJSON_Delete(root);
+    doc_fini(&d);
     return ig_buf_take(&b);
 }
 
@@ -805,45 +890,42 @@ static void push_policy_pinned(void **state)
     assert_int_equal(bad, 0);
 }
 
-static const char *title_of(const char *file, cJSON **root)
+static const char *title_of(const char *file, struct doc *d)
 {
     size_t l;
     char rel[256];
     snprintf(rel, sizeof(rel), "hostile/%s", file);
     char *b = shared_file(rel, &l);
-    unsigned rep;
-    char err[200];
-    assert_int_equal(json_safe_parse(b, l, 0, root, &rep, err, sizeof(err)),
-                     IG_OK);
+    assert_int_equal(doc_read(d, b, l), IG_OK);
     ig_free(b);
     const char *t = NULL;
-    json_safe_scalar(json_safe_pointer(*root, "/title"), &t);
+    json_safe_scalar(json_safe_pointer(d->root, "/title"), &t);
     return t;
 }
 
 static void hostile_json_values(void **state)
 {
     (void)state;
-    cJSON *r;
+    struct doc r;
     assert_string_equal(title_of("json_surrogate_pair_valid.json", &r),
                         "\xF0\x9F\x98\x80 青浦");
-    cJSON_Delete(r);
+    doc_fini(&r);
     assert_string_equal(title_of("json_high_surrogate_then_ascii.json", &r),
                         "\xEF\xBF\xBD"
                         "A");
-    cJSON_Delete(r);
+    doc_fini(&r);
     assert_string_equal(title_of("json_bom.json", &r), "BOM before JSON");
-    cJSON_Delete(r);
+    doc_fini(&r);
     /* \u0000 never truncates: two ids must not collapse into one. */
     assert_string_equal(title_of("json_nul_escape.json", &r),
                         "青浦\xEF\xBF\xBD区");
     const char *id = NULL;
-    json_safe_scalar(json_safe_pointer(r, "/gdbh"), &id);
+    json_safe_scalar(json_safe_pointer(r.root, "/gdbh"), &id);
     assert_string_equal(id, "QP\xEF\xBF\xBD-admin");
-    cJSON_Delete(r);
+    doc_fini(&r);
     assert_string_equal(title_of("json_unescaped_newline.json", &r),
                         "line1 line2");
-    cJSON_Delete(r);
+    doc_fini(&r);
 }
 
 /* The hotline kind on the hostile pages: exact ids, flags, errors. */
@@ -1172,14 +1254,13 @@ static uint32_t xs(uint32_t *st)
     return *st = x;
 }
 
-static bool strings_valid(const cJSON *v)
+static bool strings_valid(const struct json_safe_node *v)
 {
-    for (const cJSON *c = v->child; c; c = c->next) {
-        if (c->string && !ig_utf8_valid(c->string, strlen(c->string))) {
+    for (const struct json_safe_node *c = v->child; c; c = c->next) {
+        if (c->key && !ig_utf8_valid(c->key, strlen(c->key))) {
             return false;
         }
-        if (cJSON_IsString(c) &&
-            !ig_utf8_valid(c->valuestring, strlen(c->valuestring))) {
+        if (c->str && !ig_utf8_valid(c->str, strlen(c->str))) {
             return false;
         }
         if (!strings_valid(c)) {
@@ -1234,17 +1315,14 @@ static void json_safe_mutations(void **state)
                 n = 1;
             }
         }
-        cJSON *root = NULL;
-        unsigned rep = 0;
-        char err[200];
-        if (json_safe_parse(buf, n, 0, &root, &rep, err, sizeof(err)) ==
-            IG_OK) {
-            assert_true(strings_valid(root));
+        struct doc d;
+        if (doc_read(&d, buf, n) == IG_OK) {
+            assert_true(strings_valid(d.root));
             ok++;
-            cJSON_Delete(root);
         } else {
-            assert_null(root);
+            assert_null(d.root);
         }
+        doc_fini(&d);
     }
     /* Some mutations must survive (a flipped byte inside a string). */
     assert_true(ok > 100);
