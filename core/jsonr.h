@@ -1,6 +1,7 @@
 /* jsonr.h — a minimal, strict reader for one flat JSON object per line.
  *
- * For JSON Lines input outside connectors/ (which own cJSON): `intake
+ * For JSON Lines input outside connectors/ (which read hostile JSON with
+ * their own repairing reader, connectors/json_safe.h): `intake
  * classify` reads {"id","title","text",...} records. The reader accepts
  * exactly RFC 8259: strings with every escape (\uXXXX with surrogate pairs;
  * a lone or reversed surrogate is an error, \u0000 is kept as a NUL byte in

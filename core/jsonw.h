@@ -1,6 +1,7 @@
 /* jsonw.h — a small streaming JSON writer over an ig_buf.
  *
- * Output only: parsing JSON belongs to connectors (cJSON). The writer
+ * Output only: JSON is read by connectors/json_safe.h (hostile input) and
+ * core/jsonr.h (JSON Lines given to the commands). The writer
  * inserts commas itself, escapes strings per RFC 8259 and replaces invalid
  * UTF-8 with U+FFFD, so whatever bytes come in, valid JSON comes out.
  * Non-finite numbers are written as null. Nesting is tracked up to

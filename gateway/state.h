@@ -14,9 +14,9 @@
  *     last_error HTTP 500 ...
  *     ...
  *
- * A line format rather than JSON keeps the gateway free of a JSON parser
- * (cJSON lives in connectors/); unknown keys are ignored so fields can be
- * added later.
+ * A line format rather than JSON keeps the state file readable and its
+ * reader a few lines; unknown keys are ignored so fields can be added
+ * later.
  *
  * Writes are atomic: the record is written to a temporary file in the same
  * folder, fsync'ed, renamed over the old one, and the folder fsync'ed, so
