@@ -689,7 +689,7 @@ static const char *fffd(const struct json_safe_node *v)
     if (v->type != JSON_SAFE_T_STRING) {
         return NULL;
     }
-    return strstr(v->str, "\xEF\xBF\xBD");
+    return ig_utf8_has_fffd(v->str, v->len) ? v->str : NULL;
 }
 
 bool json_safe_bad_numbers(const struct json_safe_node *v)

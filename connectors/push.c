@@ -49,25 +49,6 @@
 static const char *const push_channels[] = {"hotline", "letters", "media",
                                             "web", NULL};
 
-/* True when s[0..n) holds U+FFFD (EF BF BD). Looks for its lead byte with
- * memchr: far cheaper than memmem() on CJK text, where EF leads only the
- * fullwidth forms. */
-static bool has_fffd(const char *s, size_t n)
-{
-    const char *end = s + n;
-    while (end - s >= 3) {
-        const char *p = memchr(s, 0xEF, (size_t)(end - s) - 2);
-        if (!p) {
-            return false;
-        }
-        if (p[1] == '\xBF' && p[2] == '\xBD') {
-            return true;
-        }
-        s = p + 1;
-    }
-    return false;
-}
-
 /* Copies a JSON scalar (string, or a number's exact text) into the item
  * arena, capped at a character boundary. json_safe_read() has already
  * made every string valid UTF-8 without raw controls; a U+FFFD it put
@@ -85,7 +66,7 @@ static const char *take_str(struct ig_item *it, const struct json_safe_node *v,
         n = ig_utf8_trim_len(s, n, cap);
         ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field was cut at its cap");
     }
-    if (has_fffd(s, n)) {
+    if (ig_utf8_has_fffd(s, n)) {
         ig_item_flag(it, IG_ITEM_F_REPAIRED,
                      "invalid UTF-8 or escapes replaced by U+FFFD");
     }

@@ -154,6 +154,26 @@ size_t ig_utf8_count(const char *s, size_t n)
     return count;
 }
 
+bool ig_utf8_has_fffd(const char *s, size_t n)
+{
+    /* Looks for the lead byte with memchr: far cheaper than memmem() on
+     * CJK text, where EF leads only the fullwidth forms. */
+    const char *end = s + n;
+
+    while (end - s >= 3) {
+        const char *p = memchr(s, 0xEF, (size_t)(end - s) - 2);
+
+        if (!p) {
+            return false;
+        }
+        if (p[1] == '\xBF' && p[2] == '\xBD') {
+            return true;
+        }
+        s = p + 1;
+    }
+    return false;
+}
+
 size_t ig_utf8_trim_len(const char *s, size_t n, size_t max)
 {
     if (n <= max) {

@@ -52,6 +52,9 @@ int ig_utf8_sanitize(struct ig_buf *out, const char *s, size_t n,
                      bool drop_controls);
 /* Number of code points in valid UTF-8 s (invalid bytes count one each). */
 size_t ig_utf8_count(const char *s, size_t n);
+/* True when s[0..n) holds U+FFFD (EF BF BD), the mark every reader here
+ * leaves where it replaced invalid input (so the item gets flagged). */
+bool ig_utf8_has_fffd(const char *s, size_t n);
 /* The largest length <= max that does not cut a UTF-8 sequence of s. */
 size_t ig_utf8_trim_len(const char *s, size_t n, size_t max);
 /* True for CJK ideographs and CJK punctuation/fullwidth forms used in

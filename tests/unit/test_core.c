@@ -219,6 +219,24 @@ static void read_file_whole_or_coded(void **state)
     rmdir(dir);
 }
 
+/* ig_utf8_has_fffd: U+FFFD anywhere in the slice, not the fullwidth forms
+ * that share its lead byte, and nothing past n. */
+static void utf8_has_fffd_finds_the_mark(void **state)
+{
+    (void)state;
+    static const char full[] = "\xEF\xBC\x8C\xEF\xBD\x9E"; /* ，～ */
+    char b[64];
+    assert_false(ig_utf8_has_fffd("", 0));
+    assert_false(ig_utf8_has_fffd(full, strlen(full)));
+    assert_true(ig_utf8_has_fffd("\xEF\xBF\xBD", 3));
+    snprintf(b, sizeof(b), "%sab\xEF\xBF\xBD", full);
+    assert_true(ig_utf8_has_fffd(b, strlen(b)));
+    assert_false(ig_utf8_has_fffd(b, strlen(b) - 1)); /* cut inside it */
+    snprintf(b, sizeof(b), "\xEF\xEF\xBF\xBDx");
+    assert_true(ig_utf8_has_fffd(b, strlen(b))); /* lead byte twice */
+    assert_false(ig_utf8_has_fffd("\xEF\xBF", 2));
+}
+
 /* The inline appends and in-place formatting keep the cap exact. */
 static void buf_fast_paths_keep_the_cap(void **state)
 {
@@ -675,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_cap_is_never_silent),
         cmocka_unit_test(read_file_whole_or_coded),
+        cmocka_unit_test(utf8_has_fffd_finds_the_mark),
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
