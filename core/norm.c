@@ -350,6 +350,24 @@ void ig_norm_addc(struct ig_norm *n, char c, uint32_t off)
     n->s[n->len] = '\0';
 }
 
+/* Ends a pending run of spaces before a character (cjk: whether it is
+ * one): the run becomes one ' ', mapped to where it began, unless it
+ * leads the text (any false) or lies between two CJK characters, where
+ * spaces are layout, not word breaks. Returns the new output length. */
+static inline size_t flush_space(char *o, uint32_t *m, size_t j, bool *pend,
+                                 uint32_t pend_off, bool any, bool last_cjk,
+                                 bool cjk)
+{
+    if (*pend) {
+        if (any && !(last_cjk && cjk)) {
+            o[j] = ' ';
+            m[j++] = pend_off;
+        }
+        *pend = false;
+    }
+    return j;
+}
+
 /* Decodes a well-formed 3-byte sequence at u (n >= 3 bytes available),
  * the shape of every CJK character; returns 0 when it is not one. */
 static inline uint32_t decode3(const unsigned char *u, size_t n)
@@ -396,13 +414,7 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
                 i++;
                 continue;
             }
-            if (pend) {
-                if (any) {
-                    o[j] = ' ';
-                    m[j++] = pend_off;
-                }
-                pend = false;
-            }
+            j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, false);
             o[j] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
             m[j++] = (uint32_t)i;
             i++;
@@ -415,13 +427,7 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
          * such characters that follows: no pending space, no flags to
          * update, one bit test per character. */
         if (len - i >= 3 && plain3(u + i)) {
-            if (pend) {
-                if (any && !last_cjk) {
-                    o[j] = ' ';
-                    m[j++] = pend_off;
-                }
-                pend = false;
-            }
+            j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, true);
             do {
                 o[j] = (char)u[i];
                 o[j + 1] = (char)u[i + 1];
@@ -438,13 +444,7 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
         if (cp >= 0xFF01 && cp <= 0xFF5E) {
             /* full-width ASCII (，！？：（）１２ Ａ): one byte */
             unsigned char h = (unsigned char)(cp - 0xFEE0);
-            if (pend) {
-                if (any) {
-                    o[j] = ' ';
-                    m[j++] = pend_off;
-                }
-                pend = false;
-            }
+            j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, false);
             o[j] = (char)((h >= 'A' && h <= 'Z') ? h + 32 : h);
             m[j++] = (uint32_t)i;
             i += 3;
@@ -470,14 +470,7 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
         }
         cp = ig_norm_fold(cp);
         bool cjk = ig_is_cjk(cp);
-        if (pend) {
-            /* Spaces between two CJK characters are layout, not words. */
-            if (any && !(last_cjk && cjk)) {
-                o[j] = ' ';
-                m[j++] = pend_off;
-            }
-            pend = false;
-        }
+        j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, cjk);
         char enc[4];
         size_t el = ig_utf8_encode(cp, enc);
         for (size_t e = 0; e < el; e++) {
