@@ -166,11 +166,9 @@ static size_t set_size(size_t n)
     return m;
 }
 
-/* Inserts k; true when it was not there yet. */
-static bool set_add(uint64_t *t, size_t mask, uint64_t k)
+/* Inserts k, probing from slot i; true when it was not there yet. */
+static inline bool set_add_at(uint64_t *t, size_t mask, size_t i, uint64_t k)
 {
-    size_t i = (size_t)(mix64(k) & mask);
-
     while (t[i] != SET_EMPTY) {
         if (t[i] == k) {
             return false;
@@ -181,10 +179,10 @@ static bool set_add(uint64_t *t, size_t mask, uint64_t k)
     return true;
 }
 
-static bool set_has(const uint64_t *t, size_t mask, uint64_t k)
+/* True when k is in the table, probing from slot i. */
+static inline bool set_has_at(const uint64_t *t, size_t mask, size_t i,
+                              uint64_t k)
 {
-    size_t i = (size_t)(mix64(k) & mask);
-
     while (t[i] != SET_EMPTY) {
         if (t[i] == k) {
             return true;
@@ -192,6 +190,16 @@ static bool set_has(const uint64_t *t, size_t mask, uint64_t k)
         i = (i + 1) & mask;
     }
     return false;
+}
+
+static bool set_add(uint64_t *t, size_t mask, uint64_t k)
+{
+    return set_add_at(t, mask, (size_t)(mix64(k) & mask), k);
+}
+
+static bool set_has(const uint64_t *t, size_t mask, uint64_t k)
+{
+    return set_has_at(t, mask, (size_t)(mix64(k) & mask), k);
 }
 
 /* The distinct-bigram table of simhash_bigrams() for texts up to
@@ -520,13 +528,9 @@ struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n)
     memset(s->t, 0xff, m * sizeof(s->t[0]));
     for (i = 0; i < n; i++) {
         uint64_t k = keys[i], b = (k * SIG_MUL) >> 56;
-        size_t j = sset_slot(s, k);
 
         s->sig[b >> 6] |= 1ULL << (b & 63);
-        while (s->t[j] != SET_EMPTY && s->t[j] != k) {
-            j = (j + 1) & s->mask;
-        }
-        s->t[j] = k;
+        set_add_at(s->t, s->mask, sset_slot(s, k), k);
     }
     return s;
 }
@@ -557,18 +561,10 @@ size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
         }
     }
     for (i = 0; i < nb; i++) {
-        uint64_t k = b[i];
-        size_t j;
-
         if (inter + (nb - i) < need) {
             break; /* the rest cannot make up the difference */
         }
-        for (j = sset_slot(s, k); s->t[j] != SET_EMPTY; j = (j + 1) & s->mask) {
-            if (s->t[j] == k) {
-                inter++;
-                break;
-            }
-        }
+        inter += set_has_at(s->t, s->mask, sset_slot(s, b[i]), b[i]);
     }
     return inter;
 }
