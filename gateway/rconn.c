@@ -444,7 +444,6 @@ static void on_reply(struct pend *p, redisReply *rep)
     pend_put(rc, p);
 }
 
-/* Writes the decimal digits of v at p; returns the end. */
 /* Writes v in decimal at p; returns the end. Argument counts and lengths
  * (one of each per argument of every command) are mostly one or two
  * digits: those are written directly, longer ones two digits a step. */
