@@ -60,6 +60,13 @@ void connector_item_set_time(struct ig_item *it, int64_t ts, int offset_min);
 void connector_item_no_time(struct ig_item *it, const char *raw,
                             const char *what);
 
+struct date_opts;
+/* Reads raw (NULL: none) with date_parse() and o: sets the item's time
+ * (connector_item_set_time()), or flags it (connector_item_no_time(),
+ * naming WHAT). */
+void connector_item_read_time(struct ig_item *it, const char *raw,
+                              const struct date_opts *o, const char *what);
+
 /* Hands it to the sink (ownership transferred in every case). Counts it,
  * and counts it as flagged when it->flags is set. Returns IG_OK, IG_E2BIG
  * when sink->max_items was already reached (the item is freed, the caller

@@ -152,13 +152,7 @@ static void one_line(struct connector *c, struct filekind *k, const char *line,
     const char *pub = json_safe_text_at(rec, k->cf.published);
     struct date_opts dop;
     date_opts_default(&dop);
-    int64_t ts;
-    int off;
-    if (pub && date_parse(pub, strlen(pub), &dop, &ts, &off) == IG_OK) {
-        connector_item_set_time(it, ts, off);
-    } else {
-        connector_item_no_time(it, pub, "published time");
-    }
+    connector_item_read_time(it, pub, &dop, "published time");
     char where[64];
     snprintf(where, sizeof(where), "%zu", lineno);
     ig_item_add_field(it, "file", name);

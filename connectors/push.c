@@ -144,22 +144,13 @@ static void find_keys(const struct json_safe_node *o, struct push_keys *k)
 static void read_published(struct ig_item *it, const char *raw, int64_t now)
 {
     struct date_opts o;
-    int64_t ts;
-    int off;
 
-    if (!raw || !*raw) {
-        connector_item_no_time(it, NULL, "published time");
-        return;
-    }
     date_opts_default(&o);
     o.now = now;
     o.min_year = HOTLINE_MIN_YEAR;
     o.max_year = HOTLINE_MAX_YEAR;
-    if (date_parse(raw, strlen(raw), &o, &ts, &off) == IG_OK) {
-        connector_item_set_time(it, ts, off);
-    } else {
-        connector_item_no_time(it, raw, "published time");
-    }
+    connector_item_read_time(it, raw && *raw ? raw : NULL, &o,
+                             "published time");
 }
 
 static int push_one(const struct json_safe_node *o, size_t idx,

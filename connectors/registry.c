@@ -23,6 +23,7 @@
 #include <libxml/xmlmemory.h>
 
 #include "connectors/connector_int.h"
+#include "connectors/date.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
@@ -227,6 +228,19 @@ void connector_item_no_time(struct ig_item *it, const char *raw,
     ig_item_flag(it, IG_ITEM_F_NO_DATE, why);
     if (raw) {
         ig_item_add_field(it, "raw_date", raw);
+    }
+}
+
+void connector_item_read_time(struct ig_item *it, const char *raw,
+                              const struct date_opts *o, const char *what)
+{
+    int64_t ts;
+    int off;
+
+    if (raw && date_parse(raw, strlen(raw), o, &ts, &off) == IG_OK) {
+        connector_item_set_time(it, ts, off);
+    } else {
+        connector_item_no_time(it, raw, what);
     }
 }
 
