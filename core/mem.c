@@ -2,6 +2,7 @@
 #include "core/mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,24 @@ void *ig_calloc(size_t nmemb, size_t size)
     if (!p) {
         oom(nmemb * size);
     }
+    return p;
+}
+
+void *ig_calloc_lines(size_t nmemb, size_t size)
+{
+    size_t n;
+    void *p;
+
+    if (size && nmemb > (SIZE_MAX - 63) / size) {
+        oom(SIZE_MAX);
+    }
+    n = (nmemb * size + 63) & ~(size_t)63;
+    p = aligned_alloc(64, n ? n : 64);
+    if (!p) {
+        oom(n);
+    }
+    /* Written, not only zeroed: every page is resident from now on. */
+    memset(p, 0, n ? n : 64);
     return p;
 }
 

@@ -10,6 +10,9 @@
 
 void *ig_malloc(size_t n);
 void *ig_calloc(size_t nmemb, size_t size);
+/* Zeroed, 64-byte aligned (cache lines) and every page written, so the
+ * resident size is what it will stay; freed with ig_free(). */
+void *ig_calloc_lines(size_t nmemb, size_t size);
 void *ig_realloc(void *p, size_t n);
 char *ig_strdup(const char *s);
 /* Copies n bytes of s and NUL-terminates; s may hold NULs. */

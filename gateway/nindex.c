@@ -33,9 +33,8 @@ struct cold {
 };
 
 struct nindex {
-    struct hot *ring;
+    struct hot *ring; /* cache-line aligned */
     struct cold *cold;
-    void *ring_mem; /* ring's allocation (ring is aligned within it) */
     size_t mask;    /* cap - 1 */
     uint32_t seq;   /* of the next entry */
     uint64_t added;
@@ -46,16 +45,6 @@ struct nindex {
     size_t tcap;    /* its size, in features */
     uint64_t wpos;  /* absolute position of the next write */
 };
-
-static void *touched(size_t n, size_t size)
-{
-    void *p = ig_calloc(n ? n : 1, size);
-
-    /* calloc'd pages are mapped lazily; write them now so the resident
-     * size is what it will stay. */
-    memset(p, 0, n * size);
-    return p;
-}
 
 struct nindex *nindex_new(size_t cap, size_t feat_bytes)
 {
@@ -69,20 +58,21 @@ struct nindex *nindex_new(size_t cap, size_t feat_bytes)
     while (c < cap) {
         c <<= 1;
     }
+    /* All written now (ig_calloc_lines()): the resident size is what it
+     * will stay. */
     ix = ig_calloc(1, sizeof(*ix));
-    ix->ring_mem = touched(c + 1, sizeof(*ix->ring));
-    ix->ring = (struct hot *)(void *)(((uintptr_t)ix->ring_mem + 63) &
-                                      ~(uintptr_t)63);
-    ix->cold = touched(c, sizeof(*ix->cold));
+    ix->ring = ig_calloc_lines(c, sizeof(*ix->ring));
+    ix->cold = ig_calloc_lines(c, sizeof(*ix->cold));
     ix->mask = c - 1;
     for (i = 0; i < 6; i++) {
-        ix->small[i] = touched((size_t)1 << SMALL_BITS, sizeof(uint32_t));
+        ix->small[i] =
+            ig_calloc_lines((size_t)1 << SMALL_BITS, sizeof(uint32_t));
     }
     ix->bigmask = 2 * c - 1;
-    ix->exact = touched(2 * c, sizeof(uint32_t));
-    ix->id = touched(2 * c, sizeof(uint32_t));
+    ix->exact = ig_calloc_lines(2 * c, sizeof(uint32_t));
+    ix->id = ig_calloc_lines(2 * c, sizeof(uint32_t));
     ix->tcap = feat_bytes / sizeof(uint64_t);
-    ix->feat = ix->tcap ? touched(ix->tcap, sizeof(uint64_t)) : NULL;
+    ix->feat = ix->tcap ? ig_calloc_lines(ix->tcap, sizeof(uint64_t)) : NULL;
     return ix;
 }
 
@@ -93,7 +83,7 @@ void nindex_free(struct nindex *ix)
     if (!ix) {
         return;
     }
-    ig_free(ix->ring_mem);
+    ig_free(ix->ring);
     ig_free(ix->cold);
     for (i = 0; i < 6; i++) {
         ig_free(ix->small[i]);

@@ -42,6 +42,26 @@ static void buf_cap_is_never_silent(void **state)
 }
 
 static int g_defer_calls;
+/* Cache-line aligned, zeroed (odd sizes included), freed by ig_free(). */
+static void calloc_lines_aligned_and_zeroed(void **state)
+{
+    static const size_t sizes[][2] = {{1, 1}, {3, 7}, {1024, 64}, {0, 8}, {5, 0}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i][0] * sizes[i][1];
+        unsigned char *p = ig_calloc_lines(sizes[i][0], sizes[i][1]);
+
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        for (size_t j = 0; j < n; j++) {
+            assert_int_equal(p[j], 0);
+        }
+        memset(p, 0xa5, n);
+        ig_free(p);
+    }
+}
+
 static void count_defer(void *p)
 {
     (void)p;
@@ -694,6 +714,7 @@ int main(void)
         cmocka_unit_test(buf_cap_is_never_silent),
         cmocka_unit_test(read_file_whole_or_coded),
         cmocka_unit_test(utf8_has_fffd_finds_the_mark),
+        cmocka_unit_test(calloc_lines_aligned_and_zeroed),
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
