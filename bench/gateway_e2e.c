@@ -3,6 +3,7 @@
  *
  *   gateway_e2e gw -c gateway.conf -n ITEMS [-b BATCH] [-w WINDOW]
  *   gateway_e2e redis -s SOCKET -n ITEMS [-d DEPTH] [-p PREFIX]
+ *   gateway_e2e replay -s SOCKET -f MONITOR_FILE -n ITEMS [-d DEPTH]
  *
  * gw: builds the engine in-process from gateway.conf (its sources file may
  * be empty) and feeds it synthetic items through gw_push(), the same path
@@ -16,6 +17,17 @@
  * XADD MAXLEN ~, DEPTH commands pairs per pipeline flush (1 = one round trip
  * at a time).
  *
+ * replay: the second baseline, the same Redis commands as the gateway
+ * itself sends: FILE is what `redis-cli MONITOR` printed during a gateway
+ * run; its commands are read (before the clock starts) and sent again on
+ * one connection, 2 x DEPTH per pipeline flush, to a fresh server. Left
+ * out: what scripts ran inside Redis (the EVALSHA that ran them is sent)
+ * and the MULTI/EXEC markers (MONITOR does not show which connection a
+ * command came from, so a transaction's bounds cannot be told from the
+ * other connections' commands around them; the commands run unwrapped, a
+ * little cheaper than in the transaction). N is the gateway run's item
+ * count, for items/s.
+ *
  * Items are distinct synthetic reports assembled from a vocabulary of
  * hazard phrases, places and numbers: classifiable, and far enough apart
  * that near-duplicate detection (on in the config) does its band lookups
@@ -27,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -383,19 +396,192 @@ static int run_redis(const char *sock, uint64_t n, int depth,
     return 0;
 }
 
+/* ---- replay mode -------------------------------------------------------- */
+
+/* One MONITOR line's arguments, unquoted, appended to out as a RESP
+ * command. Returns 1 (a command), 0 (a line to skip: a script's own
+ * command, MULTI/EXEC, the "OK" MONITOR answers first), -1 (malformed). */
+static int monitor_line(const char *line, size_t n, struct ig_buf *out)
+{
+    const char *p = memchr(line, '[', n), *e = line + n;
+    const char *q;
+    struct ig_buf args;
+    size_t argc = 0;
+    char num[32];
+
+    if (!p) {
+        return n == 2 && memcmp(line, "OK", 2) == 0 ? 0 : -1;
+    }
+    q = memchr(p, ']', (size_t)(e - p));
+    if (!q) {
+        return -1;
+    }
+    if (q - p >= 4 && memcmp(q - 4, " lua", 4) == 0) {
+        return 0; /* run by the EVALSHA/EVAL before it */
+    }
+    ig_buf_init(&args, 0);
+    for (p = q + 1; p < e;) {
+        struct ig_buf a;
+
+        while (p < e && *p == ' ') {
+            p++;
+        }
+        if (p == e) {
+            break;
+        }
+        if (*p++ != '"') {
+            ig_buf_fini(&args);
+            return -1;
+        }
+        ig_buf_init(&a, 0);
+        while (p < e && *p != '"') {
+            char c = *p++;
+
+            if (c == '\\' && p < e) {
+                c = *p++;
+                switch (c) {
+                case 'n': c = '\n'; break;
+                case 'r': c = '\r'; break;
+                case 't': c = '\t'; break;
+                case 'a': c = '\a'; break;
+                case 'b': c = '\b'; break;
+                case 'x':
+                    if (e - p >= 2) {
+                        char h[3] = {p[0], p[1], 0};
+
+                        c = (char)strtol(h, NULL, 16);
+                        p += 2;
+                    }
+                    break;
+                default: break; /* \\ and \" */
+                }
+            }
+            ig_buf_addc(&a, c);
+        }
+        if (p == e) {
+            ig_buf_fini(&a);
+            ig_buf_fini(&args);
+            return -1;
+        }
+        p++; /* the closing quote */
+        snprintf(num, sizeof(num), "$%zu\r\n", a.len);
+        ig_buf_adds(&args, num);
+        ig_buf_add(&args, a.data ? a.data : "", a.len);
+        ig_buf_adds(&args, "\r\n");
+        argc++;
+        if (argc == 1 && (strcasecmp(a.data, "MULTI") == 0 ||
+                          strcasecmp(a.data, "EXEC") == 0)) {
+            ig_buf_fini(&a);
+            ig_buf_fini(&args);
+            return 0;
+        }
+        ig_buf_fini(&a);
+    }
+    if (argc == 0) {
+        ig_buf_fini(&args);
+        return -1;
+    }
+    snprintf(num, sizeof(num), "*%zu\r\n", argc);
+    ig_buf_adds(out, num);
+    ig_buf_add(out, args.data, args.len);
+    ig_buf_fini(&args);
+    return 1;
+}
+
+static int run_replay(const char *sock, const char *file, uint64_t n,
+                      int depth)
+{
+    FILE *f = fopen(file, "r");
+    char *line = NULL;
+    size_t cap = 0, ncmd = 0, ncap = 0, bad = 0;
+    ssize_t len;
+    struct ig_buf cmds;
+    size_t *off = NULL;
+
+    if (!f) {
+        fprintf(stderr, "replay: cannot open %s\n", file);
+        return 3;
+    }
+    ig_buf_init(&cmds, 0);
+    while ((len = getline(&line, &cap, f)) > 0) {
+        size_t at = cmds.len;
+        int r;
+
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            len--;
+        }
+        r = monitor_line(line, (size_t)len, &cmds);
+        if (r < 0) {
+            bad++;
+        } else if (r > 0) {
+            if (ncmd + 1 >= ncap) {
+                ncap = ncap ? 2 * ncap : 4096;
+                off = realloc(off, ncap * sizeof(*off));
+            }
+            off[ncmd++] = at;
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!off) {
+        fprintf(stderr, "replay: no commands in %s\n", file);
+        return 3;
+    }
+    off[ncmd] = cmds.len;
+    redisContext *c = redisConnectUnix(sock);
+    if (!c || c->err) {
+        fprintf(stderr, "replay: cannot connect to %s\n", sock);
+        return 3;
+    }
+    size_t errors = 0, per = 2 * (size_t)depth;
+    double t0 = now_s(), c0 = cpu_s();
+    for (size_t i = 0; i < ncmd;) {
+        size_t k = i + per < ncmd ? i + per : ncmd;
+
+        /* One write of the round's commands, as formatted. */
+        if (redisAppendFormattedCommand(c, cmds.data + off[i],
+                                        off[k] - off[i]) != REDIS_OK) {
+            fprintf(stderr, "replay: %s\n", c->errstr);
+            return 3;
+        }
+        for (size_t j = i; j < k; j++) {
+            redisReply *r = NULL;
+
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                fprintf(stderr, "replay: %s\n", c->errstr);
+                return 3;
+            }
+            errors += r->type == REDIS_REPLY_ERROR;
+            freeReplyObject(r);
+        }
+        i = k;
+    }
+    double dt = now_s() - t0, cpu = cpu_s() - c0;
+    printf("replay client: %zu gateway commands for %llu items in %.2f s = "
+           "%.0f items/s (%zu per pipeline flush; %zu error replies, %zu "
+           "unreadable lines)\n",
+           ncmd, (unsigned long long)n, dt, (double)n / dt, per, errors, bad);
+    printf("replay client: %.2f CPU s = %.1f us/item\n", cpu,
+           cpu * 1e6 / (double)n);
+    ig_buf_fini(&cmds);
+    free(off);
+    redisFree(c);
+    return errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: gateway_e2e gw|redis [options]\n");
+        fprintf(stderr, "usage: gateway_e2e gw|redis|replay [options]\n");
         return 2;
     }
     const char *mode = argv[1];
-    const char *conf = NULL, *sock = NULL, *prefix = "bench";
+    const char *conf = NULL, *sock = NULL, *prefix = "bench", *file = NULL;
     uint64_t n = 100000;
     size_t batch = 256;
     int window = 16, depth = 64, ch;
     optind = 2;
-    while ((ch = getopt(argc, argv, "c:s:n:b:w:d:p:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:s:n:b:w:d:p:f:")) != -1) {
         switch (ch) {
         case 'c':
             conf = optarg;
@@ -418,6 +604,9 @@ int main(int argc, char **argv)
         case 'p':
             prefix = optarg;
             break;
+        case 'f':
+            file = optarg;
+            break;
         default:
             return 2;
         }
@@ -428,6 +617,10 @@ int main(int argc, char **argv)
     if (strcmp(mode, "redis") == 0 && sock) {
         return run_redis(sock, n, depth > 0 ? depth : 1, prefix);
     }
-    fprintf(stderr, "usage: gateway_e2e gw -c CONF | redis -s SOCKET\n");
+    if (strcmp(mode, "replay") == 0 && sock && file) {
+        return run_replay(sock, file, n, depth > 0 ? depth : 1);
+    }
+    fprintf(stderr, "usage: gateway_e2e gw -c CONF | redis -s SOCKET | "
+                    "replay -s SOCKET -f MONITOR_FILE\n");
     return 2;
 }

@@ -11,6 +11,13 @@
 #     ratio is to the mean of the two;
 #   - the gateway engine: classify (full rule base) + dedup (near-duplicate
 #     detection on) + forward (XADD to a stream), items/s and RSS samples.
+#   - a second baseline, the replay client: the very Redis commands the
+#     gateway sends (recorded once with MONITOR from a gateway run, before
+#     the timed runs) sent again by a minimal hiredis client, 128 per
+#     pipeline flush, on a fresh server, before and after the gateway:
+#     "a minimal client doing the same Redis commands" taken literally. Its
+#     ratio says how close the gateway comes to its own Redis work; the
+#     first ratio adds what that work costs over SET + XADD.
 # Target: the gateway at >= 50 % of the pipelined client, RSS flat.
 # Wall-clock rates depend on what else runs on the machine; CPU per item
 # (the gateway's and redis-server's) is printed beside them, and how many
@@ -82,12 +89,32 @@ cpu_per_item() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# The gateway's own Redis commands, recorded once (MONITOR slows the run;
+# the recording is not timed).
+start_redis no
+redis-cli -s "$tmp/redis.sock" MONITOR >"$tmp/monitor.txt" &
+mpid=$!
+sleep 0.3
+"$bin" gw -c "$tmp/gateway.conf" -n "$n" -b 256 -w 5 >/dev/null
+sleep 0.5
+kill "$mpid" 2>/dev/null || true
+wait "$mpid" 2>/dev/null || true
+stop_redis
+rm -rf "$tmp/state"
+echo "== recorded the gateway's Redis commands for $n items:" \
+    "$(grep -vc ' lua\]' "$tmp/monitor.txt") MONITOR lines"
+
 for aof in no yes; do
     echo "== redis-server appendonly=$aof$([ $aof = yes ] && echo ' (appendfsync everysec)')"
     : >"$tmp/base" && : >"$tmp/gw" && : >"$tmp/ratio"
+    : >"$tmp/rbase" && : >"$tmp/rratio"
     for r in $(seq 1 "$runs"); do
         echo "-- run $r of $runs"
         start_redis "$aof"
+        run_measured "$n" "$bin" replay -s "$tmp/redis.sock" \
+            -f "$tmp/monitor.txt" -n "$n" -d 64 | tee "$tmp/out"
+        rp1=$(rate <"$tmp/out")
+        redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
         run_measured "$((n / 10))" \
             "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
         run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 \
@@ -117,6 +144,12 @@ for aof in no yes; do
         b2=$(rate <"$tmp/out")
         b=$(((b1 + b2) / 2))
         echo "   pipelined client, mean of the runs before and after: $b items/s"
+        redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
+        run_measured "$n" "$bin" replay -s "$tmp/redis.sock" \
+            -f "$tmp/monitor.txt" -n "$n" -d 64 | tee "$tmp/out.r2"
+        rp2=$(rate <"$tmp/out.r2")
+        rp=$(((rp1 + rp2) / 2))
+        echo "   replay client, mean of the runs before and after: $rp items/s"
         # CPU per item of the two sides (process + redis-server), which the
         # host's load moves less than the rates: how much of the gap is
         # work, and how much is waiting (cores busy below nproc).
@@ -137,8 +170,14 @@ for aof in no yes; do
         echo "$g" >>"$tmp/gw"
         awk -v b="$b" -v g="$g" 'BEGIN { printf "%.3f\n", g / b }' >>"$tmp/ratio"
         echo "   ratio to the pipelined client: $(tail -1 "$tmp/ratio")"
+        echo "$rp" >>"$tmp/rbase"
+        awk -v b="$rp" -v g="$g" 'BEGIN { printf "%.3f\n", g / b }' >>"$tmp/rratio"
+        echo "   ratio to the replay client (the gateway's own commands): $(tail -1 "$tmp/rratio")"
     done
     echo "== medians of $runs (appendonly=$aof): pipelined client" \
         "$(median <"$tmp/base") items/s, gateway $(median <"$tmp/gw") items/s," \
         "ratio $(median <"$tmp/ratio") (target >= 0.50)"
+    echo "== medians of $runs (appendonly=$aof): replay client" \
+        "$(median <"$tmp/rbase") items/s (the gateway's own Redis commands)," \
+        "ratio $(median <"$tmp/rratio")"
 done
