@@ -118,11 +118,11 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
 /* Decimal digits of v ending at end; returns the first. */
 static char *fmt_u(char *end, uint64_t v)
 {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return end;
+    char t[20];
+    size_t n = (size_t)(ig_fmt_u64(t, v) - t);
+
+    memcpy(end - n, t, n);
+    return end - n;
 }
 
 /* A score or weight ending at end, or NULL when v is outside what the
@@ -170,13 +170,6 @@ static void put_score(struct ig_buf *b, double v)
         return;
     }
     ig_json_num(b, v);
-}
-
-static void put_uint(struct ig_buf *b, uint64_t v)
-{
-    char t[24];
-    char *p = fmt_u(t + sizeof(t), v);
-    ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
 }
 
 /* A piece of prepared JSON: an offset and a length in score_json.text. */
@@ -387,9 +380,9 @@ static void result_json_direct(const struct ruleset *rs,
         } else {
             IG_JSON_LIT(b, ",\"field\":\"text\",\"start\":");
         }
-        put_uint(b, e->start);
+        ig_buf_add_u64(b, e->start);
         IG_JSON_LIT(b, ",\"end\":");
-        put_uint(b, e->end);
+        ig_buf_add_u64(b, e->end);
         IG_JSON_LIT(b, ",\"text\":");
         ig_json_str(b, e->match);
         IG_JSON_LIT(b, ",\"weight\":");
@@ -405,16 +398,14 @@ static void result_json_direct(const struct ruleset *rs,
     }
     if (r->regex_errors) {
         IG_JSON_LIT(b, ",\"regex_errors\":");
-        put_uint(b, r->regex_errors);
+        ig_buf_add_u64(b, r->regex_errors);
     }
 }
 
 static void put_u(struct ig_jsonw *w, const char *key, uint64_t v)
 {
-    char b[24];
-    char *p = fmt_u(b + sizeof(b), v);
     ig_jsonw_key(w, key);
-    ig_jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
+    ig_jsonw_uint(w, v);
 }
 
 static void put_num(struct ig_jsonw *w, const char *key, double v)

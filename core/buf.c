@@ -99,6 +99,43 @@ int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
     return IG_OK;
 }
 
+char *ig_fmt_u64(char *p, uint64_t v)
+{
+    /* Most integers written are one or two digits (protocol lengths,
+     * counts): those directly; longer ones two digits a step from the
+     * end, then copied forward. */
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+    char d[20];
+    size_t k = sizeof(d);
+
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    while (v >= 100) {
+        k -= 2;
+        memcpy(d + k, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        k -= 2;
+        memcpy(d + k, pairs + 2 * v, 2);
+    } else {
+        d[--k] = (char)('0' + v);
+    }
+    memcpy(p, d + k, sizeof(d) - k);
+    return p + (sizeof(d) - k);
+}
+
 int ig_buf_addf(struct ig_buf *b, const char *fmt, ...)
 {
     va_list ap;

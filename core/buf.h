@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -73,6 +74,19 @@ static inline int ig_buf_addc(struct ig_buf *b, char c)
     b->data[b->len] = '\0';
     return IG_OK;
 }
+/* The decimal digits of v written at p (1 to 20 bytes, no NUL); returns
+ * their end. Every integer the gateway writes (JSON numbers, Redis
+ * protocol lengths, record headers, scores) goes through here. */
+char *ig_fmt_u64(char *p, uint64_t v);
+
+/* Appends the decimal digits of v. */
+static inline int ig_buf_add_u64(struct ig_buf *b, uint64_t v)
+{
+    char t[20];
+
+    return ig_buf_add(b, t, (size_t)(ig_fmt_u64(t, v) - t));
+}
+
 int ig_buf_addf(struct ig_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)

@@ -425,25 +425,15 @@ void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n)
 }
 
 /* Decimal digits of v, right-aligned in b[24]; returns the first. */
-static char *digits(char b[24], uint64_t v)
-{
-    char *p = b + 24;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
 void ig_json_int(struct ig_buf *out, int64_t v)
 {
-    char b[24];
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    char *p = digits(b, u);
+    char b[21];
+    char *p = b;
     if (v < 0) {
-        *--p = '-';
+        *p++ = '-';
     }
-    ig_buf_add(out, p, (size_t)(b + 24 - p));
+    p = ig_fmt_u64(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    ig_buf_add(out, b, (size_t)(p - b));
 }
 
 void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
@@ -455,9 +445,7 @@ void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
 void ig_jsonw_uint(struct ig_jsonw *w, uint64_t v)
 {
     pre_value(w);
-    char b[24];
-    char *p = digits(b, v);
-    ig_buf_add(w->out, p, (size_t)(b + 24 - p));
+    ig_buf_add_u64(w->out, v);
 }
 
 void ig_json_num(struct ig_buf *out, double v)

@@ -1136,21 +1136,11 @@ static void send_create(struct dreq *q)
     size_t len[6];
 
     ig_buf_reset(rec);
-    {
-        char t[24];
-        size_t k = sizeof(t);
-        uint64_t v = (uint64_t)time(NULL);
-
-        do {
-            t[--k] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        ig_buf_add(rec, "P ", 2);
-        ig_buf_add(rec, t + k, sizeof(t) - k);
-        ig_buf_addc(rec, ' ');
-        ig_buf_add(rec, q->channel, q->channel_len);
-        ig_buf_addc(rec, '\n');
-    }
+    ig_buf_add(rec, "P ", 2);
+    ig_buf_add_u64(rec, (uint64_t)time(NULL));
+    ig_buf_addc(rec, ' ');
+    ig_buf_add(rec, q->channel, q->channel_len);
+    ig_buf_addc(rec, '\n');
     if (q->near) {
         ig_buf_add(rec, q->text, q->text_len);
     }

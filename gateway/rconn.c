@@ -444,43 +444,6 @@ static void on_reply(struct pend *p, redisReply *rep)
     pend_put(rc, p);
 }
 
-/* Writes v in decimal at p; returns the end. Argument counts and lengths
- * (one of each per argument of every command) are mostly one or two
- * digits: those are written directly, longer ones two digits a step. */
-static char *put_u(char *p, size_t v)
-{
-    static const char pairs[] = "00010203040506070809"
-                                "10111213141516171819"
-                                "20212223242526272829"
-                                "30313233343536373839"
-                                "40414243444546474849"
-                                "50515253545556575859"
-                                "60616263646566676869"
-                                "70717273747576777879"
-                                "80818283848586878889"
-                                "90919293949596979899";
-    char d[24];
-    size_t k = sizeof(d);
-
-    if (v < 10) {
-        *p = (char)('0' + v);
-        return p + 1;
-    }
-    while (v >= 100) {
-        k -= 2;
-        memcpy(d + k, pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        k -= 2;
-        memcpy(d + k, pairs + 2 * v, 2);
-    } else {
-        d[--k] = (char)('0' + v);
-    }
-    memcpy(p, d + k, sizeof(d) - k);
-    return p + (sizeof(d) - k);
-}
-
 /* Appends the command in the Redis protocol to rc->out, formatted in
  * place (room reserved once for the whole command). */
 static void format_cmd(struct ig_buf *b, int argc, const char **argv,
@@ -495,12 +458,12 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
     ig_buf_reserve(b, b->len + need);
     p = b->data + b->len;
     *p++ = '*';
-    p = put_u(p, (size_t)argc);
+    p = ig_fmt_u64(p, (uint64_t)argc);
     *p++ = '\r';
     *p++ = '\n';
     for (i = 0; i < (size_t)argc; i++) {
         *p++ = '$';
-        p = put_u(p, len[i]);
+        p = ig_fmt_u64(p, len[i]);
         *p++ = '\r';
         *p++ = '\n';
         memcpy(p, argv[i], len[i]);

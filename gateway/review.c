@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -284,15 +285,7 @@ int review_add(struct review *r, const char *id, double score, review_cb cb,
         score == (double)(int64_t)score) {
         /* Scores are exact integers below 2^53 (review_score()): the
          * digits "%.0f" gives, without printf's float formatting. */
-        uint64_t v = (uint64_t)score;
-        size_t k = sizeof(a->sc);
-
-        a->sc[--k] = '\0';
-        do {
-            a->sc[--k] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        memmove(a->sc, a->sc + k, sizeof(a->sc) - k);
+        *ig_fmt_u64(a->sc, (uint64_t)score) = '\0';
     } else {
         snprintf(a->sc, sizeof(a->sc), "%.0f", score);
     }

@@ -1,5 +1,6 @@
 /* test_core.c — unit tests for core/: buffers, arenas, UTF-8, JSON writer,
  * config reader and schema tables, diagnostics. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +43,44 @@ static void buf_cap_is_never_silent(void **state)
 }
 
 static int g_defer_calls;
+/* Decimal digits as printf writes them: every value below 2 000 000,
+ * around every power of ten, the extremes and pseudo-random ones. */
+static void fmt_u64_matches_printf(void **state)
+{
+    char want[32], got[32];
+    uint64_t x = 0x9E3779B97F4A7C15ull, p = 1;
+    struct ig_buf b;
+
+    (void)state;
+    for (uint64_t v = 0; v < 2000000; v++) {
+        snprintf(want, sizeof(want), "%" PRIu64, v);
+        *ig_fmt_u64(got, v) = '\0';
+        assert_string_equal(got, want);
+    }
+    for (int i = 0; i < 20; i++, p *= 10) {
+        for (uint64_t v = p - 1; v <= p + 1; v++) {
+            snprintf(want, sizeof(want), "%" PRIu64, v);
+            *ig_fmt_u64(got, v) = '\0';
+            assert_string_equal(got, want);
+        }
+    }
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v = x >> (i % 64);
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        snprintf(want, sizeof(want), "%" PRIu64, v);
+        *ig_fmt_u64(got, v) = '\0';
+        assert_string_equal(got, want);
+    }
+    assert_int_equal(ig_fmt_u64(got, UINT64_MAX) - got, 20);
+    ig_buf_init(&b, 0);
+    ig_buf_add_u64(&b, 0);
+    ig_buf_addc(&b, ' ');
+    ig_buf_add_u64(&b, UINT64_MAX);
+    assert_string_equal(b.data, "0 18446744073709551615");
+    ig_buf_fini(&b);
+}
+
 /* Cache-line aligned, zeroed (odd sizes included), freed by ig_free(). */
 static void calloc_lines_aligned_and_zeroed(void **state)
 {
@@ -715,6 +754,7 @@ int main(void)
         cmocka_unit_test(read_file_whole_or_coded),
         cmocka_unit_test(utf8_has_fffd_finds_the_mark),
         cmocka_unit_test(calloc_lines_aligned_and_zeroed),
+        cmocka_unit_test(fmt_u64_matches_printf),
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
