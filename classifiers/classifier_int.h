@@ -43,7 +43,7 @@ struct rx {
     int line, col;
     struct lit_list req; /* any of these must be seen (empty: none) */
     /* Further sets of which one literal must be seen too, each required by
-     * the pattern as req is (see regex_required_sets()): checked before
+     * the pattern as req is (see regex_required()): checked before
      * the pattern runs, never a rule's gate. */
     struct lit_list *also;
     size_t nalso;
@@ -191,21 +191,19 @@ const char *rule_closest(const char *s, const char *const *cand, size_t n);
 
 /* ---- regex_lit.c ---- */
 
-/* Extracts literals of which any match of pattern must contain at least
- * one (already normalised), into a. Returns the count (0: none found, e.g.
- * `\d+` or a branch without a fixed word). */
-size_t regex_required_literals(const char *pattern, struct ig_arena *a,
-                               char ***out);
 struct regex_req {
     char **v;
     size_t n;
 };
-/* Every set of literals of which any match must contain one: the runs and
- * mandatory groups of the top-level sequence, the best of which is what
- * regex_required_literals() returns (none when the pattern is an
- * alternation at its top level). Returns the count; *out in a. */
-size_t regex_required_sets(const char *pattern, struct ig_arena *a,
-                           struct regex_req **out);
+/* What any match of pattern must contain, from one parse, into a:
+ * *lits, literals of which a match contains at least one (already
+ * normalised; the count is returned, 0 when none is found, e.g. `\d+` or
+ * a branch without a fixed word); *sets (*nsets of them), every such set:
+ * the runs and mandatory groups of the top-level sequence, the best of
+ * which is *lits (none when the pattern is an alternation at its top
+ * level). */
+size_t regex_required(const char *pattern, struct ig_arena *a, char ***lits,
+                      struct regex_req **sets, size_t *nsets);
 /* Rewrites a pattern so it matches normalised text: traditional ->
  * simplified, full-width letters/digits -> ASCII, full-width punctuation ->
  * escaped ASCII, invisible characters dropped. Returns an arena string. */

@@ -38,7 +38,7 @@ struct rp {
     bool bad;
     int depth;
     struct ig_arena *a;
-    /* every candidate of the top-level sequence (regex_required_sets()) */
+    /* every candidate of the top-level sequence (regex_required()'s sets) */
     struct lset *all;
     size_t nall, capall;
     bool top_alt; /* a '|' at the top level */
@@ -421,37 +421,30 @@ static struct lset parse_alt(struct rp *r)
     return acc;
 }
 
-size_t regex_required_literals(const char *pattern, struct ig_arena *a,
-                               char ***out)
-{
-    struct rp r = {.p = pattern, .n = strlen(pattern), .a = a};
-    struct lset s = parse_alt(&r);
-    if (r.bad || r.i != r.n) {
-        *out = NULL;
-        return 0;
-    }
-    *out = s.v;
-    return s.n;
-}
-
-size_t regex_required_sets(const char *pattern, struct ig_arena *a,
-                           struct regex_req **out)
+size_t regex_required(const char *pattern, struct ig_arena *a, char ***lits,
+                      struct regex_req **sets, size_t *nsets)
 {
     struct rp r = {.p = pattern, .n = strlen(pattern), .a = a};
     r.capall = 4;
     r.all = ig_arena_alloc(a, r.capall * sizeof(*r.all));
-    (void)parse_alt(&r);
-    *out = NULL;
-    if (r.bad || r.i != r.n || r.top_alt || r.nall == 0) {
+    struct lset s = parse_alt(&r);
+    *lits = NULL;
+    *sets = NULL;
+    *nsets = 0;
+    if (r.bad || r.i != r.n) {
         return 0;
     }
-    struct regex_req *v = ig_arena_alloc(a, r.nall * sizeof(*v));
-    for (size_t k = 0; k < r.nall; k++) {
-        v[k].v = r.all[k].v;
-        v[k].n = r.all[k].n;
+    if (!r.top_alt && r.nall > 0) {
+        struct regex_req *v = ig_arena_alloc(a, r.nall * sizeof(*v));
+        for (size_t k = 0; k < r.nall; k++) {
+            v[k].v = r.all[k].v;
+            v[k].n = r.all[k].n;
+        }
+        *sets = v;
+        *nsets = r.nall;
     }
-    *out = v;
-    return r.nall;
+    *lits = s.v;
+    return s.n;
 }
 
 char *regex_normalise(const char *pattern, struct ig_arena *a)

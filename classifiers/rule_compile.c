@@ -343,14 +343,14 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
     out->line = src->line;
     out->col = src->col;
     char **req = NULL;
-    size_t nreq = regex_required_literals(pat, rs->arena, &req);
+    size_t nreq = regex_required(pat, rs->arena, &req, &out->also_src,
+                                 &out->nalso_src);
     out->req.n = nreq;
     out->req.v =
         ig_arena_alloc(rs->arena, (nreq ? nreq : 1) * sizeof(uint32_t));
     for (size_t i = 0; i < nreq; i++) {
         out->req.v[i] = intern(in, req[i]);
     }
-    out->nalso_src = regex_required_sets(pat, rs->arena, &out->also_src);
     return 0;
 }
 

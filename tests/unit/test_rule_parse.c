@@ -227,7 +227,9 @@ static void test_regex_literals(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ig_arena *a = ig_arena_new(0);
         char **lits;
-        size_t n = regex_required_literals(cases[i].pat, a, &lits);
+        struct regex_req *sets;
+        size_t nsets;
+        size_t n = regex_required(cases[i].pat, a, &lits, &sets, &nsets);
         char got[256] = "";
         for (size_t k = 0; k < n; k++) {
             if (k) {
@@ -268,7 +270,9 @@ static void test_regex_sets(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ig_arena *a = ig_arena_new(0);
         struct regex_req *sets;
-        size_t n = regex_required_sets(cases[i].pat, a, &sets);
+        char **lits;
+        size_t n;
+        (void)regex_required(cases[i].pat, a, &lits, &sets, &n);
         char got[256] = "";
         for (size_t k = 0; k < n; k++) {
             if (k) {
