@@ -80,6 +80,14 @@ foreach(c dedup redis_restart webhook_retry spool_replay kill9 drain
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_e2e.sh ${c}
     LABELS runtime redis threads TIMEOUT 300)
 endforeach()
+# The gateway benchmark's script and its replay client run end to end
+# (no speed checked).
+if(IG_BUILD_BENCH)
+  ig_add_script_test(NAME bench_gateway_smoke
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/bench_smoke.sh
+      ${PROJECT_BINARY_DIR}
+    LABELS runtime redis TIMEOUT 600)
+endif()
 ig_add_script_test(NAME gateway_docs
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_docs.sh
   LABELS unit)
