@@ -440,11 +440,21 @@ static int monitor_line(const char *line, size_t n, struct ig_buf *out)
             if (c == '\\' && p < e) {
                 c = *p++;
                 switch (c) {
-                case 'n': c = '\n'; break;
-                case 'r': c = '\r'; break;
-                case 't': c = '\t'; break;
-                case 'a': c = '\a'; break;
-                case 'b': c = '\b'; break;
+                case 'n':
+                    c = '\n';
+                    break;
+                case 'r':
+                    c = '\r';
+                    break;
+                case 't':
+                    c = '\t';
+                    break;
+                case 'a':
+                    c = '\a';
+                    break;
+                case 'b':
+                    c = '\b';
+                    break;
                 case 'x':
                     if (e - p >= 2) {
                         char h[3] = {p[0], p[1], 0};
@@ -453,7 +463,8 @@ static int monitor_line(const char *line, size_t n, struct ig_buf *out)
                         p += 2;
                     }
                     break;
-                default: break; /* \\ and \" */
+                default:
+                    break; /* \\ and \" */
                 }
             }
             ig_buf_addc(&a, c);
@@ -488,8 +499,7 @@ static int monitor_line(const char *line, size_t n, struct ig_buf *out)
     return 1;
 }
 
-static int run_replay(const char *sock, const char *file, uint64_t n,
-                      int depth)
+static int run_replay(const char *sock, const char *file, uint64_t n, int depth)
 {
     FILE *f = fopen(file, "r");
     char *line = NULL;

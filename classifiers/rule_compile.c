@@ -343,8 +343,8 @@ static int compile_rx(struct ruleset *rs, struct interner *in,
     out->line = src->line;
     out->col = src->col;
     char **req = NULL;
-    size_t nreq = regex_required(pat, rs->arena, &req, &out->also_src,
-                                 &out->nalso_src);
+    size_t nreq =
+        regex_required(pat, rs->arena, &req, &out->also_src, &out->nalso_src);
     out->req.n = nreq;
     out->req.v =
         ig_arena_alloc(rs->arena, (nreq ? nreq : 1) * sizeof(uint32_t));

@@ -101,9 +101,9 @@ int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
 
 char *ig_fmt_u64(char *p, uint64_t v)
 {
-    /* Most integers written are one or two digits (protocol lengths,
-     * counts): those directly; longer ones two digits a step from the
-     * end, then copied forward. */
+    /* Most integers written are short (protocol lengths, counts): one
+     * digit directly; longer ones two digits a step from the end (a table
+     * of the hundred pairs), then copied forward. */
     static const char pairs[] = "00010203040506070809"
                                 "10111213141516171819"
                                 "20212223242526272829"

@@ -74,9 +74,10 @@ static inline int ig_buf_addc(struct ig_buf *b, char c)
     b->data[b->len] = '\0';
     return IG_OK;
 }
+
 /* The decimal digits of v written at p (1 to 20 bytes, no NUL); returns
- * their end. Every integer the gateway writes (JSON numbers, Redis
- * protocol lengths, record headers, scores) goes through here. */
+ * their end. The one integer writer: JSON numbers, Redis protocol
+ * lengths, record headers, review scores. */
 char *ig_fmt_u64(char *p, uint64_t v);
 
 /* Appends the decimal digits of v. */

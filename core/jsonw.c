@@ -424,7 +424,6 @@ void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n)
     ig_json_escape(w->out, s, n);
 }
 
-/* Decimal digits of v, right-aligned in b[24]; returns the first. */
 void ig_json_int(struct ig_buf *out, int64_t v)
 {
     char b[21];

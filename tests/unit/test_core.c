@@ -42,7 +42,6 @@ static void buf_cap_is_never_silent(void **state)
     ig_free(s);
 }
 
-static int g_defer_calls;
 /* Decimal digits as printf writes them: every value below 2 000 000,
  * around every power of ten, the extremes and pseudo-random ones. */
 static void fmt_u64_matches_printf(void **state)
@@ -84,7 +83,8 @@ static void fmt_u64_matches_printf(void **state)
 /* Cache-line aligned, zeroed (odd sizes included), freed by ig_free(). */
 static void calloc_lines_aligned_and_zeroed(void **state)
 {
-    static const size_t sizes[][2] = {{1, 1}, {3, 7}, {1024, 64}, {0, 8}, {5, 0}};
+    static const size_t sizes[][2] = {
+        {1, 1}, {3, 7}, {1024, 64}, {0, 8}, {5, 0}};
 
     (void)state;
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -100,6 +100,8 @@ static void calloc_lines_aligned_and_zeroed(void **state)
         ig_free(p);
     }
 }
+
+static int g_defer_calls;
 
 static void count_defer(void *p)
 {
