@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -684,6 +685,55 @@ static void item_fields_and_time(void **state)
     ig_item_free(it);
 }
 
+/* ig_time_iso() against the printf form it replaced: years 1 to 9999
+ * (and past them, where printf still writes it), offsets of whole hours,
+ * quarter hours, odd minutes and beyond 99 hours. */
+static void ref_iso(int64_t t, int offset_min, char out[32])
+{
+    time_t local = (time_t)(t + (int64_t)offset_min * 60);
+    struct tm tm = {0};
+    char tmp[96];
+    int off = offset_min < 0 ? -offset_min : offset_min;
+
+    gmtime_r(&local, &tm);
+    if (offset_min == 0) {
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+    } else {
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, offset_min < 0 ? '-' : '+', off / 60,
+                 off % 60);
+    }
+    snprintf(out, 32, "%.31s", tmp);
+}
+
+static void time_iso_matches_printf(void **state)
+{
+    static const int offs[] = {0,    480,   -480, 60,    -60,  345,  -210,
+                               1,    -1,    59,   -59,   61,   840,  -720,
+                               5999, -5999, 6000, -6000, 6059, 59999};
+    uint64_t x = 0x243F6A8885A308D3ull;
+    char got[32], want[32];
+
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        /* years 1 .. 12000, seconds anywhere in them */
+        int64_t t = -62135596800LL + (int64_t)(x % 316600000000ULL);
+        int off = offs[i % (int)(sizeof(offs) / sizeof(offs[0]))];
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ig_time_iso(t, off, got);
+        ref_iso(t, off, want);
+        assert_string_equal(got, want);
+    }
+    ig_time_iso(253402300799LL, 0, got); /* the last second of 9999 */
+    assert_string_equal(got, "9999-12-31T23:59:59Z");
+    ig_time_iso(-62135596800LL, 0, got); /* the first of year 1 */
+    assert_string_equal(got, "0001-01-01T00:00:00Z");
+}
+
 /* ig_ptrmap: keys are addresses (two equal strings at two addresses are
  * two keys), a key is added once, adds past the size are refused, and
  * every key of a full map is found with its value, from an arena and from
@@ -770,6 +820,7 @@ int main(void)
         cmocka_unit_test(cfg_reports_every_error),
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(item_fields_and_time),
+        cmocka_unit_test(time_iso_matches_printf),
         cmocka_unit_test(cp_widths),
         cmocka_unit_test(ptrmap_by_address),
         cmocka_unit_test(pool_reuses_and_bounds),
