@@ -99,11 +99,10 @@ int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
     return IG_OK;
 }
 
-char *ig_fmt_u64(char *p, uint64_t v)
+char *ig_fmt_u64_long(char *p, uint64_t v)
 {
-    /* Most integers written are short (protocol lengths, counts): one
-     * digit directly; longer ones two digits a step from the end (a table
-     * of the hundred pairs), then copied forward. */
+    /* Two digits a step from the end (a table of the hundred pairs), then
+     * copied forward. */
     static const char pairs[] = "00010203040506070809"
                                 "10111213141516171819"
                                 "20212223242526272829"
@@ -117,10 +116,6 @@ char *ig_fmt_u64(char *p, uint64_t v)
     char d[20];
     size_t k = sizeof(d);
 
-    if (v < 10) {
-        *p = (char)('0' + v);
-        return p + 1;
-    }
     while (v >= 100) {
         k -= 2;
         memcpy(d + k, pairs + 2 * (v % 100), 2);

@@ -75,10 +75,20 @@ static inline int ig_buf_addc(struct ig_buf *b, char c)
     return IG_OK;
 }
 
+char *ig_fmt_u64_long(char *p, uint64_t v);
+
 /* The decimal digits of v written at p (1 to 20 bytes, no NUL); returns
  * their end. The one integer writer: JSON numbers, Redis protocol
- * lengths, record headers, review scores. */
-char *ig_fmt_u64(char *p, uint64_t v);
+ * lengths, record headers, review scores. One digit inline (most Redis
+ * protocol lengths and counts); longer ones in ig_fmt_u64_long(). */
+static inline char *ig_fmt_u64(char *p, uint64_t v)
+{
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    return ig_fmt_u64_long(p, v);
+}
 
 /* Appends the decimal digits of v. */
 static inline int ig_buf_add_u64(struct ig_buf *b, uint64_t v)
