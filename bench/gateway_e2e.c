@@ -50,6 +50,7 @@
 #include "core/err.h"
 #include "core/jsonw.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "gateway/conf.h"
 #include "gateway/gateway.h"
 
@@ -480,8 +481,9 @@ static int monitor_line(const char *line, size_t n, struct ig_buf *out)
         ig_buf_add(&args, a.data ? a.data : "", a.len);
         ig_buf_adds(&args, "\r\n");
         argc++;
-        if (argc == 1 && (strcasecmp(a.data, "MULTI") == 0 ||
-                          strcasecmp(a.data, "EXEC") == 0)) {
+        if (argc == 1 && a.len &&
+            (strcasecmp(a.data, "MULTI") == 0 ||
+             strcasecmp(a.data, "EXEC") == 0)) {
             ig_buf_fini(&a);
             ig_buf_fini(&args);
             return 0;
@@ -526,7 +528,7 @@ static int run_replay(const char *sock, const char *file, uint64_t n, int depth)
         } else if (r > 0) {
             if (ncmd + 1 >= ncap) {
                 ncap = ncap ? 2 * ncap : 4096;
-                off = realloc(off, ncap * sizeof(*off));
+                off = ig_realloc(off, ncap * sizeof(*off));
             }
             off[ncmd++] = at;
         }
@@ -574,7 +576,7 @@ static int run_replay(const char *sock, const char *file, uint64_t n, int depth)
     printf("replay client: %.2f CPU s = %.1f us/item\n", cpu,
            cpu * 1e6 / (double)n);
     ig_buf_fini(&cmds);
-    free(off);
+    ig_free(off);
     redisFree(c);
     return errors ? 1 : 0;
 }
