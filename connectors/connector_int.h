@@ -44,12 +44,14 @@ void connector_cfg_error(struct connector *c, struct ig_diags *d,
 struct ig_item *connector_item_new(const struct connector *c,
                                    int64_t fetched_ts);
 
-/* Work-order times (polled from the hotline or pushed by it) are read by
- * date.c; a year outside these is a bug in the sender (0000-00-00, 1970
- * defaults, 9999 sentinels), not a report, so the item is kept without a
- * date instead. */
-#define HOTLINE_MIN_YEAR 1990
-#define HOTLINE_MAX_YEAR 2100
+struct date_opts;
+/* The date options of work-order times, polled from the hotline or pushed
+ * by it — one policy for both: date_opts_default() (zone-less = +08:00)
+ * with years 1990..2100 only (a year outside is a bug in the sender:
+ * 0000-00-00, 1970 defaults, 9999 sentinels; the item is kept without a
+ * date instead) and no "now", so relative and year-less forms ("3小时前",
+ * "11月27日 23:58") are not guessed: a work order states its time. */
+void connector_work_order_dates(struct date_opts *o);
 
 /* Sets it->published_ts = ts and it->published = ts as ISO 8601 at
  * offset_min (the offset the source stated, or its local one). */
@@ -60,7 +62,6 @@ void connector_item_set_time(struct ig_item *it, int64_t ts, int offset_min);
 void connector_item_no_time(struct ig_item *it, const char *raw,
                             const char *what);
 
-struct date_opts;
 /* Reads raw (NULL: none) with date_parse() and o: sets the item's time
  * (connector_item_set_time()), or flags it (connector_item_no_time(),
  * naming WHAT). */

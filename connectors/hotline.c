@@ -321,9 +321,7 @@ static int hotline_init(struct connector *c, struct ig_diags *d)
             rc = IG_EINVAL;
         }
     }
-    date_opts_default(&h->dopts);
-    h->dopts.min_year = HOTLINE_MIN_YEAR;
-    h->dopts.max_year = HOTLINE_MAX_YEAR;
+    connector_work_order_dates(&h->dopts);
     if (date_parse_offset(h->cf.tz, &h->dopts.local_offset_min) < 0) {
         connector_cfg_error(c, d, "timezone",
                             "'%s' is not an offset such as +08:00", h->cf.tz);

@@ -10,10 +10,12 @@
  *      "place": "...", "fields": {"k": "v", ...}}
  *
  * id and at least one of title/text are required; everything else is
- * optional. "published" is read like a polled source's time (any form
- * connectors/date.h knows; zone-less = +08:00) and passed on as ISO 8601;
- * one that is no time flags the item and is kept as the field raw_date. Bad items are skipped with a reason (the caller reports them
- * to the client by index), never guessed at; the gateway only sees struct
+ * optional. "published" is read as the polled hotline reads a work
+ * order's time (connector_work_order_dates(): absolute forms only,
+ * zone-less = +08:00) and passed on as ISO 8601; one that is no such time
+ * flags the item and is kept as the field raw_date. Bad items are skipped
+ * with a reason (the caller reports them to the client by index), never
+ * guessed at; the gateway only sees struct
  * ig_item. The body is read in one pass by json_safe_read() into a tree in
  * a per-request arena (no cJSON: a malloc per node was most of the cost
  * of a push), which sanitises strings to valid UTF-8 without control
@@ -136,19 +138,17 @@ static void find_keys(const struct json_safe_node *o, struct push_keys *k)
     }
 }
 
-/* The item's publication time, as every connector gives it: any form
- * date.c reads (a zone-less time is Beijing time), as ISO 8601 with its
- * offset and Unix seconds; a value that is no time (or outside the years
- * a work order may have, as for the polled hotline) is flagged and kept as the field raw_date,
- * never passed on as the published time. */
-static void read_published(struct ig_item *it, const char *raw, int64_t now)
+/* The item's publication time, read exactly as the polled hotline reads
+ * a work order's (connector_work_order_dates(): absolute forms only, years
+ * 1990..2100, a zone-less time is Beijing time) and passed on as ISO 8601
+ * with its offset and Unix seconds; a value that is no such time is
+ * flagged and kept as the field raw_date, never passed on as the
+ * published time. */
+static void read_published(struct ig_item *it, const char *raw)
 {
     struct date_opts o;
 
-    date_opts_default(&o);
-    o.now = now;
-    o.min_year = HOTLINE_MIN_YEAR;
-    o.max_year = HOTLINE_MAX_YEAR;
+    connector_work_order_dates(&o);
     connector_item_read_time(it, raw && *raw ? raw : NULL, &o,
                              "published time");
 }
@@ -192,7 +192,7 @@ static int push_one(const struct json_safe_node *o, size_t idx,
     it->url = take_str(it, k.url, PUSH_FIELD_MAX);
     it->author = take_str(it, k.author, 256);
     it->place = take_str(it, k.place, PUSH_FIELD_MAX);
-    read_published(it, take_str(it, k.published, 64), now);
+    read_published(it, take_str(it, k.published, 64));
     it->fetched = ig_item_strdup(it, now_iso);
     it->fetched_ts = now;
     /* The members of "fields" (an array's elements are read, and can flag

@@ -238,6 +238,13 @@ void connector_item_no_time(struct ig_item *it, const char *raw,
     }
 }
 
+void connector_work_order_dates(struct date_opts *o)
+{
+    date_opts_default(o);
+    o->min_year = 1990;
+    o->max_year = 2100;
+}
+
 void connector_item_read_time(struct ig_item *it, const char *raw,
                               const struct date_opts *o, const char *what)
 {

@@ -395,7 +395,8 @@ static const struct push_case push_cases[] = {
      "rc=-3 repairs=0 expected a key string at byte 1"},
     {"missing colon", "{\"id\" \"1\"}", 0, "rc=-3 n=0 skipped=0\n",
      "rc=-3 repairs=0 expected ':' at byte 6"},
-    {"published: read as a time, passed on as ISO 8601",
+    {"published: read as the polled hotline reads a time (absolute forms "
+     "only), passed on as ISO 8601",
      "[{\"id\":\"p1\",\"text\":\"x\",\"published\":\"2024-05-01 09:30\"},"
      "{\"id\":\"p2\",\"text\":\"x\",\"published\":\"2024/05/01 01:30:00Z\"},"
      "{\"id\":\"p3\",\"text\":\"x\",\"published\":1714527000},"
@@ -403,7 +404,9 @@ static const struct push_case push_cases[] = {
      "{\"id\":\"p5\",\"text\":\"x\",\"published\":\"after lunch\"},"
      "{\"id\":\"p6\",\"text\":\"x\",\"published\":\"1989-12-31 23:00\"},"
      "{\"id\":\"p7\",\"text\":\"x\",\"published\":\"2024-02-30 10:00\"},"
-     "{\"id\":\"p8\",\"text\":\"x\",\"published\":\"\"}]",
+     "{\"id\":\"p8\",\"text\":\"x\",\"published\":\"\"},"
+     "{\"id\":\"p9\",\"text\":\"x\",\"published\":\"3小时前\"},"
+     "{\"id\":\"p10\",\"text\":\"x\",\"published\":\"11月27日 23:58\"}]",
      0,
      "p1|-|x|hotline|push|-|-|-|2024-05-01T09:30:00+08:00|0|-\n"
      "p2|-|x|hotline|push|-|-|-|2024-05-01T01:30:00Z|0|-\n"
@@ -416,7 +419,11 @@ static const struct push_case push_cases[] = {
      "p7|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=2024-"
      "02-30 10:00\n"
      "p8|-|x|hotline|push|-|-|-|-|4|no published time\n"
-     "rc=0 n=8 skipped=0\n",
+     "p9|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=3小时"
+     "前\n"
+     "p10|-|x|hotline|push|-|-|-|-|4|unparseable published time|raw_date=11月"
+     "27日 23:58\n"
+     "rc=0 n=10 skipped=0\n",
      "rc=0 repairs=0 "},
     {"mismatched bracket", "[{\"id\":\"1\",\"text\":\"a\"}}", 0,
      "rc=-3 n=0 skipped=0\n",
