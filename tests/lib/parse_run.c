@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "connectors/connector.h"
 #include "core/buf.h"
@@ -92,22 +91,9 @@ void parse_run_fini(struct parse_run *r)
 
 char *parse_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    char *buf;
-    if (f == NULL) {
-        return NULL;
-    }
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
-        fclose(f);
-        return NULL;
-    }
-    buf = ig_malloc((size_t)st.st_size + 1);
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    char *buf = NULL;
+
+    return ig_read_file(path, 0, &buf, len) == IG_OK ? buf : NULL;
 }
 
 static size_t skip_ws(const char *s)

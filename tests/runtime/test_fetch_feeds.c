@@ -166,23 +166,6 @@ static char *squash(const char *s)
     return ig_buf_take(&b);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct ig_buf b;
-    ig_buf_init(&b, 0);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        ig_buf_add(&b, chunk, n);
-    }
-    fclose(f);
-    return ig_buf_take(&b);
-}
-
 static void check_against(const cJSON *exp, const struct got *g,
                           const char *file)
 {
@@ -223,8 +206,9 @@ static void zh_feeds_over_http(void **state)
     (void)state;
     char p[512];
     snprintf(p, sizeof(p), "%s/feeds/zh/expected.jsonl", test_shared_dir());
-    char *text = slurp(p);
-    assert_non_null(text);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(ig_read_file(p, 0, &text, &len), IG_OK);
     size_t done = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *exp = cJSON_Parse(line);

@@ -34,29 +34,12 @@
 
 static char g_tmp[256];
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = ig_malloc((size_t)n + 1);
-    size_t r = fread(b, 1, (size_t)n, f);
-    b[r] = '\0';
-    fclose(f);
-    *len = r;
-    return b;
-}
-
 static char *shared_file(const char *rel, size_t *len)
 {
     char p[1024];
     snprintf(p, sizeof(p), "%s/%s", test_shared_dir(), rel);
-    char *b = slurp(p, len);
-    assert_non_null(b);
+    char *b = NULL;
+    assert_int_equal(ig_read_file(p, 0, &b, len), IG_OK);
     return b;
 }
 
