@@ -346,10 +346,30 @@ static int run_gw(const char *conf_path, uint64_t n, size_t batch, int window)
 
 /* ---- redis mode --------------------------------------------------------- */
 
+/* "-s" names a unix socket, or HOST:PORT for TCP (IG_BENCH_TCP in the
+ * script): the same transport for the clients as for the gateway. */
+static redisContext *bench_connect(const char *where)
+{
+    const char *colon = strrchr(where, ':');
+
+    if (where[0] != '/' && colon) {
+        char host[64];
+        size_t n = (size_t)(colon - where);
+
+        if (n >= sizeof(host)) {
+            return NULL;
+        }
+        memcpy(host, where, n);
+        host[n] = '\0';
+        return redisConnect(host, atoi(colon + 1));
+    }
+    return redisConnectUnix(where);
+}
+
 static int run_redis(const char *sock, uint64_t n, int depth,
                      const char *prefix)
 {
-    redisContext *c = redisConnectUnix(sock);
+    redisContext *c = bench_connect(sock);
     if (!c || c->err) {
         fprintf(stderr, "redis: cannot connect to %s\n", sock);
         return 3;
@@ -540,7 +560,7 @@ static int run_replay(const char *sock, const char *file, uint64_t n, int depth)
         return 3;
     }
     off[ncmd] = cmds.len;
-    redisContext *c = redisConnectUnix(sock);
+    redisContext *c = bench_connect(sock);
     if (!c || c->err) {
         fprintf(stderr, "replay: cannot connect to %s\n", sock);
         return 3;
@@ -633,6 +653,7 @@ int main(int argc, char **argv)
         return run_replay(sock, file, n, depth > 0 ? depth : 1);
     }
     fprintf(stderr, "usage: gateway_e2e gw -c CONF | redis -s SOCKET | "
-                    "replay -s SOCKET -f MONITOR_FILE\n");
+                    "replay -s SOCKET -f MONITOR_FILE\n"
+                    "  (SOCKET: a unix socket path, or HOST:PORT for TCP)\n");
     return 2;
 }

@@ -28,6 +28,10 @@
 # gateway keeps busy than the one-thread client. Each mode is run RUNS
 # times (default 3, a fresh redis-server each time) and closes with the
 # medians: pipelined client, gateway, and the runs' ratios.
+#
+# Transport: a unix socket; IG_BENCH_TCP=PORT runs every client and the
+# gateway over TCP to 127.0.0.1:PORT instead (Redis on another host, as
+# many districts would run it, talks TCP).
 set -euo pipefail
 n="${1:-200000}"
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +57,15 @@ run_measured() {
 }
 
 : >"$tmp/sources.conf"
+if [ -n "${IG_BENCH_TCP:-}" ]; then
+    target="127.0.0.1:$IG_BENCH_TCP"
+    redis_conf="host = 127.0.0.1
+port = $IG_BENCH_TCP"
+else
+    target="$tmp/redis.sock"
+    redis_conf="socket = $tmp/redis.sock"
+fi
+echo "== transport: $target"
 cat >"$tmp/gateway.conf" <<EOC
 [gateway]
 rules = $here/rules
@@ -62,7 +75,7 @@ log_level = warn
 max_inflight = 1024
 
 [redis]
-socket = $tmp/redis.sock
+$redis_conf
 prefix = bench
 
 [dedup]
@@ -111,13 +124,13 @@ for aof in no yes; do
     for r in $(seq 1 "$runs"); do
         echo "-- run $r of $runs"
         start_redis "$aof"
-        run_measured "$n" "$bin" replay -s "$tmp/redis.sock" \
+        run_measured "$n" "$bin" replay -s "$target" \
             -f "$tmp/monitor.txt" -n "$n" -d 64 | tee "$tmp/out"
         rp1=$(rate <"$tmp/out")
         redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
         run_measured "$((n / 10))" \
-            "$bin" redis -s "$tmp/redis.sock" -n "$((n / 10))" -d 1 -p base1
-        run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 \
+            "$bin" redis -s "$target" -n "$((n / 10))" -d 1 -p base1
+        run_measured "$n" "$bin" redis -s "$target" -n "$n" -d 64 \
             -p base64 | tee "$tmp/out"
         b1=$(rate <"$tmp/out")
         cp "$tmp/out" "$tmp/out.c1"
@@ -139,13 +152,13 @@ for aof in no yes; do
         # machine that speeds up or slows down during a run (shared hosts
         # do, by ±20 % within minutes) moves both sides of it alike.
         start_redis "$aof"
-        run_measured "$n" "$bin" redis -s "$tmp/redis.sock" -n "$n" -d 64 \
+        run_measured "$n" "$bin" redis -s "$target" -n "$n" -d 64 \
             -p base64 | tee "$tmp/out"
         b2=$(rate <"$tmp/out")
         b=$(((b1 + b2) / 2))
         echo "   pipelined client, mean of the runs before and after: $b items/s"
         redis-cli -s "$tmp/redis.sock" FLUSHALL >/dev/null
-        run_measured "$n" "$bin" replay -s "$tmp/redis.sock" \
+        run_measured "$n" "$bin" replay -s "$target" \
             -f "$tmp/monitor.txt" -n "$n" -d 64 | tee "$tmp/out.r2"
         rp2=$(rate <"$tmp/out.r2")
         rp=$(((rp1 + rp2) / 2))

@@ -3,7 +3,8 @@
 #
 # The caller sets $tmp (a private temp dir). Provides:
 #   start_redis yes|no   (re)start a server on $tmp/redis.sock with AOF
-#                        on or off (appendfsync everysec), no RDB saves
+#                        on or off (appendfsync everysec), no RDB saves;
+#                        with IG_BENCH_TCP=PORT also on 127.0.0.1:PORT
 #   stop_redis           stop it by PID (a no-op when none runs)
 #   redis_cpu            CPU seconds (user + system) the server has used
 # and stops the server and removes $tmp on exit.
@@ -21,7 +22,7 @@ trap 'stop_redis; rm -rf "$tmp"' EXIT
 start_redis() { # start_redis yes|no
     stop_redis
     rm -rf "$tmp/redis" && mkdir -p "$tmp/redis"
-    redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
+    redis-server --bind 127.0.0.1 --port "${IG_BENCH_TCP:-0}" --unixsocket "$tmp/redis.sock" --dir "$tmp/redis" \
         --save "" --appendonly "$1" --appendfsync everysec \
         --daemonize no --logfile "$tmp/redis.log" &
     rpid=$!
