@@ -412,12 +412,8 @@ static void load_taxonomy(struct taxo *tx)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/taxonomy.tsv", RULES);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    tx->buf = ig_malloc(1 << 20);
-    size_t n = fread(tx->buf, 1, (1 << 20) - 1, f);
-    fclose(f);
-    tx->buf[n] = '\0';
+    size_t n;
+    assert_int_equal(ig_read_file(path, 0, &tx->buf, &n), IG_OK);
     tx->n = 0;
     char *save = NULL;
     for (char *line = strtok_r(tx->buf, "\n", &save); line;

@@ -13,8 +13,10 @@
 #include <cmocka.h>
 
 #include "classifiers/classifier.h"
+#include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/mem.h"
 
 #include "cls_fixture.h"
 #include "tests/lib/test_dirs.h"
@@ -30,16 +32,14 @@ static int setup(void **state)
     const char *src = test_source_dir();
     char path[4096];
     snprintf(path, sizeof(path), "%s/rules/taxonomy.tsv", src);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    char *buf;
+    size_t n;
+    if (ig_read_file(path, 0, &buf, &n) != IG_OK) {
         return -1;
     }
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     strcpy(DIR_, fixture_dir(NULL, NULL));
     fixture_write(DIR_, "taxonomy.tsv", buf);
+    ig_free(buf);
     struct ig_diags d;
     ig_diags_init(&d);
     int rc = ruleset_load(DIR_, &RS, &d);
