@@ -1,19 +1,21 @@
 /* review.c — the review queue in Redis (see review.h).
  *
- * Adds wait in a queue for the next loop turn and go out together: one
- * small Lua script per flush does a variadic ZADD GT of all of them, the
- * trim and the TTL refresh, so they move together, in one round trip
- * (pipelined with every other flush on the queue's own connection, an
- * rconn). One script per add cost ~7 us of Redis CPU each, a third of the
- * Redis work per item of the whole gateway when many items need review.
+ * Adds wait in a queue for the next loop turn and go out together, as one
+ * transaction per flush: MULTI, a variadic ZADD GT of all of them, the
+ * trim (ZREMRANGEBYRANK 0 -(REVIEW_MAX+1): the lowest ranks past the
+ * cap, nothing when under it), the TTL refresh, EXEC — so they move
+ * together, in one round trip (pipelined with every other flush on the
+ * queue's own connection, an rconn). One script per add cost ~7 us of
+ * Redis CPU each; one script per flush, doing the same, still cost Redis
+ * ~2.7 k instructions per add, the plain transaction ~1.5 k (Lua converts
+ * every argument and reply both ways; docs/gateway.md, sixth session).
  * ZADD GT (Redis 6.2+) only ever raises a member's score: a report that
  * makes a candidate high priority moves it up; a later, calmer duplicate
  * cannot move it down.
  *
  * The connection is separate from dedup's: the review queue is advisory
  * (the candidate has been forwarded already), so a slow or failing queue
- * must never hold dedup's checks, and dedup's script may be rewritten
- * without touching this one.
+ * must never hold dedup's checks.
  */
 #include "gateway/review.h"
 
@@ -34,23 +36,8 @@
 
 #define REVIEW_COMP "review"
 
-/* Adds flushed in one script call at most (ZADD's arguments). */
+/* Adds flushed in one transaction at most (ZADD's arguments). */
 #define REVIEW_BATCH 512
-
-/* KEYS[1] the set; ARGV: ttl ms, max members, then score, id pairs.
- * Returns the number of members trimmed. */
-static const char add_lua[] =
-    "redis.call('ZADD', KEYS[1], 'GT', unpack(ARGV, 3))\n"
-    "local n = redis.call('ZCARD', KEYS[1])\n"
-    "local cut = 0\n"
-    "if n > tonumber(ARGV[2]) then\n"
-    "  cut = redis.call('ZREMRANGEBYRANK', KEYS[1], 0,\n"
-    "                   n - tonumber(ARGV[2]) - 1)\n"
-    "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
-    "return cut\n";
-
-static const char *const scripts[] = {add_lua, NULL};
 
 /* Room for an id in a reusable add (candidate ids have 16 digits). */
 #define REVIEW_ID_ROOM 32
@@ -75,10 +62,10 @@ struct review {
     struct ig_pool adds; /* finished, with REVIEW_ID_ROOM for the id */
     char *key; /* owned: "<prefix>:review" */
     char ttl[24];
-    char max[24];
+    char cut[24]; /* "-(REVIEW_MAX+1)": ZREMRANGEBYRANK's stop */
 };
 
-/* The adds of one script call. */
+/* The adds of one transaction. */
 struct flight {
     struct add *adds;
 };
@@ -98,7 +85,7 @@ int review_new(struct event_base *base, const struct redis_cfg *redis,
     r = ig_calloc(1, sizeof(*r));
     ig_pool_init(&r->adds, sizeof(struct add) + REVIEW_ID_ROOM,
                  REVIEW_FREE_MAX);
-    r->rc = rconn_new(base, redis, REVIEW_COMP, scripts);
+    r->rc = rconn_new(base, redis, REVIEW_COMP, NULL);
     r->flush_ev = event_new(base, -1, 0, flush_cb, r);
     if (!r->rc || !r->flush_ev) {
         rconn_free(r->rc);
@@ -115,7 +102,7 @@ int review_new(struct event_base *base, const struct redis_cfg *redis,
     snprintf(
         r->ttl, sizeof(r->ttl), "%lld",
         (long long)(ttl_ms > 0 ? ttl_ms : (int64_t)DEDUP_TTL_DEFAULT_S * 1000));
-    snprintf(r->max, sizeof(r->max), "%d", REVIEW_MAX);
+    snprintf(r->cut, sizeof(r->cut), "%d", -(REVIEW_MAX + 1));
     *out = r;
     return IG_OK;
 }
@@ -187,35 +174,76 @@ static void finish_all(struct add *a, int status)
     }
 }
 
-static void on_added(void *ud, int status, const void *reply)
+static void on_queued(void *ud, int status, const void *reply)
+{
+    /* MULTI's OK and each QUEUED: a refusal here (OOM, an ACL rule) makes
+     * EXEC fail, which on_exec reports. */
+    (void)ud;
+    (void)status;
+    (void)reply;
+}
+
+/* EXEC's answer: ZADD's count, ZREMRANGEBYRANK's (members trimmed) and
+ * PEXPIRE's, or an error in place of one (the key holds another type). */
+static void on_exec(void *ud, int status, const void *reply)
 {
     struct flight *f = ud;
     const redisReply *rp = reply;
 
-    if (status == IG_OK && rp && rp->type == REDIS_REPLY_INTEGER &&
-        rp->integer > 0) {
-        ig_warn(REVIEW_COMP,
-                "review queue over %d members: %lld lowest-priority "
-                "entries trimmed",
-                REVIEW_MAX, (long long)rp->integer);
+    if (status == IG_OK && rp->type != REDIS_REPLY_ARRAY) {
+        ig_error(REVIEW_COMP, "review queue: transaction aborted");
+        status = IG_EIO;
+    } else if (status == IG_OK) {
+        for (size_t i = 0; i < rp->elements; i++) {
+            if (rp->element[i]->type == REDIS_REPLY_ERROR) {
+                ig_error(REVIEW_COMP,
+                         "redis refused a review queue add: %.200s",
+                         rp->element[i]->str);
+                status = IG_EIO;
+                break;
+            }
+        }
+        if (status == IG_OK && rp->elements == 3 &&
+            rp->element[1]->type == REDIS_REPLY_INTEGER &&
+            rp->element[1]->integer > 0) {
+            ig_warn(REVIEW_COMP,
+                    "review queue over %d members: %lld lowest-priority "
+                    "entries trimmed",
+                    REVIEW_MAX, (long long)rp->element[1]->integer);
+        }
+    } else if (status == IG_EIO) {
+        ig_error(REVIEW_COMP, "redis refused the review queue's add: %.200s",
+                 rp && rp->str ? rp->str : "?");
     }
     finish_all(f->adds, status);
     ig_free(f);
 }
 
+/* Sends one short command of a flush's transaction. */
+static int send_part(struct review *r, rconn_cb cb, void *ud, int argc,
+                     const char **argv)
+{
+    size_t len[4];
+
+    for (int i = 0; i < argc; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    return rconn_cmd(r->rc, cb, ud, argc, argv, len);
+}
+
 /* Sends up to REVIEW_BATCH waiting adds (r->head is not NULL) as one
- * script call. */
+ * transaction. */
 static void send_some(struct review *r)
 {
     const char *argv[3 + 2 * REVIEW_BATCH];
     size_t len[3 + 2 * REVIEW_BATCH];
     struct flight *f = ig_calloc(1, sizeof(*f));
     struct add *last = r->head;
-    int k = 0, n = 1;
+    int k = 0, n = 1, rc;
 
+    argv[k++] = "ZADD";
     argv[k++] = r->key;
-    argv[k++] = r->ttl;
-    argv[k++] = r->max;
+    argv[k++] = "GT";
     f->adds = r->head;
     for (int i = 0; i < k; i++) {
         len[i] = strlen(argv[i]);
@@ -237,7 +265,25 @@ static void send_some(struct review *r)
     if (!r->head) {
         r->tail = NULL;
     }
-    if (rconn_script(r->rc, 0, on_added, f, 1, k, argv, len) < 0) {
+    rc = send_part(r, on_queued, NULL, 1, (const char *[]){"MULTI"});
+    if (rc == IG_OK) {
+        rc = rconn_cmd(r->rc, on_queued, NULL, k, argv, len);
+    }
+    if (rc == IG_OK) {
+        rc = send_part(r, on_queued, NULL, 4,
+                       (const char *[]){"ZREMRANGEBYRANK", r->key, "0",
+                                        r->cut});
+    }
+    if (rc == IG_OK) {
+        rc = send_part(r, on_queued, NULL, 3,
+                       (const char *[]){"PEXPIRE", r->key, r->ttl});
+    }
+    if (rc == IG_OK) {
+        rc = send_part(r, on_exec, f, 1, (const char *[]){"EXEC"});
+    }
+    if (rc != IG_OK) {
+        /* The connection is gone: Redis drops a transaction that never
+         * reached EXEC. */
         finish_all(f->adds, IG_EAGAIN);
         ig_free(f);
     }

@@ -99,3 +99,5 @@ ig_add_test(NAME test_gateway_engine SOURCES runtime/test_gateway_engine.c
 # priority (review queue)
 ig_add_test(NAME test_review SOURCES unit/test_review.c LIBS ig_gateway
   LABELS unit)
+ig_add_test(NAME test_review_queue SOURCES runtime/test_review_queue.c
+  LIBS ig_gateway ig_redis_up LABELS runtime redis)
