@@ -59,8 +59,8 @@ struct review {
     struct rconn *rc;
     struct event *flush_ev;
     struct add *head, *tail; /* waiting */
-    struct ig_pool adds; /* finished, with REVIEW_ID_ROOM for the id */
-    char *key; /* owned: "<prefix>:review" */
+    struct ig_pool adds;     /* finished, with REVIEW_ID_ROOM for the id */
+    char *key;               /* owned: "<prefix>:review" */
     char ttl[24];
     char cut[24]; /* "-(REVIEW_MAX+1)": ZREMRANGEBYRANK's stop */
 };
@@ -270,9 +270,9 @@ static void send_some(struct review *r)
         rc = rconn_cmd(r->rc, on_queued, NULL, k, argv, len);
     }
     if (rc == IG_OK) {
-        rc = send_part(r, on_queued, NULL, 4,
-                       (const char *[]){"ZREMRANGEBYRANK", r->key, "0",
-                                        r->cut});
+        rc =
+            send_part(r, on_queued, NULL, 4,
+                      (const char *[]){"ZREMRANGEBYRANK", r->key, "0", r->cut});
     }
     if (rc == IG_OK) {
         rc = send_part(r, on_queued, NULL, 3,

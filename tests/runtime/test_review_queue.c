@@ -191,11 +191,10 @@ static void full_queue_trims_the_lowest(void **state)
         argv[k] = "t:review";
         len[k++] = 8;
         for (int i = 0; i < CHUNK; i++) {
-            len[k] = (size_t)snprintf(sc[i], sizeof(sc[i]), "%d",
-                                      base + i + 1);
+            len[k] = (size_t)snprintf(sc[i], sizeof(sc[i]), "%d", base + i + 1);
             argv[k++] = sc[i];
-            len[k] = (size_t)snprintf(id[i], sizeof(id[i]), "old%08d",
-                                      base + i + 1);
+            len[k] =
+                (size_t)snprintf(id[i], sizeof(id[i]), "old%08d", base + i + 1);
             argv[k++] = id[i];
         }
         r = redisCommandArgv(f->side, k, argv, len);
@@ -258,8 +257,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(gt_never_lowers, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_trims_the_lowest, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            wrong_type_fails_the_adds_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_type_fails_the_adds_then_recovers,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
