@@ -3,7 +3,8 @@
  * set, in priority order, with the key's TTL; ZADD GT never lowers a
  * member; past REVIEW_MAX members the lowest-scored are trimmed and the
  * new ones kept; a key of the wrong type fails the adds with IG_EIO
- * (answered, not lost) and the queue works again once it is fixed. The
+ * (answered, not lost) and the queue works again once it is fixed; the
+ * documented least-privilege ACL user is enough. The
  * order and the admission rule themselves are unit-tested in
  * tests/unit/test_review.c. */
 #include <setjmp.h>
@@ -249,6 +250,44 @@ static void wrong_type_fails_the_adds_then_recovers(void **state)
     assert_int_equal(side_int(f, "ZCARD %s", "t:review"), 1);
 }
 
+/* Under an ACL user with only the review queue's part of the rights
+ * docs/delivery.md lists (no ZCARD, no scripts): the adds go through. */
+static void least_privilege_acl_user(void **state)
+{
+    struct fx *f = *state;
+    struct redis_up_opts o = {
+        .user = "intake",
+        .password = "pw-r-1",
+        .acl = "~t:* +@connection +select +multi +exec +zadd "
+               "+zremrangebyrank +pexpire",
+        .extra = "user admin on >admin-pw ~* &* +@all"};
+    struct redis_cfg c;
+    redisReply *r;
+
+    review_free(f->q);
+    redisFree(f->side);
+    redis_up_stop(f->r);
+    f->r = redis_up_start(&o);
+    assert_non_null(f->r);
+    memset(&c, 0, sizeof(c));
+    c.socket = redis_up_socket(f->r);
+    c.user = "intake";
+    c.password = "pw-r-1";
+    c.timeout_ms = 5000;
+    c.retry_ms = 50;
+    assert_int_equal(review_new(f->base, &c, "t", TTL_MS, &f->q), IG_OK);
+    f->side = redisConnectUnix(redis_up_socket(f->r));
+    assert_non_null(f->side);
+    r = redisCommand(f->side, "AUTH admin admin-pw");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    add(f, "eeee000000000001", 5);
+    add(f, "eeee000000000002", 6);
+    wait_done(f, 2);
+    assert_int_equal(f->ok, 2);
+    assert_int_equal(side_int(f, "ZCARD %s", "t:review"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +298,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_type_fails_the_adds_then_recovers,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(least_privilege_acl_user, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
