@@ -62,11 +62,13 @@ struct review {
     struct ig_pool adds;     /* finished, with REVIEW_ID_ROOM for the id */
     char *key;               /* owned: "<prefix>:review" */
     char ttl[24];
-    char cut[24]; /* "-(REVIEW_MAX+1)": ZREMRANGEBYRANK's stop */
+    char cut[24];  /* "-(REVIEW_MAX+1)": ZREMRANGEBYRANK's stop */
+    bool refusing; /* Redis refused the last flush (logged once) */
 };
 
 /* The adds of one transaction. */
 struct flight {
+    struct review *r;
     struct add *adds;
 };
 
@@ -183,27 +185,39 @@ static void on_queued(void *ud, int status, const void *reply)
     (void)reply;
 }
 
+/* Logs a refusal once, not per flush (a wrong-type key or a missing ACL
+ * right refuses every flush until someone fixes it; each failed add is
+ * counted by the caller), and the recovery. */
+static void note_refusal(struct review *r, const char *why)
+{
+    if (why && !r->refusing) {
+        ig_error(REVIEW_COMP,
+                 "redis refused the review queue's adds: %.200s (logged "
+                 "once until they are accepted again)",
+                 why);
+    } else if (!why && r->refusing) {
+        ig_info(REVIEW_COMP, "redis accepts the review queue's adds again");
+    }
+    r->refusing = why != NULL;
+}
+
 /* EXEC's answer: ZADD's count, ZREMRANGEBYRANK's (members trimmed) and
  * PEXPIRE's, or an error in place of one (the key holds another type). */
 static void on_exec(void *ud, int status, const void *reply)
 {
     struct flight *f = ud;
     const redisReply *rp = reply;
+    const char *why = NULL;
 
     if (status == IG_OK && rp->type != REDIS_REPLY_ARRAY) {
-        ig_error(REVIEW_COMP, "review queue: transaction aborted");
-        status = IG_EIO;
+        why = "transaction aborted";
     } else if (status == IG_OK) {
-        for (size_t i = 0; i < rp->elements; i++) {
+        for (size_t i = 0; i < rp->elements && !why; i++) {
             if (rp->element[i]->type == REDIS_REPLY_ERROR) {
-                ig_error(REVIEW_COMP,
-                         "redis refused a review queue add: %.200s",
-                         rp->element[i]->str);
-                status = IG_EIO;
-                break;
+                why = rp->element[i]->str;
             }
         }
-        if (status == IG_OK && rp->elements == 3 &&
+        if (!why && rp->elements == 3 &&
             rp->element[1]->type == REDIS_REPLY_INTEGER &&
             rp->element[1]->integer > 0) {
             ig_warn(REVIEW_COMP,
@@ -212,10 +226,12 @@ static void on_exec(void *ud, int status, const void *reply)
                     REVIEW_MAX, (long long)rp->element[1]->integer);
         }
     } else if (status == IG_EIO) {
-        ig_error(REVIEW_COMP, "redis refused the review queue's add: %.200s",
-                 rp && rp->str ? rp->str : "?");
+        why = rp && rp->str ? rp->str : "?";
     }
-    finish_all(f->adds, status);
+    if (status != IG_EAGAIN) {
+        note_refusal(f->r, why);
+    }
+    finish_all(f->adds, why ? IG_EIO : status);
     ig_free(f);
 }
 
@@ -244,6 +260,7 @@ static void send_some(struct review *r)
     argv[k++] = "ZADD";
     argv[k++] = r->key;
     argv[k++] = "GT";
+    f->r = r;
     f->adds = r->head;
     for (int i = 0; i < k; i++) {
         len[i] = strlen(argv[i]);

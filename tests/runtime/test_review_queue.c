@@ -3,7 +3,8 @@
  * set, in priority order, with the key's TTL; ZADD GT never lowers a
  * member; past REVIEW_MAX members the lowest-scored are trimmed and the
  * new ones kept; a key of the wrong type fails the adds with IG_EIO
- * (answered, not lost) and the queue works again once it is fixed; the
+ * (answered, not lost; logged once, not per flush) and the queue works
+ * again once it is fixed; the
  * documented least-privilege ACL user is enough. The
  * order and the admission rule themselves are unit-tested in
  * tests/unit/test_review.c. */
@@ -14,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "gateway/dedup.h"
 #include "gateway/review.h"
 #include "tests/lib/redis_up.h"
@@ -234,10 +237,22 @@ static void wrong_type_fails_the_adds_then_recovers(void **state)
 {
     struct fx *f = *state;
     redisReply *r;
+    char path[] = "/tmp/ig-review-log.XXXXXX";
+    int fd = mkstemp(path);
+    char buf[4096];
+    ssize_t n;
 
+    assert_true(fd >= 0);
+    unlink(path);
+    enum ig_log_level was = ig_log_get_level();
+
+    ig_log_set_level(IG_LOG_INFO);
+    ig_log_set_fd(fd);
     r = side(f, "SET %s oops", "t:review");
     freeReplyObject(r);
+    /* Two flushes (two loop turns), both refused. */
     add(f, "dddd000000000001", 1);
+    wait_done(f, 1);
     add(f, "dddd000000000002", 2);
     wait_done(f, 2);
     assert_int_equal(f->eio, 2);
@@ -248,6 +263,18 @@ static void wrong_type_fails_the_adds_then_recovers(void **state)
     wait_done(f, 3);
     assert_int_equal(f->ok, 1);
     assert_int_equal(side_int(f, "ZCARD %s", "t:review"), 1);
+    ig_log_set_fd(2);
+    ig_log_set_level(was);
+    /* The refusal is logged once, with Redis's reason, then the recovery. */
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    const char *first = strstr(buf, "refused the review queue's adds");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "refused the review queue's adds"));
+    assert_non_null(strstr(buf, "WRONGTYPE"));
+    assert_non_null(strstr(buf, "accepts the review queue's adds again"));
 }
 
 /* Under an ACL user with only the review queue's part of the rights
