@@ -4,9 +4,8 @@
  * member; past REVIEW_MAX members the lowest-scored are trimmed and the
  * new ones kept; a key of the wrong type fails the adds with IG_EIO
  * (answered, not lost; logged once, not per flush) and the queue works
- * again once it is fixed; the
- * documented least-privilege ACL user is enough. The
- * order and the admission rule themselves are unit-tested in
+ * again once it is fixed; the documented least-privilege ACL user is
+ * enough. The order and the admission rule themselves are unit-tested in
  * tests/unit/test_review.c. */
 #include <setjmp.h>
 #include <stdarg.h>
