@@ -411,7 +411,6 @@ static void load_page(struct dedup *d)
 {
     char count[16];
     const char *argv[6];
-    size_t len[6];
 
     snprintf(count, sizeof(count), "%d", DEDUP_INDEX_PAGE);
     argv[0] = "XRANGE";
@@ -420,10 +419,7 @@ static void load_page(struct dedup *d)
     argv[3] = "+";
     argv[4] = "COUNT";
     argv[5] = count;
-    for (int i = 0; i < 6; i++) {
-        len[i] = strlen(argv[i]);
-    }
-    if (rconn_cmd(d->rc, on_loaded, d, 6, argv, len) < 0) {
+    if (rconn_cmd(d->rc, on_loaded, d, 6, argv, NULL) < 0) {
         struct timeval tv = {0, 500000};
 
         event_add(d->load_ev, &tv);

@@ -446,6 +446,12 @@ static void on_reply(struct pend *p, redisReply *rep)
 
 /* Appends the command in the Redis protocol to rc->out, formatted in
  * place (room reserved once for the whole command). */
+/* Length of argument i: from len, or (len NULL) of a NUL-terminated one. */
+static size_t arg_len(const char **argv, const size_t *len, size_t i)
+{
+    return len ? len[i] : strlen(argv[i]);
+}
+
 static void format_cmd(struct ig_buf *b, int argc, const char **argv,
                        const size_t *len)
 {
@@ -453,7 +459,7 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
     char *p;
 
     for (i = 0; i < (size_t)argc; i++) {
-        need += len[i] + 24;
+        need += arg_len(argv, len, i) + 24;
     }
     ig_buf_reserve(b, b->len + need);
     p = b->data + b->len;
@@ -462,12 +468,14 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
     *p++ = '\r';
     *p++ = '\n';
     for (i = 0; i < (size_t)argc; i++) {
+        size_t n = arg_len(argv, len, i);
+
         *p++ = '$';
-        p = ig_fmt_u64(p, len[i]);
+        p = ig_fmt_u64(p, n);
         *p++ = '\r';
         *p++ = '\n';
-        memcpy(p, argv[i], len[i]);
-        p += len[i];
+        memcpy(p, argv[i], n);
+        p += n;
         *p++ = '\r';
         *p++ = '\n';
     }

@@ -45,9 +45,9 @@ struct rconn *rconn_new(struct event_base *base, const struct redis_cfg *cfg,
  * call), closes and frees. NULL is a no-op. Not from inside a callback. */
 void rconn_free(struct rconn *rc);
 
-/* Sends one command (argv form, binary safe). Returns IG_OK (cb will be
- * called), or IG_EAGAIN when there is no connection right now (cb not
- * called). */
+/* Sends one command (argv form, binary safe; argvlen NULL: every argument
+ * is a NUL-terminated string). Returns IG_OK (cb will be called), or
+ * IG_EAGAIN when there is no connection right now (cb not called). */
 int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
               const char **argv, const size_t *argvlen);
 

@@ -235,18 +235,6 @@ static void on_exec(void *ud, int status, const void *reply)
     ig_free(f);
 }
 
-/* Sends one short command of a flush's transaction. */
-static int send_part(struct review *r, rconn_cb cb, void *ud, int argc,
-                     const char **argv)
-{
-    size_t len[4];
-
-    for (int i = 0; i < argc; i++) {
-        len[i] = strlen(argv[i]);
-    }
-    return rconn_cmd(r->rc, cb, ud, argc, argv, len);
-}
-
 /* Sends up to REVIEW_BATCH waiting adds (r->head is not NULL) as one
  * transaction. */
 static void send_some(struct review *r)
@@ -282,21 +270,23 @@ static void send_some(struct review *r)
     if (!r->head) {
         r->tail = NULL;
     }
-    rc = send_part(r, on_queued, NULL, 1, (const char *[]){"MULTI"});
+    /* Short NUL-terminated commands: rconn measures them (NULL lengths). */
+    rc = rconn_cmd(r->rc, on_queued, NULL, 1, (const char *[]){"MULTI"}, NULL);
     if (rc == IG_OK) {
         rc = rconn_cmd(r->rc, on_queued, NULL, k, argv, len);
     }
     if (rc == IG_OK) {
-        rc =
-            send_part(r, on_queued, NULL, 4,
-                      (const char *[]){"ZREMRANGEBYRANK", r->key, "0", r->cut});
+        const char *trim[] = {"ZREMRANGEBYRANK", r->key, "0", r->cut};
+
+        rc = rconn_cmd(r->rc, on_queued, NULL, 4, trim, NULL);
     }
     if (rc == IG_OK) {
-        rc = send_part(r, on_queued, NULL, 3,
-                       (const char *[]){"PEXPIRE", r->key, r->ttl});
+        const char *ttl[] = {"PEXPIRE", r->key, r->ttl};
+
+        rc = rconn_cmd(r->rc, on_queued, NULL, 3, ttl, NULL);
     }
     if (rc == IG_OK) {
-        rc = send_part(r, on_exec, f, 1, (const char *[]){"EXEC"});
+        rc = rconn_cmd(r->rc, on_exec, f, 1, (const char *[]){"EXEC"}, NULL);
     }
     if (rc != IG_OK) {
         /* The connection is gone: Redis drops a transaction that never

@@ -156,6 +156,23 @@ static void replies_in_order(void **state)
     assert_int_equal((int)rconn_pending(f->rc), 0);
 }
 
+/* argvlen NULL: every argument is measured as a C string. */
+static void null_lengths_are_c_strings(void **state)
+{
+    struct fx *f = *state;
+    struct got set = {0}, get = {0};
+    const char *sv[] = {"SET", "t:cstr", "héllo wörld"};
+    const char *gv[] = {"GET", "t:cstr"};
+
+    wait_up(f);
+    assert_int_equal(rconn_cmd(f->rc, on_got, &set, 3, sv, NULL), IG_OK);
+    assert_int_equal(rconn_cmd(f->rc, on_got, &get, 2, gv, NULL), IG_OK);
+    wait_for(f, &get.calls, 1);
+    assert_int_equal(set.status, IG_OK);
+    assert_int_equal(get.status, IG_OK);
+    assert_string_equal(get.str, "héllo wörld");
+}
+
 /* 8 MiB in one SET: far more than a socket buffer takes at once. */
 static void command_larger_than_the_socket_buffer(void **state)
 {
@@ -296,6 +313,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(replies_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(null_lengths_are_c_strings, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(command_larger_than_the_socket_buffer,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(flushed_script_is_reloaded, setup,
