@@ -153,15 +153,6 @@ static void on_added(void *ud, int status, const void *reply)
     forwarder_batch_done(b, IG_EAGAIN, 0, why);
 }
 
-static void on_queued(void *ud, int status, const void *reply)
-{
-    /* MULTI's OK and each QUEUED: an error here (OOM, an ACL refusal)
-     * makes EXEC fail, which on_exec reports. */
-    (void)ud;
-    (void)status;
-    (void)reply;
-}
-
 static void on_exec(void *ud, int status, const void *reply)
 {
     struct fwd_batch *b = ud;
@@ -209,7 +200,7 @@ static void send_fresh(struct stream_ctx *x, struct fwd_batch *b)
     snprintf(set, sizeof(set), "%s:%lld", x->sent_prefix, (long long)today());
     argv[0] = "MULTI";
     len[0] = 5;
-    if (rconn_cmd(x->rc, on_queued, NULL, 1, argv, len) < 0) {
+    if (rconn_cmd(x->rc, rconn_queued, NULL, 1, argv, len) < 0) {
         forwarder_batch_done(b, IG_EAGAIN, 0, "redis unreachable");
         return;
     }
@@ -237,12 +228,12 @@ static void send_fresh(struct stream_ctx *x, struct fwd_batch *b)
         len[7] = strlen(r->id);
         argv[9] = r->json;
         len[9] = r->len;
-        rc = rconn_cmd(x->rc, on_queued, NULL, 10, argv, len);
+        rc = rconn_cmd(x->rc, rconn_queued, NULL, 10, argv, len);
         sv[i + 2] = r->id;
         sl[i + 2] = len[7];
     }
     if (rc == IG_OK) {
-        rc = rconn_cmd(x->rc, on_queued, NULL, (int)n + 2, sv, sl);
+        rc = rconn_cmd(x->rc, rconn_queued, NULL, (int)n + 2, sv, sl);
     }
     if (rc == IG_OK) {
         argv[0] = "EXPIRE";
@@ -251,7 +242,7 @@ static void send_fresh(struct stream_ctx *x, struct fwd_batch *b)
         len[0] = 6;
         len[1] = strlen(set);
         len[2] = strlen(x->ttl);
-        rc = rconn_cmd(x->rc, on_queued, NULL, 3, argv, len);
+        rc = rconn_cmd(x->rc, rconn_queued, NULL, 3, argv, len);
     }
     if (rc == IG_OK) {
         argv[0] = "EXEC";

@@ -908,6 +908,13 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
     return IG_OK;
 }
 
+void rconn_queued(void *ud, int status, const void *reply)
+{
+    (void)ud;
+    (void)status;
+    (void)reply;
+}
+
 int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
                  int argc, const char **argv, const size_t *argvlen)
 {

@@ -51,6 +51,11 @@ void rconn_free(struct rconn *rc);
 int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
               const char **argv, const size_t *argvlen);
 
+/* The callback for the commands inside MULTI ... EXEC (MULTI's OK, each
+ * QUEUED): it does nothing, because an error there (OOM, an ACL refusal)
+ * makes EXEC fail, and EXEC's callback reports it. */
+void rconn_queued(void *ud, int status, const void *reply);
+
 /* Runs script number idx with nkeys keys first in argv. As rconn_cmd. */
 int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
                  int argc, const char **argv, const size_t *argvlen);

@@ -176,15 +176,6 @@ static void finish_all(struct add *a, int status)
     }
 }
 
-static void on_queued(void *ud, int status, const void *reply)
-{
-    /* MULTI's OK and each QUEUED: a refusal here (OOM, an ACL rule) makes
-     * EXEC fail, which on_exec reports. */
-    (void)ud;
-    (void)status;
-    (void)reply;
-}
-
 /* Logs a refusal once, not per flush (a wrong-type key or a missing ACL
  * right refuses every flush until someone fixes it; each failed add is
  * counted by the caller), and the recovery. */
@@ -271,19 +262,20 @@ static void send_some(struct review *r)
         r->tail = NULL;
     }
     /* Short NUL-terminated commands: rconn measures them (NULL lengths). */
-    rc = rconn_cmd(r->rc, on_queued, NULL, 1, (const char *[]){"MULTI"}, NULL);
+    rc = rconn_cmd(r->rc, rconn_queued, NULL, 1, (const char *[]){"MULTI"},
+                   NULL);
     if (rc == IG_OK) {
-        rc = rconn_cmd(r->rc, on_queued, NULL, k, argv, len);
+        rc = rconn_cmd(r->rc, rconn_queued, NULL, k, argv, len);
     }
     if (rc == IG_OK) {
         const char *trim[] = {"ZREMRANGEBYRANK", r->key, "0", r->cut};
 
-        rc = rconn_cmd(r->rc, on_queued, NULL, 4, trim, NULL);
+        rc = rconn_cmd(r->rc, rconn_queued, NULL, 4, trim, NULL);
     }
     if (rc == IG_OK) {
         const char *ttl[] = {"PEXPIRE", r->key, r->ttl};
 
-        rc = rconn_cmd(r->rc, on_queued, NULL, 3, ttl, NULL);
+        rc = rconn_cmd(r->rc, rconn_queued, NULL, 3, ttl, NULL);
     }
     if (rc == IG_OK) {
         rc = rconn_cmd(r->rc, on_exec, f, 1, (const char *[]){"EXEC"}, NULL);
