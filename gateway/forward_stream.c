@@ -155,28 +155,13 @@ static void on_added(void *ud, int status, const void *reply)
 
 static void on_exec(void *ud, int status, const void *reply)
 {
-    struct fwd_batch *b = ud;
-    const redisReply *r = reply;
-    size_t i;
+    const char *why = rconn_exec_failed(status, reply);
+    char buf[160];
 
-    if (status == IG_OK && r->type == REDIS_REPLY_ARRAY) {
-        for (i = 0; i < r->elements; i++) {
-            if (r->element[i]->type == REDIS_REPLY_ERROR) {
-                char why[160];
-
-                snprintf(why, sizeof(why), "%s", r->element[i]->str);
-                forwarder_batch_done(b, IG_EAGAIN, 0, why);
-                return;
-            }
-        }
-        forwarder_batch_done(b, IG_OK, 0, NULL);
-        return;
+    if (why) {
+        snprintf(buf, sizeof(buf), "%s", why);
     }
-    if (status == IG_OK) { /* EXEC aborted: nothing was applied */
-        forwarder_batch_done(b, IG_EAGAIN, 0, "transaction aborted");
-        return;
-    }
-    on_added(ud, status, reply);
+    forwarder_batch_done(ud, why ? IG_EAGAIN : IG_OK, 0, why ? buf : NULL);
 }
 
 /* The day sets of markers: <sent_prefix>:<days since the epoch, UTC>. */

@@ -915,6 +915,24 @@ void rconn_queued(void *ud, int status, const void *reply)
     (void)reply;
 }
 
+const char *rconn_exec_failed(int status, const void *reply)
+{
+    const redisReply *r = reply;
+
+    if (status == IG_OK) {
+        if (r->type != REDIS_REPLY_ARRAY) {
+            return "transaction aborted";
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            if (r->element[i]->type == REDIS_REPLY_ERROR) {
+                return r->element[i]->str;
+            }
+        }
+        return NULL;
+    }
+    return status == IG_EIO && r && r->str ? r->str : "redis unreachable";
+}
+
 int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
                  int argc, const char **argv, const size_t *argvlen)
 {

@@ -56,6 +56,13 @@ int rconn_cmd(struct rconn *rc, rconn_cb cb, void *ud, int argc,
  * makes EXEC fail, and EXEC's callback reports it. */
 void rconn_queued(void *ud, int status, const void *reply);
 
+/* For EXEC's callback: NULL when the transaction ran and none of its
+ * commands failed; otherwise why (borrowed from reply, or a constant):
+ * the first failed command's error, "transaction aborted" (EXEC answered
+ * nil), Redis's refusal of EXEC itself (IG_EIO), or "redis unreachable"
+ * (IG_EAGAIN). */
+const char *rconn_exec_failed(int status, const void *reply);
+
 /* Runs script number idx with nkeys keys first in argv. As rconn_cmd. */
 int rconn_script(struct rconn *rc, size_t idx, rconn_cb cb, void *ud, int nkeys,
                  int argc, const char **argv, const size_t *argvlen);

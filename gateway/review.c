@@ -198,31 +198,24 @@ static void on_exec(void *ud, int status, const void *reply)
 {
     struct flight *f = ud;
     const redisReply *rp = reply;
-    const char *why = NULL;
+    const char *why;
 
-    if (status == IG_OK && rp->type != REDIS_REPLY_ARRAY) {
-        why = "transaction aborted";
-    } else if (status == IG_OK) {
-        for (size_t i = 0; i < rp->elements && !why; i++) {
-            if (rp->element[i]->type == REDIS_REPLY_ERROR) {
-                why = rp->element[i]->str;
-            }
-        }
-        if (!why && rp->elements == 3 &&
-            rp->element[1]->type == REDIS_REPLY_INTEGER &&
-            rp->element[1]->integer > 0) {
-            ig_warn(REVIEW_COMP,
-                    "review queue over %d members: %lld lowest-priority "
-                    "entries trimmed",
-                    REVIEW_MAX, (long long)rp->element[1]->integer);
-        }
-    } else if (status == IG_EIO) {
-        why = rp && rp->str ? rp->str : "?";
+    if (status == IG_EAGAIN) { /* connection lost: rconn has said so */
+        finish_all(f->adds, IG_EAGAIN);
+        ig_free(f);
+        return;
     }
-    if (status != IG_EAGAIN) {
-        note_refusal(f->r, why);
+    why = rconn_exec_failed(status, reply);
+    if (!why && rp->elements == 3 &&
+        rp->element[1]->type == REDIS_REPLY_INTEGER &&
+        rp->element[1]->integer > 0) {
+        ig_warn(REVIEW_COMP,
+                "review queue over %d members: %lld lowest-priority "
+                "entries trimmed",
+                REVIEW_MAX, (long long)rp->element[1]->integer);
     }
-    finish_all(f->adds, why ? IG_EIO : status);
+    note_refusal(f->r, why);
+    finish_all(f->adds, why ? IG_EIO : IG_OK);
     ig_free(f);
 }
 
