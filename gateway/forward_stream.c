@@ -11,9 +11,10 @@
  * anything (forwarder_batch_fresh(): first attempt, records the
  * deduplicator has just created) skips the check and goes as MULTI, an
  * XADD per record, one SADD of all the ids, EXEC: the same writes, atomic
- * as well, at a fraction of the script's Redis CPU (a command issued from
- * Lua costs more than a pipelined one, and one set per day replaces a key
- * with its own TTL per record; docs/delivery.md). Many batches are
+ * as well (an XADD refused inside it has its marker removed again before
+ * the retry: on_exec()), at a fraction of the script's Redis CPU (a command
+ * issued from Lua costs more than a pipelined one, and one set per day replaces
+ * a key with its own TTL per record; docs/delivery.md). Many batches are
  * pipelined on the connection.
  *
  * The stream key itself has no TTL (an EXPIRE would drop the whole stream);
@@ -36,6 +37,7 @@
 #include "core/diag.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "gateway/dedup.h"
 #include "gateway/forward_int.h"
@@ -153,15 +155,79 @@ static void on_added(void *ud, int status, const void *reply)
     forwarder_batch_done(b, IG_EAGAIN, 0, why);
 }
 
+/* A fresh batch's EXEC, and what its failure must undo. */
+struct fresh {
+    struct forwarder *f;
+    struct stream_ctx *x;
+    struct fwd_batch *b;
+    char set[256]; /* today's marker set */
+    char why[160];
+    size_t nundo; /* markers being removed */
+};
+
+static void fresh_done(struct fresh *fr, int status, const char *why)
+{
+    forwarder_batch_done(fr->b, status, 0, why);
+    ig_free(fr);
+}
+
+static void on_unmarked(void *ud, int status, const void *reply)
+{
+    struct fresh *fr = ud;
+
+    (void)reply;
+    if (status != IG_OK) {
+        /* The retry's guard would take these records for delivered. */
+        ig_error(forwarder_comp(fr->f),
+                 "%zu record(s) Redis refused keep their sent markers in %s "
+                 "(the marker removal failed): a retry will skip them; "
+                 "remove them from the set by hand (SREM) to deliver them",
+                 fr->nundo, fr->set);
+    }
+    fresh_done(fr, IG_EAGAIN, fr->why);
+}
+
+/* EXEC of a fresh batch: [XADD x n, SADD, EXPIRE]. A transaction does not
+ * roll back: an XADD Redis refused inside it (a key of another type) still
+ * had its id added to the marker set by the SADD after it, and the retry's
+ * guard would then skip the record. Those markers are removed before the
+ * batch is handed back for retry. */
 static void on_exec(void *ud, int status, const void *reply)
 {
+    struct fresh *fr = ud;
+    const redisReply *r = reply;
     const char *why = rconn_exec_failed(status, reply);
-    char buf[160];
+    size_t n = forwarder_batch_len(fr->b), i;
+    const char **av;
+    int ac = 2;
 
-    if (why) {
-        snprintf(buf, sizeof(buf), "%s", why);
+    if (!why) {
+        fresh_done(fr, IG_OK, NULL);
+        return;
     }
-    forwarder_batch_done(ud, why ? IG_EAGAIN : IG_OK, 0, why ? buf : NULL);
+    snprintf(fr->why, sizeof(fr->why), "%s", why);
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY || r->elements < n) {
+        fresh_done(fr, IG_EAGAIN, fr->why); /* nothing applied */
+        return;
+    }
+    av = ig_malloc((n + 2) * sizeof(*av));
+    av[0] = "SREM";
+    av[1] = fr->set;
+    for (i = 0; i < n; i++) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+            av[ac++] = forwarder_batch_rec(fr->b, i)->id;
+        }
+    }
+    fr->nundo = (size_t)ac - 2;
+    if (fr->nundo == 0 ||
+        rconn_cmd(fr->x->rc, on_unmarked, fr, ac, av, NULL) < 0) {
+        if (fr->nundo) {
+            on_unmarked(fr, IG_EAGAIN, NULL);
+        } else {
+            fresh_done(fr, IG_EAGAIN, fr->why);
+        }
+    }
+    ig_free(av);
 }
 
 /* The day sets of markers: <sent_prefix>:<days since the epoch, UTC>. */
@@ -172,21 +238,27 @@ static int64_t today(void)
 
 /* A fresh batch: MULTI, XADD per record, SADD of all ids to today's marker
  * set + EXPIRE, EXEC. */
-static void send_fresh(struct stream_ctx *x, struct fwd_batch *b)
+static void send_fresh(struct forwarder *f, struct stream_ctx *x,
+                       struct fwd_batch *b)
 {
     size_t n = forwarder_batch_len(b), i;
-    char set[256];
+    struct fresh *fr = ig_calloc(1, sizeof(*fr));
+    char *set = fr->set;
     const char *argv[10] = {0};
     size_t len[10];
     const char **sv;
     size_t *sl;
     int rc = IG_OK;
 
-    snprintf(set, sizeof(set), "%s:%lld", x->sent_prefix, (long long)today());
+    fr->f = f;
+    fr->x = x;
+    fr->b = b;
+    snprintf(set, sizeof(fr->set), "%s:%lld", x->sent_prefix,
+             (long long)today());
     argv[0] = "MULTI";
     len[0] = 5;
     if (rconn_cmd(x->rc, rconn_queued, NULL, 1, argv, len) < 0) {
-        forwarder_batch_done(b, IG_EAGAIN, 0, "redis unreachable");
+        fresh_done(fr, IG_EAGAIN, "redis unreachable");
         return;
     }
     sv = ig_malloc((n + 2) * sizeof(*sv));
@@ -232,14 +304,14 @@ static void send_fresh(struct stream_ctx *x, struct fwd_batch *b)
     if (rc == IG_OK) {
         argv[0] = "EXEC";
         len[0] = 4;
-        rc = rconn_cmd(x->rc, on_exec, b, 1, argv, len);
+        rc = rconn_cmd(x->rc, on_exec, fr, 1, argv, len);
     }
     ig_free(sv);
     ig_free(sl);
     if (rc < 0) {
         /* The connection is gone: Redis drops a transaction that never
          * reached EXEC. */
-        forwarder_batch_done(b, IG_EAGAIN, 0, "redis unreachable");
+        fresh_done(fr, IG_EAGAIN, "redis unreachable");
     }
 }
 
@@ -253,7 +325,7 @@ static void stream_send(struct forwarder *f, struct fwd_batch *b)
     int rc;
 
     if (forwarder_batch_fresh(b)) {
-        send_fresh(x, b);
+        send_fresh(f, x, b);
         return;
     }
     argv = ig_malloc((2 * n + 6) * sizeof(*argv));

@@ -608,6 +608,52 @@ static void stream_exactly_once_and_replay(void **state)
     redis_up_stop(r);
 }
 
+/* A fresh batch whose XADD Redis refuses inside the transaction (the
+ * stream key holds a string): EXEC runs, the batch is not delivered, it
+ * is retried and spooled (nothing lost), and once the key is fixed the
+ * spool replays it, once. */
+static void stream_refused_inside_exec_is_spooled(void **state)
+{
+    struct redis_up *r = redis_up_start(NULL);
+    struct redis_cfg rc = {.retry_ms = 10, .timeout_ms = 2000};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+    redisContext *c;
+    redisReply *rep;
+    const char *conf = "[forward xs]\nkind = stream\nmaxlen = 1000\n"
+                       "retries = 1\nbackoff = 1ms\nbackoff_max = 20ms\n";
+
+    (void)state;
+    assert_non_null(r);
+    rc.socket = redis_up_socket(r);
+    c = redisConnectUnix(redis_up_socket(r));
+    rep = redisCommand(c, "SET t:candidates oops");
+    freeReplyObject(rep);
+    f = make(conf, &rc, true);
+    send_recs(f, 0, 3, true, &s);
+    run_until(&s.calls, 3);
+    assert_int_equal(s.ok, 3); /* spooled: accepted, not lost */
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.spooled, 3);
+    assert_false(st.up);
+    rep = redisCommand(c, "DEL t:candidates");
+    freeReplyObject(rep);
+    for (int i = 0; i < 100000; i++) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    assert_int_equal(st.spool_records, 0);
+    assert_int_equal(xlen(r, "t:candidates"), 3);
+    redisFree(c);
+    forwarder_free(f);
+    redis_up_stop(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +679,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(stream_exactly_once_and_replay, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(stream_refused_inside_exec_is_spooled,
+                                        setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
