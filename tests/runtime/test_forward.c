@@ -521,6 +521,27 @@ static long long xlen(struct redis_up *r, const char *key)
     return n;
 }
 
+/* The stream forwarder of the tests: one retry, then the spool. */
+#define STREAM_CONF                                                            \
+    "[forward xs]\nkind = stream\nmaxlen = 1000\nretries = 1\n"                \
+    "backoff = 1ms\nbackoff_max = 20ms\n"
+
+/* Runs the loop until f's spool is empty (its records replayed). */
+static void drain_spool(struct forwarder *f)
+{
+    struct forwarder_stats st;
+
+    for (int i = 0; i < 100000; i++) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0) {
+            return;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    fail_msg("the spool still holds %llu records",
+             (unsigned long long)st.spool_records);
+}
+
 /* id is in today's marker set, which lives the retention (1 h here) plus
  * a day. */
 static void sent_marked(redisContext *c, const char *id)
@@ -545,13 +566,11 @@ static void stream_exactly_once_and_replay(void **state)
     struct forwarder_stats st;
     redisContext *c;
     redisReply *rep;
-    const char *conf = "[forward xs]\nkind = stream\nmaxlen = 1000\n"
-                       "retries = 1\nbackoff = 1ms\nbackoff_max = 20ms\n";
 
     (void)state;
     assert_non_null(r);
     rc.socket = redis_up_socket(r);
-    f = make(conf, &rc, true);
+    f = make(STREAM_CONF, &rc, true);
     send_n(f, 0, 5, &s);
     run_until(&s.calls, 5);
     assert_int_equal(s.ok, 5);
@@ -576,13 +595,7 @@ static void stream_exactly_once_and_replay(void **state)
     forwarder_get_stats(f, &st);
     assert_true(st.spooled >= 7);
     assert_int_equal(redis_up_restart(r), 0);
-    for (;;) {
-        forwarder_get_stats(f, &st);
-        if (st.spool_records == 0) {
-            break;
-        }
-        event_base_loop(g_base, EVLOOP_ONCE);
-    }
+    drain_spool(f);
     /* The restarted Redis has no AOF: only the 7 new ones are there. */
     assert_int_equal(xlen(r, "t:candidates"), 7);
     c = redisConnectUnix(redis_up_socket(r));
@@ -621,8 +634,6 @@ static void stream_refused_inside_exec_is_spooled(void **state)
     struct forwarder_stats st;
     redisContext *c;
     redisReply *rep;
-    const char *conf = "[forward xs]\nkind = stream\nmaxlen = 1000\n"
-                       "retries = 1\nbackoff = 1ms\nbackoff_max = 20ms\n";
 
     (void)state;
     assert_non_null(r);
@@ -630,7 +641,7 @@ static void stream_refused_inside_exec_is_spooled(void **state)
     c = redisConnectUnix(redis_up_socket(r));
     rep = redisCommand(c, "SET t:candidates oops");
     freeReplyObject(rep);
-    f = make(conf, &rc, true);
+    f = make(STREAM_CONF, &rc, true);
     send_recs(f, 0, 3, true, &s);
     run_until(&s.calls, 3);
     assert_int_equal(s.ok, 3); /* spooled: accepted, not lost */
@@ -640,14 +651,7 @@ static void stream_refused_inside_exec_is_spooled(void **state)
     assert_false(st.up);
     rep = redisCommand(c, "DEL t:candidates");
     freeReplyObject(rep);
-    for (int i = 0; i < 100000; i++) {
-        forwarder_get_stats(f, &st);
-        if (st.spool_records == 0) {
-            break;
-        }
-        event_base_loop(g_base, EVLOOP_ONCE);
-    }
-    assert_int_equal(st.spool_records, 0);
+    drain_spool(f);
     assert_int_equal(xlen(r, "t:candidates"), 3);
     redisFree(c);
     forwarder_free(f);
