@@ -37,6 +37,14 @@ struct near_cond {
 };
 #define NEAR_SIDE_MIN 12
 
+/* A local veto (a not: line with "within N"): a word of the list vetoes
+ * the rule when it lies within N characters of the rule's evidence, in
+ * the same field. */
+struct veto_near {
+    struct lit_list words;
+    unsigned within;
+};
+
 struct rx {
     void *code;      /* pcre2_code_8 *, owned via the arena */
     const char *src; /* pattern as written (arena) */
@@ -62,8 +70,10 @@ struct crule {
     size_t nnear;
     struct rx *rx; /* must all match */
     size_t nrx;
-    struct lit_list nots; /* any seen: veto */
-    struct rx *nrx_v;     /* any matching: veto */
+    struct lit_list nots;    /* any seen: veto */
+    struct veto_near *lnots; /* any seen near the evidence: veto */
+    size_t nlnots;
+    struct rx *nrx_v; /* any matching: veto */
     size_t nnrx;
     bool always; /* no literal gate: evaluated on every item */
 };
@@ -148,6 +158,13 @@ struct prule_near {
     unsigned within;
 };
 
+/* A not: line with "within N": its words veto the rule only within N
+ * characters of the rule's evidence. */
+struct prule_veto {
+    struct prule_words words;
+    unsigned within;
+};
+
 struct prule_rx {
     const char *src; /* as written */
     int line, col;
@@ -160,6 +177,8 @@ struct prule {
     struct prule_words *any;
     size_t nany;
     struct prule_words all, nots;
+    struct prule_veto *lnots;
+    size_t nlnots;
     struct prule_near *near;
     size_t nnear;
     struct prule_rx *rx, *nrx;

@@ -285,11 +285,24 @@ static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
     e->field = (uint8_t)field;
 }
 
-/* Characters (not bytes) in normalised s[a..b). */
-static size_t chars_between(const char *t, size_t a, size_t b)
+/* Characters (not bytes) between the normalised spans [a1, b1) and
+ * [a2, b2) of t, 0 when they touch or overlap; counted up to max + 1
+ * only, since callers ask whether it is at most max (a 1 MiB item must
+ * not make each question a walk through the text). */
+static size_t gap_chars(const char *t, size_t a1, size_t b1, size_t a2,
+                        size_t b2, size_t max)
 {
-    size_t n = 0;
-    for (size_t i = a; i < b; i++) {
+    size_t from, to, n = 0;
+    if (b1 <= a2) {
+        from = b1;
+        to = a2;
+    } else if (b2 <= a1) {
+        from = b2;
+        to = a1;
+    } else {
+        return 0;
+    }
+    for (size_t i = from; i < to && n <= max; i++) {
         n += ((unsigned char)t[i] & 0xC0) != 0x80;
     }
     return n;
@@ -347,13 +360,8 @@ static bool near_pair(struct cls_scratch *s, const struct ruleset *rs,
                          g != NONE;
                          g = field_hit(s, rs, r, s->hits[g].next, want_title)) {
                         size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
-                        size_t gap = 0;
-                        if (ae <= bs) {
-                            gap = chars_between(s->norm.s, ae, bs);
-                        } else if (be <= as) {
-                            gap = chars_between(s->norm.s, be, as);
-                        }
-                        if (gap <= within) {
+                        if (gap_chars(s->norm.s, as, ae, bs, be, within) <=
+                            within) {
                             *oa = as < bs ? as : bs;
                             *ob = ae > be ? ae : be;
                             return true;
@@ -413,6 +421,37 @@ static bool near_ok(struct cls_scratch *s, const struct ruleset *rs,
                          nc->right.n, nc->within, oa, ob);
     }
     return near_pair(s, rs, lv, nl, rv, nr, nc->within, oa, ob);
+}
+
+/* Whether a word of v lies within v->within characters of one of the
+ * rule's evidence spans ev[ev0..nev), in the same field; its span in
+ * *oa..*ob. Every recorded occurrence of the word counts, so a veto word
+ * repeated far away and close by still vetoes. */
+static bool veto_near(const struct cls_scratch *s, const struct ruleset *rs,
+                      const struct veto_near *v, size_t ev0, size_t *oa,
+                      size_t *ob)
+{
+    for (size_t k = 0; k < v->words.n; k++) {
+        uint32_t l = v->words.v[k];
+        if (!seen(s, l)) {
+            continue;
+        }
+        for (uint32_t h = s->lit_first[l]; h != NONE; h = s->hits[h].next) {
+            size_t he = s->hits[h].end, hs = he - rs->lit_len[l];
+            int field = hs < s->title_end ? CLS_FIELD_TITLE : CLS_FIELD_TEXT;
+            for (size_t e = ev0; e < s->nev; e++) {
+                const struct sev *x = &s->ev[e];
+                if (x->field == field &&
+                    gap_chars(s->norm.s, hs, he, x->a, x->b, v->within) <=
+                        v->within) {
+                    *oa = hs;
+                    *ob = he;
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
 }
 
 /* Whether a literal of each set x requires was seen: without, x cannot
@@ -547,6 +586,14 @@ static enum verdict eval_rule(struct cls_scratch *s, const struct ruleset *rs,
             return R_NO;
         }
         add_ev_f(s, ri, a, b, false, "regex", f);
+    }
+    /* 4. veto words near the evidence, now that all of it is known */
+    for (size_t k = 0; k < r->nlnots; k++) {
+        size_t a, b;
+        if (veto_near(s, rs, &r->lnots[k], ev0, &a, &b)) {
+            add_ev(s, ri, a, b, true, "not-near");
+            return R_VETOED;
+        }
     }
     for (size_t k = 0; k < r->nnrx; k++) {
         const struct rx *x = &r->nrx_v[k];

@@ -589,6 +589,14 @@ static int build(struct ruleset *rs, struct prule_list *pl, struct ig_diags *d)
         }
         r->all = intern_words(&in, &p->all);
         r->nots = intern_words(&in, &p->nots);
+        r->nlnots = p->nlnots;
+        r->lnots = ig_arena_alloc(a, (p->nlnots ? p->nlnots : 1) *
+                                         sizeof(struct veto_near));
+        for (size_t k = 0; k < p->nlnots; k++) {
+            r->lnots[k].words = intern_words(&in, &p->lnots[k].words);
+            r->lnots[k].within = p->lnots[k].within;
+            nw += p->lnots[k].words.n;
+        }
         r->nnear = p->nnear;
         r->near = ig_arena_alloc(a, (p->nnear ? p->nnear : 1) *
                                         sizeof(struct near_cond));

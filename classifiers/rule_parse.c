@@ -142,6 +142,8 @@ struct pstate {
     size_t nex, capex, nctr, capctr;
     struct prule_words all, nots;
     size_t capall, capnots;
+    struct prule_veto *lnots;
+    size_t nlnots, caplnots;
     bool seen_code, seen_desc, seen_weight;
 };
 
@@ -208,6 +210,8 @@ static void finish_rule(struct pstate *ps)
     r->all.n = ps->all.n;
     r->nots.w = arena_copy(a, ps->nots.w, ps->nots.n * sizeof(char *));
     r->nots.n = ps->nots.n;
+    r->lnots = arena_copy(a, ps->lnots, ps->nlnots * sizeof(*ps->lnots));
+    r->nlnots = ps->nlnots;
     if (!ps->seen_code) {
         perr(ps, r->line, 1, "rule '%s' has no 'code:' line", r->id);
     }
@@ -223,6 +227,7 @@ static void finish_rule(struct pstate *ps)
         perr(ps, r->line, 1, "rule '%s' has no 'counter:' line", r->id);
     }
     ps->nany = ps->nnear = ps->nrx = ps->nnrx = ps->nex = ps->nctr = 0;
+    ps->nlnots = 0;
     ps->all.n = ps->nots.n = 0;
     ps->seen_code = ps->seen_desc = ps->seen_weight = false;
     ps->cur = NULL;
@@ -260,19 +265,22 @@ static bool words_line(struct pstate *ps, const char *key, const char *val,
     return true;
 }
 
-static void near_line(struct pstate *ps, const char *val, int line, int vcol)
+/* The "within N" that ends a near: or not: line's value: returns 1 with
+ * the characters allowed in *n and the length of what precedes it in
+ * *head, 0 when the value has no "within" (the caller decides whether
+ * that is an error), -1 when its number is missing or out of range
+ * (reported). */
+static int within_clause(struct pstate *ps, const char *val, int line, int vcol,
+                         size_t *head, unsigned *n)
 {
-    /* "LEFT WORDS / RIGHT WORDS within N" */
     const char *w = NULL;
     for (const char *p = val; (p = strstr(p, "within")) != NULL; p++) {
-        if (p > val && (p[-1] == ' ' || p[-1] == '\t')) {
+        if (p == val || p[-1] == ' ' || p[-1] == '\t') {
             w = p;
         }
     }
     if (w == NULL) {
-        perr(ps, line, vcol,
-             "'near:' expects 'WORDS / WORDS within N' (missing 'within')");
-        return;
+        return 0;
     }
     int wcol = vcol + (int)ig_utf8_count(val, (size_t)(w - val));
     char *end = NULL;
@@ -280,16 +288,33 @@ static void near_line(struct pstate *ps, const char *val, int line, int vcol)
     while (*num == ' ' || *num == '\t') {
         num++;
     }
-    long n = strtol(num, &end, 10);
+    long v = strtol(num, &end, 10);
     while (end && (*end == ' ' || *end == '\t')) {
         end++;
     }
-    if (end == num || end == NULL || *end != '\0' || n < 1 || n > MAX_WITHIN) {
+    if (end == num || end == NULL || *end != '\0' || v < 1 || v > MAX_WITHIN) {
         perr(ps, line, wcol,
              "'within' needs a number of characters from 1 to %d", MAX_WITHIN);
+        return -1;
+    }
+    *head = (size_t)(w - val);
+    *n = (unsigned)v;
+    return 1;
+}
+
+static void near_line(struct pstate *ps, const char *val, int line, int vcol)
+{
+    /* "LEFT WORDS / RIGHT WORDS within N" */
+    size_t llen;
+    unsigned n;
+    int wc = within_clause(ps, val, line, vcol, &llen, &n);
+    if (wc == 0) {
+        perr(ps, line, vcol,
+             "'near:' expects 'WORDS / WORDS within N' (missing 'within')");
+    }
+    if (wc <= 0) {
         return;
     }
-    size_t llen = (size_t)(w - val);
     char *left = ig_arena_strndup(ps->a, val, llen);
     char *slash = strchr(left, '/');
     char *fw = strstr(left, "\xef\xbc\x8f"); /* full-width slash */
@@ -312,6 +337,30 @@ static void near_line(struct pstate *ps, const char *val, int line, int vcol)
     ok = words_line(ps, "near", slash + slen, line, rcol, &nr.right) && ok;
     if (ok) {
         PUSH(ps->near, ps->nnear, ps->capnear, nr);
+    }
+}
+
+/* "WORDS" (they veto wherever they are) or "WORDS within N" (only
+ * within N characters of the rule's evidence). */
+static void not_line(struct pstate *ps, const char *val, int line, int vcol)
+{
+    size_t head;
+    unsigned n;
+    int wc = within_clause(ps, val, line, vcol, &head, &n);
+    struct prule_words w;
+    if (wc < 0) {
+        return;
+    }
+    if (wc == 0) {
+        if (words_line(ps, "not", val, line, vcol, &w)) {
+            append_words(&ps->nots, &ps->capnots, &w);
+        }
+        return;
+    }
+    if (words_line(ps, "not", ig_arena_strndup(ps->a, val, head), line, vcol,
+                   &w)) {
+        struct prule_veto v = {w, n};
+        PUSH(ps->lnots, ps->nlnots, ps->caplnots, v);
     }
 }
 
@@ -441,15 +490,13 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
         if (words_line(ps, key, val, lineno, vcol, &w)) {
             PUSH(ps->any, ps->nany, ps->capany, w);
         }
-    } else if (strcmp(key, "all") == 0 || strcmp(key, "not") == 0) {
+    } else if (strcmp(key, "all") == 0) {
         struct prule_words w;
         if (words_line(ps, key, val, lineno, vcol, &w)) {
-            if (key[0] == 'a') {
-                append_words(&ps->all, &ps->capall, &w);
-            } else {
-                append_words(&ps->nots, &ps->capnots, &w);
-            }
+            append_words(&ps->all, &ps->capall, &w);
         }
+    } else if (strcmp(key, "not") == 0) {
+        not_line(ps, val, lineno, vcol);
     } else if (strcmp(key, "near") == 0) {
         near_line(ps, val, lineno, vcol);
     } else if (strcmp(key, "regex") == 0 || strcmp(key, "not-regex") == 0) {
@@ -523,5 +570,6 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
     ig_free(ps.ctr);
     ig_free(ps.all.w);
     ig_free(ps.nots.w);
+    ig_free(ps.lnots);
     return ps.errors;
 }

@@ -36,5 +36,8 @@ size_t ruleset_rule_words(const struct ruleset *rs, size_t i, rule_word_cb fn,
         n += emit(rs, &r->near[g].right, fn, arg, RULE_WORD_NEAR, g);
     }
     n += emit(rs, &r->nots, fn, arg, RULE_WORD_NOT, 0);
+    for (size_t g = 0; g < r->nlnots; g++) {
+        n += emit(rs, &r->lnots[g].words, fn, arg, RULE_WORD_NOT, 0);
+    }
     return n;
 }

@@ -23,6 +23,21 @@ static bool in_list(const struct lit_list *l, uint32_t lit)
     return false;
 }
 
+/* Whether lit is a veto word of c (a not: line, with or without
+ * "within": next to itself, a word is always within reach). */
+static bool is_veto(const struct crule *c, uint32_t lit)
+{
+    if (in_list(&c->nots, lit)) {
+        return true;
+    }
+    for (size_t k = 0; k < c->nlnots; k++) {
+        if (in_list(&c->lnots[k].words, lit)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Lints one positive word list: one-letter Latin words match almost
  * everything; a word that is also a veto word makes the line useless. */
 static int lint_list(const struct ruleset *rs, const struct crule *c,
@@ -39,7 +54,7 @@ static int lint_list(const struct ruleset *rs, const struct crule *c,
                          r->id, rs->lits[lit]);
             n++;
         }
-        if (in_list(&c->nots, lit)) {
+        if (is_veto(c, lit)) {
             ig_diags_add(d, IG_DIAG_WARNING, r->file, r->line, 1,
                          "rule '%s': '%s' is both a keyword and a 'not:' "
                          "word, so it can only veto",

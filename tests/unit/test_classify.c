@@ -151,6 +151,54 @@ static void test_veto_and_regex(void **state)
     run_fini(&x);
 }
 
+/* not: ... within N vetoes only near the rule's evidence (keyword or
+ * regex), in the same field, at N characters and not N + 1; a plain not:
+ * still vetoes anywhere. */
+static void test_local_veto(void **state)
+{
+    (void)state;
+    struct run x;
+    run_init(
+        &x, "threshold = 2\n",
+        "rule: goods\ncode: S04-02\nweight: 3\n"
+        "any: 占用人行道 占道\nnot: 车辆 汽车 within 4\nnot: 演习\n" SAMPLES
+        "rule: water\ncode: S03-02\nweight: 3\n"
+        "regex: 停水.{0,4}三天\nnot: 计划 within 2\n" SAMPLES);
+    classify(&x, NULL, "车辆占用人行道");
+    assert_string_equal(code(&x), "unclassified");
+    assert_true(x.r.fired[0].vetoed);
+    assert_non_null(strstr(x.r.explain, "not-near"));
+    assert_non_null(strstr(x.r.explain, "\"车辆\""));
+    classify(&x, NULL, "店家把货物堆出来占道经营，晚上还有很多车辆经过");
+    assert_string_equal(code(&x), "S04-02");
+    /* the boundary: 4 characters between is within 4, 5 is not */
+    classify(&x, NULL, "汽车一二三四占道");
+    assert_string_equal(code(&x), "unclassified");
+    classify(&x, NULL, "汽车一二三四五占道");
+    assert_string_equal(code(&x), "S04-02");
+    classify(&x, NULL, "占道一二三四汽车");
+    assert_string_equal(code(&x), "unclassified");
+    /* one occurrence far, one near: the near one vetoes */
+    classify(&x, NULL, "汽车一二三四五占道，车辆占道");
+    assert_string_equal(code(&x), "unclassified");
+    /* the title is another field */
+    classify(&x, "车辆", "占道");
+    assert_string_equal(code(&x), "S04-02");
+    classify(&x, "车辆占道", NULL);
+    assert_string_equal(code(&x), "unclassified");
+    /* a plain not: line is still a veto anywhere */
+    classify(&x, NULL, "占道经营。一二三四五六七八九十，消防演习");
+    assert_string_equal(code(&x), "unclassified");
+    /* near a regex's match */
+    classify(&x, NULL, "计划停水三天");
+    assert_string_equal(code(&x), "unclassified");
+    assert_true(x.r.fired[0].vetoed);
+    classify(&x, NULL, "计划明天去看看，我们小区停水已经三天");
+    assert_string_equal(code(&x), "S03-02");
+    assert_string_equal(x.r.ev[0].match, "停水已经三天");
+    run_fini(&x);
+}
+
 /* near: with long word lists (their sides are looked up through the
  * literals seen, not gone through) next to short ones: every word of each
  * side pairs, one side alone never fires, in either order and in the
@@ -730,6 +778,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_veto_and_regex),
+        cmocka_unit_test(test_local_veto),
         cmocka_unit_test(test_title_weight),
         cmocka_unit_test(test_ties_and_threshold),
         cmocka_unit_test(test_rule_counts_once),

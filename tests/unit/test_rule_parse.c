@@ -145,6 +145,49 @@ static void test_all_errors(void **state)
     ig_arena_free(a);
 }
 
+/* not: with "within N" is a local veto; without, the words veto anywhere
+ * (a quoted "within" is a word); a bad number or no word is an error. */
+static void test_local_veto(void **state)
+{
+    (void)state;
+    const char *text = "rule: a\n"
+                       "code: S04-03\n"
+                       "any: 人行道\n"
+                       "not: 车辆 汽车 within 6\n" /* 4 */
+                       "not: 演习 \"within\"\n"    /* 5 */
+                       "not：停车 within 3\n"      /* 6: full-width colon */
+                       "not: 车辆 within\n"        /* 7: no number */
+                       "not: 车辆 within 0\n"      /* 8: out of range */
+                       "not: 车辆 within 6 个\n"   /* 9: trailing word */
+                       "not: within 5\n"           /* 10: no word */
+                       "example: x\n"
+                       "counter: y\n";
+    struct ig_arena *a = ig_arena_new(0);
+    struct prule_list pl = {NULL, 0, 0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    int errs = rule_parse_mem("v.rules", text, strlen(text), a, &pl, &d);
+    dump(&d);
+    assert_int_equal(errs, 4);
+    assert_true(has_diag(&d, 7, 9, "'within' needs a number"));
+    assert_true(has_diag(&d, 8, 9, "'within' needs a number"));
+    assert_true(has_diag(&d, 9, 9, "'within' needs a number"));
+    assert_true(has_diag(&d, 10, 6, "'not:' needs at least one word"));
+    assert_int_equal(pl.n, 1);
+    struct prule *r = &pl.v[0];
+    assert_int_equal(r->nlnots, 2);
+    assert_int_equal(r->lnots[0].within, 6);
+    assert_int_equal(r->lnots[0].words.n, 2);
+    assert_string_equal(r->lnots[0].words.w[1], "汽车");
+    assert_int_equal(r->lnots[1].within, 3);
+    assert_string_equal(r->lnots[1].words.w[0], "停车");
+    assert_int_equal(r->nots.n, 2);
+    assert_string_equal(r->nots.w[1], "within");
+    free(pl.v);
+    ig_diags_fini(&d);
+    ig_arena_free(a);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -329,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_all_errors),
+        cmocka_unit_test(test_local_veto),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_missing_dir),
         cmocka_unit_test(test_regex_literals),
