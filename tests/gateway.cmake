@@ -54,6 +54,10 @@ set_tests_properties(test_candidate PROPERTIES
   FIXTURES_SETUP candidate_samples)
 set_tests_properties(test_candidate_schema PROPERTIES
   FIXTURES_REQUIRED candidate_samples)
+# The webhook forwarder against an evhttp receiver on the test's loop.
+ig_add_test(NAME test_webhook SOURCES runtime/test_webhook.c ${IG_FORWARD_SRC}
+  LIBS ig_core PkgConfig::HIREDIS PkgConfig::LIBEVENT PkgConfig::CURL
+  LABELS runtime)
 
 # engine
 # The example-config test needs every module that owns a section; it is

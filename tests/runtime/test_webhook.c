@@ -1,0 +1,495 @@
+/* test_webhook.c — the webhook forwarder against a real HTTP receiver: an
+ * evhttp server on the test's own loop that answers each request as its
+ * script says (a status, a Retry-After, a large body, a dropped connection
+ * after reading the body, no answer at all), with libcurl on the same
+ * loop. test_forward.c covers the plain 500/429/200 and 400 paths; the
+ * cases here are the ones where a record could be lost or sent twice. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/cfg.h"
+#include "core/clock.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "gateway/forward.h"
+#include "gateway/spool.h"
+
+static char g_dir[256];
+static struct event_base *g_base;
+
+static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
+{
+    (void)st;
+    (void)fl;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "%s/test-webhook-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(g_dir));
+    g_base = event_base_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    event_base_free(g_base);
+    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* Builds a forwarder from config text (one [forward NAME] section). */
+static struct forwarder *make(const char *text, bool spool)
+{
+    struct ig_cfg_doc doc;
+    struct ig_diags d;
+    struct forwarder *f = NULL;
+    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER};
+    char spool_dir[300];
+    struct forwarder_env env = {.base = g_base,
+                                .base_dir = g_dir,
+                                .prefix = "t",
+                                .ttl_ms = 3600 * 1000,
+                                .spool = &so,
+                                .dead_letter_dir = g_dir};
+
+    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", g_dir);
+    if (spool) {
+        env.spool_dir = spool_dir;
+    }
+    ig_cfg_doc_init(&doc);
+    ig_diags_init(&d);
+    assert_int_equal(ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d),
+                     IG_OK);
+    assert_int_equal(doc.n, 1);
+    if (forwarder_new(&env, &doc.s[0], &d, &f) != IG_OK) {
+        ig_diags_print(&d, stderr);
+        fail();
+    }
+    ig_diags_fini(&d);
+    ig_cfg_doc_fini(&doc);
+    return f;
+}
+
+struct sink {
+    int calls;
+    int ok, rejected, again;
+};
+
+static void on_done(void *ud, int status)
+{
+    struct sink *s = ud;
+
+    s->calls++;
+    s->ok += status == IG_OK;
+    s->rejected += status == IG_EREJECTED;
+    s->again += status == IG_EAGAIN;
+}
+
+static void send_n(struct forwarder *f, int from, int to, struct sink *s)
+{
+    char id[32], json[128];
+    int i;
+
+    for (i = from; i < to; i++) {
+        struct fwd_rec r = {0};
+
+        snprintf(id, sizeof(id), "c%04d", i);
+        snprintf(json, sizeof(json), "{\"id\":\"c%04d\",\"n\":%d}", i, i);
+        r.id = id;
+        r.json = json;
+        r.len = strlen(json);
+        assert_int_equal(forwarder_send(f, &r, on_done, s), IG_OK);
+    }
+}
+
+static void run_until(const int *n, int want)
+{
+    while (*n < want) {
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+}
+
+static char *slurp(const char *name)
+{
+    char path[400];
+    FILE *fp;
+    static char buf[1 << 16];
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+    fp = fopen(path, "r");
+    if (!fp) {
+        buf[0] = '\0';
+        return buf;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+/* --- the receiver --------------------------------------------------------- */
+
+/* What the receiver does with one request. */
+enum act {
+    ACT_REPLY, /* answer status (200 when 0) */
+    ACT_DROP,  /* read the whole body, then close without an answer */
+    ACT_HOLD,  /* read the body and never answer */
+};
+
+struct step {
+    enum act act;
+    int status;
+    const char *retry_after; /* Retry-After value, or NULL */
+    size_t body_len;         /* answer body of this many 'x' */
+    const char *body;        /* or this text */
+};
+
+#define HOOK_MAX 16
+
+struct hook {
+    struct evhttp *http;
+    int port;
+    struct step steps[HOOK_MAX]; /* per request, in order; then 200 */
+    int nsteps;
+    int hits;
+    int64_t at_ms[HOOK_MAX]; /* when each request arrived */
+    char keys[HOOK_MAX][64];
+    char bodies[HOOK_MAX][512];
+    int accepted; /* requests answered 2xx */
+    struct evhttp_request *held;
+};
+
+static void on_hook(struct evhttp_request *req, void *ud)
+{
+    struct hook *h = ud;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    const char *key = evhttp_find_header(in, "Idempotency-Key");
+    struct step st = {0};
+    int i = h->hits++;
+    size_t n = evbuffer_get_length(body);
+
+    if (i < h->nsteps) {
+        st = h->steps[i];
+    }
+    if (i < HOOK_MAX) {
+        h->at_ms[i] = ig_mono_ms();
+        snprintf(h->keys[i], sizeof(h->keys[0]), "%s", key ? key : "");
+        if (n >= sizeof(h->bodies[0])) {
+            n = sizeof(h->bodies[0]) - 1;
+        }
+        evbuffer_copyout(body, h->bodies[i], n);
+        h->bodies[i][n] = '\0';
+    }
+    if (st.act == ACT_DROP) {
+        /* The body has been read (evhttp calls us with the whole request):
+         * the receiver may have stored it; the client never hears so. */
+        struct evhttp_connection *c = evhttp_request_get_connection(req);
+        evutil_socket_t fd =
+            bufferevent_getfd(evhttp_connection_get_bufferevent(c));
+
+        shutdown(fd, SHUT_RDWR);
+        return;
+    }
+    if (st.act == ACT_HOLD) {
+        h->held = req;
+        return;
+    }
+    if (!st.status) {
+        st.status = 200;
+    }
+    if (st.status >= 200 && st.status < 300) {
+        h->accepted++;
+    }
+    if (st.retry_after) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                          st.retry_after);
+    }
+    if (st.body_len || st.body) {
+        struct evbuffer *out = evbuffer_new();
+
+        if (st.body) {
+            evbuffer_add(out, st.body, strlen(st.body));
+        }
+        for (size_t k = 0; k < st.body_len; k += 4096) {
+            static const char xs[4096] = {[0 ... 4095] = 'x'};
+            size_t m = st.body_len - k < 4096 ? st.body_len - k : 4096;
+
+            evbuffer_add(out, xs, m);
+        }
+        evhttp_send_reply(req, st.status, "Status", out);
+        evbuffer_free(out);
+        return;
+    }
+    evhttp_send_reply(req, st.status, "Status", NULL);
+}
+
+static void hook_start(struct hook *h)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    h->http = evhttp_new(g_base);
+    evhttp_set_gencb(h->http, on_hook, h);
+    bs = evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs),
+                                 (struct sockaddr *)&sa, &len),
+                     0);
+    h->port = ntohs(sa.sin_port);
+}
+
+static struct forwarder *make_hook(const struct hook *h, const char *extra,
+                                   bool spool)
+{
+    char conf[1024];
+
+    snprintf(conf, sizeof(conf),
+             "[forward hook]\nkind = webhook\n"
+             "url = http://127.0.0.1:%d/v1/candidates\nretries = 3\n"
+             "backoff = 1ms\n%s",
+             h->port, extra ? extra : "");
+    return make(conf, spool);
+}
+
+/* --- cases ---------------------------------------------------------------- */
+
+/* The receiver reads a batch, then the connection drops before it answers:
+ * the batch may or may not have been stored, so it is sent again with the
+ * same Idempotency-Key and the same records, and completes once. */
+static void dropped_after_body_retried_with_same_key(void **state)
+{
+    struct hook h = {.steps = {{.act = ACT_DROP}, {.act = ACT_DROP}},
+                     .nsteps = 2};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, "batch_max = 10\n", false);
+    send_n(f, 0, 3, &s);
+    run_until(&s.calls, 3);
+    assert_int_equal(s.ok, 3);
+    assert_int_equal(h.hits, 3);
+    assert_int_equal(h.accepted, 1);
+    assert_true(strncmp(h.keys[0], "batch-", 6) == 0);
+    assert_string_equal(h.keys[0], h.keys[1]);
+    assert_string_equal(h.keys[1], h.keys[2]);
+    assert_string_equal(h.bodies[0], h.bodies[2]);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.delivered, 3);
+    assert_int_equal(st.retries, 2);
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* 503 with Retry-After in seconds: the next attempt waits at least that
+ * long, although the backoff is 1 ms. */
+static void retry_after_seconds_is_honoured(void **state)
+{
+    struct hook h = {.steps = {{.status = 503, .retry_after = "1"}},
+                     .nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, NULL, false);
+    send_n(f, 0, 1, &s);
+    run_until(&s.calls, 1);
+    assert_int_equal(s.ok, 1);
+    assert_int_equal(h.hits, 2);
+    assert_true(h.at_ms[1] - h.at_ms[0] >= 950);
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* 429 with Retry-After as an HTTP-date two seconds ahead. */
+static void retry_after_http_date_is_honoured(void **state)
+{
+    struct hook h = {.nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+    char date[64];
+    time_t at = time(NULL) + 2;
+    struct tm tm;
+
+    (void)state;
+    gmtime_r(&at, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    h.steps[0] = (struct step){.status = 429, .retry_after = date};
+    hook_start(&h);
+    f = make_hook(&h, NULL, false);
+    send_n(f, 0, 1, &s);
+    run_until(&s.calls, 1);
+    assert_int_equal(s.ok, 1);
+    assert_int_equal(h.hits, 2);
+    /* Whole seconds: at least one of the two has passed. */
+    assert_true(h.at_ms[1] - h.at_ms[0] >= 1000);
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* A redirect is not followed and not a rejection: the records wait in the
+ * spool for an operator, none is dead-lettered. */
+static void redirect_is_spooled_not_dead_lettered(void **state)
+{
+    struct hook h = {.nsteps = 4};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        h.steps[i] = (struct step){.status = 307};
+    }
+    hook_start(&h);
+    f = make_hook(&h, "backoff_max = 10s\n", true);
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.ok, 2);
+    assert_int_equal(s.rejected, 0);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spooled, 2);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(h.hits, 4); /* 1 + 3 retries, never a redirect hop */
+    assert_int_equal(count_lines(slurp("dead-letter-hook.jsonl")), 0);
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* A chatty receiver: a 400 with a 1 MiB body. The reason keeps the start
+ * of the body only; the records are dead-lettered once each. */
+static void huge_error_body_is_capped(void **state)
+{
+    struct hook h = {.steps = {{.status = 400, .body_len = 1 << 20}},
+                     .nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+    char *dl;
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, NULL, false);
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.rejected, 2);
+    dl = slurp("dead-letter-hook.jsonl");
+    assert_int_equal(count_lines(dl), 2);
+    assert_true(strlen(dl) < 4096);
+    assert_non_null(strstr(dl, "\"reason\":\"HTTP 400: xxx"));
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* The receiver takes longer than `timeout`: the attempt is abandoned and
+ * repeated with the same key and body (it may have been stored). */
+static void timeout_retried_with_same_key(void **state)
+{
+    struct hook h = {.steps = {{.act = ACT_HOLD}}, .nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, "timeout = 300ms\n", false);
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.ok, 2);
+    assert_int_equal(h.hits, 2);
+    assert_int_equal(h.accepted, 1);
+    assert_true(h.at_ms[1] - h.at_ms[0] >= 290);
+    assert_string_equal(h.keys[0], h.keys[1]);
+    assert_string_equal(h.bodies[0], h.bodies[1]);
+    forwarder_free(f);
+    evhttp_free(h.http);
+}
+
+/* The gateway stops while a request is in flight (SIGTERM after the drain
+ * timeout): the records come back IG_EAGAIN (the source keeps them), the
+ * curl handle and its socket are released (ASan's leak check). */
+static void stop_with_request_in_flight_hands_back(void **state)
+{
+    struct hook h = {.steps = {{.act = ACT_HOLD}}, .nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+
+    (void)state;
+    hook_start(&h);
+    f = make_hook(&h, NULL, true);
+    send_n(f, 0, 3, &s);
+    while (h.hits < 1) {
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    assert_int_equal(s.calls, 0);
+    forwarder_free(f);
+    assert_int_equal(s.calls, 3);
+    assert_int_equal(s.again, 3);
+    evhttp_free(h.http);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            dropped_after_body_retried_with_same_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(retry_after_seconds_is_honoured, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(retry_after_http_date_is_honoured,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(redirect_is_spooled_not_dead_lettered,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(huge_error_body_is_capped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(timeout_retried_with_same_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stop_with_request_in_flight_hands_back,
+                                        setup, teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
