@@ -46,6 +46,7 @@
 #include "gateway/forward_int.h"
 
 #define WH_RESP_MAX 4096 /* response body kept for the dead-letter reason */
+#define WH_WHY_BODY 200  /* of which the reason quotes this much */
 
 struct wh_cfg {
     char *url;
@@ -81,6 +82,7 @@ struct wh_ctx {
     CURLM *multi;
     struct event *timer;
     struct curl_slist *base_hdrs; /* owned */
+    char *token;                  /* owned: masked in answers we quote */
     struct wh_xfer *xfers;        /* in flight */
 };
 
@@ -117,10 +119,38 @@ static void xfer_free(struct wh_xfer *t)
     ig_free(t);
 }
 
+/* The start of the receiver's answer, fit for one log line and the
+ * dead-letter file: the answer is the receiver's text, not ours, so line
+ * breaks and other control bytes become spaces (a line of its own would
+ * pass for a gateway log line) and the bearer token, should the receiver
+ * echo the request back, is masked; a token that starts inside the quoted
+ * part is matched whole, so no prefix of it survives at the cut. */
+static void quote_answer(const struct wh_xfer *t, char *out, size_t cap)
+{
+    const char *tok = t->x->token;
+    size_t tlen = tok ? strlen(tok) : 0;
+    size_t i = 0, k = 0;
+
+    while (i < t->resp.len && k + 1 < cap) {
+        const char *p = t->resp.data + i;
+
+        if (tlen && t->resp.len - i >= tlen && memcmp(p, tok, tlen) == 0) {
+            k += (size_t)snprintf(out + k, cap - k, "***");
+            k = k < cap ? k : cap - 1;
+            i += tlen;
+            continue;
+        }
+        out[k++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+        i++;
+    }
+    out[k] = '\0';
+}
+
 static void finish(struct wh_xfer *t, CURLcode res)
 {
     long code = 0;
     char why[320];
+    char answer[WH_WHY_BODY + 1];
     int st;
     int64_t ra = 0;
 
@@ -140,8 +170,9 @@ static void finish(struct wh_xfer *t, CURLcode res)
         st = transient ? IG_EAGAIN : IG_EREJECTED;
         ra =
             forwarder_retry_after_ms(t->retry_after[0] ? t->retry_after : NULL);
-        snprintf(why, sizeof(why), "HTTP %ld%s%.200s", code,
-                 t->resp.len ? ": " : "", t->resp.data ? t->resp.data : "");
+        quote_answer(t, answer, sizeof(answer));
+        snprintf(why, sizeof(why), "HTTP %ld%s%s", code, answer[0] ? ": " : "",
+                 answer);
     }
     forwarder_batch_done(t->b, st, ra, why[0] ? why : NULL);
     xfer_free(t);
@@ -311,8 +342,7 @@ static int wh_init(struct forwarder *f, struct ig_diags *d)
         x->base_hdrs = curl_slist_append(x->base_hdrs, h);
         memset(h, 0, strlen(h));
         ig_free(h);
-        memset(token, 0, strlen(token));
-        ig_free(token);
+        x->token = token;
     }
     for (i = 0; i < c->header.n; i++) {
         h = ig_asprintf("%s: %s", c->header.v[2 * i], c->header.v[2 * i + 1]);
@@ -407,6 +437,10 @@ static void wh_fini(struct forwarder *f)
     curl_multi_cleanup(x->multi);
     event_free(x->timer);
     curl_slist_free_all(x->base_hdrs);
+    if (x->token) {
+        memset(x->token, 0, strlen(x->token));
+        ig_free(x->token);
+    }
     ig_free(x);
     forwarder_set_ctx(f, NULL);
 }

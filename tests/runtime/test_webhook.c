@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #include "core/clock.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "gateway/forward.h"
 #include "gateway/spool.h"
 
@@ -471,6 +473,47 @@ static void stop_with_request_in_flight_hands_back(void **state)
     evhttp_free(h.http);
 }
 
+/* The receiver's answer is quoted in the log and the dead-letter file: the
+ * bearer token never gets there, even when the receiver echoes the request
+ * back, and the answer's line breaks cannot start a log line of their own. */
+static void answer_quoted_without_token_or_line_breaks(void **state)
+{
+    struct hook h = {.nsteps = 1};
+    struct forwarder *f;
+    struct sink s = {0};
+    char logpath[400];
+    char *txt;
+    int fd;
+
+    (void)state;
+    setenv("TEST_WH_TOKEN", "sekrit-token-42", 1);
+    h.steps[0] = (struct step){.status = 422,
+                               .body = "bad record:\r\nAuthorization: Bearer "
+                                       "sekrit-token-42\nintake: forged"};
+    snprintf(logpath, sizeof(logpath), "%s/log.txt", g_dir);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    ig_log_set_fd(fd);
+    hook_start(&h);
+    f = make_hook(&h, "token_ref = env:TEST_WH_TOKEN\n", false);
+    send_n(f, 0, 1, &s);
+    run_until(&s.calls, 1);
+    forwarder_free(f);
+    evhttp_free(h.http);
+    ig_log_set_fd(2);
+    close(fd);
+    assert_int_equal(s.rejected, 1);
+    txt = slurp("log.txt");
+    assert_null(strstr(txt, "sekrit-token-42"));
+    assert_null(strstr(txt, "\nintake: forged"));
+    assert_non_null(strstr(txt, "Bearer ***"));
+    txt = slurp("dead-letter-hook.jsonl");
+    assert_int_equal(count_lines(txt), 1);
+    assert_null(strstr(txt, "sekrit-token-42"));
+    assert_non_null(strstr(txt, "\"reason\":\"HTTP 422: bad record:  "
+                                "Authorization: Bearer *** intake: forged\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +531,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(stop_with_request_in_flight_hands_back,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            answer_quoted_without_token_or_line_breaks, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
