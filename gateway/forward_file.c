@@ -4,19 +4,24 @@
  * so a reader tailing the file (or a pipe behind stdout) sees whole lines.
  * With fsync = true each batch is flushed to disk before it counts as
  * delivered. A failed write is IG_EAGAIN (a full disk can be freed); the
- * generic layer retries and then spools.
+ * generic layer retries and then spools. A retry writes the whole batch
+ * again, so a failed attempt first cuts the file back to its size before
+ * the batch: a write cut short (ENOSPC) would otherwise leave the lines it
+ * got out twice and the line it cut torn. stdout cannot be cut back.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/cfg.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "gateway/forward_int.h"
 
@@ -76,9 +81,15 @@ static void file_send(struct forwarder *f, struct fwd_batch *b)
     struct file_cfg *c = forwarder_cfg(f);
     struct file_ctx *x = forwarder_ctx(f);
     struct ig_buf out;
+    struct stat fst;
     size_t i, done = 0;
-    int st = IG_OK;
+    int st = IG_OK, err = 0;
+    off_t start = -1;
 
+    /* O_APPEND and one writer: the batch starts at the current size. */
+    if (x->own_fd && fstat(x->fd, &fst) == 0) {
+        start = fst.st_size;
+    }
     ig_buf_init(&out, 0);
     for (i = 0; i < forwarder_batch_len(b); i++) {
         const struct fwd_rec *r = forwarder_batch_rec(b, i);
@@ -94,15 +105,26 @@ static void file_send(struct forwarder *f, struct fwd_batch *b)
         }
         if (n < 0) {
             st = IG_EAGAIN;
+            err = errno;
             break;
         }
         done += (size_t)n;
     }
     if (st == IG_OK && c->fsync && x->own_fd && fdatasync(x->fd) < 0) {
         st = IG_EAGAIN;
+        err = errno;
+    }
+    /* Not delivered: nothing of the batch may stay for the retry to
+     * repeat. If the cut fails too, the retry duplicates (at least
+     * once) rather than loses. */
+    if (st != IG_OK && start >= 0 && ftruncate(x->fd, start) < 0) {
+        ig_error(forwarder_comp(f),
+                 "cutting a failed batch off %s failed: %s; its records "
+                 "may be written twice",
+                 c->path, strerror(errno));
     }
     ig_buf_fini(&out);
-    forwarder_batch_done(b, st, 0, st == IG_OK ? NULL : strerror(errno));
+    forwarder_batch_done(b, st, 0, st == IG_OK ? NULL : strerror(err));
 }
 
 static void file_fini(struct forwarder *f)

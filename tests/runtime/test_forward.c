@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -201,6 +202,59 @@ static void file_kind_writes_json_lines(void **state)
     assert_int_equal(st.delivered, 20);
     assert_int_equal(st.attempts, 3); /* 7 + 7 + 6 */
     assert_int_equal(forwarder_pending(f), 0);
+    forwarder_free(f);
+}
+
+/* A write the disk cuts short (ENOSPC in the field; RLIMIT_FSIZE here, a
+ * real short write followed by EFBIG) must not leave part of a batch in
+ * the file: the retry writes the whole batch again, so the records that
+ * made it would be there twice and the cut one torn. */
+static void file_short_write_leaves_no_partial_batch(void **state)
+{
+    struct forwarder *f = make("[forward out]\nkind = file\n"
+                               "path = out.jsonl\nbatch_max = 10\n"
+                               "retries = 5\nbackoff = 1ms\n"
+                               "backoff_max = 2ms\n",
+                               NULL, false);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    struct rlimit old, cut;
+    struct stat fst;
+    char path[400];
+    const char *p;
+    int i;
+
+    (void)state;
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    snprintf(path, sizeof(path), "%s/out.jsonl", g_dir);
+    assert_int_equal(stat(path, &fst), 0);
+    /* Room for two and a half of the next five lines (21 bytes each). */
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cut = old;
+    cut.rlim_cur = (rlim_t)fst.st_size + 50;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &cut), 0);
+    send_n(f, 2, 7, &s);
+    do {
+        event_base_loop(g_base, EVLOOP_ONCE);
+        forwarder_get_stats(f, &st);
+    } while (st.up);
+    /* The disk has room again before the retry. */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    run_until(&s.calls, 7);
+    assert_int_equal(s.ok, 7);
+    p = slurp("out.jsonl");
+    for (i = 0; i < 7; i++) {
+        char want[64];
+        int n =
+            snprintf(want, sizeof(want), "{\"id\":\"c%04d\",\"n\":%d}\n", i, i);
+
+        assert_memory_equal(p, want, (size_t)n);
+        p += n;
+    }
+    assert_string_equal(p, "");
     forwarder_free(f);
 }
 
@@ -663,6 +717,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(file_kind_writes_json_lines, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            file_short_write_leaves_no_partial_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(config_errors_are_collected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(capture_retries_then_delivers_once,
