@@ -163,6 +163,7 @@ struct forwarder {
     int dl_fd;
     struct forwarder_stats st;
     bool was_failing;
+    bool ack_failing; /* the spool's ack file could not be written */
 };
 
 /* --- registry ---------------------------------------------------------- */
@@ -550,6 +551,7 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
 {
     int64_t delay;
     size_t i;
+    int rc;
 
     f->replay = NULL;
     if (b->status == IG_OK || b->status == IG_EREJECTED) {
@@ -562,12 +564,19 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
             f->st.replayed += b->n;
             note_state(f, true, NULL);
         }
-        if (spool_ack(f->spool, b->last_seq) < 0) {
+        /* A failed ack still takes the records off the head (spool.h):
+         * only a restart before it is written replays them. Logged on
+         * state change, not per batch. */
+        rc = spool_ack(f->spool, b->last_seq);
+        if (rc < 0 && !f->ack_failing) {
             ig_error(f->comp,
-                     "spool ack failed: %s; records will be "
-                     "replayed again",
+                     "spool ack failed: %s; a restart may replay the "
+                     "records delivered since",
                      strerror(errno));
+        } else if (rc == IG_OK && f->ack_failing) {
+            ig_info(f->comp, "spool ack written again");
         }
+        f->ack_failing = rc < 0;
         f->replay_backoff_ms = 0;
         batch_free(b);
         if (spool_records(f->spool) > 0) {

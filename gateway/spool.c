@@ -75,6 +75,7 @@ struct spool {
     int wfd; /* append fd of segs[nsegs-1], or -1 */
     uint64_t next_seq;
     uint64_t acked;          /* every seq <= acked is done */
+    bool ack_unsaved;        /* "ack" holds less than acked */
     size_t head_seg;         /* first unacked record: segment index */
     uint64_t head_off;       /* and offset */
     uint64_t records, bytes; /* unacknowledged */
@@ -611,6 +612,9 @@ void spool_close(struct spool *s)
         }
         close(s->wfd);
     }
+    if (s->ack_unsaved) {
+        write_ack(s, s->acked);
+    }
     if (s->lockfd >= 0) {
         close(s->lockfd);
     }
@@ -819,17 +823,13 @@ bad:
 int spool_ack(struct spool *s, uint64_t seq)
 {
     unsigned char hdr[SPOOL_HDR];
-    int rc;
+    int rc, e;
 
     if (seq >= s->next_seq) {
         seq = s->next_seq - 1;
     }
     if (seq <= s->acked) {
         return IG_OK;
-    }
-    rc = write_ack(s, seq);
-    if (rc < 0) {
-        return rc;
     }
     /* Count down the records from the head up to seq. */
     while (s->head_seg < s->nsegs && s->records > 0) {
@@ -868,9 +868,19 @@ int spool_ack(struct spool *s, uint64_t seq)
             break;
         }
     }
+    /* The records are done whether or not "ack" can be written now (a
+     * full disk): were they left at the head, the consumer would deliver
+     * them again and again. An "ack" that lags behind costs at most a
+     * second delivery after a restart (at least once); the next ack or
+     * the close writes it. Deleting their segments loses nothing either,
+     * and frees the disk the write may be waiting for. */
     s->acked = seq;
+    rc = write_ack(s, seq);
+    e = errno;
+    s->ack_unsaved = rc < 0;
     trim(s);
-    return IG_OK;
+    errno = e;
+    return rc;
 }
 
 uint64_t spool_records(const struct spool *s)

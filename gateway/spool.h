@@ -117,7 +117,11 @@ struct spool_rec {
 int spool_peek(struct spool *s, struct spool_rec *out, size_t max);
 
 /* Acknowledges every record with sequence <= seq (persisted in "ack"),
- * deletes the segments that became empty. Returns IG_OK or IG_EIO. */
+ * deletes the segments that became empty. Returns IG_OK or IG_EIO. On
+ * IG_EIO with errno from writing "ack" (a full disk) the records are
+ * acknowledged all the same (spool_peek does not return them again) and
+ * "ack" is written by the next spool_ack or spool_close; a crash before
+ * that replays them once more (at least once). */
 int spool_ack(struct spool *s, uint64_t seq);
 
 /* Unacknowledged records and their bytes (headers included). */

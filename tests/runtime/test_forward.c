@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/cfg.h"
+#include "core/clock.h"
 #include "core/diag.h"
 #include "core/err.h"
 #include "gateway/dedup.h"
@@ -413,6 +414,58 @@ static void down_then_back_replays_in_order(void **state)
     forwarder_free(f);
 }
 
+/* The target is back but the spool cannot write its "ack" file (a full
+ * state directory; here a directory sits where ack.tmp goes): records it
+ * replayed and the target accepted must not be replayed again and again
+ * while the process runs. */
+static void spool_ack_failure_replays_nothing_twice(void **state)
+{
+    const char *conf = "[forward cap]\nkind = capture\nretries = 0\n"
+                       "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 4\n"
+                       "concurrency = 1\n";
+    struct forwarder *f = make(conf, NULL, true);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    char ack_tmp[400];
+    int64_t until;
+    size_t i;
+
+    (void)state;
+    /* A replay loop that never yields would hang the test: die instead. */
+    alarm(20);
+    snprintf(ack_tmp, sizeof(ack_tmp), "%s/spool/cap/ack.tmp", g_dir);
+    assert_int_equal(mkdir(ack_tmp, 0700), 0);
+    forwarder_capture_fail(f, 1, IG_EAGAIN);
+    send_n(f, 0, 10, &s);
+    run_until(&s.calls, 10);
+    assert_int_equal(s.ok, 10);
+    /* Replays run; give a replay loop time to repeat itself. */
+    until = ig_mono_ms() + 300;
+    while (ig_mono_ms() < until) {
+        event_base_loop(g_base, EVLOOP_NONBLOCK);
+    }
+    assert_int_equal(forwarder_capture_count(f), 10);
+    for (i = 0; i < 10; i++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "c%04zu", i);
+        assert_string_equal(forwarder_capture_id(f, i), want);
+    }
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spool_records, 0);
+    assert_int_equal(st.replayed, 10);
+    /* Room again: the acknowledgement reaches the disk by the close, so
+     * a restart replays nothing either. */
+    assert_int_equal(rmdir(ack_tmp), 0);
+    forwarder_free(f);
+    assert_string_equal(slurp("spool/cap/ack"), "10\n");
+    f = make(conf, NULL, true);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spool_records, 0);
+    forwarder_free(f);
+    alarm(0);
+}
+
 /* --- webhook: an evhttp receiver on the same loop ----------------------- */
 
 struct hook {
@@ -731,6 +784,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(down_then_back_replays_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(spool_ack_failure_replays_nothing_twice,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(webhook_500_then_200_delivers_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(webhook_4xx_dead_letters, setup,

@@ -281,6 +281,38 @@ static void flipped_bit_detected(void **state)
     spool_close(s);
 }
 
+/* "ack" cannot be written (a full disk; here a directory sits where
+ * ack.tmp goes): the records are acknowledged all the same, so a consumer
+ * does not get them again, and the close writes "ack". */
+static void ack_unwritable_still_advances(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_ALWAYS};
+    struct spool_recovery rec;
+    struct spool_rec r[4];
+    struct spool *s = open_q(&o, NULL);
+    char buf[32];
+    FILE *fp;
+
+    (void)state;
+    append_n(s, 0, 6);
+    assert_int_equal(mkdir(spath("ack.tmp"), 0700), 0);
+    assert_int_equal(spool_peek(s, r, 4), 4);
+    assert_int_equal(spool_ack(s, r[3].seq), IG_EIO);
+    assert_int_equal(spool_records(s), 2);
+    assert_int_equal(spool_peek(s, r, 4), 2);
+    assert_memory_equal(r[0].data, "rec-4", 5);
+    assert_int_equal(rmdir(spath("ack.tmp")), 0);
+    spool_close(s);
+    fp = fopen(spath("ack"), "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof(buf), fp));
+    fclose(fp);
+    assert_string_equal(buf, "4\n");
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.records, 2);
+    spool_close(s);
+}
+
 /* The writer of the kill -9 test: appends rec-<i> from i = start on,
  * reporting "W i" after each append returned; every 7 appends it acks up
  * to 3 records from the head, reporting "A i" (the last index it is about
@@ -414,6 +446,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cap_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(flipped_bit_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(ack_unwritable_still_advances, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
     };
 
