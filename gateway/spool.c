@@ -247,16 +247,25 @@ static struct seg *seg_push(struct spool *s, uint64_t first)
 
 /* Moves bytes [off, size) of seg aside to "<seg>.corrupt-<off>" and cuts
  * the segment there. The copy is fsync'ed before the cut, so a crash in
- * between keeps the bytes in at least one place. */
+ * between keeps the bytes in at least one place. A name already taken
+ * (damage found at the same place before: records appended after the
+ * first cut land there again) gets ".<n>" appended: what an earlier open
+ * set aside is never overwritten. */
 static int quarantine(struct seg *g, int fd, uint64_t off, uint64_t size,
                       struct spool_recovery *rec)
 {
     char *path = ig_asprintf("%s.corrupt-%" PRIu64, g->path, off);
-    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     char buf[65536];
     uint64_t pos = off;
+    unsigned k;
     int rc = IG_EIO;
 
+    for (k = 1; out < 0 && errno == EEXIST && k < 1000; k++) {
+        ig_free(path);
+        path = ig_asprintf("%s.corrupt-%" PRIu64 ".%u", g->path, off, k);
+        out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (out < 0) {
         goto out;
     }

@@ -17,11 +17,13 @@
  * Crash safety (kill -9): a record is visible to readers only once fully
  * written; at open, every segment is scanned and the first record that is
  * short, has a bad magic or a bad checksum ends the valid data. The
- * damaged bytes from there on are moved aside to "<segment>.corrupt-<off>",
- * reported in struct spool_recovery (the caller logs it) and never silently
- * dropped; the segment is truncated to its valid prefix. A record between
- * an append and an ack may be delivered twice after a crash (at least
- * once): consumers make delivery idempotent (candidate ids).
+ * damaged bytes from there on are moved aside to "<segment>.corrupt-<off>"
+ * (".<n>" appended when that name is taken: nothing set aside earlier is
+ * overwritten), reported in struct spool_recovery (the caller logs it)
+ * and never silently dropped; the segment is truncated to its valid
+ * prefix. A record between an append and an ack may be delivered twice
+ * after a crash (at least once): consumers make delivery idempotent
+ * (candidate ids).
  *
  * fsync policy: always (fdatasync after each append, before spool_append
  * returns), everysec (spool_tick() syncs at most once a second), never

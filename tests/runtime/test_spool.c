@@ -281,6 +281,63 @@ static void flipped_bit_detected(void **state)
     spool_close(s);
 }
 
+/* Total size of the files set aside. */
+static long corrupt_bytes_on_disk(void)
+{
+    char cmd[400];
+    FILE *p;
+    long n = 0;
+
+    snprintf(cmd, sizeof(cmd), "cat %s/q/*.corrupt-* 2>/dev/null | wc -c",
+             g_dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    if (fscanf(p, "%ld", &n) != 1) {
+        n = 0;
+    }
+    pclose(p);
+    return n;
+}
+
+/* Flips a payload byte of the record at off in the first segment. */
+static void flip_at(long off)
+{
+    int fd = open(spath(first_seg()), O_RDWR);
+    char c;
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &c, 1, off + 22), 1);
+    c ^= 0x10;
+    assert_int_equal(pwrite(fd, &c, 1, off + 22), 1);
+    close(fd);
+}
+
+/* Damage found twice at the same place of a segment (records appended
+ * after the first recovery land where the first damage began): the bytes
+ * set aside the first time are kept, not overwritten. */
+static void second_damage_keeps_first_set_aside(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_ALWAYS};
+    struct spool_recovery rec;
+    struct spool *s = open_q(&o, NULL);
+
+    (void)state;
+    append_n(s, 0, 10);
+    spool_close(s);
+    flip_at(3 * 25);
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.corrupt_bytes, 7 * 25);
+    append_n(s, 3, 5);
+    spool_close(s);
+    flip_at(3 * 25);
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.records, 3);
+    assert_int_equal(rec.corrupt_bytes, 2 * 25);
+    spool_close(s);
+    assert_int_equal(count_files(".corrupt-[0-9.]*"), 2);
+    assert_int_equal(corrupt_bytes_on_disk(), 9 * 25);
+}
+
 /* "ack" cannot be written (a full disk; here a directory sits where
  * ack.tmp goes): the records are acknowledged all the same, so a consumer
  * does not get them again, and the close writes "ack". */
@@ -446,6 +503,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cap_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(flipped_bit_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_damage_keeps_first_set_aside,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(ack_unwritable_still_advances, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
