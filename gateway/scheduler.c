@@ -13,7 +13,11 @@
  *
  * Reload keeps sets alive by reference: a runtime record points into the
  * set its source came from; an unchanged source carries its record (and
- * old set) over, and a set is freed when no record points into it.
+ * old set) over, and a set is freed when no record points into it. A
+ * changed source whose old record still has a poll unsettled gets a new
+ * record that is held: it does not poll, and reads its state only once
+ * that poll has been settled (and its commit written), so a source never
+ * has two polls in flight and one state file has one writer.
  *
  * Next poll: success -> interval +- jitter; failure -> interval * 2^(n-1)
  * capped at max_backoff (never given up), and never before Retry-After.
@@ -58,6 +62,8 @@ struct srt {
     struct source_state st;
     struct poll *poll; /* in flight or unsettled */
     bool removed;      /* dropped by a reload */
+    bool held;         /* waits for a removed record's unsettled poll of
+                        * the same source id (see sched_reload) */
     bool polled_once;
     int64_t due_ms_from_now; /* computed at completion */
     bool failing;
@@ -157,16 +163,13 @@ static void on_timer(evutil_socket_t fd, short what, void *ud)
     start_poll(ud);
 }
 
-static struct srt *srt_new(struct sched *s, struct source *src,
-                           struct setref *ref)
+/* (Re)reads rt's persisted state (cursor, validators, health) from the
+ * state dir; a record of another kind is ignored. */
+static void srt_load_state(struct srt *rt)
 {
-    struct srt *rt = ig_calloc(1, sizeof(*rt));
-    rt->s = s;
-    rt->src = src;
-    rt->ref = ref;
-    ref->refs++;
-    rt->timer = evtimer_new(s->base, on_timer, rt);
-    source_state_init(&rt->st);
+    struct sched *s = rt->s;
+    struct source *src = rt->src;
+    source_state_fini(&rt->st);
     if (s->state_dir) {
         int rc = state_load(s->state_dir, src->conn.id, &rt->st);
         if (rc == IG_EPARSE) {
@@ -185,6 +188,19 @@ static struct srt *srt_new(struct sched *s, struct source *src,
     }
     rt->st.h.id = rt->st.id_s;
     rt->st.h.enabled = src->conn.conf.enabled;
+}
+
+static struct srt *srt_new(struct sched *s, struct source *src,
+                           struct setref *ref)
+{
+    struct srt *rt = ig_calloc(1, sizeof(*rt));
+    rt->s = s;
+    rt->src = src;
+    rt->ref = ref;
+    ref->refs++;
+    rt->timer = evtimer_new(s->base, on_timer, rt);
+    source_state_init(&rt->st);
+    srt_load_state(rt);
     return rt;
 }
 
@@ -262,7 +278,7 @@ static void poll_free(struct poll *p)
 static void start_poll(struct srt *rt)
 {
     struct sched *s = rt->s;
-    if (rt->poll || s->stopping || rt->removed) {
+    if (rt->poll || rt->held || s->stopping || rt->removed) {
         return;
     }
     struct poll *p = ig_calloc(1, sizeof(*p));
@@ -571,6 +587,34 @@ static struct poll *find_poll(struct sched *s, uint64_t token,
     return NULL;
 }
 
+/* True when a removed record other than rt still has a poll of id in
+ * flight or unsettled. */
+static bool removed_poll_of(const struct sched *s, const char *id,
+                            const struct srt *rt)
+{
+    for (const struct poll *p = s->polls; p; p = p->next) {
+        if (p->rt != rt && p->rt->removed &&
+            strcmp(p->rt->src->conn.id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The held record that waits for removed record rt's poll (rt's poll
+ * already unlinked from s->polls), once no other removed record of its
+ * source id has a poll left; else NULL. */
+static struct srt *held_successor(const struct sched *s, const struct srt *rt)
+{
+    const char *id = rt->src->conn.id;
+    for (struct srt *n = s->rts; n; n = n->next) {
+        if (n->held && strcmp(n->src->conn.id, id) == 0) {
+            return removed_poll_of(s, id, rt) ? NULL : n;
+        }
+    }
+    return NULL;
+}
+
 static void maybe_idle(struct sched *s)
 {
     if (!s->o.once || s->idle_sent || s->polls) {
@@ -627,7 +671,18 @@ void sched_done(struct sched *s, uint64_t token, int status, size_t new_items)
     rt->poll = NULL;
     poll_free(p);
     if (rt->removed) {
+        struct srt *next = held_successor(s, rt);
+        int64_t due = rt->due_ms_from_now;
         srt_free(rt);
+        if (next) {
+            /* The commit is on disk: the new record starts from it, on
+             * the schedule the settled poll asked for. */
+            next->held = false;
+            srt_load_state(next);
+            if (s->started && next->src->conn.conf.enabled) {
+                arm(next, s->o.once ? 0 : due);
+            }
+        }
     } else if (!s->o.once) {
         arm(rt, rt->due_ms_from_now);
     }
@@ -697,7 +752,7 @@ int sched_poll_now(struct sched *s, const char *id)
 {
     for (struct srt *rt = s->rts; rt; rt = rt->next) {
         if (strcmp(rt->src->conn.id, id) == 0) {
-            if (rt->poll) {
+            if (rt->poll || rt->held) {
                 return IG_EAGAIN;
             }
             evtimer_del(rt->timer);
@@ -734,16 +789,27 @@ int sched_reload(struct sched *s, struct source_set *set)
             continue;
         }
         /* New or changed: the record of a changed source is retired and
-         * its state re-read from disk by the new one. */
+         * its state re-read from disk by the new one — once the retired
+         * record's poll (or an older retired one's) has been settled: its
+         * items are still in the pipeline, a second poll would fetch them
+         * again, and its commit is still to be written. */
+        bool busy = false;
         for (struct srt *rt = old; rt; rt = rt->next) {
-            if (strcmp(rt->src->conn.id, src->conn.id) == 0 && !rt->poll) {
+            if (strcmp(rt->src->conn.id, src->conn.id) != 0) {
+                continue;
+            }
+            if (rt->poll) {
+                busy = true;
+            } else if (!rt->held) {
                 save_state(rt);
             }
         }
+        busy = busy || removed_poll_of(s, src->conn.id, NULL);
         struct srt *rt = srt_new(s, src, ref);
         *tail = rt;
         tail = &rt->next;
-        if (s->started && src->conn.conf.enabled) {
+        rt->held = busy;
+        if (!busy && s->started && src->conn.conf.enabled) {
             arm(rt, (int64_t)(rnd(s) % 3000));
         }
     }
