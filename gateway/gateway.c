@@ -136,6 +136,9 @@ struct gw_batch {
     size_t pending; /* jobs running */
     bool failed;    /* an item is not safe: no commit */
     int poll_rc;    /* the poll's own outcome */
+    /* Malformed items the connector skipped (the scheduler logs each
+     * when it commits). */
+    size_t nskipped;
     size_t new_items;
     struct push_ctx *pc; /* push only */
 };
@@ -728,6 +731,17 @@ static void batch_maybe_done(struct gw_batch *b)
                     "be forwarded or spooled; they will be fetched again)",
                     b->source_id);
         }
+        if (status == IG_OK && b->nskipped) {
+            /* Committing moves the cursor past them: dropped for good. */
+            struct ig_buf l;
+            ig_buf_init(&l, 0);
+            labels_1(&l, "source", b->source_id);
+            metrics_label(&l, "reason", "malformed");
+            struct metrics_series *ms =
+                metrics_series(g->m, "intake_items_dropped_total", l.data);
+            metrics_series_add(ms, (double)b->nskipped);
+            ig_buf_fini(&l);
+        }
         if (g->sched) {
             sched_done(g->sched, b->token, status, b->new_items);
         }
@@ -793,6 +807,7 @@ static void on_batch(void *ud, struct sched_batch *sb)
     b->items = sb->items;
     b->nitems = sb->nitems;
     b->poll_rc = sb->rc;
+    b->nskipped = sb->nskipped;
     if (sb->rc != IG_OK) {
         ig_debug(GW_COMP, "source %s: poll ended with %s%s%s", sb->source_id,
                  ig_strerror(sb->rc), sb->error ? ": " : "",

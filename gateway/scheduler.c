@@ -631,6 +631,25 @@ static void maybe_idle(struct sched *s)
     }
 }
 
+/* A committed poll's connector diagnostics. The malformed items it skipped
+ * are dropped for good now (the cursor moves past them), so each skip's
+ * reason is logged, with the other notes of that poll beside it; a poll
+ * without skips logs its notes (a charset mismatch, say) at debug only,
+ * for a listing source repeats them on every poll. */
+static void log_commit_diags(const struct poll *p)
+{
+    const struct ig_diags *d = &p->diags;
+    enum ig_log_level lvl = p->sink.nskipped ? IG_LOG_WARN : IG_LOG_DEBUG;
+    for (size_t i = 0; i < d->n; i++) {
+        ig_log(lvl, comp(p->rt), "%s", d->v[i].msg);
+    }
+    if (p->sink.nskipped) {
+        ig_warn(comp(p->rt),
+                "%zu malformed item%s skipped for good (see above)",
+                p->sink.nskipped, p->sink.nskipped == 1 ? "" : "s");
+    }
+}
+
 void sched_done(struct sched *s, uint64_t token, int status, size_t new_items)
 {
     struct poll **where;
@@ -645,6 +664,7 @@ void sched_done(struct sched *s, uint64_t token, int status, size_t new_items)
     }
     if (status == IG_OK && p->rc == IG_OK) {
         /* The items are safe: commit the cursor and the validators. */
+        log_commit_diags(p);
         if (p->proposal) {
             ig_free(rt->st.cursor);
             rt->st.cursor = p->proposal;

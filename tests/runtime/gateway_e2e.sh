@@ -14,6 +14,8 @@
 #                  next --once run replays the spool before it exits
 #   kill9          kill -9 of the gateway during a run, restart -> nothing
 #                  lost, nothing twice
+#   malformed      malformed records among good ones: the good ones are
+#                  forwarded once, each bad one is logged with its reason
 #   drain          Redis down from the start, SIGTERM: the gateway exits
 #                  promptly without committing; with Redis back, a --once
 #                  run forwards every item exactly once
@@ -451,6 +453,39 @@ case_drain() {
     "$intake" run -c "$tmp/gateway.conf" --once 2>>"$tmp/gw.log" ||
         fail "run after Redis came back failed"
     expect_exactly_once 50
+}
+
+# A poll with malformed records among good ones: the good ones are
+# forwarded once, the cursor moves past the bad ones, and so each bad one
+# is logged with its place and reason (a drop is never only counted).
+case_malformed() {
+    redis_start
+    gen_items "$tmp/items.jsonl" 0 2
+    echo '{"title":"雨水井盖缺失","text":"没有编号的记录"}' >>"$tmp/items.jsonl"
+    echo '["not", "an", "object"]' >>"$tmp/items.jsonl"
+    gen_items "$tmp/items.jsonl" 2 3
+    file_source "$tmp/items.jsonl"
+    write_conf "$NEAR_OFF
+[api]
+listen = 127.0.0.1:0"
+    gw_start gw.log
+    wait_for 20 grep -q 'listening on 127.0.0.1:[0-9]' "$tmp/gw.log" ||
+        fail "API did not come up: $(cat "$tmp/gw.log")"
+    api_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/gw.log" |
+        head -1)
+    wait_for 20 grep -q '^cursor' "$tmp/state/sources/items.state" ||
+        fail "cursor not committed"
+    local r
+    r=$(http_call GET /metrics)
+    grep -q '^intake_items_dropped_total{source="items",reason="malformed"} 2$' \
+        <<<"$r" || fail "drops not counted: $(echo "$r" | grep dropped)"
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+    expect_exactly_once 3
+    grep -q 'items.jsonl:3: no id' "$tmp/gw.log" ||
+        fail "record without an id dropped without a log line"
+    grep -q 'items.jsonl:4: not a JSON object' "$tmp/gw.log" ||
+        fail "record that is no object dropped without a log line"
 }
 
 http_call() { # http_call METHOD PATH [TOKEN] [BODY] -> body; code in $tmp/code
