@@ -303,7 +303,7 @@ static void start_poll(struct srt *rt)
     connector_begin(c);
     if (connector_is_local(c)) {
         int rc = connector_read_local(c, &p->sink);
-        complete(p, rc, NULL);
+        complete(p, rc, rc < 0 ? p->sink.error : NULL);
         return;
     }
     next_request(p);

@@ -101,7 +101,7 @@ ig_add_test(NAME test_gateway_engine SOURCES runtime/test_gateway_engine.c
   LIBS ig_gateway ig_redis_up LABELS runtime redis threads)
 # The scheduler's commit contract across reloads (hotline kind, the
 # fixture HTTP server, a real state dir).
-if(IG_WITH_HOTLINE)
+if(IG_WITH_HOTLINE AND IG_WITH_FILE)
   ig_add_test(NAME test_sched_settle SOURCES runtime/test_sched_settle.c
     LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
     LABELS runtime)

@@ -9,6 +9,7 @@
  * not from the state read at reload time (a second full fetch of items
  * still in the pipeline, and two records writing one state file). The
  * same after a second reload while the first poll is still unsettled.
+ * A local (file) source that fails keeps the connector's reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +167,54 @@ static void changed_source_waits_for_its_unsettled_poll(void **state)
     ig_free(b);
 }
 
+static void probe(void *ud, const struct source_health *h)
+{
+    struct source_health *out = ud;
+    if (strcmp(h->id, "f1") == 0) {
+        *out = *h;
+    }
+}
+
+/* A local source that fails says why (the connector's reason, as for a
+ * fetched one), and commits nothing. */
+static void local_failure_keeps_its_reason(void **state)
+{
+    (void)state;
+    char items[400], sdir[400];
+    snprintf(items, sizeof(items), "%s/items.jsonl", g_tmp);
+    snprintf(sdir, sizeof(sdir), "%s/state-local", g_tmp);
+    FILE *f = fopen(items, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 5; i++) {
+        fprintf(f, "{\"id\":\"F-%d\",\"title\":\"t\",\"text\":\"x\"}\n", i);
+    }
+    fclose(f);
+    char *conf = ig_asprintf("[source f1]\nkind = file\nurl = %s\n"
+                             "interval = 60s\nmax_items = 3\n",
+                             items);
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    r.base = event_base_new();
+    struct sched_opts o = {
+        .state_dir = sdir,
+        .seed = 7,
+        .on_batch = on_batch,
+        .ud = &r,
+    };
+    assert_int_equal(sched_new(r.base, load_set(conf), &o, &r.s), IG_OK);
+    assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
+    assert_int_equal(r.batches, 1);
+    struct source_health h;
+    memset(&h, 0, sizeof(h));
+    sched_health_each(r.s, probe, &h);
+    assert_int_equal(h.consecutive_failures, 1);
+    assert_non_null(h.last_error);
+    assert_non_null(strstr(h.last_error, "max_items"));
+    sched_free(r.s);
+    event_base_free(r.base);
+    ig_free(conf);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -182,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(changed_source_waits_for_its_unsettled_poll),
+        cmocka_unit_test(local_failure_keeps_its_reason),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
