@@ -91,6 +91,7 @@ struct connector_sink {
     size_t nskipped;      /* malformed items skipped (each also reported) */
     size_t nflagged;      /* items emitted with IG_ITEM_F_* flags */
     size_t max_items;     /* cap per poll; 0 = none. Past it: IG_E2BIG */
+    bool capped;          /* an item was refused at max_items */
     struct ig_diags *diags; /* per-item problems (file = source id); may
                              * be NULL */
     char *error;          /* owned by the sink's owner: why parse() or

@@ -221,6 +221,9 @@ static int read_one(struct connector *c, struct filekind *k, const char *path,
             }
             one_line(c, k, line.data ? line.data : "", l, name, lineno, sink,
                      &stop);
+            if (stop == IG_E2BIG) {
+                break; /* the cap refused this line: the next poll's */
+            }
         }
         /* The cursor only ever covers complete lines. */
         *off = pos;
@@ -231,9 +234,7 @@ static int read_one(struct connector *c, struct filekind *k, const char *path,
     ig_buf_fini(&line);
     fclose(f);
     if (stop < 0) {
-        return stop == IG_E2BIG
-                   ? connector_fail(sink, stop, "more than max_items items")
-                   : stop;
+        return stop; /* IG_E2BIG: *off is before the refused line */
     }
     if (err) {
         return connector_fail(sink, IG_EIO, "%s: read error", name);
@@ -310,6 +311,12 @@ static int file_read_local(struct connector *c, struct connector_sink *sink)
         ig_free(full);
         last = names[i];
         last_off = off;
+    }
+    /* At max_items the poll ends with the lines taken so far; the cursor
+     * stops before the first line refused, and the next poll goes on
+     * from there (the scheduler brings it forward). */
+    if (rc == IG_E2BIG) {
+        rc = IG_OK;
     }
     if (rc == IG_OK && last) {
         c->pending_cursor = ig_asprintf("%s\t%lld", last, (long long)last_off);

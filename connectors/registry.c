@@ -261,6 +261,7 @@ int connector_emit(struct connector_sink *sink, struct ig_item *it)
 {
     if (sink->max_items && sink->nitems >= sink->max_items) {
         ig_item_free(it);
+        sink->capped = true;
         return IG_E2BIG;
     }
     sink->nitems++;

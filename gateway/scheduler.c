@@ -45,6 +45,7 @@
 /* A Retry-After beyond a day is treated as a day: a typo on the server
  * should not silence a source for months. */
 #define RETRY_AFTER_MAX_S 86400
+#define BACKLOG_NEXT_MS 1000 /* next poll of a source with a backlog */
 
 struct setref {
     struct source_set *set;
@@ -67,6 +68,7 @@ struct srt {
     bool polled_once;
     int64_t due_ms_from_now; /* computed at completion */
     bool failing;
+    bool capped; /* the last good poll stopped at max_items */
     struct srt *next;
 };
 
@@ -505,6 +507,32 @@ static int64_t next_delay_ms(struct srt *rt, bool ok, int64_t retry_after_s)
     return d;
 }
 
+/* A good poll that stopped at max_items: an incremental source (one that
+ * proposed a cursor past the items taken) has a backlog, read by the
+ * next polls without waiting for the interval (the cursor moves on each
+ * time); a listing source shows the same first items again, so it keeps
+ * its interval. Logged when the state changes, not per poll. */
+static void note_cap(struct srt *rt, const struct poll *p)
+{
+    bool capped = p->sink.capped;
+    if (capped && !rt->capped) {
+        ig_warn(comp(rt),
+                "item cap reached (max_items = %zu per poll): %s",
+                p->sink.max_items,
+                p->proposal ? "the rest is read by the next polls, one "
+                              "second apart"
+                            : "the items past it are not read (raise "
+                              "max_items)");
+    } else if (!capped && rt->capped) {
+        ig_info(comp(rt), "backlog read: the last poll took every item");
+    }
+    rt->capped = capped;
+    if (capped && p->proposal && p->retry_after_s <= 0 &&
+        rt->due_ms_from_now > BACKLOG_NEXT_MS) {
+        rt->due_ms_from_now = BACKLOG_NEXT_MS;
+    }
+}
+
 static void complete(struct poll *p, int rc, const char *why)
 {
     struct srt *rt = p->rt;
@@ -559,6 +587,9 @@ static void complete(struct poll *p, int rc, const char *why)
         rt->failing = true;
     }
     rt->due_ms_from_now = next_delay_ms(rt, rc == IG_OK, p->retry_after_s);
+    if (rc == IG_OK) {
+        note_cap(rt, p);
+    }
     save_state(rt);
 
     struct sched_batch *b = &p->batch;

@@ -9,7 +9,8 @@
  * not from the state read at reload time (a second full fetch of items
  * still in the pipeline, and two records writing one state file). The
  * same after a second reload while the first poll is still unsettled.
- * A local (file) source that fails keeps the connector's reason.
+ * A local (file) source that fails keeps the connector's reason; one
+ * with more lines than max_items reads them in turns, a second apart.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -175,20 +176,69 @@ static void probe(void *ud, const struct source_health *h)
     }
 }
 
+/* Writes n JSON Lines items F-0 .. F-(n-1) to dir/items.jsonl. */
+static void write_items(char *path, size_t cap, int n)
+{
+    snprintf(path, cap, "%s/items.jsonl", g_tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "{\"id\":\"F-%d\",\"title\":\"t\",\"text\":\"x\"}\n", i);
+    }
+    fclose(f);
+}
+
+static struct source_health health_of_f1(struct sched *s)
+{
+    struct source_health h;
+    memset(&h, 0, sizeof(h));
+    sched_health_each(s, probe, &h);
+    return h;
+}
+
 /* A local source that fails says why (the connector's reason, as for a
  * fetched one), and commits nothing. */
 static void local_failure_keeps_its_reason(void **state)
 {
     (void)state;
     char items[400], sdir[400];
-    snprintf(items, sizeof(items), "%s/items.jsonl", g_tmp);
+    snprintf(items, sizeof(items), "%s/no-such-items.jsonl", g_tmp);
     snprintf(sdir, sizeof(sdir), "%s/state-local", g_tmp);
-    FILE *f = fopen(items, "w");
-    assert_non_null(f);
-    for (int i = 0; i < 5; i++) {
-        fprintf(f, "{\"id\":\"F-%d\",\"title\":\"t\",\"text\":\"x\"}\n", i);
-    }
-    fclose(f);
+    char *conf = ig_asprintf("[source f1]\nkind = file\nurl = %s\n"
+                             "interval = 60s\n",
+                             items);
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    r.base = event_base_new();
+    struct sched_opts o = {
+        .state_dir = sdir,
+        .seed = 7,
+        .on_batch = on_batch,
+        .ud = &r,
+    };
+    assert_int_equal(sched_new(r.base, load_set(conf), &o, &r.s), IG_OK);
+    assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
+    assert_int_equal(r.batches, 1);
+    struct source_health h = health_of_f1(r.s);
+    assert_int_equal(h.consecutive_failures, 1);
+    assert_non_null(h.last_error);
+    assert_non_null(strstr(h.last_error, "No such file"));
+    sched_free(r.s);
+    event_base_free(r.base);
+    ig_free(conf);
+}
+
+/* More lines than max_items: a poll takes max_items of them and commits
+ * a cursor before the first line it refused; the next poll comes a
+ * second later (not after the 60 s interval) and takes the rest; then
+ * the source is back on its interval. Nothing is skipped, nothing read
+ * twice, no failure. */
+static void backlog_over_max_items_is_read_in_turns(void **state)
+{
+    (void)state;
+    char items[400], sdir[400];
+    write_items(items, sizeof(items), 7);
+    snprintf(sdir, sizeof(sdir), "%s/state-backlog", g_tmp);
     char *conf = ig_asprintf("[source f1]\nkind = file\nurl = %s\n"
                              "interval = 60s\nmax_items = 3\n",
                              items);
@@ -204,12 +254,28 @@ static void local_failure_keeps_its_reason(void **state)
     assert_int_equal(sched_new(r.base, load_set(conf), &o, &r.s), IG_OK);
     assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
     assert_int_equal(r.batches, 1);
-    struct source_health h;
-    memset(&h, 0, sizeof(h));
-    sched_health_each(r.s, probe, &h);
-    assert_int_equal(h.consecutive_failures, 1);
-    assert_non_null(h.last_error);
-    assert_non_null(strstr(h.last_error, "max_items"));
+    assert_int_equal(r.items, 3);
+    /* the second and third polls come on their own, within seconds */
+    run_for(&r, 5000);
+    assert_int_equal(r.batches, 2);
+    assert_int_equal(r.items, 3);
+    run_for(&r, 5000);
+    assert_int_equal(r.batches, 3);
+    assert_int_equal(r.items, 1);
+    /* caught up: the interval again */
+    run_for(&r, 3000);
+    assert_int_equal(r.batches, 3);
+    struct source_health h = health_of_f1(r.s);
+    assert_int_equal(h.consecutive_failures, 0);
+    assert_int_equal(h.items_total, 7);
+    /* a new line is the next poll's, read from the cursor */
+    FILE *f = fopen(items, "a");
+    assert_non_null(f);
+    fputs("{\"id\":\"F-7\",\"title\":\"t\",\"text\":\"x\"}\n", f);
+    fclose(f);
+    assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
+    assert_int_equal(r.batches, 4);
+    assert_int_equal(r.items, 1);
     sched_free(r.s);
     event_base_free(r.base);
     ig_free(conf);
@@ -232,6 +298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(changed_source_waits_for_its_unsettled_poll),
         cmocka_unit_test(local_failure_keeps_its_reason),
+        cmocka_unit_test(backlog_over_max_items_is_read_in_turns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
