@@ -191,6 +191,11 @@ struct job {
     size_t pre_len;
     size_t pre_span[2];
     char pre_id[DEDUP_ID_LEN + 1]; /* the id it was built with */
+    /* In g->owners while this job is the one processing its item (see
+     * job_dedup): key is the candidate id as a number. */
+    bool owner;
+    uint64_t key;
+    struct job *owner_next;
 };
 
 /* The hits counters of codes and rules (series labelled code="..." and
@@ -257,6 +262,10 @@ struct gw {
     size_t inflight;
     size_t max_inflight;
     size_t marking; /* "forwarded" marks sent, not answered (drain waits) */
+    /* The jobs past classification by candidate id (chained buckets, a
+     * power of two at least max_inflight): one job per item at a time. */
+    struct job **owners;
+    size_t owners_mask;
     bool pumping, pump_again;
     struct job *retry_head;
     /* Finished jobs kept for the next items, at most max_inflight: no
@@ -1212,12 +1221,67 @@ static void on_dedup(void *ud, int status, const struct dedup_result *res)
     job_forward(j);
 }
 
+/* The job processing the item with candidate id key, or NULL. */
+static struct job *owner_of(const struct gw *g, uint64_t key)
+{
+    struct job *o = g->owners[key & g->owners_mask];
+    while (o && o->key != key) {
+        o = o->owner_next;
+    }
+    return o;
+}
+
+static void owner_drop(struct job *j)
+{
+    struct gw *g = j->g;
+    struct job **pp = &g->owners[j->key & g->owners_mask];
+    while (*pp != j) {
+        pp = &(*pp)->owner_next;
+    }
+    *pp = j->owner_next;
+    j->owner = false;
+}
+
+/* One job per item at a time. The same item can arrive twice while the
+ * first is still on its way: a hotline client that timed out pushes it
+ * again, or the item is polled and pushed. Deduplicating the second at
+ * once answers "seen" before the first is safe (it may still fail), or
+ * replays the first's pending record, which forwards it twice. So the
+ * second waits — in the retry list, like an item waiting for Redis —
+ * until the first has ended, and is then deduplicated against what the
+ * first left: "seen" once it was forwarded, its pending record replayed
+ * if it failed. Returns true when j waits (or has ended). */
+static bool twin_waits(struct job *j)
+{
+    struct gw *g = j->g;
+    if (j->owner || !j->prep) {
+        return false;
+    }
+    j->key = strtoull(dedup_prep_id(j->prep), NULL, 16);
+    if (!owner_of(g, j->key)) {
+        j->owner = true;
+        j->owner_next = g->owners[j->key & g->owners_mask];
+        g->owners[j->key & g->owners_mask] = j;
+        return false;
+    }
+    if (g->stopping || !may_wait(j)) {
+        j->error = "the same item is still being processed";
+        job_finish(j, false, false);
+    } else {
+        retry_later(j);
+    }
+    return true;
+}
+
 static void job_dedup(struct job *j)
 {
     struct gw *g = j->g;
     j->stage = JOB_DEDUP;
     if (!j->prep) {
         j->prep = prepare(g, j->it);
+    }
+    if (twin_waits(j)) {
+        return;
     }
     int rc = j->prep ? dedup_check_prepared(g->dedup, &j->prep, on_dedup, j)
                      : IG_EINVAL;
@@ -1600,6 +1664,9 @@ static void job_finish(struct job *j, bool ok, bool fresh)
 {
     struct gw *g = j->g;
     struct gw_batch *b = j->b;
+    if (j->owner) {
+        owner_drop(j);
+    }
     if (!ok) {
         b->failed = true;
         struct ig_buf l;
@@ -2105,6 +2172,10 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     ig_buf_init(&g->sc_key, 0);
     g->max_inflight = (size_t)conf->gw.max_inflight;
     ig_pool_init(&g->jobs, sizeof(struct job), g->max_inflight);
+    for (g->owners_mask = 63; g->owners_mask < g->max_inflight;
+         g->owners_mask = 2 * g->owners_mask + 1) {
+    }
+    g->owners = ig_calloc(g->owners_mask + 1, sizeof(*g->owners));
     g->retry_timer = loop_timer_new(g->loop, retry_timer_cb, g);
     g->reload_timer = loop_timer_new(g->loop, reload_timer_cb, g);
     g->drain_timer = loop_timer_new(g->loop, on_drain_timeout, g);
@@ -2357,6 +2428,7 @@ void gw_free(struct gw *g)
         ws = n;
     }
     ig_pool_fini(&g->jobs);
+    ig_free(g->owners);
     ruleset_unref(g->rs);
     cls_scratch_free(g->scratch);
     loop_timer_free(g->retry_timer);

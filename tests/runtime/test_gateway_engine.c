@@ -4,9 +4,11 @@
  * The same hazard pushed from two channels gives one new candidate and one
  * exact duplicate with two reports over both channels; a re-pushed item is
  * "seen"; a malformed item is answered at its index without failing the
- * others. A second gateway on the same Redis with a broken rules directory
- * refuses to start with the rule file's diagnostics. Under the sanitizer
- * build this also proves gw_free() releases everything after a run.
+ * others; the same item pushed again while the first is in flight waits
+ * for it and is answered "seen" once the record is delivered (once). A second
+ * gateway on the same Redis with a broken rules directory refuses to start with
+ * the rule file's diagnostics. Under the sanitizer build this also proves
+ * gw_free() releases everything after a run.
  *
  * Priority: a red-line item (a crowd of 上百名 blocking a road, no B/S
  * code) is forwarded with priority high, heads the review queue ahead of
@@ -199,6 +201,101 @@ static void test_two_channels_one_candidate(void **state)
     assert_non_null(strstr(a.body, "\"verdict\":\"seen\""));
     assert_int_equal(gw_generation(g), 1);
     free(a.body);
+    gw_free(g);
+    ig_diags_fini(&d);
+}
+
+/* The same item pushed twice while the first is still on its way (a
+ * hotline client that timed out and sent it again): the second waits for
+ * the first and is then answered "seen" — never before the first is safe
+ * (it used to be answered at once from the in-memory index, while the
+ * record was still on its way to the target), and the target gets the
+ * record once. The file forwarder's batch_wait keeps the first in flight
+ * for 300 ms. */
+struct twin {
+    struct gw *g;
+    char out[600];
+    int answers;
+    char *body[2];
+    long lines_at[2]; /* the output's lines when each answer came */
+};
+
+static long count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int c;
+    if (!f) {
+        return 0;
+    }
+    while ((c = fgetc(f)) != EOF) {
+        n += c == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+static void on_twin(struct twin *t, int k, const struct ig_buf *body)
+{
+    t->body[k] = strdup(body->data);
+    t->lines_at[k] = count_lines(t->out);
+    if (++t->answers == 2) {
+        gw_stop(t->g);
+    }
+}
+
+static void on_twin0(void *ud, int http, const struct ig_buf *body)
+{
+    (void)http;
+    on_twin(ud, 0, body);
+}
+
+static void on_twin1(void *ud, int http, const struct ig_buf *body)
+{
+    (void)http;
+    on_twin(ud, 1, body);
+}
+
+static void test_twin_push_waits_for_the_first(void **state)
+{
+    struct fx *f = *state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct twin t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.out, sizeof(t.out), "%s/twin.jsonl", f->dir);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "[gateway]\nrules = %s\nsources = sources.conf\n"
+             "state_dir = state\n"
+             "[redis]\nsocket = %s\nprefix = twin\n"
+             "[forward out]\nkind = file\npath = %s\nbatch_wait = 300ms\n"
+             "[api]\nlisten = \"\"\n",
+             f->rules, redis_up_socket(f->r), t.out);
+    int rc;
+    struct gw *g = make_gw_conf(f, text, &d, &rc);
+    ig_diags_print(&d, stderr);
+    assert_int_equal(rc, IG_OK);
+    t.g = g;
+    static const char body[] =
+        "{\"id\":\"T-1\",\"channel\":\"hotline\",\"title\":\"路灯不亮\","
+        "\"text\":\"青浦大道旁边的路灯一连三天晚上都不亮，走夜路很危险。\"}";
+    void *h = NULL;
+    const char *why = NULL;
+    assert_int_equal(gw_push(g, body, strlen(body), on_twin0, &t, &h, &why),
+                     IG_OK);
+    assert_int_equal(gw_push(g, body, strlen(body), on_twin1, &t, &h, &why),
+                     IG_OK);
+    assert_int_equal(gw_run(g), IG_OK);
+    assert_int_equal(t.answers, 2);
+    assert_non_null(strstr(t.body[0], "\"verdict\":\"new\""));
+    assert_non_null(strstr(t.body[1], "\"verdict\":\"seen\""));
+    assert_non_null(strstr(t.body[1], "\"accepted\":true"));
+    /* "seen" only once the record was delivered, and delivered once */
+    assert_int_equal(t.lines_at[1], 1);
+    assert_int_equal(count_lines(t.out), 1);
+    free(t.body[0]);
+    free(t.body[1]);
     gw_free(g);
     ig_diags_fini(&d);
 }
@@ -470,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_broken_rules_refused),
         cmocka_unit_test(test_stop_while_waiting_for_a_forwarder),
         cmocka_unit_test(test_priority_review_only),
+        cmocka_unit_test(test_twin_push_waits_for_the_first),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
