@@ -118,6 +118,7 @@ struct qrec {
     void *ud;
     struct forwarder *ref; /* forwarder_send_ref(): the strings are the
                               caller's, the struct goes back to its list */
+    uint64_t seq;          /* spool sequence of a replayed record */
 };
 
 struct fwd_batch {
@@ -164,6 +165,8 @@ struct forwarder {
     struct forwarder_stats st;
     bool was_failing;
     bool ack_failing; /* the spool's ack file could not be written */
+    bool dl_failing;  /* the dead-letter file could not be written */
+    uint64_t dl_kept; /* rejected records kept since it failed */
 };
 
 /* --- registry ---------------------------------------------------------- */
@@ -309,20 +312,58 @@ static void complete(struct forwarder *f, struct qrec *r, int status)
 
 /* --- dead letters ------------------------------------------------------ */
 
-static void dead_letter(struct forwarder *f, const struct qrec *r,
-                        const char *reason)
+/* Appends one line to the dead-letter file. One write per line:
+ * concurrent writers (two gateways sharing a file by mistake) still
+ * produce whole lines with O_APPEND. A short write (a disk filling up) is
+ * cut away again when nothing was appended behind it, so the retry of the
+ * record writes a whole line, not a second half. Returns IG_OK or IG_EIO
+ * (*why: what failed). */
+static int dl_write(struct forwarder *f, const struct ig_buf *b,
+                    const char **why)
+{
+    ssize_t w = write(f->dl_fd, b->data, b->len);
+    struct stat st;
+    off_t end;
+
+    if (w == (ssize_t)b->len) {
+        return IG_OK;
+    }
+    if (w < 0) {
+        *why = strerror(errno);
+        return IG_EIO;
+    }
+    *why = "short write";
+    end = lseek(f->dl_fd, 0, SEEK_CUR);
+    if (w > 0 && end >= (off_t)w && fstat(f->dl_fd, &st) == 0 &&
+        st.st_size == end && ftruncate(f->dl_fd, end - (off_t)w) < 0) {
+        *why = "short write, torn line left in the file";
+    }
+    return IG_EIO;
+}
+
+/* Writes the dead-letter line of rejected record r. Returns IG_OK when
+ * the record is settled (its line written, or no dead-letter file is
+ * configured: then it is logged and dropped); IG_EIO when the line could
+ * not be written: the caller keeps the record (hands it back or leaves it
+ * in the spool) so it is rejected and written again later, never lost.
+ * A failing file is logged once when it starts failing and once when it
+ * works again, with the number of records kept meanwhile. */
+static int dead_letter(struct forwarder *f, const struct qrec *r,
+                       const char *reason)
 {
     struct ig_buf b;
     struct ig_jsonw w;
     char ts[32];
+    const char *why = NULL;
+    int rc;
 
-    f->st.rejected++;
     if (!f->dl_path || f->dl_fd < 0) {
+        f->st.rejected++;
         ig_error(f->comp,
                  "record %s rejected (%s); no dead-letter file, "
                  "record dropped",
                  r->rec.id, reason ? reason : "rejected");
-        return;
+        return IG_OK;
     }
     ig_time_iso(time(NULL), 0, ts);
     ig_buf_init(&b, 0);
@@ -337,17 +378,36 @@ static void dead_letter(struct forwarder *f, const struct qrec *r,
     ig_jsonw_raw(&w, r->rec.json, r->rec.len);
     ig_jsonw_obj_close(&w);
     ig_buf_addc(&b, '\n');
-    /* One write per line: concurrent writers (two gateways sharing a
-     * file by mistake) still produce whole lines with O_APPEND. */
-    if (write(f->dl_fd, b.data, b.len) != (ssize_t)b.len) {
-        ig_error(f->comp, "record %s rejected (%s); writing %s failed: %s",
-                 r->rec.id, reason ? reason : "rejected", f->dl_path,
-                 strerror(errno));
-    } else {
-        ig_warn(f->comp, "record %s rejected (%s); written to %s", r->rec.id,
-                reason ? reason : "rejected", f->dl_path);
-    }
+    rc = dl_write(f, &b, &why);
     ig_buf_fini(&b);
+    if (rc < 0) {
+        f->dl_kept++;
+        if (!f->dl_failing) {
+            ig_error(f->comp,
+                     "record %s rejected (%s); writing %s failed: %s; "
+                     "rejected records are kept (handed back to their "
+                     "sources or left in the spool) until it can be "
+                     "written",
+                     r->rec.id, reason ? reason : "rejected", f->dl_path, why);
+            f->dl_failing = true;
+        } else {
+            ig_debug(f->comp, "record %s rejected (%s); kept: %s unwritable",
+                     r->rec.id, reason ? reason : "rejected", f->dl_path);
+        }
+        return IG_EIO;
+    }
+    if (f->dl_failing) {
+        ig_info(f->comp,
+                "dead-letter file %s written again (%llu rejected "
+                "records were kept while it failed)",
+                f->dl_path, (unsigned long long)f->dl_kept);
+        f->dl_failing = false;
+        f->dl_kept = 0;
+    }
+    f->st.rejected++;
+    ig_warn(f->comp, "record %s rejected (%s); written to %s", r->rec.id,
+            reason ? reason : "rejected", f->dl_path);
+    return IG_OK;
 }
 
 /* --- spool ------------------------------------------------------------- */
@@ -546,37 +606,73 @@ static int64_t backoff_for(const struct forwarder *f, int attempt_no)
     return d + (d / 4 ? rand() % (d / 4 + 1) : 0);
 }
 
+/* Acknowledges the replayed records up to seq. A failed ack still takes
+ * the records off the head (spool.h): only a restart before it is written
+ * replays them. Logged on state change, not per batch. */
+static void replay_ack(struct forwarder *f, uint64_t seq)
+{
+    int rc = spool_ack(f->spool, seq);
+
+    if (rc < 0 && !f->ack_failing) {
+        ig_error(f->comp,
+                 "spool ack failed: %s; a restart may replay the "
+                 "records delivered since",
+                 strerror(errno));
+    } else if (rc == IG_OK && f->ack_failing) {
+        ig_info(f->comp, "spool ack written again");
+    }
+    f->ack_failing = rc < 0;
+}
+
+/* The replay waits: backoff doubling to backoff_max, at least the
+ * target's Retry-After. */
+static void replay_later(struct forwarder *f, int64_t retry_after_ms)
+{
+    int64_t delay;
+
+    f->replay_backoff_ms = f->replay_backoff_ms
+                               ? f->replay_backoff_ms * 2
+                               : (f->g.backoff_ms > 0 ? f->g.backoff_ms : 1);
+    if (f->replay_backoff_ms > f->g.backoff_max_ms) {
+        f->replay_backoff_ms = f->g.backoff_max_ms;
+    }
+    delay = f->replay_backoff_ms > retry_after_ms ? f->replay_backoff_ms
+                                                  : retry_after_ms;
+    schedule_replay(f, delay);
+}
+
 /* The replay batch ended. */
 static void replay_done(struct forwarder *f, struct fwd_batch *b)
 {
-    int64_t delay;
     size_t i;
-    int rc;
 
     f->replay = NULL;
-    if (b->status == IG_OK || b->status == IG_EREJECTED) {
-        if (b->status == IG_EREJECTED) {
-            for (i = 0; i < b->n; i++) {
-                dead_letter(f, b->q[i], b->reason);
+    if (b->status == IG_EREJECTED) {
+        /* Dead-letter in order; the first record whose line cannot be
+         * written stays at the head of the spool with everything behind
+         * it (only the records before it are acknowledged), and the
+         * replay tries again later. */
+        for (i = 0; i < b->n; i++) {
+            if (dead_letter(f, b->q[i], b->reason) < 0) {
+                break;
             }
-        } else {
+        }
+        if (i < b->n) {
+            if (i > 0) {
+                replay_ack(f, b->q[i - 1]->seq);
+            }
+            batch_free(b);
+            replay_later(f, 0);
+            return;
+        }
+    }
+    if (b->status == IG_OK || b->status == IG_EREJECTED) {
+        if (b->status == IG_OK) {
             f->st.delivered += b->n;
             f->st.replayed += b->n;
             note_state(f, true, NULL);
         }
-        /* A failed ack still takes the records off the head (spool.h):
-         * only a restart before it is written replays them. Logged on
-         * state change, not per batch. */
-        rc = spool_ack(f->spool, b->last_seq);
-        if (rc < 0 && !f->ack_failing) {
-            ig_error(f->comp,
-                     "spool ack failed: %s; a restart may replay the "
-                     "records delivered since",
-                     strerror(errno));
-        } else if (rc == IG_OK && f->ack_failing) {
-            ig_info(f->comp, "spool ack written again");
-        }
-        f->ack_failing = rc < 0;
+        replay_ack(f, b->last_seq);
         f->replay_backoff_ms = 0;
         batch_free(b);
         if (spool_records(f->spool) > 0) {
@@ -589,16 +685,8 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
         return;
     }
     note_state(f, false, b->reason);
-    f->replay_backoff_ms = f->replay_backoff_ms
-                               ? f->replay_backoff_ms * 2
-                               : (f->g.backoff_ms > 0 ? f->g.backoff_ms : 1);
-    if (f->replay_backoff_ms > f->g.backoff_max_ms) {
-        f->replay_backoff_ms = f->g.backoff_max_ms;
-    }
-    delay = f->replay_backoff_ms > b->retry_after_ms ? f->replay_backoff_ms
-                                                     : b->retry_after_ms;
+    replay_later(f, b->retry_after_ms);
     batch_free(b);
-    schedule_replay(f, delay);
 }
 
 static void batch_end(struct forwarder *f, struct fwd_batch *b)
@@ -619,9 +707,13 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
         }
         break;
     case IG_EREJECTED:
+        /* A record whose dead-letter line could not be written is not
+         * settled: its source keeps it and sends it again. */
         for (i = 0; i < b->n; i++) {
-            dead_letter(f, b->q[i], b->reason);
-            complete(f, b->q[i], IG_EREJECTED);
+            int st = dead_letter(f, b->q[i], b->reason) == IG_OK ? IG_EREJECTED
+                                                                 : IG_EAGAIN;
+
+            complete(f, b->q[i], st);
             b->q[i] = NULL;
         }
         break;
@@ -737,6 +829,7 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
         } else {
             r = qrec_new("?", 1, recs[i].data, recs[i].len);
         }
+        r->seq = recs[i].seq;
         b->q[b->n++] = r;
         b->last_seq = recs[i].seq;
     }

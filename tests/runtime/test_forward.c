@@ -337,6 +337,73 @@ static void rejected_goes_to_dead_letter(void **state)
     forwarder_free(f);
 }
 
+/* The dead-letter file cannot be written (a full disk; /dev/full here): a
+ * rejected record must not be settled as if its line had been kept. A
+ * live record goes back to its source (IG_EAGAIN), a spooled one stays in
+ * the spool, and both reach the dead-letter file once it can be
+ * written. */
+static void dead_letter_unwritable_keeps_records(void **state)
+{
+    const char *full = "[forward cap]\nkind = capture\nreject = yes\n"
+                       "dead_letter = /dev/full\nretries = 0\n"
+                       "backoff = 1ms\nbackoff_max = 5ms\n";
+    const char *good = "[forward cap]\nkind = capture\nreject = yes\n"
+                       "dead_letter = dl.jsonl\nretries = 0\n"
+                       "backoff = 1ms\nbackoff_max = 5ms\n";
+    struct forwarder *f = make(full, NULL, false);
+    struct sink s = {0};
+    struct forwarder_stats st;
+    int64_t until;
+    char *dl;
+
+    (void)state;
+    alarm(20);
+    /* Live records: handed back, not counted as rejected. */
+    send_n(f, 0, 2, &s);
+    run_until(&s.calls, 2);
+    assert_int_equal(s.rejected, 0);
+    assert_int_equal(s.again, 2);
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.rejected, 0);
+    forwarder_free(f);
+
+    /* Spooled records: the replay is rejected, the line cannot be
+     * written, so the spool keeps them (not acknowledged). */
+    f = make(full, NULL, true);
+    forwarder_capture_fail(f, 1, IG_EAGAIN);
+    send_n(f, 2, 5, &s);
+    run_until(&s.calls, 5);
+    assert_int_equal(s.ok, 3); /* durably spooled */
+    forwarder_capture_fail(f, -1, IG_EREJECTED);
+    until = ig_mono_ms() + 200;
+    while (ig_mono_ms() < until) {
+        event_base_loop(g_base, EVLOOP_NONBLOCK);
+    }
+    forwarder_get_stats(f, &st);
+    assert_int_equal(st.spool_records, 3);
+    assert_int_equal(st.rejected, 0);
+    forwarder_free(f);
+
+    /* Room again (a writable file): the next start dead-letters them, in
+     * order, once each, and the spool drains. */
+    f = make(good, NULL, true);
+    for (;;) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    assert_int_equal(st.rejected, 3);
+    forwarder_free(f);
+    dl = slurp("dl.jsonl");
+    assert_int_equal(count_lines(dl), 3);
+    assert_non_null(strstr(dl, "\"id\":\"c0002\""));
+    assert_true(strstr(dl, "\"id\":\"c0002\"") <
+                strstr(dl, "\"id\":\"c0004\""));
+    alarm(0);
+}
+
 static void spool_keeps_order_across_restart(void **state)
 {
     const char *conf = "[forward cap]\nkind = capture\nretries = 1\n"
@@ -781,6 +848,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(rejected_goes_to_dead_letter, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(dead_letter_unwritable_keeps_records,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(spool_keeps_order_across_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(down_then_back_replays_in_order, setup,
