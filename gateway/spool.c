@@ -81,6 +81,7 @@ struct spool {
     uint64_t records, bytes; /* unacknowledged */
     bool dirty;              /* appended since the last sync */
     int64_t last_sync_ms;
+    uint64_t nsyncs;    /* successful segment and directory syncs */
     struct ig_buf rbuf; /* peek data */
 };
 
@@ -636,6 +637,42 @@ void spool_close(struct spool *s)
     ig_free(s);
 }
 
+/* Cuts the last segment back to its known good end (g->size) after a
+ * failed append, whether the write or the fdatasync under fsync always
+ * failed: the record was not stored, so none of its bytes may stay. Left
+ * there, they sit before the next record, which reuses the sequence
+ * number: peek reads at wrong offsets and the next open takes the
+ * duplicate sequence for damage and sets every later record aside. When
+ * the cut fails too the fd is closed and reopen() cuts before the next
+ * append. */
+static void cut_back(struct spool *s, const struct seg *g)
+{
+    if (ftruncate(s->wfd, (off_t)g->size) < 0) {
+        close(s->wfd);
+        s->wfd = -1;
+    }
+}
+
+/* Opens the append fd on an existing segment. Bytes past g->size are what
+ * a failed append left when cut_back() could not remove them: they are
+ * cut now, or O_APPEND would write the next record behind them. */
+static int reopen(struct spool *s, const struct seg *g)
+{
+    struct stat st;
+
+    s->wfd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (s->wfd < 0) {
+        return IG_EIO;
+    }
+    if (fstat(s->wfd, &st) < 0 || ((uint64_t)st.st_size > g->size &&
+                                   ftruncate(s->wfd, (off_t)g->size) < 0)) {
+        close(s->wfd);
+        s->wfd = -1;
+        return IG_EIO;
+    }
+    return IG_OK;
+}
+
 /* Opens the append fd, starting a new segment when there is none or the
  * last one is full. */
 static int writable(struct spool *s, size_t need)
@@ -646,15 +683,11 @@ static int writable(struct spool *s, size_t need)
         return IG_OK;
     }
     if (g && s->wfd < 0 && g->size + need <= s->o.segment_bytes) {
-        s->wfd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-        return s->wfd < 0 ? IG_EIO : IG_OK;
+        return reopen(s, g);
     }
     if (g && g->size == 0) {
         /* An empty segment is reused rather than followed by another. */
-        if (s->wfd < 0) {
-            s->wfd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-        }
-        return s->wfd < 0 ? IG_EIO : IG_OK;
+        return s->wfd < 0 ? reopen(s, g) : IG_OK;
     }
     if (s->wfd >= 0) {
         if (s->o.fsync != SPOOL_FSYNC_NEVER && s->dirty) {
@@ -705,17 +738,19 @@ int spool_append(struct spool *s, const void *p, size_t n, uint64_t *seq)
     ig_buf_add(&b, hdr, SPOOL_HDR);
     ig_buf_add(&b, p, n);
     if (full_write(s->wfd, b.data, b.len) < 0) {
-        /* Cut the partial record so the next append lands cleanly. */
-        if (ftruncate(s->wfd, (off_t)g->size) < 0) {
-            close(s->wfd);
-            s->wfd = -1;
-        }
+        cut_back(s, g);
         ig_buf_fini(&b);
         return IG_EIO;
     }
     ig_buf_fini(&b);
-    if (s->o.fsync == SPOOL_FSYNC_ALWAYS && fdatasync(s->wfd) < 0) {
-        return IG_EIO;
+    if (s->o.fsync == SPOOL_FSYNC_ALWAYS) {
+        if (fdatasync(s->wfd) < 0) {
+            /* Not on disk: the caller is told it failed and keeps the
+             * record, so it must not stay in the file either. */
+            cut_back(s, g);
+            return IG_EIO;
+        }
+        s->nsyncs++;
     }
     s->dirty = s->o.fsync != SPOOL_FSYNC_ALWAYS;
     g->size += SPOOL_HDR + n;
@@ -739,6 +774,7 @@ int spool_sync(struct spool *s)
         if (fdatasync(s->wfd) < 0) {
             return IG_EIO;
         }
+        s->nsyncs++;
         s->dirty = false;
     }
     return IG_OK;
@@ -900,4 +936,9 @@ uint64_t spool_records(const struct spool *s)
 uint64_t spool_bytes(const struct spool *s)
 {
     return s->bytes;
+}
+
+uint64_t spool_syncs(const struct spool *s)
+{
+    return s->nsyncs;
 }

@@ -97,7 +97,9 @@ void spool_close(struct spool *s);
 /* Appends one record of n bytes (1 <= n <= SPOOL_RECORD_MAX). With fsync
  * always, the data is on disk when this returns. Returns IG_OK and, if seq
  * is non-NULL, its sequence number; IG_E2BIG (max_bytes or record cap),
- * IG_EINVAL or IG_EIO (the partial write is truncated away). */
+ * IG_EINVAL or IG_EIO (the write or, with fsync always, the fdatasync
+ * failed: the record's bytes are cut away, or cut before the next append
+ * when the cut fails too; the record is not stored). */
 int spool_append(struct spool *s, const void *p, size_t n, uint64_t *seq);
 
 /* Syncs if the policy is everysec and a second has passed since the last
@@ -129,6 +131,9 @@ int spool_ack(struct spool *s, uint64_t seq);
 /* Unacknowledged records and their bytes (headers included). */
 uint64_t spool_records(const struct spool *s);
 uint64_t spool_bytes(const struct spool *s);
+/* Successful fsync/fdatasync calls on segments and on the spool
+ * directory since open (metrics and tests; "ack" is not counted). */
+uint64_t spool_syncs(const struct spool *s);
 
 /* CRC32C (Castagnoli), for the records and for tests. crc starts at 0. */
 uint32_t spool_crc32c(uint32_t crc, const void *p, size_t n);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -370,6 +371,80 @@ static void ack_unwritable_still_advances(void **state)
     spool_close(s);
 }
 
+/* A write the disk cuts short (RLIMIT_FSIZE: a real short write, then
+ * EFBIG) fails the append and cuts the partial record away: the next
+ * append gets the same sequence number at the same place, peek reads every
+ * record, and the next open finds no damage. A failed fdatasync under
+ * fsync always goes through the same cut (spool.c cut_back()). */
+static void failed_append_leaves_no_partial_record(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_ALWAYS};
+    struct spool_recovery rec;
+    struct spool *s = open_q(&o, NULL);
+    struct rlimit old, cut;
+    struct stat st;
+    char big[100];
+    uint64_t seq = 0;
+    int next = 0;
+
+    (void)state;
+    append_n(s, 0, 3);
+    assert_int_equal(stat(spath(first_seg()), &st), 0);
+    memset(big, 'x', sizeof(big));
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    cut = old;
+    cut.rlim_cur = (rlim_t)st.st_size + 50;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &cut), 0);
+    assert_int_equal(spool_append(s, big, sizeof(big), NULL), IG_EIO);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(spool_records(s), 3);
+    assert_int_equal(spool_append(s, "rec-3", 5, &seq), IG_OK);
+    assert_int_equal(seq, 4);
+    append_n(s, 4, 6);
+    spool_close(s);
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.corrupt_bytes, 0);
+    assert_int_equal(rec.records, 6);
+    assert_int_equal(drain(s, &next), 6);
+    spool_close(s);
+}
+
+/* Bytes past the segment's known good end while no append fd is open —
+ * what a failed append leaves when the cut after it fails too and the fd
+ * is closed — are cut away when the segment is reopened for appending.
+ * Appending behind them hid every later record from peek, and the next
+ * open set them all aside as damage. */
+static void reopen_cuts_leftover_tail(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_ALWAYS};
+    struct spool_recovery rec;
+    struct spool *s = open_q(&o, NULL);
+    int fd, next = 0;
+
+    (void)state;
+    append_n(s, 0, 3);
+    spool_close(s);
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.records, 3);
+    /* The head of a fourth record that never completed. */
+    fd = open(spath(first_seg()), O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "IGSP\x20\0\0\0\x04\0\0\0\0\0\0\0abcdab", 22),
+                     22);
+    close(fd);
+    append_n(s, 3, 6);
+    assert_int_equal(drain(s, &next), 6);
+    append_n(s, 6, 8);
+    spool_close(s);
+    s = open_q(&o, &rec);
+    assert_int_equal(rec.corrupt_bytes, 0);
+    assert_int_equal(rec.records, 2);
+    assert_int_equal(drain(s, &next), 2);
+    spool_close(s);
+}
+
 /* The writer of the kill -9 test: appends rec-<i> from i = start on,
  * reporting "W i" after each append returned; every 7 appends it acks up
  * to 3 records from the head, reporting "A i" (the last index it is about
@@ -506,6 +581,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(second_damage_keeps_first_set_aside,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(ack_unwritable_still_advances, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(failed_append_leaves_no_partial_record,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_cuts_leftover_tail, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
     };
