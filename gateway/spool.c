@@ -780,9 +780,17 @@ int spool_sync(struct spool *s)
     return IG_OK;
 }
 
+/* Shortest gap between two syncs of spool_tick(). Not 1000: the caller's
+ * 1 s timer runs its callback a few ms early as often as late, and a gap
+ * of 999 ms measured at callback time skipped that tick, so data waited
+ * two seconds for every other sync. Half a period keeps one sync per tick
+ * whatever the jitter and still limits a caller that ticks too often. */
+#define SPOOL_TICK_MIN_MS 500
+
 int spool_tick(struct spool *s, int64_t now)
 {
-    if (s->o.fsync != SPOOL_FSYNC_EVERYSEC || now - s->last_sync_ms < 1000) {
+    if (s->o.fsync != SPOOL_FSYNC_EVERYSEC ||
+        now - s->last_sync_ms < SPOOL_TICK_MIN_MS) {
         return IG_OK;
     }
     s->last_sync_ms = now;

@@ -26,8 +26,9 @@
  * (candidate ids).
  *
  * fsync policy: always (fdatasync after each append, before spool_append
- * returns), everysec (spool_tick() syncs at most once a second), never
- * (the OS decides). kill -9 loses nothing under any policy; a power cut may
+ * returns), everysec (spool_tick(), on a 1 s timer, syncs once a tick;
+ * new segments' directory entries are synced when created), never (the
+ * OS decides). kill -9 loses nothing under any policy; a power cut may
  * lose the last second (everysec) or more (never).
  *
  * Not thread-safe: one owner thread (the loop thread of its forwarder).
@@ -102,8 +103,10 @@ void spool_close(struct spool *s);
  * when the cut fails too; the record is not stored). */
 int spool_append(struct spool *s, const void *p, size_t n, uint64_t *seq);
 
-/* Syncs if the policy is everysec and a second has passed since the last
- * sync (now_ms: a monotonic clock). Call from a 1 s timer. */
+/* Syncs if the policy is everysec and data was appended since the last
+ * sync; call from a 1 s timer (now_ms: a monotonic clock). Every tick
+ * syncs, however early the timer fires; ticks less than half a second
+ * apart are ignored. */
 int spool_tick(struct spool *s, int64_t now_ms);
 /* Syncs now, whatever the policy. */
 int spool_sync(struct spool *s);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "gateway/spool.h"
 
@@ -445,6 +446,30 @@ static void reopen_cuts_leftover_tail(void **state)
     spool_close(s);
 }
 
+/* everysec: a 1 s timer fires a little early as often as late; a tick
+ * 995 ms after the last sync must sync, or every other tick is skipped
+ * and data waits two seconds. now_ms is the caller's clock, so this is
+ * deterministic. */
+static void everysec_syncs_on_every_tick(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_EVERYSEC};
+    struct spool *s = open_q(&o, NULL);
+    uint64_t base;
+    int64_t t0;
+    int k;
+
+    (void)state;
+    append_n(s, 0, 1);
+    base = spool_syncs(s); /* the new segment's directory entry */
+    t0 = ig_mono_ms();
+    for (k = 1; k <= 6; k++) {
+        append_n(s, k, k + 1);
+        assert_int_equal(spool_tick(s, t0 + 995 * k), IG_OK);
+    }
+    assert_int_equal(spool_syncs(s), base + 6);
+    spool_close(s);
+}
+
 /* The writer of the kill -9 test: appends rec-<i> from i = start on,
  * reporting "W i" after each append returned; every 7 appends it acks up
  * to 3 records from the head, reporting "A i" (the last index it is about
@@ -585,6 +610,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failed_append_leaves_no_partial_record,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(reopen_cuts_leftover_tail, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(everysec_syncs_on_every_tick, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
     };
