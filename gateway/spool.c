@@ -80,6 +80,7 @@ struct spool {
     uint64_t head_off;       /* and offset */
     uint64_t records, bytes; /* unacknowledged */
     bool dirty;              /* appended since the last sync */
+    bool dir_unsynced;       /* a new segment's entry awaits its sync */
     int64_t last_sync_ms;
     uint64_t nsyncs;    /* successful segment and directory syncs */
     struct ig_buf rbuf; /* peek data */
@@ -191,14 +192,19 @@ static int full_write(int fd, const void *p, size_t n)
     return 0;
 }
 
-static void sync_dir(const char *dir)
+/* Syncs a directory, so the entries created in it survive a power cut.
+ * Returns 0 or -1 (errno set). */
+static int sync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
 
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    if (fd < 0) {
+        return -1;
     }
+    rc = fsync(fd);
+    close(fd);
+    return rc;
 }
 
 int spool_parse_fsync(const char *s, enum spool_fsync *out)
@@ -247,13 +253,14 @@ static struct seg *seg_push(struct spool *s, uint64_t first)
 }
 
 /* Moves bytes [off, size) of seg aside to "<seg>.corrupt-<off>" and cuts
- * the segment there. The copy is fsync'ed before the cut, so a crash in
- * between keeps the bytes in at least one place. A name already taken
+ * the segment there. The copy and its directory entry (the file is new)
+ * are synced before the cut, so a crash or power cut in between keeps the
+ * bytes in at least one place. A name already taken
  * (damage found at the same place before: records appended after the
  * first cut land there again) gets ".<n>" appended: what an earlier open
  * set aside is never overwritten. */
-static int quarantine(struct seg *g, int fd, uint64_t off, uint64_t size,
-                      struct spool_recovery *rec)
+static int quarantine(const char *dir, struct seg *g, int fd, uint64_t off,
+                      uint64_t size, struct spool_recovery *rec)
 {
     char *path = ig_asprintf("%s.corrupt-%" PRIu64, g->path, off);
     int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -279,7 +286,8 @@ static int quarantine(struct seg *g, int fd, uint64_t off, uint64_t size,
         }
         pos += n;
     }
-    if (fsync(out) < 0 || ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0) {
+    if (fsync(out) < 0 || sync_dir(dir) < 0 || ftruncate(fd, (off_t)off) < 0 ||
+        fsync(fd) < 0) {
         goto out;
     }
     if (rec) {
@@ -351,7 +359,7 @@ static int scan_seg(struct spool *s, struct seg *g, uint64_t *prev,
     }
     g->size = off;
     if (off < (uint64_t)st.st_size) {
-        rc = quarantine(g, fd, off, (uint64_t)st.st_size, rec);
+        rc = quarantine(s->dir, g, fd, off, (uint64_t)st.st_size, rec);
         if (rc < 0) {
             goto out;
         }
@@ -622,6 +630,9 @@ void spool_close(struct spool *s)
         }
         close(s->wfd);
     }
+    if (s->dir_unsynced) {
+        sync_dir(s->dir);
+    }
     if (s->ack_unsaved) {
         write_ack(s, s->acked);
     }
@@ -689,10 +700,22 @@ static int writable(struct spool *s, size_t need)
         /* An empty segment is reused rather than followed by another. */
         return s->wfd < 0 ? reopen(s, g) : IG_OK;
     }
-    if (s->wfd >= 0) {
-        if (s->o.fsync != SPOOL_FSYNC_NEVER && s->dirty) {
-            fdatasync(s->wfd);
+    /* The full segment's data reaches the disk before the next segment
+     * begins: once the fd is closed, nothing would sync it any more.
+     * When that fails the segment stays open and the append fails (the
+     * caller keeps the record); the tick or the next append tries
+     * again. */
+    if (g && s->o.fsync != SPOOL_FSYNC_NEVER && s->dirty) {
+        if (s->wfd < 0 && reopen(s, g) < 0) {
+            return IG_EIO;
         }
+        if (fdatasync(s->wfd) < 0) {
+            return IG_EIO;
+        }
+        s->nsyncs++;
+        s->dirty = false;
+    }
+    if (s->wfd >= 0) {
         close(s->wfd);
         s->wfd = -1;
     }
@@ -704,8 +727,24 @@ static int writable(struct spool *s, size_t need)
         s->nsegs--;
         return IG_EIO;
     }
-    if (s->o.fsync == SPOOL_FSYNC_ALWAYS) {
-        sync_dir(s->dir);
+    /* The new file's directory entry: without its sync a power cut can
+     * lose the whole segment, whatever was synced inside it. Under always
+     * the record counts as stored only when it is on disk, so a failure
+     * undoes the segment and fails the append; under everysec the next
+     * tick syncs it again. */
+    if (s->o.fsync != SPOOL_FSYNC_NEVER) {
+        if (sync_dir(s->dir) == 0) {
+            s->nsyncs++;
+        } else if (s->o.fsync == SPOOL_FSYNC_ALWAYS) {
+            close(s->wfd);
+            s->wfd = -1;
+            unlink(g->path);
+            ig_free(g->path);
+            s->nsegs--;
+            return IG_EIO;
+        } else {
+            s->dir_unsynced = true;
+        }
     }
     return IG_OK;
 }
@@ -770,6 +809,13 @@ int spool_append(struct spool *s, const void *p, size_t n, uint64_t *seq)
 
 int spool_sync(struct spool *s)
 {
+    if (s->dir_unsynced) {
+        if (sync_dir(s->dir) < 0) {
+            return IG_EIO;
+        }
+        s->nsyncs++;
+        s->dir_unsynced = false;
+    }
     if (s->wfd >= 0 && s->dirty) {
         if (fdatasync(s->wfd) < 0) {
             return IG_EIO;

@@ -470,6 +470,26 @@ static void everysec_syncs_on_every_tick(void **state)
     spool_close(s);
 }
 
+/* everysec: the directory entry of each new segment is synced when the
+ * segment is created (a power cut must not lose a whole segment), and
+ * the old segment's data is synced before the next one begins. */
+static void everysec_syncs_new_segment_entries(void **state)
+{
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_EVERYSEC,
+                           .segment_bytes = 40};
+    struct spool *s = open_q(&o, NULL);
+    int next = 0;
+
+    (void)state;
+    append_n(s, 0, 1); /* 25 bytes: segment 1, its entry synced */
+    assert_int_equal(spool_syncs(s), 1);
+    append_n(s, 1, 2); /* past 40: data of 1 synced, segment 2 created */
+    assert_int_equal(spool_syncs(s), 3);
+    assert_int_equal(count_files(".seg"), 2);
+    assert_int_equal(drain(s, &next), 2);
+    spool_close(s);
+}
+
 /* The writer of the kill -9 test: appends rec-<i> from i = start on,
  * reporting "W i" after each append returned; every 7 appends it acks up
  * to 3 records from the head, reporting "A i" (the last index it is about
@@ -613,6 +633,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(everysec_syncs_on_every_tick, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(everysec_syncs_new_segment_entries,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(kill9_loses_nothing, setup, teardown),
     };
 
