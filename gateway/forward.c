@@ -164,9 +164,13 @@ struct forwarder {
     int dl_fd;
     struct forwarder_stats st;
     bool was_failing;
-    bool ack_failing; /* the spool's ack file could not be written */
-    bool dl_failing;  /* the dead-letter file could not be written */
-    uint64_t dl_kept; /* rejected records kept since it failed */
+    bool ack_failing;       /* the spool's ack file could not be written */
+    bool dl_failing;        /* the dead-letter file could not be written */
+    uint64_t dl_kept;       /* rejected records kept since it failed */
+    bool spool_failing;     /* spool writes are refused or failing */
+    uint64_t spool_refused; /* records handed back since then */
+    bool sync_failing;      /* the tick's fsync fails */
+    uint64_t sync_fails;    /* failed ticks since then */
 };
 
 /* --- registry ---------------------------------------------------------- */
@@ -440,20 +444,45 @@ static void schedule_replay(struct forwarder *f, int64_t delay_ms)
     }
 }
 
+/* Logs the end of a run of refused spool writes, with its count. */
+static void spool_failing_ends(struct forwarder *f, const char *how)
+{
+    if (f->spool_failing) {
+        ig_info(f->comp,
+                "%s; %llu records were handed back to their sources "
+                "while spool writes failed",
+                how, (unsigned long long)f->spool_refused);
+        f->spool_failing = false;
+        f->spool_refused = 0;
+    }
+}
+
 /* Moves record r to the spool and completes it: IG_OK when written, else
- * IG_EAGAIN (the owner keeps the item). */
+ * IG_EAGAIN (the owner keeps the item and sends it again). A full or
+ * failing spool refuses every record of a burst: the first refusal is
+ * logged with its reason, the rest at debug level and counted
+ * ("failed"), and the count is logged when writes work again. */
 static void spool_or_fail(struct forwarder *f, struct qrec *r)
 {
     int rc = spool_put(f, r);
 
     if (rc < 0) {
-        ig_error(f->comp,
-                 "record %s: spool write failed (%s); handed back "
-                 "to the source",
-                 r->rec.id, ig_strerror(rc));
+        f->spool_refused++;
+        if (!f->spool_failing) {
+            ig_error(f->comp,
+                     "record %s: spool write failed (%s); it and the "
+                     "records after it are handed back to their sources "
+                     "until the spool takes them again",
+                     r->rec.id, ig_strerror(rc));
+            f->spool_failing = true;
+        } else {
+            ig_debug(f->comp, "record %s: spool write failed (%s); handed back",
+                     r->rec.id, ig_strerror(rc));
+        }
         complete(f, r, IG_EAGAIN);
         return;
     }
+    spool_failing_ends(f, "spool writes work again");
     complete(f, r, IG_OK);
 }
 
@@ -680,6 +709,7 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
         } else {
             f->down = false;
             ig_info(f->comp, "spool drained");
+            spool_failing_ends(f, "spool drained");
             flush(f);
         }
         return;
@@ -844,8 +874,25 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
 
     (void)fd;
     (void)what;
-    if (f->spool && spool_tick(f->spool, ig_mono_ms()) < 0) {
-        ig_error(f->comp, "spool fsync failed: %s", strerror(errno));
+    if (!f->spool) {
+        return;
+    }
+    /* Logged when syncs start failing and when they work again, not on
+     * every tick in between. */
+    if (spool_tick(f->spool, ig_mono_ms()) < 0) {
+        f->sync_fails++;
+        if (!f->sync_failing) {
+            ig_error(f->comp,
+                     "spool fsync failed: %s; spooled records may not "
+                     "survive a power cut until it works again",
+                     strerror(errno));
+            f->sync_failing = true;
+        }
+    } else if (f->sync_failing) {
+        ig_info(f->comp, "spool fsync works again (failed %llu times)",
+                (unsigned long long)f->sync_fails);
+        f->sync_failing = false;
+        f->sync_fails = 0;
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -32,6 +33,7 @@
 #include "core/clock.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "gateway/dedup.h"
 #include "gateway/forward.h"
 #include "gateway/forward_int.h"
@@ -40,6 +42,7 @@
 
 static char g_dir[256];
 static struct event_base *g_base;
+static uint64_t g_spool_max; /* max_bytes of the next make()'s spool */
 
 static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
 {
@@ -77,7 +80,8 @@ static struct forwarder *make(const char *text, const struct redis_cfg *rc,
     struct ig_cfg_doc doc;
     struct ig_diags d;
     struct forwarder *f = NULL;
-    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER};
+    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER,
+                            .max_bytes = g_spool_max};
     char spool_dir[300];
     struct forwarder_env env = {.base = g_base,
                                 .base_dir = g_dir,
@@ -401,6 +405,70 @@ static void dead_letter_unwritable_keeps_records(void **state)
     assert_non_null(strstr(dl, "\"id\":\"c0002\""));
     assert_true(strstr(dl, "\"id\":\"c0002\"") <
                 strstr(dl, "\"id\":\"c0004\""));
+    alarm(0);
+}
+
+/* Counts the lines of s that contain needle. */
+static int count_matching(const char *s, const char *needle)
+{
+    int n = 0;
+
+    while ((s = strstr(s, needle)) != NULL) {
+        n++;
+        s += strlen(needle);
+    }
+    return n;
+}
+
+/* A full spool refuses every record of a burst: one error when it starts
+ * refusing, one line with the count when it takes records again, not one
+ * error per record (and the records still go back to their sources). */
+static void full_spool_logs_once(void **state)
+{
+    const char *conf = "[forward cap]\nkind = capture\nretries = 0\n"
+                       "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 20\n"
+                       "concurrency = 1\n";
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+    char logpath[400];
+    char *txt;
+    int fd;
+
+    (void)state;
+    alarm(20);
+    snprintf(logpath, sizeof(logpath), "%s/log.txt", g_dir);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    ig_log_set_fd(fd);
+    g_spool_max = 3 * (20 + 6 + 20); /* three records: header, id, JSON */
+    f = make(conf, NULL, true);
+    g_spool_max = 0;
+    forwarder_capture_fail(f, -1, IG_EAGAIN);
+    send_n(f, 0, 10, &s);
+    run_until(&s.calls, 10);
+    assert_int_equal(s.ok, 3);
+    assert_int_equal(s.again, 7);
+    /* The sources send the refused ones again: still full. */
+    send_n(f, 3, 10, &s);
+    run_until(&s.calls, 17);
+    assert_int_equal(s.again, 14);
+    /* The target returns, the spool drains. */
+    forwarder_capture_fail(f, 0, IG_EAGAIN);
+    for (;;) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0 && forwarder_capture_count(f) == 3) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    forwarder_free(f);
+    ig_log_set_fd(2);
+    close(fd);
+    txt = slurp("log.txt");
+    assert_int_equal(count_matching(txt, "spool write failed"), 1);
+    assert_non_null(strstr(txt, "record c0003: spool write failed"));
+    assert_non_null(strstr(txt, "14 records were handed back"));
     alarm(0);
 }
 
@@ -850,6 +918,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(dead_letter_unwritable_keeps_records,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(full_spool_logs_once, setup, teardown),
         cmocka_unit_test_setup_teardown(spool_keeps_order_across_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(down_then_back_replays_in_order, setup,
