@@ -223,6 +223,10 @@ static void arm(struct event *ev, int64_t ms)
     event_add(ev, &tv);
 }
 
+/* The longest Retry-After honoured: a misbehaving server must not park
+ * us forever, whichever form it uses. */
+#define RETRY_AFTER_MAX_S 86400
+
 int64_t forwarder_retry_after_ms(const char *s)
 {
     char *end;
@@ -238,14 +242,18 @@ int64_t forwarder_retry_after_ms(const char *s)
     errno = 0;
     v = strtoll(s, &end, 10);
     if (end != s && errno == 0 && v >= 0) {
-        /* A day at most: a misbehaving server must not park us forever. */
-        return (v > 86400 ? 86400 : v) * 1000;
+        return (v > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : v) * 1000;
     }
     memset(&tm, 0, sizeof(tm));
     if (strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
         time_t at = timegm(&tm), now = time(NULL);
 
-        return at > now ? (int64_t)(at - now) * 1000 : 0;
+        if (at <= now) {
+            return 0;
+        }
+        return (at - now > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S
+                                             : (int64_t)(at - now)) *
+               1000;
     }
     return 0;
 }

@@ -35,6 +35,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/forward.h"
+#include "gateway/forward_int.h"
 #include "gateway/spool.h"
 
 static char g_dir[256];
@@ -375,6 +376,31 @@ static void retry_after_http_date_is_honoured(void **state)
     evhttp_free(h.http);
 }
 
+/* Retry-After as an HTTP-date far in the future is capped at a day, as
+ * the delta-seconds form is: a misbehaving server must not park the
+ * forwarder for years. */
+static void retry_after_http_date_is_capped(void **state)
+{
+    char date[64];
+    time_t at = time(NULL) + 10 * 86400;
+    struct tm tm;
+    int64_t ms;
+
+    (void)state;
+    gmtime_r(&at, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    assert_int_equal(forwarder_retry_after_ms(date), 86400 * 1000LL);
+    assert_int_equal(forwarder_retry_after_ms("Fri, 01 Jan 2999 00:00:00 GMT"),
+                     86400 * 1000LL);
+    assert_int_equal(forwarder_retry_after_ms("9999999"), 86400 * 1000LL);
+    /* Below the cap the date still counts in full. */
+    at = time(NULL) + 3600;
+    gmtime_r(&at, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    ms = forwarder_retry_after_ms(date);
+    assert_true(ms > 3590 * 1000LL && ms <= 3600 * 1000LL);
+}
+
 /* A redirect is not followed and not a rejection: the records wait in the
  * spool for an operator, none is dead-lettered. */
 static void redirect_is_spooled_not_dead_lettered(void **state)
@@ -523,6 +549,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(retry_after_http_date_is_honoured,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(retry_after_http_date_is_capped, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(redirect_is_spooled_not_dead_lettered,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(huge_error_body_is_capped, setup,
