@@ -628,6 +628,20 @@ static void note_state(struct forwarder *f, bool ok, const char *reason)
     }
 }
 
+/* Seeds rand() for the backoff jitter, once per process. Unseeded, every
+ * gateway draws the same sequence and a fleet restarted together retries
+ * in step, which is what the jitter is for. Time and pid differ between
+ * gateways started in the same second. Loop thread (forwarder_new). */
+static void seed_jitter(void)
+{
+    static bool seeded;
+
+    if (!seeded) {
+        srand((unsigned)time(NULL) ^ (unsigned)getpid() << 16);
+        seeded = true;
+    }
+}
+
 static int64_t backoff_for(const struct forwarder *f, int attempt_no)
 {
     int64_t d = f->g.backoff_ms > 0 ? f->g.backoff_ms : 1;
@@ -1009,6 +1023,7 @@ int forwarder_new(const struct forwarder_env *env,
     if (!env || !env->base || !sec) {
         return IG_EINVAL;
     }
+    seed_jitter();
     f = ig_calloc(1, sizeof(*f));
     ig_pool_init(&f->refs, sizeof(struct qrec), REF_FREE_MAX);
     f->dl_fd = -1;
