@@ -119,6 +119,8 @@ struct qrec {
     struct forwarder *ref; /* forwarder_send_ref(): the strings are the
                               caller's, the struct goes back to its list */
     uint64_t seq;          /* spool sequence of a replayed record */
+    bool alone;            /* sent in a batch of its own: it was in a batch
+                              the target rejected as a whole */
 };
 
 struct fwd_batch {
@@ -171,6 +173,7 @@ struct forwarder {
     uint64_t spool_refused; /* records handed back since then */
     bool sync_failing;      /* the tick's fsync fails */
     uint64_t sync_fails;    /* failed ticks since then */
+    size_t replay_single;   /* replay this many records one at a time */
 };
 
 /* --- registry ---------------------------------------------------------- */
@@ -593,10 +596,17 @@ static void flush(struct forwarder *f)
         while (f->head && b->n < max) {
             struct qrec *r = f->head;
 
+            /* A record of a rejected batch goes in a batch of its own. */
+            if (r->alone && b->n > 0) {
+                break;
+            }
             f->head = r->next;
             f->nqueue--;
             r->next = NULL;
             b->q[b->n++] = r;
+            if (r->alone) {
+                break;
+            }
         }
         if (!f->head) {
             f->tail = NULL;
@@ -698,6 +708,18 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
     size_t i;
 
     f->replay = NULL;
+    if (b->status == IG_EREJECTED && b->n > 1) {
+        /* Rejected as a whole: replay these records one at a time (see
+         * split_rejected()); nothing is acknowledged yet. */
+        ig_info(f->comp,
+                "replayed batch %s of %zu records rejected (%s); "
+                "replaying its records one by one",
+                b->key, b->n, b->reason ? b->reason : "rejected");
+        f->replay_single = b->n;
+        batch_free(b);
+        schedule_replay(f, 0);
+        return;
+    }
     if (b->status == IG_EREJECTED) {
         /* Dead-letter in order; the first record whose line cannot be
          * written stays at the head of the spool with everything behind
@@ -724,6 +746,9 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
             note_state(f, true, NULL);
         }
         replay_ack(f, b->last_seq);
+        if (f->replay_single > 0) {
+            f->replay_single--;
+        }
         f->replay_backoff_ms = 0;
         batch_free(b);
         if (spool_records(f->spool) > 0) {
@@ -739,6 +764,35 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
     note_state(f, false, b->reason);
     replay_later(f, b->retry_after_ms);
     batch_free(b);
+}
+
+/* A target answers a batch with one status (one webhook POST): a batch
+ * rejected as a whole may hold a single bad record among good ones. Its
+ * records go back to the front of the queue, in order, each to be sent
+ * in a batch of its own (its own id as Idempotency-Key), so only the
+ * records rejected on their own are dead-lettered. They are no longer
+ * fresh: the first attempt reached the target. */
+static void split_rejected(struct forwarder *f, struct fwd_batch *b)
+{
+    size_t i;
+
+    ig_info(f->comp,
+            "batch %s of %zu records rejected (%s); sending its records "
+            "one by one",
+            b->key, b->n, b->reason ? b->reason : "rejected");
+    for (i = b->n; i-- > 0;) {
+        struct qrec *r = b->q[i];
+
+        r->alone = true;
+        r->rec.fresh = false;
+        r->next = f->head;
+        f->head = r;
+        if (!f->tail) {
+            f->tail = r;
+        }
+        f->nqueue++;
+        b->q[i] = NULL;
+    }
 }
 
 static void batch_end(struct forwarder *f, struct fwd_batch *b)
@@ -759,6 +813,10 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
         }
         break;
     case IG_EREJECTED:
+        if (b->n > 1) {
+            split_rejected(f, b);
+            break;
+        }
         /* A record whose dead-letter line could not be written is not
          * settled: its source keeps it and sends it again. */
         for (i = 0; i < b->n; i++) {
@@ -855,6 +913,9 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
     (void)what;
     if (f->replay || !f->spool) {
         return;
+    }
+    if (f->replay_single > 0) {
+        max = 1;
     }
     n = spool_peek(f->spool, recs, max);
     if (n < 0) {

@@ -201,6 +201,8 @@ struct hook {
     char bodies[HOOK_MAX][512];
     int accepted; /* requests answered 2xx */
     struct evhttp_request *held;
+    const char *reject; /* after the steps: 422 to bodies containing this */
+    char accepted_ids[HOOK_MAX][64]; /* Idempotency-Key of each 2xx */
 };
 
 static void on_hook(struct evhttp_request *req, void *ud)
@@ -225,6 +227,11 @@ static void on_hook(struct evhttp_request *req, void *ud)
         evbuffer_copyout(body, h->bodies[i], n);
         h->bodies[i][n] = '\0';
     }
+    if (i >= h->nsteps && h->reject && i < HOOK_MAX &&
+        strstr(h->bodies[i], h->reject)) {
+        st.status = 422;
+        st.body = "record refused";
+    }
     if (st.act == ACT_DROP) {
         /* The body has been read (evhttp calls us with the whole request):
          * the receiver may have stored it; the client never hears so. */
@@ -243,6 +250,10 @@ static void on_hook(struct evhttp_request *req, void *ud)
         st.status = 200;
     }
     if (st.status >= 200 && st.status < 300) {
+        if (h->accepted < HOOK_MAX) {
+            snprintf(h->accepted_ids[h->accepted], sizeof(h->accepted_ids[0]),
+                     "%s", key ? key : "");
+        }
         h->accepted++;
     }
     if (st.retry_after) {
@@ -401,6 +412,83 @@ static void retry_after_http_date_is_capped(void **state)
     assert_true(ms > 3590 * 1000LL && ms <= 3600 * 1000LL);
 }
 
+/* One record the receiver refuses (422) in a batch of five: the batch is
+ * sent again record by record, in order, each with its own id as key, and
+ * only the refused record is dead-lettered; the other four are delivered.
+ * Live (first) and replayed from the spool (second) alike. */
+static void one_bad_record_dead_letters_only_itself(void **state)
+{
+    static const char *const want[] = {"c0000", "c0001", "c0003", "c0004"};
+    struct hook h = {.reject = "\"c0002\""};
+    struct forwarder *f;
+    struct sink s = {0};
+    struct forwarder_stats st;
+    char path[400];
+    char *dl;
+    int i;
+
+    (void)state;
+    alarm(20);
+    hook_start(&h);
+    f = make_hook(&h, "batch_max = 10\nconcurrency = 1\n", false);
+    send_n(f, 0, 5, &s);
+    run_until(&s.calls, 5);
+    assert_int_equal(s.ok, 4);
+    assert_int_equal(s.rejected, 1);
+    assert_int_equal(h.hits, 6); /* the batch, then each record alone */
+    assert_true(strncmp(h.keys[0], "batch-", 6) == 0);
+    for (i = 0; i < 5; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "c%04d", i);
+        assert_string_equal(h.keys[1 + i], id);
+    }
+    for (i = 0; i < 4; i++) {
+        assert_string_equal(h.accepted_ids[i], want[i]);
+    }
+    dl = slurp("dead-letter-hook.jsonl");
+    assert_int_equal(count_lines(dl), 1);
+    assert_non_null(strstr(dl, "\"id\":\"c0002\""));
+    forwarder_free(f);
+    evhttp_free(h.http);
+    snprintf(path, sizeof(path), "%s/dead-letter-hook.jsonl", g_dir);
+    assert_int_equal(unlink(path), 0);
+
+    /* From the spool: the first attempt fails (500), the batch is spooled,
+     * the replay is refused and split the same way. */
+    memset(&h, 0, sizeof(h));
+    h.reject = "\"c0002\"";
+    h.nsteps = 4; /* the attempt and its three retries */
+    for (i = 0; i < h.nsteps; i++) {
+        h.steps[i] = (struct step){.status = 500};
+    }
+    memset(&s, 0, sizeof(s));
+    hook_start(&h);
+    f = make_hook(&h, "batch_max = 10\nconcurrency = 1\n", true);
+    send_n(f, 0, 5, &s);
+    run_until(&s.calls, 5);
+    assert_int_equal(s.ok, 5); /* spooled */
+    for (;;) {
+        forwarder_get_stats(f, &st);
+        if (st.spool_records == 0) {
+            break;
+        }
+        event_base_loop(g_base, EVLOOP_ONCE);
+    }
+    assert_int_equal(h.accepted, 4);
+    for (i = 0; i < 4; i++) {
+        assert_string_equal(h.accepted_ids[i], want[i]);
+    }
+    assert_int_equal(st.rejected, 1);
+    assert_int_equal(st.replayed, 4);
+    dl = slurp("dead-letter-hook.jsonl");
+    assert_int_equal(count_lines(dl), 1);
+    assert_non_null(strstr(dl, "\"id\":\"c0002\""));
+    forwarder_free(f);
+    evhttp_free(h.http);
+    alarm(0);
+}
+
 /* A redirect is not followed and not a rejection: the records wait in the
  * spool for an operator, none is dead-lettered. */
 static void redirect_is_spooled_not_dead_lettered(void **state)
@@ -433,8 +521,11 @@ static void redirect_is_spooled_not_dead_lettered(void **state)
  * of the body only; the records are dead-lettered once each. */
 static void huge_error_body_is_capped(void **state)
 {
-    struct hook h = {.steps = {{.status = 400, .body_len = 1 << 20}},
-                     .nsteps = 1};
+    /* The batch, then each record alone (a rejected batch is split). */
+    struct hook h = {.steps = {{.status = 400, .body_len = 1 << 20},
+                               {.status = 400, .body_len = 1 << 20},
+                               {.status = 400, .body_len = 1 << 20}},
+                     .nsteps = 3};
     struct forwarder *f;
     struct sink s = {0};
     char *dl;
@@ -551,6 +642,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(retry_after_http_date_is_capped, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(one_bad_record_dead_letters_only_itself,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(redirect_is_spooled_not_dead_lettered,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(huge_error_body_is_capped, setup,
