@@ -475,8 +475,7 @@ static void everysec_syncs_on_every_tick(void **state)
  * the old segment's data is synced before the next one begins. */
 static void everysec_syncs_new_segment_entries(void **state)
 {
-    struct spool_opts o = {.fsync = SPOOL_FSYNC_EVERYSEC,
-                           .segment_bytes = 40};
+    struct spool_opts o = {.fsync = SPOOL_FSYNC_EVERYSEC, .segment_bytes = 40};
     struct spool *s = open_q(&o, NULL);
     int next = 0;
 
