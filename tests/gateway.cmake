@@ -40,7 +40,7 @@ set(IG_FORWARD_SRC ${PROJECT_SOURCE_DIR}/gateway/forward.c
   ${PROJECT_SOURCE_DIR}/gateway/spool.c
   ${PROJECT_SOURCE_DIR}/gateway/conf.c
   ${PROJECT_SOURCE_DIR}/gateway/rconn.c ${IG_SIMHASH_SRC})
-ig_add_test(NAME test_forward SOURCES runtime/test_forward.c ${IG_FORWARD_SRC}
+ig_add_test(NAME test_forward SOURCES runtime/test_forward.c lib/fwd_fixture.c ${IG_FORWARD_SRC}
   LIBS ig_core ig_redis_up PkgConfig::HIREDIS PkgConfig::LIBEVENT
   PkgConfig::CURL LABELS runtime redis)
 ig_add_test(NAME test_candidate SOURCES unit/test_candidate.c
@@ -55,7 +55,7 @@ set_tests_properties(test_candidate PROPERTIES
 set_tests_properties(test_candidate_schema PROPERTIES
   FIXTURES_REQUIRED candidate_samples)
 # The webhook forwarder against an evhttp receiver on the test's loop.
-ig_add_test(NAME test_webhook SOURCES runtime/test_webhook.c ${IG_FORWARD_SRC}
+ig_add_test(NAME test_webhook SOURCES runtime/test_webhook.c lib/fwd_fixture.c ${IG_FORWARD_SRC}
   LIBS ig_core PkgConfig::HIREDIS PkgConfig::LIBEVENT PkgConfig::CURL
   LABELS runtime)
 

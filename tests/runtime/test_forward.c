@@ -11,7 +11,6 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,169 +37,37 @@
 #include "gateway/forward.h"
 #include "gateway/forward_int.h"
 #include "gateway/spool.h"
+#include "tests/lib/fwd_fixture.h"
 #include "tests/lib/redis_up.h"
-
-static char g_dir[256];
-static struct event_base *g_base;
-static uint64_t g_spool_max; /* max_bytes of the next make()'s spool */
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
 
 static int setup(void **state)
 {
-    const char *tmp = getenv("TMPDIR");
-
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "%s/test-forward-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(g_dir));
-    g_base = event_base_new();
-    return 0;
+    return fwd_fx_setup("test-forward");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    event_base_free(g_base);
-    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-/* Builds a forwarder from config text (one [forward NAME] section). */
-static struct forwarder *make(const char *text, const struct redis_cfg *rc,
-                              bool spool)
-{
-    struct ig_cfg_doc doc;
-    struct ig_diags d;
-    struct forwarder *f = NULL;
-    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER,
-                            .max_bytes = g_spool_max};
-    char spool_dir[300];
-    struct forwarder_env env = {.base = g_base,
-                                .base_dir = g_dir,
-                                .redis = rc,
-                                .prefix = "t",
-                                .ttl_ms = 3600 * 1000,
-                                .spool = &so,
-                                .dead_letter_dir = g_dir};
-
-    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", g_dir);
-    if (spool) {
-        env.spool_dir = spool_dir;
-    }
-    ig_cfg_doc_init(&doc);
-    ig_diags_init(&d);
-    assert_int_equal(ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d),
-                     IG_OK);
-    assert_int_equal(doc.n, 1);
-    if (forwarder_new(&env, &doc.s[0], &d, &f) != IG_OK) {
-        ig_diags_print(&d, stderr);
-        fail();
-    }
-    ig_diags_fini(&d);
-    ig_cfg_doc_fini(&doc);
-    return f;
-}
-
-struct sink {
-    int calls;
-    int ok, rejected, again;
-};
-
-static void on_done(void *ud, int status)
-{
-    struct sink *s = ud;
-
-    s->calls++;
-    s->ok += status == IG_OK;
-    s->rejected += status == IG_EREJECTED;
-    s->again += status == IG_EAGAIN;
-}
-
-/* Sends records c<from>..c<to-1>, fresh (never delivered before) or
- * not. */
-static void send_recs(struct forwarder *f, int from, int to, bool fresh,
-                      struct sink *s)
-{
-    char id[32], json[128];
-    int i;
-
-    for (i = from; i < to; i++) {
-        struct fwd_rec r = {.fresh = fresh};
-
-        snprintf(id, sizeof(id), "c%04d", i);
-        snprintf(json, sizeof(json), "{\"id\":\"c%04d\",\"n\":%d}", i, i);
-        r.id = id;
-        r.json = json;
-        r.len = strlen(json);
-        assert_int_equal(forwarder_send(f, &r, on_done, s), IG_OK);
-    }
-}
-
-static void send_n(struct forwarder *f, int from, int to, struct sink *s)
-{
-    send_recs(f, from, to, false, s);
-}
-
-static void run_until(const int *n, int want)
-{
-    while (*n < want) {
-        event_base_loop(g_base, EVLOOP_ONCE);
-    }
-}
-
-static char *slurp(const char *name)
-{
-    char path[400];
-    FILE *fp;
-    static char buf[1 << 16];
-    size_t n;
-
-    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
-    fp = fopen(path, "r");
-    if (!fp) {
-        buf[0] = '\0';
-        return buf;
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-
-    for (; *s; s++) {
-        n += *s == '\n';
-    }
-    return n;
+    return fwd_fx_teardown();
 }
 
 static void file_kind_writes_json_lines(void **state)
 {
-    struct forwarder *f = make("[forward out]\nkind = file\n"
-                               "path = out.jsonl\nbatch_max = 7\n",
-                               NULL, false);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make("[forward out]\nkind = file\n"
+                                   "path = out.jsonl\nbatch_max = 7\n",
+                                   NULL, false);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     char *txt;
 
     (void)state;
-    send_n(f, 0, 20, &s);
+    fwd_send_n(f, 0, 20, &s);
     assert_int_equal(s.calls, 0); /* never from inside forwarder_send */
-    run_until(&s.calls, 20);
+    fwd_run_until(&s.calls, 20);
     assert_int_equal(s.ok, 20);
-    txt = slurp("out.jsonl");
-    assert_int_equal(count_lines(txt), 20);
+    txt = fwd_slurp("out.jsonl");
+    assert_int_equal(fwd_count_lines(txt), 20);
     assert_non_null(strstr(txt, "{\"id\":\"c0000\",\"n\":0}\n"
                                 "{\"id\":\"c0001\",\"n\":1}\n"));
     forwarder_get_stats(f, &st);
@@ -216,12 +83,12 @@ static void file_kind_writes_json_lines(void **state)
  * made it would be there twice and the cut one torn. */
 static void file_short_write_leaves_no_partial_batch(void **state)
 {
-    struct forwarder *f = make("[forward out]\nkind = file\n"
-                               "path = out.jsonl\nbatch_max = 10\n"
-                               "retries = 5\nbackoff = 1ms\n"
-                               "backoff_max = 2ms\n",
-                               NULL, false);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make("[forward out]\nkind = file\n"
+                                   "path = out.jsonl\nbatch_max = 10\n"
+                                   "retries = 5\nbackoff = 1ms\n"
+                                   "backoff_max = 2ms\n",
+                                   NULL, false);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     struct rlimit old, cut;
     struct stat fst;
@@ -230,9 +97,9 @@ static void file_short_write_leaves_no_partial_batch(void **state)
     int i;
 
     (void)state;
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
-    snprintf(path, sizeof(path), "%s/out.jsonl", g_dir);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
+    snprintf(path, sizeof(path), "%s/out.jsonl", fwd_dir);
     assert_int_equal(stat(path, &fst), 0);
     /* Room for two and a half of the next five lines (21 bytes each). */
     signal(SIGXFSZ, SIG_IGN);
@@ -240,18 +107,18 @@ static void file_short_write_leaves_no_partial_batch(void **state)
     cut = old;
     cut.rlim_cur = (rlim_t)fst.st_size + 50;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &cut), 0);
-    send_n(f, 2, 7, &s);
+    fwd_send_n(f, 2, 7, &s);
     do {
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
         forwarder_get_stats(f, &st);
     } while (st.up && s.calls < 7);
     assert_false(st.up); /* the write was cut short */
     /* The disk has room again before the retry. */
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, SIG_DFL);
-    run_until(&s.calls, 7);
+    fwd_run_until(&s.calls, 7);
     assert_int_equal(s.ok, 7);
-    p = slurp("out.jsonl");
+    p = fwd_slurp("out.jsonl");
     for (i = 0; i < 7; i++) {
         char want[64];
         int n =
@@ -289,15 +156,16 @@ static void config_errors_are_collected(void **state)
 
 static void capture_retries_then_delivers_once(void **state)
 {
-    struct forwarder *f = make("[forward cap]\nkind = capture\n"
-                               "fail_first = 2\nretries = 3\nbackoff = 1ms\n",
-                               NULL, false);
-    struct sink s = {0};
+    struct forwarder *f =
+        fwd_make("[forward cap]\nkind = capture\n"
+                 "fail_first = 2\nretries = 3\nbackoff = 1ms\n",
+                 NULL, false);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
 
     (void)state;
-    send_n(f, 0, 5, &s);
-    run_until(&s.calls, 5);
+    fwd_send_n(f, 0, 5, &s);
+    fwd_run_until(&s.calls, 5);
     assert_int_equal(s.ok, 5);
     assert_int_equal(forwarder_capture_count(f), 5);
     assert_string_equal(forwarder_capture_id(f, 4), "c0004");
@@ -308,15 +176,15 @@ static void capture_retries_then_delivers_once(void **state)
 
 static void exhausted_without_spool_hands_back(void **state)
 {
-    struct forwarder *f = make("[forward cap]\nkind = capture\n"
-                               "fail_first = 100\nretries = 2\n"
-                               "backoff = 1ms\n",
-                               NULL, false);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make("[forward cap]\nkind = capture\n"
+                                   "fail_first = 100\nretries = 2\n"
+                                   "backoff = 1ms\n",
+                                   NULL, false);
+    struct fwd_sink s = {0};
 
     (void)state;
-    send_n(f, 0, 3, &s);
-    run_until(&s.calls, 3);
+    fwd_send_n(f, 0, 3, &s);
+    fwd_run_until(&s.calls, 3);
     assert_int_equal(s.again, 3);
     assert_int_equal(forwarder_capture_count(f), 0);
     forwarder_free(f);
@@ -325,16 +193,16 @@ static void exhausted_without_spool_hands_back(void **state)
 static void rejected_goes_to_dead_letter(void **state)
 {
     struct forwarder *f =
-        make("[forward cap]\nkind = capture\nreject = yes\n", NULL, false);
-    struct sink s = {0};
+        fwd_make("[forward cap]\nkind = capture\nreject = yes\n", NULL, false);
+    struct fwd_sink s = {0};
     char *dl;
 
     (void)state;
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.rejected, 2);
-    dl = slurp("dead-letter-cap.jsonl");
-    assert_int_equal(count_lines(dl), 2);
+    dl = fwd_slurp("dead-letter-cap.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 2);
     assert_non_null(strstr(dl, "\"reason\":\"capture: rejected\""));
     assert_non_null(
         strstr(dl, "\"id\":\"c0001\",\"record\":{\"id\":\"c0001\""));
@@ -354,8 +222,8 @@ static void dead_letter_unwritable_keeps_records(void **state)
     const char *good = "[forward cap]\nkind = capture\nreject = yes\n"
                        "dead_letter = dl.jsonl\nretries = 0\n"
                        "backoff = 1ms\nbackoff_max = 5ms\n";
-    struct forwarder *f = make(full, NULL, false);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make(full, NULL, false);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     int64_t until;
     char *dl;
@@ -363,8 +231,8 @@ static void dead_letter_unwritable_keeps_records(void **state)
     (void)state;
     alarm(20);
     /* Live records: handed back, not counted as rejected. */
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.rejected, 0);
     assert_int_equal(s.again, 2);
     forwarder_get_stats(f, &st);
@@ -373,15 +241,15 @@ static void dead_letter_unwritable_keeps_records(void **state)
 
     /* Spooled records: the replay is rejected, the line cannot be
      * written, so the spool keeps them (not acknowledged). */
-    f = make(full, NULL, true);
+    f = fwd_make(full, NULL, true);
     forwarder_capture_fail(f, 1, IG_EAGAIN);
-    send_n(f, 2, 5, &s);
-    run_until(&s.calls, 5);
+    fwd_send_n(f, 2, 5, &s);
+    fwd_run_until(&s.calls, 5);
     assert_int_equal(s.ok, 3); /* durably spooled */
     forwarder_capture_fail(f, -1, IG_EREJECTED);
     until = ig_mono_ms() + 200;
     while (ig_mono_ms() < until) {
-        event_base_loop(g_base, EVLOOP_NONBLOCK);
+        event_base_loop(fwd_base, EVLOOP_NONBLOCK);
     }
     forwarder_get_stats(f, &st);
     assert_int_equal(st.spool_records, 3);
@@ -390,18 +258,18 @@ static void dead_letter_unwritable_keeps_records(void **state)
 
     /* Room again (a writable file): the next start dead-letters them, in
      * order, once each, and the spool drains. */
-    f = make(good, NULL, true);
+    f = fwd_make(good, NULL, true);
     for (;;) {
         forwarder_get_stats(f, &st);
         if (st.spool_records == 0) {
             break;
         }
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     assert_int_equal(st.rejected, 3);
     forwarder_free(f);
-    dl = slurp("dl.jsonl");
-    assert_int_equal(count_lines(dl), 3);
+    dl = fwd_slurp("dl.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 3);
     assert_non_null(strstr(dl, "\"id\":\"c0002\""));
     assert_true(strstr(dl, "\"id\":\"c0002\"") <
                 strstr(dl, "\"id\":\"c0004\""));
@@ -429,7 +297,7 @@ static void full_spool_logs_once(void **state)
                        "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 20\n"
                        "concurrency = 1\n";
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     char logpath[400];
     char *txt;
@@ -437,21 +305,21 @@ static void full_spool_logs_once(void **state)
 
     (void)state;
     alarm(20);
-    snprintf(logpath, sizeof(logpath), "%s/log.txt", g_dir);
+    snprintf(logpath, sizeof(logpath), "%s/log.txt", fwd_dir);
     fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     ig_log_set_fd(fd);
-    g_spool_max = 3 * (20 + 6 + 20); /* three records: header, id, JSON */
-    f = make(conf, NULL, true);
-    g_spool_max = 0;
+    fwd_spool_max = 3 * (20 + 6 + 20); /* three records: header, id, JSON */
+    f = fwd_make(conf, NULL, true);
+    fwd_spool_max = 0;
     forwarder_capture_fail(f, -1, IG_EAGAIN);
-    send_n(f, 0, 10, &s);
-    run_until(&s.calls, 10);
+    fwd_send_n(f, 0, 10, &s);
+    fwd_run_until(&s.calls, 10);
     assert_int_equal(s.ok, 3);
     assert_int_equal(s.again, 7);
     /* The sources send the refused ones again: still full. */
-    send_n(f, 3, 10, &s);
-    run_until(&s.calls, 17);
+    fwd_send_n(f, 3, 10, &s);
+    fwd_run_until(&s.calls, 17);
     assert_int_equal(s.again, 14);
     /* The target returns, the spool drains. */
     forwarder_capture_fail(f, 0, IG_EAGAIN);
@@ -460,12 +328,12 @@ static void full_spool_logs_once(void **state)
         if (st.spool_records == 0 && forwarder_capture_count(f) == 3) {
             break;
         }
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     forwarder_free(f);
     ig_log_set_fd(2);
     close(fd);
-    txt = slurp("log.txt");
+    txt = fwd_slurp("log.txt");
     assert_int_equal(count_matching(txt, "spool write failed"), 1);
     assert_non_null(strstr(txt, "record c0003: spool write failed"));
     assert_non_null(strstr(txt, "14 records were handed back"));
@@ -476,31 +344,31 @@ static void spool_keeps_order_across_restart(void **state)
 {
     const char *conf = "[forward cap]\nkind = capture\nretries = 1\n"
                        "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 4\n";
-    struct forwarder *f = make(conf, NULL, true);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make(conf, NULL, true);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     size_t i;
 
     (void)state;
     forwarder_capture_fail(f, 1000000, IG_EAGAIN);
-    send_n(f, 0, 10, &s);
-    run_until(&s.calls, 10);
+    fwd_send_n(f, 0, 10, &s);
+    fwd_run_until(&s.calls, 10);
     /* Unreachable target: the records are on disk, completed IG_OK. */
     assert_int_equal(s.ok, 10);
-    send_n(f, 10, 15, &s);
-    run_until(&s.calls, 15);
+    fwd_send_n(f, 10, 15, &s);
+    fwd_run_until(&s.calls, 15);
     forwarder_get_stats(f, &st);
     assert_int_equal(st.spool_records, 15);
     assert_int_equal(forwarder_capture_count(f), 0);
     /* The gateway stops; a new one starts and replays, in order. */
     forwarder_free(f);
-    f = make(conf, NULL, true);
+    f = fwd_make(conf, NULL, true);
     for (;;) {
         forwarder_get_stats(f, &st);
         if (st.spool_records == 0 && forwarder_capture_count(f) == 15) {
             break;
         }
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     for (i = 0; i < 15; i++) {
         char want[16];
@@ -509,8 +377,8 @@ static void spool_keeps_order_across_restart(void **state)
         assert_string_equal(forwarder_capture_id(f, i), want);
     }
     /* Live again: new records go straight through. */
-    send_n(f, 15, 17, &s);
-    run_until(&s.calls, 17);
+    fwd_send_n(f, 15, 17, &s);
+    fwd_run_until(&s.calls, 17);
     assert_int_equal(forwarder_capture_count(f), 17);
     forwarder_get_stats(f, &st);
     assert_int_equal(st.replayed, 15);
@@ -519,24 +387,25 @@ static void spool_keeps_order_across_restart(void **state)
 
 static void down_then_back_replays_in_order(void **state)
 {
-    struct forwarder *f = make("[forward cap]\nkind = capture\nretries = 0\n"
-                               "backoff = 1ms\nbackoff_max = 2ms\n"
-                               "concurrency = 1\n",
-                               NULL, true);
-    struct sink s = {0};
+    struct forwarder *f =
+        fwd_make("[forward cap]\nkind = capture\nretries = 0\n"
+                 "backoff = 1ms\nbackoff_max = 2ms\n"
+                 "concurrency = 1\n",
+                 NULL, true);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     size_t i;
 
     (void)state;
-    send_n(f, 0, 3, &s);
-    run_until(&s.calls, 3);
+    fwd_send_n(f, 0, 3, &s);
+    fwd_run_until(&s.calls, 3);
     forwarder_capture_fail(f, 3, IG_EAGAIN); /* three failed attempts */
-    send_n(f, 3, 8, &s);
-    run_until(&s.calls, 8);
-    send_n(f, 8, 12, &s);
-    run_until(&s.calls, 12);
+    fwd_send_n(f, 3, 8, &s);
+    fwd_run_until(&s.calls, 8);
+    fwd_send_n(f, 8, 12, &s);
+    fwd_run_until(&s.calls, 12);
     while (forwarder_capture_count(f) < 12) {
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     for (i = 0; i < 12; i++) {
         char want[16];
@@ -559,8 +428,8 @@ static void spool_ack_failure_replays_nothing_twice(void **state)
     const char *conf = "[forward cap]\nkind = capture\nretries = 0\n"
                        "backoff = 1ms\nbackoff_max = 5ms\nbatch_max = 4\n"
                        "concurrency = 1\n";
-    struct forwarder *f = make(conf, NULL, true);
-    struct sink s = {0};
+    struct forwarder *f = fwd_make(conf, NULL, true);
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     char ack_tmp[400];
     int64_t until;
@@ -569,16 +438,16 @@ static void spool_ack_failure_replays_nothing_twice(void **state)
     (void)state;
     /* A replay loop that never yields would hang the test: die instead. */
     alarm(20);
-    snprintf(ack_tmp, sizeof(ack_tmp), "%s/spool/cap/ack.tmp", g_dir);
+    snprintf(ack_tmp, sizeof(ack_tmp), "%s/spool/cap/ack.tmp", fwd_dir);
     assert_int_equal(mkdir(ack_tmp, 0700), 0);
     forwarder_capture_fail(f, 1, IG_EAGAIN);
-    send_n(f, 0, 10, &s);
-    run_until(&s.calls, 10);
+    fwd_send_n(f, 0, 10, &s);
+    fwd_run_until(&s.calls, 10);
     assert_int_equal(s.ok, 10);
     /* Replays run; give a replay loop time to repeat itself. */
     until = ig_mono_ms() + 300;
     while (ig_mono_ms() < until) {
-        event_base_loop(g_base, EVLOOP_NONBLOCK);
+        event_base_loop(fwd_base, EVLOOP_NONBLOCK);
     }
     assert_int_equal(forwarder_capture_count(f), 10);
     for (i = 0; i < 10; i++) {
@@ -594,8 +463,8 @@ static void spool_ack_failure_replays_nothing_twice(void **state)
      * a restart replays nothing either. */
     assert_int_equal(rmdir(ack_tmp), 0);
     forwarder_free(f);
-    assert_string_equal(slurp("spool/cap/ack"), "10\n");
-    f = make(conf, NULL, true);
+    assert_string_equal(fwd_slurp("spool/cap/ack"), "10\n");
+    f = fwd_make(conf, NULL, true);
     forwarder_get_stats(f, &st);
     assert_int_equal(st.spool_records, 0);
     forwarder_free(f);
@@ -652,7 +521,7 @@ static void hook_start(struct hook *h)
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
 
-    h->http = evhttp_new(g_base);
+    h->http = evhttp_new(fwd_base);
     evhttp_set_gencb(h->http, on_hook, h);
     bs = evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0);
     assert_non_null(bs);
@@ -672,21 +541,21 @@ static struct forwarder *make_hook(const struct hook *h, const char *extra)
              "backoff = 1ms\ntoken_ref = env:TEST_HOOK_TOKEN\n"
              "header.X-Source = intake-test\n%s",
              h->port, extra ? extra : "");
-    return make(conf, NULL, false);
+    return fwd_make(conf, NULL, false);
 }
 
 static void webhook_500_then_200_delivers_once(void **state)
 {
     struct hook h = {.status = {500, 429}, .nstatus = 2};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
 
     (void)state;
     setenv("TEST_HOOK_TOKEN", "tok-123", 1);
     hook_start(&h);
     f = make_hook(&h, "batch_max = 10\n");
-    send_n(f, 0, 3, &s);
-    run_until(&s.calls, 3);
+    fwd_send_n(f, 0, 3, &s);
+    fwd_run_until(&s.calls, 3);
     assert_int_equal(s.ok, 3);
     assert_int_equal(h.hits, 3); /* 500, 429, 200 */
     assert_int_equal(h.accepted, 1);
@@ -698,8 +567,8 @@ static void webhook_500_then_200_delivers_once(void **state)
     assert_non_null(strstr(h.last_ok, "\"count\":3,\"candidates\":["
                                       "{\"id\":\"c0000\""));
     /* A single record: its own id is the key. */
-    send_n(f, 3, 4, &s);
-    run_until(&s.calls, 4);
+    fwd_send_n(f, 3, 4, &s);
+    fwd_run_until(&s.calls, 4);
     assert_string_equal(h.keys[3], "c0003");
     forwarder_free(f);
     evhttp_free(h.http);
@@ -709,27 +578,27 @@ static void webhook_4xx_dead_letters(void **state)
 {
     struct hook h = {.status = {400, 400, 400}, .nstatus = 3};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     int64_t until;
     char *dl;
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, "dead_letter = rejected.jsonl\n");
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.rejected, 2);
     /* The batch, then each record alone (a rejected batch is split);
      * a record rejected on its own is never retried. */
     until = ig_mono_ms() + 50;
     while (ig_mono_ms() < until) {
-        event_base_loop(g_base, EVLOOP_NONBLOCK);
+        event_base_loop(fwd_base, EVLOOP_NONBLOCK);
     }
     assert_int_equal(h.hits, 3);
     assert_string_equal(h.keys[1], "c0000");
     assert_string_equal(h.keys[2], "c0001");
-    dl = slurp("rejected.jsonl");
-    assert_int_equal(count_lines(dl), 2);
+    dl = fwd_slurp("rejected.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 2);
     assert_non_null(strstr(dl, "\"reason\":\"HTTP 400"));
     forwarder_free(f);
     evhttp_free(h.http);
@@ -739,7 +608,7 @@ static void webhook_unreachable_spools(void **state)
 {
     struct hook h = {0};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     char conf[512];
 
@@ -750,9 +619,9 @@ static void webhook_unreachable_spools(void **state)
              "[forward hook]\nkind = webhook\nurl = http://127.0.0.1:%d/\n"
              "retries = 1\nbackoff = 1ms\nbackoff_max = 1s\n",
              h.port);
-    f = make(conf, NULL, true);
-    send_n(f, 0, 4, &s);
-    run_until(&s.calls, 4);
+    f = fwd_make(conf, NULL, true);
+    fwd_send_n(f, 0, 4, &s);
+    fwd_run_until(&s.calls, 4);
     assert_int_equal(s.ok, 4);
     forwarder_get_stats(f, &st);
     assert_int_equal(st.spooled, 4);
@@ -788,7 +657,7 @@ static void drain_spool(struct forwarder *f)
         if (st.spool_records == 0) {
             return;
         }
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     fail_msg("the spool still holds %llu records",
              (unsigned long long)st.spool_records);
@@ -814,7 +683,7 @@ static void stream_exactly_once_and_replay(void **state)
     struct redis_up *r = redis_up_start(NULL);
     struct redis_cfg rc = {.retry_ms = 10, .timeout_ms = 2000};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     redisContext *c;
     redisReply *rep;
@@ -822,14 +691,14 @@ static void stream_exactly_once_and_replay(void **state)
     (void)state;
     assert_non_null(r);
     rc.socket = redis_up_socket(r);
-    f = make(STREAM_CONF, &rc, true);
-    send_n(f, 0, 5, &s);
-    run_until(&s.calls, 5);
+    f = fwd_make(STREAM_CONF, &rc, true);
+    fwd_send_n(f, 0, 5, &s);
+    fwd_run_until(&s.calls, 5);
     assert_int_equal(s.ok, 5);
     assert_int_equal(xlen(r, "t:candidates"), 5);
     /* A replay of the same candidates (crash before the cursor moved). */
-    send_n(f, 0, 5, &s);
-    run_until(&s.calls, 10);
+    fwd_send_n(f, 0, 5, &s);
+    fwd_run_until(&s.calls, 10);
     assert_int_equal(xlen(r, "t:candidates"), 5);
     c = redisConnectUnix(redis_up_socket(r));
     sent_marked(c, "c0003");
@@ -841,8 +710,8 @@ static void stream_exactly_once_and_replay(void **state)
     /* Redis goes away: records land in the spool; it comes back: they are
      * replayed, in order, once. */
     assert_int_equal(redis_up_halt(r, true), 0);
-    send_n(f, 5, 12, &s);
-    run_until(&s.calls, 17);
+    fwd_send_n(f, 5, 12, &s);
+    fwd_run_until(&s.calls, 17);
     assert_int_equal(s.ok, 17);
     forwarder_get_stats(f, &st);
     assert_true(st.spooled >= 7);
@@ -860,12 +729,12 @@ static void stream_exactly_once_and_replay(void **state)
     /* Fresh records go unguarded (MULTI/EXEC) but leave their markers, so
      * a later replay of them adds nothing: 12..19 fresh, then 12..23 as a
      * replay -> 8 + 4 entries. */
-    send_recs(f, 12, 20, true, &s);
-    run_until(&s.calls, 25);
+    fwd_send_recs(f, 12, 20, true, &s);
+    fwd_run_until(&s.calls, 25);
     assert_int_equal(xlen(r, "t:candidates"), 15);
     sent_marked(c, "c0013");
-    send_n(f, 12, 24, &s);
-    run_until(&s.calls, 37);
+    fwd_send_n(f, 12, 24, &s);
+    fwd_run_until(&s.calls, 37);
     assert_int_equal(s.ok, 37);
     assert_int_equal(xlen(r, "t:candidates"), 19);
     redisFree(c);
@@ -882,7 +751,7 @@ static void stream_refused_inside_exec_is_spooled(void **state)
     struct redis_up *r = redis_up_start(NULL);
     struct redis_cfg rc = {.retry_ms = 10, .timeout_ms = 2000};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     redisContext *c;
     redisReply *rep;
@@ -893,9 +762,9 @@ static void stream_refused_inside_exec_is_spooled(void **state)
     c = redisConnectUnix(redis_up_socket(r));
     rep = redisCommand(c, "SET t:candidates oops");
     freeReplyObject(rep);
-    f = make(STREAM_CONF, &rc, true);
-    send_recs(f, 0, 3, true, &s);
-    run_until(&s.calls, 3);
+    f = fwd_make(STREAM_CONF, &rc, true);
+    fwd_send_recs(f, 0, 3, true, &s);
+    fwd_run_until(&s.calls, 3);
     assert_int_equal(s.ok, 3); /* spooled: accepted, not lost */
     forwarder_get_stats(f, &st);
     assert_int_equal(st.delivered, 0);

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,138 +36,18 @@
 #include "gateway/forward.h"
 #include "gateway/forward_int.h"
 #include "gateway/spool.h"
-
-static char g_dir[256];
-static struct event_base *g_base;
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
+#include "tests/lib/fwd_fixture.h"
 
 static int setup(void **state)
 {
-    const char *tmp = getenv("TMPDIR");
-
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "%s/test-webhook-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(g_dir));
-    g_base = event_base_new();
-    return 0;
+    return fwd_fx_setup("test-webhook");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    event_base_free(g_base);
-    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
-/* Builds a forwarder from config text (one [forward NAME] section). */
-static struct forwarder *make(const char *text, bool spool)
-{
-    struct ig_cfg_doc doc;
-    struct ig_diags d;
-    struct forwarder *f = NULL;
-    struct spool_opts so = {.fsync = SPOOL_FSYNC_NEVER};
-    char spool_dir[300];
-    struct forwarder_env env = {.base = g_base,
-                                .base_dir = g_dir,
-                                .prefix = "t",
-                                .ttl_ms = 3600 * 1000,
-                                .spool = &so,
-                                .dead_letter_dir = g_dir};
-
-    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", g_dir);
-    if (spool) {
-        env.spool_dir = spool_dir;
-    }
-    ig_cfg_doc_init(&doc);
-    ig_diags_init(&d);
-    assert_int_equal(ig_cfg_parse_mem(&doc, "t.conf", text, strlen(text), &d),
-                     IG_OK);
-    assert_int_equal(doc.n, 1);
-    if (forwarder_new(&env, &doc.s[0], &d, &f) != IG_OK) {
-        ig_diags_print(&d, stderr);
-        fail();
-    }
-    ig_diags_fini(&d);
-    ig_cfg_doc_fini(&doc);
-    return f;
-}
-
-struct sink {
-    int calls;
-    int ok, rejected, again;
-};
-
-static void on_done(void *ud, int status)
-{
-    struct sink *s = ud;
-
-    s->calls++;
-    s->ok += status == IG_OK;
-    s->rejected += status == IG_EREJECTED;
-    s->again += status == IG_EAGAIN;
-}
-
-static void send_n(struct forwarder *f, int from, int to, struct sink *s)
-{
-    char id[32], json[128];
-    int i;
-
-    for (i = from; i < to; i++) {
-        struct fwd_rec r = {0};
-
-        snprintf(id, sizeof(id), "c%04d", i);
-        snprintf(json, sizeof(json), "{\"id\":\"c%04d\",\"n\":%d}", i, i);
-        r.id = id;
-        r.json = json;
-        r.len = strlen(json);
-        assert_int_equal(forwarder_send(f, &r, on_done, s), IG_OK);
-    }
-}
-
-static void run_until(const int *n, int want)
-{
-    while (*n < want) {
-        event_base_loop(g_base, EVLOOP_ONCE);
-    }
-}
-
-static char *slurp(const char *name)
-{
-    char path[400];
-    FILE *fp;
-    static char buf[1 << 16];
-    size_t n;
-
-    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
-    fp = fopen(path, "r");
-    if (!fp) {
-        buf[0] = '\0';
-        return buf;
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-
-    for (; *s; s++) {
-        n += *s == '\n';
-    }
-    return n;
+    return fwd_fx_teardown();
 }
 
 /* --- the receiver --------------------------------------------------------- */
@@ -285,7 +164,7 @@ static void hook_start(struct hook *h)
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
 
-    h->http = evhttp_new(g_base);
+    h->http = evhttp_new(fwd_base);
     evhttp_set_gencb(h->http, on_hook, h);
     bs = evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0);
     assert_non_null(bs);
@@ -305,7 +184,7 @@ static struct forwarder *make_hook(const struct hook *h, const char *extra,
              "url = http://127.0.0.1:%d/v1/candidates\nretries = 3\n"
              "backoff = 1ms\n%s",
              h->port, extra ? extra : "");
-    return make(conf, spool);
+    return fwd_make(conf, NULL, spool);
 }
 
 /* --- cases ---------------------------------------------------------------- */
@@ -318,14 +197,14 @@ static void dropped_after_body_retried_with_same_key(void **state)
     struct hook h = {.steps = {{.act = ACT_DROP}, {.act = ACT_DROP}},
                      .nsteps = 2};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, "batch_max = 10\n", false);
-    send_n(f, 0, 3, &s);
-    run_until(&s.calls, 3);
+    fwd_send_n(f, 0, 3, &s);
+    fwd_run_until(&s.calls, 3);
     assert_int_equal(s.ok, 3);
     assert_int_equal(h.hits, 3);
     assert_int_equal(h.accepted, 1);
@@ -347,13 +226,13 @@ static void retry_after_seconds_is_honoured(void **state)
     struct hook h = {.steps = {{.status = 503, .retry_after = "1"}},
                      .nsteps = 1};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, NULL, false);
-    send_n(f, 0, 1, &s);
-    run_until(&s.calls, 1);
+    fwd_send_n(f, 0, 1, &s);
+    fwd_run_until(&s.calls, 1);
     assert_int_equal(s.ok, 1);
     assert_int_equal(h.hits, 2);
     assert_true(h.at_ms[1] - h.at_ms[0] >= 950);
@@ -366,7 +245,7 @@ static void retry_after_http_date_is_honoured(void **state)
 {
     struct hook h = {.nsteps = 1};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     char date[64];
     time_t at = time(NULL) + 2;
     struct tm tm;
@@ -377,8 +256,8 @@ static void retry_after_http_date_is_honoured(void **state)
     h.steps[0] = (struct step){.status = 429, .retry_after = date};
     hook_start(&h);
     f = make_hook(&h, NULL, false);
-    send_n(f, 0, 1, &s);
-    run_until(&s.calls, 1);
+    fwd_send_n(f, 0, 1, &s);
+    fwd_run_until(&s.calls, 1);
     assert_int_equal(s.ok, 1);
     assert_int_equal(h.hits, 2);
     /* Whole seconds: at least one of the two has passed. */
@@ -421,7 +300,7 @@ static void one_bad_record_dead_letters_only_itself(void **state)
     static const char *const want[] = {"c0000", "c0001", "c0003", "c0004"};
     struct hook h = {.reject = "\"c0002\""};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
     char path[400];
     char *dl;
@@ -431,8 +310,8 @@ static void one_bad_record_dead_letters_only_itself(void **state)
     alarm(20);
     hook_start(&h);
     f = make_hook(&h, "batch_max = 10\nconcurrency = 1\n", false);
-    send_n(f, 0, 5, &s);
-    run_until(&s.calls, 5);
+    fwd_send_n(f, 0, 5, &s);
+    fwd_run_until(&s.calls, 5);
     assert_int_equal(s.ok, 4);
     assert_int_equal(s.rejected, 1);
     assert_int_equal(h.hits, 6); /* the batch, then each record alone */
@@ -446,12 +325,12 @@ static void one_bad_record_dead_letters_only_itself(void **state)
     for (i = 0; i < 4; i++) {
         assert_string_equal(h.accepted_ids[i], want[i]);
     }
-    dl = slurp("dead-letter-hook.jsonl");
-    assert_int_equal(count_lines(dl), 1);
+    dl = fwd_slurp("dead-letter-hook.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 1);
     assert_non_null(strstr(dl, "\"id\":\"c0002\""));
     forwarder_free(f);
     evhttp_free(h.http);
-    snprintf(path, sizeof(path), "%s/dead-letter-hook.jsonl", g_dir);
+    snprintf(path, sizeof(path), "%s/dead-letter-hook.jsonl", fwd_dir);
     assert_int_equal(unlink(path), 0);
 
     /* From the spool: the first attempt fails (500), the batch is spooled,
@@ -465,15 +344,15 @@ static void one_bad_record_dead_letters_only_itself(void **state)
     memset(&s, 0, sizeof(s));
     hook_start(&h);
     f = make_hook(&h, "batch_max = 10\nconcurrency = 1\n", true);
-    send_n(f, 0, 5, &s);
-    run_until(&s.calls, 5);
+    fwd_send_n(f, 0, 5, &s);
+    fwd_run_until(&s.calls, 5);
     assert_int_equal(s.ok, 5); /* spooled */
     for (;;) {
         forwarder_get_stats(f, &st);
         if (st.spool_records == 0) {
             break;
         }
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     assert_int_equal(h.accepted, 4);
     for (i = 0; i < 4; i++) {
@@ -481,8 +360,8 @@ static void one_bad_record_dead_letters_only_itself(void **state)
     }
     assert_int_equal(st.rejected, 1);
     assert_int_equal(st.replayed, 4);
-    dl = slurp("dead-letter-hook.jsonl");
-    assert_int_equal(count_lines(dl), 1);
+    dl = fwd_slurp("dead-letter-hook.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 1);
     assert_non_null(strstr(dl, "\"id\":\"c0002\""));
     forwarder_free(f);
     evhttp_free(h.http);
@@ -495,7 +374,7 @@ static void redirect_is_spooled_not_dead_lettered(void **state)
 {
     struct hook h = {.nsteps = 4};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     struct forwarder_stats st;
 
     (void)state;
@@ -504,15 +383,15 @@ static void redirect_is_spooled_not_dead_lettered(void **state)
     }
     hook_start(&h);
     f = make_hook(&h, "backoff_max = 10s\n", true);
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.ok, 2);
     assert_int_equal(s.rejected, 0);
     forwarder_get_stats(f, &st);
     assert_int_equal(st.spooled, 2);
     assert_int_equal(st.delivered, 0);
     assert_int_equal(h.hits, 4); /* 1 + 3 retries, never a redirect hop */
-    assert_int_equal(count_lines(slurp("dead-letter-hook.jsonl")), 0);
+    assert_int_equal(fwd_count_lines(fwd_slurp("dead-letter-hook.jsonl")), 0);
     forwarder_free(f);
     evhttp_free(h.http);
 }
@@ -527,17 +406,17 @@ static void huge_error_body_is_capped(void **state)
                                {.status = 400, .body_len = 1 << 20}},
                      .nsteps = 3};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     char *dl;
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, NULL, false);
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.rejected, 2);
-    dl = slurp("dead-letter-hook.jsonl");
-    assert_int_equal(count_lines(dl), 2);
+    dl = fwd_slurp("dead-letter-hook.jsonl");
+    assert_int_equal(fwd_count_lines(dl), 2);
     assert_true(strlen(dl) < 4096);
     assert_non_null(strstr(dl, "\"reason\":\"HTTP 400: xxx"));
     forwarder_free(f);
@@ -550,13 +429,13 @@ static void timeout_retried_with_same_key(void **state)
 {
     struct hook h = {.steps = {{.act = ACT_HOLD}}, .nsteps = 1};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, "timeout = 300ms\n", false);
-    send_n(f, 0, 2, &s);
-    run_until(&s.calls, 2);
+    fwd_send_n(f, 0, 2, &s);
+    fwd_run_until(&s.calls, 2);
     assert_int_equal(s.ok, 2);
     assert_int_equal(h.hits, 2);
     assert_int_equal(h.accepted, 1);
@@ -574,14 +453,14 @@ static void stop_with_request_in_flight_hands_back(void **state)
 {
     struct hook h = {.steps = {{.act = ACT_HOLD}}, .nsteps = 1};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
 
     (void)state;
     hook_start(&h);
     f = make_hook(&h, NULL, true);
-    send_n(f, 0, 3, &s);
+    fwd_send_n(f, 0, 3, &s);
     while (h.hits < 1) {
-        event_base_loop(g_base, EVLOOP_ONCE);
+        event_base_loop(fwd_base, EVLOOP_ONCE);
     }
     assert_int_equal(s.calls, 0);
     forwarder_free(f);
@@ -597,7 +476,7 @@ static void answer_quoted_without_token_or_line_breaks(void **state)
 {
     struct hook h = {.nsteps = 1};
     struct forwarder *f;
-    struct sink s = {0};
+    struct fwd_sink s = {0};
     char logpath[400];
     char *txt;
     int fd;
@@ -607,25 +486,25 @@ static void answer_quoted_without_token_or_line_breaks(void **state)
     h.steps[0] = (struct step){.status = 422,
                                .body = "bad record:\r\nAuthorization: Bearer "
                                        "sekrit-token-42\nintake: forged"};
-    snprintf(logpath, sizeof(logpath), "%s/log.txt", g_dir);
+    snprintf(logpath, sizeof(logpath), "%s/log.txt", fwd_dir);
     fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     ig_log_set_fd(fd);
     hook_start(&h);
     f = make_hook(&h, "token_ref = env:TEST_WH_TOKEN\n", false);
-    send_n(f, 0, 1, &s);
-    run_until(&s.calls, 1);
+    fwd_send_n(f, 0, 1, &s);
+    fwd_run_until(&s.calls, 1);
     forwarder_free(f);
     evhttp_free(h.http);
     ig_log_set_fd(2);
     close(fd);
     assert_int_equal(s.rejected, 1);
-    txt = slurp("log.txt");
+    txt = fwd_slurp("log.txt");
     assert_null(strstr(txt, "sekrit-token-42"));
     assert_null(strstr(txt, "\nintake: forged"));
     assert_non_null(strstr(txt, "Bearer ***"));
-    txt = slurp("dead-letter-hook.jsonl");
-    assert_int_equal(count_lines(txt), 1);
+    txt = fwd_slurp("dead-letter-hook.jsonl");
+    assert_int_equal(fwd_count_lines(txt), 1);
     assert_null(strstr(txt, "sekrit-token-42"));
     assert_non_null(strstr(txt, "\"reason\":\"HTTP 422: bad record:  "
                                 "Authorization: Bearer *** intake: forged\""));
