@@ -188,6 +188,22 @@ static void write_items(char *path, size_t cap, int n)
     fclose(f);
 }
 
+/* A scheduler for the one source f1 of conf, state in sdir, and its
+ * first poll (made at once: a local source answers within the call). */
+static void start_f1(struct run *r, const char *conf, const char *sdir)
+{
+    memset(r, 0, sizeof(*r));
+    r->base = event_base_new();
+    struct sched_opts o = {
+        .state_dir = sdir,
+        .seed = 7,
+        .on_batch = on_batch,
+        .ud = r,
+    };
+    assert_int_equal(sched_new(r->base, load_set(conf), &o, &r->s), IG_OK);
+    assert_int_equal(sched_poll_now(r->s, "f1"), IG_OK);
+}
+
 static struct source_health health_of_f1(struct sched *s)
 {
     struct source_health h;
@@ -208,16 +224,7 @@ static void local_failure_keeps_its_reason(void **state)
                              "interval = 60s\n",
                              items);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    r.base = event_base_new();
-    struct sched_opts o = {
-        .state_dir = sdir,
-        .seed = 7,
-        .on_batch = on_batch,
-        .ud = &r,
-    };
-    assert_int_equal(sched_new(r.base, load_set(conf), &o, &r.s), IG_OK);
-    assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
+    start_f1(&r, conf, sdir);
     assert_int_equal(r.batches, 1);
     struct source_health h = health_of_f1(r.s);
     assert_int_equal(h.consecutive_failures, 1);
@@ -243,16 +250,7 @@ static void backlog_over_max_items_is_read_in_turns(void **state)
                              "interval = 60s\nmax_items = 3\n",
                              items);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    r.base = event_base_new();
-    struct sched_opts o = {
-        .state_dir = sdir,
-        .seed = 7,
-        .on_batch = on_batch,
-        .ud = &r,
-    };
-    assert_int_equal(sched_new(r.base, load_set(conf), &o, &r.s), IG_OK);
-    assert_int_equal(sched_poll_now(r.s, "f1"), IG_OK);
+    start_f1(&r, conf, sdir);
     assert_int_equal(r.batches, 1);
     assert_int_equal(r.items, 3);
     /* the second and third polls come on their own, within seconds */
