@@ -438,12 +438,15 @@ static const char *take(struct ig_item *it, const struct hotline *h,
     return ig_item_strndup(it, t, l);
 }
 
+/* *old: the record was already seen (at or before the cursor); *older:
+ * its time is strictly before the cursor's. */
 static int one_record(struct connector *c, struct hotline *h,
                       const struct connector_resp *in,
                       const struct json_safe_node *rec, unsigned repairs,
-                      struct connector_sink *sink, bool *old)
+                      struct connector_sink *sink, bool *old, bool *older)
 {
     *old = false;
+    *older = false;
     const char *id;
     enum json_safe_kind k =
         json_safe_scalar(json_safe_pointer(rec, h->cf.id), &id);
@@ -473,6 +476,7 @@ static int one_record(struct connector *c, struct hotline *h,
     if (have_ts && h->have_cur &&
         (ts < h->cur_t || (ts == h->cur_t && set_has(&h->cur_ids, id)))) {
         *old = true;
+        *older = ts < h->cur_t;
         return IG_OK;
     }
     if (have_ts) {
@@ -563,8 +567,8 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
     const struct json_safe_node *list = json_safe_pointer(root, h->cf.items);
     if (list && list->type == JSON_SAFE_T_OBJECT) {
         /* A single-order endpoint: the object is the one record. */
-        bool old;
-        rc = one_record(c, h, in, list, repairs, sink, &old);
+        bool old, older;
+        rc = one_record(c, h, in, list, repairs, sink, &old, &older);
         goto out;
     }
     if (!list || list->type != JSON_SAFE_T_ARRAY) {
@@ -573,15 +577,15 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
                             h->cf.items);
         goto out;
     }
-    size_t n = 0, nold = 0;
+    size_t n = 0, nold = 0, nolder = 0;
     for (const struct json_safe_node *rec = list->child; rec; rec = rec->next) {
         n++;
         if (rec->type != JSON_SAFE_T_OBJECT) {
             connector_skip(sink, c, "list entry %zu is not an object", n);
             continue;
         }
-        bool old;
-        rc = one_record(c, h, in, rec, repairs, sink, &old);
+        bool old, older;
+        rc = one_record(c, h, in, rec, repairs, sink, &old, &older);
         if (rc < 0) {
             if (rc == IG_E2BIG) {
                 rc = connector_fail(sink, rc, "more than max_items items");
@@ -589,6 +593,7 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
             goto out;
         }
         nold += old;
+        nolder += older;
     }
 
     /* Next page? */
@@ -603,9 +608,13 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
     } else {
         more = next && *next;
     }
-    if (more && n > 0 && nold == n) {
-        /* Everything on this page is older than the cursor: the rest is
-         * older still (the API lists newest first), stop here. */
+    if (more && n > 0 && nold == n && nolder > 0) {
+        /* Everything on this page was seen and some of it is older than
+         * the cursor: the rest is older still (the API lists newest
+         * first), stop here. A page of known rows all AT the cursor time
+         * proves nothing: the next page may hold a new row of that same
+         * second (or, from an ascending API asked since_param, every
+         * newer row). */
         more = false;
     }
     if (more) {

@@ -316,6 +316,62 @@ static void hotline_cursor_same_second(void **state)
     items_free(&got);
 }
 
+/* Rows at the cursor's second split across a page boundary: a page that
+ * holds only rows AT the cursor time, all known, does not prove the next
+ * page is older (it may hold a new row of that same second), so paging
+ * goes on; only a row strictly older than the cursor ends it. */
+static void hotline_cursor_same_second_across_pages(void **state)
+{
+    struct connector *c = hotline_fixture_conn(state);
+    struct items got = {0};
+    const char *poll1 =
+        "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":["
+        "{\"gdbh\":\"A\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"a\"},"
+        "{\"gdbh\":\"B\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"b\"}"
+        "]}}";
+    const char *page1 =
+        "{\"code\":200,\"data\":{\"hasMore\":true,\"nextCursor\":\"p2\","
+        "\"list\":["
+        "{\"gdbh\":\"A\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"a\"},"
+        "{\"gdbh\":\"B\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"b\"}"
+        "]}}";
+    const char *page2 =
+        "{\"code\":200,\"data\":{\"hasMore\":true,\"nextCursor\":\"p3\","
+        "\"list\":["
+        "{\"gdbh\":\"C\",\"slsj\":\"2022-09-25 14:30:00\",\"title\":\"c\"}"
+        "]}}";
+    const char *page3 =
+        "{\"code\":200,\"data\":{\"hasMore\":true,\"nextCursor\":\"p4\","
+        "\"list\":["
+        "{\"gdbh\":\"Y\",\"slsj\":\"2022-09-25 13:10:00\",\"title\":\"y\"},"
+        "{\"gdbh\":\"Z\",\"slsj\":\"2022-09-25 13:00:00\",\"title\":\"z\"}"
+        "]}}";
+    poll_one_page(c, poll1, &got);
+    assert_int_equal(got.n, 2);
+    items_free(&got);
+    c->cursor = c->pending_cursor;
+    c->pending_cursor = NULL;
+
+    connector_begin(c);
+    assert_int_equal(feed(c, NULL, page1, strlen(page1), &got, NULL), IG_OK);
+    assert_int_equal(got.n, 0);
+    assert_true(c->more);
+    assert_int_equal(feed(c, NULL, page2, strlen(page2), &got, NULL), IG_OK);
+    assert_true(c->more);
+    assert_int_equal(feed(c, NULL, page3, strlen(page3), &got, NULL), IG_OK);
+    /* Z is older than the cursor: the pages after it are older still. */
+    assert_false(c->more);
+    connector_end(c, IG_OK);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0]->ext_id, "C");
+    assert_non_null(c->pending_cursor);
+    assert_non_null(strstr(c->pending_cursor, "\"C\""));
+    assert_non_null(strstr(c->pending_cursor, "\"A\""));
+    items_free(&got);
+    ig_free(c->cursor);
+    c->cursor = NULL;
+}
+
 static void hotline_api_error_in_200(void **state)
 {
     struct connector *c = hotline_fixture_conn(state);
@@ -1356,6 +1412,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hotline_pages_match_expected),
         cmocka_unit_test_setup_teardown(hotline_cursor_same_second,
+                                        hotline_setup, hotline_teardown),
+        cmocka_unit_test_setup_teardown(hotline_cursor_same_second_across_pages,
                                         hotline_setup, hotline_teardown),
         cmocka_unit_test_setup_teardown(hotline_api_error_in_200, hotline_setup,
                                         hotline_teardown),
