@@ -542,6 +542,15 @@ static void parse_detail(struct connector *c, struct web_ctx *x,
     char err[256];
     size_t max_body = c->conf.max_bytes > 0 ? (size_t)c->conf.max_bytes : 0;
 
+    /* An error status (a deleted post's 404, a 500) is not the post, even
+     * when the site's error page shares the template the detail XPaths
+     * match: its text and time must not replace the list data. */
+    if (in->status != 0 && (in->status < 200 || in->status > 299)) {
+        snprintf(err, sizeof(err), "HTTP status %d", in->status);
+        xml_safe_report(sink, c->id, false, "post page %s: %s", it->url, err);
+        ig_item_add_field(it, "detail", err);
+        return;
+    }
     if (xml_safe_read_html(in->body, in->len, in->content_type,
                            in->url ? in->url : it->url, max_body, &doc, &info,
                            err, sizeof(err)) < 0) {

@@ -591,6 +591,70 @@ static void web_failed_post_page(void **state)
     ig_free(post);
 }
 
+/* A post page that answers with an error status (a deleted post's 404,
+ * a 500) is not the post: even when the site's error page shares the
+ * template that detail.content and detail.time match, the post keeps its
+ * list data and says why in its raw field "detail". */
+static void web_post_page_error_status(void **state)
+{
+    (void)state;
+    char path[4096];
+    size_t len;
+    snprintf(path, sizeof(path), "%.1900s/tests/fixtures/web/list_follow.html",
+             test_source_dir());
+    char *list = parse_read_file(path, &len);
+    assert_non_null(list);
+    static const char err_page[] =
+        "<html><head><meta charset=\"utf-8\"><title>404</title></head>"
+        "<body><div class=\"thread\"><span class=\"when\">2030-01-01 "
+        "00:00:00</span><div class=\"body\">页面不存在或已被删除</div>"
+        "</div></body></html>";
+    const char *url = "https://bbs.example/bbs/list.html";
+    struct parse_run r;
+    assert_int_equal(parse_run_init(&r, "web", url,
+                                    "item = //div[@class='post']\n"
+                                    "title = h3/a\nlink = h3/a/@href\n"
+                                    "time = em\nfollow = true\n"
+                                    "detail.content = //div[@class='body']\n"
+                                    "detail.time = //span[@class='when']\n"),
+                     IG_OK);
+    connector_begin(&r.c);
+    assert_int_equal(parse_run_body(&r, list, len, "text/html", url), IG_OK);
+    size_t before = r.n;
+    while (r.c.more) {
+        struct connector_req req;
+        assert_int_equal(connector_request(&r.c, &req), IG_OK);
+        struct connector_resp resp = {
+            .status = 404,
+            .body = err_page,
+            .len = sizeof(err_page) - 1,
+            .content_type = "text/html; charset=utf-8",
+            .url = req.url,
+            .fetched_ts = 1664090000,
+        };
+        assert_int_equal(connector_parse(&r.c, &resp, &r.sink), IG_OK);
+        connector_req_fini(&req);
+    }
+    connector_end(&r.c, IG_OK);
+    assert_int_equal(r.n, 4);
+    assert_true(r.n > before);
+    for (size_t i = 0; i < r.n; i++) {
+        const struct ig_item *it = r.items[i];
+        assert_true(it->text == NULL || strstr(it->text, "页面不存在") == NULL);
+        assert_true(it->published == NULL ||
+                    strncmp(it->published, "2030", 4) != 0);
+        if (strstr(it->url, "bbs.example") != NULL) {
+            const char *d = ig_item_field(it, "detail");
+            assert_non_null(d);
+            assert_non_null(strstr(d, "404"));
+            assert_non_null(it->published);
+            assert_true(strncmp(it->published, "2023-05-0", 9) == 0);
+        }
+    }
+    parse_run_fini(&r);
+    ig_free(list);
+}
+
 /* letters and web finish a record the same way (feed_emit_record): the
  * link stands in for a missing id, and a missing time is flagged after the
  * document's own flags, so the item's warning names the document's
@@ -626,6 +690,7 @@ int main(void)
         cmocka_unit_test(example_sources),
         cmocka_unit_test(fixture_folders),
         cmocka_unit_test(web_failed_post_page),
+        cmocka_unit_test(web_post_page_error_status),
         cmocka_unit_test(letters_record_finish),
         cmocka_unit_test(config_errors),
     };
