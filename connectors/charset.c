@@ -481,13 +481,20 @@ static const char *sniff_wide(const unsigned char *u, size_t n)
     return NULL;
 }
 
+/* Copies a charset name, which comes from the document or the server:
+ * charset names are printable ASCII, so any other byte becomes '?' (the
+ * name goes into the raw field charset_mismatch and into log lines, both
+ * of which must stay valid UTF-8 without control characters). */
 static void set_name(char dst[32], const char *src)
 {
     size_t n = strlen(src);
     if (n > 31) {
         n = 31;
     }
-    memcpy(dst, src, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
     dst[n] = '\0';
 }
 
