@@ -414,6 +414,33 @@ static int zh_feed_one(void *ud, const struct zh_entry *e)
         if (it->text != NULL && !ig_utf8_valid(it->text, strlen(it->text))) {
             bad++;
         }
+        /* The raw fields the manifest states: category, an Atom entry's
+         * summary and updated date, the text of an unreadable date (the
+         * manifest gives every item's date text; the item keeps it only
+         * when it could not be read). */
+        static const char *const raw[] = {"category", "summary", "updated",
+                                          "raw_date"};
+        for (size_t k = 0; k < sizeof(raw) / sizeof(raw[0]); k++) {
+            v = cJSON_GetObjectItem(x, raw[k]);
+            if (!cJSON_IsString(v) ||
+                (strcmp(raw[k], "raw_date") == 0 &&
+                 (v->valuestring[0] == '\0' ||
+                  cJSON_IsString(cJSON_GetObjectItem(x, "published"))))) {
+                continue;
+            }
+            const char *got = ig_item_field(it, raw[k]);
+            bool same = strcmp(raw[k], "summary") == 0
+                            ? parse_text_eq_nows(got, v->valuestring)
+                            : str_eq(got, v->valuestring);
+            if (strcmp(raw[k], "updated") == 0 && got != NULL) {
+                same = iso_ts(got) == iso_ts(v->valuestring);
+            }
+            if (!same) {
+                printf("# %s[%zu] %s '%s' want '%s'\n", e->file, i, raw[k],
+                       got ? got : "(null)", v->valuestring);
+                bad++;
+            }
+        }
     }
     /* A wrong declaration is flagged. */
     const cJSON *mm = cJSON_GetObjectItem(e->j, "charset_mismatch");
