@@ -22,3 +22,7 @@ ig_add_test(NAME test_parsers SOURCES unit/test_parsers.c
 ig_add_test(NAME test_hostile_parsers SOURCES unit/test_hostile_parsers.c
   LIBS ig_parse_run ig_connectors ig_core PkgConfig::CJSON PkgConfig::LIBXML2
   LABELS unit connectors hostile TIMEOUT 300)
+# test_fetch runs the same gen.sh into the same folder: never both at once
+# (under ctest -j one of them read a half-written file).
+set_tests_properties(test_hostile_parsers PROPERTIES
+  RESOURCE_LOCK hostile_generated)

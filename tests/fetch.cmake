@@ -31,6 +31,8 @@ ig_add_test(NAME test_hotline SOURCES unit/test_hotline.c
 ig_add_test(NAME test_fetch SOURCES runtime/test_fetch.c
   LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
   LABELS runtime TIMEOUT 600)
+# gen.sh output is shared with test_hostile_parsers (connectors.cmake).
+set_tests_properties(test_fetch PROPERTIES RESOURCE_LOCK hostile_generated)
 
 # The CLI as an administrator uses it: sources check/status/kinds, poll.
 ig_add_script_test(NAME fetch_cli
