@@ -67,6 +67,9 @@ struct fetch_xfer {
     char *origin; /* "host:port" of the first URL */
     char **headers;
     size_t nheaders;
+    char *secret;        /* owned: the credentials header, or NULL */
+    char *origin_scheme; /* owned: the first URL's scheme */
+    bool secret_here;    /* the current URL is the origin: send it */
     char *etag, *last_modified;
     char **allow;
     size_t nallow;
@@ -455,6 +458,11 @@ static void xfer_free(struct fetch_xfer *x)
         ig_free(x->headers[i]);
     }
     ig_free(x->headers);
+    if (x->secret) {
+        memset(x->secret, 0, strlen(x->secret));
+        ig_free(x->secret);
+    }
+    ig_free(x->origin_scheme);
     for (size_t i = 0; i < x->nallow; i++) {
         ig_free(x->allow[i]);
     }
@@ -489,6 +497,9 @@ static int easy_start(struct fetch *f, struct fetch_xfer *x)
     x->errbuf[0] = '\0';
     for (size_t i = 0; i < x->nheaders; i++) {
         x->slist = curl_slist_append(x->slist, x->headers[i]);
+    }
+    if (x->secret && x->secret_here) {
+        x->slist = curl_slist_append(x->slist, x->secret);
     }
     /* Validators belong to the configured URL: not sent after a redirect. */
     if (x->redirects == 0 && x->etag) {
@@ -648,7 +659,8 @@ static void on_done(struct fetch *f, struct fetch_xfer *x, CURLcode res)
             finish(f, x, IG_EREJECTED, (int)status, msg);
             return;
         }
-        char *key = host_key(loc, NULL);
+        char *scheme = NULL;
+        char *key = host_key(loc, &scheme);
         if (!key) {
             finish(f, x, IG_EREJECTED, (int)status,
                    "redirect to a non-http(s) URL refused");
@@ -660,10 +672,15 @@ static void on_done(struct fetch *f, struct fetch_xfer *x, CURLcode res)
                      "with redirect_hosts)",
                      key);
             ig_free(key);
+            ig_free(scheme);
             finish(f, x, IG_EREJECTED, (int)status, msg);
             return;
         }
+        /* The credentials follow only back to the origin itself. */
+        x->secret_here = strcmp(key, x->origin) == 0 &&
+                         strcmp(scheme, x->origin_scheme) == 0;
         ig_free(key);
+        ig_free(scheme);
         char *next = ig_strdup(loc);
         curl_multi_remove_handle(f->multi, x->easy);
         ig_free(x->url);
@@ -809,7 +826,8 @@ int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
     if (f->freeing) {
         return IG_EIO;
     }
-    char *key = req->url ? host_key(req->url, NULL) : NULL;
+    char *scheme = NULL;
+    char *key = req->url ? host_key(req->url, &scheme) : NULL;
     if (!key) {
         return IG_EINVAL;
     }
@@ -819,6 +837,11 @@ int fetch_start(struct fetch *f, const struct fetch_req *req, fetch_done_cb cb,
     x->ud = ud;
     x->url = ig_strdup(req->url);
     x->origin = key;
+    x->origin_scheme = scheme;
+    if (req->secret_header) {
+        x->secret = ig_strdup(req->secret_header);
+        x->secret_here = true;
+    }
     x->slot = slot_get(f, key);
     if (req->nheaders) {
         x->headers = ig_malloc(req->nheaders * sizeof(char *));

@@ -44,6 +44,10 @@ struct fetch_req {
     const char *url;            /* absolute http(s) URL */
     const char *const *headers; /* "Name: value"; may hold secrets */
     size_t nheaders;
+    /* "Name: value" of the source's credentials: sent to the request's
+     * own scheme, host and port only — not after a redirect elsewhere
+     * (another host, or https to http), whatever redirect_hosts allows */
+    const char *secret_header;
     const char *etag;           /* validator or NULL */
     const char *last_modified;  /* validator or NULL */
     int64_t connect_timeout_ms; /* 0: 10 s */

@@ -425,13 +425,11 @@ static void next_request(struct poll *p)
         complete(p, IG_EINVAL, why);
         return;
     }
-    const char **hdrs = ig_malloc((req.nheaders + 1) * sizeof(char *));
+    const char **hdrs =
+        ig_malloc((req.nheaders ? req.nheaders : 1) * sizeof(char *));
     size_t nh = 0;
     for (size_t i = 0; i < req.nheaders; i++) {
         hdrs[nh++] = req.headers[i];
-    }
-    if (auth) {
-        hdrs[nh++] = auth;
     }
     const struct source_conf *cf = &c->conf;
     bool first = p->pages == 0;
@@ -446,6 +444,7 @@ static void next_request(struct poll *p)
         .url = req.url,
         .headers = hdrs,
         .nheaders = nh,
+        .secret_header = auth,
         .etag = cond ? rt->st.etag : NULL,
         .last_modified = cond ? rt->st.last_modified : NULL,
         .connect_timeout_ms = cf->connect_timeout_ms,
@@ -516,8 +515,7 @@ static void note_cap(struct srt *rt, const struct poll *p)
 {
     bool capped = p->sink.capped;
     if (capped && !rt->capped) {
-        ig_warn(comp(rt),
-                "item cap reached (max_items = %zu per poll): %s",
+        ig_warn(comp(rt), "item cap reached (max_items = %zu per poll): %s",
                 p->sink.max_items,
                 p->proposal ? "the rest is read by the next polls, one "
                               "second apart"

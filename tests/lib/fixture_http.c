@@ -656,7 +656,7 @@ int fixture_http_setup(const char *tag, char *tmp, size_t tmpsz,
         return -1;
     }
     /* Never through a proxy: the server is on loopback. */
-    setenv("no_proxy", "127.0.0.1", 1);
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
     return 0;
 }
 

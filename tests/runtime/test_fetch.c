@@ -498,6 +498,77 @@ static void fetch_one(const char *path, int64_t max_bytes, struct fres *out)
     free(url);
 }
 
+/* Fetches req (url filled in from path) on a fresh loop; like
+ * fetch_one(). */
+static void fetch_req_one(struct fetch_req *req, const char *path,
+                          struct fres *out)
+{
+    struct event_base *base = event_base_new();
+    struct fetch *f = fetch_new(base, NULL);
+    char *url = fixture_http_url(g_srv, path);
+    req->url = url;
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(fetch_start(f, req, on_fetch, out, NULL), IG_OK);
+    struct event *guard = evtimer_new(base, on_guard, base);
+    struct timeval tv = {30, 0};
+    evtimer_add(guard, &tv);
+    while (!out->done) {
+        if (event_base_loop(base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+    event_free(guard);
+    assert_true(out->done);
+    fetch_free(f);
+    event_base_free(base);
+    free(url);
+}
+
+/* The source's credentials go to its own scheme, host and port only: a
+ * redirect to another host that redirect_hosts allows (localhost for
+ * 127.0.0.1: the same server under another name) is followed without
+ * them; a redirect within the origin keeps them. Other headers follow. */
+static void credentials_stay_with_their_origin(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/cred-away?redirect=http%%3A%%2F%%2Flocalhost%%3A%d%%2Ffeeds%%2F"
+             "zh%%2Fhotline_page1.json",
+             fixture_http_port(g_srv));
+    const char *hdrs[] = {"X-Trace: t1"};
+    const char *allow[] = {"localhost"};
+    struct fetch_req req = {.headers = hdrs,
+                            .nheaders = 1,
+                            .secret_header = "Authorization: Bearer s3cret",
+                            .allow_hosts = allow,
+                            .nallow_hosts = 1,
+                            .timeout_ms = 20000};
+    struct fres out;
+    fetch_req_one(&req, path, &out);
+    assert_int_equal(out.rc, IG_OK);
+    assert_int_equal(out.status, 200);
+    char *h = fixture_http_last_head(g_srv, "/cred-away");
+    assert_non_null(h);
+    assert_non_null(strstr(h, "s3cret"));
+    free(h);
+    h = fixture_http_last_head(g_srv, "/feeds/zh/hotline_page1.json");
+    assert_non_null(h);
+    assert_null(strstr(h, "s3cret"));
+    assert_non_null(strstr(h, "X-Trace: t1"));
+    free(h);
+    ig_free(out.error);
+    /* within the origin: kept */
+    fetch_req_one(&req, "/cred-home?redirect=/feeds/zh/hotline_page2_last.json",
+                  &out);
+    assert_int_equal(out.status, 200);
+    h = fixture_http_last_head(g_srv, "/feeds/zh/hotline_page2_last.json");
+    assert_non_null(h);
+    assert_non_null(strstr(h, "s3cret"));
+    free(h);
+    ig_free(out.error);
+}
+
 static void hostile_http_responses(void **state)
 {
     (void)state;
@@ -799,6 +870,7 @@ int main(void)
         cmocka_unit_test(conditional_get_commits_validators),
         cmocka_unit_test(status_429_500_and_stall),
         cmocka_unit_test(redirects_are_checked),
+        cmocka_unit_test(credentials_stay_with_their_origin),
         cmocka_unit_test(hostile_http_responses),
         cmocka_unit_test(gzip_bomb_and_huge_json_are_capped),
         cmocka_unit_test(gzip_and_one_broken_source_among_others),
