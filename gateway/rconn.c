@@ -408,12 +408,16 @@ static void on_reply(struct pend *p, redisReply *rep)
             }
             rc->was_up = true;
             rc->failing_logged = false;
+            break;
         }
-        break;
+        /* A refused PING (NOAUTH: the server wants a password we do not
+         * send; LOADING: a restarted server still reading its data) is a
+         * refused handshake: kept, the connection would never be up. */
+        /* fall through */
     case PEND_HANDSHAKE:
         if (st == IG_EIO) {
-            /* AUTH/SELECT refused: say why (Redis's text never holds the
-             * password), then start over later. */
+            /* AUTH/SELECT/PING refused: say why (Redis's text never holds
+             * the password), then start over later. */
             char why[200];
 
             snprintf(why, sizeof(why), "handshake refused: %.150s", rep->str);

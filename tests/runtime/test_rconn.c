@@ -2,9 +2,10 @@
  * redis-server: replies matched to their commands in order through deep
  * pipelines, a command larger than the socket buffer (partial writes), a
  * flushed script cache (NOSCRIPT, reload, then EVALSHA again), the
- * watchdog failing commands a paused server does not answer, and a server
+ * watchdog failing commands a paused server does not answer, a server
  * that goes away (everything in flight fails once, nothing is answered
- * twice, the connection comes back). */
+ * twice, the connection comes back), and a handshake whose PING is
+ * refused (tried again until the server accepts it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,49 @@ static void server_goes_away_and_comes_back(void **state)
     assert_int_equal(after.status, IG_OK);
 }
 
+/* A handshake whose PING is refused (NOAUTH: the server wants a password
+ * this connection does not send; LOADING: a restarted server still reading
+ * its AOF) leaves the connection unusable: it is dropped and tried again
+ * with backoff, so it comes up once the server accepts it. */
+static void refused_ping_is_retried(void **state)
+{
+    struct fx *f = *state;
+    redisContext *admin = redisConnectUnix(redis_up_socket(f->r));
+    const char *argv[] = {"PING"};
+    size_t len[] = {4};
+    struct got a = {0};
+    redisReply *r;
+
+    assert_non_null(admin);
+    assert_int_equal(admin->err, 0);
+    wait_up(f);
+    /* The admin connection stays authenticated after the password is set;
+     * the connection under test is cut and must reconnect without one. */
+    r = redisCommand(admin, "CONFIG SET requirepass sesame");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(admin, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_non_null(r);
+    freeReplyObject(r);
+    for (int i = 0; i < 300; i++) {
+        struct timeval tv = {0, 1000};
+
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+    assert_false(rconn_up(f->rc));
+    r = redisCommand(admin, "CONFIG SET requirepass %s", "");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    redisFree(admin);
+    wait_up(f);
+    assert_int_equal(rconn_cmd(f->rc, on_got, &a, 1, argv, len), IG_OK);
+    wait_for(f, &a.calls, 1);
+    assert_int_equal(a.status, IG_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +366,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(watchdog_fails_what_is_not_answered,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(server_goes_away_and_comes_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(refused_ping_is_retried, setup,
                                         teardown),
     };
 
