@@ -109,12 +109,16 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
  * KEYS, 3 per duplicate: its seen key, P:cand:<orig>, P:rec:<orig>. ARGV:
  * ttl (s), prefix, then orig id and channel per duplicate. Replies one
  * array per duplicate: {'L', reports, chans} (linked), {'S', orig,
- * reports, chans} (this item was linked before, to orig) or {'X'} (the
- * original has expired). Each command issued from Lua costs Redis ~4-5 us,
- * so a link makes as few as it can: the counts hash answers "does the
- * original exist" once it has a duplicate (it expires with it); only the
- * first link reads the record (its channel, and its TTL, which the hash
- * then gets too). */
+ * reports, chans} (this item was linked before, to orig), {'X'} (the
+ * original has expired) or {'E', why} (Redis refused one of its commands:
+ * a key of another type, OOM). Each duplicate runs under pcall: Redis does
+ * not roll back a failed script, so without it one refused duplicate would
+ * fail the whole call after the links before it were made, and those,
+ * checked again, would be answered "seen" instead of linked. Each
+ * command issued from Lua costs Redis ~4-5 us, so a link makes as few as
+ * it can: the counts hash answers "does the original exist" once it has a
+ * duplicate (it expires with it); only the first link reads the record
+ * (its channel, and its TTL, which the hash then gets too). */
 static const char link_lua[] =
     "local ttl,P=ARGV[1],ARGV[2]\n"
     "local function one(ks,kc,kr,o,ch)\n"
@@ -146,7 +150,10 @@ static const char link_lua[] =
     "end\n"
     "local out={}\n"
     "for i=1,#KEYS/3 do\n"
-    "  out[i]=one(KEYS[3*i-2],KEYS[3*i-1],KEYS[3*i],ARGV[1+2*i],ARGV[2+2*i])\n"
+    "  local ok,r=pcall(one,KEYS[3*i-2],KEYS[3*i-1],KEYS[3*i],ARGV[1+2*i],\n"
+    "                   ARGV[2+2*i])\n"
+    "  if not ok then r={'E',type(r)=='table' and r.err or tostring(r)} end\n"
+    "  out[i]=r\n"
     "end\n"
     "return out\n";
 
@@ -1098,6 +1105,14 @@ static void on_linked(struct dreq *q, const redisReply *r)
         return;
     }
     e = r->element[0];
+    if (e->str[0] == 'E') {
+        ig_error("dedup", "redis refused the link of item %s: %.200s", q->id,
+                 r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING
+                     ? r->element[1]->str
+                     : "?");
+        fail(q, IG_EIO);
+        return;
+    }
     if (e->str[0] == 'X') {
         /* The original expired between the lookup and now. */
         if (q->nskip < DEDUP_MAX_SKIP) {

@@ -650,6 +650,55 @@ static void counts_follow_check_order(void **state)
     assert_int_equal(g[1].res.reports, 3);
 }
 
+/* One duplicate whose seen key holds another type (WRONGTYPE inside the
+ * link script) fails alone: the duplicates sharing its script call are
+ * linked and answered as such, not failed after the script has linked
+ * them (a retry would then answer "seen", and their update records, with
+ * the grown report count, would never be forwarded). */
+static void bad_key_fails_only_its_link(void **state)
+{
+    struct fx *f = *state;
+    const char *text = "徐泾镇诸光路上的一棵大树被风吹断，横在非机动车道上";
+    struct dedup_req q = {.channel = "letters", .text = text};
+    const char *src[3] = {"lt", "wx", "ap"};
+    struct got a, g[3], again;
+    redisContext *c;
+    redisReply *r;
+    int i;
+
+    a = check(f, "hl", "hotline", "w-1", NULL, text);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "HSET t:seen:wx:e:w-2 x 1");
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    /* Three exact duplicates in flight together: one script call. */
+    memset(g, 0, sizeof(g));
+    q.ext_id = "w-2";
+    for (i = 0; i < 3; i++) {
+        q.source_id = src[i];
+        assert_int_equal(dedup_check(f->d, &q, on_result, &g[i]), IG_OK);
+    }
+    for (i = 0; i < 3; i++) {
+        wait_for(f->base, &g[i].calls, 1);
+    }
+    assert_int_equal(g[0].status, IG_OK);
+    assert_int_equal(g[0].res.verdict, DEDUP_EXACT);
+    assert_int_equal(g[0].res.reports, 2);
+    assert_int_equal(g[1].status, IG_EIO);
+    assert_int_equal(g[2].status, IG_OK);
+    assert_int_equal(g[2].res.verdict, DEDUP_EXACT);
+    assert_int_equal(g[2].res.reports, 3);
+    /* The bad key fixed, the failed one links like any other. */
+    r = redisCommand(c, "DEL t:seen:wx:e:w-2");
+    freeReplyObject(r);
+    redisFree(c);
+    again = check(f, "wx", "letters", "w-2", NULL, text);
+    assert_int_equal(again.status, IG_OK);
+    assert_int_equal(again.res.verdict, DEDUP_EXACT);
+    assert_int_equal(again.res.reports, 4);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -685,6 +734,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_original_is_forgotten, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(counts_follow_check_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bad_key_fails_only_its_link, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
