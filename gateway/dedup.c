@@ -1641,13 +1641,32 @@ struct done_req {
     struct dedup *d;
     dedup_cb cb;
     void *ud;
+    size_t key_len;
+    char key[]; /* P:rec:<id>, in this allocation */
 };
+
+static void on_rec_expire(void *ud, int status, const void *reply)
+{
+    (void)ud;
+    log_refusal("the TTL of a re-made record", status, reply);
+}
 
 static void on_done(void *ud, int status, const void *reply)
 {
     struct done_req *q = ud;
+    const redisReply *r = reply;
 
-    (void)reply;
+    /* SETRANGE answers the string's new length: 1 means there was no
+     * record (Redis lost it, or evicted it, after the check) and the mark
+     * made a bare "F" — worth keeping, the item stays seen, but with the
+     * retention's TTL like every key, not forever. */
+    if (status == IG_OK && q->d->rc && r->type == REDIS_REPLY_INTEGER &&
+        r->integer == 1) {
+        const char *argv[3] = {"EXPIRE", q->key, q->d->ttl};
+        size_t len[3] = {6, q->key_len, strlen(q->d->ttl)};
+
+        rconn_cmd(q->d->rc, on_rec_expire, NULL, 3, argv, len);
+    }
     q->d->inflight--;
     if (status < 0) {
         q->d->st.errors++;
@@ -1668,22 +1687,23 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     if (!d || !id || !*id) {
         return IG_EINVAL;
     }
-    /* The record's state byte P -> F. SETRANGE keeps the TTL; it would
-     * create a key without one only if the record had expired between its
-     * creation and its forwarding, which the retention's floor
-     * (DEDUP_TTL_MIN_S) rules out. The key is built in a scratch buffer:
-     * rconn_cmd() copies the command before it returns. */
+    /* The record's state byte P -> F. SETRANGE keeps the TTL; a record
+     * that is gone (expiry is ruled out by the retention's floor,
+     * DEDUP_TTL_MIN_S, but not a Redis that lost its data) comes back as
+     * "F" without one, which on_done() sees and gives one. */
     ig_buf_reset(&d->kbuf);
     add_key(&d->kbuf, d->prefix, "rec", id);
+    q = ig_malloc(sizeof(*q) + d->kbuf.len + 1);
+    memcpy(q->key, d->kbuf.data, d->kbuf.len + 1);
+    q->key_len = d->kbuf.len;
     argv[0] = "SETRANGE";
     len[0] = 8;
-    argv[1] = d->kbuf.data;
-    len[1] = d->kbuf.len;
+    argv[1] = q->key;
+    len[1] = q->key_len;
     argv[2] = "0";
     len[2] = 1;
     argv[3] = "F";
     len[3] = 1;
-    q = ig_malloc(sizeof(*q));
     q->d = d;
     q->cb = cb;
     q->ud = ud;

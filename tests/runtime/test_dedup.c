@@ -399,6 +399,35 @@ static void every_key_has_a_ttl(void **state)
     redisFree(c);
 }
 
+/* The record lost between the NEW answer and the mark (Redis restarted
+ * without persistence, or evicted it): SETRANGE makes a new "F" record,
+ * which keeps the item "seen" — and gets the retention's TTL, like every
+ * key, instead of living forever. */
+static void mark_of_a_lost_record_expires(void **state)
+{
+    struct fx *f = *state;
+    const char *text = "华新镇华腾路上的交通信号灯坏了三天，路口车辆乱成一团";
+    char key[64];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b;
+    int n = 0;
+
+    a = check(f, "hl", "hotline", "m-1", NULL, text);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    c = inspect(f, NULL, NULL, 0);
+    snprintf(key, sizeof(key), "t:rec:%s", a.res.id);
+    r = redisCommand(c, "DEL %s", key);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    b = check(f, "hl", "hotline", "m-1", NULL, text);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
+    assert_true(check_ttls(c, "t", 3600) >= 1);
+    redisFree(c);
+}
+
 static void acl_user_db_index_unix_socket(void **state)
 {
     struct fx *f = *state;
@@ -725,6 +754,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(replay_until_done, setup, teardown),
         cmocka_unit_test_setup_teardown(every_key_has_a_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(mark_of_a_lost_record_expires, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(acl_user_db_index_unix_socket, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(tcp_loopback, setup, teardown),
