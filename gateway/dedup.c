@@ -1274,6 +1274,17 @@ static int confirm(struct dreq *q)
     return found;
 }
 
+/* True when id is among the originals q found gone. */
+static bool skipped(const struct dreq *q, uint64_t id)
+{
+    for (size_t i = 0; i < q->nskip; i++) {
+        if (q->skip[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Decides one looked-up item, in order. */
 static void decide(struct dreq *q)
 {
@@ -1303,7 +1314,10 @@ static void decide(struct dreq *q)
         return;
     }
     if (q->has_text) {
-        if (q->exact[0]) {
+        /* An owner found gone by an earlier link (its record lost while
+         * its exact key lives on) is passed over like the index's: sent
+         * to it again, the item would come back every round. */
+        if (q->exact[0] && !skipped(q, hex64(q->exact))) {
             q->verdict = DEDUP_EXACT;
             memcpy(q->orig, q->exact, sizeof(q->orig));
             send_link(q);

@@ -728,6 +728,39 @@ static void bad_key_fails_only_its_link(void **state)
     assert_int_equal(again.res.reports, 4);
 }
 
+/* The exact key outlives its candidate's record (evicted under maxmemory,
+ * or the record's create refused while the exact key's went through): the
+ * link finds the original gone, and the item is decided without it — not
+ * sent round to the same dead original until it gives up, every time. */
+static void exact_key_of_a_lost_record(void **state)
+{
+    struct fx *f = *state;
+    const char *text =
+        "香花桥街道郏一村的健身器材断了一根横杆，小孩玩的时候划伤";
+    char key[64];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b, d;
+
+    a = check(f, "hl", "hotline", "x-1", NULL, text);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    c = inspect(f, NULL, NULL, 0);
+    snprintf(key, sizeof(key), "t:rec:%s", a.res.id);
+    r = redisCommand(c, "DEL %s", key);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(c);
+    b = check(f, "lt", "letters", "x-2", NULL, text);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    /* The next copy is linked to the one that took the original's place. */
+    d = check(f, "wx", "web", "x-3", NULL, text);
+    assert_int_equal(d.status, IG_OK);
+    assert_int_equal(d.res.verdict, DEDUP_EXACT);
+    assert_string_equal(d.res.orig_id, b.res.id);
+    assert_int_equal(d.res.reports, 2);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -767,6 +800,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(counts_follow_check_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_key_fails_only_its_link, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(exact_key_of_a_lost_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
     };
