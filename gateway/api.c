@@ -257,8 +257,15 @@ static int handle_reload(struct api *a, struct evhttp_request *req)
     return 0;
 }
 
-static const char *const api_paths[] = {
-    "/healthz", "/metrics", "/v1/sources", "/v1/items", "/v1/reload", NULL};
+/* The endpoints and, for the Allow header of a 405, their methods. */
+static const struct {
+    const char *path;
+    const char *allow;
+} api_paths[] = {
+    {"/healthz", "GET, HEAD"},    {"/metrics", "GET, HEAD"},
+    {"/v1/sources", "GET, HEAD"}, {"/v1/items", "POST"},
+    {"/v1/reload", "POST"},       {NULL, NULL},
+};
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -274,9 +281,11 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     /* Metrics label: a known endpoint, or "other" (bounded cardinality). */
     const char *known = "other";
-    for (const char *const *p = api_paths; *p; p++) {
-        if (strcmp(path, *p) == 0) {
-            known = *p;
+    const char *allow = NULL;
+    for (size_t i = 0; api_paths[i].path; i++) {
+        if (strcmp(path, api_paths[i].path) == 0) {
+            known = api_paths[i].path;
+            allow = api_paths[i].allow;
         }
     }
     bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
@@ -306,8 +315,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         code = handle_push(a, req);
     } else if (strcmp(known, "/v1/reload") == 0 && post) {
         code = handle_reload(a, req);
-    } else if (strcmp(known, "other") != 0) {
+    } else if (allow) {
+        /* RFC 9110 15.5.6: a 405 lists the methods the resource has. */
         code = 405;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          allow);
         reply_json_error(req, code, "method not allowed");
     } else {
         code = 404;
@@ -365,8 +377,13 @@ int api_new(struct event_base *base, struct gw *g, const struct api_opts *o,
         api_free(a);
         return IG_EIO;
     }
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_POST);
+    /* Every method evhttp parses reaches on_request, which answers 405
+     * with Allow (or 404); evhttp itself would answer 501, which says the
+     * server does not know the method at all. */
+    evhttp_set_allowed_methods(
+        a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     if (o->max_body) {
         evhttp_set_max_body_size(a->http, (ev_ssize_t)o->max_body);
     }

@@ -22,6 +22,9 @@
 #   reload_api     push endpoint answers with classification; /metrics and
 #                  /healthz; reload with a broken rule file keeps the old
 #                  rules working; a fixed one bumps the generation
+#   api_hostile    the API under hostile clients: methods other than the
+#                  documented ones get 405 with Allow (404 off the
+#                  endpoints)
 #   priority       a red-line item without a code is forwarded with priority
 #                  high, heads <prefix>:review and reaches the only = high
 #                  target; repeated reports give updates (elevated, then
@@ -600,6 +603,63 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
     r=$(http_call POST /v1/reload admin-secret)
     [ "$(cat "$tmp/code")" = 200 ] || fail "good reload: $r"
     [ "$(echo "$r" | jq -r .generation)" = 2 ] || fail "generation: $r"
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+# The gateway with its API on a kernel-picked port; sets api_port. Extra
+# arguments go before `intake run` (e.g. prlimit).
+api_start() { # api_start [WRAPPER...]
+    redis_start
+    mkdir -p "$tmp/sources.d"
+    : >"$tmp/sources.d/none.conf"
+    export IG_PUSH_TOKEN=push-secret IG_ADMIN_TOKEN=admin-secret
+    write_conf "
+[api]
+listen = 127.0.0.1:0
+push_token_ref = env:IG_PUSH_TOKEN
+admin_token_ref = env:IG_ADMIN_TOKEN"
+    "$@" "$intake" run -c "$tmp/gateway.conf" 2>>"$tmp/gw.log" &
+    gw_pid=$!
+    pids+=("$gw_pid")
+    wait_for 20 grep -q 'listening on 127.0.0.1:[0-9]' "$tmp/gw.log" ||
+        fail "API did not come up: $(cat "$tmp/gw.log")"
+    api_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+        "$tmp/gw.log" | head -1)
+    wait_for 10 curl -sf "http://127.0.0.1:$api_port/healthz" ||
+        fail "API did not answer on port $api_port"
+}
+
+# status and Allow header of METHOD PATH, as "CODE ALLOW"
+status_allow() { # status_allow METHOD PATH
+    local how=(-X "$1")
+    # -X HEAD would make curl wait for a body that never comes.
+    [ "$1" = HEAD ] && how=(-I)
+    curl -s -m 10 -o /dev/null -D - "${how[@]}" "http://127.0.0.1:$api_port$2" |
+        tr -d '\r' | awk 'NR == 1 { c = $2 } tolower($1) == "allow:" {
+            sub(/^[^:]*: */, ""); a = $0 } END { print c " " a }'
+}
+
+case_api_hostile() {
+    api_start
+    local m got
+    # Methods: a documented endpoint answers 405 and says what it takes.
+    for m in PUT DELETE PATCH OPTIONS GET; do
+        got=$(status_allow "$m" /v1/items)
+        [ "$got" = "405 POST" ] || fail "$m /v1/items: '$got'"
+    done
+    for m in POST PUT DELETE; do
+        got=$(status_allow "$m" /metrics)
+        [ "$got" = "405 GET, HEAD" ] || fail "$m /metrics: '$got'"
+    done
+    got=$(status_allow GET /v1/reload)
+    [ "$got" = "405 POST" ] || fail "GET /v1/reload: '$got'"
+    got=$(status_allow HEAD /healthz)
+    [ "$got" = "200 " ] || fail "HEAD /healthz: '$got'"
+    for m in GET PUT DELETE; do
+        got=$(status_allow "$m" /nope)
+        [ "$got" = "404 " ] || fail "$m /nope: '$got'"
+    done
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
 }
