@@ -14,12 +14,15 @@
  * goes away first, the connection's close callback cancels the wait so no
  * answer is ever written to a freed request. Tokens are compared in
  * constant time and never logged; an endpoint whose token is not
- * configured answers 404, so it cannot be probed.
+ * configured answers 404, so it cannot be probed. When accept() fails
+ * (out of descriptors: EMFILE), the listener pauses for a second rather
+ * than retry at once, which would spin the loop and flood the log.
  */
 #include "gateway/gateway_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +33,22 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/mem.h"
 
 #define API_COMP "api"
+
+/* How long the listener rests after a failed accept(): long enough that
+ * a lack of descriptors costs nothing, short enough that the API is back
+ * soon after one is free. */
+#define API_ACCEPT_PAUSE_MS 1000
+/* While accept() keeps failing, one log line per minute says so. */
+#define API_ACCEPT_LOG_MS 60000
 
 enum pend_kind {
     PEND_PUSH = 0,
@@ -58,7 +70,83 @@ struct api {
     char *push_token;  /* owned secret or NULL */
     char *admin_token; /* owned secret or NULL */
     struct pending *pend;
+    struct evconnlistener *lev; /* borrowed from http */
+    struct event *resume;       /* owned: re-enables lev after a pause */
+    int64_t accept_logged_ms;   /* last log line about accept; 0: none */
+    uint64_t accept_failures;   /* since that line */
+    struct api *reg_next;       /* in the list of live APIs */
 };
+
+/* The live APIs: evconnlistener's error callback gets evhttp's pointer
+ * (evhttp owns the listener's callback argument), and finds its API here.
+ * A mutex, since engines on different threads may each have one. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct api *reg_head;
+
+static void reg_add(struct api *a)
+{
+    pthread_mutex_lock(&reg_lock);
+    a->reg_next = reg_head;
+    reg_head = a;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(struct api *a)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (struct api **p = &reg_head; *p; p = &(*p)->reg_next) {
+        if (*p == a) {
+            *p = a->reg_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct api *a = arg;
+    evconnlistener_enable(a->lev);
+}
+
+/* accept() failed with something other than EAGAIN/EINTR (libevent
+ * retries those itself). The listening socket stays readable, so without
+ * this libevent would call accept() again at once, and log each failure,
+ * for as long as the cause lasts. */
+static void on_accept_error(struct evconnlistener *lev, void *http)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    struct api *a = NULL;
+    pthread_mutex_lock(&reg_lock);
+    for (struct api *x = reg_head; x; x = x->reg_next) {
+        if ((void *)x->http == http) {
+            a = x;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (!a) {
+        return;
+    }
+    evconnlistener_disable(lev);
+    struct timeval tv = {.tv_sec = API_ACCEPT_PAUSE_MS / 1000,
+                         .tv_usec = (API_ACCEPT_PAUSE_MS % 1000) * 1000};
+    evtimer_add(a->resume, &tv);
+    a->accept_failures++;
+    int64_t now = ig_mono_ms();
+    if (!a->accept_logged_ms ||
+        now - a->accept_logged_ms >= API_ACCEPT_LOG_MS) {
+        ig_warn(API_COMP,
+                "accept failed: %s (%llu times); not accepting "
+                "connections for %d ms at a time",
+                evutil_socket_error_to_string(err),
+                (unsigned long long)a->accept_failures, API_ACCEPT_PAUSE_MS);
+        a->accept_logged_ms = now;
+        a->accept_failures = 0;
+    }
+}
 
 static void reply(struct evhttp_request *req, int code, const char *ctype,
                   const char *body, size_t len)
@@ -398,6 +486,10 @@ int api_new(struct event_base *base, struct gw *g, const struct api_opts *o,
         api_free(a);
         return IG_EIO;
     }
+    a->lev = evhttp_bound_socket_get_listener(bs);
+    a->resume = evtimer_new(base, on_accept_resume, a);
+    reg_add(a);
+    evconnlistener_set_error_cb(a->lev, on_accept_error);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
@@ -435,6 +527,10 @@ void api_free(struct api *a)
         if (req) {
             reply_json_error(req, 503, "shutting down");
         }
+    }
+    reg_remove(a);
+    if (a->resume) {
+        event_free(a->resume);
     }
     if (a->http) {
         evhttp_free(a->http);

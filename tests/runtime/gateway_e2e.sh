@@ -25,6 +25,9 @@
 #   api_hostile    the API under hostile clients: methods other than the
 #                  documented ones get 405 with Allow (404 off the
 #                  endpoints)
+#   api_fd_exhaustion  clients holding every descriptor the gateway may
+#                  open: no busy loop, no log flood, the API answers
+#                  again once they go
 #   priority       a red-line item without a code is forwarded with priority
 #                  high, heads <prefix>:review and reaches the only = high
 #                  target; repeated reports give updates (elevated, then
@@ -660,6 +663,43 @@ case_api_hostile() {
         got=$(status_allow "$m" /nope)
         [ "$got" = "404 " ] || fail "$m /nope: '$got'"
     done
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+# CPU seconds (user + system) the process has used so far.
+cpu_s() { # cpu_s PID
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' \
+        "/proc/$1/stat"
+}
+
+case_api_fd_exhaustion() {
+    # Few descriptors, so a handful of idle connections use them all up
+    # (any limit can be reached by enough clients).
+    api_start prlimit --nofile=64:64
+    local fds=() fd i c0 c1 l0 l1
+    for i in $(seq 1 120); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$api_port" || break
+        fds+=("$fd")
+    done
+    sleep 1
+    c0=$(cpu_s "$gw_pid")
+    l0=$(wc -l <"$tmp/gw.log")
+    sleep 3
+    c1=$(cpu_s "$gw_pid")
+    l1=$(wc -l <"$tmp/gw.log")
+    echo "out of descriptors for 3 s: $c0 -> $c1 CPU s," \
+        "$((l1 - l0)) log lines"
+    awk -v a="$c0" -v b="$c1" 'BEGIN { exit !(b - a < 0.5) }' ||
+        fail "busy loop while out of descriptors: $c0 -> $c1 CPU s"
+    [ $((l1 - l0)) -lt 20 ] ||
+        fail "log flood while out of descriptors: $((l1 - l0)) lines"
+    for fd in "${fds[@]}"; do
+        exec {fd}>&-
+    done
+    # The idle connections time out or are closed; the API comes back.
+    wait_for 15 curl -sf -m 2 "http://127.0.0.1:$api_port/healthz" ||
+        fail "API did not recover once the clients went away"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
 }
