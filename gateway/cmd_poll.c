@@ -12,15 +12,20 @@
  */
 #include "gateway/cmd.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
 #include "classifiers/classifier.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/cfg.h"
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/item.h"
@@ -57,14 +62,15 @@ static void usage(FILE *out)
             "forwarded and no state is written.\n"
             "\n"
             "  -s, --sources P   sources file or folder ($INTAKE_SOURCES,\n"
-            "                    ./sources.d)\n"
+            "                    ./sources.d); -c is the same\n"
             "  --rules DIR       rule set (default: the shipped rules)\n"
             "  --state DIR       start from the gateway's committed cursor\n"
             "                    and validators in DIR (read-only)\n"
             "  --json            one JSON object per item\n"
             "  --explain         show why each code was chosen\n"
             "  --no-classify     only fetch and parse\n"
-            "  --max N           print at most N items (default all)\n"
+            "  --max N           print at most N items, N >= 1 (default\n"
+            "                    all)\n"
             "  -v, --verbose     log fetch details (URLs without queries)\n"
             "\n"
             "Exit status: 0 the poll worked, 3 it failed (the reason is\n"
@@ -150,6 +156,22 @@ static void print_text(struct pollrun *r, size_t n, const struct ig_item *it,
     }
 }
 
+/* The configured id closest to a mistyped one, or NULL when none is
+ * close (at most a third of its length off). */
+static const char *closest_id(const struct source_set *set, const char *id)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(id) / 3 + 1;
+    for (size_t i = 0; i < set->n; i++) {
+        size_t dist = ig_edit_distance(id, set->v[i]->conn.id);
+        if (dist < best_d) {
+            best_d = dist;
+            best = set->v[i]->conn.id;
+        }
+    }
+    return best;
+}
+
 static void on_batch(void *ud, struct sched_batch *b)
 {
     struct pollrun *r = ud;
@@ -206,19 +228,39 @@ int cmd_poll(int argc, char **argv)
     bool verbose = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        bool is_src = strcmp(a, "-s") == 0 || strcmp(a, "--sources") == 0 ||
+                      strcmp(a, "-c") == 0;
+        bool takes_value = is_src || strcmp(a, "--rules") == 0 ||
+                           strcmp(a, "--state") == 0 || strcmp(a, "--max") == 0;
+        if (takes_value && i + 1 >= argc) {
+            fprintf(stderr, "intake poll: %s needs a value\n", a);
+            return IG_EXIT_USAGE;
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return IG_EXIT_OK;
-        } else if ((strcmp(a, "-s") == 0 || strcmp(a, "--sources") == 0 ||
-                    strcmp(a, "-c") == 0) &&
-                   i + 1 < argc) {
+        } else if (is_src) {
             sources = argv[++i];
-        } else if (strcmp(a, "--rules") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--rules") == 0) {
             rules = argv[++i];
-        } else if (strcmp(a, "--state") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--state") == 0) {
             state = argv[++i];
-        } else if (strcmp(a, "--max") == 0 && i + 1 < argc) {
-            r.max_show = (size_t)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--max") == 0) {
+            /* strtoul took "abc" as 0 (= all) and "-1" as huge: both
+             * showed every item while the user asked for a few. */
+            const char *v = argv[++i];
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(v, &end, 10);
+            if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno != 0 ||
+                n == 0) {
+                fprintf(stderr,
+                        "intake poll: --max takes a count of items (1 or "
+                        "more), not '%s'\n",
+                        v);
+                return IG_EXIT_USAGE;
+            }
+            r.max_show = (size_t)n;
         } else if (strcmp(a, "--dry-run") == 0) {
             /* the only mode */
         } else if (strcmp(a, "--json") == 0) {
@@ -257,9 +299,30 @@ int cmd_poll(int argc, char **argv)
         goto out;
     }
     if (!source_set_find(set, id)) {
-        fprintf(stderr, "intake poll: no source '%s' in %s\n", id, sources);
+        fprintf(stderr, "intake poll: no source '%s' in %s", id, sources);
+        const char *best = closest_id(set, id);
+        if (best) {
+            fprintf(stderr, " (did you mean '%s'?)", best);
+        }
+        fprintf(stderr, "\n");
         source_set_free(set);
         goto out;
+    }
+    if (state) {
+        /* A mistyped state dir would otherwise read as "never polled"
+         * and show every item from scratch. */
+        struct stat st;
+        const char *why = NULL;
+        if (stat(state, &st) != 0) {
+            why = strerror(errno);
+        } else if (!S_ISDIR(st.st_mode)) {
+            why = "not a directory";
+        }
+        if (why) {
+            fprintf(stderr, "intake poll: --state %s: %s\n", state, why);
+            source_set_free(set);
+            goto out;
+        }
     }
     if (classify) {
         const char *dir = rules ? rules : cmd_default_rules_dir();

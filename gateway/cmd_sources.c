@@ -8,6 +8,7 @@
  */
 #include "gateway/cmd.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,10 @@ static void usage(FILE *out)
             "        failures, items in the last poll, last new item\n"
             "kinds   the built-in kinds and the keys each accepts\n"
             "\n"
-            "-c defaults to $INTAKE_SOURCES or ./sources.d; -d to\n"
-            "$INTAKE_STATE or ./state.\n");
+            "-c (also -s, --sources) defaults to $INTAKE_SOURCES or\n"
+            "./sources.d; -d (also --state) to $INTAKE_STATE or ./state.\n"
+            "Exit status: 0 ok, 1 check found errors, 2 usage error or a\n"
+            "path that cannot be read, 3 status found no state.\n");
 }
 
 static const char *default_state_dir(void)
@@ -241,24 +244,40 @@ int cmd_sources(int argc, char **argv)
         return argc < 2 ? IG_EXIT_USAGE : IG_EXIT_OK;
     }
     const char *sub = argv[1];
+    if (strcmp(sub, "check") != 0 && strcmp(sub, "status") != 0 &&
+        strcmp(sub, "kinds") != 0) {
+        fprintf(stderr, "intake sources: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return IG_EXIT_USAGE;
+    }
     const char *cfg = NULL, *state = NULL, *kind = NULL;
     bool json = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 ||
-             strcmp(a, "--sources") == 0) &&
-            i + 1 < argc) {
+        bool is_cfg = strcmp(a, "-c") == 0 || strcmp(a, "-s") == 0 ||
+                      strcmp(a, "--sources") == 0;
+        bool is_state = strcmp(a, "-d") == 0 || strcmp(a, "--state") == 0;
+        if ((is_cfg || is_state) && i + 1 >= argc) {
+            /* Said as it is: "unknown option '-c'" sent people looking
+             * for a spelling mistake that was not there. */
+            fprintf(stderr, "intake sources: %s needs a value\n", a);
+            return IG_EXIT_USAGE;
+        }
+        if (is_cfg) {
             cfg = argv[++i];
-        } else if ((strcmp(a, "-d") == 0 || strcmp(a, "--state") == 0) &&
-                   i + 1 < argc) {
+        } else if (is_state) {
             state = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return IG_EXIT_OK;
-        } else if (a[0] != '-' && !kind) {
+        } else if (a[0] != '-' && !kind && strcmp(sub, "kinds") == 0) {
             kind = a;
+        } else if (a[0] != '-') {
+            fprintf(stderr, "intake sources %s: unexpected argument '%s'\n",
+                    sub, a);
+            return IG_EXIT_USAGE;
         } else {
             fprintf(stderr, "intake sources: unknown option '%s'\n", a);
             usage(stderr);
@@ -266,16 +285,11 @@ int cmd_sources(int argc, char **argv)
         }
     }
     ig_log_set_format(IG_LOG_FMT_TEXT);
-    if (strcmp(sub, "check") == 0 && !kind) {
+    if (strcmp(sub, "check") == 0) {
         return do_check(cfg ? cfg : source_default_path());
     }
-    if (strcmp(sub, "status") == 0 && !kind) {
+    if (strcmp(sub, "status") == 0) {
         return do_status(state ? state : default_state_dir(), cfg, json);
     }
-    if (strcmp(sub, "kinds") == 0) {
-        return do_kinds(kind);
-    }
-    fprintf(stderr, "intake sources: unknown subcommand '%s'\n", sub);
-    usage(stderr);
-    return IG_EXIT_USAGE;
+    return do_kinds(kind);
 }

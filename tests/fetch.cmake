@@ -47,3 +47,9 @@ ig_add_test(NAME test_fetch_feeds SOURCES runtime/test_fetch_feeds.c
   LIBS ig_gateway ig_connectors ig_core ig_fixture_http PkgConfig::LIBEVENT
     PkgConfig::CJSON
   LABELS runtime connectors)
+
+# The argv of every command: missing values, stray arguments, bad numbers,
+# options of another command, typos in ids (no network, no Redis).
+ig_add_script_test(NAME usage_cli
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli/usage_cli.sh
+  LABELS cli)

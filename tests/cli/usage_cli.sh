@@ -1,0 +1,60 @@
+#!/bin/sh
+# usage_cli.sh — the argv of every `intake` command as a user types it:
+# an option without its value, a stray argument, a bad number, an option
+# of another command, a typo in an id. Each gets one line on stderr that
+# names the mistake, and exit 2; nothing is silently ignored.
+# Needs IG_INTAKE and IG_SOURCE_DIR (set by CTest); no network, no Redis.
+set -u
+. "$(dirname "$0")/../lib/cli_check.sh"
+# The file source of examples/sources.d reads examples/replay from here.
+cd "$src" || exit 1
+srcs=examples/sources.d
+
+# run RC NAME CMD...: runs CMD (stdout to $tmp/out, stderr to $tmp/err)
+# and checks its exit status.
+run() {
+    want=$1 name=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    got=$?
+    check "$name: exit $want" test "$got" -eq "$want"
+}
+says() { # says NAME PATTERN: the last command's stderr matches PATTERN
+    check "$1" grep -q -- "$2" "$tmp/err"
+}
+
+# sources and poll: an option at the end without its value is named as
+# such, not called an unknown option.
+run 2 "sources check -c" "$intake" sources check -c
+says "sources check -c: needs a value" "intake sources: -c needs a value"
+run 2 "sources status -d" "$intake" sources status -d
+says "sources status -d: needs a value" "intake sources: -d needs a value"
+run 2 "poll -s" "$intake" poll replay -s
+says "poll -s: needs a value" "intake poll: -s needs a value"
+run 2 "poll --max" "$intake" poll replay -s "$srcs" --max
+says "poll --max: needs a value" "intake poll: --max needs a value"
+run 2 "poll --rules" "$intake" poll replay -s "$srcs" --rules
+says "poll --rules: needs a value" "intake poll: --rules needs a value"
+
+# A stray argument is not reported as an unknown subcommand.
+run 2 "sources check extra" "$intake" sources check -c "$srcs" extra
+says "sources check extra: named" "unexpected argument 'extra'"
+
+# --max takes a count; anything else was shown in full before.
+run 2 "poll --max abc" "$intake" poll replay -s "$srcs" --max abc
+says "poll --max abc: named" "intake poll: --max takes a count"
+run 2 "poll --max -1" "$intake" poll replay -s "$srcs" --max -1
+run 0 "poll --max 1" "$intake" poll replay -s "$srcs" --max 1 --no-classify
+check "poll --max 1: one item shown" test "$(grep -c '^\[' "$tmp/out")" -eq 1
+
+# A state dir that does not exist is a typo, not "start from nothing".
+run 2 "poll --state missing" "$intake" poll replay -s "$srcs" \
+    --state "$tmp/no-such-state"
+says "poll --state missing: named" "no-such-state"
+
+# An unknown source id suggests the closest one.
+run 2 "poll typo" "$intake" poll replai -s "$srcs"
+says "poll typo: did you mean" "did you mean 'replay'"
+
+echo "$fails failed"
+test "$fails" -eq 0
