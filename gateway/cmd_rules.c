@@ -952,7 +952,7 @@ static void usage_check(FILE *out)
             "  --corpus FILE   JSON Lines with \"title\"/\"text\" (labels not\n"
             "                  needed) for the never-fires report\n"
             "  --json          findings as one JSON object\n"
-            "  --verbose       the whole ambiguity report\n"
+            "  -v, --verbose   the whole ambiguity report\n"
             "\n"
             "Exit status: 0 no errors, 1 errors found (including a rule set\n"
             "that does not load), 2 usage error, 3 the corpus cannot be\n"
@@ -984,16 +984,57 @@ static void usage_diff(FILE *out)
             "3 the corpus cannot be read.\n");
 }
 
-/* Parses the options shared by the three commands. pos receives up to
- * npos positional arguments. Returns 0, 1 for --help (printed), or -1. */
+/* The options each command takes (its --help lists exactly these). */
+static const char *const test_opts[] = {
+    "--rules",
+    "--corpus",
+    "--json",
+    "--min-accuracy",
+    "--min-abstention",
+    "--min-major-recall",
+    "--baseline",
+    "--errors",
+    "--all-codes",
+    "--top",
+    NULL,
+};
+static const char *const check_opts[] = {
+    "--rules", "--corpus", "--json", "--verbose", "-v", NULL,
+};
+static const char *const diff_opts[] = {"--corpus", "--json", NULL};
+
+static bool takes_opt(const char *const *allowed, const char *a)
+{
+    for (size_t i = 0; allowed[i]; i++) {
+        if (!strcmp(allowed[i], a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Parses the options of one command; allowed lists the ones it takes.
+ * pos receives up to npos positional arguments. Returns 0, 1 for --help
+ * (printed), or -1. */
 static int parse_opts(int argc, char **argv, const char *cmd,
-                      void (*usage)(FILE *), struct opts *o, const char **pos,
-                      int npos, int *got)
+                      void (*usage)(FILE *), const char *const *allowed,
+                      struct opts *o, const char **pos, int npos, int *got)
 {
     *got = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool known = takes_opt(test_opts, a) || takes_opt(check_opts, a);
+        if (known && !takes_opt(allowed, a)) {
+            /* The three commands share this parser; an option of another
+             * one was accepted and did nothing ('diff --rules X' ran
+             * without X), which a monitor cannot tell from working. */
+            fprintf(stderr,
+                    "intake rules %s: %s is not an option of 'rules %s' "
+                    "(see intake rules %s --help)\n",
+                    cmd, a, cmd, cmd);
+            return -1;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 1;
@@ -1063,7 +1104,8 @@ static int rules_test(int argc, char **argv)
 {
     struct opts o = {.min_acc = -1, .min_abst = -1, .min_major = -1, .top = 15};
     int npos;
-    int rc = parse_opts(argc, argv, "test", usage_test, &o, NULL, 0, &npos);
+    int rc = parse_opts(argc, argv, "test", usage_test, test_opts, &o, NULL, 0,
+                        &npos);
     if (rc != 0) {
         return rc > 0 ? IG_EXIT_OK : IG_EXIT_USAGE;
     }
@@ -1382,7 +1424,8 @@ static int rules_check(int argc, char **argv)
 {
     struct opts o = {.min_acc = -1, .min_abst = -1, .min_major = -1};
     int npos;
-    int rc = parse_opts(argc, argv, "check", usage_check, &o, NULL, 0, &npos);
+    int rc = parse_opts(argc, argv, "check", usage_check, check_opts, &o, NULL,
+                        0, &npos);
     if (rc != 0) {
         return rc > 0 ? IG_EXIT_OK : IG_EXIT_USAGE;
     }
@@ -1540,7 +1583,8 @@ static int rules_diff(int argc, char **argv)
     struct opts o = {.min_acc = -1, .min_abst = -1, .min_major = -1};
     const char *pos[2];
     int npos;
-    int rc = parse_opts(argc, argv, "diff", usage_diff, &o, pos, 2, &npos);
+    int rc = parse_opts(argc, argv, "diff", usage_diff, diff_opts, &o, pos, 2,
+                        &npos);
     if (rc != 0) {
         return rc > 0 ? IG_EXIT_OK : IG_EXIT_USAGE;
     }

@@ -56,5 +56,26 @@ says "poll --state missing: named" "no-such-state"
 run 2 "poll typo" "$intake" poll replai -s "$srcs"
 says "poll typo: did you mean" "did you mean 'replay'"
 
+# rules: an option of another rules command is refused, not ignored
+# ('rules diff --rules X' used to run with OLD_DIR/NEW_DIR and drop X).
+printf '%s\n' '{"id":"a","text":"路灯不亮","acceptable":["B01-18"]}' \
+    >"$tmp/c.jsonl"
+run 2 "rules diff --rules" "$intake" rules diff "$rules" "$rules" \
+    --corpus "$tmp/c.jsonl" --rules "$rules"
+says "rules diff --rules: named" "not an option of 'rules diff'"
+run 2 "rules diff --baseline" "$intake" rules diff "$rules" "$rules" \
+    --corpus "$tmp/c.jsonl" --baseline "$tmp/c.jsonl"
+run 2 "rules check --min-accuracy" "$intake" rules check --rules "$rules" \
+    --min-accuracy 0.9
+says "rules check --min-accuracy: named" "not an option of 'rules check'"
+run 2 "rules check --errors" "$intake" rules check --rules "$rules" --errors
+run 2 "rules test --verbose" "$intake" rules test --rules "$rules" \
+    --corpus "$tmp/c.jsonl" --verbose
+run 0 "rules test with its own options" "$intake" rules test \
+    --rules "$rules" --corpus "$tmp/c.jsonl" --errors --all-codes --top 3 \
+    --min-accuracy 0.5
+run 0 "rules check with its own options" "$intake" rules check \
+    --rules "$rules" --corpus "$tmp/c.jsonl" --verbose
+
 echo "$fails failed"
 test "$fails" -eq 0
