@@ -69,7 +69,9 @@ static void usage(FILE *out)
             "a broken set is rejected and the old one stays); SIGTERM and\n"
             "SIGINT drain in-flight items and exit.\n"
             "exit status: 0 ok, 2 usage/config error, 3 runtime failure\n"
-            "(with --once: some items could only be spooled).\n");
+            "(with --once: some poll could not be committed, its items\n"
+            "neither forwarded nor spooled in time; it is fetched again\n"
+            "next run. Spooled items are safe: exit 0).\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -92,6 +94,9 @@ int cmd_run(int argc, char **argv)
     struct gw_opts o = {.default_rules_dir = cmd_default_rules_dir()};
     int ch;
 
+    /* getopt names the program by argv[0], here "run": say which. */
+    static char prog[] = "intake run";
+    argv[0] = prog;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:r:h", lopts, NULL)) != -1) {
         switch (ch) {
@@ -132,6 +137,16 @@ int cmd_run(int argc, char **argv)
     if (!config || !*config) {
         config = "/etc/intake/gateway.conf";
     }
+    /* Checked before the config: --check-config (systemd's ExecStartPre)
+     * said "ok" to a --log-level the start after it then refused. */
+    enum ig_log_level lvl = IG_LOG_INFO;
+    if (level && ig_log_parse_level(level, &lvl) < 0) {
+        fprintf(stderr,
+                "intake run: bad --log-level '%s' (debug, info, warn or "
+                "error)\n",
+                level);
+        return IG_EXIT_USAGE;
+    }
 
     /* Config problems are for a human at a terminal: plain text. */
     ig_log_set_format(IG_LOG_FMT_TEXT);
@@ -159,9 +174,9 @@ int cmd_run(int argc, char **argv)
     }
 
     /* Logging as configured; command-line flags win. */
-    enum ig_log_level lvl = IG_LOG_INFO;
-    if (ig_log_parse_level(level ? level : conf->gw.log_level, &lvl) < 0) {
-        fprintf(stderr, "intake run: bad --log-level '%s'\n", level);
+    if (!level && ig_log_parse_level(conf->gw.log_level, &lvl) < 0) {
+        fprintf(stderr, "intake run: %s: bad log_level '%s'\n", config,
+                conf->gw.log_level);
         status = IG_EXIT_USAGE;
         goto out;
     }

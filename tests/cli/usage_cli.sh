@@ -77,5 +77,27 @@ run 0 "rules test with its own options" "$intake" rules test \
 run 0 "rules check with its own options" "$intake" rules check \
     --rules "$rules" --corpus "$tmp/c.jsonl" --verbose
 
+# run: a bad --log-level fails --check-config (systemd's ExecStartPre)
+# rather than only the start that follows it; getopt's messages name
+# the command; --help says what exit 3 of --once means.
+mkdir -p "$tmp/gw/sources.d" "$tmp/gw/import"
+printf '[source imp]\nkind = file\nurl = %s\n' "$tmp/gw/import" \
+    >"$tmp/gw/sources.d/imp.conf"
+printf '[gateway]\nstate_dir = %s\n[redis]\nsocket = %s\n' \
+    "$tmp/gw/state" "$tmp/gw/redis.sock" >"$tmp/gw/gateway.conf"
+printf '[forward out]\nkind = file\npath = %s\n' "$tmp/gw/out.jsonl" \
+    >>"$tmp/gw/gateway.conf"
+run 0 "run --check-config" "$intake" run -c "$tmp/gw/gateway.conf" \
+    --check-config
+run 2 "run --check-config --log-level bogus" "$intake" run \
+    -c "$tmp/gw/gateway.conf" --check-config --log-level bogus
+says "run --log-level bogus: named" "intake run: bad --log-level 'bogus'"
+run 2 "run -c" "$intake" run -c
+says "run -c: names the command" "^intake run: option requires an argument"
+run 2 "run --bogus" "$intake" run --bogus
+says "run --bogus: names the command" "^intake run: unrecognized option"
+run 0 "run --help" "$intake" run --help
+check "run --help: --once exit 3" grep -q "fetched again" "$tmp/out"
+
 echo "$fails failed"
 test "$fails" -eq 0
