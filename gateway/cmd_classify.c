@@ -431,9 +431,11 @@ int cmd_classify(int argc, char **argv)
             r.rc = IG_EXIT_RUNTIME;
             break;
         }
+        errno = 0;
         if (!do_file(&r, f, argv[i])) {
-            fprintf(stderr, "intake classify: %s: read or write failed\n",
-                    argv[i]);
+            /* fopen() opens a directory; the read then says EISDIR. */
+            fprintf(stderr, "intake classify: %s: %s\n", argv[i],
+                    errno ? strerror(errno) : "read or write failed");
             r.rc = IG_EXIT_RUNTIME;
         }
         if (!is_stdin) {

@@ -28,6 +28,7 @@
  */
 #include "gateway/cmd.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -230,16 +231,20 @@ static int corpus_load(const char *path, struct corpus *c)
     struct ig_buf line;
     ig_buf_init(&line, MAX_LINE);
     if (f == NULL) {
-        fprintf(stderr, "intake rules: cannot open %s\n", path);
+        fprintf(stderr, "intake rules: cannot open %s: %s\n", path,
+                strerror(errno));
         rc = IG_EIO;
         goto out;
     }
     size_t lineno = 0;
     for (;;) {
         bool too_long;
+        errno = 0;
         int r = read_line(f, &line, &too_long);
         if (r < 0) {
-            fprintf(stderr, "intake rules: %s: read error\n", path);
+            /* fopen() opens a directory; the read then says EISDIR. */
+            fprintf(stderr, "intake rules: %s: %s\n", path,
+                    errno ? strerror(errno) : "read error");
             rc = IG_EIO;
             goto out;
         }
@@ -824,7 +829,8 @@ static int read_baseline(const char *path, struct opts *o)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fprintf(stderr, "intake rules test: cannot open baseline %s\n", path);
+        fprintf(stderr, "intake rules test: cannot open baseline %s: %s\n",
+                path, strerror(errno));
         return -1;
     }
     char line[512];

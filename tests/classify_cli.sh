@@ -80,5 +80,11 @@ check "sample table has a summary" grep -q "items: .* classified" "$tmp/table"
     "$src/samples/messages.jsonl" >"$tmp/explain"
 check "--explain says why" grep -q "verdict:" "$tmp/explain"
 
+# A directory given as FILE says so (it was "read or write failed").
+mkdir "$tmp/adir"
+"$intake" classify --rules "$rules" "$tmp/adir" >/dev/null 2>"$tmp/err"
+check "a directory exits 3" test $? -eq 3
+check "a directory is named as one" grep -q "adir: Is a directory" "$tmp/err"
+
 echo "$fails failed"
 test "$fails" -eq 0

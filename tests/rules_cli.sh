@@ -145,5 +145,11 @@ expect 0 "$intake" rules test --rules "$src/rules" --corpus "$tmp/empty.jsonl"
 has "0 items" out
 expect 0 "$intake" rules diff "$src/rules" "$src/rules" --corpus "$tmp/empty.jsonl"
 
+# A corpus that cannot be read says why.
+expect 3 "$intake" rules test --rules "$src/rules" --corpus "$tmp/missing.jsonl"
+has "missing.jsonl: No such file or directory" err
+expect 3 "$intake" rules test --rules "$src/rules" --corpus "$tmp"
+has "Is a directory" err
+
 [ "$fails" -eq 0 ] || { echo "rules_cli: $fails failure(s)" >&2; exit 1; }
 echo "rules_cli: ok"
