@@ -16,6 +16,21 @@
 #include "core/buf.h"
 #include "core/text.h"
 
+/* Display width of s[0..n), as cmd_cell() counts it. */
+static int width_of(const char *s, size_t n)
+{
+    int cols = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t k = ig_utf8_decode(s + i, n - i, &cp);
+        bool plain = cp != IG_UTF8_INVALID && cp >= 0x20;
+        cols += plain ? ig_cp_width(cp) : 1;
+        i += k;
+    }
+    return cols;
+}
+
 void cmd_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
               int pad_cols, bool mark_cut)
 {
@@ -28,7 +43,10 @@ void cmd_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
          * the encoding of the whole table: each shows as one space. */
         bool plain = cp != IG_UTF8_INVALID && cp >= 0x20;
         int w = plain ? ig_cp_width(cp) : 1;
-        if (mark_cut && cols + w > max_cols - 1 && i + k < n) {
+        /* The mark is needed unless all that is left fits: testing only
+         * "is this the last character" cut a wide last one silently. */
+        if (mark_cut && cols + w > max_cols - 1 &&
+            width_of(s + i, n - i) > max_cols - cols) {
             ig_buf_adds(b, "\xe2\x80\xa6"); /* … takes one column */
             cols++;
             break;

@@ -86,5 +86,10 @@ mkdir "$tmp/adir"
 check "a directory exits 3" test $? -eq 3
 check "a directory is named as one" grep -q "adir: Is a directory" "$tmp/err"
 
+# A cell cut before a wide last character still ends in the cut mark.
+printf '{"id":"abcdefghi\344\270\255","text":"x"}\n' |
+    "$intake" classify --format text --rules "$rules" >"$tmp/cut"
+check "a cut id ends in …" grep -q "^abcdefghi… " "$tmp/cut"
+
 echo "$fails failed"
 test "$fails" -eq 0
