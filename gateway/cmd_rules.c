@@ -924,6 +924,10 @@ static void usage_test(FILE *out)
         "  --all-codes          list all codes, not only those seen\n"
         "  --top N              confusions to show (default 15)\n"
         "\n"
+        "A corpus line that cannot be read is reported on stderr as\n"
+        "FILE:LINE and skipped (counted in the report, exit status\n"
+        "unchanged).\n"
+        "\n"
         "Exit status: 0 all bars met and every pinned item right,\n"
         "1 a bar missed or a pinned item wrong, 2 usage error or the\n"
         "rule set does not load, 3 the corpus cannot be read.\n",
