@@ -345,6 +345,7 @@ int cmd_classify(int argc, char **argv)
     struct run r;
     memset(&r, 0, sizeof(r));
     int first_file = argc;
+    bool dashdash = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -364,6 +365,7 @@ int cmd_classify(int argc, char **argv)
             format = a + 9;
         } else if (strcmp(a, "--") == 0) {
             first_file = i + 1;
+            dashdash = true;
             break;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "intake classify: unknown option '%s'\n\n", a);
@@ -374,7 +376,8 @@ int cmd_classify(int argc, char **argv)
             break;
         }
     }
-    for (int i = first_file; i < argc; i++) {
+    /* After "--" every argument is a file, whatever its name. */
+    for (int i = first_file; i < argc && !dashdash; i++) {
         if (argv[i][0] == '-' && argv[i][1] != '\0' && i > first_file) {
             fprintf(stderr,
                     "intake classify: options go before files: "

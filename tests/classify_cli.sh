@@ -91,5 +91,13 @@ printf '{"id":"abcdefghi\344\270\255","text":"x"}\n' |
     "$intake" classify --format text --rules "$rules" >"$tmp/cut"
 check "a cut id ends in …" grep -q "^abcdefghi… " "$tmp/cut"
 
+# After --, every argument is a file, even one whose name starts with -.
+printf '路灯不亮\n' >"$tmp/a.txt"
+printf '井盖不见了\n' >"$tmp/-dash.txt"
+(cd "$tmp" && "$intake" classify --rules "$rules" -- a.txt -dash.txt) \
+    >"$tmp/dd" 2>&1
+check "-- then a file named -x exits 0" test $? -eq 0
+check "-- then a file named -x: both read" test "$(wc -l <"$tmp/dd")" -eq 2
+
 echo "$fails failed"
 test "$fails" -eq 0
