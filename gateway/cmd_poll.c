@@ -198,10 +198,15 @@ static void on_batch(void *ud, struct sched_batch *b)
             print_text(r, r->nitems, it, crp);
         }
     }
-    fprintf(stderr, "intake poll: %s (%s): %zu item%s%s%s%s", b->source_id,
-            b->kind, b->nitems, b->nitems == 1 ? "" : "s",
-            b->not_modified ? ", not modified (304)" : "",
-            b->nskipped ? ", skipped " : "", b->nskipped ? "" : "");
+    fprintf(stderr, "intake poll: %s (%s): %zu item%s", b->source_id, b->kind,
+            b->nitems, b->nitems == 1 ? "" : "s");
+    /* Only the items shown are classified: "3 items, 1 classified" read
+     * as two unclassified ones. */
+    if (r->max_show && b->nitems > r->max_show) {
+        fprintf(stderr, " (%zu shown)", r->max_show);
+    }
+    fprintf(stderr, "%s%s", b->not_modified ? ", not modified (304)" : "",
+            b->nskipped ? ", skipped " : "");
     if (b->nskipped) {
         fprintf(stderr, "%zu malformed", b->nskipped);
     }

@@ -46,6 +46,9 @@ says "poll --max abc: named" "intake poll: --max takes a count"
 run 2 "poll --max -1" "$intake" poll replay -s "$srcs" --max -1
 run 0 "poll --max 1" "$intake" poll replay -s "$srcs" --max 1 --no-classify
 check "poll --max 1: one item shown" test "$(grep -c '^\[' "$tmp/out")" -eq 1
+run 0 "poll --max 1 classified" "$intake" poll replay -s "$srcs" --max 1
+says "poll --max 1: the summary says how many were shown" \
+    "3 items (1 shown), 1 classified"
 
 # A state dir that does not exist is a typo, not "start from nothing".
 run 2 "poll --state missing" "$intake" poll replay -s "$srcs" \
