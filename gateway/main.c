@@ -36,7 +36,8 @@ static void usage(FILE *out)
     }
     fprintf(out,
             "\n"
-            "Run `intake <command> --help` for a command's options.\n"
+            "Run `intake <command> --help` (or `intake help <command>`)\n"
+            "for a command's options; `intake --version` for the version.\n"
             "Exit status: 0 ok, 1 findings (failed check), 2 usage or\n"
             "configuration error, 3 runtime failure.\n");
 }
@@ -69,6 +70,18 @@ int main(int argc, char **argv)
         return IG_EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "help") == 0 && argc > 2) {
+        /* `intake help classify` is `intake classify --help`. */
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *args[] = {argv[2], "--help", NULL};
+                return commands[i].fn(2, args);
+            }
+        }
+        fprintf(stderr, "intake: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return IG_EXIT_USAGE;
+    }
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
         strcmp(name, "help") == 0) {
         usage(stdout);

@@ -102,5 +102,14 @@ says "run --bogus: names the command" "^intake run: unrecognized option"
 run 0 "run --help" "$intake" run --help
 check "run --help: --once exit 3" grep -q "fetched again" "$tmp/out"
 
+# `intake help COMMAND` is that command's --help; an unknown one is named.
+run 0 "help classify" "$intake" help classify
+check "help classify: the command's usage" grep -q "^usage: intake classify" \
+    "$tmp/out"
+run 2 "help nope" "$intake" help nope
+says "help nope: named" "unknown command 'nope'"
+run 0 "--version" "$intake" --version
+check "--version: prints it" grep -q "^intake " "$tmp/out"
+
 echo "$fails failed"
 test "$fails" -eq 0
