@@ -547,8 +547,24 @@ static void print_cnt_row(FILE *out, const char *code, const char *name,
     double p = ratio(c->pred_ok, c->pred), r = ratio(c->truth_ok, c->truth);
     cell(out, code, 8, 9);
     cell(out, name, 20, 21);
-    fprintf(out, "%5zu %5zu  %6.1f%% %6.1f%% %6.3f\n", c->truth, c->pred,
-            100 * p, 100 * r, f1(p, r));
+    fprintf(out, "%5zu %5zu  ", c->truth, c->pred);
+    /* A ratio of nothing (no verdict here, no item expected here) is not
+     * a score: "-", not 0.0 %, and no F1 without both. */
+    if (c->pred) {
+        fprintf(out, "%6.1f%% ", 100 * p);
+    } else {
+        fprintf(out, "%7s ", "-");
+    }
+    if (c->truth) {
+        fprintf(out, "%6.1f%% ", 100 * r);
+    } else {
+        fprintf(out, "%7s ", "-");
+    }
+    if (c->pred && c->truth) {
+        fprintf(out, "%6.3f\n", f1(p, r));
+    } else {
+        fprintf(out, "%6s\n", "-");
+    }
 }
 
 /* The rule statistics qsort compares through (qsort has no context
