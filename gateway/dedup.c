@@ -572,7 +572,9 @@ void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
     out->index_entries =
         added < nindex_cap(d->ix) ? added : (uint64_t)nindex_cap(d->ix);
     out->index_loaded = d->loaded;
-    out->reconnects = rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1 : 0;
+    /* d->rc is NULL while dedup_free() runs the callbacks. */
+    out->reconnects =
+        d->rc && rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1 : 0;
 }
 
 /* Finishes q with an error. */
@@ -1700,6 +1702,11 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
 
     if (!d || !id || !*id) {
         return IG_EINVAL;
+    }
+    /* Down, or being freed (d->rc NULL: called from a callback that
+     * dedup_free() runs): like a check, refused for now. */
+    if (!rconn_accepting(d->rc)) {
+        return IG_EAGAIN;
     }
     /* The record's state byte P -> F. SETRANGE keeps the TTL; a record
      * that is gone (expiry is ruled out by the retention's floor,

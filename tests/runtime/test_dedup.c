@@ -775,6 +775,50 @@ static void free_fails_inflight(void **state)
     assert_int_equal(g.status, IG_EAGAIN);
 }
 
+/* What a caller may do from a callback that dedup_free() runs: every
+ * entry point answers (IG_EAGAIN, or stats) instead of touching the
+ * connection being freed. */
+struct in_free {
+    struct dedup *d;
+    int calls, check_rc, done_rc;
+    struct dedup_stats st;
+};
+
+static void call_back_in(void *ud, int status, const struct dedup_result *r)
+{
+    struct in_free *x = ud;
+    struct dedup_req q = {.source_id = "s", .ext_id = "again", .text = "abc"};
+    struct got g;
+    struct dedup_prep *p = dedup_prepare(x->d, &q);
+
+    (void)r;
+    assert_int_equal(status, IG_EAGAIN);
+    x->calls++;
+    memset(&g, 0, sizeof(g));
+    x->check_rc = dedup_check(x->d, &q, on_result, &g);
+    assert_int_equal(dedup_check_prepared(x->d, &p, on_result, &g), IG_EAGAIN);
+    dedup_prep_free(p);
+    x->done_rc = dedup_done(x->d, "0123456789abcdef", NULL, NULL);
+    assert_false(dedup_up(x->d));
+    dedup_get_stats(x->d, &x->st);
+}
+
+static void entry_points_during_free(void **state)
+{
+    struct fx *f = *state;
+    struct dedup_req q = {.source_id = "s", .ext_id = "y", .text = "abc"};
+    struct in_free x;
+
+    memset(&x, 0, sizeof(x));
+    x.d = f->d;
+    assert_int_equal(dedup_check(f->d, &q, call_back_in, &x), IG_OK);
+    dedup_free(f->d);
+    f->d = NULL;
+    assert_int_equal(x.calls, 1);
+    assert_int_equal(x.check_rc, IG_EAGAIN);
+    assert_int_equal(x.done_rc, IG_EAGAIN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +848,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(exact_key_of_a_lost_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(entry_points_during_free, setup,
+                                        teardown),
     };
 
     /* As in the daemon: a write to a server that died must fail with
