@@ -118,25 +118,36 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
  * command issued from Lua costs Redis ~4-5 us, so a link makes as few as
  * it can: the counts hash answers "does the original exist" once it has a
  * duplicate (it expires with it); only the first link reads the record
- * (its channel, and its TTL, which the hash then gets too). */
+ * (its channel, and its TTL, which the hash then gets too). A hash that
+ * was not made by this script (by hand, by another tool) may lack chans
+ * (none yet), hold a count that is not a positive whole number (one
+ * report) or have no TTL (it gets the record's): a link repairs it
+ * rather than failing every duplicate of that candidate. */
 static const char link_lua[] =
     "local ttl,P=ARGV[1],ARGV[2]\n"
     "local function one(ks,kc,kr,o,ch)\n"
     "  local h=redis.call('HMGET',kc,'reports','chans')\n"
     "  local n,c,at=tonumber(h[1]),h[2],nil\n"
-    "  if not n then\n"
+    "  if not h[1] and not c then\n"
     "    local r=redis.call('GET',kr)\n"
     "    if not r then return {'X'} end\n"
     "    c=string.match(r,'^%S+ %d+ ([^\\n]*)') or ''\n"
     "    at=redis.call('PTTL',kr)\n"
     "    if at<0 then at=tonumber(ttl)*1000 end\n"
     "    n=1\n"
+    "  elseif not c or not n or n<1 or n~=math.floor(n) then\n"
+    "    c=c or ''\n"
+    "    if not n or n<1 or n~=math.floor(n) then n=1 end\n"
+    "    if redis.call('PTTL',kc)<0 then\n"
+    "      at=redis.call('PTTL',kr)\n"
+    "      if at<0 then at=tonumber(ttl)*1000 end\n"
+    "    end\n"
     "  end\n"
     "  local old=redis.call('SET',ks,o,'NX','GET','EX',ttl)\n"
     "  if old then\n"
     "    if old~=o then\n"
     "      h=redis.call('HMGET',P..':cand:'..old,'reports','chans')\n"
-    "      return {'S',old,h[1] or '1',h[2] or ''}\n"
+    "      return {'S',old,tostring(tonumber(h[1]) or 1),h[2] or ''}\n"
     "    end\n"
     "    return {'S',old,tostring(n),c}\n"
     "  end\n"
@@ -973,6 +984,17 @@ static void send_info(struct dreq *q)
     ig_free(key);
 }
 
+/* A report count as stored; one that is not a positive number (a counts
+ * hash written by hand) reads as one report, as the link script reads
+ * it. */
+static int64_t reports_of(const char *s)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+
+    return end == s || *end || n < 1 ? 1 : (int64_t)n;
+}
+
 static void on_info(void *ud, int status, const void *reply)
 {
     struct dreq *q = ud;
@@ -996,8 +1018,7 @@ static void on_info(void *ud, int status, const void *reply)
                strcmp(q->orig, q->id) == 0 ? NULL : "", 0);
         return;
     }
-    finish(q, strtoll(n->str, NULL, 10),
-           c->type == REDIS_REPLY_STRING ? c->str : "",
+    finish(q, reports_of(n->str), c->type == REDIS_REPLY_STRING ? c->str : "",
            c->type == REDIS_REPLY_STRING ? c->len : 0);
 }
 

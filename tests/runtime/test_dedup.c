@@ -761,6 +761,65 @@ static void exact_key_of_a_lost_record(void **state)
     assert_int_equal(d.res.reports, 2);
 }
 
+/* A counts hash written by hand (or by an older tool): reports without
+ * chans, reports that is not a number, no TTL. A link treats a missing
+ * chans as none and a bad count as one report, and keeps what is there,
+ * instead of failing every duplicate of that candidate. */
+static void hand_made_counts_hash(void **state)
+{
+    struct fx *f = *state;
+    const char *t1 = "朱家角镇放生桥下的游船码头栏杆松脱，游客靠上去很危险";
+    const char *t2 = "练塘镇泖甸路上的一段路面塌陷，坑里积满了水看不出深浅";
+    char key[64];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b, e, g;
+
+    a = check(f, "hl", "hotline", "h-1", NULL, t1);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    b = check(f, "lt", "letters", "h-2", NULL, t1);
+    assert_int_equal(b.res.verdict, DEDUP_EXACT);
+    assert_int_equal(b.res.reports, 2);
+    c = inspect(f, NULL, NULL, 0);
+    snprintf(key, sizeof(key), "t:cand:%s", a.res.id);
+    r = redisCommand(c, "HDEL %s chans", key);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    g = check(f, "wb", "web", "h-3", NULL, t1);
+    assert_int_equal(g.status, IG_OK);
+    assert_int_equal(g.res.verdict, DEDUP_EXACT);
+    assert_int_equal(g.res.reports, 3);
+    assert_string_equal(g.chans, "web");
+    r = redisCommand(c, "HSET %s reports many", key);
+    freeReplyObject(r);
+    g = check(f, "md", "media", "h-4", NULL, t1);
+    assert_int_equal(g.status, IG_OK);
+    assert_int_equal(g.res.verdict, DEDUP_EXACT);
+    assert_int_equal(g.res.reports, 2);
+    assert_string_equal(g.chans, "web,media");
+
+    /* Made by hand before any duplicate: no TTL, a bad count. */
+    e = check(f, "hl", "hotline", "h-5", NULL, t2);
+    assert_int_equal(e.res.verdict, DEDUP_NEW);
+    snprintf(key, sizeof(key), "t:cand:%s", e.res.id);
+    r = redisCommand(c, "HSET %s reports x chans hotline,app", key);
+    freeReplyObject(r);
+    g = check(f, "hl", "hotline", "h-5", NULL, t2); /* a replay reads it */
+    assert_true(g.res.replay);
+    assert_int_equal(g.res.reports, 1);
+    g = check(f, "lt", "letters", "h-6", NULL, t2);
+    assert_int_equal(g.status, IG_OK);
+    assert_int_equal(g.res.verdict, DEDUP_EXACT);
+    assert_int_equal(g.res.reports, 2);
+    assert_string_equal(g.chans, "hotline,app,letters");
+    /* The seen item reads the same counts. */
+    g = check(f, "lt", "letters", "h-6", NULL, t2);
+    assert_int_equal(g.res.verdict, DEDUP_SEEN);
+    assert_int_equal(g.res.reports, 2);
+    check_ttls(c, "t", 3600);
+    redisFree(c);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -847,6 +906,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(exact_key_of_a_lost_record, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(hand_made_counts_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(entry_points_during_free, setup,
                                         teardown),
