@@ -19,7 +19,9 @@
  *           (gateway/nindex.h) holds the fingerprints of every candidate
  *           the moment it is decided;
  *   create  SET P:rec:<id> NX EX and SET P:exact:<hash> NX EX, plus one
- *           XADD per decided batch of the new fingerprints to P:index;
+ *           XADD per decided batch of the new fingerprints to P:index (a
+ *           failed XADD's entries are kept and sent again, see
+ *           write_index());
  *   link    a duplicate: one small script, atomic: the seen pointer
  *           (SET NX), the original's report count and channel list in
  *           P:cand:<original> (a hash created by the first duplicate,
@@ -79,6 +81,7 @@
 #define DEDUP_MAX_SKIP 8   /* originals found expired, per item */
 #define DEDUP_INDEX_PAGE 1000
 #define DEDUP_INDEX_TTL_EVERY_S 60
+#define DEDUP_INDEX_ENTRY 80 /* hex digits of one P:index value */
 
 #define D(f) offsetof(struct dedup_cfg, f)
 const struct ig_cfg_field dedup_cfg_schema[] = {
@@ -172,6 +175,20 @@ static const char *const dedup_scripts[] = {link_lua, NULL};
 
 struct lbatch;
 
+/* The fingerprints of the candidates of one decide pass on their way to
+ * P:index (one XADD), or kept entries sent again. It lives until the XADD
+ * and every create whose entry it carries have answered: an entry is kept
+ * for a resend when the XADD failed, unless its create was refused (no
+ * record, no candidate: its entry is marked dead). */
+struct ixbatch {
+    struct dedup *d;
+    int refs;          /* the XADD, and each create still unanswered */
+    bool failed;       /* the XADD was not acknowledged */
+    bool resend;       /* the kept entries (d->ixkept) */
+    size_t n;          /* entries */
+    struct ig_buf ent; /* n x DEDUP_INDEX_ENTRY; dead ones start with '-' */
+};
+
 /* One check in flight. */
 struct dreq {
     struct dedup *d;
@@ -212,6 +229,9 @@ struct dreq {
     int wstatus;  /* worst create status */
     bool got_rec; /* the record's SET answered */
     bool refused; /* create: the record existed (SET NX refused) */
+    bool rec_eio; /* create: Redis refused the record's SET */
+    struct ixbatch *ixb; /* the batch carrying its index entry, or NULL */
+    size_t ixslot;       /* the entry's place in it */
 };
 
 /* One lookup MGET and, with near on, its text MGET. Batches are decided
@@ -246,10 +266,17 @@ struct dedup {
     char *load_from;     /* owned: next XRANGE start */
     long load_wait_ms;   /* next retry of a failed page */
     time_t index_ttl_at; /* next EXPIRE of P:index */
-    struct ig_buf ixw;   /* index entries of the decisions being made */
+    struct ixbatch *ixcur;   /* entries of the decisions being made */
+    struct ixbatch *ixspare; /* a written batch, for the next pass */
+    struct ig_buf ixkept;    /* entries whose XADD failed, to send again */
+    size_t ixkept_n;
+    size_t ixresend_n;   /* kept entries in flight again */
+    bool ix_failing;     /* the last index write failed (logged once) */
+    bool ix_resending;   /* the kept entries are in flight */
+    long ix_wait_ms;     /* next retry of the kept entries */
+    struct event *ix_ev; /* sends the kept entries again */
     struct ig_buf kbuf;  /* scratch: a key name being sent */
     struct ig_buf rbuf;  /* scratch: a record being sent */
-    size_t ixn;
     struct dedup_stats st;
 };
 
@@ -257,9 +284,15 @@ static void fail(struct dreq *q, int status);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void load_cb(evutil_socket_t fd, short what, void *arg);
 static void decide_ready(struct dedup *d);
+static void ix_cb(evutil_socket_t fd, short what, void *arg);
+static void ix_unref(struct ixbatch *b);
+static void ix_drop_kept(struct dedup *d);
 
 static void dreq_free(struct dreq *q)
 {
+    if (q->ixb) {
+        ix_unref(q->ixb);
+    }
     simhash_set_free(q->bset);
     ig_free(q); /* keys, channel, text and bigrams are in the same block */
 }
@@ -463,8 +496,16 @@ static void release(struct dedup *d)
     if (d->load_ev) {
         event_free(d->load_ev);
     }
+    if (d->ix_ev) {
+        event_free(d->ix_ev);
+    }
+    ix_drop_kept(d);
+    if (d->ixspare) {
+        ig_buf_fini(&d->ixspare->ent);
+        ig_free(d->ixspare);
+    }
     nindex_free(d->ix);
-    ig_buf_fini(&d->ixw);
+    ig_buf_fini(&d->ixkept);
     ig_buf_fini(&d->kbuf);
     ig_buf_fini(&d->rbuf);
     ig_free(d->load_from);
@@ -515,7 +556,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
      * exists with near off too (without texts). */
     d->ix = nindex_new((size_t)d->cfg.index_max,
                        d->cfg.near ? (size_t)d->cfg.near_cache : 0);
-    ig_buf_init(&d->ixw, 0);
+    ig_buf_init(&d->ixkept, 0);
     ig_buf_init(&d->kbuf, 0);
     ig_buf_init(&d->rbuf, 0);
     from = (int64_t)time(NULL) * 1000 - d->ttl_s * 1000;
@@ -523,7 +564,8 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     d->rc = rconn_new(base, &cfg->redis, "dedup", dedup_scripts);
     d->flush_ev = event_new(base, -1, 0, flush_cb, d);
     d->load_ev = event_new(base, -1, 0, load_cb, d);
-    if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix) {
+    d->ix_ev = event_new(base, -1, 0, ix_cb, d);
+    if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix_ev || !d->ix) {
         rconn_free(d->rc);
         release(d);
         return IG_EINVAL;
@@ -583,6 +625,7 @@ void dedup_get_stats(const struct dedup *d, struct dedup_stats *out)
     out->index_entries =
         added < nindex_cap(d->ix) ? added : (uint64_t)nindex_cap(d->ix);
     out->index_loaded = d->loaded;
+    out->index_unwritten = d->ixkept_n + d->ixresend_n;
     /* d->rc is NULL while dedup_free() runs the callbacks. */
     out->reconnects =
         d->rc && rconn_connects(d->rc) > 0 ? rconn_connects(d->rc) - 1 : 0;
@@ -1159,6 +1202,22 @@ static void on_linked(struct dreq *q, const redisReply *r)
            r->element[2]->len);
 }
 
+/* The create of q has answered (dead: its record was not made): q lets go
+ * of the batch carrying its index entry. */
+static void ix_settle(struct dreq *q, bool dead)
+{
+    struct ixbatch *b = q->ixb;
+
+    if (!b) {
+        return;
+    }
+    if (dead) {
+        b->ent.data[q->ixslot * DEDUP_INDEX_ENTRY] = '-';
+    }
+    q->ixb = NULL;
+    ix_unref(b);
+}
+
 /* Sends the create writes of q (its index entry is added already): the
  * record with SET NX, then the exact key with SET NX (an exact key another
  * writer took first is left to it). */
@@ -1182,6 +1241,7 @@ static void send_create(struct dreq *q)
     q->wstatus = IG_OK;
     q->got_rec = false;
     q->refused = false;
+    q->rec_eio = false;
     argv[0] = "SET";
     len[0] = 3;
     argv[1] = q->rec_key;
@@ -1210,6 +1270,7 @@ static void send_create(struct dreq *q)
     }
     if (q->writes == 0) {
         nindex_settle(d->ix, q->key.id);
+        ix_settle(q, true); /* nothing was sent: no candidate */
         fail(q, IG_EAGAIN);
     }
 }
@@ -1227,12 +1288,17 @@ static void on_created(void *ud, int status, const void *reply)
         if (q->wstatus != IG_EIO) {
             q->wstatus = status;
         }
+        q->rec_eio |= first && status == IG_EIO;
     } else if (first && r->type == REDIS_REPLY_NIL) {
         q->refused = true; /* created by another writer meanwhile */
     }
     if (--q->writes > 0) {
         return;
     }
+    /* A refused record is no candidate: its index entry is not worth
+     * keeping if the index write fails (a lost connection leaves the
+     * outcome unknown: kept). */
+    ix_settle(q, q->rec_eio);
     if (!d->rc) {
         fail(q, IG_EAGAIN);
         return;
@@ -1372,34 +1438,235 @@ static void decide(struct dreq *q)
     nindex_add(d->ix, &q->key, q->near ? q->bigrams : NULL,
                q->near ? q->nbigrams : 0, true);
     if (d->cfg.near) {
-        index_entry(&d->ixw, &q->key);
-        d->ixn++;
+        struct ixbatch *b = d->ixcur;
+
+        if (!b) {
+            b = d->ixspare ? d->ixspare : ig_calloc(1, sizeof(*b));
+            d->ixspare = NULL;
+            b->d = d;
+            b->refs = 1; /* the XADD's */
+            d->ixcur = b;
+        }
+        q->ixb = b;
+        q->ixslot = b->n++;
+        b->refs++;
+        index_entry(&b->ent, &q->key);
     }
     send_create(q);
 }
 
-static void on_indexed(void *ud, int status, const void *reply)
+/* Logs the candidates whose index entries are dropped (n entries of
+ * DEDUP_INDEX_ENTRY at e, dead ones skipped), a line per 8. */
+static void log_dropped(const char *e, size_t n, const char *why)
 {
-    const redisReply *r = reply;
+    struct ig_buf ids;
+    size_t i, k = 0;
 
-    (void)ud;
-    log_refusal("an index write", status, r);
+    ig_buf_init(&ids, 0);
+    for (i = 0; i < n; i++) {
+        const char *x = e + i * DEDUP_INDEX_ENTRY;
+
+        if (x[0] == '-') {
+            continue;
+        }
+        ig_buf_addc(&ids, ' ');
+        ig_buf_add(&ids, x, DEDUP_ID_LEN);
+        if (++k % 8 == 0 || i + 1 == n) {
+            ig_error("dedup",
+                     "near-duplicate index entries dropped (%s); after a "
+                     "restart, near duplicates of these candidates are not "
+                     "found:%s",
+                     why, ids.data);
+            ig_buf_reset(&ids);
+        }
+    }
+    if (ids.len > 0) {
+        ig_error("dedup",
+                 "near-duplicate index entries dropped (%s); after a "
+                 "restart, near duplicates of these candidates are not "
+                 "found:%s",
+                 why, ids.data);
+    }
+    ig_buf_fini(&ids);
 }
 
-/* Appends the fingerprints of the candidates just created to P:index:
- * one entry for all of them, the stream trimmed to the retention. */
-static void write_index(struct dedup *d)
+/* Logs and forgets the kept entries (dedup_free(): there is no later). */
+static void ix_drop_kept(struct dedup *d)
+{
+    if (d->ixkept_n > 0) {
+        log_dropped(d->ixkept.data, d->ixkept_n,
+                    "the gateway stopped before Redis acknowledged them");
+        d->st.index_dropped += d->ixkept_n;
+    }
+    d->ixkept_n = 0;
+    ig_buf_reset(&d->ixkept);
+}
+
+/* Schedules the next try of the kept entries, spaced out to 30 s. */
+static void ix_retry_later(struct dedup *d)
+{
+    struct timeval tv;
+
+    if (!d->rc || d->ixkept_n == 0 || d->ix_resending ||
+        evtimer_pending(d->ix_ev, NULL)) {
+        return;
+    }
+    d->ix_wait_ms = d->ix_wait_ms ? d->ix_wait_ms * 2 : 250;
+    if (d->ix_wait_ms > 30000) {
+        d->ix_wait_ms = 30000;
+    }
+    tv.tv_sec = d->ix_wait_ms / 1000;
+    tv.tv_usec = (d->ix_wait_ms % 1000) * 1000;
+    evtimer_add(d->ix_ev, &tv);
+}
+
+/* The last reference to b is gone: the entries of a failed write that
+ * stand for candidates are kept, up to DEDUP_INDEX_UNWRITTEN_MAX (the rest
+ * are dropped, logged with their ids); b is kept for the next pass. */
+static void ix_unref(struct ixbatch *b)
+{
+    struct dedup *d = b->d;
+    size_t i, live = 0;
+
+    if (--b->refs > 0) {
+        return;
+    }
+    if (b->resend) {
+        d->ixresend_n = 0;
+    }
+    for (i = 0; b->failed && i < b->n; i++) {
+        const char *e = b->ent.data + i * DEDUP_INDEX_ENTRY;
+
+        if (e[0] == '-') {
+            continue;
+        }
+        if (d->ixkept_n + d->ixresend_n >= DEDUP_INDEX_UNWRITTEN_MAX) {
+            log_dropped(e, b->n - i, "too many waiting to be written");
+            for (; i < b->n; i++) {
+                d->st.index_dropped +=
+                    b->ent.data[i * DEDUP_INDEX_ENTRY] != '-';
+            }
+            break;
+        }
+        ig_buf_add(&d->ixkept, e, DEDUP_INDEX_ENTRY);
+        d->ixkept_n++;
+        live++;
+    }
+    if (live > 0) {
+        ix_retry_later(d);
+    }
+    b->n = 0;
+    b->failed = false;
+    b->resend = false;
+    ig_buf_reset(&b->ent);
+    if (!d->ixspare) {
+        d->ixspare = b;
+    } else {
+        ig_buf_fini(&b->ent);
+        ig_free(b);
+    }
+}
+
+static void ix_send(struct dedup *d, struct ixbatch *b);
+
+/* Sends the kept entries again (the timer, or a write that went through
+ * after failures). */
+static void ix_resend(struct dedup *d)
+{
+    struct ixbatch *b;
+
+    if (!d->rc || d->ixkept_n == 0 || d->ix_resending) {
+        return;
+    }
+    if (!rconn_accepting(d->rc)) {
+        ix_retry_later(d);
+        return;
+    }
+    b = ig_calloc(1, sizeof(*b));
+    b->d = d;
+    b->refs = 1;
+    b->resend = true;
+    b->n = d->ixkept_n;
+    b->ent = d->ixkept;
+    ig_buf_init(&d->ixkept, 0);
+    d->ixresend_n = d->ixkept_n;
+    d->ixkept_n = 0;
+    d->ix_resending = true;
+    ix_send(d, b);
+}
+
+static void ix_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ix_resend(arg);
+}
+
+/* An index write failed: logged when writes start failing, not each
+ * time; its entries are kept when the last reference to b goes. */
+static void ix_failed(struct ixbatch *b, int status, const redisReply *r)
+{
+    struct dedup *d = b->d;
+
+    b->failed = true;
+    if (b->resend) {
+        d->ix_resending = false;
+    }
+    if (d->ix_failing || !d->rc) {
+        return;
+    }
+    d->ix_failing = true;
+    if (status == IG_EIO) {
+        ig_error("dedup",
+                 "redis refused a near-duplicate index write: %.200s; the "
+                 "entries are kept and sent again",
+                 r && r->str ? r->str : "?");
+    } else {
+        ig_warn("dedup", "a near-duplicate index write was cut off (redis "
+                         "unreachable); the entries are kept and sent again");
+    }
+}
+
+static void on_indexed(void *ud, int status, const void *reply)
+{
+    struct ixbatch *b = ud;
+    struct dedup *d = b->d;
+
+    if (status != IG_OK) {
+        ix_failed(b, status, reply);
+        ix_unref(b);
+        return;
+    }
+    if (b->resend) {
+        d->ix_resending = false;
+    }
+    if (d->ix_failing && d->rc) {
+        ig_info("dedup", "near-duplicate index writes accepted again");
+    }
+    d->ix_failing = false;
+    d->ix_wait_ms = 0;
+    ix_unref(b);
+    /* Redis takes writes again: the kept entries need not wait. */
+    ix_resend(d);
+}
+
+static void on_index_ttl(void *ud, int status, const void *reply)
+{
+    (void)ud;
+    log_refusal("the TTL of the near-duplicate index", status, reply);
+}
+
+/* Appends the live entries of b to P:index as one stream entry, the
+ * stream trimmed to the retention. Takes b's own reference. */
+static void ix_send(struct dedup *d, struct ixbatch *b)
 {
     const char **argv;
     size_t *len, i;
     int k = 0;
     char minid[32];
 
-    if (d->ixn == 0) {
-        return;
-    }
-    argv = ig_malloc((2 * d->ixn + 6) * sizeof(*argv));
-    len = ig_malloc((2 * d->ixn + 6) * sizeof(*len));
+    argv = ig_malloc((2 * b->n + 6) * sizeof(*argv));
+    len = ig_malloc((2 * b->n + 6) * sizeof(*len));
     snprintf(minid, sizeof(minid), "%lld",
              (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
     argv[k++] = "XADD";
@@ -1411,20 +1678,29 @@ static void write_index(struct dedup *d)
     for (i = 0; i < (size_t)k; i++) {
         len[i] = strlen(argv[i]);
     }
-    for (i = 0; i < d->ixn; i++) {
-        argv[k] = d->ixw.data + i * 80;
+    for (i = 0; i < b->n; i++) {
+        const char *e = b->ent.data + i * DEDUP_INDEX_ENTRY;
+
+        if (e[0] == '-') {
+            continue; /* a create that failed already */
+        }
+        argv[k] = e;
         len[k++] = 16;
-        argv[k] = d->ixw.data + i * 80;
-        len[k++] = 80;
+        argv[k] = e;
+        len[k++] = DEDUP_INDEX_ENTRY;
     }
-    /* The stream's own TTL (the retention, so it goes when writes stop)
-     * needs refreshing once in a while, not with every entry. */
-    if (rconn_cmd(d->rc, on_indexed, NULL, k, argv, len) == IG_OK &&
-        time(NULL) >= d->index_ttl_at) {
+    if (k == 6) {
+        ix_unref(b);
+    } else if (rconn_cmd(d->rc, on_indexed, b, k, argv, len) < 0) {
+        ix_failed(b, IG_EAGAIN, NULL);
+        ix_unref(b);
+    } else if (!b->resend && time(NULL) >= d->index_ttl_at) {
+        /* The stream's own TTL (the retention, so it goes when writes
+         * stop) needs refreshing once in a while, not with every entry. */
         const char *ea[3] = {"EXPIRE", d->index_key, d->ttl};
         size_t el[3] = {6, strlen(d->index_key), strlen(d->ttl)};
 
-        if (rconn_cmd(d->rc, on_indexed, NULL, 3, ea, el) == IG_OK) {
+        if (rconn_cmd(d->rc, on_index_ttl, NULL, 3, ea, el) == IG_OK) {
             d->index_ttl_at =
                 time(NULL) + (d->ttl_s / 4 < DEDUP_INDEX_TTL_EVERY_S
                                   ? d->ttl_s / 4
@@ -1433,8 +1709,21 @@ static void write_index(struct dedup *d)
     }
     ig_free(argv);
     ig_free(len);
-    d->ixw.len = 0;
-    d->ixn = 0;
+}
+
+/* Appends the fingerprints of the candidates just decided to P:index. A
+ * write that fails (the connection lost, Redis refusing: OOM, a key of
+ * another type) does not lose them: they are kept and sent again, on a
+ * timer and as soon as a later write goes through. */
+static void write_index(struct dedup *d)
+{
+    struct ixbatch *b = d->ixcur;
+
+    if (!b) {
+        return;
+    }
+    d->ixcur = NULL;
+    ix_send(d, b);
 }
 
 /* Decides every batch at the head whose answers are all in. */

@@ -72,6 +72,9 @@ struct dedup;
 #define DEDUP_TTL_MIN_S 60 /* shortest retention accepted */
 #define DEDUP_ID_LEN 16       /* hex digits of a candidate id */
 #define DEDUP_MAX_CHANNELS 16 /* channels returned in a result */
+/* Index entries (P:index) held for a resend while Redis does not take
+ * them; past this, the newest are dropped and logged with their ids. */
+#define DEDUP_INDEX_UNWRITTEN_MAX 4096
 
 /* How to reach Redis. Filled by the caller from the [redis] section of
  * gateway.conf (gateway/conf.h; the password already resolved from its
@@ -215,6 +218,9 @@ struct dedup_stats {
     uint64_t near_candidates; /* band hits compared by Jaccard */
     size_t inflight;
     uint64_t index_entries; /* candidates in the in-memory index */
+    size_t index_unwritten; /* entries whose P:index write failed, held
+                               to be sent again */
+    uint64_t index_dropped; /* entries given up (each logged) */
     bool index_loaded;      /* rebuilt from Redis (checks wait until) */
 };
 void dedup_get_stats(const struct dedup *d, struct dedup_stats *out);

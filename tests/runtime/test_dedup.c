@@ -820,6 +820,133 @@ static void hand_made_counts_hash(void **state)
     redisFree(c);
 }
 
+/* Runs the loop for about ms milliseconds. */
+static void run_for(struct fx *f, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+}
+
+/* True when P:index holds an entry for candidate id. */
+static bool index_has(redisContext *c, const char *id)
+{
+    redisReply *r = redisCommand(c, "XRANGE t:index - +");
+    bool found = false;
+    size_t i, j;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *fl = r->element[i]->element[1];
+
+        for (j = 0; j < fl->elements; j += 2) {
+            found |= strcmp(fl->element[j]->str, id) == 0;
+        }
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+/* Redis refuses the index write (P:index holds another type; OOM is the
+ * same) after the candidate's creates went through: the entry is kept and
+ * sent again once Redis takes it, so a gateway started afterwards still
+ * finds the candidate's near duplicates. */
+static void index_write_refused_is_sent_again(void **state)
+{
+    struct fx *f = *state;
+    const char *post = "徐泾镇明珠路上的一个消防栓被车撞坏了，水一直往外冒，"
+                       "路面已经结了一层薄冰，骑车的人都在打滑";
+    char repost[512];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b;
+    int i;
+
+    assert_int_equal(
+        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+        IG_OK);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "SET t:index not-a-stream");
+    freeReplyObject(r);
+    a = check(f, "web-forum", "web", "ix-1", NULL, post);
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    run_for(f, 50); /* the XADD is refused */
+    r = redisCommand(c, "DEL t:index");
+    freeReplyObject(r);
+    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
+        run_for(f, 50);
+    }
+    assert_true(index_has(c, a.res.id));
+    redisFree(c);
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    snprintf(repost, sizeof(repost), "%s，希望有关部门赶紧来修。", post);
+    b = check(f, "news-e", "media", "https://e.example/5", NULL, repost);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEAR);
+    assert_string_equal(b.res.orig_id, a.res.id);
+}
+
+/* A refusal that lasts: at most DEDUP_INDEX_UNWRITTEN_MAX entries wait,
+ * the rest are dropped (and logged); the ones kept arrive, all of them,
+ * once Redis takes writes again (right after the next write that goes
+ * through). */
+static void index_entries_kept_up_to_the_cap(void **state)
+{
+    struct fx *f = *state;
+    const int extra = 100, total = DEDUP_INDEX_UNWRITTEN_MAX + extra;
+    struct dedup_req q = {.source_id = "cap", .channel = "web"};
+    struct dedup_stats st;
+    struct got *g = calloc((size_t)total, sizeof(*g));
+    struct got a;
+    char ext[16];
+    redisContext *c;
+    redisReply *r;
+    int i, k;
+
+    assert_int_equal(
+        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+        IG_OK);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "SET t:index not-a-stream");
+    freeReplyObject(r);
+    for (k = 0; k < total; k += 1000) {
+        for (i = k; i < total && i < k + 1000; i++) {
+            snprintf(ext, sizeof(ext), "c%d", i);
+            q.ext_id = ext; /* no text: a candidate each, never merged */
+            assert_int_equal(dedup_check(f->d, &q, on_result, &g[i]), IG_OK);
+        }
+        for (i = k; i < total && i < k + 1000; i++) {
+            wait_for(f->base, &g[i].calls, 1);
+            assert_int_equal(g[i].status, IG_OK);
+            assert_int_equal(g[i].res.verdict, DEDUP_NEW);
+        }
+    }
+    run_for(f, 50);
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.index_unwritten, DEDUP_INDEX_UNWRITTEN_MAX);
+    assert_int_equal(st.index_dropped, extra);
+    r = redisCommand(c, "DEL t:index");
+    freeReplyObject(r);
+    a = check(f, "after", "web", "1", NULL, "修好之后的第一条新内容");
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    for (i = 0; i < 100 && st.index_unwritten > 0; i++) {
+        run_for(f, 20);
+        dedup_get_stats(f->d, &st);
+    }
+    assert_int_equal(st.index_unwritten, 0);
+    redisFree(c);
+    /* A gateway started now knows every candidate whose entry was kept
+     * (the SET above replaced the warm-up's), the one after and its own. */
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    a = check(f, "after", "web", "2", NULL, "重启之后再来一条新内容");
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.index_entries, DEDUP_INDEX_UNWRITTEN_MAX + 2);
+    free(g);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -907,6 +1034,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(exact_key_of_a_lost_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(hand_made_counts_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(index_write_refused_is_sent_again,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(index_entries_kept_up_to_the_cap, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(entry_points_during_free, setup,
                                         teardown),
