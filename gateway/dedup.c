@@ -82,6 +82,9 @@
 #define DEDUP_INDEX_PAGE 1000
 #define DEDUP_INDEX_TTL_EVERY_S 60
 #define DEDUP_INDEX_ENTRY 80 /* hex digits of one P:index value */
+/* Items whose record Redis refused, remembered so each is logged once
+ * (the caller retries them) and again when it goes through. */
+#define DEDUP_REFUSED_LOG 64
 
 #define D(f) offsetof(struct dedup_cfg, f)
 const struct ig_cfg_field dedup_cfg_schema[] = {
@@ -230,6 +233,7 @@ struct dreq {
     bool got_rec; /* the record's SET answered */
     bool refused; /* create: the record existed (SET NX refused) */
     bool rec_eio; /* create: Redis refused the record's SET */
+    bool exact_set;      /* create: the exact key's SET went through */
     struct ixbatch *ixb; /* the batch carrying its index entry, or NULL */
     size_t ixslot;       /* the entry's place in it */
 };
@@ -277,6 +281,8 @@ struct dedup {
     struct event *ix_ev; /* sends the kept entries again */
     struct ig_buf kbuf;  /* scratch: a key name being sent */
     struct ig_buf rbuf;  /* scratch: a record being sent */
+    uint64_t refused[DEDUP_REFUSED_LOG]; /* ids whose record was refused */
+    size_t nrefused, refused_at;
     struct dedup_stats st;
 };
 
@@ -1218,6 +1224,67 @@ static void ix_settle(struct dreq *q, bool dead)
     ix_unref(b);
 }
 
+/* Redis refused q's record (a key of another type, OOM): logged once per
+ * item while it keeps being refused. */
+static void record_refused(struct dreq *q, const redisReply *r)
+{
+    struct dedup *d = q->d;
+    size_t i;
+
+    for (i = 0; i < d->nrefused; i++) {
+        if (d->refused[i] == q->key.id) {
+            return;
+        }
+    }
+    ig_error("dedup",
+             "redis refused the record of item %s (%.*s): %.200s; the item "
+             "fails until that is repaired",
+             q->id, (int)q->rec_len, q->rec_key, r && r->str ? r->str : "?");
+    d->refused[d->refused_at] = q->key.id;
+    d->refused_at = (d->refused_at + 1) % DEDUP_REFUSED_LOG;
+    if (d->nrefused < DEDUP_REFUSED_LOG) {
+        d->nrefused++;
+    }
+}
+
+/* q's record went through: if it had been refused, say so once. */
+static void record_made(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    size_t i;
+
+    for (i = 0; i < d->nrefused; i++) {
+        if (d->refused[i] == q->key.id) {
+            d->refused[i] = 0;
+            ig_info("dedup", "item %s: its record was made this time", q->id);
+            return;
+        }
+    }
+}
+
+static void on_undone(void *ud, int status, const void *reply)
+{
+    (void)ud;
+    log_refusal("removing the exact key of a refused record", status, reply);
+}
+
+/* q's record was refused: q is no candidate. The index forgets it (a
+ * repost would be linked to it, and fail), and an exact key that names
+ * it is removed (an exact copy would be linked to it, and fail). A rare
+ * path: the extra command is only sent here. */
+static void undo_create(struct dreq *q)
+{
+    struct dedup *d = q->d;
+
+    nindex_forget(d->ix, q->key.id);
+    if (q->exact_set) {
+        const char *argv[2] = {"DEL", q->exact_key};
+        size_t len[2] = {3, q->exact_len};
+
+        rconn_cmd(d->rc, on_undone, NULL, 2, argv, len);
+    }
+}
+
 /* Sends the create writes of q (its index entry is added already): the
  * record with SET NX, then the exact key with SET NX (an exact key another
  * writer took first is left to it). */
@@ -1225,8 +1292,8 @@ static void send_create(struct dreq *q)
 {
     struct dedup *d = q->d;
     struct ig_buf *rec = &d->rbuf; /* rconn_cmd() copies the command */
-    const char *argv[6];
-    size_t len[6];
+    const char *argv[7];
+    size_t len[7];
 
     ig_buf_reset(rec);
     ig_buf_add(rec, "P ", 2);
@@ -1242,6 +1309,11 @@ static void send_create(struct dreq *q)
     q->got_rec = false;
     q->refused = false;
     q->rec_eio = false;
+    q->exact_set = false;
+    /* GET makes a key of another type an error (WRONGTYPE) instead of a
+     * plain "exists", which would send the item round and round; it
+     * answers nil when the record was made, the old one when it was
+     * not. */
     argv[0] = "SET";
     len[0] = 3;
     argv[1] = q->rec_key;
@@ -1250,17 +1322,23 @@ static void send_create(struct dreq *q)
     len[2] = rec->len;
     argv[3] = "NX";
     len[3] = 2;
-    argv[4] = "EX";
-    len[4] = 2;
-    argv[5] = d->ttl;
-    len[5] = strlen(d->ttl);
-    if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
+    argv[4] = "GET";
+    len[4] = 3;
+    argv[5] = "EX";
+    len[5] = 2;
+    argv[6] = d->ttl;
+    len[6] = strlen(d->ttl);
+    if (rconn_cmd(d->rc, on_created, q, 7, argv, len) == IG_OK) {
         q->writes++;
         if (q->has_text) {
             argv[1] = q->exact_key;
             argv[2] = q->id;
+            argv[4] = "EX";
+            argv[5] = d->ttl;
             len[1] = q->exact_len;
             len[2] = DEDUP_ID_LEN;
+            len[4] = 2;
+            len[5] = strlen(d->ttl);
             if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
                 q->writes++;
             } else {
@@ -1284,13 +1362,19 @@ static void on_created(void *ud, int status, const void *reply)
 
     q->got_rec = true;
     if (status != IG_OK) {
-        log_refusal("a create", status, r);
+        if (first && status == IG_EIO) {
+            q->rec_eio = true;
+            record_refused(q, r);
+        } else {
+            log_refusal("a create", status, r);
+        }
         if (q->wstatus != IG_EIO) {
             q->wstatus = status;
         }
-        q->rec_eio |= first && status == IG_EIO;
-    } else if (first && r->type == REDIS_REPLY_NIL) {
+    } else if (first && r->type == REDIS_REPLY_STRING) {
         q->refused = true; /* created by another writer meanwhile */
+    } else if (!first && r->type == REDIS_REPLY_STATUS) {
+        q->exact_set = true;
     }
     if (--q->writes > 0) {
         return;
@@ -1304,11 +1388,17 @@ static void on_created(void *ud, int status, const void *reply)
         return;
     }
     nindex_settle(d->ix, q->key.id);
+    if (q->rec_eio) {
+        undo_create(q);
+    }
     if (q->wstatus != IG_OK) {
         fail(q, q->wstatus);
     } else if (q->refused) {
         again(q);
     } else {
+        if (d->nrefused > 0) {
+            record_made(q);
+        }
         finish(q, 1, NULL, 0);
     }
 }

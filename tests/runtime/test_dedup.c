@@ -947,6 +947,46 @@ static void index_entries_kept_up_to_the_cap(void **state)
     free(g);
 }
 
+/* An item's own record key holds another type: the create is refused at
+ * once with Redis's reason (IG_EIO), not sent round DEDUP_MAX_ROUNDS
+ * times and answered IG_EAGAIN (to be retried, and refused, for ever);
+ * the item is no candidate, so a copy of it is not linked to it. */
+static void record_key_of_another_type(void **state)
+{
+    struct fx *f = *state;
+    const char *text = "赵巷镇业辉路的人行道砖翘起来好几块，老人走路容易绊倒";
+    struct dedup_req q = {.source_id = "hl",
+                          .channel = "hotline",
+                          .ext_id = "bad-1",
+                          .text = text};
+    struct dedup_prep *p = dedup_prepare(f->d, &q);
+    char key[64];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b;
+
+    snprintf(key, sizeof(key), "t:rec:%s", dedup_prep_id(p));
+    dedup_prep_free(p);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "HSET %s x 1", key);
+    freeReplyObject(r);
+    a = check(f, "hl", "hotline", "bad-1", NULL, text);
+    assert_int_equal(a.status, IG_EIO);
+    assert_false(a.has);
+    /* A copy from another channel: a candidate of its own. */
+    b = check(f, "lt", "letters", "bad-2", NULL, text);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    /* The key repaired, the item goes through (a copy of the other). */
+    r = redisCommand(c, "DEL %s", key);
+    freeReplyObject(r);
+    redisFree(c);
+    a = check(f, "hl", "hotline", "bad-1", NULL, text);
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_EXACT);
+    assert_string_equal(a.res.orig_id, b.res.id);
+}
+
 static void free_fails_inflight(void **state)
 {
     struct fx *f = *state;
@@ -1037,6 +1077,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(index_write_refused_is_sent_again,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(index_entries_kept_up_to_the_cap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(record_key_of_another_type, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(entry_points_during_free, setup,
