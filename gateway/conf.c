@@ -101,6 +101,13 @@ const struct ig_cfg_field gw_conf_api_schema[] = {
      "largest POST body accepted (413 above)", 0, NULL},
     {"max_push_items", IG_CFG_INT, "256", A(max_push_items),
      "items per POST /v1/items batch (413 above)", 0, NULL},
+    {"request_timeout", IG_CFG_DUR_MS, "30s", A(request_timeout_ms),
+     "a request (line, headers, body) must arrive within this of the "
+     "connection or the previous answer; slower clients are disconnected",
+     0, NULL},
+    {"max_connections", IG_CFG_INT, "128", A(max_connections),
+     "API connections open at once; above this, new ones are closed at once", 0,
+     NULL},
     {0},
 };
 #undef A
@@ -248,6 +255,10 @@ static int apply_doc(struct gw_conf *c, struct ig_diags *d)
             check_ref(d, s, "admin_token_ref", c->api.admin_token_ref);
             check_range(d, s, "max_push_items", c->api.max_push_items, 1,
                         100000);
+            check_range(d, s, "request_timeout", c->api.request_timeout_ms, 100,
+                        (int64_t)3600 * 1000);
+            check_range(d, s, "max_connections", c->api.max_connections, 1,
+                        65536);
         } else if (strcmp(s->type, "dedup") == 0) {
             if (c->dedup) {
                 section_error(d, s, "appears twice");

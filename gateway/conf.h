@@ -69,6 +69,8 @@ struct gw_conf_api {
     char *admin_token_ref;  /* owned */
     int64_t max_body_bytes; /* cap on a POST body */
     int64_t max_push_items; /* items per POST /v1/items batch */
+    int64_t request_timeout_ms; /* a whole request must arrive within */
+    int64_t max_connections;    /* API connections open at once */
 };
 
 /* One [forward NAME] section, checked by forward.c's kind schemas. */

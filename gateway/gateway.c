@@ -2295,6 +2295,8 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
             .push_token = g->push_token,
             .admin_token = g->admin_token,
             .max_body = (size_t)conf->api.max_body_bytes,
+            .request_timeout_ms = conf->api.request_timeout_ms,
+            .max_connections = (int)conf->api.max_connections,
         };
         rc = api_new(loop_base(g->loop), g, &ao, &g->api);
         if (rc < 0) {

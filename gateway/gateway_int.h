@@ -42,6 +42,8 @@ struct api_opts {
     const char *push_token;  /* NULL: POST /v1/items disabled */
     const char *admin_token; /* NULL: POST /v1/reload disabled */
     size_t max_body;
+    int64_t request_timeout_ms; /* whole request; 0: the default */
+    int max_connections;        /* open at once; 0: the default */
 };
 
 /* Binds the listener on base. Returns IG_OK and *out, IG_EINVAL (bad

@@ -28,6 +28,11 @@
 #   api_fd_exhaustion  clients holding every descriptor the gateway may
 #                  open: no busy loop, no log flood, the API answers
 #                  again once they go
+#   api_slow_clients  clients trickling a request byte by byte are cut at
+#                  the request deadline; a push whose body came in time is
+#                  answered however long the pipeline takes; connections
+#                  over the cap are closed at once, and the API answers
+#                  again once they go
 #   priority       a red-line item without a code is forwarded with priority
 #                  high, heads <prefix>:review and reaches the only = high
 #                  target; repeated reports give updates (elevated, then
@@ -700,6 +705,162 @@ case_api_fd_exhaustion() {
     # The idle connections time out or are closed; the API comes back.
     wait_for 15 curl -sf -m 2 "http://127.0.0.1:$api_port/healthz" ||
         fail "API did not recover once the clients went away"
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+# How many of PID's descriptors are sockets.
+sockets_of() { # sockets_of PID
+    find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l
+}
+
+case_api_slow_clients() {
+    # The defaults are what is tested: request_timeout 30s,
+    # max_connections 128.
+    api_start
+    local base r
+    base=$(sockets_of "$gw_pid")
+    # Over the cap: 160 idle connections. The gateway keeps at most 128
+    # of them and closes the rest at once.
+    r=$(python3 - "$api_port" "$gw_pid" <<'PY'
+import os, select, socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(160)]
+time.sleep(1.5)
+closed = 0
+for c in conns:
+    r, _, _ = select.select([c], [], [], 0)
+    if r:
+        try:
+            if c.recv(1) == b"":
+                closed += 1
+        except ConnectionError:
+            closed += 1
+fds = 0
+for f in os.listdir("/proc/%s/fd" % pid):
+    try:
+        if os.readlink("/proc/%s/fd/%s" % (pid, f)).startswith("socket:"):
+            fds += 1
+    except OSError:
+        pass
+print(closed, fds)
+for c in conns:
+    c.close()
+PY
+    )
+    echo "160 idle connections: closed at once, gateway sockets: $r" \
+        "(before: $base)"
+    local closed=${r% *} socks=${r#* }
+    [ "$closed" -ge 32 ] ||
+        fail "connections over the cap were not closed: $closed of 160"
+    [ "$socks" -le $((base + 128)) ] ||
+        fail "gateway holds $socks sockets (before: $base; cap 128)"
+    # Once they go, the API answers at once.
+    wait_for 5 curl -sf -m 1 "http://127.0.0.1:$api_port/healthz" ||
+        fail "API did not answer once the idle connections went"
+
+    # Slow clients, side by side: one trickling its request line and
+    # headers, one its body (no token needed: the body is read before
+    # the token is checked), each a byte a second; and a push whose body
+    # is complete at 27 s, answered only at about 32 s (Redis stopped: the
+    # dedup check times out after 5 s). The tricklers must be cut at the
+    # 30 s deadline (they give up at 45 s); the push must get its
+    # answer.
+    r=$(python3 - "$api_port" "$redis_pid" <<'PY'
+import os, signal, socket, sys, threading, time
+port, redis = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.monotonic()
+out = {}
+
+def trickle(name, head, body):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(head)
+    s.settimeout(1.0)
+    for b in body:
+        if time.monotonic() - t0 > 45:
+            break  # still connected: not cut
+        try:
+            s.send(bytes([b]))
+            if s.recv(4096) == b"":
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+    out[name] = time.monotonic() - t0
+
+req = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n"
+post = (b"POST /v1/items HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+
+def slow_push():
+    # Classified, so it goes on to the dedup check in Redis.
+    item = ('{"id":"SLOW-1","title":"雨水井盖缺失",'
+            '"text":"城中路口的雨水井盖缺失，路面有一个大坑。"}').encode()
+    head = (b"POST /v1/items HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer push-secret\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(item))
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(head)
+    for i in range(len(item) - 1):
+        time.sleep(26.0 / len(item))
+        s.send(item[i:i + 1])
+    time.sleep(max(0.0, 27.0 - (time.monotonic() - t0)))
+    os.kill(redis, signal.SIGSTOP)
+    s.send(item[-1:])
+    s.settimeout(20)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    os.kill(redis, signal.SIGCONT)
+    status = "none"
+    if data.startswith(b"HTTP/"):
+        status = data.split(b" ", 2)[1].decode()
+    out["push"] = "%.1f:%s" % (time.monotonic() - t0, status)
+
+ts = [threading.Thread(target=trickle, args=("head", b"", req)),
+      threading.Thread(target=trickle, args=("body", post, b"x" * 200)),
+      threading.Thread(target=slow_push)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("%.1f %.1f %s" % (out["head"], out["body"], out["push"]))
+PY
+    )
+    echo "slow headers cut at, slow body cut at, push answered at: $r"
+    local th tb tp
+    read -r th tb tp <<<"$r"
+    awk -v t="$th" 'BEGIN { exit !(t >= 29 && t <= 36) }' ||
+        fail "a client trickling its headers was not cut at 30 s: $th s"
+    awk -v t="$tb" 'BEGIN { exit !(t >= 29 && t <= 36) }' ||
+        fail "a client trickling its body was not cut at 30 s: $tb s"
+    case "$tp" in
+    *:none) fail "a push whose body came in time got no answer: $tp" ;;
+    esac
+    awk -v t="${tp%%:*}" 'BEGIN { exit !(t > 30) }' ||
+        fail "the push was answered before the deadline (not tested): $tp"
+
+    # Normal clients: a push, and two requests on one kept-alive
+    # connection.
+    wait_for 10 sh -c "redis-cli -s '$sock' ping | grep -q PONG" ||
+        fail "redis did not come back"
+    r=$(curl -s -m 10 -H 'Authorization: Bearer push-secret' \
+        --data-binary '{"id":"N-1","title":"井盖","text":"城中路口雨水井盖缺失"}' \
+        "http://127.0.0.1:$api_port/v1/items")
+    [ "$(echo "$r" | jq -r '.items[0].accepted')" = true ] ||
+        fail "normal push: $r"
+    r=$(curl -s -m 10 -w '%{num_connects}\n' -o /dev/null -o /dev/null \
+        "http://127.0.0.1:$api_port/healthz" \
+        "http://127.0.0.1:$api_port/metrics" | paste -sd' ' -)
+    [ "$r" = "1 0" ] || fail "keep-alive: connects per request: $r"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
 }
