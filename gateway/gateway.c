@@ -98,6 +98,12 @@
 #define GW_PUSH_RETRY_MS 100
 /* How often --once looks whether the spools have been replayed. */
 #define GW_RECHECK_MS 100
+/* Distinct pushed sources that get series of their own, besides the
+ * configured ones: a push names its source freely (64 characters), and a
+ * client naming a new one per item must not grow /metrics and memory
+ * without bound. The few systems that push get their own; past this,
+ * their items count under source="other". */
+#define GW_PUSH_SOURCE_LABELS 64
 /* Room reserved per item for a push batch's answers (most are under a
  * KiB; more simply grows the buffer). */
 #define GW_ANSWER_SLACK 1280
@@ -249,6 +255,9 @@ struct gw {
      * a batch mostly share them. */
     struct ig_buf sc_lab;
     struct ig_buf sc_key;
+    /* The values the source label may take: the configured sources, and
+     * the first GW_PUSH_SOURCE_LABELS other ones pushed. */
+    struct metrics_values *src_labels;
     /* Per-item counters of that source/channel (made on first use, NULL
      * until then), and of the whole gateway: handles, so counting an item
      * hashes no label string. */
@@ -551,6 +560,33 @@ static const char *labels_1(struct ig_buf *out, const char *k, const char *v)
     return out->data;
 }
 
+/* The source label value of an item's (or batch's) source: itself when
+ * configured or among the first pushed ones, else "other" (said once). */
+static const char *src_label(struct gw *g, const char *source)
+{
+    bool first = false;
+    const char *v =
+        metrics_values_get(g->src_labels, source ? source : "", &first);
+    if (first) {
+        ig_warn(GW_COMP,
+                "more than %d pushed sources (the latest: %s): from now "
+                "on the items of new ones are counted as source=\"other\" "
+                "in /metrics",
+                GW_PUSH_SOURCE_LABELS, source);
+    }
+    return v;
+}
+
+/* Every source of set keeps series of its own (at start and reload). */
+static void src_labels_keep(struct gw *g, const struct source_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        metrics_values_keep(g->src_labels, set->v[i]->conn.id);
+    }
+    /* item_labels() may hold labels made before a source was kept. */
+    ig_buf_reset(&g->sc_key);
+}
+
 static void health_metrics(void *ud, const struct source_health *h)
 {
     struct gw *g = ud;
@@ -744,7 +780,7 @@ static void batch_maybe_done(struct gw_batch *b)
             /* Committing moves the cursor past them: dropped for good. */
             struct ig_buf l;
             ig_buf_init(&l, 0);
-            labels_1(&l, "source", b->source_id);
+            labels_1(&l, "source", src_label(g, b->source_id));
             metrics_label(&l, "reason", "malformed");
             struct metrics_series *ms =
                 metrics_series(g->m, "intake_items_dropped_total", l.data);
@@ -857,7 +893,7 @@ static const char *item_labels(struct gw *g, const struct ig_item *it)
     ig_buf_add(k, s, sl + 1);
     ig_buf_add(k, c, cl + 1);
     g->sc_in = g->sc_out = g->sc_upd = NULL;
-    return labels_sc(&g->sc_lab, s, c);
+    return labels_sc(&g->sc_lab, src_label(g, s), c);
 }
 
 /* Counts item it in counter `name` under its source and channel, through
@@ -1191,7 +1227,7 @@ static void on_dedup(void *ud, int status, const struct dedup_result *res)
     }
     if (res->verdict != DEDUP_NEW) {
         static const char *kinds[] = {"new", "seen", "exact", "near"};
-        labels_sc(&g->lbuf, j->it->source_id, j->it->channel);
+        labels_sc(&g->lbuf, src_label(g, j->it->source_id), j->it->channel);
         metrics_label(&g->lbuf, "kind", kinds[res->verdict]);
         metrics_inc(g->m, "intake_items_duplicate_total", g->lbuf.data);
         if (res->verdict != DEDUP_SEEN) {
@@ -1429,7 +1465,7 @@ static void fwd_settle(struct job *j)
                  j->orig, j->fwd_id, (long long)j->reports);
         struct ig_buf l;
         ig_buf_init(&l, 0);
-        labels_1(&l, "source", j->it->source_id);
+        labels_1(&l, "source", src_label(g, j->it->source_id));
         metrics_label(&l, "reason", "update not delivered");
         metrics_inc(g->m, "intake_items_dropped_total", l.data);
         ig_buf_fini(&l);
@@ -1549,7 +1585,7 @@ static void job_forward(struct job *j)
                      ig_strerror(rc));
             struct ig_buf l;
             ig_buf_init(&l, 0);
-            labels_1(&l, "source", j->it->source_id);
+            labels_1(&l, "source", src_label(g, j->it->source_id));
             metrics_label(&l, "reason", "record too large");
             metrics_inc(g->m, "intake_items_dropped_total", l.data);
             ig_buf_fini(&l);
@@ -1671,7 +1707,7 @@ static void job_finish(struct job *j, bool ok, bool fresh)
         b->failed = true;
         struct ig_buf l;
         ig_buf_init(&l, 0);
-        labels_1(&l, "source", j->it->source_id);
+        labels_1(&l, "source", src_label(g, j->it->source_id));
         metrics_label(&l, "reason", j->error ? j->error : "failed");
         metrics_inc(g->m, "intake_items_failed_total", l.data);
         ig_buf_fini(&l);
@@ -1911,6 +1947,7 @@ static void do_reload(void *ud)
     metrics_label(&l, "result", rrc == IG_OK ? "ok" : "rejected");
     metrics_inc(g->m, "intake_reloads_total", l.data);
     if (src == IG_OK) {
+        src_labels_keep(g, set);
         sched_reload(g->sched, set);
         ig_info(GW_COMP, "sources reloaded from %s", g->sources_path);
     } else {
@@ -2170,6 +2207,9 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
     ig_buf_init(&g->rec, 0);
     ig_buf_init(&g->sc_lab, 0);
     ig_buf_init(&g->sc_key, 0);
+    g->src_labels = metrics_values_new(GW_PUSH_SOURCE_LABELS, "other");
+    /* What a push names when its items name no source. */
+    metrics_values_keep(g->src_labels, "push");
     g->max_inflight = (size_t)conf->gw.max_inflight;
     ig_pool_init(&g->jobs, sizeof(struct job), g->max_inflight);
     for (g->owners_mask = 63; g->owners_mask < g->max_inflight;
@@ -2273,6 +2313,7 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
         rc = IG_EINVAL;
         goto out;
     }
+    src_labels_keep(g, set);
     struct sched_opts so = {
         .state_dir = g->state_dir,
         .once = o->once,
@@ -2444,6 +2485,7 @@ void gw_free(struct gw *g)
     ig_buf_fini(&g->rec);
     ig_buf_fini(&g->sc_lab);
     ig_buf_fini(&g->sc_key);
+    metrics_values_free(g->src_labels);
     loop_free(g->loop);
     gw_conf_free(g->conf);
     ig_free(g->rules_dir);

@@ -2,6 +2,7 @@
  *
  * Series are found through an open-addressing table (linear probing, a
  * word-at-a-time hash of family index and labels, grown at 50 % load);
+ * the capped value sets (metrics_values) are the same kind of table;
  * families are a small array, found by name through a fixed table of hashed
  * slots (a few updates per item made a scan of thirty names show in
  * profiles). Rendering
@@ -428,4 +429,125 @@ int metrics_render(const struct metrics *m, struct ig_buf *out)
     }
     ig_free(v);
     return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Capped label value sets
+ * ------------------------------------------------------------------- */
+
+struct value {
+    char *s; /* owned */
+    uint64_t hash;
+    bool kept; /* kept for good, not counted in taken */
+};
+
+struct metrics_values {
+    struct value **tab; /* owned, cap slots; NULL: empty */
+    size_t cap, n;
+    size_t taken, max; /* values taken as they came, and the cap on them */
+    char *other;       /* owned */
+    bool over;         /* a value was refused already */
+};
+
+struct metrics_values *metrics_values_new(size_t max, const char *other)
+{
+    struct metrics_values *v = ig_calloc(1, sizeof(*v));
+    v->cap = 64;
+    v->tab = ig_calloc(v->cap, sizeof(*v->tab));
+    v->max = max;
+    v->other = ig_strdup(other);
+    return v;
+}
+
+void metrics_values_free(struct metrics_values *v)
+{
+    if (!v) {
+        return;
+    }
+    for (size_t i = 0; i < v->cap; i++) {
+        if (v->tab[i]) {
+            ig_free(v->tab[i]->s);
+            ig_free(v->tab[i]);
+        }
+    }
+    ig_free(v->tab);
+    ig_free(v->other);
+    ig_free(v);
+}
+
+/* The slot of val (hash h): its entry's, or the empty one where it would
+ * go. */
+static size_t value_slot(const struct metrics_values *v, const char *val,
+                         uint64_t h)
+{
+    size_t j = h & (v->cap - 1);
+    while (v->tab[j] &&
+           (v->tab[j]->hash != h || strcmp(v->tab[j]->s, val) != 0)) {
+        j = (j + 1) & (v->cap - 1);
+    }
+    return j;
+}
+
+/* Adds val at its slot j (absent), growing the table first if needed. */
+static struct value *value_add(struct metrics_values *v, const char *val,
+                               uint64_t h, size_t j)
+{
+    if ((v->n + 1) * 2 > v->cap) {
+        struct value **old = v->tab;
+        size_t ocap = v->cap;
+        v->cap *= 2;
+        v->tab = ig_calloc(v->cap, sizeof(*v->tab));
+        for (size_t i = 0; i < ocap; i++) {
+            if (old[i]) {
+                size_t k = old[i]->hash & (v->cap - 1);
+                while (v->tab[k]) {
+                    k = (k + 1) & (v->cap - 1);
+                }
+                v->tab[k] = old[i];
+            }
+        }
+        ig_free(old);
+        j = value_slot(v, val, h);
+    }
+    struct value *e = ig_calloc(1, sizeof(*e));
+    e->s = ig_strdup(val);
+    e->hash = h;
+    v->tab[j] = e;
+    v->n++;
+    return e;
+}
+
+void metrics_values_keep(struct metrics_values *v, const char *val)
+{
+    uint64_t h = str_hash(0, val);
+    size_t j = value_slot(v, val, h);
+    struct value *e = v->tab[j];
+    if (!e) {
+        e = value_add(v, val, h, j);
+    } else if (!e->kept) {
+        v->taken--;
+    }
+    e->kept = true;
+}
+
+const char *metrics_values_get(struct metrics_values *v, const char *val,
+                               bool *first_over)
+{
+    if (first_over) {
+        *first_over = false;
+    }
+    uint64_t h = str_hash(0, val);
+    size_t j = value_slot(v, val, h);
+    if (v->tab[j]) {
+        return v->tab[j]->s;
+    }
+    if (v->taken < v->max) {
+        v->taken++;
+        return value_add(v, val, h, j)->s;
+    }
+    if (!v->over && first_over) {
+        *first_over = true;
+    }
+    v->over = true;
+    return v->other;
 }

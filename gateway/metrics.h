@@ -10,11 +10,15 @@
  *
  * Not a general client library: no summaries, no expiry of series (the
  * label sets are bounded by configuration: sources, channels, codes,
- * rules, forwarders). Loop thread only.
+ * rules, forwarders). A label whose values come from clients (the source
+ * a pushed item names) goes through a capped value set
+ * (metrics_values_get()), so its series stay bounded too. Loop thread
+ * only.
  */
 #ifndef IG_GATEWAY_METRICS_H
 #define IG_GATEWAY_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +75,27 @@ double metrics_get(const struct metrics *m, const char *name,
 /* Appends `k="v"` (with a leading comma when out is not empty) to out,
  * escaping \ " and newlines in v as the text format requires. */
 void metrics_label(struct ig_buf *out, const char *k, const char *v);
+
+/* A capped set of the values one label may take, for values that come
+ * from outside (a pushed item's source). Values kept with
+ * metrics_values_keep() (the configured sources) are always their own;
+ * up to max others are taken as they first come; every value past those
+ * is labelled `other` instead, so a client inventing values cannot grow
+ * the series without bound, and its counts still add up. */
+struct metrics_values;
+/* other: the label value of everything past the cap (copied). */
+struct metrics_values *metrics_values_new(size_t max, const char *other);
+/* NULL is a no-op. */
+void metrics_values_free(struct metrics_values *v);
+/* Makes val its own label value for good, not counted against max (a
+ * value taken earlier as it came frees its place). */
+void metrics_values_keep(struct metrics_values *v, const char *val);
+/* The label value for val: val when kept or taken (taken now when there
+ * is room), else `other`. Borrowed, valid until metrics_values_free().
+ * *first_over (may be NULL) is set to true the first time a value is
+ * refused, false otherwise, so the caller can say so once. */
+const char *metrics_values_get(struct metrics_values *v, const char *val,
+                               bool *first_over);
 
 /* Appends the exposition text of every family (families in declaration
  * order, series sorted by labels). Returns IG_OK or IG_E2BIG. */

@@ -79,8 +79,8 @@ endif()
 # Label `threads`: they run the classify threads (gateway/workpool.c), so
 # scripts/test.sh runs them under ThreadSanitizer too.
 foreach(c dedup redis_restart webhook_retry spool_replay kill9 drain
-    reload_api api_hostile api_fd_exhaustion api_slow_clients priority
-    malformed)
+    reload_api api_hostile api_fd_exhaustion api_slow_clients
+    push_source_labels priority malformed)
   ig_add_script_test(NAME gateway_e2e_${c}
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/runtime/gateway_e2e.sh ${c}
     LABELS runtime redis threads TIMEOUT 300)

@@ -33,6 +33,9 @@
 #                  answered however long the pipeline takes; connections
 #                  over the cap are closed at once, and the API answers
 #                  again once they go
+#   push_source_labels  pushes naming many distinct sources: /metrics
+#                  keeps the configured sources exact, takes a bounded
+#                  number of pushed ones and counts the rest as "other"
 #   priority       a red-line item without a code is forwarded with priority
 #                  high, heads <prefix>:review and reaches the only = high
 #                  target; repeated reports give updates (elevated, then
@@ -861,6 +864,57 @@ PY
         "http://127.0.0.1:$api_port/healthz" \
         "http://127.0.0.1:$api_port/metrics" | paste -sd' ' -)
     [ "$r" = "1 0" ] || fail "keep-alive: connects per request: $r"
+    kill -TERM "$gw_pid"
+    wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+case_push_source_labels() {
+    # A configured source, polled: its series stay exact.
+    cat >"$tmp/feed.jsonl" <<'EOF'
+{"id":"F-1","title":"井盖","text":"城南新村东门外的雨水井盖不见了。"}
+{"id":"F-2","title":"路灯","text":"华新镇新凤中路的路灯坏了一排。"}
+EOF
+    file_source "$tmp/feed.jsonl"
+    api_start
+    local m='^intake_items_in_total{source="items",channel="hotline"} 2$'
+    wait_for 10 sh -c "curl -s 'http://127.0.0.1:$api_port/metrics' |
+        grep -q '$m'" || fail "the configured source was not polled"
+    # 200 items, each naming a source of its own; then one naming the
+    # configured source.
+    local body r
+    body=$(python3 -c '
+import json
+print(json.dumps([{"id": "P-%d" % i, "title": "井盖", "text": "push %d" % i,
+                   "source": "pushed-%03d" % i} for i in range(200)]))')
+    r=$(curl -s -m 30 -H 'Authorization: Bearer push-secret' \
+        --data-binary "$body" "http://127.0.0.1:$api_port/v1/items")
+    [ "$(echo "$r" | jq '[.items[] | select(.accepted)] | length')" = 200 ] ||
+        fail "pushes not accepted: $(echo "$r" | head -c 300)"
+    r=$(curl -s -m 10 -H 'Authorization: Bearer push-secret' \
+        --data-binary '{"id":"P-F","title":"井盖","text":"x","source":"items"}' \
+        "http://127.0.0.1:$api_port/v1/items")
+    [ "$(echo "$r" | jq -r '.items[0].accepted')" = true ] ||
+        fail "push naming the configured source: $r"
+    r=$(curl -s -m 10 "http://127.0.0.1:$api_port/metrics")
+    local nsrc total other items
+    nsrc=$(grep -o '^intake_items_in_total{source="[^"]*"' <<<"$r" |
+        sort -u | wc -l)
+    total=$(awk '/^intake_items_in_total\{/ { n += $2 } END { print n }' \
+        <<<"$r")
+    other=$(sed -n \
+        's/^intake_items_in_total{source="other",channel="hotline"} //p' \
+        <<<"$r")
+    items=$(sed -n \
+        's/^intake_items_in_total{source="items",channel="hotline"} //p' \
+        <<<"$r")
+    echo "items_in: $nsrc sources, $total items; other $other, items $items"
+    # 64 pushed sources at most, plus "items" and "other".
+    [ "$nsrc" -le 66 ] || fail "/metrics has $nsrc source labels"
+    [ "$total" = 203 ] || fail "items counted: $total, not 203"
+    [ "$items" = 3 ] || fail "the configured source's count: '$items'"
+    [ "$other" = $((200 - 64)) ] || fail "source=\"other\": '$other'"
+    [ "$(grep -c 'counted as source=\\"other\\"' "$tmp/gw.log")" = 1 ] ||
+        fail "the cap was not logged once: $(grep -c other "$tmp/gw.log")"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
 }
