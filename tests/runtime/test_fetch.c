@@ -474,32 +474,8 @@ static void on_fetch(void *ud, const struct fetch_result *res)
     f->done = true;
 }
 
-static void fetch_one(const char *path, int64_t max_bytes, struct fres *out)
-{
-    struct event_base *base = event_base_new();
-    struct fetch *f = fetch_new(base, NULL);
-    char *url = fixture_http_url(g_srv, path);
-    struct fetch_req req = {
-        .url = url, .timeout_ms = 20000, .max_bytes = max_bytes};
-    memset(out, 0, sizeof(*out));
-    assert_int_equal(fetch_start(f, &req, on_fetch, out, NULL), IG_OK);
-    struct event *guard = evtimer_new(base, on_guard, base);
-    struct timeval tv = {30, 0};
-    evtimer_add(guard, &tv);
-    while (!out->done) {
-        if (event_base_loop(base, EVLOOP_ONCE) < 0) {
-            break;
-        }
-    }
-    event_free(guard);
-    assert_true(out->done);
-    fetch_free(f);
-    event_base_free(base);
-    free(url);
-}
-
-/* Fetches req (url filled in from path) on a fresh loop; like
- * fetch_one(). */
+/* Fetches req (url filled in from path) on a fresh loop and waits for
+ * the result in *out. */
 static void fetch_req_one(struct fetch_req *req, const char *path,
                           struct fres *out)
 {
@@ -522,6 +498,12 @@ static void fetch_req_one(struct fetch_req *req, const char *path,
     fetch_free(f);
     event_base_free(base);
     free(url);
+}
+
+static void fetch_one(const char *path, int64_t max_bytes, struct fres *out)
+{
+    struct fetch_req req = {.timeout_ms = 20000, .max_bytes = max_bytes};
+    fetch_req_one(&req, path, out);
 }
 
 /* The source's credentials go to its own scheme, host and port only: a
