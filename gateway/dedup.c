@@ -1226,7 +1226,7 @@ static void ix_settle(struct dreq *q, bool dead)
 
 /* Redis refused q's record (a key of another type, OOM): logged once per
  * item while it keeps being refused. */
-static void record_refused(struct dreq *q, const redisReply *r)
+static void record_refused(struct dreq *q, const char *why)
 {
     struct dedup *d = q->d;
     size_t i;
@@ -1239,7 +1239,7 @@ static void record_refused(struct dreq *q, const redisReply *r)
     ig_error("dedup",
              "redis refused the record of item %s (%.*s): %.200s; the item "
              "fails until that is repaired",
-             q->id, (int)q->rec_len, q->rec_key, r && r->str ? r->str : "?");
+             q->id, (int)q->rec_len, q->rec_key, why ? why : "?");
     d->refused[d->refused_at] = q->key.id;
     d->refused_at = (d->refused_at + 1) % DEDUP_REFUSED_LOG;
     if (d->nrefused < DEDUP_REFUSED_LOG) {
@@ -1292,8 +1292,8 @@ static void send_create(struct dreq *q)
 {
     struct dedup *d = q->d;
     struct ig_buf *rec = &d->rbuf; /* rconn_cmd() copies the command */
-    const char *argv[7];
-    size_t len[7];
+    const char *argv[6];
+    size_t len[6];
 
     ig_buf_reset(rec);
     ig_buf_add(rec, "P ", 2);
@@ -1310,10 +1310,6 @@ static void send_create(struct dreq *q)
     q->refused = false;
     q->rec_eio = false;
     q->exact_set = false;
-    /* GET makes a key of another type an error (WRONGTYPE) instead of a
-     * plain "exists", which would send the item round and round; it
-     * answers nil when the record was made, the old one when it was
-     * not. */
     argv[0] = "SET";
     len[0] = 3;
     argv[1] = q->rec_key;
@@ -1322,23 +1318,17 @@ static void send_create(struct dreq *q)
     len[2] = rec->len;
     argv[3] = "NX";
     len[3] = 2;
-    argv[4] = "GET";
-    len[4] = 3;
-    argv[5] = "EX";
-    len[5] = 2;
-    argv[6] = d->ttl;
-    len[6] = strlen(d->ttl);
-    if (rconn_cmd(d->rc, on_created, q, 7, argv, len) == IG_OK) {
+    argv[4] = "EX";
+    len[4] = 2;
+    argv[5] = d->ttl;
+    len[5] = strlen(d->ttl);
+    if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
         q->writes++;
         if (q->has_text) {
             argv[1] = q->exact_key;
             argv[2] = q->id;
-            argv[4] = "EX";
-            argv[5] = d->ttl;
             len[1] = q->exact_len;
             len[2] = DEDUP_ID_LEN;
-            len[4] = 2;
-            len[5] = strlen(d->ttl);
             if (rconn_cmd(d->rc, on_created, q, 6, argv, len) == IG_OK) {
                 q->writes++;
             } else {
@@ -1353,6 +1343,8 @@ static void send_create(struct dreq *q)
     }
 }
 
+static void check_type(struct dreq *q);
+
 static void on_created(void *ud, int status, const void *reply)
 {
     struct dreq *q = ud;
@@ -1364,19 +1356,23 @@ static void on_created(void *ud, int status, const void *reply)
     if (status != IG_OK) {
         if (first && status == IG_EIO) {
             q->rec_eio = true;
-            record_refused(q, r);
+            record_refused(q, r && r->str ? r->str : NULL);
         } else {
             log_refusal("a create", status, r);
         }
         if (q->wstatus != IG_EIO) {
             q->wstatus = status;
         }
-    } else if (first && r->type == REDIS_REPLY_STRING) {
-        q->refused = true; /* created by another writer meanwhile */
+    } else if (first && r->type == REDIS_REPLY_NIL) {
+        q->refused = true; /* the key exists: see check_type() */
     } else if (!first && r->type == REDIS_REPLY_STATUS) {
         q->exact_set = true;
     }
     if (--q->writes > 0) {
+        return;
+    }
+    if (q->refused && q->wstatus == IG_OK && d->rc) {
+        check_type(q);
         return;
     }
     /* A refused record is no candidate: its index entry is not worth
@@ -1400,6 +1396,51 @@ static void on_created(void *ud, int status, const void *reply)
             record_made(q);
         }
         finish(q, 1, NULL, 0);
+    }
+}
+
+static void on_type(void *ud, int status, const void *reply)
+{
+    struct dreq *q = ud;
+    struct dedup *d = q->d;
+    const redisReply *r = reply;
+    bool wrong = status == IG_OK && r->type == REDIS_REPLY_STATUS &&
+                 strcmp(r->str, "string") != 0 && strcmp(r->str, "none") != 0;
+
+    ix_settle(q, wrong);
+    if (!d->rc) {
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    nindex_settle(d->ix, q->key.id);
+    if (wrong) {
+        char why[96];
+
+        snprintf(why, sizeof(why), "the key holds a %.40s, not a string",
+                 r->str);
+        record_refused(q, why);
+        undo_create(q);
+        fail(q, IG_EIO);
+        return;
+    }
+    again(q);
+}
+
+/* SET NX found q's record key taken although the lookup read no record:
+ * another writer made it meanwhile (look up again: it is there now), or
+ * the key holds another type, which MGET reads as missing and SET NX as
+ * taken, so the item would come back every round. TYPE tells the two
+ * apart; it is sent on this rare path only, never on a create that
+ * went through. */
+static void check_type(struct dreq *q)
+{
+    const char *argv[2] = {"TYPE", q->rec_key};
+    size_t len[2] = {4, q->rec_len};
+
+    if (rconn_cmd(q->d->rc, on_type, q, 2, argv, len) < 0) {
+        ix_settle(q, false);
+        nindex_settle(q->d->ix, q->key.id);
+        again(q);
     }
 }
 
