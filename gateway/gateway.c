@@ -510,6 +510,12 @@ static void metrics_setup(struct metrics *m)
          "then)"},
         {"intake_dedup_comparisons_total", METRICS_COUNTER,
          "possible originals confirmed or refused by bigram Jaccard"},
+        {"intake_dedup_index_unwritten", METRICS_GAUGE,
+         "new candidates' index entries whose P:index write failed, held "
+         "to be sent again"},
+        {"intake_dedup_index_dropped_total", METRICS_COUNTER,
+         "index entries given up (over the cap or at shutdown; each "
+         "logged with its candidate id)"},
         {"intake_forward_delivered_total", METRICS_COUNTER,
          "records acknowledged by each forwarder's target"},
         {"intake_forward_errors_total", METRICS_COUNTER,
@@ -638,6 +644,10 @@ void gw_metrics_text(struct gw *g, struct ig_buf *out)
                     ds.index_loaded ? 1 : 0);
         metrics_set(g->m, "intake_dedup_comparisons_total", NULL,
                     (double)ds.near_candidates);
+        metrics_set(g->m, "intake_dedup_index_unwritten", NULL,
+                    (double)ds.index_unwritten);
+        metrics_set(g->m, "intake_dedup_index_dropped_total", NULL,
+                    (double)ds.index_dropped);
     }
     for (size_t i = 0; i < g->nfwd; i++) {
         struct forwarder_stats fs;

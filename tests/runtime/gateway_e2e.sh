@@ -585,6 +585,9 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
         fail "metrics dedup index loaded"
     grep -Eq '^intake_dedup_index_entries [1-9]' <<<"$r" ||
         fail "metrics dedup index entries: $(echo "$r" | grep index_entries)"
+    grep -q '^intake_dedup_index_unwritten 0$' <<<"$r" &&
+        grep -q '^intake_dedup_index_dropped_total 0$' <<<"$r" ||
+        fail "metrics dedup index writes: $(echo "$r" | grep index_)"
     http_call GET /v1/sources | jq -e 'type == "array"' >/dev/null ||
         fail "/v1/sources"
 
