@@ -1121,8 +1121,8 @@ static void classify_done(struct work *w)
                 it->source_id, it->ext_id ? it->ext_id : "-",
                 ig_strerror(j->cls_rc));
     }
-    metrics_series_add(
-        cls_hits(g, j, 0, j->cls.top ? j->cls.top->code : ""), 1);
+    metrics_series_add(cls_hits(g, j, 0, j->cls.top ? j->cls.top->code : ""),
+                       1);
     for (size_t i = 0; i < j->cls.nev; i++) {
         if (j->cls.ev[i].rule) {
             metrics_series_add(cls_hits(g, j, 1, j->cls.ev[i].rule), 1);
