@@ -22,7 +22,11 @@
  * is already in ids. The cursor is stored as {"t":<unix s>,"ids":[...]}
  * and proposed only after a poll that completed without error (see
  * connector.h). Items without a usable time are emitted (flagged) and do
- * not move the cursor; the gateway's id dedup absorbs their repeats.
+ * not move the cursor; the gateway's id dedup absorbs their repeats. A
+ * poll that reaches max_items covers only the items it emitted: when the
+ * API visibly lists the oldest first, it ends well there and the next
+ * polls read on from its cursor; otherwise it fails (what was not taken
+ * may be older than the cursor: cutting would lose it).
  *
  * Hostile JSON is handled by json_safe.c (escapes, NULs, invalid UTF-8,
  * duplicate keys, nesting, numbers kept as exact text): each page is read
@@ -157,6 +161,13 @@ struct hotline {
     bool have_new;
     int64_t new_t;
     struct strset new_ids;
+    /* the order of the items emitted this poll (times known): never
+     * decreasing, and rising at least once, is an API that lists the
+     * oldest first, where a poll stopped at max_items may commit the
+     * cursor of what it emitted (see hotline_parse()) */
+    bool have_last, asc_ok, asc_up;
+    int64_t last_t;
+    bool cut_ok; /* the item the cap refused continues that order */
 };
 
 static uint64_t str_hash(const char *x)
@@ -368,6 +379,8 @@ static void hotline_begin(struct connector *c)
     set_clear(&h->seen_ids);
     set_clear(&h->new_ids);
     h->pages = 0;
+    h->have_last = h->asc_up = h->cut_ok = false;
+    h->asc_ok = true;
     cursor_load(h, c->cursor);
     h->have_new = h->have_cur;
     h->new_t = h->cur_t;
@@ -479,17 +492,6 @@ static int one_record(struct connector *c, struct hotline *h,
         *older = ts < h->cur_t;
         return IG_OK;
     }
-    if (have_ts) {
-        if (!h->have_new || ts > h->new_t) {
-            h->have_new = true;
-            h->new_t = ts;
-            set_clear(&h->new_ids);
-        }
-        if (ts == h->new_t && !set_has(&h->new_ids, id)) {
-            set_add(&h->new_ids, id);
-        }
-    }
-
     struct ig_item *it = connector_item_new(c, in->fetched_ts);
     it->ext_id = ig_item_strdup(it, id);
     it->title = take(it, h, rec, h->cf.title);
@@ -528,7 +530,31 @@ static int one_record(struct connector *c, struct hotline *h,
         ig_item_flag(it, IG_ITEM_F_PARTIAL,
                      "a number is out of range (kept as text)");
     }
-    return connector_emit(sink, it);
+    int rc = connector_emit(sink, it);
+    if (rc == IG_E2BIG) {
+        /* Refused by the cap: not in the cursor. */
+        h->cut_ok = h->asc_ok && have_ts && h->have_last && ts >= h->last_t &&
+                    (h->asc_up || ts > h->last_t);
+        return rc;
+    }
+    if (rc == IG_OK && have_ts) {
+        /* The cursor covers emitted items only. */
+        if (!h->have_new || ts > h->new_t) {
+            h->have_new = true;
+            h->new_t = ts;
+            set_clear(&h->new_ids);
+        }
+        if (ts == h->new_t && !set_has(&h->new_ids, id)) {
+            set_add(&h->new_ids, id);
+        }
+        if (h->have_last) {
+            h->asc_ok = h->asc_ok && ts >= h->last_t;
+            h->asc_up = h->asc_up || ts > h->last_t;
+        }
+        h->have_last = true;
+        h->last_t = ts;
+    }
+    return rc;
 }
 
 static int hotline_parse(struct connector *c, const struct connector_resp *in,
@@ -586,9 +612,28 @@ static int hotline_parse(struct connector *c, const struct connector_resp *in,
         }
         bool old, older;
         rc = one_record(c, h, in, rec, repairs, sink, &old, &older);
+        if (rc == IG_E2BIG && h->cut_ok) {
+            /* The API lists the oldest first (every item emitted so far,
+             * and the one refused, in rising time): what is left is newer
+             * than the cursor of what was emitted, so the poll ends here,
+             * commits that cursor, and the next polls read on from it. */
+            if (sink->diags) {
+                ig_diags_add(sink->diags, IG_DIAG_WARNING, c->id, 0, 0,
+                             "item cap reached (%zu per poll); the API lists "
+                             "work orders oldest first: the rest is read by "
+                             "the next polls",
+                             sink->max_items);
+            }
+            c->more = false;
+            rc = IG_OK;
+            goto out;
+        }
         if (rc < 0) {
             if (rc == IG_E2BIG) {
-                rc = connector_fail(sink, rc, "more than max_items items");
+                rc = connector_fail(
+                    sink, rc,
+                    "more than max_items items, not listed oldest first "
+                    "(no cursor can be cut inside them): raise max_items");
             }
             goto out;
         }

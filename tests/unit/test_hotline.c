@@ -1271,15 +1271,99 @@ static void hotline_many_ids(void **state)
     assert_int_equal(connector_parse(c, &r, &sink), IG_OK);
     assert_int_equal(n, 1000);
     connector_end(c, IG_OK);
-    /* With a lower cap the poll stops with IG_E2BIG. */
+    /* With a lower cap the poll stops at 10 items. These are listed
+     * oldest first (00:00, 00:01, ...), so it ends well and proposes the
+     * cursor of the 10th (see hotline_backlog_oldest_first). */
     sink.max_items = 10;
     sink.nitems = 0;
     n = 0;
     connector_begin(c);
-    assert_int_equal(connector_parse(c, &r, &sink), IG_E2BIG);
+    assert_int_equal(connector_parse(c, &r, &sink), IG_OK);
     assert_int_equal(n, 10);
-    ig_free(sink.error);
+    assert_true(sink.capped);
+    connector_end(c, IG_OK);
+    assert_non_null(c->pending_cursor);
+    assert_non_null(strstr(c->pending_cursor, "\"id-9\""));
+    ig_free(c->pending_cursor);
+    c->pending_cursor = NULL;
     ig_buf_fini(&b);
+    source_set_free(set);
+    ig_diags_fini(&d);
+}
+
+/* One page of n orders, times rising (oldest first) or falling by a
+ * minute from 10:00, or all at 10:00; ids O-<i>. */
+static char *order_page(int n, int dir)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    ig_buf_adds(&b, "{\"code\":200,\"data\":{\"hasMore\":false,\"list\":[");
+    for (int i = 0; i < n; i++) {
+        int m = dir > 0 ? i : dir < 0 ? n - 1 - i : 0;
+        ig_buf_addf(&b,
+                    "%s{\"gdbh\":\"O-%d\",\"slsj\":\"2022-09-25 "
+                    "10:%02d:00\",\"title\":\"t\"}",
+                    i ? "," : "", i, m);
+    }
+    ig_buf_adds(&b, "]}}");
+    return ig_buf_take(&b);
+}
+
+/* More new orders than max_items. Listed oldest first, a poll takes the
+ * first max_items, ends well and commits their cursor; the next poll
+ * (the same page: the API ignores since, or not) takes the rest, none
+ * twice. Listed newest first, or all in one second, no cursor can be
+ * cut inside them (what is left may be older than what was taken): the
+ * poll fails and commits nothing, as before. */
+static void hotline_backlog_oldest_first(void **state)
+{
+    (void)state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    struct source_set *set = load(HOTLINE_CONF, &d);
+    assert_non_null(set);
+    struct connector *c = &set->v[0]->conn;
+    struct items got = {0};
+    char *asc = order_page(7, 1);
+    struct connector_sink sink = {.emit = collect, .ud = &got, .max_items = 3};
+    struct connector_resp r = {.status = 200, .body = asc, .len = strlen(asc)};
+    const char *want[] = {"O-0", "O-1", "O-2", "O-3", "O-4", "O-5", "O-6"};
+    size_t taken = 0;
+    for (int poll = 0; poll < 3; poll++) {
+        sink.nitems = 0;
+        sink.capped = false;
+        connector_begin(c);
+        assert_int_equal(connector_parse(c, &r, &sink), IG_OK);
+        connector_end(c, IG_OK);
+        assert_true(got.n <= 3);
+        for (size_t i = 0; i < got.n; i++) {
+            assert_string_equal(got.v[i]->ext_id, want[taken++]);
+        }
+        assert_int_equal(sink.capped, poll < 2);
+        items_free(&got);
+        ig_free(c->cursor);
+        c->cursor = c->pending_cursor;
+        c->pending_cursor = NULL;
+    }
+    assert_int_equal(taken, 7);
+    ig_free(c->cursor);
+    c->cursor = NULL;
+    for (int dir = -1; dir <= 0; dir++) {
+        char *page = order_page(7, dir);
+        struct connector_resp rp = {
+            .status = 200, .body = page, .len = strlen(page)};
+        sink.nitems = 0;
+        connector_begin(c);
+        assert_int_equal(connector_parse(c, &rp, &sink), IG_E2BIG);
+        assert_non_null(strstr(sink.error, "raise max_items"));
+        connector_end(c, IG_E2BIG);
+        assert_null(c->pending_cursor);
+        ig_free(sink.error);
+        sink.error = NULL;
+        items_free(&got);
+        ig_free(page);
+    }
+    ig_free(asc);
     source_set_free(set);
     ig_diags_fini(&d);
 }
@@ -1413,6 +1497,7 @@ int main(void)
         cmocka_unit_test(hotline_pages_match_expected),
         cmocka_unit_test_setup_teardown(hotline_cursor_same_second,
                                         hotline_setup, hotline_teardown),
+        cmocka_unit_test(hotline_backlog_oldest_first),
         cmocka_unit_test_setup_teardown(hotline_cursor_same_second_across_pages,
                                         hotline_setup, hotline_teardown),
         cmocka_unit_test_setup_teardown(hotline_api_error_in_200, hotline_setup,
