@@ -1505,6 +1505,22 @@ static bool skipped(const struct dreq *q, uint64_t id)
     return false;
 }
 
+/* The batch collecting this decide pass's index entries (write_index()
+ * sends it when the pass ends). */
+static struct ixbatch *ix_current(struct dedup *d)
+{
+    struct ixbatch *b = d->ixcur;
+
+    if (!b) {
+        b = d->ixspare ? d->ixspare : ig_calloc(1, sizeof(*b));
+        d->ixspare = NULL;
+        b->d = d;
+        b->refs = 1; /* the XADD's */
+        d->ixcur = b;
+    }
+    return b;
+}
+
 /* Decides one looked-up item, in order. */
 static void decide(struct dreq *q)
 {
@@ -1518,6 +1534,17 @@ static void decide(struct dreq *q)
          * cut off before it was (P): forward it again, same id. */
         q->verdict = q->rec_state == 'P' ? DEDUP_NEW : DEDUP_SEEN;
         q->replay = q->rec_state == 'P';
+        if (q->replay && d->cfg.near && !nindex_has(d->ix, q->key.id)) {
+            /* Cut off before its index entry reached P:index (kill -9
+             * between the create and the XADD: the index rebuilt at
+             * start lacks it): the replay puts it back, or reposts of
+             * this candidate would be forwarded as new. */
+            nindex_add(d->ix, &q->key, q->near ? q->bigrams : NULL,
+                       q->near ? q->nbigrams : 0, false);
+            struct ixbatch *b = ix_current(d);
+            b->n++;
+            index_entry(&b->ent, &q->key);
+        }
         send_info(q);
         return;
     }
@@ -1569,15 +1596,8 @@ static void decide(struct dreq *q)
     nindex_add(d->ix, &q->key, q->near ? q->bigrams : NULL,
                q->near ? q->nbigrams : 0, true);
     if (d->cfg.near) {
-        struct ixbatch *b = d->ixcur;
+        struct ixbatch *b = ix_current(d);
 
-        if (!b) {
-            b = d->ixspare ? d->ixspare : ig_calloc(1, sizeof(*b));
-            d->ixspare = NULL;
-            b->d = d;
-            b->refs = 1; /* the XADD's */
-            d->ixcur = b;
-        }
         q->ixb = b;
         q->ixslot = b->n++;
         b->refs++;

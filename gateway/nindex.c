@@ -201,6 +201,11 @@ void nindex_settle(struct nindex *ix, uint64_t id)
     }
 }
 
+bool nindex_has(const struct nindex *ix, uint64_t id)
+{
+    return find_id(ix, id) >= 0;
+}
+
 bool nindex_creating(const struct nindex *ix, uint64_t id)
 {
     long e = find_id(ix, id);

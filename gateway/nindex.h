@@ -64,6 +64,10 @@ void nindex_settle(struct nindex *ix, uint64_t id);
  * with mine, not settled). */
 bool nindex_creating(const struct nindex *ix, uint64_t id);
 
+/* True when id has an entry in the index (not yet pushed out of the
+ * ring). */
+bool nindex_has(const struct nindex *ix, uint64_t id);
+
 /* Possible originals of k: members of k's four band buckets within
  * max_bits of k->sim, and members of its anchor buckets with the same
  * anchor (whatever their SimHash distance); per_bucket newest members

@@ -888,6 +888,58 @@ static void index_write_refused_is_sent_again(void **state)
     assert_string_equal(b.res.orig_id, a.res.id);
 }
 
+/* kill -9 between a candidate's create and its P:index write: the index
+ * rebuilt at the next start lacks it. When the item comes back (its
+ * record still pending: never marked forwarded), the replay puts its
+ * entry back, in memory and in P:index, so a repost of it is linked
+ * instead of forwarded as new, now and after one more restart. */
+static void replay_restores_a_lost_index_entry(void **state)
+{
+    struct fx *f = *state;
+    const char *post = "重固镇福泉山路桥下的护栏断了一截，晚上看不清，"
+                       "已经有电动车差点冲进河里";
+    char repost[512];
+    redisContext *c;
+    redisReply *r;
+    struct got a, b;
+    int i;
+
+    a = check(f, "web-forum", "web", "lost-1", NULL, post);
+    assert_int_equal(a.status, IG_OK);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    c = inspect(f, NULL, NULL, 0);
+    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
+        run_for(f, 20);
+    }
+    assert_true(index_has(c, a.res.id));
+    /* The entry never reached Redis, and the gateway restarts. */
+    r = redisCommand(c, "DEL t:index");
+    freeReplyObject(r);
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    b = check(f, "web-forum", "web", "lost-1", NULL, post);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    snprintf(repost, sizeof(repost), "%s，请尽快修好。", post);
+    b = check(f, "news-q", "media", "https://q.example/1", NULL, repost);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEAR);
+    assert_string_equal(b.res.orig_id, a.res.id);
+    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
+        run_for(f, 20);
+    }
+    assert_true(index_has(c, a.res.id));
+    redisFree(c);
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+    snprintf(repost, sizeof(repost), "转发：%s。", post);
+    b = check(f, "news-r", "media", "https://r.example/2", NULL, repost);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEAR);
+    assert_string_equal(b.res.orig_id, a.res.id);
+}
+
 /* A refusal that lasts: at most DEDUP_INDEX_UNWRITTEN_MAX entries wait,
  * the rest are dropped (and logged); the ones kept arrive, all of them,
  * once Redis takes writes again (right after the next write that goes
@@ -1080,6 +1132,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(record_key_of_another_type, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(replay_restores_a_lost_index_entry,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(free_fails_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(entry_points_during_free, setup,
                                         teardown),
