@@ -77,7 +77,7 @@ const struct ig_cfg_field connector_common_schema[] = {
     {"connect_timeout", IG_CFG_DUR_MS, "10s", OFF(connect_timeout_ms),
      "TCP+TLS connect timeout", 0, NULL},
     {"timeout", IG_CFG_DUR_MS, "60s", OFF(timeout_ms),
-     "whole-transfer timeout per request", 0, NULL},
+     "whole-transfer timeout per request, redirects included", 0, NULL},
     {"low_speed_limit", IG_CFG_SIZE, "64", OFF(low_speed_bps),
      "abort a transfer slower than this many bytes/s ...", 0, NULL},
     {"low_speed_time", IG_CFG_DUR_MS, "30s", OFF(low_speed_ms),

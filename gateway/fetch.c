@@ -44,6 +44,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -76,6 +77,7 @@ struct fetch_xfer {
     char *user_agent;
     char *log_name;
     int64_t connect_timeout_ms, timeout_ms, low_speed_bps, low_speed_ms;
+    int64_t t0_ms; /* when the first request of the fetch started */
     int64_t max_bytes;
     int max_redirects;
     /* response */
@@ -530,7 +532,13 @@ static int easy_start(struct fetch *f, struct fetch_xfer *x)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
+    /* timeout bounds the whole fetch, redirects included: each hop gets
+     * what the ones before it left (5 stalled hops must not take 6x). */
+    if (x->redirects == 0) {
+        x->t0_ms = ig_mono_ms();
+    }
+    int64_t left = x->timeout_ms - (ig_mono_ms() - x->t0_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
     if (x->low_speed_bps > 0 && x->low_speed_ms > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)x->low_speed_bps);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,

@@ -506,6 +506,29 @@ static void fetch_one(const char *path, int64_t max_bytes, struct fres *out)
     fetch_req_one(&req, path, out);
 }
 
+/* timeout bounds the whole fetch, redirects included: two hops that each
+ * stall 700 ms under a 1 s timeout time out (each hop used to get the
+ * whole timeout afresh: 5 redirects could take 6 times it). */
+static void timeout_covers_redirects(void **state)
+{
+    (void)state;
+    struct fetch_req req = {.timeout_ms = 1000};
+    struct fres out;
+    fetch_req_one(&req,
+                  "/hop1?stall_ms=700&redirect=%2Ffeeds%2Fzh%2F"
+                  "hotline_page1.json%3Fstall_ms%3D700",
+                  &out);
+    assert_int_equal(out.rc, IG_EAGAIN);
+    /* the second hop was made: it is the sum that timed out */
+    assert_true(fixture_http_hits(g_srv, "/feeds/zh/hotline_page1.json") > 0);
+    ig_free(out.error);
+    /* One hop of 700 ms is well within it. */
+    fetch_req_one(&req, "/feeds/zh/hotline_page2_last.json?stall_ms=700", &out);
+    assert_int_equal(out.rc, IG_OK);
+    assert_int_equal(out.status, 200);
+    ig_free(out.error);
+}
+
 /* The source's credentials go to its own scheme, host and port only: a
  * redirect to another host that redirect_hosts allows (localhost for
  * 127.0.0.1: the same server under another name) is followed without
@@ -853,6 +876,7 @@ int main(void)
         cmocka_unit_test(status_429_500_and_stall),
         cmocka_unit_test(redirects_are_checked),
         cmocka_unit_test(credentials_stay_with_their_origin),
+        cmocka_unit_test(timeout_covers_redirects),
         cmocka_unit_test(hostile_http_responses),
         cmocka_unit_test(gzip_bomb_and_huge_json_are_capped),
         cmocka_unit_test(gzip_and_one_broken_source_among_others),
