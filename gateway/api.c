@@ -290,6 +290,7 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
             conn_deadline(c);
             return;
         }
+        gw_note_closed(a->g, "max_connections");
         if (note_due(&a->refused, &n)) {
             ig_warn(API_COMP,
                     "%d connections open (max_connections): closing new "
@@ -299,6 +300,7 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
         evhttp_connection_free(c->evcon); /* on_conn_close frees c */
         return;
     }
+    gw_note_closed(a->g, "request_timeout");
     if (note_due(&a->cut, &n)) {
         ig_warn(API_COMP,
                 "closed a connection whose request was not complete within "

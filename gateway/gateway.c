@@ -537,6 +537,9 @@ static void metrics_setup(struct metrics *m)
          "Unix time of the last successful poll, per source"},
         {"intake_source_items_last_poll", METRICS_GAUGE,
          "items in the last poll, per source"},
+        {"intake_api_connections_closed_total", METRICS_COUNTER,
+         "API connections the gateway closed: over max_connections "
+         "(unread) or a request not complete within request_timeout"},
         {"intake_http_requests_total", METRICS_COUNTER,
          "API requests by endpoint and HTTP status"},
     };
@@ -617,6 +620,15 @@ void gw_note_request(struct gw *g, const char *path, int code)
     metrics_label(&l, "path", path);
     metrics_label(&l, "code", c);
     metrics_inc(g->m, "intake_http_requests_total", l.data);
+    ig_buf_fini(&l);
+}
+
+void gw_note_closed(struct gw *g, const char *reason)
+{
+    struct ig_buf l;
+    ig_buf_init(&l, 0);
+    metrics_label(&l, "reason", reason);
+    metrics_inc(g->m, "intake_api_connections_closed_total", l.data);
     ig_buf_fini(&l);
 }
 

@@ -28,6 +28,9 @@ void gw_reload_cancel(struct gw *g, void *handle);
 
 /* Counts one answered HTTP request (intake_http_requests_total). */
 void gw_note_request(struct gw *g, const char *path, int code);
+/* Counts an API connection the gateway closed itself: reason
+ * "max_connections" (over the cap, unread) or "request_timeout". */
+void gw_note_closed(struct gw *g, const char *reason);
 /* Writes /metrics (refreshing the gauges first). */
 void gw_metrics_text(struct gw *g, struct ig_buf *out);
 /* Writes /healthz as a JSON object; returns true when healthy. */

@@ -867,6 +867,12 @@ PY
         "http://127.0.0.1:$api_port/healthz" \
         "http://127.0.0.1:$api_port/metrics" | paste -sd' ' -)
     [ "$r" = "1 0" ] || fail "keep-alive: connects per request: $r"
+    # Both kinds of closing are counted.
+    r=$(curl -s -m 5 "http://127.0.0.1:$api_port/metrics")
+    grep -Eq '^intake_api_connections_closed_total\{reason="max_connections"\} ([3-9][0-9]|[1-9][0-9]{2})$' <<<"$r" ||
+        fail "closed over the cap not counted: $(echo "$r" | grep closed_total)"
+    grep -Eq '^intake_api_connections_closed_total\{reason="request_timeout"\} [2-9]$' <<<"$r" ||
+        fail "closed at the deadline not counted: $(echo "$r" | grep closed_total)"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
 }
