@@ -230,7 +230,13 @@ static int do_kinds(const char *only)
         }
     }
     if (only) {
-        fprintf(stderr, "intake: unknown kind '%s'\n", only);
+        const char *sug = source_kind_closest(only);
+        char *kl = source_kind_list();
+        fprintf(stderr,
+                "intake sources: unknown kind '%s'%s%s%s (built-in: %s)\n",
+                only, sug ? " (did you mean '" : "", sug ? sug : "",
+                sug ? "'?)" : "", kl);
+        ig_free(kl);
         return IG_EXIT_USAGE;
     }
     return IG_EXIT_OK;

@@ -81,8 +81,18 @@ static void source_free(struct source *s)
     ig_free(s);
 }
 
-/* The kind names, for "unknown kind" messages. */
-static char *kind_list(void)
+const char *source_kind_closest(const char *kind)
+{
+    const struct connector_ops *const *k = connector_kinds();
+    for (size_t i = 0; k[i]; i++) {
+        if (ig_edit_distance(kind, k[i]->kind) <= 2) {
+            return k[i]->kind;
+        }
+    }
+    return NULL;
+}
+
+char *source_kind_list(void)
 {
     struct ig_buf b;
     ig_buf_init(&b, 0);
@@ -121,15 +131,8 @@ static struct source *load_one(const struct ig_cfg_section *sec,
     const struct connector_ops *ops = kind ? connector_kind(kind) : NULL;
     if (kind && !ops) {
         const struct ig_cfg_entry *e = entry(sec, "kind");
-        char *kl = kind_list();
-        const char *sug = NULL;
-        const struct connector_ops *const *k = connector_kinds();
-        for (size_t i = 0; k[i]; i++) {
-            if (ig_edit_distance(kind, k[i]->kind) <= 2) {
-                sug = k[i]->kind;
-                break;
-            }
-        }
+        char *kl = source_kind_list();
+        const char *sug = source_kind_closest(kind);
         ig_diags_add(d, IG_DIAG_ERROR, sec->file, e->line, e->col,
                      "kind: unknown kind '%s'%s%s%s (built-in kinds: %s)", kind,
                      sug ? " (did you mean '" : "", sug ? sug : "",

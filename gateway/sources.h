@@ -69,4 +69,10 @@ int source_auth_header(const struct source *s, char **out, const char **why);
  * "sources.d". Static string. */
 const char *source_default_path(void);
 
+/* The built-in kind names, ", "-separated (malloc'd), and the one closest
+ * to a mistyped kind (NULL when none is close), for "unknown kind"
+ * messages. */
+char *source_kind_list(void);
+const char *source_kind_closest(const char *kind);
+
 #endif

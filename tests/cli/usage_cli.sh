@@ -102,6 +102,11 @@ says "run --bogus: names the command" "^intake run: unrecognized option"
 run 0 "run --help" "$intake" run --help
 check "run --help: --once exit 3" grep -q "fetched again" "$tmp/out"
 
+# A mistyped kind gets the closest one and the list.
+run 2 "sources kinds rsss" "$intake" sources kinds rsss
+says "sources kinds rsss: did you mean" "did you mean 'rss'"
+says "sources kinds rsss: the list" "built-in: .*hotline"
+
 # `intake help COMMAND` is that command's --help; an unknown one is named.
 run 0 "help classify" "$intake" help classify
 check "help classify: the command's usage" grep -q "^usage: intake classify" \
