@@ -144,7 +144,25 @@ int ig_cfg_parse_mem(struct ig_cfg_doc *doc, const char *name,
 {
     size_t before = d->nerrors;
     if (!ig_utf8_valid(text, len)) {
-        ig_diags_add(d, IG_DIAG_ERROR, name, 0, 0, "file is not valid UTF-8");
+        /* Say where: the line and column of the first bad byte (an editor
+         * that saved GBK, a pasted byte). */
+        int line = 1, col = 1;
+        for (size_t i = 0; i < len;) {
+            uint32_t cp;
+            size_t k = ig_utf8_decode(text + i, len - i, &cp);
+            if (cp == IG_UTF8_INVALID) {
+                break;
+            }
+            if (cp == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+            i += k;
+        }
+        ig_diags_add(d, IG_DIAG_ERROR, name, line, col,
+                     "not valid UTF-8 (save the file as UTF-8)");
         return IG_EPARSE;
     }
     struct ig_cfg_section *cur = NULL;

@@ -102,6 +102,11 @@ says "run --bogus: names the command" "^intake run: unrecognized option"
 run 0 "run --help" "$intake" run --help
 check "run --help: --once exit 3" grep -q "fetched again" "$tmp/out"
 
+# A sources file with a byte that is not UTF-8 (saved as GBK): where.
+printf '[source a]\nkind = rss\nurl = http://x/\262\342\n' >"$tmp/gbk.conf"
+run 1 "sources check GBK byte" "$intake" sources check -c "$tmp/gbk.conf"
+says "sources check GBK byte: line and column" "gbk.conf:3:16: error: not valid UTF-8"
+
 # A mistyped kind gets the closest one and the list.
 run 2 "sources kinds rsss" "$intake" sources kinds rsss
 says "sources kinds rsss: did you mean" "did you mean 'rss'"
