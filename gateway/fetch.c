@@ -630,6 +630,18 @@ static void on_done(struct fetch *f, struct fetch_xfer *x, CURLcode res)
                           "reached its end)";
     }
     if (x->decode_error && !x->over_cap) {
+        /* The status line was read before the body (a bad body aborts
+         * the transfer: res is then an error, the code still known). */
+        long st = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 400) {
+            /* An error answer's body is never read as items: its status
+             * (and a 429/503's Retry-After) is what counts, whatever its
+             * Content-Encoding claims. */
+            ig_buf_reset(&x->body);
+            finish(f, x, IG_OK, (int)st, NULL);
+            return;
+        }
         finish(f, x, IG_EREJECTED, 0, x->decode_error);
         return;
     }
