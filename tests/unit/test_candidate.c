@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "classifiers/classifier.h"
+#include "classifiers/route.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -151,6 +152,73 @@ static void unclassified_record(void **state)
     ig_item_free(it);
 }
 
+/* An item with an address field of its own (a hotline ticket's 事发地址):
+ * the gateway's location hook puts the address's place in the record with
+ * "field":"location", which the schema must accept like title and text. */
+static void location_record(void **state)
+{
+    struct ig_item *it = item("hotline-main", "hotline", "WO-10", NULL,
+                              "人行道上的雨水井盖破损，有个大洞");
+    struct cls_scratch *s = cls_scratch_new();
+    struct cls_result r;
+    struct candidate c;
+    const char *loc = "青浦区徐泾镇诸光路100号";
+    char *json;
+
+    (void)state;
+    it->place = ig_item_strdup(it, loc);
+    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
+                                      strlen(it->text), false, it->arena, &r),
+                     IG_OK);
+    assert_non_null(r.route);
+    assert_int_equal(route_note_location(ruleset_router(g_rs), r.route, loc,
+                                         strlen(loc), it->arena),
+                     1);
+    memset(&c, 0, sizeof(c));
+    c.id = "0123456789abcdef";
+    c.item = it;
+    c.rs = g_rs;
+    c.cls = &r;
+    json = record(&c);
+    assert_non_null(strstr(json, "\"location\":\"青浦区徐泾镇诸光路100号\""));
+    assert_non_null(strstr(json, "\"name\":\"诸光路\""));
+    assert_non_null(strstr(json, "\"field\":\"location\""));
+    assert_non_null(strstr(json, "\"town\":[\"徐泾镇\"]"));
+    free(json);
+    cls_scratch_free(s);
+    ig_item_free(it);
+}
+
+/* A red line without a B/S code: code null, priority high, a track all
+ * the same (the gateway forwards flagged items without a code). */
+static void flagged_unclassified_record(void **state)
+{
+    struct ig_item *it = item("web-forum", "web", "p-7", NULL,
+                              "赵巷镇一处工地门口聚集了五十多名工人讨薪");
+    struct cls_scratch *s = cls_scratch_new();
+    struct cls_result r;
+    struct candidate c;
+    char *json;
+
+    (void)state;
+    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
+                                      strlen(it->text), false, it->arena, &r),
+                     IG_OK);
+    assert_null(r.top);
+    memset(&c, 0, sizeof(c));
+    c.id = "0123456789abcdef";
+    c.item = it;
+    c.rs = g_rs;
+    c.cls = &r;
+    json = record(&c);
+    assert_non_null(strstr(json, "\"code\":null"));
+    assert_non_null(strstr(json, "\"level\":\"high\""));
+    assert_non_null(strstr(json, "\"suggestion\":\"挂牌治理\""));
+    free(json);
+    cls_scratch_free(s);
+    ig_item_free(it);
+}
+
 /* A duplicate raised its original to three reports over two channels:
  * the update names the original, its new count and priority, and the
  * duplicate; its idempotency id is "<original>-r3". */
@@ -228,6 +296,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classified_record),
         cmocka_unit_test(unclassified_record),
+        cmocka_unit_test(location_record),
+        cmocka_unit_test(flagged_unclassified_record),
         cmocka_unit_test(update_record),
         cmocka_unit_test(cap_fails_whole),
     };
