@@ -478,13 +478,49 @@ static void flag_scan_reset(struct flag_scan *fs)
     fs->n = 0;
 }
 
-/* The flags that fire on the words found by a scan into sc->fs. */
+/* The evidence of one reason: the flags of one red line that fired (they
+ * share their reason string, route_load.c), their distinct words and the
+ * largest crowd size. */
+#define REASON_MAX_WORDS 6
+
+struct reason_acc {
+    const char *label; /* the flags' shared reason (router) */
+    const char *words[REASON_MAX_WORDS];
+    size_t nwords;
+    const struct route_crowd *crowd;
+    int crowd_field;
+};
+
+static void acc_word(const struct router *rt, struct reason_acc *ra,
+                     const struct flag_hit *h)
+{
+    if (!h) {
+        return;
+    }
+    /* One word may sit on both lines (火势) or in both flags: once. */
+    const char *w = rt->flag_words[h->word];
+    for (size_t k = 0; k < ra->nwords; k++) {
+        if (strcmp(ra->words[k], w) == 0) {
+            return;
+        }
+    }
+    if (ra->nwords < REASON_MAX_WORDS) {
+        ra->words[ra->nwords++] = w;
+    }
+}
+
+/* The flags that fire on the words found by a scan into sc->fs. Flags of
+ * one red line that both fire (an accident word near a casualty word, and
+ * a named major accident) give one reason with the evidence of both: the
+ * reviewer sees each red line once. */
 static void check_flags(const struct router *rt, const char *const f[2],
                         const size_t flen[2], struct route_scratch *sc,
                         struct ig_arena *a, struct route_result *out)
 {
     const struct flag_scan *fs = &sc->fs;
     struct crowds *cr = &sc->cr;
+    struct reason_acc acc[ROUTE_MAX_REASONS];
+    size_t nacc = 0;
     cr->done = false;
     for (uint32_t i = 0; i < rt->nflags; i++) {
         const struct rt_flag *fl = &rt->flags[i];
@@ -500,24 +536,46 @@ static void check_flags(const struct router *rt, const char *const f[2],
         if (!fired) {
             continue;
         }
-        /* The reason names the evidence: words hit and the crowd size. */
-        struct ig_buf b;
-        ig_buf_init(&b, 0);
-        ig_buf_adds(&b, fl->reason);
-        const char *sep = "（";
-        for (int k = 0; k < 2; k++) {
-            /* One word may sit on both lines (火势): name it once. */
-            if (fi.w[k] && !(k == 1 && fi.w[0] &&
-                             strcmp(rt->flag_words[fi.w[0]->word],
-                                    rt->flag_words[fi.w[1]->word]) == 0)) {
-                ig_buf_addf(&b, "%s%s", sep, rt->flag_words[fi.w[k]->word]);
-                sep = "、";
+        if (fl->level > out->level) {
+            out->level = fl->level;
+        }
+        struct reason_acc *ra = NULL;
+        for (size_t k = 0; k < nacc && !ra; k++) {
+            if (acc[k].label == fl->reason) {
+                ra = &acc[k];
             }
         }
-        if (fi.crowd) {
+        if (!ra) {
+            if (nacc == ROUTE_MAX_REASONS) {
+                out->dropped++;
+                continue;
+            }
+            ra = &acc[nacc++];
+            memset(ra, 0, sizeof(*ra));
+            ra->label = fl->reason;
+        }
+        acc_word(rt, ra, fi.w[0]);
+        acc_word(rt, ra, fi.w[1]);
+        if (fi.crowd && (!ra->crowd || fi.crowd->lo > ra->crowd->lo)) {
+            ra->crowd = fi.crowd;
+            ra->crowd_field = fi.crowd_field;
+        }
+    }
+    /* The reason names the evidence: words hit and the crowd size. */
+    for (size_t k = 0; k < nacc; k++) {
+        const struct reason_acc *ra = &acc[k];
+        struct ig_buf b;
+        ig_buf_init(&b, 0);
+        ig_buf_adds(&b, ra->label);
+        const char *sep = "（";
+        for (size_t w = 0; w < ra->nwords; w++) {
+            ig_buf_addf(&b, "%s%s", sep, ra->words[w]);
+            sep = "、";
+        }
+        if (ra->crowd) {
             ig_buf_addf(&b, "%s人数：%.*s，按%ld人计", sep,
-                        (int)(fi.crowd->end - fi.crowd->start),
-                        f[fi.crowd_field] + fi.crowd->start, fi.crowd->lo);
+                        (int)(ra->crowd->end - ra->crowd->start),
+                        f[ra->crowd_field] + ra->crowd->start, ra->crowd->lo);
             sep = "、";
         }
         if (strcmp(sep, "、") == 0) {
@@ -525,9 +583,6 @@ static void check_flags(const struct router *rt, const char *const f[2],
         }
         add_reason(out, ig_arena_strndup(a, b.data, b.len));
         ig_buf_fini(&b);
-        if (fl->level > out->level) {
-            out->level = fl->level;
-        }
     }
 }
 

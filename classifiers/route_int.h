@@ -161,7 +161,8 @@ struct rt_flag {
     const char *id;
     unsigned near_chars; /* 0: anywhere; else every condition within N
                           * characters of a hit of the first any: line */
-    const char *reason;
+    const char *reason;  /* flags with the same reason text share one
+                          * pointer (one red line, one reason) */
     enum route_level level;
     unsigned ngroups; /* any: lines, all of which must hit */
     bool has_not;

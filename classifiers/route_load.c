@@ -687,6 +687,16 @@ static void prio_finish(struct loader *ld)
                        st->fl[i].id, st->fl[k].line);
             }
         }
+        /* Flags of one red line (work-safety, work-safety-named) share
+         * one reason string, so route_apply() sees by its address that
+         * their firings are one reason (route.c, check_flags()). */
+        for (size_t k = 0; k < i && st->fl[i].reason; k++) {
+            if (st->fl[k].reason &&
+                strcmp(st->fl[k].reason, st->fl[i].reason) == 0) {
+                st->fl[i].reason = st->fl[k].reason;
+                break;
+            }
+        }
     }
 }
 

@@ -355,6 +355,49 @@ static void test_flags(void **state)
     }
 }
 
+/* Two flags of one red line (a word pair and a named accident) that both
+ * fire give one reason naming all the evidence, not the same red line
+ * twice. */
+static void test_flag_reason_once(void **state)
+{
+    static const struct {
+        const char *text, *label, *words[3];
+    } cases[] = {
+        {"高架上发生多车相撞，造成一人死亡",
+         "红线·重大道路交通事故",
+         {"相撞", "死亡", "多车相撞"}},
+        {"化工厂发生重大安全事故，车间爆炸造成两人死亡",
+         "红线·重大安全生产事故",
+         {"爆炸", "死亡", "重大安全事故"}},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ig_arena *a = ig_arena_new(0);
+        struct route_result r;
+        route(cases[i].text, NULL, a, &r);
+        assert_int_equal(r.level, ROUTE_LEVEL_HIGH);
+        size_t n = 0;
+        for (size_t k = 0; k < r.nreasons; k++) {
+            if (strncmp(r.reasons[k], cases[i].label, strlen(cases[i].label)) ==
+                0) {
+                n++;
+            }
+        }
+        if (n != 1) {
+            fail_msg("%s: %zu reasons for %s (%s | %s)", cases[i].text, n,
+                     cases[i].label, r.nreasons ? r.reasons[0] : "",
+                     r.nreasons > 1 ? r.reasons[1] : "");
+        }
+        for (size_t k = 0; k < 3; k++) {
+            if (!strstr(r.reasons[0], cases[i].words[k])) {
+                fail_msg("%s: reason '%s' lacks '%s'", cases[i].text,
+                         r.reasons[0], cases[i].words[k]);
+            }
+        }
+        ig_arena_free(a);
+    }
+}
+
 /* route_apply_scratch() with one scratch reused over every case (the
  * gateway's way) routes exactly as route_apply() does. */
 static void result_json(const struct route_result *r, struct ig_buf *b)
@@ -927,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_crowd_parse),
         cmocka_unit_test(test_crowd_scan),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_flag_reason_once),
         cmocka_unit_test(test_scratch_same_result),
         cmocka_unit_test(test_directory_all_codes),
         cmocka_unit_test(test_directory_examples),
