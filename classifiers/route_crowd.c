@@ -6,15 +6,18 @@
  * the red-line rule judges the LOWER bound against the line, so 四五十人
  * (40-50) and 近50人 (45-49) stay below and 五十多人 (51-59), 近百人
  * (90-99) and 上百名 (100+) are above. A number only counts when a person
- * classifier follows (人 名 位, 个 + a people noun): 500户 or 50米 are not
+ * classifier follows (人 名 位, 个 + a people noun, 号人 after anything but
+ * a bare Arabic number): 500户 or 50米 are not
  * crowds, and a bare 千 or 万 (千人计划, 万人空巷) needs a modifier (上千人,
  * 千余人) to count. Ordinals (第50名) are skipped by the scanner.
  *
  * Parsing works on code points: an optional prefix (近 约 上 逾 超过 不到
- * ...), a numeral core (Arabic/full-width digits with an optional range and
- * 十/百/千/万 multiplier, or a Chinese numeral with 几/数 and adjacent-digit
- * ranges such as 三四十 or 十五六), an optional suffix (多 余 来), the
- * classifier, and an optional 以上/以下/左右.
+ * ...), a numeral core (Arabic/full-width digits with an optional range,
+ * 1,200-style thousands separators and 十/百/千/万 multiplier, or a
+ * Chinese numeral with 几/数 and adjacent-digit ranges such as 三四十,
+ * 十五六 or the idiom 三五), an optional suffix (多 余 来), the classifier,
+ * and an optional 以上/以下/左右. Spaces may stand around Arabic digits
+ * (约 60 名: typeset text puts them between Han and digits).
  */
 #include "classifiers/route.h"
 #include "classifiers/route_int.h"
@@ -72,6 +75,23 @@ static bool eat_any(struct cur *c, const char *const *lits)
         }
     }
     return false;
+}
+
+/* A space that typesetting puts between Han text and digits (盘古之白:
+ * 约 60 名): ASCII space, no-break space, ideographic space. */
+static bool is_space(uint32_t cp)
+{
+    return cp == ' ' || cp == 0xA0 || cp == 0x3000;
+}
+
+/* The offset after the spaces at c->i (c->i itself when there are none). */
+static size_t after_spaces(const struct cur *c)
+{
+    size_t at = c->i, l;
+    while (at < c->n && is_space(peek_at(c, at, &l))) {
+        at += l;
+    }
+    return at;
 }
 
 /* Digit value of an ASCII or full-width digit, -1 otherwise. */
@@ -158,13 +178,29 @@ static bool parse_arabic(struct cur *c, long *lo, long *hi, long *step)
         }
         double x = 0;
         long zeros = 1;
-        while ((d = arabic(peek(c, &l))) >= 0) {
-            x = x * 10 + d;
-            zeros = d == 0 ? zeros * 10 : 1;
-            if (x > 1e12) {
-                x = 1e12;
+        size_t group = 0; /* digits since the start or the last comma */
+        for (;;) {
+            while ((d = arabic(peek(c, &l))) >= 0) {
+                x = x * 10 + d;
+                zeros = d == 0 ? zeros * 10 : 1;
+                if (x > 1e12) {
+                    x = 1e12;
+                }
+                c->i += l;
+                group++;
             }
-            c->i += l;
+            /* A thousands separator: 1,200人 (ASCII comma, then exactly
+             * three ASCII digits; 1,2 is a list). */
+            if (group >= 1 && group <= 3 && peek(c, &l) == ',' &&
+                c->n - c->i >= 4 && c->s[c->i + 1] >= '0' &&
+                c->s[c->i + 1] <= '9' && c->s[c->i + 2] >= '0' &&
+                c->s[c->i + 2] <= '9' && c->s[c->i + 3] >= '0' &&
+                c->s[c->i + 3] <= '9' && arabic(peek_at(c, c->i + 4, &l)) < 0) {
+                c->i += 1;
+                group = 0;
+                continue;
+            }
+            break;
         }
         if (peek(c, &l) == '.' && arabic(peek_at(c, c->i + 1, &l)) >= 0) {
             double f = 0.1;
@@ -188,9 +224,10 @@ static bool parse_arabic(struct cur *c, long *lo, long *hi, long *step)
         c->i = save;
         break;
     }
-    long mult = han_unit(peek(c, &l));
+    size_t sp = after_spaces(c);
+    long mult = han_unit(peek_at(c, sp, &l));
     if (mult) {
-        c->i += l;
+        c->i = sp + l;
         *step = mult;
     } else {
         mult = 1;
@@ -234,8 +271,10 @@ static long eval_han(const struct tok *t, size_t nt, bool high, long *step)
             break;
         case T_FUZZY: {
             /* 几/数 before a unit is 2..9 (几十 = 20-90); trailing it is
-             * 1..9 (十几 = 11-19). */
-            bool before_unit = k + 1 < nt && t[k + 1].kind == T_UNIT;
+             * 1..9 (十几 = 11-19), also before 万, which multiplies the
+             * whole of 十几 (十几万 = 110000-190000). */
+            bool before_unit = k + 1 < nt && t[k + 1].kind == T_UNIT &&
+                               !(t[k + 1].unit == 10000 && section > 0);
             digit = high ? 9 : (before_unit ? 2 : 1);
             break;
         }
@@ -284,8 +323,9 @@ static bool parse_han(struct cur *c, long *lo, long *hi, long *step,
         }
         if (d >= 0) {
             if (nt && t[nt - 1].kind == T_DIGIT && t[nt - 1].d1 > 0 &&
-                d == t[nt - 1].d1 + 1) {
-                /* Adjacent digits are a range: 三四十, 十五六, 两三百. */
+                (d == t[nt - 1].d1 + 1 || (t[nt - 1].d1 == 3 && d == 5))) {
+                /* Adjacent digits are a range: 三四十, 十五六, 两三百;
+                 * so is the idiom 三五 (三五百人: 300-500). */
                 t[nt - 1].kind = T_RANGE;
                 t[nt - 1].d2 = d;
             } else if (nt &&
@@ -334,14 +374,23 @@ static const char *const people_nouns[] = {
     "青年",   "市民",     "职工",   "师生", "乘客", "游客", "访民",
     "债主",   "路人",     "男女",   "人",   NULL};
 
-/* The person classifier after the number. */
-static bool classifier(struct cur *c, bool after_suffix)
+/* The person classifier after the number. loose: the number is not a
+ * bare Arabic integer, so 号人 counts (几百号人, 上百号人, 100多号人)
+ * while 3号人员 or 12号人行天桥 are a number label. */
+static bool classifier(struct cur *c, bool after_suffix, bool loose)
 {
     if (eat(c, "个")) {
         return eat_any(c, people_nouns);
     }
     if (eat(c, "名") || eat(c, "位")) {
         return true;
+    }
+    if (loose && eat(c, "号人")) {
+        /* 号人民路, 号人行道, 号人员, 号人工湖, 300多号人口 (population) */
+        static const char *const not_people[] = {"民", "行", "员",
+                                                 "工", "口", NULL};
+        struct cur after = *c;
+        return !eat_any(&after, not_people);
     }
     if (eat(c, "人")) {
         /* 50人民币 is money, not people. */
@@ -374,10 +423,18 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
     }
 
     size_t l;
+    if (p != P_NONE) {
+        /* 约 60 名: spaces between a prefix and digits. */
+        size_t sp = after_spaces(&c);
+        if (sp != c.i && arabic(peek_at(&c, sp, &l)) >= 0) {
+            c.i = sp;
+        }
+    }
     uint32_t cp = peek(&c, &l);
     long vlo, vhi, step;
     bool unit_only = false;
-    if (arabic(cp) >= 0) {
+    bool digits = arabic(cp) >= 0;
+    if (digits) {
         if (p == P_UP) {
             return false;
         }
@@ -395,16 +452,23 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
     }
 
     enum suffix sf = S_NONE;
+    if (digits) {
+        /* 60 多人, 60 名: spaces after digits. */
+        c.i = after_spaces(&c);
+    }
     if (eat(&c, "多") || eat(&c, "余")) {
         sf = S_MORE;
     } else if (eat(&c, "来")) {
         sf = S_ABOUT;
     }
+    if (digits && sf != S_NONE) {
+        c.i = after_spaces(&c);
+    }
     /* A bare 千/万 (千人计划, 万人空巷) needs a modifier to count. */
     if (unit_only && p == P_NONE && sf == S_NONE) {
         return false;
     }
-    if (!classifier(&c, sf != S_NONE)) {
+    if (!classifier(&c, sf != S_NONE, !digits || p != P_NONE || sf != S_NONE)) {
         return false;
     }
 
@@ -511,7 +575,10 @@ size_t route_crowd_list(const char *s, size_t n, struct route_crowd *out,
             prev = 0;
             continue;
         }
-        prev = cp;
+        /* 第 60 名 is still an ordinal: spaces after 第 keep it. */
+        if (!(is_space(cp) && prev == 0x7B2C)) {
+            prev = cp;
+        }
         i += step;
     }
     return k;

@@ -212,6 +212,15 @@ static const struct crowd_case crowd_cases[] = {
     {"百人", 100},
     {"五六十人", 50},
     {"100多个居民", 101},
+    {"几百号人", 200},
+    {"上百号人", 100},
+    {"一百多号人", 101},
+    {"三五百人", 300},
+    {"约 60 名工人", 60},
+    {"60 多人", 61},
+    {"５０ 余名", 51},
+    {"1,200人", 1200},
+    {"十几万人", 110000},
     /* Below the line. */
     {"49人", 49},
     {"三四十人", 30},
@@ -228,6 +237,8 @@ static const struct crowd_case crowd_cases[] = {
     {"四十九人", 49},
     {"十人", 10},
     {"30余名", 31},
+    {"三五十人", 30},
+    {"三五个人", 3},
     /* Not crowds at all. */
     {"50米", -1},
     {"500户", -1},
@@ -239,6 +250,12 @@ static const struct crowd_case crowd_cases[] = {
     {"二〇二二年", -1},
     {"几个月", -1},
     {"上50人", -1},
+    {"50号人民路", -1},
+    {"3号人员", -1},
+    {"12号人行天桥", -1},
+    {"300多号人口", -1},
+    {"十三五期间", -1},
+    {"1,2人", -1},
 };
 
 static void test_crowd_parse(void **state)
@@ -277,6 +294,15 @@ static void test_crowd_scan(void **state)
     assert_int_equal(route_crowd_max(s, strlen(s), NULL, NULL), 0);
     s = "150人";
     assert_int_equal(route_crowd_max(s, strlen(s), NULL, NULL), 150);
+    /* Spaced digits (盘古之白) are the same crowd, an ordinal still none. */
+    s = "现场聚集了约 60 名工人讨薪";
+    n = route_crowd_max(s, strlen(s), &w, &wl);
+    assert_int_equal(n, 60);
+    assert_memory_equal(w, "约 60 名", wl);
+    s = "排在第 60 名的人";
+    assert_int_equal(route_crowd_max(s, strlen(s), NULL, NULL), 0);
+    s = "有1,000人";
+    assert_int_equal(route_crowd_max(s, strlen(s), NULL, NULL), 1000);
 }
 
 /* ---- red-line flags --------------------------------------------------- */
