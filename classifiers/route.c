@@ -662,6 +662,9 @@ static const char listed_tail[] =
     "和配合部门挂牌治理（待确认）";
 static const char general_head[] = "牵头为属地（";
 static const char general_tail[] = "），可由街镇即发现即消除，建议一般整治";
+static const char raised_tail[] =
+    "未能清零，建议提请区清零办会同区城运中心研判，按管辖流转至区相关"
+    "委办局、行业主管部门提级整治";
 static const char owner_reason[] =
     "牵头为权属单位（待确认），建议由区城运中心明确管辖后"
     "分流治理";
@@ -759,11 +762,20 @@ static enum route_track suggest_track(const struct router *rt,
             "小组指定牵头部门（待确认）",
             in->ndistrict);
     } else if (in->level == ROUTE_LEVEL_ELEVATED) {
+        /* The plan's 提级整治: what a 街镇 or 区属企业 cannot clear goes
+         * up to the district department with jurisdiction, through
+         * 区清零办 and the operations centre. Only a district bureau as
+         * the lead is itself where it goes up to. */
+        const char *first = in->first_reason ? in->first_reason : "反复反映";
         t = ROUTE_TRACK_RAISED;
-        why = arena_cat(a, (const char *const[]){
-                               in->first_reason ? in->first_reason : "反复反映",
-                               "：基层未能清零，建议上提至", lead, "提级整治",
-                               NULL});
+        if (lead_scope(rt, in->lead_dept) == RT_SCOPE_DISTRICT) {
+            why = arena_cat(
+                a, (const char *const[]){first, "：基层未能清零，建议上提至",
+                                         lead, "提级整治", NULL});
+        } else {
+            why = arena_cat(
+                a, (const char *const[]){first, "：", lead, raised_tail, NULL});
+        }
     } else {
         switch (lead_scope(rt, in->lead_dept)) {
         case RT_SCOPE_TOWN:

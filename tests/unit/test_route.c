@@ -634,6 +634,21 @@ static const struct track_case track_cases[] = {
     {{true, ROUTE_LEVEL_ELEVATED, "水务部门", "区水务局", 1, "多次反映"},
      ROUTE_TRACK_RAISED,
      "区水务局"},
+    /* 提级 goes beyond the town, the owner or the utility (the plan: what
+     * 街镇、区属企业 cannot clear goes up to 区相关委办局、行业主管部门,
+     * through 区清零办 and the operations centre). */
+    {{true, ROUTE_LEVEL_ELEVATED, "属地管理", "白鹤镇人民政府", 0,
+      "多次反映仍未解决"},
+     ROUTE_TRACK_RAISED,
+     "白鹤镇人民政府未能清零，建议提请区清零办"},
+    {{true, ROUTE_LEVEL_ELEVATED, "属地管理", "属地街镇（地点待定）", 0,
+      "多次反映"},
+     ROUTE_TRACK_RAISED,
+     "区相关委办局"},
+    {{true, ROUTE_LEVEL_ELEVATED, "权属单位", "权属单位（待确认）", 1,
+      "多次反映"},
+     ROUTE_TRACK_RAISED,
+     "区清零办"},
     /* Town leads: 一般整治. */
     {{true, ROUTE_LEVEL_NORMAL, "属地管理", "重固镇人民政府", 0, NULL},
      ROUTE_TRACK_GENERAL,
@@ -676,12 +691,60 @@ static void test_track_table(void **state)
                     fail_msg("case %zu: reason '%s' lacks '%s'", i, why,
                              c->reason_has);
                 }
+                /* 提级整治 raises beyond the lead only when the lead is
+                 * a district unit: never "上提至" a town or an owner. */
+                if (t == ROUTE_TRACK_RAISED && c->in.lead_unit &&
+                    (strstr(c->in.lead_unit, "镇") ||
+                     strstr(c->in.lead_unit, "待") ||
+                     strstr(c->in.lead_unit, "公司"))) {
+                    char bad[256];
+                    snprintf(bad, sizeof(bad), "上提至%s", c->in.lead_unit);
+                    if (strstr(why, bad)) {
+                        fail_msg("case %zu: reason '%s' raises to the lead", i,
+                                 why);
+                    }
+                }
             } else {
                 assert_null(why);
             }
         }
     }
     ig_arena_free(a);
+}
+
+/* With the shipped directory: a repeated complaint whose lead is the town
+ * or a utility goes up beyond it (提级整治 per the plan), one led by a
+ * district bureau goes up to that bureau. */
+static void test_raised_reason(void **state)
+{
+    static const struct {
+        const char *dept, *text, *has, *not_has;
+    } cases[] = {
+        {"属地管理", "徐泾镇小区健身器材坏了，多次反映至今未解决",
+         "徐泾镇人民政府未能清零，建议提请区清零办", "上提至徐泾镇"},
+        {"供水企业", "华新镇自来水管爆了，多次反映至今未解决",
+         "行业主管部门提级整治", "上提至区供水企业"},
+        {"权属单位", "小区门口井盖坏了，多次反映至今未解决", "区清零办",
+         "上提至权属单位"},
+        {"水务部门", "河道发臭，多次反映至今未解决", "上提至区水务局", NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *d[] = {cases[i].dept};
+        struct taxon t = {.code = "B01-25", .depts = d, .ndepts = 1};
+        struct ig_arena *a = ig_arena_new(0);
+        struct route_result r;
+        route(cases[i].text, &t, a, &r);
+        assert_int_equal(r.level, ROUTE_LEVEL_ELEVATED);
+        assert_int_equal(r.track, ROUTE_TRACK_RAISED);
+        if (!strstr(r.track_reason, cases[i].has) ||
+            (cases[i].not_has && strstr(r.track_reason, cases[i].not_has))) {
+            fail_msg("%s: reason '%s' (want '%s', not '%s')", cases[i].dept,
+                     r.track_reason, cases[i].has,
+                     cases[i].not_has ? cases[i].not_has : "");
+        }
+        ig_arena_free(a);
+    }
 }
 
 /* ---- multi-report hook ------------------------------------------------ */
@@ -1001,6 +1064,7 @@ int main(void)
         cmocka_unit_test(test_directory_all_codes),
         cmocka_unit_test(test_directory_examples),
         cmocka_unit_test(test_track_table),
+        cmocka_unit_test(test_raised_reason),
         cmocka_unit_test(test_multi_report),
         cmocka_unit_test(test_location),
         cmocka_unit_test(test_json),
