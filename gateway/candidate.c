@@ -11,6 +11,7 @@
  */
 #include "gateway/candidate.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -164,6 +165,21 @@ void candidate_update_id(const char *orig_id, int64_t reports,
              (long long)(reports > 0 ? reports : 0));
 }
 
+/* The duplicate's similarity as the schema has it, a number in 0..1: the
+ * writer would put null for NaN or an infinity, and a rounding must not
+ * go past 1. An exact duplicate is 1 whatever it says. */
+static double similarity(const struct candidate_update *u)
+{
+    double s = u->similarity;
+    if (u->dedup && strcmp(u->dedup, "exact") == 0) {
+        return 1;
+    }
+    if (!isfinite(s) || s < 0) {
+        return 0;
+    }
+    return s > 1 ? 1 : s;
+}
+
 int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
 {
     const struct ig_item *it;
@@ -216,7 +232,7 @@ int candidate_update_json(const struct candidate_update *u, struct ig_buf *out)
     ig_jsonw_kstr(&w, "external_id", it->ext_id);
     ig_jsonw_kstr(&w, "title", it->title);
     ig_jsonw_kstr(&w, "dedup", u->dedup ? u->dedup : "exact");
-    ig_jsonw_knum(&w, "similarity", u->similarity);
+    ig_jsonw_knum(&w, "similarity", similarity(u));
     ig_jsonw_obj_close(&w);
     ig_jsonw_obj_close(&w);
     return record_end(out, start, max_len);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,20 @@ static void update_record(void **state)
                                    "\"fedcba9876543210\",\"source\":"
                                    "\"letters\""));
     assert_non_null(strstr(b.data, "\"dedup\":\"near\",\"similarity\":0.75"));
+    /* A similarity that is not a number in 0..1 (a 0/0 Jaccard of two
+     * empty bigram sets, a rounding above 1) still makes a valid record:
+     * never null, never above 1. */
+    {
+        static const double bad[] = {NAN, INFINITY, -INFINITY, 1.5, -0.25};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            u.similarity = bad[i];
+            ig_buf_reset(&b);
+            assert_int_equal(candidate_update_json(&u, &b), IG_OK);
+            fprintf(g_samples, "%s\n", b.data);
+            assert_null(strstr(b.data, "\"similarity\":null"));
+        }
+        u.similarity = 0.75;
+    }
     candidate_update_id("0123456789abcdef", 12, uid);
     assert_string_equal(uid, "0123456789abcdef-r12");
     u.item = NULL;
