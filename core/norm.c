@@ -282,6 +282,15 @@ uint32_t ig_norm_fold(uint32_t cp)
         cp -= 0xFEE0;
         return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
     }
+    /* The two characters whose case folding is an ASCII letter: a
+     * caseless pattern's `k` or `s` matches them, so the text must hold
+     * the letter a keyword or a pattern's required literal looks for. */
+    if (cp == 0x212A) {
+        return 'k';
+    }
+    if (cp == 0x017F) {
+        return 's';
+    }
     if (cp >= CJK_LO && cp <= CJK_HI) {
         pthread_once(&t2s_once, t2s_init);
         if (t2s_has(cp)) {

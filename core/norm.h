@@ -18,9 +18,12 @@
  * appended to one buffer (title, separator, text); offsets are relative to
  * each input.
  *
- * Left out on purpose: Unicode case folding beyond ASCII, NFKC (it would
- * fold CJK compatibility ideographs and circled digits in ways rule authors
- * do not expect), and phrase-level traditional conversion (OpenCC's job).
+ * Left out on purpose: Unicode case folding beyond ASCII (but for the two
+ * characters that fold to an ASCII letter, U+212A KELVIN SIGN -> k and
+ * U+017F LONG S -> s, which a caseless pattern's k and s match), NFKC (it
+ * would fold CJK compatibility ideographs and circled digits in ways rule
+ * authors do not expect), and phrase-level traditional conversion
+ * (OpenCC's job).
  */
 #ifndef IG_CORE_NORM_H
 #define IG_CORE_NORM_H
@@ -57,8 +60,9 @@ void ig_norm_addc(struct ig_norm *n, char c, uint32_t off);
 void ig_norm_span(const struct ig_norm *n, const char *orig, size_t orig_len,
                   size_t a, size_t b, size_t *oa, size_t *ob);
 
-/* Folds one code point (full-width -> ASCII, ASCII lower case, traditional
- * -> simplified); other code points are returned unchanged. */
+/* Folds one code point (full-width -> ASCII, ASCII lower case, U+212A and
+ * U+017F -> k and s, traditional -> simplified); other code points are
+ * returned unchanged. */
 uint32_t ig_norm_fold(uint32_t cp);
 /* True for code points dropped everywhere (zero-width, soft hyphen). */
 bool ig_norm_is_invisible(uint32_t cp);

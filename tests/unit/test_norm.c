@@ -36,6 +36,11 @@ static void test_fold(void **state)
     assert_int_equal(ig_norm_fold(0x9580), 0x95E8); /* 門 -> 门 */
     assert_int_equal(ig_norm_fold('Q'), 'q');
     assert_int_equal(ig_norm_fold(0x4E95), 0x4E95); /* 井 */
+    /* The two characters a caseless k or s matches (KELVIN SIGN, LONG S):
+     * the text holds the letter a keyword or a pattern's literal seeks. */
+    expect_norm("\xe2\x84\xaaTV \xc5\xbfos", 10, "ktv sos");
+    assert_int_equal(ig_norm_fold(0x212A), 'k');
+    assert_int_equal(ig_norm_fold(0x017F), 's');
 }
 
 static void test_spaces(void **state)
