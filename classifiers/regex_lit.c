@@ -10,9 +10,14 @@
  * (each branch must give one, else the group gives nothing). Of all the
  * candidates of a sequence it keeps the set whose shortest literal is
  * longest. Anything it does not understand (classes, `\d`, backreferences,
- * lookarounds, non-CJK letters whose case PCRE2 would fold) ends a run,
- * which only ever makes the answer weaker, never wrong. `(?x)` gives up:
- * spaces would stop being literal.
+ * lookarounds, letters whose case PCRE2 would fold beyond ASCII) ends a
+ * run, which only ever makes the answer weaker, never wrong. What reads
+ * like text but is not is skipped whole: backtracking verbs and their
+ * names (`(*MARK:x)`), callouts, the digits of `\123` or `\g-1`, named
+ * assertions (`(*nla:...)`, read as lookarounds). A first pass turns
+ * `\Q..\E` into escaped characters and drops comments and lone `\E`, so
+ * a quantifier after them is seen on the item it applies to. `(?x)` and
+ * `(*ACCEPT)` (a match may end anywhere) give up.
  */
 #include "classifiers/classifier_int.h"
 
@@ -140,15 +145,6 @@ static bool quant(struct rp *r, bool *optional)
     return true;
 }
 
-static void drop_last_char(struct ig_buf *b)
-{
-    size_t n = b->len;
-    while (n > 0 && ((unsigned char)b->data[n - 1] & 0xC0) == 0x80) {
-        n--;
-    }
-    b->len = n > 0 ? n - 1 : 0;
-}
-
 static void skip_class(struct rp *r)
 {
     /* r->i at '['; a ']' right after '[' or '[^' is literal. */
@@ -185,13 +181,28 @@ static void skip_escape(struct rp *r)
             r->i++;
         }
         r->i++;
-    } else if (e == 'k' && r->i < r->n &&
+    } else if ((e == 'k' || e == 'g') && r->i < r->n &&
                (r->p[r->i] == '<' || r->p[r->i] == '\'')) {
         char close = r->p[r->i] == '<' ? '>' : '\'';
+        r->i++; /* past the opening '<' or quote */
         while (r->i < r->n && r->p[r->i] != close) {
             r->i++;
         }
         r->i++;
+    } else if (e == 'g') {
+        /* \g1 \g-1 \g+1: a reference, not the text "-1" */
+        if (r->i < r->n && (r->p[r->i] == '-' || r->p[r->i] == '+')) {
+            r->i++;
+        }
+        while (r->i < r->n && r->p[r->i] >= '0' && r->p[r->i] <= '9') {
+            r->i++;
+        }
+    } else if (e >= '0' && e <= '9') {
+        /* \12 a backreference, \123 an octal character, \0 followed by
+         * octal digits: the digits that follow are not text */
+        while (r->i < r->n && r->p[r->i] >= '0' && r->p[r->i] <= '9') {
+            r->i++;
+        }
     } else if (e == 'c') {
         r->i++;
     } else if ((e == 'p' || e == 'P') && r->i < r->n) {
@@ -212,15 +223,157 @@ static void skip_escape(struct rp *r)
 
 static struct lset parse_alt(struct rp *r);
 
+/* Whether PCRE2's caseless matching leaves cp alone: the CJK, kana,
+ * Hangul and Yi blocks and the CJK forms (no case pairs). Other letters
+ * beyond ASCII may match a character the literal does not contain. */
+static bool caseless_cp(uint32_t cp)
+{
+    return (cp >= 0x2E80 && cp <= 0xA63F) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+           (cp >= 0xFF5B && cp <= 0xFFEF) || (cp >= 0x20000 && cp <= 0x3FFFF);
+}
+
+/* The pattern without the syntax that changes nothing in what it
+ * matches but stands between an item and its quantifier: `\Q..\E`
+ * becomes its characters, escaped where PCRE2 would read them as syntax
+ * (also inside a class, where `\Q]\E` is a literal ']'), a lone `\E` and
+ * `(?#...)` comments go. A new ig_buf string (free with ig_free). */
+static char *desugar(const char *p, size_t n)
+{
+    struct ig_buf b;
+    ig_buf_init(&b, 0);
+    bool in_class = false;
+    size_t i = 0;
+    while (i < n) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n && (p[i + 1] == 'Q' || p[i + 1] == 'E')) {
+            if (p[i + 1] == 'E') {
+                i += 2;
+                continue;
+            }
+            const char *end = strstr(p + i + 2, "\\E");
+            size_t e = end ? (size_t)(end - p) : n;
+            for (size_t k = i + 2; k < e; k++) {
+                unsigned char q = (unsigned char)p[k];
+                bool alnum = (q >= 'a' && q <= 'z') || (q >= 'A' && q <= 'Z') ||
+                             (q >= '0' && q <= '9');
+                if (q < 0x80 && !alnum) {
+                    ig_buf_addc(&b, '\\');
+                }
+                ig_buf_addc(&b, (char)q);
+            }
+            i = end ? e + 2 : n;
+            continue;
+        }
+        if (c == '\\') {
+            ig_buf_add(&b, p + i, i + 1 < n ? 2 : 1);
+            i += 2;
+            continue;
+        }
+        if (in_class) {
+            if (c == '[' && i + 1 < n && p[i + 1] == ':') {
+                const char *e = strstr(p + i + 2, ":]");
+                size_t k = e ? (size_t)(e - p) + 2 : n;
+                ig_buf_add(&b, p + i, k - i);
+                i = k;
+                continue;
+            }
+            in_class = c != ']';
+        } else if (c == '[') {
+            /* a ']' right after '[' or '[^' is literal */
+            size_t k = i + 1;
+            if (k < n && p[k] == '^') {
+                k++;
+            }
+            if (k < n && p[k] == ']') {
+                k++;
+            }
+            ig_buf_add(&b, p + i, k - i);
+            i = k;
+            in_class = true;
+            continue;
+        } else if (c == '(' && i + 2 < n && p[i + 1] == '?' &&
+                   p[i + 2] == '#') {
+            /* a comment ends at the first ')', escapes or not */
+            const char *e = memchr(p + i, ')', n - i);
+            i = e ? (size_t)(e - p) + 1 : n;
+            continue;
+        }
+        ig_buf_addc(&b, c);
+        i++;
+    }
+    char *r = ig_strndup(b.data ? b.data : "", b.len);
+    ig_buf_fini(&b);
+    return r;
+}
+
 /* Reads a group at r->i ('('); returns its literals if it is mandatory. */
 static struct lset parse_group(struct rp *r)
 {
     struct lset none = {NULL, 0, 0};
     bool discard = false;
     r->i++;
-    if (r->i < r->n && r->p[r->i] == '?') {
+    if (r->i < r->n && r->p[r->i] == '*') {
+        r->i++;
+        char v = r->i < r->n ? r->p[r->i] : '\0';
+        if (v >= 'a' && v <= 'z') {
+            /* (*pla:...), (*nla:...), (*atomic:...), ...: read as a
+             * lookaround, its content not counted */
+            while (r->i < r->n && r->p[r->i] != ':' && r->p[r->i] != ')') {
+                r->i++;
+            }
+            if (r->i >= r->n || r->p[r->i] != ':') {
+                r->bad = true;
+                return none;
+            }
+            r->i++;
+            discard = true;
+        } else {
+            /* a verb: (*ACCEPT) ends the match wherever it stands, the
+             * others only restrict it; a name after it is no text */
+            if (strncmp(r->p + r->i, "ACCEPT", 6) == 0) {
+                r->bad = true;
+                return none;
+            }
+            while (r->i < r->n && r->p[r->i] != ')') {
+                r->i++;
+            }
+            if (r->i < r->n) {
+                r->i++;
+            }
+            return none;
+        }
+    } else if (r->i < r->n && r->p[r->i] == '?') {
         r->i++;
         char c = r->i < r->n ? r->p[r->i] : '\0';
+        if (c == 'C') {
+            /* a callout: (?C), (?C12), or a string between delimiters
+             * (a doubled delimiter stands for itself) */
+            r->i++;
+            char d = r->i < r->n ? r->p[r->i] : '\0';
+            if (d != '\0' && strchr("`'\"^%#${", d) != NULL) {
+                char close = d == '{' ? '}' : d;
+                r->i++;
+                while (r->i < r->n) {
+                    if (r->p[r->i] == close) {
+                        if (r->i + 1 < r->n && r->p[r->i + 1] == close) {
+                            r->i += 2;
+                            continue;
+                        }
+                        r->i++;
+                        break;
+                    }
+                    r->i++;
+                }
+            }
+            while (r->i < r->n && r->p[r->i] != ')') {
+                r->i++;
+            }
+            if (r->i < r->n) {
+                r->i++;
+            }
+            return none;
+        }
         if (c == ':' || c == '>' || c == '|') {
             r->i++;
         } else if (c == '=' || c == '!') {
@@ -233,6 +386,7 @@ static struct lset parse_group(struct rp *r)
         } else if (c == '<' || c == '\'' ||
                    (c == 'P' && r->i + 1 < r->n && r->p[r->i + 1] == '<')) {
             char close = c == '\'' ? '\'' : '>';
+            r->i++; /* past the opening '<', quote or 'P' */
             while (r->i < r->n && r->p[r->i] != close) {
                 r->i++;
             }
@@ -328,22 +482,6 @@ static struct lset parse_seq(struct rp *r)
             char e = r->p[r->i + 1];
             bool alnum = (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') ||
                          (e >= '0' && e <= '9');
-            if (e == 'Q') {
-                const char *end = strstr(r->p + r->i + 2, "\\E");
-                size_t s = r->i + 2;
-                size_t e2 = end ? (size_t)(end - r->p) : r->n;
-                /* All but the last character join the run unconditionally;
-                 * a quantifier after \E applies to the last one only. */
-                ig_buf_add(&run, r->p + s, e2 - s);
-                r->i = end ? e2 + 2 : r->n;
-                if (quant(r, &opt)) {
-                    if (opt) {
-                        drop_last_char(&run);
-                    }
-                    flush(r, &run, &best);
-                }
-                continue;
-            }
             if (alnum || (unsigned char)e >= 0x80) {
                 flush(r, &run, &best);
                 skip_escape(r);
@@ -365,7 +503,7 @@ static struct lset parse_seq(struct rp *r)
         } else {
             uint32_t cp;
             size_t k = ig_utf8_decode(r->p + r->i, r->n - r->i, &cp);
-            if (cp == IG_UTF8_INVALID || (cp >= 0x80 && cp < 0x2E80)) {
+            if (cp == IG_UTF8_INVALID || (cp >= 0x80 && !caseless_cp(cp))) {
                 /* letters PCRE2 might case-fold beyond ASCII */
                 flush(r, &run, &best);
                 r->i += k;
@@ -424,10 +562,12 @@ static struct lset parse_alt(struct rp *r)
 size_t regex_required(const char *pattern, struct ig_arena *a, char ***lits,
                       struct regex_req **sets, size_t *nsets)
 {
-    struct rp r = {.p = pattern, .n = strlen(pattern), .a = a};
+    char *p = desugar(pattern, strlen(pattern));
+    struct rp r = {.p = p, .n = strlen(p), .a = a};
     r.capall = 4;
     r.all = ig_arena_alloc(a, r.capall * sizeof(*r.all));
     struct lset s = parse_alt(&r);
+    ig_free(p);
     *lits = NULL;
     *sets = NULL;
     *nsets = 0;
@@ -453,12 +593,26 @@ char *regex_normalise(const char *pattern, struct ig_arena *a)
     ig_buf_init(&b, 0);
     size_t n = strlen(pattern);
     bool esc = false;
+    /* Inside \Q..\E every character is literal, a backslash too: what
+     * full-width punctuation folds to is written as it is, and the quote
+     * ends at the first \E of the pattern as written. */
+    bool quoted = false;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t k = ig_utf8_decode(pattern + i, n - i, &cp);
         if (cp < 0x80) {
             ig_buf_addc(&b, (char)cp);
-            esc = cp == '\\' ? !esc : false;
+            if (quoted) {
+                quoted = !(cp == '\\' && i + 1 < n && pattern[i + 1] == 'E');
+                if (!quoted) {
+                    ig_buf_addc(&b, 'E');
+                    i++;
+                }
+                esc = false;
+            } else {
+                quoted = esc && cp == 'Q';
+                esc = cp == '\\' ? !esc : false;
+            }
             i += k;
             continue;
         }
@@ -473,7 +627,14 @@ char *regex_normalise(const char *pattern, struct ig_arena *a)
             continue;
         }
         uint32_t f = ig_norm_fold(cp);
-        if (f < 0x80) {
+        if (f < 0x80 && quoted) {
+            if (f == '\\') {
+                /* a folded backslash must not start the quote's end */
+                ig_buf_adds(&b, "\\E\\\\\\Q");
+            } else {
+                ig_buf_addc(&b, (char)f);
+            }
+        } else if (f < 0x80) {
             bool alnum = (f >= 'a' && f <= 'z') || (f >= '0' && f <= '9');
             /* Full-width punctuation becomes ASCII in the text, where it
              * must not turn into a metacharacter of the pattern. */

@@ -473,6 +473,85 @@ static void test_gating_sound(void **state)
     assert_true(fired_total > 200);
 }
 
+/* Gating soundness on patterns a random piece never builds: PCRE2 syntax
+ * that reads like literal text but is not (verbs, callouts, comments,
+ * backreference and octal escapes, \Q..\E in a class, a quantifier after
+ * a no-op), letters PCRE2 folds beyond ASCII, and full-width punctuation
+ * inside \Q..\E. Each text matches its pattern (PCRE2 on the text as
+ * written); the rule must fire and the veto must veto. */
+static void test_gating_sound_nasty(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"井盖(*ACCEPT)坏了", "门井盖"},
+        {"井(*:ab)盖", "门井盖"},
+        {"井(*MARK:xyz)盖", "门井盖"},
+        {"井(*nla:xy)盖", "门井盖"},
+        {"井(*positive_lookahead:盖)盖", "门井盖"},
+        {"(井盖)\\g-1", "门井盖井盖"},
+        {"(井盖)\\g<1>", "门井盖井盖"},
+        {"(?<n>井盖)\\g'n'", "门井盖井盖"},
+        {"(?<n>井盖)\\k'n'", "门井盖井盖"},
+        {"(?'n'井盖)坏", "门井盖坏"},
+        {"\\123abc井", "门sabc井"},
+        {"\\101b井", "门ab井"},
+        {"[\\Q]xy\\E]井", "门]井"},
+        {"(井盖)(?#c)?坏", "门坏"},
+        {"(井盖)\\E?坏", "门坏"},
+        {"ab\\E?坏", "门a坏"},
+        {"(井盖)\\Q\\E?坏", "门坏"},
+        {"(?C\"a:b\")井盖", "门井盖"},
+        {"(?C'x)y')井盖", "门井盖"},
+        {"ktv井", "门\xe2\x84\xaatv井"},  /* U+212A KELVIN SIGN */
+        {"ss井", "门\xc5\xbf\xc5\xbf井"}, /* U+017F LONG S */
+        {"\xea\x99\x81\xea\x99\x81井", "门\xea\x99\x80\xea\x99\x80井"},
+        {"\\Q井盖（\\E", "门井盖（"},
+    };
+    int nbad = 0;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        const char *pat = cases[c][0], *text = cases[c][1];
+        int ec;
+        PCRE2_SIZE eo;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                                       PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                                       &ec, &eo, NULL);
+        assert_non_null(re);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        int rc =
+            pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL);
+        assert_true(rc >= 0);
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+        struct ig_buf rules;
+        ig_buf_init(&rules, 0);
+        ig_buf_addf(&rules,
+                    "rule: r\ncode: S01-01\nweight: 5\nregex: %s\n" SAMPLES
+                    "rule: v\ncode: S01-01\nweight: 5\nany: 门\n"
+                    "not-regex: %s\n" SAMPLES,
+                    pat, pat);
+        struct run x;
+        run_init(&x, "threshold = 2\n", rules.data);
+        classify(&x, NULL, text);
+        bool fired = false, vetoed = false;
+        for (size_t i = 0; i < x.r.nfired; i++) {
+            const struct cls_fired *f = &x.r.fired[i];
+            if (strcmp(f->id, "r") == 0) {
+                fired = !f->error && !f->vetoed;
+            } else if (strcmp(f->id, "v") == 0) {
+                vetoed = f->vetoed;
+            }
+        }
+        if (!fired || !vetoed) {
+            print_message("pattern %s on '%s': engine %d (veto %d), pcre2 %d\n",
+                          pat, text, fired, vetoed, rc);
+            nbad++;
+        }
+        run_fini(&x);
+        ig_buf_fini(&rules);
+    }
+    assert_int_equal(nbad, 0);
+}
+
 /* One rule set, two threads, a scratch each: the same verdicts as one
  * thread (the rule set is read-only after loading). */
 struct worker {
@@ -786,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_regex_gating_and_lint),
         cmocka_unit_test(test_lint_words),
         cmocka_unit_test(test_gating_sound),
+        cmocka_unit_test(test_gating_sound_nasty),
         cmocka_unit_test(test_near_long_lists),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_catastrophic),
