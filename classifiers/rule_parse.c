@@ -500,7 +500,9 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
     } else if (strcmp(key, "near") == 0) {
         near_line(ps, val, lineno, vcol);
     } else if (strcmp(key, "regex") == 0 || strcmp(key, "not-regex") == 0) {
-        if (strncmp(val, "(*", 2) == 0) {
+        /* Checked as compiled: the characters regex_normalise() drops
+         * (zero-width, soft hyphen, BOM) must not hide a leading (*. */
+        if (strncmp(regex_normalise(val, ps->a), "(*", 2) == 0) {
             perr(ps, lineno, vcol,
                  "a pattern may not start with '(*' (engine settings are "
                  "not allowed in rule files)");

@@ -145,6 +145,30 @@ static void test_all_errors(void **state)
     ig_arena_free(a);
 }
 
+/* A pattern may not start with '(*' as compiled: characters the
+ * normaliser drops (zero-width space, soft hyphen, BOM) do not hide it. */
+static void test_engine_settings_hidden(void **state)
+{
+    (void)state;
+    const char *text = "rule: r\ncode: B01-14\nany: 井盖\n"
+                       "regex: \xe2\x80\x8b(*LIMIT_MATCH=99999999)a\n"
+                       "not-regex: \xc2\xad\xef\xbb\xbf(*NO_JIT)b\n"
+                       "regex: \\x{200b}(*NO_JIT)c\n"
+                       "example: 井盖\ncounter: 路灯\n";
+    struct ig_arena *a = ig_arena_new(0);
+    struct prule_list pl = {NULL, 0, 0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    int errs = rule_parse_mem("hide.rules", text, strlen(text), a, &pl, &d);
+    dump(&d);
+    assert_true(has_diag(&d, 4, 8, "'(*'"));
+    assert_true(has_diag(&d, 5, 12, "'(*'"));
+    assert_int_equal(errs, 2);
+    free(pl.v);
+    ig_diags_fini(&d);
+    ig_arena_free(a);
+}
+
 /* not: with "within N" is a local veto; without, the words veto anywhere
  * (a quoted "within" is a word); a bad number or no word is an error. */
 static void test_local_veto(void **state)
@@ -372,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_all_errors),
+        cmocka_unit_test(test_engine_settings_hidden),
         cmocka_unit_test(test_local_veto),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_missing_dir),
