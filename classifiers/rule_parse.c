@@ -265,6 +265,25 @@ static bool words_line(struct pstate *ps, const char *key, const char *val,
     return true;
 }
 
+/* Bytes of the blank at s[0..n): a space, a tab or the full-width space
+ * U+3000 (what a Chinese keyboard types); 0 when none. */
+static size_t blank_at(const char *s, size_t n)
+{
+    if (n >= 1 && (s[0] == ' ' || s[0] == '\t')) {
+        return 1;
+    }
+    return n >= 3 && memcmp(s, "\xe3\x80\x80", 3) == 0 ? 3 : 0;
+}
+
+/* Bytes of the blank that ends s[0..n); 0 when none. */
+static size_t blank_before(const char *s, size_t n)
+{
+    if (n >= 1 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        return 1;
+    }
+    return n >= 3 && memcmp(s + n - 3, "\xe3\x80\x80", 3) == 0 ? 3 : 0;
+}
+
 /* The "within N" that ends a near: or not: line's value: returns 1 with
  * the characters allowed in *n and the length of what precedes it in
  * *head, 0 when the value has no "within" (the caller decides whether
@@ -275,7 +294,7 @@ static int within_clause(struct pstate *ps, const char *val, int line, int vcol,
 {
     const char *w = NULL;
     for (const char *p = val; (p = strstr(p, "within")) != NULL; p++) {
-        if (p == val || p[-1] == ' ' || p[-1] == '\t') {
+        if (p == val || blank_before(val, (size_t)(p - val)) > 0) {
             w = p;
         }
     }
@@ -285,12 +304,13 @@ static int within_clause(struct pstate *ps, const char *val, int line, int vcol,
     int wcol = vcol + (int)ig_utf8_count(val, (size_t)(w - val));
     char *end = NULL;
     const char *num = w + 6;
-    while (*num == ' ' || *num == '\t') {
-        num++;
+    size_t b;
+    while ((b = blank_at(num, strlen(num))) > 0) {
+        num += b;
     }
     long v = strtol(num, &end, 10);
-    while (end && (*end == ' ' || *end == '\t')) {
-        end++;
+    while (end && (b = blank_at(end, strlen(end))) > 0) {
+        end += b;
     }
     if (end == num || end == NULL || *end != '\0' || v < 1 || v > MAX_WITHIN) {
         perr(ps, line, wcol,
@@ -367,9 +387,9 @@ static void not_line(struct pstate *ps, const char *val, int line, int vcol)
 static void do_line(struct pstate *ps, const char *line, int lineno)
 {
     size_t len = strlen(line);
-    size_t i = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t')) {
-        i++;
+    size_t i = 0, b;
+    while ((b = blank_at(line + i, len - i)) > 0) {
+        i += b;
     }
     if (i == len || line[i] == '#') {
         return;
@@ -398,12 +418,12 @@ static void do_line(struct pstate *ps, const char *line, int lineno)
         key[k] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
     key[kl] = '\0';
-    while (after < len && (line[after] == ' ' || line[after] == '\t')) {
-        after++;
+    while ((b = blank_at(line + after, len - after)) > 0) {
+        after += b;
     }
     size_t ve = len;
-    while (ve > after && (line[ve - 1] == ' ' || line[ve - 1] == '\t')) {
-        ve--;
+    while (ve > after && (b = blank_before(line + after, ve - after)) > 0) {
+        ve -= b;
     }
     char *val = ig_arena_strndup(ps->a, line + after, ve - after);
     int kcol = col_of(line, ks);

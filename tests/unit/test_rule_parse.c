@@ -212,6 +212,45 @@ static void test_local_veto(void **state)
     ig_arena_free(a);
 }
 
+/* What a Chinese keyboard types: full-width colons and full-width spaces
+ * (U+3000) around values, as indentation and around "within". The
+ * values come out as written without them (a pattern " 井盖" with the
+ * space kept would never match a message that starts with 井盖). */
+static void test_fullwidth_blanks(void **state)
+{
+    (void)state;
+#define FWC "\xef\xbc\x9a" /* full-width colon */
+#define FWS "\xe3\x80\x80" /* full-width space */
+    const char *text = FWS "rule" FWC FWS "a" FWS "\n"
+                           "code" FWC FWS "S04-03\n"
+                           "any" FWC FWS "人行道\n"
+                           "regex" FWC FWS "井盖.{0,3}坏" FWS "\n"
+                           "not" FWC "停车" FWS "within" FWS "3\n"
+                           "example: x\n"
+                           "counter: y\n";
+#undef FWC
+#undef FWS
+    struct ig_arena *a = ig_arena_new(0);
+    struct prule_list pl = {NULL, 0, 0};
+    struct ig_diags d;
+    ig_diags_init(&d);
+    int errs = rule_parse_mem("fw.rules", text, strlen(text), a, &pl, &d);
+    dump(&d);
+    assert_int_equal(errs, 0);
+    assert_int_equal(pl.n, 1);
+    struct prule *r = &pl.v[0];
+    assert_string_equal(r->id, "a");
+    assert_string_equal(r->code, "S04-03");
+    assert_int_equal(r->nrx_n, 1);
+    assert_string_equal(r->rx[0].src, "井盖.{0,3}坏");
+    assert_int_equal(r->nlnots, 1);
+    assert_int_equal(r->lnots[0].within, 3);
+    assert_string_equal(r->lnots[0].words.w[0], "停车");
+    free(pl.v);
+    ig_diags_fini(&d);
+    ig_arena_free(a);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -398,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_all_errors),
         cmocka_unit_test(test_engine_settings_hidden),
         cmocka_unit_test(test_local_veto),
+        cmocka_unit_test(test_fullwidth_blanks),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_missing_dir),
         cmocka_unit_test(test_regex_literals),
