@@ -393,9 +393,11 @@ static bool classifier(struct cur *c, bool after_suffix, bool loose)
         return !eat_any(&after, not_people);
     }
     if (eat(c, "人")) {
-        /* 50人民币 is money, not people. */
-        return !(c->n - c->i >= strlen("民币") &&
-                 memcmp(c->s + c->i, "民币", strlen("民币")) == 0);
+        /* 50人民币 is money, 五十万人口 a population, 上百人次 a count of
+         * visits over time: none of them people gathered at once. */
+        static const char *const not_people[] = {"民币", "口", "次", NULL};
+        struct cur after = *c;
+        return !eat_any(&after, not_people);
     }
     /* 五十多村民: a people noun straight after 多/余. */
     return after_suffix && eat_any(c, people_nouns);
@@ -405,6 +407,22 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
 {
     struct cur c = {s, n, 0};
     enum prefix p = P_NONE;
+    /* Idioms of a big crowd: 成百上千 (hundreds to thousands), 成千上万. */
+    static const struct {
+        const char *w;
+        long lo, hi;
+    } idioms[] = {{"成百上千", 100, 9999}, {"成千上万", 1000, 99999}};
+    for (size_t k = 0; k < sizeof(idioms) / sizeof(idioms[0]); k++) {
+        if (eat(&c, idioms[k].w)) {
+            if (!classifier(&c, true, true)) {
+                return false;
+            }
+            *lo = idioms[k].lo;
+            *hi = idioms[k].hi;
+            *len = c.i;
+            return true;
+        }
+    }
     static const char *const near[] = {"将近", "接近", "近", NULL};
     static const char *const about[] = {"大约", "大概", "约", "多达", NULL};
     static const char *const over[] = {"超过", "逾", NULL};
@@ -458,8 +476,13 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
     }
     if (eat(&c, "多") || eat(&c, "余")) {
         sf = S_MORE;
-    } else if (eat(&c, "来")) {
-        sf = S_ABOUT;
+    } else if (eat(&c, "来") || eat(&c, "把")) {
+        sf = S_ABOUT; /* 百来人, 百把人: about a hundred */
+    }
+    /* 五十多万人, 50余万名: the 万 after 多/余. */
+    long mult = 1;
+    if (sf == S_MORE && eat(&c, "万")) {
+        mult = 10000;
     }
     if (digits && sf != S_NONE) {
         c.i = after_spaces(&c);
@@ -476,6 +499,10 @@ bool route_crowd_parse(const char *s, size_t n, long *lo, long *hi, size_t *len)
     if (sf == S_MORE) {
         a = vlo + 1;
         b = vhi + (step > 1 ? step - 1 : 0);
+        if (mult > 1) {
+            a = vlo * mult + 1;
+            b = (vhi + (step > 1 ? step : 1)) * mult - 1;
+        }
     }
     switch (p) {
     case P_NEAR:
