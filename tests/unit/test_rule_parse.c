@@ -38,6 +38,31 @@ static void dump(const struct ig_diags *d)
     ig_diags_print(d, stderr);
 }
 
+/* One rule file parsed: its rules, its diagnostics (printed) and the
+ * error count rule_parse_mem() returned. */
+struct parsed {
+    struct ig_arena *a;
+    struct prule_list pl;
+    struct ig_diags d;
+    int errs;
+};
+
+static void parse(struct parsed *p, const char *name, const char *text)
+{
+    p->a = ig_arena_new(0);
+    memset(&p->pl, 0, sizeof(p->pl));
+    ig_diags_init(&p->d);
+    p->errs = rule_parse_mem(name, text, strlen(text), p->a, &p->pl, &p->d);
+    dump(&p->d);
+}
+
+static void parsed_fini(struct parsed *p)
+{
+    free(p->pl.v);
+    ig_diags_fini(&p->d);
+    ig_arena_free(p->a);
+}
+
 static void test_good(void **state)
 {
     (void)state;
@@ -61,15 +86,11 @@ static void test_good(void **state)
                        "any: 占道\n"
                        "example: x\n"
                        "counter: y\n";
-    struct ig_arena *a = ig_arena_new(0);
-    struct prule_list pl = {NULL, 0, 0};
-    struct ig_diags d;
-    ig_diags_init(&d);
-    int errs = rule_parse_mem("t.rules", text, strlen(text), a, &pl, &d);
-    dump(&d);
-    assert_int_equal(errs, 0);
-    assert_int_equal(pl.n, 2);
-    struct prule *r = &pl.v[0];
+    struct parsed p;
+    parse(&p, "t.rules", text);
+    assert_int_equal(p.errs, 0);
+    assert_int_equal(p.pl.n, 2);
+    struct prule *r = &p.pl.v[0];
     assert_string_equal(r->id, "manhole");
     assert_string_equal(r->code, "B01-14");
     assert_int_equal(r->code_line, 3);
@@ -88,10 +109,8 @@ static void test_good(void **state)
     assert_int_equal(r->nots.n, 2);
     assert_int_equal(r->nex, 1);
     assert_int_equal(r->ex[0].line, 13);
-    assert_int_equal(pl.v[1].line, 16);
-    free(pl.v);
-    ig_diags_fini(&d);
-    ig_arena_free(a);
+    assert_int_equal(p.pl.v[1].line, 16);
+    parsed_fini(&p);
 }
 
 static void test_all_errors(void **state)
@@ -116,33 +135,27 @@ static void test_all_errors(void **state)
                        "example: 井盖\n"
                        "counter: 路灯\n"
                        "any:\n"; /* 19: no value */
-    struct ig_arena *a = ig_arena_new(0);
-    struct prule_list pl = {NULL, 0, 0};
-    struct ig_diags d;
-    ig_diags_init(&d);
-    int errs = rule_parse_mem("bad.rules", text, strlen(text), a, &pl, &d);
-    dump(&d);
-    assert_true(has_diag(&d, 1, 1, "before the first 'rule:'"));
-    assert_true(has_diag(&d, 2, 7, "rule id"));
-    assert_true(has_diag(&d, 4, 1, "did you mean 'example:'"));
-    assert_true(has_diag(&d, 5, 9, "weight"));
-    assert_true(has_diag(&d, 6, 6, "unterminated quote"));
-    assert_true(has_diag(&d, 7, 0, "missing '/'"));
-    assert_true(has_diag(&d, 8, 0, "missing 'within'"));
-    assert_true(has_diag(&d, 9, 8, "'(*'"));
-    assert_true(has_diag(&d, 10, 1, "second 'code:'"));
-    assert_true(has_diag(&d, 11, 1, "expected 'key: value'"));
-    assert_true(has_diag(&d, 12, 6, "invalid UTF-8"));
-    assert_true(has_diag(&d, 2, 1, "no 'example:'"));
-    assert_true(has_diag(&d, 13, 1, "no 'code:'"));
-    assert_true(has_diag(&d, 13, 1, "no 'any:'"));
-    assert_true(has_diag(&d, 13, 1, "no 'counter:'"));
-    assert_true(has_diag(&d, 19, 5, "no value"));
-    assert_int_equal((size_t)errs, d.nerrors);
-    assert_true(errs >= 17);
-    free(pl.v);
-    ig_diags_fini(&d);
-    ig_arena_free(a);
+    struct parsed p;
+    parse(&p, "bad.rules", text);
+    assert_true(has_diag(&p.d, 1, 1, "before the first 'rule:'"));
+    assert_true(has_diag(&p.d, 2, 7, "rule id"));
+    assert_true(has_diag(&p.d, 4, 1, "did you mean 'example:'"));
+    assert_true(has_diag(&p.d, 5, 9, "weight"));
+    assert_true(has_diag(&p.d, 6, 6, "unterminated quote"));
+    assert_true(has_diag(&p.d, 7, 0, "missing '/'"));
+    assert_true(has_diag(&p.d, 8, 0, "missing 'within'"));
+    assert_true(has_diag(&p.d, 9, 8, "'(*'"));
+    assert_true(has_diag(&p.d, 10, 1, "second 'code:'"));
+    assert_true(has_diag(&p.d, 11, 1, "expected 'key: value'"));
+    assert_true(has_diag(&p.d, 12, 6, "invalid UTF-8"));
+    assert_true(has_diag(&p.d, 2, 1, "no 'example:'"));
+    assert_true(has_diag(&p.d, 13, 1, "no 'code:'"));
+    assert_true(has_diag(&p.d, 13, 1, "no 'any:'"));
+    assert_true(has_diag(&p.d, 13, 1, "no 'counter:'"));
+    assert_true(has_diag(&p.d, 19, 5, "no value"));
+    assert_int_equal((size_t)p.errs, p.d.nerrors);
+    assert_true(p.errs >= 17);
+    parsed_fini(&p);
 }
 
 /* A pattern may not start with '(*' as compiled: characters the
@@ -155,18 +168,12 @@ static void test_engine_settings_hidden(void **state)
                        "not-regex: \xc2\xad\xef\xbb\xbf(*NO_JIT)b\n"
                        "regex: \\x{200b}(*NO_JIT)c\n"
                        "example: 井盖\ncounter: 路灯\n";
-    struct ig_arena *a = ig_arena_new(0);
-    struct prule_list pl = {NULL, 0, 0};
-    struct ig_diags d;
-    ig_diags_init(&d);
-    int errs = rule_parse_mem("hide.rules", text, strlen(text), a, &pl, &d);
-    dump(&d);
-    assert_true(has_diag(&d, 4, 8, "'(*'"));
-    assert_true(has_diag(&d, 5, 12, "'(*'"));
-    assert_int_equal(errs, 2);
-    free(pl.v);
-    ig_diags_fini(&d);
-    ig_arena_free(a);
+    struct parsed p;
+    parse(&p, "hide.rules", text);
+    assert_true(has_diag(&p.d, 4, 8, "'(*'"));
+    assert_true(has_diag(&p.d, 5, 12, "'(*'"));
+    assert_int_equal(p.errs, 2);
+    parsed_fini(&p);
 }
 
 /* not: with "within N" is a local veto; without, the words veto anywhere
@@ -186,19 +193,15 @@ static void test_local_veto(void **state)
                        "not: within 5\n"           /* 10: no word */
                        "example: x\n"
                        "counter: y\n";
-    struct ig_arena *a = ig_arena_new(0);
-    struct prule_list pl = {NULL, 0, 0};
-    struct ig_diags d;
-    ig_diags_init(&d);
-    int errs = rule_parse_mem("v.rules", text, strlen(text), a, &pl, &d);
-    dump(&d);
-    assert_int_equal(errs, 4);
-    assert_true(has_diag(&d, 7, 9, "'within' needs a number"));
-    assert_true(has_diag(&d, 8, 9, "'within' needs a number"));
-    assert_true(has_diag(&d, 9, 9, "'within' needs a number"));
-    assert_true(has_diag(&d, 10, 6, "'not:' needs at least one word"));
-    assert_int_equal(pl.n, 1);
-    struct prule *r = &pl.v[0];
+    struct parsed p;
+    parse(&p, "v.rules", text);
+    assert_int_equal(p.errs, 4);
+    assert_true(has_diag(&p.d, 7, 9, "'within' needs a number"));
+    assert_true(has_diag(&p.d, 8, 9, "'within' needs a number"));
+    assert_true(has_diag(&p.d, 9, 9, "'within' needs a number"));
+    assert_true(has_diag(&p.d, 10, 6, "'not:' needs at least one word"));
+    assert_int_equal(p.pl.n, 1);
+    struct prule *r = &p.pl.v[0];
     assert_int_equal(r->nlnots, 2);
     assert_int_equal(r->lnots[0].within, 6);
     assert_int_equal(r->lnots[0].words.n, 2);
@@ -207,9 +210,7 @@ static void test_local_veto(void **state)
     assert_string_equal(r->lnots[1].words.w[0], "停车");
     assert_int_equal(r->nots.n, 2);
     assert_string_equal(r->nots.w[1], "within");
-    free(pl.v);
-    ig_diags_fini(&d);
-    ig_arena_free(a);
+    parsed_fini(&p);
 }
 
 /* What a Chinese keyboard types: full-width colons and full-width spaces
@@ -230,15 +231,11 @@ static void test_fullwidth_blanks(void **state)
                            "counter: y\n";
 #undef FWC
 #undef FWS
-    struct ig_arena *a = ig_arena_new(0);
-    struct prule_list pl = {NULL, 0, 0};
-    struct ig_diags d;
-    ig_diags_init(&d);
-    int errs = rule_parse_mem("fw.rules", text, strlen(text), a, &pl, &d);
-    dump(&d);
-    assert_int_equal(errs, 0);
-    assert_int_equal(pl.n, 1);
-    struct prule *r = &pl.v[0];
+    struct parsed p;
+    parse(&p, "fw.rules", text);
+    assert_int_equal(p.errs, 0);
+    assert_int_equal(p.pl.n, 1);
+    struct prule *r = &p.pl.v[0];
     assert_string_equal(r->id, "a");
     assert_string_equal(r->code, "S04-03");
     assert_int_equal(r->nrx_n, 1);
@@ -246,9 +243,7 @@ static void test_fullwidth_blanks(void **state)
     assert_int_equal(r->nlnots, 1);
     assert_int_equal(r->lnots[0].within, 3);
     assert_string_equal(r->lnots[0].words.w[0], "停车");
-    free(pl.v);
-    ig_diags_fini(&d);
-    ig_arena_free(a);
+    parsed_fini(&p);
 }
 
 static void test_load_errors(void **state)
