@@ -72,6 +72,14 @@ static struct dedup *make(struct fx *f, const char *user, const char *pw,
     return d;
 }
 
+/* A new deduplicator on the same Redis, as after a restart: its index is
+ * rebuilt from P:index. */
+static void restart(struct fx *f)
+{
+    dedup_free(f->d);
+    f->d = make(f, NULL, NULL, 0);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -582,8 +590,7 @@ static void index_rebuilt_after_restart(void **state)
 
     a = check(f, "web-forum", "web", "old-1", NULL, post);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     snprintf(repost, sizeof(repost), "%s，希望尽快处理。", post);
     b = check(f, "news-c", "media", "https://c.example/2", "村口大树压电线",
               repost);
@@ -596,8 +603,7 @@ static void index_rebuilt_after_restart(void **state)
     assert_int_equal(c.res.verdict, DEDUP_SEEN);
     assert_string_equal(c.res.orig_id, a.res.id);
     assert_int_equal(c.res.reports, 2);
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     c = check(f, "hotline-main", "hotline", "WO-9", NULL, post);
     assert_int_equal(c.res.verdict, DEDUP_EXACT);
     assert_string_equal(c.res.orig_id, a.res.id);
@@ -640,8 +646,7 @@ static void expired_original_is_forgotten(void **state)
     assert_int_equal(b.res.verdict, DEDUP_NEW);
     /* After a restart the index knows the second original by its
      * fingerprints only; reading its record finds nothing. */
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     snprintf(repost, sizeof(repost), "%s，请尽快修好。", posts[1]);
     b = check(f, "news-d", "media", "https://d.example/4", NULL, repost);
     assert_int_equal(b.status, IG_OK);
@@ -847,6 +852,15 @@ static bool index_has(redisContext *c, const char *id)
     return found;
 }
 
+/* Runs the loop until P:index holds id (5 s at most); asserts it does. */
+static void wait_indexed(struct fx *f, redisContext *c, const char *id)
+{
+    for (int i = 0; i < 100 && !index_has(c, id); i++) {
+        run_for(f, 50);
+    }
+    assert_true(index_has(c, id));
+}
+
 /* Redis refuses the index write (P:index holds another type; OOM is the
  * same) after the candidate's creates went through: the entry is kept and
  * sent again once Redis takes it, so a gateway started afterwards still
@@ -860,7 +874,6 @@ static void index_write_refused_is_sent_again(void **state)
     redisContext *c;
     redisReply *r;
     struct got a, b;
-    int i;
 
     assert_int_equal(
         check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
@@ -874,13 +887,9 @@ static void index_write_refused_is_sent_again(void **state)
     run_for(f, 50); /* the XADD is refused */
     r = redisCommand(c, "DEL t:index");
     freeReplyObject(r);
-    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
-        run_for(f, 50);
-    }
-    assert_true(index_has(c, a.res.id));
+    wait_indexed(f, c, a.res.id);
     redisFree(c);
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     snprintf(repost, sizeof(repost), "%s，希望有关部门赶紧来修。", post);
     b = check(f, "news-e", "media", "https://e.example/5", NULL, repost);
     assert_int_equal(b.status, IG_OK);
@@ -902,21 +911,16 @@ static void replay_restores_a_lost_index_entry(void **state)
     redisContext *c;
     redisReply *r;
     struct got a, b;
-    int i;
 
     a = check(f, "web-forum", "web", "lost-1", NULL, post);
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
     c = inspect(f, NULL, NULL, 0);
-    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
-        run_for(f, 20);
-    }
-    assert_true(index_has(c, a.res.id));
+    wait_indexed(f, c, a.res.id);
     /* The entry never reached Redis, and the gateway restarts. */
     r = redisCommand(c, "DEL t:index");
     freeReplyObject(r);
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     b = check(f, "web-forum", "web", "lost-1", NULL, post);
     assert_int_equal(b.status, IG_OK);
     assert_int_equal(b.res.verdict, DEDUP_NEW);
@@ -926,13 +930,9 @@ static void replay_restores_a_lost_index_entry(void **state)
     assert_int_equal(b.status, IG_OK);
     assert_int_equal(b.res.verdict, DEDUP_NEAR);
     assert_string_equal(b.res.orig_id, a.res.id);
-    for (i = 0; i < 100 && !index_has(c, a.res.id); i++) {
-        run_for(f, 20);
-    }
-    assert_true(index_has(c, a.res.id));
+    wait_indexed(f, c, a.res.id);
     redisFree(c);
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     snprintf(repost, sizeof(repost), "转发：%s。", post);
     b = check(f, "news-r", "media", "https://r.example/2", NULL, repost);
     assert_int_equal(b.status, IG_OK);
@@ -991,8 +991,7 @@ static void index_entries_kept_up_to_the_cap(void **state)
     redisFree(c);
     /* A gateway started now knows every candidate whose entry was kept
      * (the SET above replaced the warm-up's), the one after and its own. */
-    dedup_free(f->d);
-    f->d = make(f, NULL, NULL, 0);
+    restart(f);
     a = check(f, "after", "web", "2", NULL, "重启之后再来一条新内容");
     dedup_get_stats(f->d, &st);
     assert_int_equal(st.index_entries, DEDUP_INDEX_UNWRITTEN_MAX + 2);
