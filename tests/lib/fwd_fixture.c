@@ -12,7 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "core/cfg.h"
 #include "core/diag.h"
@@ -84,6 +89,36 @@ struct forwarder *fwd_make(const char *text, const struct redis_cfg *rc,
     ig_diags_fini(&d);
     ig_cfg_doc_fini(&doc);
     return f;
+}
+
+struct evhttp *fwd_receiver(void (*cb)(struct evhttp_request *, void *),
+                            void *arg, int *port)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    struct evhttp *http = evhttp_new(fwd_base);
+
+    evhttp_set_gencb(http, cb, arg);
+    bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs),
+                                 (struct sockaddr *)&sa, &len),
+                     0);
+    *port = ntohs(sa.sin_port);
+    return http;
+}
+
+struct forwarder *fwd_make_hook(int port, const char *extra, bool spool)
+{
+    char conf[1024];
+
+    snprintf(conf, sizeof(conf),
+             "[forward hook]\nkind = webhook\n"
+             "url = http://127.0.0.1:%d/v1/candidates\nretries = 3\n"
+             "backoff = 1ms\n%s",
+             port, extra ? extra : "");
+    return fwd_make(conf, NULL, spool);
 }
 
 void fwd_sink_done(void *ud, int status)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 struct event_base;
+struct evhttp;
+struct evhttp_request;
 struct forwarder;
 struct redis_cfg;
 
@@ -42,6 +44,14 @@ static inline void fwd_send_n(struct forwarder *f, int from, int to,
 {
     fwd_send_recs(f, from, to, false, s);
 }
+
+/* A real HTTP receiver on fwd_base at 127.0.0.1, its port picked by the
+ * kernel (into *port): cb answers every request. evhttp_free() it. */
+struct evhttp *fwd_receiver(void (*cb)(struct evhttp_request *, void *),
+                            void *arg, int *port);
+/* A webhook forwarder [forward hook] posting to that port's
+ * /v1/candidates (3 retries, 1 ms backoff), plus extra config lines. */
+struct forwarder *fwd_make_hook(int port, const char *extra, bool spool);
 
 /* Runs the loop until *n reaches want. */
 void fwd_run_until(const int *n, int want);

@@ -10,9 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,31 +158,13 @@ static void on_hook(struct evhttp_request *req, void *ud)
 
 static void hook_start(struct hook *h)
 {
-    struct evhttp_bound_socket *bs;
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-
-    h->http = evhttp_new(fwd_base);
-    evhttp_set_gencb(h->http, on_hook, h);
-    bs = evhttp_bind_socket_with_handle(h->http, "127.0.0.1", 0);
-    assert_non_null(bs);
-    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs),
-                                 (struct sockaddr *)&sa, &len),
-                     0);
-    h->port = ntohs(sa.sin_port);
+    h->http = fwd_receiver(on_hook, h, &h->port);
 }
 
 static struct forwarder *make_hook(const struct hook *h, const char *extra,
                                    bool spool)
 {
-    char conf[1024];
-
-    snprintf(conf, sizeof(conf),
-             "[forward hook]\nkind = webhook\n"
-             "url = http://127.0.0.1:%d/v1/candidates\nretries = 3\n"
-             "backoff = 1ms\n%s",
-             h->port, extra ? extra : "");
-    return fwd_make(conf, NULL, spool);
+    return fwd_make_hook(h->port, extra, spool);
 }
 
 /* --- cases ---------------------------------------------------------------- */
