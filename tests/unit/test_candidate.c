@@ -50,6 +50,27 @@ static char *record(const struct candidate *c)
     return ig_buf_take(&b);
 }
 
+/* Classifies it's text (no title) with the shipped rules into *r. */
+static void classify(struct ig_item *it, struct cls_scratch *s,
+                     struct cls_result *r)
+{
+    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
+                                      strlen(it->text), false, it->arena, r),
+                     IG_OK);
+}
+
+/* *c for item it with id and classification r (NULL: none); the rest
+ * zero. */
+static void candidate_init(struct candidate *c, const char *id,
+                           struct ig_item *it, struct cls_result *r)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->item = it;
+    c->rs = r ? g_rs : NULL;
+    c->cls = r;
+}
+
 static void classified_record(void **state)
 {
     struct ig_item *it = item("hotline-main", "hotline", "WO-9", NULL,
@@ -62,15 +83,9 @@ static void classified_record(void **state)
     char *json;
 
     (void)state;
-    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
-                                      strlen(it->text), false, it->arena, &r),
-                     IG_OK);
+    classify(it, s, &r);
     candidate_id(it->source_id, it->ext_id, NULL, id);
-    memset(&c, 0, sizeof(c));
-    c.id = id;
-    c.item = it;
-    c.rs = g_rs;
-    c.cls = &r;
+    candidate_init(&c, id, it, &r);
     c.reports = 2;
     c.channels = chans;
     c.nchannels = 2;
@@ -125,9 +140,7 @@ static void unclassified_record(void **state)
 
     (void)state;
     ig_item_flag(it, IG_ITEM_F_REPAIRED, "invalid UTF-8 replaced");
-    memset(&c, 0, sizeof(c));
-    c.id = "0123456789abcdef";
-    c.item = it;
+    candidate_init(&c, "0123456789abcdef", it, NULL);
     json = record(&c);
     {
         /* No classification: an empty span. */
@@ -168,18 +181,12 @@ static void location_record(void **state)
 
     (void)state;
     it->place = ig_item_strdup(it, loc);
-    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
-                                      strlen(it->text), false, it->arena, &r),
-                     IG_OK);
+    classify(it, s, &r);
     assert_non_null(r.route);
     assert_int_equal(route_note_location(ruleset_router(g_rs), r.route, loc,
                                          strlen(loc), it->arena),
                      1);
-    memset(&c, 0, sizeof(c));
-    c.id = "0123456789abcdef";
-    c.item = it;
-    c.rs = g_rs;
-    c.cls = &r;
+    candidate_init(&c, "0123456789abcdef", it, &r);
     json = record(&c);
     assert_non_null(strstr(json, "\"location\":\"青浦区徐泾镇诸光路100号\""));
     assert_non_null(strstr(json, "\"name\":\"诸光路\""));
@@ -202,15 +209,9 @@ static void flagged_unclassified_record(void **state)
     char *json;
 
     (void)state;
-    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
-                                      strlen(it->text), false, it->arena, &r),
-                     IG_OK);
+    classify(it, s, &r);
     assert_null(r.top);
-    memset(&c, 0, sizeof(c));
-    c.id = "0123456789abcdef";
-    c.item = it;
-    c.rs = g_rs;
-    c.cls = &r;
+    candidate_init(&c, "0123456789abcdef", it, &r);
     json = record(&c);
     assert_non_null(strstr(json, "\"code\":null"));
     assert_non_null(strstr(json, "\"level\":\"high\""));
@@ -235,9 +236,7 @@ static void update_record(void **state)
     char uid[CANDIDATE_UPDATE_ID_MAX];
 
     (void)state;
-    assert_int_equal(ruleset_classify(g_rs, s, NULL, 0, it->text,
-                                      strlen(it->text), false, it->arena, &r),
-                     IG_OK);
+    classify(it, s, &r);
     memset(&u, 0, sizeof(u));
     u.id = "0123456789abcdef";
     u.reports = 3;
@@ -293,9 +292,7 @@ static void cap_fails_whole(void **state)
     struct ig_buf b;
 
     (void)state;
-    memset(&c, 0, sizeof(c));
-    c.id = "0123456789abcdef";
-    c.item = it;
+    candidate_init(&c, "0123456789abcdef", it, NULL);
     ig_buf_init(&b, 64);
     ig_buf_adds(&b, "prefix");
     assert_int_equal(candidate_json(&c, &b), IG_E2BIG);
