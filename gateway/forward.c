@@ -123,6 +123,37 @@ struct qrec {
                               the target rejected as a whole */
 };
 
+/* A run of failures of one kind, logged when it starts and when it ends
+ * (with how many there were), never once per failure. */
+struct fail_run {
+    bool on;
+    uint64_t n; /* failures since it started */
+};
+
+/* Counts a failure; true when it starts a run (the caller logs it). */
+static bool run_failed(struct fail_run *r)
+{
+    r->n++;
+    if (r->on) {
+        return false;
+    }
+    r->on = true;
+    return true;
+}
+
+/* Ends the run: true, with its count in *n, when one was on (the caller
+ * logs it). */
+static bool run_ended(struct fail_run *r, uint64_t *n)
+{
+    if (!r->on) {
+        return false;
+    }
+    *n = r->n;
+    r->on = false;
+    r->n = 0;
+    return true;
+}
+
 struct fwd_batch {
     struct forwarder *f;
     struct fwd_batch *next; /* in f->inflight */
@@ -166,14 +197,11 @@ struct forwarder {
     int dl_fd;
     struct forwarder_stats st;
     bool was_failing;
-    bool ack_failing;       /* the spool's ack file could not be written */
-    bool dl_failing;        /* the dead-letter file could not be written */
-    uint64_t dl_kept;       /* rejected records kept since it failed */
-    bool spool_failing;     /* spool writes are refused or failing */
-    uint64_t spool_refused; /* records handed back since then */
-    bool sync_failing;      /* the tick's fsync fails */
-    uint64_t sync_fails;    /* failed ticks since then */
-    size_t replay_single;   /* replay this many records one at a time */
+    bool ack_failing;        /* the spool's ack file could not be written */
+    struct fail_run dl;      /* dead-letter writes failing (records kept) */
+    struct fail_run spool_w; /* spool writes refused (records handed back) */
+    struct fail_run sync;    /* the tick's fsync failing */
+    size_t replay_single;    /* replay this many records one at a time */
 };
 
 /* --- registry ---------------------------------------------------------- */
@@ -370,6 +398,7 @@ static int dead_letter(struct forwarder *f, const struct qrec *r,
     struct ig_jsonw w;
     char ts[32];
     const char *why = NULL;
+    uint64_t n;
     int rc;
 
     if (!f->dl_path || f->dl_fd < 0) {
@@ -396,28 +425,24 @@ static int dead_letter(struct forwarder *f, const struct qrec *r,
     rc = dl_write(f, &b, &why);
     ig_buf_fini(&b);
     if (rc < 0) {
-        f->dl_kept++;
-        if (!f->dl_failing) {
+        if (run_failed(&f->dl)) {
             ig_error(f->comp,
                      "record %s rejected (%s); writing %s failed: %s; "
                      "rejected records are kept (handed back to their "
                      "sources or left in the spool) until it can be "
                      "written",
                      r->rec.id, reason ? reason : "rejected", f->dl_path, why);
-            f->dl_failing = true;
         } else {
             ig_debug(f->comp, "record %s rejected (%s); kept: %s unwritable",
                      r->rec.id, reason ? reason : "rejected", f->dl_path);
         }
         return IG_EIO;
     }
-    if (f->dl_failing) {
+    if (run_ended(&f->dl, &n)) {
         ig_info(f->comp,
                 "dead-letter file %s written again (%llu rejected "
                 "records were kept while it failed)",
-                f->dl_path, (unsigned long long)f->dl_kept);
-        f->dl_failing = false;
-        f->dl_kept = 0;
+                f->dl_path, (unsigned long long)n);
     }
     f->st.rejected++;
     ig_warn(f->comp, "record %s rejected (%s); written to %s", r->rec.id,
@@ -458,13 +483,13 @@ static void schedule_replay(struct forwarder *f, int64_t delay_ms)
 /* Logs the end of a run of refused spool writes, with its count. */
 static void spool_failing_ends(struct forwarder *f, const char *how)
 {
-    if (f->spool_failing) {
+    uint64_t n;
+
+    if (run_ended(&f->spool_w, &n)) {
         ig_info(f->comp,
                 "%s; %llu records were handed back to their sources "
                 "while spool writes failed",
-                how, (unsigned long long)f->spool_refused);
-        f->spool_failing = false;
-        f->spool_refused = 0;
+                how, (unsigned long long)n);
     }
 }
 
@@ -478,14 +503,12 @@ static void spool_or_fail(struct forwarder *f, struct qrec *r)
     int rc = spool_put(f, r);
 
     if (rc < 0) {
-        f->spool_refused++;
-        if (!f->spool_failing) {
+        if (run_failed(&f->spool_w)) {
             ig_error(f->comp,
                      "record %s: spool write failed (%s); it and the "
                      "records after it are handed back to their sources "
                      "until the spool takes them again",
                      r->rec.id, ig_strerror(rc));
-            f->spool_failing = true;
         } else {
             ig_debug(f->comp, "record %s: spool write failed (%s); handed back",
                      r->rec.id, ig_strerror(rc));
@@ -954,6 +977,7 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
 static void on_tick(evutil_socket_t fd, short what, void *ud)
 {
     struct forwarder *f = ud;
+    uint64_t n;
 
     (void)fd;
     (void)what;
@@ -963,19 +987,15 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
     /* Logged when syncs start failing and when they work again, not on
      * every tick in between. */
     if (spool_tick(f->spool, ig_mono_ms()) < 0) {
-        f->sync_fails++;
-        if (!f->sync_failing) {
+        if (run_failed(&f->sync)) {
             ig_error(f->comp,
                      "spool fsync failed: %s; spooled records may not "
                      "survive a power cut until it works again",
                      strerror(errno));
-            f->sync_failing = true;
         }
-    } else if (f->sync_failing) {
+    } else if (run_ended(&f->sync, &n)) {
         ig_info(f->comp, "spool fsync works again (failed %llu times)",
-                (unsigned long long)f->sync_fails);
-        f->sync_failing = false;
-        f->sync_fails = 0;
+                (unsigned long long)n);
     }
 }
 
