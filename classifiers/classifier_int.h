@@ -204,7 +204,7 @@ int rule_parse_mem(const char *name, const char *text, size_t len,
  * on a syntax error (unterminated quote). */
 int rule_split_words(const char *s, struct ig_arena *a, struct prule_words *out,
                      size_t *err_col, const char **err);
-/* Closest of n candidates to s by edit distance (ig_edit_distance()), or
+/* Closest of n candidates to s (ig_suggest_best()), or
  * NULL when none is close enough to suggest. */
 const char *rule_closest(const char *s, const char *const *cand, size_t n);
 

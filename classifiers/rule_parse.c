@@ -36,22 +36,12 @@ static const char *const keys[] = {
 
 const char *rule_closest(const char *s, const char *const *cand, size_t n)
 {
-    const char *best = NULL;
-    size_t bd = (size_t)-1;
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, s);
     for (size_t i = 0; i < n; i++) {
-        size_t d = ig_edit_distance(s, cand[i]);
-        if (d < bd) {
-            bd = d;
-            best = cand[i];
-        }
+        ig_suggest_try(&sg, cand[i]);
     }
-    /* Suggest only what a typo could explain: up to 2 edits, and fewer
-     * than half of the word. */
-    size_t len = ig_utf8_count(s, strlen(s));
-    if (best == NULL || bd == 0 || bd > 2 || bd * 2 > len + 1) {
-        return NULL;
-    }
-    return best;
+    return ig_suggest_best(&sg);
 }
 
 /* 1-based column in characters of byte offset off within line. */

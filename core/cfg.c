@@ -489,6 +489,33 @@ size_t ig_edit_distance(const char *a, const char *b)
     return r;
 }
 
+void ig_suggest_init(struct ig_suggest *s, const char *word)
+{
+    s->word = word;
+    s->best = NULL;
+    s->dist = (size_t)-1;
+}
+
+void ig_suggest_try(struct ig_suggest *s, const char *name)
+{
+    size_t d = ig_edit_distance(s->word, name);
+    if (d < s->dist) {
+        s->dist = d;
+        s->best = name;
+    }
+}
+
+const char *ig_suggest_best(const struct ig_suggest *s)
+{
+    size_t len = ig_utf8_count(s->word, strlen(s->word));
+    size_t max = len < 6 ? 2 : 3;
+    if (s->best == NULL || s->dist == 0 || s->dist > max ||
+        s->dist * 2 > len + 1) {
+        return NULL;
+    }
+    return s->best;
+}
+
 /* ---- schema application ----------------------------------------------- */
 
 static void *field_ptr(void *obj, const struct ig_cfg_field *f)
@@ -612,17 +639,12 @@ void ig_cfg_defaults(const struct ig_cfg_field *schema, void *obj)
 static const char *closest_key(const struct ig_cfg_field *schema,
                                const char *key)
 {
-    const char *best = NULL;
-    size_t bd = (size_t)-1;
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, key);
     for (const struct ig_cfg_field *f = schema; f->name; f++) {
-        size_t dist = ig_edit_distance(key, f->name);
-        if (dist < bd) {
-            bd = dist;
-            best = f->name;
-        }
+        ig_suggest_try(&sg, f->name);
     }
-    size_t kl = strlen(key);
-    return bd <= (kl < 6 ? 2u : 3u) ? best : NULL;
+    return ig_suggest_best(&sg);
 }
 
 int ig_cfg_apply(const struct ig_cfg_section *s,

@@ -120,4 +120,20 @@ int ig_parse_int(const char *s, int64_t *out);
 /* Levenshtein distance in code points (for "did you mean" suggestions). */
 size_t ig_edit_distance(const char *a, const char *b);
 
+/* "Did you mean": the one policy for every suggestion the tools make (config
+ * keys and sections, source kinds and ids, rule keys and codes). Offer each
+ * known name with ig_suggest_try(); ig_suggest_best() is the nearest, if a
+ * typo could explain it: 1 or 2 edits in a word under 6 code points, up to
+ * 3 in a longer one, and never more than half the word. Ties keep the first
+ * offered. */
+struct ig_suggest {
+    const char *word;
+    const char *best;
+    size_t dist;
+};
+
+void ig_suggest_init(struct ig_suggest *s, const char *word);
+void ig_suggest_try(struct ig_suggest *s, const char *name);
+const char *ig_suggest_best(const struct ig_suggest *s);
+
 #endif

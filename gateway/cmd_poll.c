@@ -157,19 +157,15 @@ static void print_text(struct pollrun *r, size_t n, const struct ig_item *it,
 }
 
 /* The configured id closest to a mistyped one, or NULL when none is
- * close (at most a third of its length off). */
+ * close enough (ig_suggest_best()). */
 static const char *closest_id(const struct source_set *set, const char *id)
 {
-    const char *best = NULL;
-    size_t best_d = strlen(id) / 3 + 1;
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, id);
     for (size_t i = 0; i < set->n; i++) {
-        size_t dist = ig_edit_distance(id, set->v[i]->conn.id);
-        if (dist < best_d) {
-            best_d = dist;
-            best = set->v[i]->conn.id;
-        }
+        ig_suggest_try(&sg, set->v[i]->conn.id);
     }
-    return best;
+    return ig_suggest_best(&sg);
 }
 
 static void on_batch(void *ud, struct sched_batch *b)

@@ -185,19 +185,16 @@ static void section_error(struct ig_diags *d, const struct ig_cfg_section *s,
 
 static void unknown_section(struct ig_diags *d, const struct ig_cfg_section *s)
 {
-    const char *best = NULL;
-    size_t bd = (size_t)-1;
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, s->type);
     for (const char *const *t = section_types; *t; t++) {
-        size_t dist = ig_edit_distance(s->type, *t);
-        if (dist < bd) {
-            bd = dist;
-            best = *t;
-        }
+        ig_suggest_try(&sg, *t);
     }
+    const char *best = ig_suggest_best(&sg);
     if (s->type[0] == '\0') {
         ig_diags_add(d, IG_DIAG_ERROR, s->file, s->line ? s->line : 1, 0,
                      "keys before the first [section] header");
-    } else if (best && bd <= 2) {
+    } else if (best) {
         ig_diags_add(d, IG_DIAG_ERROR, s->file, s->line, 0,
                      "unknown section [%s] (did you mean [%s]?)", s->type,
                      best);

@@ -51,19 +51,15 @@ const char *source_default_path(void)
 static const char *closest(const struct ig_cfg_field *a,
                            const struct ig_cfg_field *b, const char *key)
 {
-    const char *best = NULL;
-    size_t bd = (size_t)-1;
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, key);
     const struct ig_cfg_field *tabs[2] = {a, b};
     for (int t = 0; t < 2; t++) {
         for (const struct ig_cfg_field *f = tabs[t]; f && f->name; f++) {
-            size_t d = ig_edit_distance(key, f->name);
-            if (d < bd) {
-                bd = d;
-                best = f->name;
-            }
+            ig_suggest_try(&sg, f->name);
         }
     }
-    return bd <= (strlen(key) < 6 ? 2u : 3u) ? best : NULL;
+    return ig_suggest_best(&sg);
 }
 
 static void source_free(struct source *s)
@@ -83,13 +79,12 @@ static void source_free(struct source *s)
 
 const char *source_kind_closest(const char *kind)
 {
-    const struct connector_ops *const *k = connector_kinds();
-    for (size_t i = 0; k[i]; i++) {
-        if (ig_edit_distance(kind, k[i]->kind) <= 2) {
-            return k[i]->kind;
-        }
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, kind);
+    for (const struct connector_ops *const *k = connector_kinds(); *k; k++) {
+        ig_suggest_try(&sg, (*k)->kind);
     }
-    return NULL;
+    return ig_suggest_best(&sg);
 }
 
 char *source_kind_list(void)

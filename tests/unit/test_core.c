@@ -661,6 +661,42 @@ static void value_parsers(void **state)
     assert_int_equal(ig_edit_distance("井盖", "窨井盖"), 1);
 }
 
+static const char *suggest(const char *word, const char *const *names)
+{
+    struct ig_suggest sg;
+    ig_suggest_init(&sg, word);
+    for (; *names; names++) {
+        ig_suggest_try(&sg, *names);
+    }
+    return ig_suggest_best(&sg);
+}
+
+/* One "did you mean" policy for every tool: the nearest name, if a typo
+ * could explain it. */
+static void suggestions(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"rss",     "hotline", "xmlfeed",
+                                        "webpage", "file",    NULL};
+    static const char *const keys[] = {"keyword", "near", "not", "regex", NULL};
+    assert_string_equal(suggest("rsss", kinds), "rss");
+    assert_string_equal(suggest("hotlien", kinds), "hotline");
+    assert_string_equal(suggest("webpages", kinds), "webpage");
+    assert_null(suggest("zzz", kinds)); /* 3 edits of 3 letters */
+    assert_null(suggest("rss", kinds)); /* known: nothing to suggest */
+    assert_null(suggest("ab", keys));   /* more than half the word */
+    assert_string_equal(suggest("keywrd", keys), "keyword");
+    assert_string_equal(suggest("nera", keys), "near"); /* first of ties */
+    assert_null(suggest("", kinds));
+    static const char *const none[] = {NULL};
+    assert_null(suggest("rss", none));
+    /* Longer words allow 3 edits, counted in code points. */
+    static const char *const ids[] = {"hotline-qingpu", "窨井盖", NULL};
+    assert_string_equal(suggest("hotlin-qinpuu", ids), "hotline-qingpu");
+    assert_null(suggest("hotline-beijing", ids));
+    assert_string_equal(suggest("井盖", ids), "窨井盖");
+}
+
 static void item_fields_and_time(void **state)
 {
     (void)state;
@@ -819,6 +855,7 @@ int main(void)
         cmocka_unit_test(cfg_parse_and_apply),
         cmocka_unit_test(cfg_reports_every_error),
         cmocka_unit_test(value_parsers),
+        cmocka_unit_test(suggestions),
         cmocka_unit_test(item_fields_and_time),
         cmocka_unit_test(time_iso_matches_printf),
         cmocka_unit_test(cp_widths),
