@@ -53,10 +53,13 @@ struct route_lex {
  * character or a 3-byte sequence, without decoding (word cp >> 6, bit
  * cp & 63 for the code points of a 3-byte sequence, the overlong and
  * surrogate ranges all ones so those take the strict path, then two words
- * for ASCII). Of the rest, most start no word either: short marks first
+ * for ASCII). Of the rest, most start no word either: one marks first
  * characters of one-character words, pair the hashed first two characters
- * of the longer ones. Filters of several lexicons OR
- * together (route_lex_filter_or()) for one scan over all of them. */
+ * of the longer ones (hashed as 3-byte UTF-8, so that two 3-byte
+ * characters in a text are tested from their raw bytes), and has_one
+ * (nonzero) says whether one has a bit at all. Filters of several
+ * lexicons OR together (route_lex_filter_or()) for one scan over all of
+ * them. */
 #define ROUTE_LEX_ATTN_ASCII (0x10000 / 64)
 #define ROUTE_LEX_ATTN_WORDS (ROUTE_LEX_ATTN_ASCII + 2)
 #define ROUTE_LEX_PAIR_BITS 16
@@ -66,6 +69,7 @@ struct route_lex_filter {
     uint64_t attn[ROUTE_LEX_ATTN_WORDS];
     uint64_t one[ROUTE_LEX_BMP_WORDS];
     uint64_t pair[ROUTE_LEX_PAIR_WORDS];
+    uint64_t has_one;
 };
 
 /* Builder: add words, then seal into the arena. */

@@ -10,10 +10,12 @@
  * lists are small and edited separately.
  *
  * Nearly every character of a text starts no word, so the scan's cost is
- * the per-character test: an attention bitmap indexed by the raw bytes of
- * the character (no decoding, no validation beyond the continuation bits)
- * settles it, and the router scans its two lexicons (places, red-line
- * words) in one pass over the text with the OR of their bitmaps.
+ * the per-character test, made on raw bytes (no decoding, no validation
+ * beyond the lead and continuation bits): in a run of 3-byte characters a
+ * bitmap of hashed first-two-character pairs, loaded with both characters
+ * in one word, settles it; elsewhere an attention bitmap indexed by the
+ * character. The router scans its two lexicons (places, red-line words)
+ * in one pass over the text with the OR of their bitmaps.
  */
 #include "classifiers/route_int.h"
 
@@ -68,10 +70,29 @@ static uint32_t cp_hash(uint32_t cp)
     return cp * 2654435761u;
 }
 
+/* The 3-byte UTF-8 form of cp as a little-endian load of it reads (lead
+ * byte lowest). Only the low 16 bits of cp count: exact for the 3-byte
+ * range, a harmless alias for the few others (the pair filter then lets
+ * a little more through). */
+static uint64_t utf8_3le(uint32_t cp)
+{
+    return (uint64_t)(0xE0 | ((cp >> 12) & 0x0F)) |
+           (uint64_t)(0x80 | ((cp >> 6) & 0x3F)) << 8 |
+           (uint64_t)(0x80 | (cp & 0x3F)) << 16;
+}
+
+/* ROUTE_LEX_PAIR_BITS bits of two characters given as a little-endian
+ * load of their 3-byte forms; the shift drops the two bytes after them. */
+static inline uint32_t pair_hash_raw(uint64_t x)
+{
+    return (uint32_t)(((x << 16) * 0x9E3779B97F4A7C15u) >>
+                      (64 - ROUTE_LEX_PAIR_BITS));
+}
+
 /* ROUTE_LEX_PAIR_BITS bits of a word's first two code points. */
 static uint32_t pair_hash(uint32_t c1, uint32_t c2)
 {
-    return (c1 * 2654435761u ^ c2 * 2246822519u) >> (32 - ROUTE_LEX_PAIR_BITS);
+    return pair_hash_raw(utf8_3le(c1) | utf8_3le(c2) << 24);
 }
 
 void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
@@ -137,6 +158,7 @@ void route_lexb_seal(struct route_lex_builder *b, struct ig_arena *a,
         }
         if (c2 == IG_UTF8_INVALID) {
             f->one[c1 >> 6] |= (uint64_t)1 << (c1 & 63);
+            f->has_one = 1;
         } else {
             uint32_t h = pair_hash(c1, c2);
             f->pair[h >> 6] |= (uint64_t)1 << (h & 63);
@@ -288,27 +310,37 @@ static inline unsigned two_bytes(const unsigned char *p)
     return w;
 }
 
-/* False when the 3-byte character cp at b[i] certainly starts no word:
- * it starts no one-character word and the next character, a plain 3-byte
- * one, does not pair with it. The common case of look_at()'s filter,
- * inline in the scan loop; anything else is left to look_at(). */
-static inline bool pair_may(const struct route_lex_filter *f,
-                            const unsigned char *b, size_t n, size_t i,
-                            uint32_t cp)
+/* b[0..8) as one little-endian word. */
+static inline uint64_t load_le64(const unsigned char *p)
 {
-    if (i + 5 >= n || bit(f->one, cp) || (b[i + 3] & 0xF0) != 0xE0) {
-        return true;
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* Two 3-byte sequences in a row, as load_le64() reads them: the lead
+ * bytes' top four bits 1110, the continuation bytes' top two 10. */
+#define PAIR3_MASK 0xC0C0F0C0C0F0u
+#define PAIR3_BITS 0x8080E08080E0u
+
+/* From b[i], a lead byte of a 3-byte sequence, passes over each 3-byte
+ * sequence followed by another that the pair filter rules out; returns
+ * the first position it cannot pass, a lead byte of a 3-byte sequence
+ * too, below n - 2. */
+static inline size_t skip_pairs(const uint64_t *pair, const unsigned char *b,
+                                size_t i, size_t n)
+{
+    while (i + 8 <= n) {
+        uint64_t x = load_le64(b + i);
+        if ((x & PAIR3_MASK) != PAIR3_BITS || bit(pair, pair_hash_raw(x))) {
+            break;
+        }
+        i += 3;
     }
-    unsigned w = two_bytes(b + i + 4);
-    if ((w & 0xC0C0u) != 0x8080u) {
-        return true;
-    }
-    uint32_t c2 =
-        (uint32_t)(b[i + 3] & 0x0F) << 12 | (w & 0x3F) << 6 | ((w >> 8) & 0x3F);
-    if (c2 < 0x800 || (c2 >= 0xD800 && c2 <= 0xDFFF)) {
-        return true;
-    }
-    return bit(f->pair, pair_hash(cp, c2));
+    return i;
 }
 
 /* look_at() for a character not decoded yet (ASCII, or not a plain
@@ -321,12 +353,18 @@ __attribute__((noinline)) static size_t look(struct scan *sc, const char *s,
     return look_at(sc, s, n, i, cp, step);
 }
 
-/* Most characters start no word of any lexicon; the attention test on
- * the raw bytes of an ASCII character or a well-formed 3-byte sequence
- * passes over them without decoding. The rest (a word may start here, or
- * 2-/4-byte and invalid sequences) go to look(). A position where no
- * lexicon is probed needs no bookkeeping: a single-lexicon scan would have
- * found nothing there and moved one character on. */
+/* Most characters start no word of any lexicon. In a run of 3-byte
+ * sequences (nearly all of a Chinese text) the pair filter on the raw
+ * bytes of a character and the next passes over them without decoding,
+ * when no lexicon has one-character words: a pair the filter does not
+ * know starts no word, and neither does an overlong form or a surrogate
+ * (the strict way would find none there) or its continuation bytes.
+ * Elsewhere the attention test on the raw bytes of an ASCII character or
+ * a well-formed 3-byte sequence does the same for one character. The
+ * rest (a word may start here, or 2-/4-byte and invalid sequences) go to
+ * look_at() or look(). A position where no lexicon is probed needs no
+ * bookkeeping: a single-lexicon scan would have found nothing there and
+ * moved one character on. */
 void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
                       const struct route_lex_filter *filt, const char *s,
                       size_t n)
@@ -345,6 +383,7 @@ void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
         return;
     }
     const uint64_t *attn = filt->attn;
+    const bool by_pair = !filt->has_one;
     const unsigned char *b = (const unsigned char *)s;
     /* Up to lim a 3-byte sequence fits; the last two bytes go to look(). */
     size_t lim = n > 2 ? n - 2 : 0;
@@ -357,6 +396,10 @@ void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
                 continue;
             }
         } else if ((c0 & 0xF0) == 0xE0) {
+            if (by_pair) {
+                i = skip_pairs(filt->pair, b, i, n);
+                c0 = b[i];
+            }
             /* The two continuation bytes, tested together. */
             unsigned w = two_bytes(b + i + 1);
             if ((w & 0xC0C0u) == 0x8080u) {
@@ -369,10 +412,6 @@ void route_lex_scan_n(const struct route_lex_use *use, size_t nuse,
                 if (hi >= 0x800 / 64 &&
                     (hi < 0xD800 / 64 || hi > 0xDFFF / 64)) {
                     uint32_t cp = hi << 6 | ((w >> 8) & 0x3F);
-                    if (!pair_may(filt, b, n, i, cp)) {
-                        i += 3;
-                        continue;
-                    }
                     i = look_at(&sc, s, n, i, cp, 3);
                     continue;
                 }

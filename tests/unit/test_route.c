@@ -18,12 +18,14 @@
 
 #include "classifiers/classifier.h"
 #include "classifiers/route.h"
+#include "classifiers/route_int.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/jsonw.h"
 #include "core/mem.h"
+#include "core/text.h"
 #include "tests/lib/test_dirs.h"
 
 static struct router *RT;
@@ -967,6 +969,196 @@ static void test_scan_edges(void **state)
     }
 }
 
+/* The lexicon scan against a plain one: at each character boundary
+ * (strict decoding), every word of the lexicon there, longest first, until
+ * a callback skips. Two lexicons, scanned together and alone, with and
+ * without a one-character word (which turns off the raw pair filter), on
+ * random texts of words, their pieces, other CJK, ASCII, 2- and 4-byte
+ * characters and broken sequences, cut at every length up to 64 and
+ * longer. */
+#define LEX_CALLS_MAX 512
+
+struct lex_call {
+    uint32_t id;
+    size_t start, end;
+};
+
+struct lex_log {
+    struct lex_call v[LEX_CALLS_MAX];
+    size_t n;
+};
+
+/* Odd ids skip past the word, even ones let shorter words be tried. */
+static size_t lex_log_cb(void *ctx, uint32_t id, size_t start, size_t end)
+{
+    struct lex_log *l = ctx;
+    assert_true(l->n < LEX_CALLS_MAX);
+    l->v[l->n++] = (struct lex_call){id, start, end};
+    return (id & 1) ? end - start : 0;
+}
+
+static void lex_ref_scan(const char *const *words, size_t nw, const char *s,
+                         size_t n, struct lex_log *l)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t step = ig_utf8_decode(s + i, n - i, &cp);
+        size_t skip = 0;
+        bool tried[64] = {false};
+        while (cp != IG_UTF8_INVALID && !skip) {
+            /* the longest word not tried yet (lowest id among equals) */
+            size_t best = nw;
+            for (size_t k = 0; k < nw; k++) {
+                size_t len = strlen(words[k]);
+                uint32_t c1;
+                ig_utf8_decode(words[k], len, &c1);
+                if (tried[k] || c1 == IG_UTF8_INVALID || len > n - i ||
+                    memcmp(s + i, words[k], len) != 0) {
+                    continue;
+                }
+                if (best == nw || len > strlen(words[best])) {
+                    best = k;
+                }
+            }
+            if (best == nw) {
+                break;
+            }
+            tried[best] = true;
+            skip = lex_log_cb(l, (uint32_t)best, i, i + strlen(words[best]));
+        }
+        i += skip > step ? skip : step;
+    }
+}
+
+static void lex_build(struct ig_arena *a, const char *const *words, size_t nw,
+                      struct route_lex *out)
+{
+    struct route_lex_builder b = {0};
+    for (size_t k = 0; k < nw; k++) {
+        route_lexb_add(&b, a, words[k], strlen(words[k]), (uint32_t)k);
+    }
+    route_lexb_seal(&b, a, out);
+}
+
+static void lex_log_equal(const struct lex_log *got, const struct lex_log *want,
+                          const char *s, size_t n)
+{
+    bool same = got->n == want->n;
+    for (size_t k = 0; same && k < got->n; k++) {
+        same = got->v[k].id == want->v[k].id &&
+               got->v[k].start == want->v[k].start &&
+               got->v[k].end == want->v[k].end;
+    }
+    if (!same) {
+        char hex[3 * 256 + 1] = "";
+        for (size_t k = 0; k < n && k < 256; k++) {
+            snprintf(hex + 3 * k, 4, "%02x ", (unsigned char)s[k]);
+        }
+        fail_msg("scan differs (%zu calls, want %zu) on %s", got->n, want->n,
+                 hex);
+    }
+}
+
+static uint32_t lex_rnd(uint64_t *st)
+{
+    *st = *st * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(*st >> 33);
+}
+
+static void test_lex_scan_differential(void **state)
+{
+    (void)state;
+    /* Words sharing first characters and prefixes, a second character
+     * that is ASCII, 2- or 4-byte, ASCII and 4-byte first characters. */
+    static const char *const wa[] = {
+        "青浦", "青浦区", "青浦工业园区", "青浦区", "徐泾镇", "徐泾",
+        "青G",  "青é",    "华新镇",       "G15",    "😀徐",    "徐😀",
+        "爆炸", "爆炸物", "人员",         "上访",   "é青",    "一一一",
+    };
+    static const char *const wb[] = {
+        "爆炸",   "两人被困", "人员伤亡", "青浦", "上百人", "坍塌",
+        "徐泾镇", "一一",     "死亡",     "G1",   "被困",
+    };
+    /* The same plus a one-character word and a broken one. */
+    static const char *const wc[] = {
+        "青浦", "青浦区", "徐泾镇", "人", "爆炸\xe5\xbe", "上\xff", "G15",
+    };
+    /* characters of the words, one at a time */
+    static const char chars[] =
+        "青浦区工业园徐泾镇华新爆炸物人员上访一两被困死亡百坍塌";
+    static const char *const pieces[] = {
+        /* ASCII, 2- and 4-byte characters, CJK punctuation */
+        "G", "1", "5", "a", " ", "é", "😀", "，", "。",
+        /* broken: stray, cut, overlong, surrogate; NUL */
+        "\xff", "\x80", "\xe5\xbe", "\xe5", "\xc3", "\xf0\x9f\x98",
+        "\xe0\x80\x80", "\xed\xa0\x80", "\0"};
+    struct ig_arena *a = ig_arena_new(0);
+    struct route_lex la, lb, lc;
+    lex_build(a, wa, sizeof(wa) / sizeof(wa[0]), &la);
+    lex_build(a, wb, sizeof(wb) / sizeof(wb[0]), &lb);
+    lex_build(a, wc, sizeof(wc) / sizeof(wc[0]), &lc);
+    assert_int_equal(la.filt->has_one, 0);
+    assert_int_equal(lb.filt->has_one, 0);
+    assert_int_not_equal(lc.filt->has_one, 0);
+    const struct route_lex_filter *ab = route_lex_filter_or(&la, &lb, a);
+    const struct route_lex_filter *ac = route_lex_filter_or(&la, &lc, a);
+    static struct lex_log got[2], want[2];
+    uint64_t st = 1;
+    char text[600];
+    for (int round = 0; round < 3000; round++) {
+        /* Mostly CJK: pieces, whole words, other CJK characters (the
+         * longest piece, 青浦工业园区, is 18 bytes). */
+        size_t n = 0, cap = round % 3 ? 80 : sizeof(text) - 18;
+        while (n < cap) {
+            uint32_t r = lex_rnd(&st) % 10;
+            const char *p;
+            char cjk[4];
+            if (r < 2) {
+                p = pieces[lex_rnd(&st) % (sizeof(pieces) / sizeof(pieces[0]))];
+            } else if (r < 4) {
+                memcpy(cjk, chars + 3 * (lex_rnd(&st) % (sizeof(chars) / 3)),
+                       3);
+                cjk[3] = '\0';
+                p = cjk;
+            } else if (r < 6) {
+                p = wa[lex_rnd(&st) % (sizeof(wa) / sizeof(wa[0]))];
+            } else if (r < 7) {
+                p = wb[lex_rnd(&st) % (sizeof(wb) / sizeof(wb[0]))];
+            } else {
+                size_t k = ig_utf8_encode(0x4E00 + lex_rnd(&st) % 0x5200, cjk);
+                cjk[k] = '\0';
+                p = cjk;
+            }
+            size_t k = *p ? strlen(p) : 1; /* "\0" is one NUL byte */
+            memcpy(text + n, p, k);
+            n += k;
+        }
+        /* every cut up to 64 bytes, then the whole text */
+        for (size_t len = 0; len <= n; len = len < 64 ? len + 1 : n + 1) {
+            for (int pair = 0; pair < 2; pair++) {
+                const struct route_lex *l2 = pair ? &lc : &lb;
+                const char *const *w2 = pair ? wc : wb;
+                size_t n2 = pair ? sizeof(wc) / sizeof(wc[0])
+                                 : sizeof(wb) / sizeof(wb[0]);
+                struct route_lex_use use[2] = {{&la, lex_log_cb, &got[0]},
+                                               {l2, lex_log_cb, &got[1]}};
+                got[0].n = got[1].n = want[0].n = want[1].n = 0;
+                route_lex_scan_n(use, 2, pair ? ac : ab, text, len);
+                lex_ref_scan(wa, sizeof(wa) / sizeof(wa[0]), text, len,
+                             &want[0]);
+                lex_ref_scan(w2, n2, text, len, &want[1]);
+                lex_log_equal(&got[0], &want[0], text, len);
+                lex_log_equal(&got[1], &want[1], text, len);
+                /* each lexicon alone, through its own filter */
+                got[1].n = 0;
+                route_lex_scan(l2, text, len, lex_log_cb, &got[1]);
+                lex_log_equal(&got[1], &want[1], text, len);
+            }
+        }
+    }
+    ig_arena_free(a);
+}
+
 /* ---- load diagnostics --------------------------------------------------- */
 
 static void write_file(const char *dir, const char *name, const char *s)
@@ -1080,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_hostile_bytes),
         cmocka_unit_test(test_scan_edges),
+        cmocka_unit_test(test_lex_scan_differential),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
