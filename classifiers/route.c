@@ -468,13 +468,14 @@ void route_scratch_free(struct route_scratch *s)
     ig_free(s);
 }
 
-/* Ready for a scan: only the per-flag arrays need zeroing; hits are
+/* Ready for a scan: only the per-flag arrays need zeroing, and only for
+ * the router's nflags flags (the lexicon names no other); hits are
  * written before they are read (memset of the whole struct was a tenth of
  * the time). */
-static void flag_scan_reset(struct flag_scan *fs)
+static void flag_scan_reset(struct flag_scan *fs, size_t nflags)
 {
-    memset(fs->mask, 0, sizeof(fs->mask));
-    memset(fs->vetoed, 0, sizeof(fs->vetoed));
+    memset(fs->mask, 0, nflags * sizeof(fs->mask[0]));
+    memset(fs->vetoed, 0, nflags * sizeof(fs->vetoed[0]));
     fs->n = 0;
 }
 
@@ -867,7 +868,7 @@ int route_apply_scratch(const struct router *rt, const char *title, size_t tlen,
         if (!s) {
             s = ig_arena_alloc(a, sizeof(*s));
         }
-        flag_scan_reset(&s->fs);
+        flag_scan_reset(&s->fs, rt->nflags);
         use[1].ctx = &s->fs;
         nuse = 2;
         filt = rt->both;
