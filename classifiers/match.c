@@ -285,12 +285,14 @@ static void add_ev_f(struct cls_scratch *s, uint32_t rule, size_t a, size_t b,
     e->field = (uint8_t)field;
 }
 
-/* Characters (not bytes) between the normalised spans [a1, b1) and
- * [a2, b2) of t, 0 when they touch or overlap; counted up to max + 1
- * only, since callers ask whether it is at most max (a 1 MiB item must
- * not make each question a walk through the text). */
-static size_t gap_chars(const char *t, size_t a1, size_t b1, size_t a2,
-                        size_t b2, size_t max)
+/* Whether at most max characters (not bytes) lie between the normalised
+ * spans [a1, b1) and [a2, b2) of t (none when they touch or overlap).
+ * The byte gap often settles it, as the normaliser's UTF-8 is valid (a
+ * character is 1 to 4 bytes); else characters are counted up to max + 1
+ * only (a 1 MiB item must not make each question a walk through the
+ * text). */
+static bool chars_within(const char *t, size_t a1, size_t b1, size_t a2,
+                         size_t b2, size_t max)
 {
     size_t from, to, n = 0;
     if (b1 <= a2) {
@@ -300,12 +302,18 @@ static size_t gap_chars(const char *t, size_t a1, size_t b1, size_t a2,
         from = b2;
         to = a1;
     } else {
-        return 0;
+        return true;
+    }
+    if (to - from <= max) {
+        return true;
+    }
+    if (to - from > 4 * max) {
+        return false;
     }
     for (size_t i = from; i < to && n <= max; i++) {
         n += ((unsigned char)t[i] & 0xC0) != 0x80;
     }
-    return n;
+    return n <= max;
 }
 
 /* Hit h of literal lit, or the first one after it, that lies in the
@@ -360,8 +368,7 @@ static bool near_pair(struct cls_scratch *s, const struct ruleset *rs,
                          g != NONE;
                          g = field_hit(s, rs, r, s->hits[g].next, want_title)) {
                         size_t be = s->hits[g].end, bs = be - rs->lit_len[r];
-                        if (gap_chars(s->norm.s, as, ae, bs, be, within) <=
-                            within) {
+                        if (chars_within(s->norm.s, as, ae, bs, be, within)) {
                             *oa = as < bs ? as : bs;
                             *ob = ae > be ? ae : be;
                             return true;
@@ -442,8 +449,7 @@ static bool veto_near(const struct cls_scratch *s, const struct ruleset *rs,
             for (size_t e = ev0; e < s->nev; e++) {
                 const struct sev *x = &s->ev[e];
                 if (x->field == field &&
-                    gap_chars(s->norm.s, hs, he, x->a, x->b, v->within) <=
-                        v->within) {
+                    chars_within(s->norm.s, hs, he, x->a, x->b, v->within)) {
                     *oa = hs;
                     *ob = he;
                     return true;

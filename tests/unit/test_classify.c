@@ -258,6 +258,68 @@ static void test_near_long_lists(void **state)
     ig_buf_fini(&rules);
 }
 
+/* near: and not: ... within N count characters, whatever their width:
+ * fillers of 1- to 4-byte characters, in random mixes, N and N + 1 of
+ * them on either side of the bound, for several N (the byte gap settles
+ * some of these, counting the rest). */
+static void test_near_gap_widths(void **state)
+{
+    (void)state;
+    static const unsigned W[] = {1, 2, 3, 5, 8, 12};
+    static const char *const fill[] = {"x", "é", "丁", "𠀀"};
+    struct ig_buf rules;
+    ig_buf_init(&rules, 0);
+    for (size_t w = 0; w < sizeof(W) / sizeof(W[0]); w++) {
+        ig_buf_addf(&rules,
+                    "rule: near%u\ncode: S01-01\nweight: 3\n"
+                    "near: 甲 / 乙 within %u\n" SAMPLES
+                    "rule: veto%u\ncode: B01-14\nweight: 3\n"
+                    "any: 甲\nnot: 乙 within %u\n" SAMPLES,
+                    W[w], W[w], W[w], W[w]);
+    }
+    struct run x;
+    run_init(&x, "threshold = 2\n", rules.data);
+    uint32_t st = 7;
+    for (int round = 0; round < 40; round++) {
+        for (size_t k = 0; k <= 14; k++) {
+            struct ig_buf t;
+            ig_buf_init(&t, 0);
+            ig_buf_adds(&t, round % 2 ? "乙" : "甲");
+            for (size_t c = 0; c < k; c++) {
+                st = st * 1103515245u + 12345u;
+                /* round 0: all 1-byte, round 1: all 4-byte, then mixed */
+                size_t f = round < 2 ? (size_t)round * 3 : (st >> 16) % 4;
+                ig_buf_adds(&t, fill[f]);
+            }
+            ig_buf_adds(&t, round % 2 ? "甲" : "乙");
+            classify(&x, NULL, t.data);
+            for (size_t w = 0; w < sizeof(W) / sizeof(W[0]); w++) {
+                char near_id[16], veto_id[16];
+                snprintf(near_id, sizeof(near_id), "near%u", W[w]);
+                snprintf(veto_id, sizeof(veto_id), "veto%u", W[w]);
+                bool near_fired = false, vetoed = false, veto_seen = false;
+                for (size_t i = 0; i < x.r.nfired; i++) {
+                    if (strcmp(x.r.fired[i].id, near_id) == 0) {
+                        near_fired = !x.r.fired[i].vetoed;
+                    }
+                    if (strcmp(x.r.fired[i].id, veto_id) == 0) {
+                        veto_seen = true;
+                        vetoed = x.r.fired[i].vetoed;
+                    }
+                }
+                if (near_fired != (k <= W[w]) || !veto_seen ||
+                    vetoed != (k <= W[w])) {
+                    fail_msg("'%s', within %u: near %d, vetoed %d", t.data,
+                             W[w], near_fired, vetoed);
+                }
+            }
+            ig_buf_fini(&t);
+        }
+    }
+    run_fini(&x);
+    ig_buf_fini(&rules);
+}
+
 static void test_title_weight(void **state)
 {
     (void)state;
@@ -867,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_gating_sound),
         cmocka_unit_test(test_gating_sound_nasty),
         cmocka_unit_test(test_near_long_lists),
+        cmocka_unit_test(test_near_gap_widths),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_catastrophic),
         cmocka_unit_test(test_big_and_empty),
