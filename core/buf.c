@@ -99,10 +99,34 @@ int ig_buf_vaddf(struct ig_buf *b, const char *fmt, va_list ap)
     return IG_OK;
 }
 
+/* The number of decimal digits of v: four at a time, so the common
+ * short values take one or two compares. */
+static unsigned decimal_digits(uint64_t v)
+{
+    unsigned n = 1;
+
+    for (;;) {
+        if (v < 10) {
+            return n;
+        }
+        if (v < 100) {
+            return n + 1;
+        }
+        if (v < 1000) {
+            return n + 2;
+        }
+        if (v < 10000) {
+            return n + 3;
+        }
+        v /= 10000;
+        n += 4;
+    }
+}
+
 char *ig_fmt_u64_long(char *p, uint64_t v)
 {
-    /* Two digits a step from the end (a table of the hundred pairs), then
-     * copied forward. */
+    /* Counted first, then written in place from the end, two digits a
+     * step (a table of the hundred pairs): no scratch copy. */
     static const char pairs[] = "00010203040506070809"
                                 "10111213141516171819"
                                 "20212223242526272829"
@@ -113,22 +137,20 @@ char *ig_fmt_u64_long(char *p, uint64_t v)
                                 "70717273747576777879"
                                 "80818283848586878889"
                                 "90919293949596979899";
-    char d[20];
-    size_t k = sizeof(d);
+    char *end = p + decimal_digits(v);
+    char *q = end;
 
     while (v >= 100) {
-        k -= 2;
-        memcpy(d + k, pairs + 2 * (v % 100), 2);
+        q -= 2;
+        memcpy(q, pairs + 2 * (v % 100), 2);
         v /= 100;
     }
     if (v >= 10) {
-        k -= 2;
-        memcpy(d + k, pairs + 2 * v, 2);
+        memcpy(q - 2, pairs + 2 * v, 2);
     } else {
-        d[--k] = (char)('0' + v);
+        q[-1] = (char)('0' + v);
     }
-    memcpy(p, d + k, sizeof(d) - k);
-    return p + (sizeof(d) - k);
+    return end;
 }
 
 int ig_buf_addf(struct ig_buf *b, const char *fmt, ...)

@@ -90,11 +90,16 @@ static inline char *ig_fmt_u64(char *p, uint64_t v)
     return ig_fmt_u64_long(p, v);
 }
 
-/* Appends the decimal digits of v. */
+/* Appends the decimal digits of v: in place when the longest would fit. */
 static inline int ig_buf_add_u64(struct ig_buf *b, uint64_t v)
 {
     char t[20];
 
+    if (ig_buf_fits(b, sizeof(t))) {
+        b->len = (size_t)(ig_fmt_u64(b->data + b->len, v) - b->data);
+        b->data[b->len] = '\0';
+        return IG_OK;
+    }
     return ig_buf_add(b, t, (size_t)(ig_fmt_u64(t, v) - t));
 }
 

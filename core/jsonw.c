@@ -427,12 +427,21 @@ void ig_jsonw_strn(struct ig_jsonw *w, const char *s, size_t n)
 void ig_json_int(struct ig_buf *out, int64_t v)
 {
     char b[21];
-    char *p = b;
+    /* In place when the longest would fit, else through a copy (which
+     * a cap may refuse whole). */
+    bool direct = ig_buf_fits(out, sizeof(b));
+    char *p = direct ? out->data + out->len : b;
+    char *s = p;
     if (v < 0) {
         *p++ = '-';
     }
     p = ig_fmt_u64(p, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
-    ig_buf_add(out, b, (size_t)(p - b));
+    if (direct) {
+        out->len += (size_t)(p - s);
+        out->data[out->len] = '\0';
+    } else {
+        ig_buf_add(out, b, (size_t)(p - b));
+    }
 }
 
 void ig_jsonw_int(struct ig_jsonw *w, int64_t v)
