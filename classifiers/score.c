@@ -115,20 +115,11 @@ void score_verdict(const struct ruleset *rs, const double *code_score,
 /* Numbers are written here rather than with ig_jsonw_num/int (printf
  * twice per number): scores with 3 decimals, offsets as integers. */
 
-/* Decimal digits of v ending at end; returns the first. */
-static char *fmt_u(char *end, uint64_t v)
-{
-    char t[20];
-    size_t n = (size_t)(ig_fmt_u64(t, v) - t);
-
-    memcpy(end - n, t, n);
-    return end - n;
-}
-
-/* A score or weight ending at end, or NULL when v is outside what the
- * 3-decimal form covers (negative, huge, not finite): ig_jsonw_num's
- * form then. */
-static char *fmt_score(char *end, double v)
+/* A score or weight written at p (at most SCORE_MAX bytes); returns its
+ * end, or NULL (nothing written) when v is outside what the 3-decimal
+ * form covers (negative, huge, not finite): ig_jsonw_num's form then. */
+#define SCORE_MAX 24
+static char *fmt_score(char *p, double v)
 {
     if (!isfinite(v) || v < 0 || v > 1e12) {
         return NULL;
@@ -140,6 +131,7 @@ static char *fmt_score(char *end, double v)
     uint64_t m = (uint64_t)x;
     m += x - (double)m >= 0.5;
     unsigned frac = (unsigned)(m % 1000);
+    p = ig_fmt_u64(p, m / 1000);
     if (frac) {
         /* up to 3 decimals, trailing zeros dropped: 0.5, 0.583, 2.25 */
         int digits = 3;
@@ -147,13 +139,14 @@ static char *fmt_score(char *end, double v)
             frac /= 10;
             digits--;
         }
-        for (int d = 0; d < digits; d++) {
-            *--end = (char)('0' + frac % 10);
+        *p++ = '.';
+        for (int d = digits - 1; d >= 0; d--) {
+            p[d] = (char)('0' + frac % 10);
             frac /= 10;
         }
-        *--end = '.';
+        p += digits;
     }
-    return fmt_u(end, m / 1000);
+    return p;
 }
 
 /* The JSON pieces below go straight into the writer's buffer: the keys
@@ -163,13 +156,18 @@ static char *fmt_score(char *end, double v)
  * own calls keep where an overlong record is cut exactly as it was. */
 static void put_score(struct ig_buf *b, double v)
 {
-    char t[40];
-    char *p = fmt_score(t + sizeof(t), v);
-    if (p) {
-        ig_buf_add(b, p, (size_t)(t + sizeof(t) - p));
-        return;
+    char t[SCORE_MAX];
+    /* In place when there is room (nearly always), else through t. */
+    bool direct = ig_buf_fits(b, sizeof(t));
+    char *e = fmt_score(direct ? b->data + b->len : t, v);
+    if (!e) {
+        ig_json_num(b, v);
+    } else if (direct) {
+        b->len = (size_t)(e - b->data);
+        b->data[b->len] = '\0';
+    } else {
+        ig_buf_add(b, t, (size_t)(e - t));
     }
-    ig_json_num(b, v);
 }
 
 /* A piece of prepared JSON: an offset and a length in score_json.text. */
@@ -410,14 +408,14 @@ static void put_u(struct ig_jsonw *w, const char *key, uint64_t v)
 
 static void put_num(struct ig_jsonw *w, const char *key, double v)
 {
-    char b[40];
-    char *p = fmt_score(b + sizeof(b), v);
-    if (!p) {
+    char b[SCORE_MAX];
+    char *e = fmt_score(b, v);
+    if (!e) {
         ig_jsonw_knum(w, key, v);
         return;
     }
     ig_jsonw_key(w, key);
-    ig_jsonw_raw(w, p, (size_t)(b + sizeof(b) - p));
+    ig_jsonw_raw(w, b, (size_t)(e - b));
 }
 
 /* The same keys through the writer, one at a time: for a capped buffer. */

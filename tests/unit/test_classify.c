@@ -850,6 +850,13 @@ static void test_json(void **state)
             r2.ev = ev;
             r2.nev = 2;
             r2.regex_errors = 2;
+            /* Numbers: 3 decimals at most, trailing zeros dropped, a half
+             * rounded up; outside 0..1e12 the writer's %.6g form. */
+            r2.score = 2.25;
+            r2.confidence = 0.0005;
+            r2.alts[0].score = 12;
+            ev[0].weight = 0.1234;
+            ev[1].weight = 2e12;
             struct ig_buf direct;
             ig_buf_init(&direct, 0);
             ig_buf_init(&capped, 1 << 20);
@@ -867,6 +874,11 @@ static void test_json(void **state)
             assert_non_null(strstr(direct.data, "[\"部门\\\"一\\\"\",null]"));
             assert_non_null(strstr(direct.data, "\"rule\":\"no-such-rule\""));
             assert_non_null(strstr(direct.data, "\"regex_errors\":2"));
+            assert_non_null(strstr(direct.data, "\"score\":2.25,"
+                                                "\"confidence\":0.001,"));
+            assert_non_null(strstr(direct.data, "\"score\":12}"));
+            assert_non_null(strstr(direct.data, "\"weight\":0.123}"));
+            assert_non_null(strstr(direct.data, "\"weight\":2e+12}"));
             ig_buf_fini(&direct);
             ig_buf_fini(&capped);
         }
