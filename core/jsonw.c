@@ -155,60 +155,119 @@ ascii_run(const unsigned char *u, size_t i, size_t n)
 }
 
 #if defined(__SSE2__)
-/* Sixteen bytes per step (SSE2 is part of x86-64): a block passes when
- * every byte is plain ASCII, a lead of esc_class 1 or a continuation
- * byte, and the continuation bytes are exactly the two after each lead
- * (those of a lead in the last two places carry into the next block).
- * Returns where the blocks stopped, moved back to the lead of a sequence
- * the last block cut; the byte loops find the exact end from there. */
-static size_t plain_blocks(const unsigned char *u, size_t i, size_t n)
+/* Sixteen bytes per step (SSE2 is part of x86-64), short inputs and the
+ * tail included, so no byte loop runs. A block is three masks, a bit per
+ * byte: plain ASCII, continuation bytes (80..BF) and leads of esc_class
+ * 1. It passes when every byte is one of them and the continuation bytes
+ * are exactly the two after each lead; a lead in the last two places
+ * carries its continuation bytes into the next block. */
+struct run_masks {
+    unsigned ascii, cont, lead;
+};
+
+static inline __attribute__((always_inline)) struct run_masks
+run_masks(__m128i v)
 {
-    const __m128i k1f = _mm_set1_epi8(0x1f);
-    const __m128i kq = _mm_set1_epi8('"');
-    const __m128i kbs = _mm_set1_epi8('\\');
-    const __m128i kdel = _mm_set1_epi8(0x7f);
-    const __m128i kc0 = _mm_set1_epi8((char)0xC0);
-    const __m128i ke0 = _mm_set1_epi8((char)0xE0);
-    const __m128i kf0 = _mm_set1_epi8((char)0xF0);
-    const __m128i ked = _mm_set1_epi8((char)0xED);
-    unsigned carry = 0;
-    while (n - i >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-        /* signed compares: 0x20..0x7f are the bytes above 0x1f, 0x80..0xbf
-         * those below (char)0xc0, 0xe1..0xef those between (char)0xe0 and
-         * (char)0xf0 */
-        __m128i q = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, kq), _mm_cmpeq_epi8(v, kbs)),
-            _mm_cmpeq_epi8(v, kdel));
-        __m128i a = _mm_andnot_si128(q, _mm_cmpgt_epi8(v, k1f));
-        __m128i l =
-            _mm_and_si128(_mm_cmpgt_epi8(v, ke0), _mm_cmplt_epi8(v, kf0));
-        l = _mm_andnot_si128(_mm_cmpeq_epi8(v, ked), l);
-        unsigned ma = (unsigned)_mm_movemask_epi8(a);
-        unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, kc0));
-        unsigned ml = (unsigned)_mm_movemask_epi8(l);
-        unsigned follow = (ml << 1) | (ml << 2) | carry;
-        if ((ma | mc | ml) != 0xFFFF || mc != (follow & 0xFFFF)) {
-            break;
-        }
-        carry = follow >> 16;
-        i += 16;
-    }
-    /* a lead in place 15 carries two bytes, one in place 14 one */
-    return i - (carry & 2 ? 1 : carry ? 2 : 0);
+    /* signed compares: 0x20..0x7f are the bytes above 0x1f, 0x80..0xbf
+     * those below (char)0xc0, 0xe1..0xef those between (char)0xe0 and
+     * (char)0xf0 */
+    __m128i q =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    __m128i a = _mm_andnot_si128(q, _mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)));
+    __m128i l = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xE0)),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xF0)));
+    l = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED)), l);
+    __m128i c = _mm_cmplt_epi8(v, _mm_set1_epi8((char)0xC0));
+    struct run_masks m = {(unsigned)_mm_movemask_epi8(a),
+                          (unsigned)_mm_movemask_epi8(c),
+                          (unsigned)_mm_movemask_epi8(l)};
+    return m;
 }
-#endif
+
+static inline __m128i load16(const unsigned char *p)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* The len (1 to 15) bytes at p in a block, zeros after them: a zero is a
+ * control, which ends the run just where the end of the input does. Read
+ * as overlapping words, never past p + len. */
+static inline __m128i load_short(const unsigned char *p, size_t len)
+{
+    uint64_t lo, hi = 0;
+    if (len >= 8) {
+        lo = load8(p);
+        /* bytes 8..len-1, shifted in two steps: by 64 when len is 8 */
+        hi = load8(p + len - 8) >> 8 >> (8 * (15 - len));
+    } else if (len >= 4) {
+        lo = load4(p) | (uint64_t)load4(p + len - 4) << (8 * (len - 4));
+    } else {
+        lo = p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) |
+             (uint64_t)p[len - 1] << (8 * (len - 1));
+    }
+    return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+/* Where the run ends in the block at b whose bytes below b + s were
+ * taken already (carry: the continuation bytes their last lead expects
+ * at s and s + 1, bits 0 and 1); b + 16 is the end of the block, the end
+ * of the input when the block is the last. The run ends at the first
+ * byte that breaks the pattern, or at the lead of the sequence it breaks
+ * (which may be up to two bytes before b + s). */
+static inline size_t run_end(size_t b, struct run_masks m, unsigned carry,
+                             unsigned s)
+{
+    unsigned keep = ~0u << s;
+    unsigned lead = m.lead & keep;
+    unsigned follow = (lead << 1) | (lead << 2) | carry << s;
+    /* bit 16 and up always set: the first bad byte is at most 16 */
+    unsigned bad = (~(m.ascii | m.cont | lead) | (m.cont ^ follow)) & keep;
+    unsigned e = (unsigned)__builtin_ctz(bad);
+    if (!(follow >> e & 1)) {
+        return b + e;
+    }
+    /* A continuation byte is missing at e: back to its lead, at e - 1
+     * when there is one (a lead at s - 1 is the carry's 3), else e - 2. */
+    unsigned lead_at = (lead << 1) | (carry >> 1) << s;
+    return b + e - (lead_at >> e & 1 ? 1 : 2);
+}
 
 /* The end of the run from i of bytes that go out unchanged: printable
  * ASCII and well-formed 3-byte sequences with an E1..EC, EE or EF lead
  * (esc_class 1). */
 static size_t plain_run(const unsigned char *u, size_t i, size_t n)
 {
-#if defined(__SSE2__)
-    if (n - i >= 16) {
-        i = plain_blocks(u, i, n);
+    unsigned carry = 0;
+    while (n - i >= 16) {
+        struct run_masks m = run_masks(load16(u + i));
+        unsigned follow = (m.lead << 1) | (m.lead << 2) | carry;
+        if ((m.ascii | m.cont | m.lead) != 0xFFFF ||
+            m.cont != (follow & 0xFFFF)) {
+            return run_end(i, m, carry, 0);
+        }
+        carry = follow >> 16;
+        i += 16;
     }
-#endif
+    if (i == n) {
+        /* a lead in place 15 carries two bytes, one in place 14 one: its
+         * sequence is cut by the end */
+        return i - (carry & 2 ? 1 : carry ? 2 : 0);
+    }
+    if (n >= 16) {
+        /* The last 16 bytes, those before i taken already. */
+        size_t b = n - 16;
+        return run_end(b, run_masks(load16(u + b)), carry, (unsigned)(i - b));
+    }
+    return run_end(i, run_masks(load_short(u + i, n - i)), 0, 0);
+}
+#else
+/* The end of the run from i of bytes that go out unchanged: printable
+ * ASCII and well-formed 3-byte sequences with an E1..EC, EE or EF lead
+ * (esc_class 1). */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+{
     /* Text alternates between the two kinds of run (digits and Latin in
      * CJK text), so the next byte picks the loop before any word test. */
     while (i < n) {
@@ -250,6 +309,7 @@ static size_t plain_run(const unsigned char *u, size_t i, size_t n)
     }
     return i;
 }
+#endif
 
 size_t ig_json_plain_run(const char *s, size_t i, size_t n)
 {

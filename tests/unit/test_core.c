@@ -461,6 +461,19 @@ static uint64_t fuzz_rnd(void)
     return fuzz_state;
 }
 
+/* The bytes and sequences where the fast scans switch paths: ASCII that
+ * stops them, CJK, 2- and 4-byte sequences, E0 and ED leads, stray
+ * continuation bytes, leads that cannot start a sequence. */
+static const unsigned char scan_bytes[] = {
+    'a',  '0',  ' ',  '"',  '\\', '\n', '\t', 0,    0x01, 0x1f, 0x7f,
+    0x80, 0x8c, 0x9d, 0x9f, 0xa0, 0xbc, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0,
+    0xe1, 0xe9, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
+static const char *const scan_seqs[] = {
+    "青",           "，",           "浦",
+    "\xEF\xBF\xBD", "\xC3\xA9",     "\xF0\x9F\x98\x80",
+    "\xED\x9F\xBF", "\xE0\xA4\x80", "a",
+    "ab",           "\"",           "\\"};
+
 /* Random strings built from the bytes and sequences where the fast scan
  * switches paths (ASCII that stops it, CJK, 2- and 4-byte sequences, E0
  * and ED leads, cut sequences, stray bytes), at lengths around the 3-,
@@ -469,15 +482,6 @@ static uint64_t fuzz_rnd(void)
 static void jsonw_fast_scan_agrees(void **state)
 {
     (void)state;
-    static const unsigned char bytes[] = {
-        'a',  '0',  ' ',  '"',  '\\', '\n', '\t', 0,    0x01, 0x1f, 0x7f,
-        0x80, 0x8c, 0x9d, 0x9f, 0xa0, 0xbc, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0,
-        0xe1, 0xe9, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff};
-    static const char *const seqs[] = {
-        "青",           "，",           "浦",
-        "\xEF\xBF\xBD", "\xC3\xA9",     "\xF0\x9F\x98\x80",
-        "\xED\x9F\xBF", "\xE0\xA4\x80", "a",
-        "ab",           "\"",           "\\"};
     char s[160];
     struct ig_buf want, got;
     ig_buf_init(&want, 0);
@@ -491,14 +495,14 @@ static void jsonw_fast_scan_agrees(void **state)
             if (mode == 0) {
                 s[k++] = (char)r;
             } else if (mode == 1) {
-                s[k++] = (char)bytes[r % sizeof(bytes)];
+                s[k++] = (char)scan_bytes[r % sizeof(scan_bytes)];
             } else {
                 /* mostly CJK (mode 2) or a mix (mode 3), sometimes a
                  * stray byte or a sequence cut short */
-                const char *q = seqs[r % (mode == 2 ? 3 : 12)];
+                const char *q = scan_seqs[r % (mode == 2 ? 3 : 12)];
                 size_t l = strlen(q);
                 if (((r >> 20) & 31) == 0) {
-                    s[k++] = (char)bytes[(r >> 8) % sizeof(bytes)];
+                    s[k++] = (char)scan_bytes[(r >> 8) % sizeof(scan_bytes)];
                     continue;
                 }
                 if (((r >> 25) & 31) == 0 && l > 1) {
@@ -523,6 +527,112 @@ static void jsonw_fast_scan_agrees(void **state)
         assert_int_equal(got.len, want.len + 1);
         assert_memory_equal(got.data, want.data, want.len);
         assert_int_equal(got.data[want.len], ':');
+    }
+    ig_buf_fini(&want);
+    ig_buf_fini(&got);
+}
+
+/* The plain run a byte at a time, from its definition: printable ASCII
+ * but '"' and '\\', and 3-byte sequences with an E1..EC, EE or EF lead
+ * and two continuation bytes. */
+static size_t ref_plain_run(const unsigned char *u, size_t i, size_t n)
+{
+    while (i < n) {
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;
+        } else if (c >= 0xe1 && c <= 0xef && c != 0xed && n - i >= 3 &&
+                   (u[i + 1] & 0xc0) == 0x80 && (u[i + 2] & 0xc0) == 0x80) {
+            i += 3;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* The first n bytes of src at the very end of an allocation of their own
+ * (so that a read past them is caught under ASan), scanned from every
+ * start and escaped whole: the same as a byte at a time. */
+static void plain_run_check(const char *src, size_t n, struct ig_buf *want,
+                            struct ig_buf *got)
+{
+    char *s = ig_malloc(n ? n : 1);
+    memcpy(s, src, n);
+    for (size_t i = 0; i <= n; i++) {
+        assert_int_equal(ig_json_plain_run(s, i, n),
+                         ref_plain_run((const unsigned char *)s, i, n));
+    }
+    ig_buf_reset(want);
+    ig_buf_reset(got);
+    ref_escape(want, s, n);
+    ig_json_escape(got, s, n);
+    assert_int_equal(got->len, want->len);
+    assert_memory_equal(got->data, want->data, want->len);
+    ig_free(s);
+}
+
+/* ig_json_plain_run (16 bytes a step, short inputs and tails as one
+ * block) against the reference: every length 0..64 and every start of
+ * random, pooled and CJK text, and of CJK and ASCII text with each
+ * position in turn replaced by each byte of the pool or cut off after a
+ * sequence's lead (the block edges at 14..17, 30..33 and 46..49
+ * included); then longer inputs whose run stops in the middle, as the
+ * reader's are. */
+static void json_plain_run_agrees(void **state)
+{
+    (void)state;
+    static const char cjk[] = "青浦，青浦，青浦，青浦，青浦，青浦，青浦，"
+                              "青浦，青浦，";
+    static const char mix[] = "路123号青浦abc，编号4567。x浦y青zz青浦12，"
+                              "浦34青，5浦";
+    char s[300];
+    struct ig_buf want, got;
+    ig_buf_init(&want, 0);
+    ig_buf_init(&got, 0);
+    for (int it = 0; it < 300; it++) {
+        unsigned mode = (unsigned)(it % 3);
+        for (size_t k = 0; k < 64;) {
+            uint64_t r = fuzz_rnd();
+            if (mode == 0) {
+                s[k++] = (char)r;
+            } else if (mode == 1) {
+                s[k++] = (char)scan_bytes[r % sizeof(scan_bytes)];
+            } else {
+                const char *q = scan_seqs[r % 12];
+                for (size_t j = 0; q[j] && k < 64; j++) {
+                    s[k++] = q[j];
+                }
+            }
+        }
+        for (size_t n = 0; n <= 64; n++) {
+            plain_run_check(s, n, &want, &got);
+        }
+    }
+    const char *const bases[] = {cjk, cjk + 1, mix};
+    for (size_t b = 0; b < 3; b++) {
+        for (size_t pos = 0; pos < 64; pos++) {
+            for (size_t k = 0; k < sizeof(scan_bytes); k++) {
+                memcpy(s, bases[b], 64);
+                s[pos] = (char)scan_bytes[k];
+                plain_run_check(s, 64, &want, &got);
+                plain_run_check(s, pos + 1, &want, &got);
+                plain_run_check(s, pos + 2, &want, &got);
+            }
+        }
+        for (size_t n = 0; n <= 64; n++) {
+            plain_run_check(bases[b], n, &want, &got);
+        }
+    }
+    for (int it = 0; it < 2000; it++) {
+        size_t n = 64 + fuzz_rnd() % 200;
+        for (size_t k = 0; k < n; k += 3) {
+            memcpy(s + k, "青", 3);
+        }
+        s[fuzz_rnd() % n] = (char)scan_bytes[fuzz_rnd() % sizeof(scan_bytes)];
+        size_t i = fuzz_rnd() % n;
+        assert_int_equal(ig_json_plain_run(s, i, n),
+                         ref_plain_run((const unsigned char *)s, i, n));
     }
     ig_buf_fini(&want);
     ig_buf_fini(&got);
@@ -851,6 +961,7 @@ int main(void)
         cmocka_unit_test(buf_fast_paths_keep_the_cap),
         cmocka_unit_test(jsonw_fast_paths),
         cmocka_unit_test(jsonw_fast_scan_agrees),
+        cmocka_unit_test(json_plain_run_agrees),
         cmocka_unit_test(arena_printf_in_place),
         cmocka_unit_test(cfg_parse_and_apply),
         cmocka_unit_test(cfg_reports_every_error),
