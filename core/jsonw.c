@@ -236,8 +236,10 @@ static inline size_t run_end(size_t b, struct run_masks m, unsigned carry,
 
 /* The end of the run from i of bytes that go out unchanged: printable
  * ASCII and well-formed 3-byte sequences with an E1..EC, EE or EF lead
- * (esc_class 1). */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+ * (esc_class 1). Inlined into ig_json_escape(), whose calls are many
+ * and mostly short; the other callers share ig_json_plain_run(). */
+static inline __attribute__((always_inline)) size_t
+plain_run(const unsigned char *u, size_t i, size_t n)
 {
     unsigned carry = 0;
     while (n - i >= 16) {
@@ -266,7 +268,7 @@ static size_t plain_run(const unsigned char *u, size_t i, size_t n)
 /* The end of the run from i of bytes that go out unchanged: printable
  * ASCII and well-formed 3-byte sequences with an E1..EC, EE or EF lead
  * (esc_class 1). */
-static size_t plain_run(const unsigned char *u, size_t i, size_t n)
+static inline size_t plain_run(const unsigned char *u, size_t i, size_t n)
 {
     /* Text alternates between the two kinds of run (digits and Latin in
      * CJK text), so the next byte picks the loop before any word test. */
@@ -342,7 +344,22 @@ static inline void copy_in(char *d, const char *s, size_t n)
     }
 }
 
-void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
+/* s (n bytes, nothing to escape) quoted; the caller checked room. */
+static inline void put_quoted(struct ig_buf *out, const char *s, size_t n)
+{
+    char *d = out->data + out->len;
+    d[0] = '"';
+    copy_in(d + 1, s, n);
+    d[n + 1] = '"';
+    out->len += n + 2;
+    out->data[out->len] = '\0';
+}
+
+/* ig_json_escape() past its plain start s[0..i): a string to escape, or
+ * one that needs room first. Out of line, which keeps the common path
+ * free of register saves. */
+__attribute__((noinline)) static void
+escape_slow(struct ig_buf *out, const char *s, size_t i, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Room for the common case (nothing to escape) in one go; a cap that
@@ -350,29 +367,15 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
     if (!ig_buf_fits(out, n + 2)) {
         (void)ig_buf_reserve(out, n + 2);
     }
-    size_t i = plain_run((const unsigned char *)s, 0, n);
     if (i == n && ig_buf_fits(out, n + 2)) {
-        char *d = out->data + out->len;
-        d[0] = '"';
-        copy_in(d + 1, s, n);
-        d[n + 1] = '"';
-        out->len += n + 2;
-        out->data[out->len] = '\0';
+        put_quoted(out, s, n);
         return;
     }
     ig_buf_addc(out, '"');
-    /* The plain start is known already. */
     ig_buf_add(out, s, i);
     while (i < n) {
+        /* s[i] ends a plain run: repaired, escaped or copied alone. */
         unsigned char c = (unsigned char)s[i];
-        /* A run of bytes that need no escaping goes in at once: printable
-         * ASCII and well-formed 3-byte sequences (CJK text). */
-        size_t e = plain_run((const unsigned char *)s, i, n);
-        if (e > i) {
-            ig_buf_add(out, s + i, e - i);
-            i = e;
-            continue;
-        }
         if (c >= 0x80) {
             uint32_t cp;
             size_t len = ig_utf8_decode(s + i, n - i, &cp);
@@ -382,25 +385,51 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
                 ig_buf_add(out, s + i, len);
             }
             i += len;
-            continue;
-        }
-        switch (c) {
-        case '"':  ig_buf_add(out, "\\\"", 2); break;
-        case '\\': ig_buf_add(out, "\\\\", 2); break;
-        case '\n': ig_buf_add(out, "\\n", 2); break;
-        case '\r': ig_buf_add(out, "\\r", 2); break;
-        case '\t': ig_buf_add(out, "\\t", 2); break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                ig_buf_add(out, esc, 6);
-            } else {
-                ig_buf_addc(out, (char)c);
+        } else {
+            switch (c) {
+            case '"':
+                ig_buf_add(out, "\\\"", 2);
+                break;
+            case '\\':
+                ig_buf_add(out, "\\\\", 2);
+                break;
+            case '\n':
+                ig_buf_add(out, "\\n", 2);
+                break;
+            case '\r':
+                ig_buf_add(out, "\\r", 2);
+                break;
+            case '\t':
+                ig_buf_add(out, "\\t", 2);
+                break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    char esc[6] = {'\\', 'u',         '0',
+                                   '0',  hex[c >> 4], hex[c & 15]};
+                    ig_buf_add(out, esc, 6);
+                } else {
+                    ig_buf_addc(out, (char)c);
+                }
             }
+            i++;
         }
-        i++;
+        /* The run of bytes that need no escaping after it goes in at
+         * once: printable ASCII and well-formed 3-byte sequences. */
+        size_t e = ig_json_plain_run(s, i, n);
+        ig_buf_add(out, s + i, e - i);
+        i = e;
     }
     ig_buf_addc(out, '"');
+}
+
+void ig_json_escape(struct ig_buf *out, const char *s, size_t n)
+{
+    size_t i = plain_run((const unsigned char *)s, 0, n);
+    if (i == n && ig_buf_fits(out, n + 2)) {
+        put_quoted(out, s, n);
+        return;
+    }
+    escape_slow(out, s, i, n);
 }
 
 /* "key": when it may not fit at once (the buffer must grow, or a cap):
@@ -412,8 +441,7 @@ key_slow(struct ig_buf *out, const char *key, size_t n, bool comma)
     if (comma) {
         ig_buf_addc(out, ',');
     }
-    if (plain_run((const unsigned char *)key, 0, n) == n &&
-        ig_buf_fits(out, n + 3)) {
+    if (ig_json_plain_run(key, 0, n) == n && ig_buf_fits(out, n + 3)) {
         char *d = out->data + out->len;
         d[0] = '"';
         copy_in(d + 1, key, n);
@@ -462,7 +490,7 @@ void ig_jsonw_keyn(struct ig_jsonw *w, const char *key, size_t n)
     /* Keys are plain nearly always. */
     const unsigned char *u = (const unsigned char *)key;
     if (ig_buf_fits(out, n + 4) &&
-        (ascii_run(u, 0, n) == n || plain_run(u, 0, n) == n)) {
+        (ascii_run(u, 0, n) == n || ig_json_plain_run(key, 0, n) == n)) {
         key_put(out, key, n, comma);
     } else {
         key_slow(out, key, n, comma);
