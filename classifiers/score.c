@@ -134,17 +134,11 @@ static char *fmt_score(char *p, double v)
     p = ig_fmt_u64(p, m / 1000);
     if (frac) {
         /* up to 3 decimals, trailing zeros dropped: 0.5, 0.583, 2.25 */
-        int digits = 3;
-        while (frac % 10 == 0) {
-            frac /= 10;
-            digits--;
-        }
-        *p++ = '.';
-        for (int d = digits - 1; d >= 0; d--) {
-            p[d] = (char)('0' + frac % 10);
-            frac /= 10;
-        }
-        p += digits;
+        p[0] = '.';
+        p[1] = (char)('0' + frac / 100);
+        p[2] = (char)('0' + frac / 10 % 10);
+        p[3] = (char)('0' + frac % 10);
+        p += frac % 10 ? 4 : frac % 100 ? 3 : 2;
     }
     return p;
 }
