@@ -236,6 +236,17 @@ static void t2s_init(void)
     }
 }
 
+/* Whether the 3-byte sequence at u, known to be a lead byte E3..E9 and
+ * two continuation bytes, is a character of plain_bits. The first two
+ * bytes pick the word (code point / 64: (lead - E0) * 64 + second - 80,
+ * less PLAIN_LO / 64), the third byte's low six bits the bit. */
+static inline bool plain_bit(const unsigned char *u)
+{
+    uint32_t w =
+        (uint32_t)u[0] * 64 + u[1] - (0xE0 * 64 + 0x80) - PLAIN_LO / 64;
+    return (plain_bits[w] >> (u[2] & 0x3F)) & 1;
+}
+
 /* Whether the (at least 3) bytes at u start a character of plain_bits:
  * a lead byte E3..E9 (U+3000..U+9FFF, none of them overlong or a
  * surrogate) and two continuation bytes. */
@@ -245,8 +256,49 @@ static inline bool plain3(const unsigned char *u)
     if ((unsigned)(u[0] - 0xE3) > 6 || (b | c) >= 0x40) {
         return false;
     }
-    uint32_t k = ((uint32_t)(u[0] & 0x0F) << 12 | b << 6 | c) - PLAIN_LO;
-    return (plain_bits[k / 64] >> (k % 64)) & 1;
+    return plain_bit(u);
+}
+
+/* The end of the run of plain characters from u[i] (len bytes in all):
+ * five at a time while 16 bytes are left (the UTF-8 shape in one block
+ * test, then a bit test each), then one by one. */
+static size_t plain_run(const unsigned char *u, size_t i, size_t len)
+{
+    while (len - i >= 16 && ig_utf8_five3((const char *)u + i, 0xE3, 0xE9) &&
+           plain_bit(u + i) && plain_bit(u + i + 3) && plain_bit(u + i + 6) &&
+           plain_bit(u + i + 9) && plain_bit(u + i + 12)) {
+        i += 15;
+    }
+    while (len - i >= 3 && plain3(u + i)) {
+        i += 3;
+    }
+    return i;
+}
+
+/* Fills m[0..n) (n a multiple of 3) for a run of 3-byte characters that
+ * starts at offset off of the input: each byte maps to its character. */
+static inline void map_run3(uint32_t *m, uint32_t off, size_t n)
+{
+    size_t c = 0;
+#if defined(__SSE2__)
+    /* Four characters (twelve entries) per step, in three stores. */
+    const __m128i o = _mm_set1_epi32((int)off);
+    __m128i a = _mm_add_epi32(o, _mm_setr_epi32(0, 0, 0, 3));
+    __m128i b = _mm_add_epi32(o, _mm_setr_epi32(3, 3, 6, 6));
+    __m128i d = _mm_add_epi32(o, _mm_setr_epi32(6, 9, 9, 9));
+    const __m128i step = _mm_set1_epi32(12);
+    for (; c + 12 <= n; c += 12) {
+        _mm_storeu_si128((__m128i *)(void *)(m + c), a);
+        _mm_storeu_si128((__m128i *)(void *)(m + c + 4), b);
+        _mm_storeu_si128((__m128i *)(void *)(m + c + 8), d);
+        a = _mm_add_epi32(a, step);
+        b = _mm_add_epi32(b, step);
+        d = _mm_add_epi32(d, step);
+    }
+#endif
+    for (; c < n; c += 3) {
+        m[c] = m[c + 1] = m[c + 2] = off + (uint32_t)c;
+    }
 }
 
 static inline bool t2s_has(uint32_t cp)
@@ -435,16 +487,13 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
          * is (most characters of a Chinese message), and so is the run of
          * such characters that follows: no pending space, no flags to
          * update, one bit test per character. */
-        if (len - i >= 3 && plain3(u + i)) {
+        k = plain_run(u, i, len);
+        if (k > i) {
             j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, true);
-            do {
-                o[j] = (char)u[i];
-                o[j + 1] = (char)u[i + 1];
-                o[j + 2] = (char)u[i + 2];
-                m[j] = m[j + 1] = m[j + 2] = (uint32_t)i;
-                j += 3;
-                i += 3;
-            } while (len - i >= 3 && plain3(u + i));
+            memcpy(o + j, u + i, k - i);
+            map_run3(m + j, (uint32_t)i, k - i);
+            j += k - i;
+            i = k;
             any = true;
             last_cjk = true;
             continue;

@@ -275,12 +275,100 @@ static void test_fast_paths(void **state)
     ig_norm_fini(&n);
 }
 
+/* ig_norm_add() of s[0..len) against ref_norm(), the input copied to a
+ * block of exactly len bytes (so a sanitizer sees any read past it). */
+static void expect_ref(struct ig_norm *n, const char *s, size_t len)
+{
+    static char want[3 * 1024 + 2];
+    static uint32_t wmap[3 * 1024 + 2];
+    char *in = ig_malloc(len ? len : 1);
+    memcpy(in, s, len);
+    size_t wl = ref_norm(in, len, want, wmap);
+    ig_norm_reset(n);
+    assert_int_equal(ig_norm_add(n, in, len), 0);
+    assert_int_equal(n->len, wl);
+    assert_memory_equal(n->s, want, wl);
+    assert_memory_equal(n->map, wmap, wl * sizeof(uint32_t));
+    ig_free(in);
+}
+
+/* The block path for runs of plain ideographs (five characters per
+ * 16-byte test): runs of every length 0..40 characters, each cut at
+ * every byte, with one character that is not plain (or a stray byte,
+ * which cuts a character when it lands inside one) inserted at every
+ * byte offset, so the block test fails at each of its places and at the
+ * end of the input; then random bytes from the lead and continuation
+ * ranges the block test accepts, mostly well-formed. */
+static void test_plain_blocks(void **state)
+{
+    (void)state;
+    /* clang-format off */
+    const char *odd[] = {
+        "門",            /* traditional: right shape, not plain */
+        "\xe3\x80\x80", /* U+3000, a space */
+        "\xe3\x80\xbf", /* U+303F, plain */
+        "\xe3\x81\x80", /* U+3040, not plain */
+        "\xe4\xb7\xbf", /* U+4DFF, not plain */
+        "\xe9\xbf\xbf", /* U+9FFF, plain */
+        "\xea\xb0\x80", /* U+AC00, lead past E9 */
+        "\xe2\x80\x8b", /* U+200B, lead before E3 */
+        "\xef\xbc\x8c", /* full-width comma */
+        "\xed\xa0\x80", /* a surrogate */
+        "\x80", "\xe5", "\xe5\xb8", "a", " ", "",
+    };
+    /* clang-format on */
+    const char *plain[] = {"井", "盖", "路", "\xe4\xb8\x80", "\xe3\x80\x81"};
+    struct ig_norm n;
+    ig_norm_init(&n);
+    char run[3 * 40], buf[3 * 40 + 8];
+    for (size_t chars = 0; chars <= 40; chars++) {
+        size_t rl = 0;
+        for (size_t c = 0; c < chars; c++) {
+            memcpy(run + rl, plain[(c * 7 + chars) % 5], 3);
+            rl += 3;
+        }
+        for (size_t cut = 0; cut <= rl; cut++) {
+            expect_ref(&n, run, cut);
+        }
+        for (size_t d = 0; d < sizeof(odd) / sizeof(odd[0]); d++) {
+            size_t dl = strlen(odd[d]);
+            for (size_t at = 0; at <= rl; at++) {
+                memcpy(buf, run, at);
+                memcpy(buf + at, odd[d], dl);
+                memcpy(buf + at + dl, run + at, rl - at);
+                expect_ref(&n, buf, rl + dl);
+            }
+        }
+    }
+    srand(23);
+    for (int round = 0; round < 20000; round++) {
+        char rb[200];
+        size_t len = (size_t)rand() % sizeof(rb);
+        for (size_t i = 0; i < len; i++) {
+            int r = rand() % 100;
+            if (r < 30 && i + 3 <= len) {
+                memcpy(rb + i, plain[rand() % 5], 3);
+                i += 2;
+            } else if (r < 60) {
+                rb[i] = (char)(0xE2 + rand() % 9); /* E2..EA */
+            } else if (r < 95) {
+                rb[i] = (char)(0x7F + rand() % 0x42); /* 7F..C0 */
+            } else {
+                rb[i] = (char)rand();
+            }
+        }
+        expect_ref(&n, rb, len);
+    }
+    ig_norm_fini(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold),         cmocka_unit_test(test_spaces),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_random),       cmocka_unit_test(test_fast_paths),
+        cmocka_unit_test(test_plain_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
