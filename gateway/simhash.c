@@ -202,16 +202,18 @@ static bool set_has(const uint64_t *t, size_t mask, uint64_t k)
     return set_has_at(t, mask, (size_t)(mix64(k) & mask), k);
 }
 
-/* The distinct-bigram table of simhash_bigrams() for texts up to
- * TLS_SLOTS / 2 bytes: one per thread, reused; a slot is empty unless its
- * stamp is the current call's, so no call clears the table (clearing 8-16
- * KiB per item was a third of the function's time). */
+/* The distinct-bigram table of texts up to TLS_SLOTS / 2 code points:
+ * one per thread, reused. A slot holds a key (below
+ * 2^53: two code points) with the stamp of the call that put it there in
+ * the top bits, and is empty unless that stamp is the current call's, so
+ * no call clears the table (clearing 8-16 KiB per item was a third of the
+ * function's time); the table is cleared when the stamps wrap. */
 #define TLS_SLOTS 4096
-static _Thread_local struct {
-    uint64_t key[TLS_SLOTS];
-    uint32_t stamp[TLS_SLOTS];
-    uint32_t cur;
-} tls_set;
+#define STAMP_SHIFT 53
+#define STAMP_MAX ((1u << (64 - STAMP_SHIFT)) - 1)
+#define STAMP_MASK (~0ull << STAMP_SHIFT)
+static _Thread_local uint64_t tls_slot[TLS_SLOTS];
+static _Thread_local uint32_t tls_stamp;
 
 size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
 {
@@ -221,112 +223,93 @@ size_t simhash_bigrams(const char *s, size_t n, uint64_t **out)
     return simhash_bigrams_to(s, n, keys);
 }
 
-/* The distinct-key collector both bigram functions use: keys in order
- * of first appearance, written to keys[]. */
-struct kset {
-    uint64_t *t; /* allocated table, or NULL: the per-thread one */
-    uint64_t *keys;
-    size_t mask, nk;
-    uint32_t cur;
-    unsigned sh;
-};
-
-/* Prepares ks for at most n keys. */
-static void kset_init(struct kset *ks, size_t n, uint64_t *keys)
+/* The distinct bigrams of the ncp code points in keys[] (one per
+ * entry), in order of first appearance, written over them: bigram j is
+ * written to keys[j] or before, once code points j and j + 1 are read.
+ * One code point has no bigram; its unigram is the only feature. Returns
+ * the count. */
+static size_t bigrams_in_place(uint64_t *keys, size_t ncp)
 {
-    size_t m = set_size(n);
+    size_t m = set_size(ncp), mask = m - 1, nk = 0;
+    unsigned sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
+    uint64_t *t, tag, prev;
 
-    ks->keys = keys;
-    ks->nk = 0;
-    ks->mask = m - 1;
-    ks->t = NULL;
-    ks->cur = 0;
-    ks->sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
-    if (m <= TLS_SLOTS) {
-        if (++tls_set.cur == 0) { /* the stamps wrapped: start over */
-            memset(tls_set.stamp, 0, sizeof(tls_set.stamp));
-            tls_set.cur = 1;
-        }
-        ks->cur = tls_set.cur;
-    } else {
-        ks->t = ig_malloc(m * sizeof(*ks->t));
-        memset(ks->t, 0xff, m * sizeof(*ks->t));
+    if (ncp <= 1) {
+        return ncp;
     }
-}
-
-static inline void kset_add(struct kset *ks, uint64_t k)
-{
-    if (!ks->t) {
+    if (m <= TLS_SLOTS) {
+        if (++tls_stamp > STAMP_MAX) { /* the stamps wrapped: start over */
+            memset(tls_slot, 0, sizeof(tls_slot));
+            tls_stamp = 1;
+        }
+        t = tls_slot;
+        tag = (uint64_t)tls_stamp << STAMP_SHIFT;
+    } else {
+        t = ig_calloc(m, sizeof(*t));
+        tag = 1ull << STAMP_SHIFT;
+    }
+    prev = keys[0];
+    for (size_t i = 1; i < ncp; i++) {
+        uint64_t cp = keys[i], k = (prev << 32) | cp;
         /* Multiplicative hashing (top bits of k * 2^64/phi): a slot for
          * distinct keys, no need for a full mix. */
-        size_t j = (size_t)((k * 0x9E3779B97F4A7C15ull) >> ks->sh);
-        uint32_t cur = ks->cur;
+        size_t j = (size_t)((k * 0x9E3779B97F4A7C15ull) >> sh);
 
-        while (tls_set.stamp[j] == cur && tls_set.key[j] != k) {
-            j = (j + 1) & ks->mask;
+        for (;; j = (j + 1) & mask) {
+            if (t[j] == (k | tag)) {
+                break; /* seen */
+            }
+            if ((t[j] & STAMP_MASK) != tag) { /* empty */
+                t[j] = k | tag;
+                keys[nk++] = k;
+                break;
+            }
         }
-        if (tls_set.stamp[j] != cur) {
-            tls_set.stamp[j] = cur;
-            tls_set.key[j] = k;
-            ks->keys[ks->nk++] = k;
-        }
-    } else if (set_add(ks->t, ks->mask, k)) {
-        ks->keys[ks->nk++] = k;
+        prev = cp;
     }
+    if (t != tls_slot) {
+        ig_free(t);
+    }
+    return nk;
 }
 
 size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
 {
-    struct kset ks;
-    size_t i = 0;
-    uint32_t prev = 0;
-    bool any = false, one = true;
+    size_t i = 0, ncp = 0;
 
-    kset_init(&ks, n, keys);
     while (i < n) {
         uint32_t cp;
 
         i += ig_utf8_decode(s + i, n - i, &cp);
-        if (cp == IG_UTF8_INVALID) {
-            continue;
+        if (cp != IG_UTF8_INVALID) {
+            keys[ncp++] = cp;
         }
-        if (any) {
-            one = false;
-            kset_add(&ks, ((uint64_t)prev << 32) | cp);
-        }
-        prev = cp;
-        any = true;
     }
-    /* One code point has no bigram; its unigram is the only feature. */
-    if (any && one) {
-        keys[ks.nk++] = prev;
-    }
-    ig_free(ks.t);
-    return ks.nk;
+    return bigrams_in_place(keys, ncp);
+}
+
+/* The code point of the 3-byte sequence at u, known to be well-formed. */
+static inline uint32_t cp3(const unsigned char *u)
+{
+    return (uint32_t)(u[0] & 0x0F) << 12 | (uint32_t)(u[1] & 0x3F) << 6 |
+           (uint32_t)(u[2] & 0x3F);
 }
 
 size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
                               size_t *cap, uint64_t *keys, size_t *nkeys)
 {
-    struct kset ks;
     size_t i = 0, len = 0, ncp = 0, end = 0;
-    uint32_t prev = 0;
 
     /* The normaliser (simhash_normalise_to() is this with max 0), which
-     * knows each code point it writes: the bigrams of the output's first
-     * max bytes are collected on the way instead of decoding the output
-     * again. */
-    kset_init(&ks, n < max ? n : max, keys);
-#define EMIT(cp_)                                                            \
-    do {                                                                     \
-        if (len <= max) {                                                    \
-            uint32_t c_ = (cp_);                                             \
-            if (ncp++ > 0) {                                                 \
-                kset_add(&ks, ((uint64_t)prev << 32) | c_);                  \
-            }                                                                \
-            prev = c_;                                                       \
-            end = len;                                                       \
-        }                                                                    \
+     * knows each code point it writes: those of the output's first max
+     * bytes go to keys[] (at most one per byte) and become bigrams there,
+     * instead of decoding the output again. */
+#define EMIT(cp_)                                                              \
+    do {                                                                       \
+        if (len <= max) {                                                      \
+            keys[ncp++] = (cp_);                                               \
+            end = len;                                                         \
+        }                                                                      \
     } while (0)
     while (i < n) {
         uint32_t cp;
@@ -343,6 +326,28 @@ size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
             out[len++] = c;
             EMIT((uint32_t)(unsigned char)c);
             continue;
+        }
+        /* Five ideographs at a time (most of a Chinese text) while 16
+         * bytes are left and all five fall within the first max bytes:
+         * the UTF-8 shape in one block test; an E4 lead may still be
+         * below U+4E00. */
+        if (n - i >= 16 && len + 15 <= max &&
+            ig_utf8_five3(s + i, 0xE4, 0xE9)) {
+            const unsigned char *u = (const unsigned char *)s + i;
+            uint64_t *c = keys + ncp; /* kept only if all are ideographs */
+
+            for (k = 0; k < 5; k++) {
+                c[k] = cp3(u + 3 * k);
+            }
+            if (c[0] >= 0x4E00 && c[1] >= 0x4E00 && c[2] >= 0x4E00 &&
+                c[3] >= 0x4E00 && c[4] >= 0x4E00) {
+                memcpy(out + len, u, 15);
+                ncp += 5;
+                len += 15;
+                end = len;
+                i += 15;
+                continue;
+            }
         }
         k = ig_utf8_decode(s + i, n - i, &cp);
         if (cp >= 0x4E00 && cp <= 0x9FFF) {
@@ -367,12 +372,8 @@ size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
     }
 #undef EMIT
     out[len] = '\0';
-    if (ncp == 1) {
-        keys[ks.nk++] = prev;
-    }
-    ig_free(ks.t);
     *cap = end;
-    *nkeys = ks.nk;
+    *nkeys = bigrams_in_place(keys, ncp);
     return len;
 }
 

@@ -196,6 +196,36 @@ static uint64_t simhash_naive(const uint64_t *k, size_t n)
     return h;
 }
 
+/* The bigram keys of s[0..n) by definition: adjacent valid code points,
+ * first appearance order, duplicates dropped by a linear search; the
+ * unigram of a text of one code point. Returns the count. */
+static size_t bigrams_naive(const char *s, size_t n, uint64_t *want)
+{
+    size_t nw = 0, j = 0, ncps = 0, d;
+    uint32_t prev = 0, cp;
+
+    while (j < n) {
+        j += ig_utf8_decode(s + j, n - j, &cp);
+        if (cp == IG_UTF8_INVALID) {
+            continue;
+        }
+        if (ncps++ > 0) {
+            uint64_t k = ((uint64_t)prev << 32) | cp;
+
+            for (d = 0; d < nw && want[d] != k; d++) {
+            }
+            if (d == nw) {
+                want[nw++] = k;
+            }
+        }
+        prev = cp;
+    }
+    if (ncps == 1) {
+        want[nw++] = prev;
+    }
+    return nw;
+}
+
 /* simhash_bigrams() against a brute-force distinct count and simhash_of()
  * against the naive SimHash, on texts from empty and one code point to 3000
  * code points (more than 255 distinct keys: simhash_of()'s byte counters
@@ -226,31 +256,9 @@ static void bigrams_sim_matches_naive(void **state)
         }
         n1 = simhash_bigrams(a, la, &k1);
         {
-            /* The expected keys: adjacent valid code points, first
-             * appearance order, duplicates dropped by a linear search. */
             static uint64_t want[16000];
-            size_t nw = 0, j = 0, ncps = 0, d;
-            uint32_t prev = 0, cp;
+            size_t nw = bigrams_naive(a, la, want);
 
-            while (j < la) {
-                j += ig_utf8_decode(a + j, la - j, &cp);
-                if (cp == IG_UTF8_INVALID) {
-                    continue;
-                }
-                if (ncps++ > 0) {
-                    uint64_t k = ((uint64_t)prev << 32) | cp;
-
-                    for (d = 0; d < nw && want[d] != k; d++) {
-                    }
-                    if (d == nw) {
-                        want[nw++] = k;
-                    }
-                }
-                prev = cp;
-            }
-            if (ncps == 1) {
-                want[nw++] = prev;
-            }
             assert_int_equal(n1, nw);
             assert_memory_equal(k1, want, nw * sizeof(*want));
         }
@@ -393,6 +401,104 @@ static void normalise_keys_matches_two_passes(void **state)
     }
 }
 
+/* simhash_normalise_keys() of in[0..n) (copied to a block of exactly n
+ * bytes, so a sanitizer sees any read past it) with cap max against its
+ * definition: simhash_normalise_to() (which collects nothing, so it takes
+ * no block path), the output capped by ig_utf8_trim_len() and the bigrams
+ * of that by bigrams_naive(). */
+static void expect_keys(const char *in, size_t n, size_t max)
+{
+    static char out1[1024], out2[1024];
+    static uint64_t k1[1024], k2[1024];
+    char *s = malloc(n ? n : 1);
+    size_t len1, len2, cap1, cap2, nk1, nk2;
+
+    assert_true(n < sizeof(out1));
+    memcpy(s, in, n);
+    len1 = simhash_normalise_to(s, n, out1);
+    cap1 = ig_utf8_trim_len(out1, len1, max);
+    nk1 = bigrams_naive(out1, cap1, k1);
+    len2 = simhash_normalise_keys(s, n, out2, max, &cap2, k2, &nk2);
+    assert_int_equal(len1, len2);
+    assert_memory_equal(out1, out2, len1 + 1);
+    assert_int_equal(cap1, cap2);
+    assert_int_equal(nk1, nk2);
+    assert_memory_equal(k1, k2, nk1 * sizeof(k1[0]));
+    free(s);
+}
+
+/* The block path of simhash_normalise_keys() (five ideographs per 16-byte
+ * test): runs of 0..30 ideographs (with repeats, E4 leads on both sides
+ * of U+4E00) cut at every byte, with one other character or stray byte
+ * inserted at every offset, each with caps around every block boundary;
+ * then random bytes from the ranges the block test looks at. */
+static void normalise_keys_blocks(void **state)
+{
+    /* clang-format off */
+    static const char *const odd[] = {
+        "\xe4\xb7\xbf", /* U+4DFF: E4 lead, below U+4E00 (kept) */
+        "\xe3\x80\x82", /* U+3002: noise */
+        "\xea\xb0\x80", /* U+AC00: lead past E9 (kept) */
+        "\xef\xbc\x8c", /* full-width comma: noise */
+        "\xef\xbc\xa1", /* full-width A: folded */
+        "\xed\xa0\x80", /* a surrogate: dropped */
+        "\x80", "\xe5", "\xe5\xb8", "A", "7", " ", "\xc3\xa9",
+    };
+    static const char *const ideo[] = {
+        "\xe4\xb8\x80", "\xe4\xbf\xbf", "\xe9\xbf\xbf", "井", "盖",
+        "路",
+    };
+    /* clang-format on */
+    char run[3 * 30], buf[3 * 30 + 8], rb[300];
+    uint64_t rng = 3;
+
+    (void)state;
+    for (size_t chars = 0; chars <= 30; chars++) {
+        size_t rl = 0;
+
+        for (size_t c = 0; c < chars; c++) {
+            memcpy(run + rl, ideo[(c * c + chars) % 6], 3);
+            rl += 3;
+        }
+        for (size_t cut = 0; cut <= rl; cut++) {
+            for (size_t max = 0; max <= cut + 1; max++) {
+                expect_keys(run, cut, max);
+            }
+        }
+        for (size_t d = 0; d < sizeof(odd) / sizeof(odd[0]); d++) {
+            size_t dl = strlen(odd[d]);
+
+            for (size_t at = 0; at <= rl; at++) {
+                memcpy(buf, run, at);
+                memcpy(buf + at, odd[d], dl);
+                memcpy(buf + at + dl, run + at, rl - at);
+                expect_keys(buf, rl + dl, rl + dl);
+                expect_keys(buf, rl + dl, at + 16);
+                expect_keys(buf, rl + dl, (at * 7) % (rl + dl + 1));
+            }
+        }
+    }
+    for (int it = 0; it < 20000; it++) {
+        size_t n, i;
+
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        n = (size_t)(rng % sizeof(rb));
+        for (i = 0; i < n; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            if (rng % 3 == 0 && i + 3 <= n) {
+                memcpy(rb + i, ideo[(rng >> 8) % 6], 3);
+                i += 2;
+            } else if (rng % 3 == 1) {
+                rb[i] = (char)(0xE3 + (rng >> 8) % 8); /* E3..EA */
+            } else {
+                rb[i] = (char)(0x7F + (rng >> 8) % 0x42); /* 7F..C0 */
+            }
+        }
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        expect_keys(rb, n, it % 2 ? n : (size_t)(rng % (n + 1)));
+    }
+}
+
 /* simhash_hash64() against a byte-at-a-time FNV-1a with the same seed and
  * final mix, for every length 0..200 (the unrolled loop and its tail). */
 static void hash64_matches_plain_fnv(void **state)
@@ -470,6 +576,7 @@ int main(void)
         cmocka_unit_test(hash_and_ids_are_deterministic),
         cmocka_unit_test(hash64_matches_plain_fnv),
         cmocka_unit_test(normalise_keys_matches_two_passes),
+        cmocka_unit_test(normalise_keys_blocks),
         cmocka_unit_test(set_overlap_matches_brute_force),
     };
 
