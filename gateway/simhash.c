@@ -404,18 +404,28 @@ uint64_t simhash_of(const uint64_t *keys, size_t n)
      * it set: sixteen features at a time through a tree of carry-save
      * adders (Harley-Seal), whose carries of weight 16 go to bit-sliced
      * counters; about five word operations per feature instead of 64
-     * counter updates. */
-    uint64_t plane[64] = {0}, h = 0;
+     * counter updates. No count exceeds n, so the planes above top (the
+     * highest bit of n) stay empty. */
+    uint64_t plane[64], last[16] = {0}, h;
     uint64_t ones = 0, twos = 0, fours = 0, eights = 0;
     size_t i = 0;
+    int top;
 
     if (n == 0) {
         return 0;
     }
-    for (; i + 16 <= n; i += 16) {
+    top = 63 - __builtin_clzll((unsigned long long)n);
+    memset(plane, 0, (size_t)(top + 1) * sizeof(plane[0]));
+    for (; i < n; i += 16) {
         uint64_t twosA, twosB, foursA, foursB, eightsA, eightsB, sixteens;
         const uint64_t *k = keys + i;
 
+        if (n - i < 16) {
+            /* The last ones as a block padded with zero keys: mix64(0)
+             * is 0, a feature that sets no bit. */
+            memcpy(last, k, (n - i) * sizeof(*k));
+            k = last;
+        }
         CSA(twosA, ones, ones, mix64(k[0]), mix64(k[1]));
         CSA(twosB, ones, ones, mix64(k[2]), mix64(k[3]));
         CSA(foursA, twos, twos, twosA, twosB);
@@ -433,9 +443,6 @@ uint64_t simhash_of(const uint64_t *keys, size_t n)
         CSA(sixteens, eights, eights, eightsA, eightsB);
         plane_add(plane, sixteens, 4);
     }
-    for (; i < n; i++) {
-        plane_add(plane, mix64(keys[i]), 0);
-    }
     /* The partial sums of weight 1, 2, 4 and 8 on top. */
     plane_add(plane, ones, 0);
     plane_add(plane, twos, 1);
@@ -443,14 +450,10 @@ uint64_t simhash_of(const uint64_t *keys, size_t n)
     plane_add(plane, eights, 3);
     /* A bit is set in the SimHash when more features have it set than
      * not: 2 * count > n, i.e. count >= t = n / 2 + 1, compared for all 64
-     * positions at once from the top plane down. */
+     * positions at once from the top plane down (t <= n: no higher). */
     {
         uint64_t t = n / 2 + 1, gt = 0, eq = ~0ull;
-        int top = 63;
 
-        while (top > 0 && !((n >> top) & 1) && !((t >> top) & 1)) {
-            top--;
-        }
         for (int p = top; p >= 0; p--) {
             if ((t >> p) & 1) {
                 eq &= plane[p];

@@ -268,6 +268,28 @@ static void bigrams_sim_matches_naive(void **state)
     }
 }
 
+/* simhash_of() against the naive SimHash for every count 0..140 (full
+ * blocks of sixteen and every size of the padded last one), on random
+ * keys and on keys that all hash alike (every count at n). */
+static void simhash_of_every_count(void **state)
+{
+    static uint64_t k[140];
+    uint64_t rng = 13;
+
+    (void)state;
+    for (size_t n = 0; n <= 140; n++) {
+        for (size_t i = 0; i < n; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            k[i] = rng;
+        }
+        assert_true(simhash_of(k, n) == (n ? simhash_naive(k, n) : 0));
+        for (size_t i = 0; i < n; i++) {
+            k[i] = 42;
+        }
+        assert_true(simhash_of(k, n) == (n ? simhash_naive(k, n) : 0));
+    }
+}
+
 static void jaccard_separates_reposts_from_neighbours(void **state)
 {
     const char *orig =
@@ -573,6 +595,7 @@ int main(void)
         cmocka_unit_test(jaccard_separates_reposts_from_neighbours),
         cmocka_unit_test(jaccard_matches_brute_force),
         cmocka_unit_test(bigrams_sim_matches_naive),
+        cmocka_unit_test(simhash_of_every_count),
         cmocka_unit_test(hash_and_ids_are_deterministic),
         cmocka_unit_test(hash64_matches_plain_fnv),
         cmocka_unit_test(normalise_keys_matches_two_passes),
