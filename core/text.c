@@ -187,6 +187,40 @@ size_t ig_utf8_trim_len(const char *s, size_t n, size_t max)
     return k;
 }
 
+size_t ig_utf8_head_len(const char *s, size_t n, size_t k)
+{
+    /* Sequence length by the lead byte's top four bits (valid UTF-8:
+     * never a continuation byte 8..B here). */
+    static const unsigned char seq_len[16] = {1, 1, 1, 1, 1, 1, 1, 1,
+                                              1, 1, 1, 1, 2, 2, 3, 4};
+    size_t i = 0;
+
+    while (k > 0 && i < n) {
+        i += seq_len[(unsigned char)s[i] >> 4];
+        k--;
+    }
+    return i < n ? i : n;
+}
+
+size_t ig_utf8_tail_start(const char *s, size_t n, size_t k)
+{
+    size_t i = n;
+
+    while (k > 0 && i > 0) {
+        if (i >= 3 && ((unsigned char)s[i - 3] & 0xF0) == 0xE0) {
+            /* A 3-byte lead three bytes back (all CJK): in valid UTF-8
+             * the two bytes after it are its own. */
+            i -= 3;
+        } else {
+            do {
+                i--;
+            } while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80);
+        }
+        k--;
+    }
+    return i;
+}
+
 bool ig_is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK unified */

@@ -96,6 +96,12 @@ size_t ig_utf8_count(const char *s, size_t n);
 bool ig_utf8_has_fffd(const char *s, size_t n);
 /* The largest length <= max that does not cut a UTF-8 sequence of s. */
 size_t ig_utf8_trim_len(const char *s, size_t n, size_t max);
+/* Of valid UTF-8 s[0..n) (a normaliser's output): the length of its first
+ * k code points, and where its last k code points start (n and 0 when it
+ * has fewer). Each step reads one lead byte, or, from the end, three
+ * bytes back: no code point is decoded. */
+size_t ig_utf8_head_len(const char *s, size_t n, size_t k);
+size_t ig_utf8_tail_start(const char *s, size_t n, size_t k);
 /* True for CJK ideographs and CJK punctuation/fullwidth forms used in
  * Chinese text (for "inside a CJK run" decisions). */
 bool ig_is_cjk(uint32_t cp);

@@ -1925,7 +1925,7 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req,
 {
     const struct dedup *d = q->d;
     char hash[17], *p;
-    size_t i, cut;
+    size_t cut;
 
     q->has_text = q->text_len > 0;
     q->key.exact = simhash_hash64(q->text, q->text_len, DEDUP_EXACT_SEED);
@@ -1965,22 +1965,11 @@ static void fingerprint(struct dreq *q, const struct dedup_req *req,
     q->key.sim = simhash_of(q->bigrams, q->nbigrams);
     q->near = d->cfg.near && q->nbigrams >= DEDUP_NEAR_MIN_BIGRAMS;
     /* Anchors: hashes of the first and last DEDUP_ANCHOR_CPS code points
-     * (the whole text when it is shorter). */
-    cut = 0;
-    for (i = 0; i < DEDUP_ANCHOR_CPS && cut < q->text_len; i++) {
-        uint32_t cp;
-
-        cut += ig_utf8_decode(q->text + cut, q->text_len - cut, &cp);
-    }
+     * (the whole text when it is shorter; it is valid UTF-8: the
+     * normaliser re-encodes what it keeps). */
+    cut = ig_utf8_head_len(q->text, q->text_len, DEDUP_ANCHOR_CPS);
     q->key.head = simhash_hash64(q->text, cut, DEDUP_ANCHOR_SEED);
-    /* Back from the end over DEDUP_ANCHOR_CPS code points (the text is
-     * valid UTF-8: the normaliser re-encodes what it keeps). */
-    cut = q->text_len;
-    for (i = 0; i < DEDUP_ANCHOR_CPS && cut > 0; i++) {
-        do {
-            cut--;
-        } while (cut > 0 && ((unsigned char)q->text[cut] & 0xC0) == 0x80);
-    }
+    cut = ig_utf8_tail_start(q->text, q->text_len, DEDUP_ANCHOR_CPS);
     q->key.tail =
         simhash_hash64(q->text + cut, q->text_len - cut, DEDUP_ANCHOR_SEED + 1);
 }

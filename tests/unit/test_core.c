@@ -180,6 +180,67 @@ static void utf8_decode_fast_paths_agree(void **state)
     }
 }
 
+/* ig_utf8_five3() against the byte-by-byte definition: a block of five
+ * sequences in range with every one of its 16 bytes set to every value,
+ * for lead ranges its callers use and the widest one allowed. */
+static void utf8_five3_every_byte(void **state)
+{
+    (void)state;
+    const unsigned char ranges[][2] = {
+        {0xE3, 0xE9}, {0xE4, 0xE9}, {0xE1, 0xEC}, {0xE5, 0xE5}};
+    for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+        unsigned char lo = ranges[r][0], hi = ranges[r][1];
+        for (unsigned p = 0; p < 16; p++) {
+            for (unsigned v = 0; v < 256; v++) {
+                unsigned char b[16];
+                for (unsigned c = 0; c < 15; c += 3) {
+                    b[c] = (unsigned char)(lo + (c / 3) % (hi - lo + 1));
+                    b[c + 1] = (unsigned char)(0x80 + c * 5);
+                    b[c + 2] = 0xBF;
+                }
+                b[15] = 0x41;
+                b[p] = (unsigned char)v;
+                bool want = true;
+                for (unsigned c = 0; c < 15; c++) {
+                    bool ok = c % 3 ? (b[c] & 0xC0) == 0x80
+                                    : b[c] >= lo && b[c] <= hi;
+                    want = want && ok;
+                }
+                if (ig_utf8_five3((const char *)b, lo, hi) != want) {
+                    fail_msg("lo %02x hi %02x: byte %u = %02x", lo, hi, p, v);
+                }
+            }
+        }
+    }
+}
+
+/* ig_utf8_head_len() and ig_utf8_tail_start() against the code point
+ * starts found by decoding, on random valid UTF-8 of 1- to 4-byte
+ * sequences (every lead kind, both ends of each range), every k. */
+static void utf8_head_tail_by_decoding(void **state)
+{
+    (void)state;
+    const uint32_t pool[] = {'a',    0x7F,    0x80,    0x7FF,   0x800,   0xFFF,
+                             0x1000, 0x4E95,  0x9FFF,  0xD7FF,  0xE000,  0xFF0C,
+                             0xFFFD, 0x10000, 0x3FFFF, 0x40000, 0x10FFFF};
+    srand(5);
+    for (int round = 0; round < 3000; round++) {
+        char s[4 * 40];
+        size_t starts[41], n = 0, ncp = (size_t)rand() % 41;
+        for (size_t c = 0; c < ncp; c++) {
+            starts[c] = n;
+            n += ig_utf8_encode(pool[(size_t)rand() % 17], s + n);
+        }
+        starts[ncp] = n;
+        assert_true(ig_utf8_valid(s, n));
+        for (size_t k = 0; k <= ncp + 2; k++) {
+            size_t m = k < ncp ? k : ncp;
+            assert_int_equal(ig_utf8_head_len(s, n, k), starts[m]);
+            assert_int_equal(ig_utf8_tail_start(s, n, k), starts[ncp - m]);
+        }
+    }
+}
+
 /* Terminal columns: CJK ideographs, Hangul and full-width forms take 2. */
 static void cp_widths(void **state)
 {
@@ -956,6 +1017,8 @@ int main(void)
         cmocka_unit_test(arena_alloc_and_defer),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
+        cmocka_unit_test(utf8_five3_every_byte),
+        cmocka_unit_test(utf8_head_tail_by_decoding),
         cmocka_unit_test(utf8_sanitize_replaces_and_drops),
         cmocka_unit_test(jsonw_escapes_and_commas),
         cmocka_unit_test(buf_fast_paths_keep_the_cap),
