@@ -81,6 +81,31 @@ void ig_arena_free(struct ig_arena *a)
     ig_free(a);
 }
 
+/* ig_arena_alloc() when the head block is full: a new block. Out of line,
+ * so the common case (a bump in the head block) saves and restores no
+ * registers; it is most of the item parsers' allocations. */
+__attribute__((noinline)) static void *alloc_block(struct ig_arena *a, size_t n,
+                                                   size_t need)
+{
+    struct block *b = a->head;
+    size_t size = need > a->block_size ? need : a->block_size;
+    struct block *nb = ig_malloc(sizeof(*nb) + size);
+
+    nb->size = size;
+    nb->used = need;
+    a->used += n;
+    if (b && size == need && b->size - b->used >= ALIGN) {
+        /* Oversized request: keep the current block as the head so its
+         * free space is still used by later small requests. */
+        nb->next = b->next;
+        b->next = nb;
+        return nb->data;
+    }
+    nb->next = b;
+    a->head = nb;
+    return nb->data;
+}
+
 void *ig_arena_alloc(struct ig_arena *a, size_t n)
 {
     size_t need = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
@@ -89,22 +114,7 @@ void *ig_arena_alloc(struct ig_arena *a, size_t n)
     }
     struct block *b = a->head;
     if (!b || b->size - b->used < need) {
-        size_t size = need > a->block_size ? need : a->block_size;
-        struct block *nb = ig_malloc(sizeof(*nb) + size);
-        nb->size = size;
-        nb->used = 0;
-        if (b && size == need && b->size - b->used >= ALIGN) {
-            /* Oversized request: keep the current block as the head so its
-             * free space is still used by later small requests. */
-            nb->next = b->next;
-            b->next = nb;
-            nb->used = need;
-            a->used += n;
-            return nb->data;
-        }
-        nb->next = b;
-        a->head = nb;
-        b = nb;
+        return alloc_block(a, n, need);
     }
     void *p = b->data + b->used;
     b->used += need;

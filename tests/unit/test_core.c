@@ -131,6 +131,33 @@ static void arena_alloc_and_defer(void **state)
     ig_arena_free(NULL);
 }
 
+/* Every size 0..200 in turn, with a large one now and then, across many
+ * blocks (new heads and oversized side blocks): each allocation aligned,
+ * none overlapping another (each keeps its own fill), and used() the sum
+ * of the sizes asked for. */
+static void arena_sizes_and_blocks(void **state)
+{
+    (void)state;
+    struct ig_arena *a = ig_arena_new(256);
+    unsigned char *p[1200];
+    size_t len[1200], sum = 0;
+
+    for (size_t i = 0; i < 1200; i++) {
+        len[i] = i % 7 == 6 ? 300 + i : i % 201;
+        p[i] = ig_arena_alloc(a, len[i]);
+        assert_true(((uintptr_t)p[i] % 16) == 0);
+        memset(p[i], (int)(i & 0xff), len[i]);
+        sum += len[i];
+    }
+    for (size_t i = 0; i < 1200; i++) {
+        for (size_t k = 0; k < len[i]; k++) {
+            assert_int_equal(p[i][k], i & 0xff);
+        }
+    }
+    assert_int_equal(ig_arena_used(a), sum);
+    ig_arena_free(a);
+}
+
 static void utf8_strict_decoding(void **state)
 {
     (void)state;
@@ -1015,6 +1042,7 @@ int main(void)
         cmocka_unit_test(calloc_lines_aligned_and_zeroed),
         cmocka_unit_test(fmt_u64_matches_printf),
         cmocka_unit_test(arena_alloc_and_defer),
+        cmocka_unit_test(arena_sizes_and_blocks),
         cmocka_unit_test(utf8_strict_decoding),
         cmocka_unit_test(utf8_decode_fast_paths_agree),
         cmocka_unit_test(utf8_five3_every_byte),
