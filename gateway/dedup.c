@@ -2051,6 +2051,11 @@ const char *dedup_prep_id(const struct dedup_prep *p)
     return ((const struct dreq *)p)->id;
 }
 
+uint64_t dedup_prep_key(const struct dedup_prep *p)
+{
+    return hex64(((const struct dreq *)p)->id);
+}
+
 void dedup_prep_free(struct dedup_prep *p)
 {
     if (p) {

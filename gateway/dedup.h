@@ -190,6 +190,9 @@ struct dedup_prep *dedup_prepare(const struct dedup *d,
 /* The candidate id the item will have if it is a new candidate (16 hex
  * digits). Borrowed from p. */
 const char *dedup_prep_id(const struct dedup_prep *p);
+/* The same id as a number (the 64 bits its hex digits spell, so one id
+ * one key): for the caller's tables of items in flight. */
+uint64_t dedup_prep_key(const struct dedup_prep *p);
 
 /* Frees a preparation that was not handed to dedup_check_prepared().
  * NULL is a no-op. */

@@ -1315,7 +1315,7 @@ static bool twin_waits(struct job *j)
     if (j->owner || !j->prep) {
         return false;
     }
-    j->key = strtoull(dedup_prep_id(j->prep), NULL, 16);
+    j->key = dedup_prep_key(j->prep);
     if (!owner_of(g, j->key)) {
         j->owner = true;
         j->owner_next = g->owners[j->key & g->owners_mask];

@@ -998,6 +998,29 @@ static void index_entries_kept_up_to_the_cap(void **state)
     free(g);
 }
 
+/* dedup_prep_key() is the number the id's hex digits spell (what
+ * strtoull made of it before), for ids of every shape. */
+static void prep_key_is_the_id_value(void **state)
+{
+    struct fx *f = *state;
+
+    for (int i = 0; i < 500; i++) {
+        char ext[32];
+        struct dedup_req q = {.source_id = i % 2 ? "hl" : "lt",
+                              .channel = "hotline",
+                              .ext_id = ext,
+                              .text = "人行道砖翘起来好几块"};
+        struct dedup_prep *p;
+
+        snprintf(ext, sizeof(ext), "k-%d", i);
+        p = dedup_prepare(f->d, &q);
+        assert_non_null(p);
+        assert_int_equal(strlen(dedup_prep_id(p)), DEDUP_ID_LEN);
+        assert_true(dedup_prep_key(p) == strtoull(dedup_prep_id(p), NULL, 16));
+        dedup_prep_free(p);
+    }
+}
+
 /* An item's own record key holds another type: the create is refused at
  * once with Redis's reason (IG_EIO), not sent round DEDUP_MAX_ROUNDS
  * times and answered IG_EAGAIN (to be retried, and refused, for ever);
@@ -1128,6 +1151,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(index_write_refused_is_sent_again,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(index_entries_kept_up_to_the_cap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(prep_key_is_the_id_value, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(record_key_of_another_type, setup,
                                         teardown),
