@@ -60,6 +60,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/pool.h"
 #include "core/text.h"
 #include "gateway/candidate.h"
 #include "gateway/nindex.h"
@@ -252,6 +253,17 @@ struct lbatch {
     struct dreq *q[DEDUP_BATCH];
 };
 
+/* A dedup_done() in flight. */
+struct done_req {
+    struct dedup *d;
+    dedup_cb cb;
+    void *ud;
+    char id[DEDUP_ID_LEN + 1];
+};
+
+/* done_reqs kept for reuse: one is made and dropped per new candidate. */
+#define DEDUP_DONES_SPARE 4096
+
 struct dedup {
     struct rconn *rc;
     struct event *flush_ev;     /* sends the queue next loop turn */
@@ -281,6 +293,7 @@ struct dedup {
     struct event *ix_ev; /* sends the kept entries again */
     struct ig_buf kbuf;  /* scratch: a key name being sent */
     struct ig_buf rbuf;  /* scratch: a record being sent */
+    struct ig_pool dones; /* struct done_req, one per item marked done */
     uint64_t refused[DEDUP_REFUSED_LOG]; /* ids whose record was refused */
     size_t nrefused, refused_at;
     struct dedup_stats st;
@@ -514,6 +527,7 @@ static void release(struct dedup *d)
     ig_buf_fini(&d->ixkept);
     ig_buf_fini(&d->kbuf);
     ig_buf_fini(&d->rbuf);
+    ig_pool_fini(&d->dones);
     ig_free(d->load_from);
     ig_free(d->index_key);
     ig_free(d->prefix);
@@ -535,6 +549,7 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
         return IG_EINVAL;
     }
     d = ig_calloc(1, sizeof(*d));
+    ig_pool_init(&d->dones, sizeof(struct done_req), DEDUP_DONES_SPARE);
     d->cfg = *cfg;
     d->prefix = ig_strdup(cfg->prefix && *cfg->prefix ? cfg->prefix : "intake");
     d->index_key = ig_asprintf("%s:index", d->prefix);
@@ -2108,14 +2123,6 @@ int dedup_check(struct dedup *d, const struct dedup_req *req, dedup_cb cb,
     return rc;
 }
 
-struct done_req {
-    struct dedup *d;
-    dedup_cb cb;
-    void *ud;
-    size_t key_len;
-    char key[]; /* P:rec:<id>, in this allocation */
-};
-
 static void on_rec_expire(void *ud, int status, const void *reply)
 {
     (void)ud;
@@ -2133,9 +2140,14 @@ static void on_done(void *ud, int status, const void *reply)
      * retention's TTL like every key, not forever. */
     if (status == IG_OK && q->d->rc && r->type == REDIS_REPLY_INTEGER &&
         r->integer == 1) {
-        const char *argv[3] = {"EXPIRE", q->key, q->d->ttl};
-        size_t len[3] = {6, q->key_len, strlen(q->d->ttl)};
+        struct ig_buf *key = &q->d->kbuf;
+        const char *argv[3] = {"EXPIRE", NULL, q->d->ttl};
+        size_t len[3] = {6, 0, strlen(q->d->ttl)};
 
+        ig_buf_reset(key);
+        add_key(key, q->d->prefix, "rec", q->id);
+        argv[1] = key->data;
+        len[1] = key->len;
         rconn_cmd(q->d->rc, on_rec_expire, NULL, 3, argv, len);
     }
     q->d->inflight--;
@@ -2145,7 +2157,7 @@ static void on_done(void *ud, int status, const void *reply)
     if (q->cb) {
         q->cb(q->ud, status, NULL);
     }
-    ig_free(q);
+    ig_pool_put(&q->d->dones, q);
 }
 
 int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
@@ -2155,7 +2167,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     size_t len[4];
     int rc;
 
-    if (!d || !id || !*id) {
+    if (!d || !id || strlen(id) != DEDUP_ID_LEN) {
         return IG_EINVAL;
     }
     /* Down, or being freed (d->rc NULL: called from a callback that
@@ -2169,13 +2181,12 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
      * "F" without one, which on_done() sees and gives one. */
     ig_buf_reset(&d->kbuf);
     add_key(&d->kbuf, d->prefix, "rec", id);
-    q = ig_malloc(sizeof(*q) + d->kbuf.len + 1);
-    memcpy(q->key, d->kbuf.data, d->kbuf.len + 1);
-    q->key_len = d->kbuf.len;
+    q = ig_pool_get(&d->dones);
+    memcpy(q->id, id, sizeof(q->id));
     argv[0] = "SETRANGE";
     len[0] = 8;
-    argv[1] = q->key;
-    len[1] = q->key_len;
+    argv[1] = d->kbuf.data; /* rconn_cmd() copies the command */
+    len[1] = d->kbuf.len;
     argv[2] = "0";
     len[2] = 1;
     argv[3] = "F";
@@ -2185,7 +2196,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     q->ud = ud;
     rc = rconn_cmd(d->rc, on_done, q, 4, argv, len);
     if (rc < 0) {
-        ig_free(q);
+        ig_pool_put(&d->dones, q);
         return IG_EAGAIN;
     }
     d->inflight++;

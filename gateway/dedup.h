@@ -204,10 +204,11 @@ void dedup_prep_free(struct dedup_prep *p);
 int dedup_check_prepared(struct dedup *d, struct dedup_prep **p, dedup_cb cb,
                          void *ud);
 
-/* Marks candidate id forwarded (or durably spooled), so a later replay of
- * its item answers DEDUP_SEEN instead of DEDUP_NEW+replay. cb may be NULL
- * (fire and forget); otherwise as for dedup_check with res NULL. Returns
- * as dedup_check. Loop thread. */
+/* Marks candidate id (DEDUP_ID_LEN hex digits) forwarded (or durably
+ * spooled), so a later replay of its item answers DEDUP_SEEN instead of
+ * DEDUP_NEW+replay. cb may be NULL (fire and forget); otherwise as for
+ * dedup_check with res NULL. Returns as dedup_check (IG_EINVAL for an id
+ * of another length). Loop thread. */
 int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud);
 
 /* True when the connection is established and authenticated. */

@@ -330,6 +330,10 @@ static void replay_until_done(void **state)
     assert_true(b.res.replay);
     assert_string_equal(b.res.id, a.res.id);
     assert_int_equal(b.res.reports, 1);
+    /* Not a candidate id. */
+    assert_int_equal(dedup_done(f->d, "", done_cb, &n), IG_EINVAL);
+    assert_int_equal(dedup_done(f->d, "0123456789abcdef0", done_cb, &n),
+                     IG_EINVAL);
     assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
     wait_for(f->base, &n, 1);
     c = check(f, "hotline-main", "hotline", "WO-3001", NULL,
