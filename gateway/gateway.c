@@ -64,6 +64,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/pool.h"
+#include "core/ptrmap.h"
 #include "core/text.h"
 #include "gateway/candidate.h"
 #include "gateway/conf.h"
@@ -207,12 +208,15 @@ struct job {
 /* The hits counters of codes and rules (series labelled code="..." and
  * rule="..."), found by the address of the label's value: a string of the
  * current rule set (alive while it is current: g holds a reference), or a
- * literal. Valid for one generation. */
-#define GW_LABEL_SLOTS 64
-struct label_slot {
-    const char *v; /* NULL: empty */
-    int kind;      /* 0 code, 1 rule */
-    struct metrics_series *hits;
+ * literal. Made again for each generation, with room for every code and
+ * rule of its rule set: a rule set has a few hundred of them, more than a
+ * small direct-mapped cache holds (a fifth of the lookups missed, each a
+ * label built and hashed). */
+struct label_cache {
+    uint64_t gen;
+    struct ig_ptrmap of[2];       /* code, rule value -> index in hits */
+    struct metrics_series **hits; /* room for both maps full */
+    size_t n;
 };
 
 struct waiter {
@@ -264,8 +268,7 @@ struct gw {
     struct metrics_series *sc_in, *sc_out, *sc_upd;
     struct metrics_series *cls_seconds;
     struct metrics_series *review_added[ROUTE_LEVEL_HIGH + 1];
-    uint64_t label_gen; /* generation of label_slot's entries */
-    struct label_slot label_slot[GW_LABEL_SLOTS];
+    struct label_cache labels;
 
     struct gw_batch *q_head, *q_tail;
     size_t inflight;
@@ -1091,6 +1094,25 @@ static void scratch_free(void *s)
 
 /* The hits counter of code or rule v (kind 0 or 1) of a classification of
  * job j, its handle remembered for the current rule set. */
+/* Room for max values of each kind. */
+static void labels_init(struct label_cache *c, size_t max)
+{
+    ig_ptrmap_init(&c->of[0], max, NULL);
+    ig_ptrmap_init(&c->of[1], max, NULL);
+    c->hits = ig_malloc(2 * max * sizeof(*c->hits));
+    c->n = 0;
+}
+
+static void labels_fini(struct label_cache *c)
+{
+    if (c->hits) {
+        ig_ptrmap_fini(&c->of[0]);
+        ig_ptrmap_fini(&c->of[1]);
+        ig_free(c->hits);
+        c->hits = NULL;
+    }
+}
+
 static struct metrics_series *cls_hits(struct gw *g, const struct job *j,
                                        int kind, const char *v)
 {
@@ -1101,21 +1123,24 @@ static struct metrics_series *cls_hits(struct gw *g, const struct job *j,
         return metrics_series(g->m, names[kind],
                               labels_1(&g->lbuf, keys[kind], v));
     }
-    if (g->label_gen != g->generation) {
-        memset(g->label_slot, 0, sizeof(g->label_slot));
-        g->label_gen = g->generation;
+    struct label_cache *c = &g->labels;
+    if (c->gen != g->generation) {
+        labels_fini(c);
+        labels_init(c, ruleset_nrules(g->rs) + ruleset_ntaxa(g->rs) + 1);
+        c->gen = g->generation;
     }
-    uintptr_t h = ((uintptr_t)v * (uintptr_t)0x9E3779B97F4A7C15ull) >>
-                  (sizeof(uintptr_t) * 8 - 6);
-    struct label_slot *sl =
-        &g->label_slot[(h + (uintptr_t)kind) % GW_LABEL_SLOTS];
-    if (sl->v != v || sl->kind != kind) {
-        sl->hits = metrics_series(g->m, names[kind],
-                                  labels_1(&g->lbuf, keys[kind], v));
-        sl->v = v;
-        sl->kind = kind;
+    uint32_t i;
+    if (ig_ptrmap_get(&c->of[kind], v, &i)) {
+        return c->hits[i];
     }
-    return sl->hits;
+    struct metrics_series *hits =
+        metrics_series(g->m, names[kind], labels_1(&g->lbuf, keys[kind], v));
+    /* A map full (more values than the rule set has codes and rules):
+     * counted all the same, only not cached. */
+    if (ig_ptrmap_add(&c->of[kind], v, (uint32_t)c->n)) {
+        c->hits[c->n++] = hits;
+    }
+    return hits;
 }
 
 /* Back on the loop: count, then the rest of the job. */
@@ -2504,6 +2529,7 @@ void gw_free(struct gw *g)
     loop_timer_free(g->recheck_timer);
     metrics_free(g->m);
     ig_buf_fini(&g->lbuf);
+    labels_fini(&g->labels);
     ig_buf_fini(&g->rec);
     ig_buf_fini(&g->sc_lab);
     ig_buf_fini(&g->sc_key);

@@ -617,8 +617,38 @@ admin_token_ref = env:IG_ADMIN_TOKEN"
     r=$(http_call POST /v1/reload admin-secret)
     [ "$(cat "$tmp/code")" = 200 ] || fail "good reload: $r"
     [ "$(echo "$r" | jq -r .generation)" = 2 ] || fail "generation: $r"
+    # The rules' examples, pushed under the new rule set: more codes and
+    # rules than a small cache of counters holds. Each code's hit counter
+    # grows by the items answered with that code, no more, no less.
+    local before after want got i
+    before=$(http_call GET /metrics | code_hits)
+    : >"$tmp/answered"
+    for i in 0 1; do
+        r=$(grep -h '^example:' "$tmp"/rules/*.rules | sed 's/^example: *//' |
+            jq -R -s --argjson i "$i" 'split("\n") | map(select(length > 0))
+                | .[$i * 250:($i + 1) * 250] | to_entries
+                | map({id: "EX-\($i)-\(.key)", title: .value, text: .value})')
+        r=$(http_call POST /v1/items push-secret "$r")
+        [ "$(cat "$tmp/code")" = 200 ] || fail "examples push: $r"
+        echo "$r" | jq -r '.items[] | .code // ""' >>"$tmp/answered"
+    done
+    after=$(http_call GET /metrics | code_hits)
+    want=$(awk 'NF' "$tmp/answered" | sort | uniq -c |
+        awk '{ print $2 " " $1 }' | sort)
+    got=$(join -a 2 -e 0 -o 0,1.2,2.2 <(echo "$before") <(echo "$after") |
+        awk '$3 > $2 { print $1 " " $3 - $2 }' | sort)
+    [ "$got" = "$want" ] || fail "code hits: $(diff <(echo "$want") \
+        <(echo "$got") | head -5)"
+    [ "$(wc -l <<<"$want")" -gt 64 ] || fail "too few codes: $want"
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly"
+}
+
+# "CODE COUNT" per intake_code_hits_total series of a /metrics page, by
+# code (no code: "" is left out; sorted for join).
+code_hits() {
+    sed -n 's/^intake_code_hits_total{code="\([^"]\+\)"} \([0-9]*\)$/\1 \2/p' |
+        sort
 }
 
 # The gateway with its API on a kernel-picked port; sets api_port. Extra
