@@ -336,9 +336,11 @@ size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
             const unsigned char *u = (const unsigned char *)s + i;
             uint64_t *c = keys + ncp; /* kept only if all are ideographs */
 
-            for (k = 0; k < 5; k++) {
-                c[k] = cp3(u + 3 * k);
-            }
+            c[0] = cp3(u);
+            c[1] = cp3(u + 3);
+            c[2] = cp3(u + 6);
+            c[3] = cp3(u + 9);
+            c[4] = cp3(u + 12);
             if (c[0] >= 0x4E00 && c[1] >= 0x4E00 && c[2] >= 0x4E00 &&
                 c[3] >= 0x4E00 && c[4] >= 0x4E00) {
                 memcpy(out + len, u, 15);
@@ -349,14 +351,21 @@ size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
                 continue;
             }
         }
-        k = ig_utf8_decode(s + i, n - i, &cp);
-        if (cp >= 0x4E00 && cp <= 0x9FFF) {
-            memcpy(out + len, s + i, 3);
-            len += 3;
-            i += k;
-            EMIT(cp);
-            continue;
+        /* One ideograph: E4..E9 and two continuation bytes (E4 ones
+         * start at U+4000). */
+        if (n - i >= 3 && (unsigned char)(s[i] - 0xE4) <= 5 &&
+            ((unsigned char)s[i + 1] & 0xC0) == 0x80 &&
+            ((unsigned char)s[i + 2] & 0xC0) == 0x80) {
+            cp = cp3((const unsigned char *)s + i);
+            if (cp >= 0x4E00) {
+                memcpy(out + len, s + i, 3);
+                len += 3;
+                i += 3;
+                EMIT(cp);
+                continue;
+            }
         }
+        k = ig_utf8_decode(s + i, n - i, &cp);
         if (cp == IG_UTF8_INVALID || is_noise(fold(cp))) {
             i += k;
             continue;
