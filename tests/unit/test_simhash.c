@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -546,6 +547,32 @@ static void hash64_matches_plain_fnv(void **state)
     }
 }
 
+/* simhash_hex64() against printf's %016llx: every nibble value in every
+ * place, both ends, and random values. */
+static void hex64_matches_printf(void **state)
+{
+    uint64_t rng = 17;
+
+    (void)state;
+    for (int i = 0; i < 5000; i++) {
+        char got[17], want[32];
+        uint64_t v;
+
+        if (i < 256) {
+            v = (uint64_t)(i % 16) << (4 * (i / 16)); /* nibble, place */
+        } else if (i < 258) {
+            v = i == 256 ? 0 : ~0ULL;
+        } else {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            v = rng;
+        }
+        memset(got, 'x', sizeof(got));
+        simhash_hex64(v, got);
+        snprintf(want, sizeof(want), "%016llx", (unsigned long long)v);
+        assert_memory_equal(got, want, 17);
+    }
+}
+
 static void hash_and_ids_are_deterministic(void **state)
 {
     char a[CANDIDATE_ID_LEN + 1], b[CANDIDATE_ID_LEN + 1];
@@ -598,6 +625,7 @@ int main(void)
         cmocka_unit_test(simhash_of_every_count),
         cmocka_unit_test(hash_and_ids_are_deterministic),
         cmocka_unit_test(hash64_matches_plain_fnv),
+        cmocka_unit_test(hex64_matches_printf),
         cmocka_unit_test(normalise_keys_matches_two_passes),
         cmocka_unit_test(normalise_keys_blocks),
         cmocka_unit_test(set_overlap_matches_brute_force),
