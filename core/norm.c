@@ -476,9 +476,11 @@ int ig_norm_add(struct ig_norm *n, const char *s, size_t len)
                 continue;
             }
             j = flush_space(o, m, j, &pend, pend_off, any, last_cjk, false);
-            o[j] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-            m[j++] = (uint32_t)i;
-            i++;
+            /* and the visible ASCII right after it (numbers, words) */
+            do {
+                o[j] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                m[j++] = (uint32_t)i++;
+            } while (i < len && (c = u[i]) > 0x20 && c < 0x7F);
             any = true;
             last_cjk = false;
             continue;

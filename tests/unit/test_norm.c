@@ -242,6 +242,7 @@ static void test_fast_paths(void **state)
         "\xe0\x80\x80", /* overlong */
         "\xe3\x80",      /* cut short */
         "\xe4", "\x80", "\xff", "\xc3\xa9", "\xf0\x9f\x98\x80", "\0",
+        "\x7f", "AB9", "~!",
     };
     /* clang-format on */
     size_t np = sizeof(pieces) / sizeof(pieces[0]);
