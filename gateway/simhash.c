@@ -307,11 +307,12 @@ size_t simhash_bigrams_to(const char *s, size_t n, uint64_t *keys)
     return bigrams_in_place(keys, ncp);
 }
 
-/* The code point of the 3-byte sequence at u, known to be well-formed. */
+/* The code point of the 3-byte sequence at u, known to be well-formed:
+ * its bytes less their marks (E0, 80, 80), at their places. */
 static inline uint32_t cp3(const unsigned char *u)
 {
-    return (uint32_t)(u[0] & 0x0F) << 12 | (uint32_t)(u[1] & 0x3F) << 6 |
-           (uint32_t)(u[2] & 0x3F);
+    return ((uint32_t)u[0] << 12) + ((uint32_t)u[1] << 6) + u[2] -
+           ((0xE0u << 12) + (0x80u << 6) + 0x80u);
 }
 
 size_t simhash_normalise_keys(const char *s, size_t n, char *out, size_t max,
