@@ -5,9 +5,10 @@
  * policy and builds the tree at the same time: strings are decoded and
  * repaired into the caller's arena (through a scratch buffer only when
  * they hold an escape or a byte to repair), numbers keep their text, and
- * each node is one bump allocation. Duplicate keys are looked for once
- * the syntax is known good, so a broken document reports its first
- * syntax error, as it always has.
+ * nodes are bump-allocated in blocks. Each object is checked for
+ * duplicate keys as it closes; the error is raised once the syntax is
+ * known good (naming the first duplicate in a walk of the tree), so a
+ * broken document reports its first syntax error, as it always has.
  *
  * Callers keep the tree (an arena per document or record) and read it
  * through the helpers at the end: JSON pointers, scalars as text, the
@@ -44,8 +45,12 @@ struct jp {
     const char *s;
     size_t n, i;
     struct ig_arena *a;
+    /* Nodes are taken from blocks of up to NODE_BLOCK. */
+    struct json_safe_node *nodes;
+    size_t nodes_left;
     struct ig_buf scratch; /* decoded text of strings with escapes */
     unsigned repairs;
+    bool dup; /* some object has duplicate keys */
     char *err;
     size_t errlen;
 };
@@ -66,7 +71,7 @@ static int fail(struct jp *p, int rc, const char *fmt, ...)
     return rc;
 }
 
-static void skip_ws(struct jp *p)
+static void skip_ws_run(struct jp *p)
 {
     while (p->i < p->n) {
         char c = p->s[p->i];
@@ -74,6 +79,14 @@ static void skip_ws(struct jp *p)
             break;
         }
         p->i++;
+    }
+}
+
+/* Compact JSON (every push) has no whitespace: one test, inline. */
+static inline __attribute__((always_inline)) void skip_ws(struct jp *p)
+{
+    if (p->i >= p->n || (unsigned char)p->s[p->i] <= ' ') {
+        skip_ws_run(p);
     }
 }
 
@@ -283,15 +296,37 @@ static int literal(struct jp *p, const char *word)
     return IG_OK;
 }
 
+/* Nodes per allocation: one call for a pushed item or two instead of one
+ * per value. */
+#define NODE_BLOCK 32
+
+/* A zeroed node for the value at p->i. */
+static struct json_safe_node *node_new(struct jp *p)
+{
+    if (!p->nodes_left) {
+        /* Each value takes a byte at least: no more nodes than bytes. */
+        size_t k = p->n - p->i < NODE_BLOCK ? p->n - p->i : NODE_BLOCK;
+        p->nodes = ig_arena_alloc(p->a, k * sizeof(*p->nodes));
+        p->nodes_left = k;
+    }
+    p->nodes_left--;
+    struct json_safe_node *v = p->nodes++;
+    *v = (struct json_safe_node){0};
+    return v;
+}
+
 /* An open object or array and its last member so far. */
 struct frame {
     struct json_safe_node *v;
     struct json_safe_node *last;
+    uint64_t keys; /* a bit per member key, from its length and first byte */
+    bool dups;     /* two keys have the same bit: object_dup() looks */
 };
 
 /* Hangs v under the innermost open container (or makes it the root). */
-static void attach(struct frame *stack, int depth, struct json_safe_node **root,
-                   struct json_safe_node *v)
+static inline __attribute__((always_inline)) void
+attach(struct frame *stack, int depth, struct json_safe_node **root,
+       struct json_safe_node *v)
 {
     if (depth == 0) {
         *root = v;
@@ -305,7 +340,14 @@ static void attach(struct frame *stack, int depth, struct json_safe_node **root,
     }
     f->last = v;
     f->v->n++;
+    if (v->key) {
+        uint64_t bit = 1ull << ((v->klen * 8 + (unsigned char)v->key[0]) & 63);
+        f->dups |= (f->keys & bit) != 0;
+        f->keys |= bit;
+    }
 }
+
+static const char *object_dup(const struct json_safe_node *v);
 
 enum state { S_VALUE, S_KEY_OR_END, S_VALUE_OR_END, S_KEY, S_AFTER };
 
@@ -325,6 +367,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
     int depth = 0;
     enum state st = S_VALUE;
     const char *key = NULL; /* of the member whose value comes next */
+    size_t klen = 0;
     if (p->n >= 3 && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0) {
         p->i = 3;
     }
@@ -343,7 +386,6 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
         }
         char c = p->s[p->i];
         int rc = IG_OK;
-        size_t len;
         switch (st) {
         case S_KEY_OR_END:
         case S_KEY:
@@ -354,7 +396,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
                 return fail(p, IG_EPARSE, "expected a key string");
             }
             p->i++;
-            rc = string(p, &key, &len);
+            rc = string(p, &key, &klen);
             if (rc < 0) {
                 return rc;
             }
@@ -371,8 +413,9 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
             }
             /* fallthrough */
         case S_VALUE: {
-            struct json_safe_node *v = ig_arena_zalloc(p->a, sizeof(*v));
+            struct json_safe_node *v = node_new(p);
             v->key = key;
+            v->klen = klen;
             key = NULL;
             if (c == '{' || c == '[') {
                 if (depth >= max_depth) {
@@ -381,7 +424,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
                 }
                 v->type = c == '{' ? JSON_SAFE_T_OBJECT : JSON_SAFE_T_ARRAY;
                 attach(stack, depth, root, v);
-                stack[depth++] = (struct frame){v, NULL};
+                stack[depth++] = (struct frame){.v = v};
                 p->i++;
                 st = c == '{' ? S_KEY_OR_END : S_VALUE_OR_END;
                 continue;
@@ -434,6 +477,11 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
     close:
         p->i++;
         depth--;
+        /* While its members are in cache; reported once the syntax is
+         * known good. */
+        if (stack[depth].dups && !p->dup) {
+            p->dup = object_dup(stack[depth].v) != NULL;
+        }
         st = S_AFTER;
     }
 }
@@ -460,7 +508,8 @@ static const char *object_dup(const struct json_safe_node *v)
          * allocation. */
         for (const struct json_safe_node *a = v->child; a; a = a->next) {
             for (const struct json_safe_node *b = a->next; b; b = b->next) {
-                if (strcmp(a->key, b->key) == 0 &&
+                if (a->klen == b->klen &&
+                    memcmp(a->key, b->key, a->klen) == 0 &&
                     (!hit || strcmp(a->key, hit) < 0)) {
                     hit = a->key;
                 }
@@ -540,7 +589,7 @@ int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
     if (rc < 0) {
         return rc;
     }
-    const char *dup = find(root, dup_key);
+    const char *dup = p.dup ? find(root, dup_key) : NULL;
     if (dup) {
         p.i = 0;
         return fail(&p, IG_EPARSE,

@@ -57,6 +57,7 @@ enum json_safe_type {
 struct json_safe_node {
     enum json_safe_type type;
     const char *key; /* member name (decoded) inside an object, else NULL */
+    size_t klen;     /* bytes of key */
     const char *str; /* STRING: decoded text; NUMBER: its exact JSON text;
                       * NUL-terminated; else NULL */
     size_t len;      /* bytes of str */
