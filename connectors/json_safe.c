@@ -4,7 +4,9 @@
  * is bounded by a counter, not by the C stack) that applies the whole
  * policy and builds the tree at the same time: strings are decoded and
  * repaired into the caller's arena (through a scratch buffer only when
- * they hold an escape or a byte to repair), numbers keep their text, and
+ * they hold an escape or a byte to repair; the others, nearly all, are
+ * copied while they are scanned, 16 bytes per step with SSE2, into one
+ * buffer for the document's strings), numbers keep their text, and
  * nodes are bump-allocated in blocks. Each object is checked for
  * duplicate keys as it closes; the error is raised once the syntax is
  * known good (naming the first duplicate in a walk of the tree), so a
@@ -30,11 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/item.h"
-#include "core/jsonw.h"
 #include "core/mem.h"
 #include "core/text.h"
 
@@ -45,6 +50,14 @@ struct jp {
     const char *s;
     size_t n, i;
     struct ig_arena *a;
+    /* The decoded text of strings without escapes or bytes to repair,
+     * one after the other: a string takes no more bytes here (its text
+     * and NUL) than it took in s (its text and quotes), so n bytes hold
+     * them all, and text_used <= the start of the string being read. A
+     * plain run is copied in while it is scanned, up to 15 bytes past its
+     * end, which stays inside n bytes for the same reason. */
+    char *text;
+    size_t text_used;
     /* Nodes are taken from blocks of up to NODE_BLOCK. */
     struct json_safe_node *nodes;
     size_t nodes_left;
@@ -125,23 +138,161 @@ static void add_cp(struct ig_buf *b, uint32_t cp)
     ig_buf_add(b, enc, ig_utf8_encode(cp, enc));
 }
 
+/* One token of a plain run at u[i] (i < n) copied to d: its length, or 0
+ * when the run ends there (a quote, backslash, control or invalid UTF-8,
+ * which the decoder below handles). */
+static size_t plain_token(const unsigned char *u, size_t i, size_t n,
+                          unsigned char *d)
+{
+    unsigned char c = u[i];
+    if (c < 0x80) {
+        if (c < 0x20 || c == '"' || c == '\\') {
+            return 0;
+        }
+        *d = c;
+        return 1;
+    }
+    uint32_t cp;
+    size_t k = ig_utf8_decode((const char *)u + i, n - i, &cp);
+    if (cp == IG_UTF8_INVALID) {
+        return 0;
+    }
+    memcpy(d, u + i, k);
+    return k;
+}
+
+#if defined(__SSE2__)
+/* The bytes of v that end a run of plain ASCII, as a bit mask: '"', '\\',
+ * the controls and 0x80..0xff (signed, all of them are below 0x20). */
+static inline unsigned stop_mask(__m128i v)
+{
+    __m128i q = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(q, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+}
+
+/* Sixteen bytes per step while sixteen are left (SSE2 is part of x86-64),
+ * each block stored to d as it is loaded. A block passes when every byte
+ * is printable ASCII but '"' and '\\', a lead of a 3-byte sequence that
+ * needs no range check (E1..EC, EE, EF: CJK text), or exactly one of the
+ * two continuation bytes after each such lead (a lead in the last two
+ * places carries into the next block). Returns the end of what passed,
+ * exact within the block that failed, moved back to the lead of a
+ * sequence the end cut; plain_token() judges the byte there. */
+static size_t plain_blocks(const unsigned char *u, size_t i, size_t n,
+                           unsigned char *d)
+{
+    const __m128i kc0 = _mm_set1_epi8((char)0xC0);
+    const __m128i klead = _mm_set1_epi8((char)(0x80 - 0xE1));
+    const __m128i kleads = _mm_set1_epi8((char)(0x80 + 0xEF - 0xE1 + 1));
+    const __m128i ked = _mm_set1_epi8((char)0xED);
+    unsigned carry = 0;
+    if (n - i < 16) {
+        return i;
+    }
+    for (const size_t last = n - 16; i <= last; i += 16, d += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+        _mm_storeu_si128((__m128i *)(void *)d, v);
+        unsigned ms = stop_mask(v);
+        if (!(ms | carry)) {
+            continue;
+        }
+        /* Continuation bytes are those below (char)0xc0; an add moves
+         * E1..EF to the lowest signed values, then ED is taken out. */
+        unsigned mc = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, kc0));
+        __m128i l = _mm_cmplt_epi8(_mm_add_epi8(v, klead), kleads);
+        l = _mm_andnot_si128(_mm_cmpeq_epi8(v, ked), l);
+        unsigned ml = (unsigned)_mm_movemask_epi8(l);
+        unsigned follow = (ml << 1) | (ml << 2) | carry;
+        /* A continuation byte passes where one is due, a lead where none
+         * is, and any other flagged byte never (mc and ml are flagged). */
+        unsigned bad = (ms ^ (mc | ml)) | ((mc ^ follow) & 0xFFFF);
+        if (bad) {
+            unsigned at = (unsigned)__builtin_ctz(bad);
+            i += at;
+            if ((follow >> at) & 1) {
+                /* The lead just before, or the one before that. */
+                i -= u[i - 1] >= 0xC0 ? 1 : 2;
+            }
+            return i;
+        }
+        carry = follow >> 16;
+    }
+    /* a lead in place 15 carries two bytes, one in place 14 one */
+    return i - (carry & 2 ? 1 : carry ? 2 : 0);
+}
+#endif
+
+/* The end of the run from i of bytes a string keeps as they are
+ * (printable ASCII but '"' and '\\', valid UTF-8), copied to d on the way
+ * with up to 15 bytes more (d has room for n - i bytes). Not
+ * ig_json_plain_run(): the writer's runs end at DEL and at UTF-8 other
+ * than CJK (it escapes or checks them), and their end is found byte by
+ * byte after the last whole block, a cost per string that short keys and
+ * values pay in full. */
+static size_t plain_copy(const unsigned char *u, size_t i, size_t n,
+                         unsigned char *d)
+{
+    const size_t st = i;
+    for (;;) {
+#if defined(__SSE2__)
+        i = plain_blocks(u, i, n, d + (i - st));
+#endif
+        if (i >= n) {
+            return i;
+        }
+        size_t k = plain_token(u, i, n, d + (i - st));
+        if (k == 0) {
+            return i;
+        }
+        i += k;
+    }
+}
+
+static int string_slow(struct jp *p, size_t run, const char **out, size_t *len);
+
 /* The string at p->i (just after the opening quote), decoded and repaired
  * into the arena as a NUL-terminated *out of *len bytes. A string without
- * escapes or bytes to repair (nearly all) is copied once; the others are
- * decoded into the scratch buffer first. */
-static int string(struct jp *p, const char **out, size_t *len)
+ * escapes or bytes to repair (nearly all) is copied while it is scanned,
+ * into p->text; the others are decoded by string_slow(). */
+static inline int string(struct jp *p, const char **out, size_t *len)
 {
     const unsigned char *u = (const unsigned char *)p->s;
     size_t st = p->i;
-    /* The writer's scanner: DEL ends its runs (the writer escapes it);
-     * here the byte loop below keeps it as it is. */
-    size_t run = ig_json_plain_run(p->s, st, p->n);
+    char *d = p->text + p->text_used;
+    size_t run = st;
+#if defined(__SSE2__)
+    /* Keys and codes: plain ASCII up to a stop byte in the first block. */
+    if (p->n - st >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(u + st));
+        _mm_storeu_si128((__m128i *)(void *)d, v);
+        unsigned ms = stop_mask(v);
+        run = ms ? st + (unsigned)__builtin_ctz(ms) : st + 16;
+    }
+    if (run == st || run == st + 16 || u[run] >= 0x80) {
+        run = plain_copy(u, run, p->n, (unsigned char *)d + (run - st));
+    }
+#else
+    run = plain_copy(u, st, p->n, (unsigned char *)d);
+#endif
     if (run < p->n && u[run] == '"') {
-        *out = ig_arena_strndup(p->a, p->s + st, run - st);
+        d[run - st] = '\0';
+        p->text_used += run - st + 1;
+        *out = d;
         *len = run - st;
         p->i = run + 1;
         return IG_OK;
     }
+    return string_slow(p, run, out, len);
+}
+
+/* string() from run, where the plain start ends: escapes and repairs go
+ * through the scratch buffer. */
+static int string_slow(struct jp *p, size_t run, const char **out, size_t *len)
+{
+    const unsigned char *u = (const unsigned char *)p->s;
+    char *d = p->text + p->text_used;
     struct ig_buf *b = &p->scratch;
     ig_buf_reset(b);
     for (;;) {
@@ -224,7 +375,8 @@ static int string(struct jp *p, const char **out, size_t *len)
             }
             p->i += k;
         }
-        run = ig_json_plain_run(p->s, p->i, p->n);
+        /* d: room for what follows, as above; its copy is not used. */
+        run = plain_copy(u, p->i, p->n, (unsigned char *)d);
     }
 }
 
@@ -584,6 +736,7 @@ int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
         err[0] = '\0';
     }
     ig_buf_init(&p.scratch, 0);
+    p.text = n ? ig_arena_alloc(a, n) : NULL;
     int rc = read_tree(&p, depth_cap(max_depth), &root);
     ig_buf_fini(&p.scratch);
     if (rc < 0) {

@@ -1377,6 +1377,279 @@ static uint32_t xs(uint32_t *st)
     return *st = x;
 }
 
+/* The \uXXXX at s[at] (a backslash), or false. */
+static bool ref_u(const char *s, size_t n, size_t at, uint32_t *cp)
+{
+    if (at + 6 > n || s[at] != '\\' || s[at + 1] != 'u') {
+        return false;
+    }
+    uint32_t v = 0;
+    for (size_t k = at + 2; k < at + 6; k++) {
+        char c = s[k];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) {
+            return false;
+        }
+        v = v << 4 | (uint32_t)d;
+    }
+    *cp = v;
+    return true;
+}
+
+static void ref_put(struct ig_buf *out, uint32_t cp)
+{
+    char enc[4];
+    ig_buf_add(out, enc, ig_utf8_encode(cp, enc));
+}
+
+/* json_safe.h's string policy, a byte at a time, from s[i] (just past an
+ * opening quote): the decoded text in out, the repairs, and where the
+ * string ends (past its closing quote); or IG_EPARSE and the message
+ * json_safe_read() must give. The reference the reader's fast path (16
+ * bytes per step, copied while scanned) is held to. */
+static int ref_string(const char *s, size_t n, size_t i, struct ig_buf *out,
+                      unsigned *repairs, size_t *end, char *err, size_t errlen)
+{
+    const char *why = "unterminated string";
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp;
+        if (c == '"') {
+            *end = i + 1;
+            return IG_OK;
+        }
+        if (c == '\\') {
+            if (i + 1 >= n) {
+                break;
+            }
+            char e = s[i + 1];
+            const char *at = e ? strchr("\"\\/nrt", e) : NULL;
+            if (e == 'b' || e == 'f') {
+                (*repairs)++;
+                i += 2;
+            } else if (at) {
+                ig_buf_addc(out, "\"\\/\n\r\t"[at - "\"\\/nrt"]);
+                i += 2;
+            } else if (e != 'u') {
+                why = "invalid escape in string";
+                break;
+            } else if (!ref_u(s, n, i, &cp)) {
+                why = "invalid \\u escape in string";
+                break;
+            } else {
+                uint32_t lo;
+                if (cp >= 0xD800 && cp <= 0xDBFF && ref_u(s, n, i + 6, &lo) &&
+                    lo >= 0xDC00 && lo <= 0xDFFF) {
+                    ref_put(out,
+                            0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00));
+                    i += 12;
+                    continue;
+                }
+                i += 6;
+                if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
+                    ref_put(out, 0xFFFD);
+                    (*repairs)++;
+                } else if (cp < 0x20 && cp != '\t' && cp != '\n' &&
+                           cp != '\r') {
+                    (*repairs)++;
+                } else {
+                    ref_put(out, cp);
+                }
+            }
+        } else if (c < 0x20) {
+            if (c == '\t' || c == '\n' || c == '\r') {
+                ig_buf_addc(out, ' ');
+            }
+            (*repairs)++;
+            i++;
+        } else if (c < 0x80) {
+            ig_buf_addc(out, (char)c);
+            i++;
+        } else {
+            size_t k = ig_utf8_decode(s + i, n - i, &cp);
+            if (cp == IG_UTF8_INVALID) {
+                ref_put(out, 0xFFFD);
+                (*repairs)++;
+            } else {
+                ig_buf_add(out, s + i, k);
+            }
+            i += k;
+        }
+    }
+    snprintf(err, errlen, "%s at byte %zu", why, i);
+    return IG_EPARSE;
+}
+
+/* Pieces of string bodies: plain text of every kind, every escape, raw
+ * controls and NUL, valid UTF-8 of every length and bound, and invalid
+ * UTF-8 (overlong, surrogates, past U+10FFFF, stray and cut sequences).
+ * No raw '"': a body ends where the test puts its quote. */
+/* clang-format off */
+#define TOK(s) {s, sizeof(s) - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} str_toks[] = {
+    /* CJK and ASCII first: the runs the fast path takes */
+    TOK("中"), TOK("青浦"), TOK("，"), TOK("。"), TOK("号"), TOK("7"),
+    TOK("a"), TOK("Zq"), TOK(" "), TOK("~/"), TOK("\x7f"),
+    TOK("\xEF\xBF\xBD"), TOK("é"), TOK("\xDF\xBF"), TOK("\xE0\xA0\x80"),
+    TOK("\xED\x9F\xBF"), TOK("\xEE\x80\x80"), TOK("\xF0\x9F\x98\x80"),
+    TOK("\xF4\x8F\xBF\xBF"), TOK("\xF0\x90\x80\x80"),
+    /* escapes */
+    TOK("\\\""), TOK("\\\\"), TOK("\\/"), TOK("\\b"), TOK("\\f"),
+    TOK("\\n"), TOK("\\r"), TOK("\\t"), TOK("\\u0041"), TOK("\\u00e9"),
+    TOK("\\u4E2D"), TOK("\\u0000"), TOK("\\u001f"), TOK("\\u0009"),
+    TOK("\\uFFFD"), TOK("\\uD83D\\uDE00"), TOK("\\uD800"), TOK("\\uDC00"),
+    TOK("\\uDE00\\uD83D"), TOK("\\uD800\\u0041"), TOK("\\uzzzz"),
+    TOK("\\u12"), TOK("\\x"), TOK("\\'"), TOK("\\"), TOK("\\\0"),
+    /* raw controls */
+    TOK("\0"), TOK("\x01"), TOK("\t"), TOK("\n"), TOK("\r"), TOK("\x1f"),
+    /* invalid UTF-8 */
+    TOK("\xC0\xAF"), TOK("\xC1\xBF"), TOK("\xE0\x80\xAF"),
+    TOK("\xE0\x9F\xBF"), TOK("\xED\xA0\x80"), TOK("\xED\xBF\xBF"),
+    TOK("\xF0\x80\x80\xAF"), TOK("\xF0\x8F\xBF\xBF"), TOK("\xF4\x90\x80\x80"),
+    TOK("\xF5\x80\x80\x80"), TOK("\x80"), TOK("\xBF"), TOK("\xFE"),
+    TOK("\xFF"), TOK("\xC3"), TOK("\xE4\xB8"), TOK("\xE4"),
+    TOK("\xF0\x9F\x98"), TOK("\xE4\xB8\xE4\xB8\xAD"),
+};
+/* clang-format on */
+#undef TOK
+
+/* A string body of exactly len bytes (the last piece may be cut): mostly
+ * CJK text, mostly ASCII, any piece, or any byte but '"'. */
+static void str_body(struct ig_buf *b, size_t len, int mode, uint32_t *st)
+{
+    size_t ntok = sizeof(str_toks) / sizeof(str_toks[0]);
+    ig_buf_reset(b);
+    while (b->len < len) {
+        if (mode == 3) {
+            char c = (char)(xs(st) & 0xFF);
+            ig_buf_addc(b, c == '"' ? '\\' : c);
+            continue;
+        }
+        uint32_t r = xs(st);
+        /* modes 0 and 1: one piece in 16 from the whole table */
+        size_t k = mode == 2 || r % 16 == 0 ? (r >> 4) % ntok
+                   : mode == 0              ? (r >> 4) % 6
+                                            : 6 + (r >> 4) % 5;
+        ig_buf_add(b, str_toks[k].s, str_toks[k].n);
+    }
+    b->len = len;
+}
+
+/* json_safe_read() of doc, where a string starts at byte at, against
+ * ref_string(): the same error, or the same decoded text (as the only
+ * member's key or value) and repairs. */
+static void check_string_doc(const char *doc, size_t n, size_t at, bool key)
+{
+    struct ig_buf want;
+    ig_buf_init(&want, 0);
+    unsigned rep = 0;
+    size_t end = 0;
+    char err[160];
+    int rc = ref_string(doc, n, at, &want, &rep, &end, err, sizeof(err));
+    struct doc d;
+    int got = doc_read(&d, doc, n);
+    if (rc < 0) {
+        assert_int_equal(got, IG_EPARSE);
+        assert_string_equal(d.err, err);
+    } else {
+        assert_int_equal(got, IG_OK);
+        assert_int_equal(d.rep, rep);
+        assert_int_equal(d.root->n, 1);
+        const struct json_safe_node *m = d.root->child;
+        const char *t = key ? m->key : m->str;
+        size_t tl = key ? m->klen : m->len;
+        assert_int_equal(tl, want.len);
+        assert_memory_equal(t, want.data ? want.data : "", tl);
+        assert_int_equal(strlen(t), tl);
+    }
+    doc_fini(&d);
+    ig_buf_fini(&want);
+}
+
+/* body in the documents check_string_doc() compares: as a value and as a
+ * key, pad bytes into the document, tail bytes between the closing quote
+ * and the end, and cut off before the closing quote. */
+static void check_string_docs(struct ig_buf *doc, const struct ig_buf *body,
+                              size_t pad, size_t tail)
+{
+    /* [  "body"  ] */
+    ig_buf_reset(doc);
+    ig_buf_addf(doc, "%*s[\"", (int)pad, "");
+    ig_buf_add(doc, body->data, body->len);
+    ig_buf_addf(doc, "\"%*s]", (int)tail, "");
+    check_string_doc(doc->data, doc->len, pad + 2, false);
+    /* {  "body":  0} */
+    ig_buf_reset(doc);
+    ig_buf_addf(doc, "%*s{\"", (int)pad, "");
+    ig_buf_add(doc, body->data, body->len);
+    ig_buf_addf(doc, "\":%*s0}", (int)tail, "");
+    check_string_doc(doc->data, doc->len, pad + 2, true);
+    /* [  "body */
+    ig_buf_reset(doc);
+    ig_buf_addf(doc, "%*s[\"", (int)pad, "");
+    ig_buf_add(doc, body->data, body->len);
+    check_string_doc(doc->data, doc->len, pad + 2, false);
+}
+
+/* The reader's string fast path (16 bytes per step, scanned and copied
+ * at once) against ref_string(). Random bodies of every length 0..80 and
+ * some long ones, at every distance from the start and to the end of the
+ * document (0..15 bytes before the string, 0..17 after its closing
+ * quote); then each piece of str_toks at every offset 0..33 of a plain
+ * run (ASCII, or CJK after 0..2 ASCII bytes) and before 36 more bytes of
+ * one, so that every piece lands on every place of a block, with a
+ * plain block or a plain end after it. */
+static void json_safe_strings_differential(void **state)
+{
+    (void)state;
+    static const size_t longer[] = {100, 127, 128, 129, 255, 256, 1000, 4099};
+    size_t nlonger = sizeof(longer) / sizeof(longer[0]);
+    uint32_t st = 20240501;
+    struct ig_buf body, doc;
+    ig_buf_init(&body, 0);
+    ig_buf_init(&doc, 0);
+    for (size_t li = 0; li <= 80 + nlonger; li++) {
+        size_t len = li <= 80 ? li : longer[li - 81];
+        for (int rep = 0; rep < 8; rep++) {
+            str_body(&body, len, rep % 4, &st);
+            for (size_t pad = 0; pad < 16; pad++) {
+                for (size_t tail = 0; tail <= 17; tail++) {
+                    check_string_docs(&doc, &body, pad, tail);
+                }
+            }
+        }
+    }
+    for (size_t t = 0; t < sizeof(str_toks) / sizeof(str_toks[0]); t++) {
+        for (size_t at = 0; at <= 33; at++) {
+            for (int style = 0; style < 4; style++) {
+                const char *fill = style & 1 ? "中" : "a";
+                ig_buf_reset(&body);
+                while (body.len < (style & 2 ? at % 3 : at)) {
+                    ig_buf_addc(&body, 'a');
+                }
+                while (body.len < at) {
+                    ig_buf_adds(&body, "中");
+                }
+                ig_buf_add(&body, str_toks[t].s, str_toks[t].n);
+                for (size_t k = 0; k < 36; k += strlen(fill)) {
+                    ig_buf_adds(&body, fill);
+                }
+                check_string_docs(&doc, &body, 0, 0);
+                check_string_docs(&doc, &body, 7, 1);
+                check_string_docs(&doc, &body, 3, 16);
+            }
+        }
+    }
+    ig_buf_fini(&doc);
+    ig_buf_fini(&body);
+}
+
 static bool strings_valid(const struct json_safe_node *v)
 {
     for (const struct json_safe_node *c = v->child; c; c = c->next) {
@@ -1517,6 +1790,7 @@ int main(void)
         cmocka_unit_test(examples_load),
         cmocka_unit_test(hotline_many_ids),
         cmocka_unit_test(json_safe_mutations),
+        cmocka_unit_test(json_safe_strings_differential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
