@@ -51,38 +51,61 @@
 static const char *const push_channels[] = {"hotline", "letters", "media",
                                             "web", NULL};
 
-/* Copies a JSON scalar (string, or a number's exact text) into the item
- * arena, capped at a character boundary. json_safe_read() has already
- * made every string valid UTF-8 without raw controls; a U+FFFD it put
- * there flags the item as repaired. */
-static const char *take_str(struct ig_item *it, const struct json_safe_node *v,
-                            size_t cap)
+/* The text of a string, or a number's exact text; else NULL. */
+static const char *scalar_text(const struct json_safe_node *v)
 {
     if (!v ||
         (v->type != JSON_SAFE_T_STRING && v->type != JSON_SAFE_T_NUMBER)) {
         return NULL;
     }
-    const char *s = v->str;
-    size_t n = v->len;
-    if (n > cap) {
-        n = ig_utf8_trim_len(s, n, cap);
+    return v->str;
+}
+
+/* A JSON scalar (string, or a number's exact text) as an item keeps it:
+ * its text (borrowed from the tree) and in *n its length, capped at a
+ * character boundary; NULL when v is no scalar. json_safe_read() has
+ * already made every string valid UTF-8 without raw controls; a U+FFFD
+ * it put there flags the item as repaired. */
+static inline const char *field_text(struct ig_item *it,
+                                     const struct json_safe_node *v, size_t cap,
+                                     size_t *n)
+{
+    const char *s = scalar_text(v);
+    if (!s) {
+        *n = 0;
+        return NULL;
+    }
+    *n = v->len;
+    if (*n > cap) {
+        *n = ig_utf8_trim_len(s, *n, cap);
         ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field was cut at its cap");
     }
-    if (ig_utf8_has_fffd(s, n)) {
+    if (ig_utf8_has_fffd(s, *n)) {
         ig_item_flag(it, IG_ITEM_F_REPAIRED,
                      "invalid UTF-8 or escapes replaced by U+FFFD");
     }
-    return ig_item_strndup(it, s, n);
+    return s;
 }
 
-static bool valid_channel(const char *c)
+/* Copies field_text() into the item arena. */
+static const char *take_str(struct ig_item *it, const struct json_safe_node *v,
+                            size_t cap)
+{
+    size_t n;
+    const char *s = field_text(it, v, cap, &n);
+    return s ? ig_item_strndup(it, s, n) : NULL;
+}
+
+/* c as one of push_channels (static: an item points at it instead of a
+ * copy), or NULL. */
+static const char *channel_name(const char *c)
 {
     for (const char *const *p = push_channels; *p; p++) {
         if (strcmp(*p, c) == 0) {
-            return true;
+            return *p;
         }
     }
-    return false;
+    return NULL;
 }
 
 /* The keys an item may have, found in one walk over its members instead
@@ -93,13 +116,16 @@ struct push_keys {
         *author, *place, *published, *fields;
 };
 
-static void pick(const struct json_safe_node **slot,
-                 const struct json_safe_node *c, const char *name)
+/* With a literal name the compare is a load or two, not a call. */
+static inline void pick(const struct json_safe_node **slot,
+                        const struct json_safe_node *c, const char *name,
+                        size_t len)
 {
-    if (!*slot && strcmp(c->key, name) == 0) {
+    if (!*slot && c->klen == len && memcmp(c->key, name, len) == 0) {
         *slot = c;
     }
 }
+#define PICK(slot, c, name) pick(slot, c, name, sizeof(name) - 1)
 
 static void find_keys(const struct json_safe_node *o, struct push_keys *k)
 {
@@ -107,30 +133,30 @@ static void find_keys(const struct json_safe_node *o, struct push_keys *k)
     for (const struct json_safe_node *c = o->child; c; c = c->next) {
         switch (c->key[0]) {
         case 'i':
-            pick(&k->id, c, "id");
+            PICK(&k->id, c, "id");
             break;
         case 't':
-            pick(&k->title, c, "title");
-            pick(&k->text, c, "text");
+            PICK(&k->title, c, "title");
+            PICK(&k->text, c, "text");
             break;
         case 'c':
-            pick(&k->channel, c, "channel");
+            PICK(&k->channel, c, "channel");
             break;
         case 's':
-            pick(&k->source, c, "source");
+            PICK(&k->source, c, "source");
             break;
         case 'u':
-            pick(&k->url, c, "url");
+            PICK(&k->url, c, "url");
             break;
         case 'a':
-            pick(&k->author, c, "author");
+            PICK(&k->author, c, "author");
             break;
         case 'p':
-            pick(&k->place, c, "place");
-            pick(&k->published, c, "published");
+            PICK(&k->place, c, "place");
+            PICK(&k->published, c, "published");
             break;
         case 'f':
-            pick(&k->fields, c, "fields");
+            PICK(&k->fields, c, "fields");
             break;
         default:
             break;
@@ -144,19 +170,27 @@ static void find_keys(const struct json_safe_node *o, struct push_keys *k)
  * with its offset and Unix seconds; a value that is no such time is
  * flagged and kept as the field raw_date, never passed on as the
  * published time. */
-static void read_published(struct ig_item *it, const char *raw)
+static void read_published(struct ig_item *it, const char *raw,
+                           const struct date_opts *o)
 {
-    struct date_opts o;
-
-    connector_work_order_dates(&o);
-    connector_item_read_time(it, raw && *raw ? raw : NULL, &o,
-                             "published time");
+    connector_item_read_time(it, raw && *raw ? raw : NULL, o, "published time");
 }
 
+/* What every item of one request shares. */
+struct push_req {
+    const char *source_id;
+    const char *channel;      /* the caller's */
+    const char *channel_name; /* the same in push_channels, or NULL */
+    int64_t now;
+    char now_iso[32]; /* the receive time, formatted once */
+    size_t now_len;
+    struct date_opts dates; /* connector_work_order_dates() */
+};
+
 static int push_one(const struct json_safe_node *o, size_t idx,
-                    const char *source_id, const char *channel, int64_t now,
-                    const char *now_iso, struct connector_sink *sink)
+                    const struct push_req *rq, struct connector_sink *sink)
 {
+    const char *source_id = rq->source_id;
     char why[160];
     struct ig_item *it = NULL;
     if (o->type != JSON_SAFE_T_OBJECT) {
@@ -179,22 +213,38 @@ static int push_one(const struct json_safe_node *o, size_t idx,
                  idx);
         goto skip;
     }
-    const char *ch = take_str(it, k.channel, 32);
-    if (ch && !valid_channel(ch)) {
-        snprintf(why, sizeof(why),
-                 "item %zu: channel must be hotline, letters, media or web",
-                 idx);
-        goto skip;
+    /* A valid name is never cut or repaired: no copy, no flag. */
+    const char *ch = scalar_text(k.channel);
+    if (ch) {
+        ch = channel_name(ch);
+        if (!ch) {
+            snprintf(why, sizeof(why),
+                     "item %zu: channel must be hotline, letters, media or "
+                     "web",
+                     idx);
+            goto skip;
+        }
+    } else {
+        ch = rq->channel_name ? rq->channel_name
+                              : ig_item_strdup(it, rq->channel);
     }
-    it->channel = ch ? ch : ig_item_strdup(it, channel);
+    it->channel = ch;
     const char *src = take_str(it, k.source, 64);
     it->source_id = src && *src ? src : ig_item_strdup(it, source_id);
     it->url = take_str(it, k.url, PUSH_FIELD_MAX);
     it->author = take_str(it, k.author, 256);
     it->place = take_str(it, k.place, PUSH_FIELD_MAX);
-    read_published(it, take_str(it, k.published, 64));
-    it->fetched = ig_item_strdup(it, now_iso);
-    it->fetched_ts = now;
+    /* Parsed from a copy on the stack: only its ISO 8601 form is kept. */
+    size_t npub;
+    const char *pub = field_text(it, k.published, 64, &npub);
+    char raw[64 + 1];
+    if (pub) {
+        memcpy(raw, pub, npub);
+        raw[npub] = '\0';
+    }
+    read_published(it, pub ? raw : NULL, &rq->dates);
+    it->fetched = ig_item_strndup(it, rq->now_iso, rq->now_len);
+    it->fetched_ts = rq->now;
     /* The members of "fields" (an array's elements are read, and can flag
      * the item, but have no name to be kept under). */
     size_t nf = 0;
@@ -204,9 +254,12 @@ static int push_one(const struct json_safe_node *o, size_t idx,
             ig_item_flag(it, IG_ITEM_F_TRUNCATED, "too many raw fields");
             break;
         }
-        const char *v = take_str(it, f, PUSH_FIELD_MAX);
+        size_t n;
+        const char *v = field_text(it, f, PUSH_FIELD_MAX, &n);
         if (f->key && v) {
-            ig_item_add_field(it, f->key, v);
+            /* It copies the value: a cut one needs its own end. */
+            ig_item_add_field(it, f->key,
+                              n < f->len ? ig_item_strndup(it, v, n) : v);
         }
     }
     sink->nitems++;
@@ -234,10 +287,14 @@ int connector_push_parse(const char *body, size_t len, const char *source_id,
         rc = IG_EPARSE;
         goto out;
     }
-    int64_t now = (int64_t)time(NULL);
-    /* One receive time for the whole request, formatted once. */
-    char now_iso[32];
-    ig_time_iso(now, 0, now_iso);
+    struct push_req rq = {.source_id = source_id,
+                          .channel = channel,
+                          .channel_name =
+                              channel ? channel_name(channel) : NULL,
+                          .now = (int64_t)time(NULL)};
+    ig_time_iso(rq.now, 0, rq.now_iso);
+    rq.now_len = strlen(rq.now_iso);
+    connector_work_order_dates(&rq.dates);
     if (root->type == JSON_SAFE_T_ARRAY) {
         if (max_items && root->n > max_items) {
             rc = IG_E2BIG;
@@ -245,13 +302,13 @@ int connector_push_parse(const char *body, size_t len, const char *source_id,
         }
         size_t i = 0;
         for (const struct json_safe_node *o = root->child; o; o = o->next) {
-            rc = push_one(o, i++, source_id, channel, now, now_iso, sink);
+            rc = push_one(o, i++, &rq, sink);
             if (rc < 0) {
                 goto out;
             }
         }
     } else if (root->type == JSON_SAFE_T_OBJECT) {
-        rc = push_one(root, 0, source_id, channel, now, now_iso, sink);
+        rc = push_one(root, 0, &rq, sink);
     } else {
         rc = IG_EPARSE;
     }
