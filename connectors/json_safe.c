@@ -250,13 +250,16 @@ static size_t plain_copy(const unsigned char *u, size_t i, size_t n,
     }
 }
 
-static int string_slow(struct jp *p, size_t run, const char **out, size_t *len);
+static int string_slow(struct jp *p, size_t run, const char **out, size_t *len,
+                       bool *fffd);
 
 /* The string at p->i (just after the opening quote), decoded and repaired
  * into the arena as a NUL-terminated *out of *len bytes. A string without
  * escapes or bytes to repair (nearly all) is copied while it is scanned,
- * into p->text; the others are decoded by string_slow(). */
-static inline int string(struct jp *p, const char **out, size_t *len)
+ * into p->text (its *fffd is left to mark_fffd()); the others are
+ * decoded by string_slow(), which sets *fffd when they hold U+FFFD. */
+static inline int string(struct jp *p, const char **out, size_t *len,
+                         bool *fffd)
 {
     const unsigned char *u = (const unsigned char *)p->s;
     size_t st = p->i;
@@ -284,12 +287,13 @@ static inline int string(struct jp *p, const char **out, size_t *len)
         p->i = run + 1;
         return IG_OK;
     }
-    return string_slow(p, run, out, len);
+    return string_slow(p, run, out, len, fffd);
 }
 
 /* string() from run, where the plain start ends: escapes and repairs go
  * through the scratch buffer. */
-static int string_slow(struct jp *p, size_t run, const char **out, size_t *len)
+static int string_slow(struct jp *p, size_t run, const char **out, size_t *len,
+                       bool *fffd)
 {
     const unsigned char *u = (const unsigned char *)p->s;
     char *d = p->text + p->text_used;
@@ -308,6 +312,7 @@ static int string_slow(struct jp *p, size_t run, const char **out, size_t *len)
             p->i++;
             *out = ig_arena_strndup(p->a, b->data ? b->data : "", b->len);
             *len = b->len;
+            *fffd = ig_utf8_has_fffd(*out, *len);
             return IG_OK;
         }
         if (c == '\\') {
@@ -520,6 +525,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
     enum state st = S_VALUE;
     const char *key = NULL; /* of the member whose value comes next */
     size_t klen = 0;
+    bool fffd; /* of a key: not kept */
     if (p->n >= 3 && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0) {
         p->i = 3;
     }
@@ -548,7 +554,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
                 return fail(p, IG_EPARSE, "expected a key string");
             }
             p->i++;
-            rc = string(p, &key, &klen);
+            rc = string(p, &key, &klen, &fffd);
             if (rc < 0) {
                 return rc;
             }
@@ -584,7 +590,7 @@ static int read_tree(struct jp *p, int max_depth, struct json_safe_node **root)
             if (c == '"') {
                 p->i++;
                 v->type = JSON_SAFE_T_STRING;
-                rc = string(p, &v->str, &v->len);
+                rc = string(p, &v->str, &v->len, &v->fffd);
             } else if (c == '-' || is_digit(c)) {
                 v->type = JSON_SAFE_T_NUMBER;
                 rc = number(p, &v->str, &v->len);
@@ -719,6 +725,17 @@ static const char *find(const struct json_safe_node *root,
     return NULL;
 }
 
+/* find() pass: a string's U+FFFD flag, from its text. The nodes are the
+ * reader's own (const only for the callers). */
+static const char *mark_fffd(const struct json_safe_node *v)
+{
+    if (v->type == JSON_SAFE_T_STRING) {
+        ((struct json_safe_node *)(uintptr_t)v)->fffd =
+            ig_utf8_has_fffd(v->str, v->len);
+    }
+    return NULL;
+}
+
 /* find() test: the smallest key that occurs twice in an object. */
 static const char *dup_key(const struct json_safe_node *v)
 {
@@ -749,6 +766,12 @@ int json_safe_read(const char *s, size_t n, int max_depth, struct ig_arena *a,
                     "duplicate key \"%.60s\" (documents with "
                     "duplicate keys are rejected)",
                     dup);
+    }
+    /* A plain string holds U+FFFD only where the input has EF BF BD as
+     * it is: one look at the buffer of them all, and the strings one by
+     * one only when it has one (string_slow() flagged the others). */
+    if (p.text_used && ig_utf8_has_fffd(p.text, p.text_used)) {
+        find(root, mark_fffd);
     }
     *out = root;
     if (repairs) {
@@ -891,7 +914,7 @@ static const char *fffd(const struct json_safe_node *v)
     if (v->type != JSON_SAFE_T_STRING) {
         return NULL;
     }
-    return ig_utf8_has_fffd(v->str, v->len) ? v->str : NULL;
+    return v->fffd ? v->str : NULL;
 }
 
 bool json_safe_bad_numbers(const struct json_safe_node *v)

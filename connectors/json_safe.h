@@ -56,6 +56,7 @@ enum json_safe_type {
 /* One value of a json_safe_read() tree; everything lives in its arena. */
 struct json_safe_node {
     enum json_safe_type type;
+    bool fffd;       /* STRING: str holds U+FFFD (EF BF BD) */
     const char *key; /* member name (decoded) inside an object, else NULL */
     size_t klen;     /* bytes of key */
     const char *str; /* STRING: decoded text; NUMBER: its exact JSON text;

@@ -76,11 +76,13 @@ static inline const char *field_text(struct ig_item *it,
         return NULL;
     }
     *n = v->len;
+    bool fffd = v->fffd;
     if (*n > cap) {
         *n = ig_utf8_trim_len(s, *n, cap);
         ig_item_flag(it, IG_ITEM_F_TRUNCATED, "a field was cut at its cap");
+        fffd = fffd && ig_utf8_has_fffd(s, *n);
     }
-    if (ig_utf8_has_fffd(s, *n)) {
+    if (fffd) {
         ig_item_flag(it, IG_ITEM_F_REPAIRED,
                      "invalid UTF-8 or escapes replaced by U+FFFD");
     }

@@ -1543,7 +1543,7 @@ static void str_body(struct ig_buf *b, size_t len, int mode, uint32_t *st)
 
 /* json_safe_read() of doc, where a string starts at byte at, against
  * ref_string(): the same error, or the same decoded text (as the only
- * member's key or value) and repairs. */
+ * member's key or value), repairs and U+FFFD flag. */
 static void check_string_doc(const char *doc, size_t n, size_t at, bool key)
 {
     struct ig_buf want;
@@ -1567,6 +1567,9 @@ static void check_string_doc(const char *doc, size_t n, size_t at, bool key)
         assert_int_equal(tl, want.len);
         assert_memory_equal(t, want.data ? want.data : "", tl);
         assert_int_equal(strlen(t), tl);
+        if (!key) {
+            assert_int_equal(m->fffd, ig_utf8_has_fffd(t, tl));
+        }
     }
     doc_fini(&d);
     ig_buf_fini(&want);
