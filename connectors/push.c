@@ -89,13 +89,38 @@ static inline const char *field_text(struct ig_item *it,
     return s;
 }
 
-/* Copies field_text() into the item arena. */
-static const char *take_str(struct ig_item *it, const struct json_safe_node *v,
-                            size_t cap)
-{
+/* One text field of an item: where its copy goes, and the member it
+ * comes from with its cap, or its text (s, n) as it is. */
+struct take {
+    const char **to;
+    const struct json_safe_node *v;
+    size_t cap;
+    const char *s;
     size_t n;
-    const char *s = field_text(it, v, cap, &n);
-    return s ? ig_item_strndup(it, s, n) : NULL;
+};
+
+/* Reads the fields with field_text() in order (their flags in that
+ * order), then copies them into the item arena with one allocation; a
+ * field that is no scalar is set to NULL. */
+static void take_all(struct ig_item *it, struct take *t, size_t nt)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < nt; k++) {
+        if (!t[k].s) {
+            t[k].s = field_text(it, t[k].v, t[k].cap, &t[k].n);
+        }
+        total += t[k].s ? t[k].n + 1 : 0;
+    }
+    char *d = ig_arena_alloc(it->arena, total);
+    for (size_t k = 0; k < nt; k++) {
+        *t[k].to = NULL;
+        if (t[k].s) {
+            memcpy(d, t[k].s, t[k].n);
+            d[t[k].n] = '\0';
+            *t[k].to = d;
+            d += t[k].n + 1;
+        }
+    }
 }
 
 /* c as one of push_channels (static: an item points at it instead of a
@@ -203,13 +228,22 @@ static int push_one(const struct json_safe_node *o, size_t idx,
     struct push_keys k;
     find_keys(o, &k);
     /* A numeric id keeps its exact digits (json_safe never rounds). */
-    it->ext_id = take_str(it, k.id, 256);
+    const char *src;
+    struct take t[] = {
+        {.to = &it->ext_id, .v = k.id, .cap = 256},
+        {.to = &it->title, .v = k.title, .cap = PUSH_FIELD_MAX},
+        {.to = &it->text, .v = k.text, .cap = PUSH_TEXT_MAX},
+        {.to = &src, .v = k.source, .cap = 64},
+        {.to = &it->url, .v = k.url, .cap = PUSH_FIELD_MAX},
+        {.to = &it->author, .v = k.author, .cap = 256},
+        {.to = &it->place, .v = k.place, .cap = PUSH_FIELD_MAX},
+        {.to = &it->fetched, .s = rq->now_iso, .n = rq->now_len},
+    };
+    take_all(it, t, sizeof(t) / sizeof(t[0]));
     if (!it->ext_id || !*it->ext_id) {
         snprintf(why, sizeof(why), "item %zu: missing \"id\"", idx);
         goto skip;
     }
-    it->title = take_str(it, k.title, PUSH_FIELD_MAX);
-    it->text = take_str(it, k.text, PUSH_TEXT_MAX);
     if ((!it->title || !*it->title) && (!it->text || !*it->text)) {
         snprintf(why, sizeof(why), "item %zu: needs \"title\" or \"text\"",
                  idx);
@@ -231,11 +265,7 @@ static int push_one(const struct json_safe_node *o, size_t idx,
                               : ig_item_strdup(it, rq->channel);
     }
     it->channel = ch;
-    const char *src = take_str(it, k.source, 64);
     it->source_id = src && *src ? src : ig_item_strdup(it, source_id);
-    it->url = take_str(it, k.url, PUSH_FIELD_MAX);
-    it->author = take_str(it, k.author, 256);
-    it->place = take_str(it, k.place, PUSH_FIELD_MAX);
     /* Parsed from a copy on the stack: only its ISO 8601 form is kept. */
     size_t npub;
     const char *pub = field_text(it, k.published, 64, &npub);
@@ -245,7 +275,6 @@ static int push_one(const struct json_safe_node *o, size_t idx,
         raw[npub] = '\0';
     }
     read_published(it, pub ? raw : NULL, &rq->dates);
-    it->fetched = ig_item_strndup(it, rq->now_iso, rq->now_len);
     it->fetched_ts = rq->now;
     /* The members of "fields" (an array's elements are read, and can flag
      * the item, but have no name to be kept under). */
