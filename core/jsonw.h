@@ -125,9 +125,9 @@ void ig_json_escape(struct ig_buf *out, const char *s, size_t n);
 /* The end of the run from i (<= n) of bytes s carries into a JSON string
  * unchanged: printable ASCII but '"', '\\' and DEL, and well-formed
  * 3-byte UTF-8 sequences with an E1..EC, EE or EF lead (CJK text) — 16
- * bytes per step. The escaper's fast path, and the reader's
- * (connectors/json_safe.c): a string that is one such run is copied as it
- * is. */
+ * bytes per step. The escaper's fast path: a string that is one such
+ * run is copied as it is. (The reader, connectors/json_safe.c, has its
+ * own scan: its runs keep DEL and are copied while they are scanned.) */
 size_t ig_json_plain_run(const char *s, size_t i, size_t n);
 
 /* Bare values for records put together from literal pieces ("key": and
