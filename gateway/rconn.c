@@ -465,7 +465,7 @@ static void format_cmd(struct ig_buf *b, int argc, const char **argv,
     for (i = 0; i < (size_t)argc; i++) {
         need += arg_len(argv, len, i) + 24;
     }
-    ig_buf_reserve(b, b->len + need);
+    ig_buf_reserve(b, need); /* no cap on rc->out: cannot fail */
     p = b->data + b->len;
     *p++ = '*';
     p = ig_fmt_u64(p, (uint64_t)argc);
