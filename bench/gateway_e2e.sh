@@ -56,39 +56,8 @@ run_measured() {
             (b - a) * 1e6 / n }'
 }
 
-: >"$tmp/sources.conf"
-if [ -n "${IG_BENCH_TCP:-}" ]; then
-    target="127.0.0.1:$IG_BENCH_TCP"
-    redis_conf="host = 127.0.0.1
-port = $IG_BENCH_TCP"
-else
-    target="$tmp/redis.sock"
-    redis_conf="socket = $tmp/redis.sock"
-fi
+write_gateway_conf
 echo "== transport: $target"
-cat >"$tmp/gateway.conf" <<EOC
-[gateway]
-rules = $here/rules
-sources = sources.conf
-state_dir = state
-log_level = warn
-max_inflight = 1024
-
-[redis]
-$redis_conf
-prefix = bench
-
-[dedup]
-near = true
-
-[forward platform]
-kind = stream
-stream = bench:candidates
-
-[api]
-listen = ""
-max_push_items = 256
-EOC
 
 rate() { sed -n 's/.* = \([0-9]*\) items\/s.*/\1/p' | head -1; }
 # Mean process and redis-server CPU µs per item over the runs in the

@@ -7,6 +7,10 @@
 #                        with IG_BENCH_TCP=PORT also on 127.0.0.1:PORT
 #   stop_redis           stop it by PID (a no-op when none runs)
 #   redis_cpu            CPU seconds (user + system) the server has used
+#   write_gateway_conf   the benchmarks' gateway.conf (full rule base of
+#                        $here/rules, near duplicates on, a stream
+#                        forwarder, no API) and an empty sources file in
+#                        $tmp, for the server above; sets $target
 # and stops the server and removes $tmp on exit.
 
 rpid=""
@@ -37,4 +41,40 @@ start_redis() { # start_redis yes|no
 redis_cpu() {
     redis-cli -s "$tmp/redis.sock" INFO cpu | tr -d '\r' |
         awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
+}
+
+write_gateway_conf() {
+    local redis_conf
+    : >"$tmp/sources.conf"
+    if [ -n "${IG_BENCH_TCP:-}" ]; then
+        target="127.0.0.1:$IG_BENCH_TCP"
+        redis_conf="host = 127.0.0.1
+port = $IG_BENCH_TCP"
+    else
+        target="$tmp/redis.sock"
+        redis_conf="socket = $tmp/redis.sock"
+    fi
+    cat >"$tmp/gateway.conf" <<EOC
+[gateway]
+rules = $here/rules
+sources = sources.conf
+state_dir = state
+log_level = warn
+max_inflight = 1024
+
+[redis]
+$redis_conf
+prefix = bench
+
+[dedup]
+near = true
+
+[forward platform]
+kind = stream
+stream = bench:candidates
+
+[api]
+listen = ""
+max_push_items = 256
+EOC
 }
