@@ -16,16 +16,26 @@
 #include "core/buf.h"
 #include "core/text.h"
 
+/* The character at s (n > 0 bytes left): its length in *k, whether it is
+ * shown as it is (*plain) and the columns it takes. A control character
+ * would break the row, an invalid sequence the encoding of the whole
+ * table: each shows as one space. */
+static int char_cols(const char *s, size_t n, size_t *k, bool *plain)
+{
+    uint32_t cp;
+    *k = ig_utf8_decode(s, n, &cp);
+    *plain = cp != IG_UTF8_INVALID && cp >= 0x20;
+    return *plain ? ig_cp_width(cp) : 1;
+}
+
 /* Display width of s[0..n), as cmd_cell() counts it. */
 static int width_of(const char *s, size_t n)
 {
     int cols = 0;
-    size_t i = 0;
+    size_t i = 0, k;
+    bool plain;
     while (i < n) {
-        uint32_t cp;
-        size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        bool plain = cp != IG_UTF8_INVALID && cp >= 0x20;
-        cols += plain ? ig_cp_width(cp) : 1;
+        cols += char_cols(s + i, n - i, &k, &plain);
         i += k;
     }
     return cols;
@@ -37,12 +47,9 @@ void cmd_cell(struct ig_buf *b, const char *s, size_t n, int max_cols,
     int cols = 0;
     size_t i = 0;
     while (i < n) {
-        uint32_t cp;
-        size_t k = ig_utf8_decode(s + i, n - i, &cp);
-        /* A control character would break the row, an invalid sequence
-         * the encoding of the whole table: each shows as one space. */
-        bool plain = cp != IG_UTF8_INVALID && cp >= 0x20;
-        int w = plain ? ig_cp_width(cp) : 1;
+        size_t k;
+        bool plain;
+        int w = char_cols(s + i, n - i, &k, &plain);
         /* The mark is needed unless all that is left fits: testing only
          * "is this the last character" cut a wide last one silently. */
         if (mark_cut && cols + w > max_cols - 1 &&
