@@ -6,7 +6,6 @@
 #include <stddef.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +23,11 @@
 #include "core/err.h"
 #include "gateway/forward.h"
 #include "gateway/spool.h"
+#include "tests/lib/test_dirs.h"
 
 char fwd_dir[256];
 struct event_base *fwd_base;
 uint64_t fwd_spool_max;
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
 
 int fwd_fx_setup(const char *name)
 {
@@ -52,7 +43,7 @@ int fwd_fx_setup(const char *name)
 int fwd_fx_teardown(void)
 {
     event_base_free(fwd_base);
-    nftw(fwd_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(fwd_dir);
     return 0;
 }
 

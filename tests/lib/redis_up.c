@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+
+#include "tests/lib/test_dirs.h"
 
 struct redis_up {
     char dir[256];
@@ -253,23 +254,6 @@ int redis_up_restart(struct redis_up *r)
     return spawn(r);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* Removes the directory tree (Redis 7 keeps its AOF as a directory of
- * parts plus a manifest). */
-static void rm_dir(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 void redis_up_stop(struct redis_up *r)
 {
     if (!r) {
@@ -279,7 +263,9 @@ void redis_up_stop(struct redis_up *r)
         redis_up_halt(r, false);
     }
     if (r->dir[0]) {
-        rm_dir(r->dir);
+        /* A tree: Redis 7 keeps its AOF as a directory of parts plus a
+         * manifest. */
+        test_rm_tree(r->dir);
     }
     free(r);
 }

@@ -1,6 +1,7 @@
 /* test_dirs.c — see test_dirs.h. */
 #include "tests/lib/test_dirs.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,4 +32,19 @@ const char *test_shared_dir(void)
 const char *test_build_dir(void)
 {
     return env_or("IG_BUILD_DIR", IG_TEST_BUILD_DIR);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void test_rm_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

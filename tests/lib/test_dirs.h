@@ -15,5 +15,8 @@ const char *test_source_dir(void);
 const char *test_shared_dir(void);
 /* The build tree (for inputs generated once per build). */
 const char *test_build_dir(void);
+/* Removes dir and everything below it (a test's temp dir; errors are
+ * ignored: a leftover does not fail a test). */
+void test_rm_tree(const char *dir);
 
 #endif

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,17 +22,9 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "gateway/spool.h"
+#include "tests/lib/test_dirs.h"
 
 static char g_dir[256];
-
-static int rm_one(const char *p, const struct stat *st, int fl, struct FTW *ftw)
-{
-    (void)st;
-    (void)fl;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
 
 static int setup(void **state)
 {
@@ -49,7 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(g_dir);
     return 0;
 }
 
