@@ -512,28 +512,9 @@ http_call() { # http_call METHOD PATH [TOKEN] [BODY] -> body; code in $tmp/code
 }
 
 case_reload_api() {
-    redis_start
     cp -r "$src/rules" "$tmp/rules"
     RULES_DIR="$tmp/rules"
-    mkdir -p "$tmp/sources.d"
-    : >"$tmp/sources.d/none.conf"
-    export IG_PUSH_TOKEN=push-secret IG_ADMIN_TOKEN=admin-secret
-    # Port 0: the kernel picks the port when the gateway binds, and the
-    # gateway logs it. (A port picked beforehand by a probe socket was free
-    # only at that moment: under parallel tests another server could take
-    # it before the gateway bound, and the test then talked to that one.)
-    write_conf "
-[api]
-listen = 127.0.0.1:0
-push_token_ref = env:IG_PUSH_TOKEN
-admin_token_ref = env:IG_ADMIN_TOKEN"
-    gw_start gw.log
-    wait_for 20 grep -q 'listening on 127.0.0.1:[0-9]' "$tmp/gw.log" ||
-        fail "API did not come up: $(cat "$tmp/gw.log")"
-    api_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/gw.log" |
-        head -1)
-    wait_for 10 curl -sf "http://127.0.0.1:$api_port/healthz" ||
-        fail "API did not answer on port $api_port"
+    api_start
     local item='{"id":"P-1","title":"雨水井盖缺失","text":"城中路口的雨水井盖缺失，路面有一个大坑。"}'
 
     # Push: classification and dedup verdict in the answer.
@@ -652,7 +633,11 @@ code_hits() {
 }
 
 # The gateway with its API on a kernel-picked port; sets api_port. Extra
-# arguments go before `intake run` (e.g. prlimit).
+# arguments go before `intake run` (e.g. prlimit). Port 0: the kernel
+# picks the port when the gateway binds, and the gateway logs it. (A port
+# picked beforehand by a probe socket was free only at that moment: under
+# parallel tests another server could take it before the gateway bound,
+# and the test then talked to that one.)
 api_start() { # api_start [WRAPPER...]
     redis_start
     mkdir -p "$tmp/sources.d"
