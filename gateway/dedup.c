@@ -18,10 +18,19 @@
  *           whose writes have not reached Redis yet: the index
  *           (gateway/nindex.h) holds the fingerprints of every candidate
  *           the moment it is decided;
- *   create  SET P:rec:<id> NX EX and SET P:exact:<hash> NX EX, plus one
- *           XADD per decided batch of the new fingerprints to P:index (a
- *           failed XADD's entries are kept and sent again, see
- *           write_index());
+ *   create  one XADD per decided batch of the new fingerprints to P:index
+ *           (field n: their records will be N), then, once it has
+ *           answered, SET P:rec:<id> NX EX and SET P:exact:<hash> NX EX
+ *           (a failed XADD's entries are kept and sent again, see
+ *           write_index(); its records are made P). Links and counts
+ *           reads decided after a create wait behind it (hold_target());
+ *   done    an N record is pending while this process holds its id open
+ *           (struct idset); dedup_done() closes it and appends the id to
+ *           a done mark in P:index, one XADD per loop turn — no command
+ *           per item. At start, candidates with an n entry and no done
+ *           mark (killed before they were forwarded) have their N records
+ *           set to P. A P record (near off, index write failed, a replay,
+ *           an abandoned item: dedup_abandon()) is set to F by SETRANGE;
  *   link    a duplicate: one small script, atomic: the seen pointer
  *           (SET NX), the original's report count and channel list in
  *           P:cand:<original> (a hash created by the first duplicate,
@@ -191,6 +200,11 @@ struct ixbatch {
     bool resend;       /* the kept entries (d->ixkept) */
     size_t n;          /* entries */
     struct ig_buf ent; /* n x DEDUP_INDEX_ENTRY; dead ones start with '-' */
+    /* Creates whose records wait for this XADD (their state is N when it
+     * is acknowledged, P when not), and the links and counts reads
+     * decided after them, in order: see hold_target(). */
+    bool creates;
+    struct dreq *hhead, *htail;
 };
 
 /* One check in flight. */
@@ -216,7 +230,7 @@ struct dreq {
     bool has_text;
     bool near;
     /* Lookup answers. */
-    char rec_state;                /* own record's state ('P', 'F'), 0: none */
+    char rec_state; /* own record's state ('N', 'P', 'F'), 0: none */
     char ptr[DEDUP_ID_LEN + 1];    /* seen pointer, "" none */
     char exact[DEDUP_ID_LEN + 1];  /* owner of the exact text, "" none */
     uint64_t skip[DEDUP_MAX_SKIP]; /* originals found expired */
@@ -237,6 +251,8 @@ struct dreq {
     bool exact_set;      /* create: the exact key's SET went through */
     struct ixbatch *ixb; /* the batch carrying its index entry, or NULL */
     size_t ixslot;       /* the entry's place in it */
+    struct dreq *hnext;  /* held behind an index write (hold_target()) */
+    char hop;            /* what it waits to send: 'C'reate, 'L'ink, 'I'nfo */
 };
 
 /* One lookup MGET and, with near on, its text MGET. Batches are decided
@@ -256,9 +272,20 @@ struct lbatch {
 /* A dedup_done() in flight. */
 struct done_req {
     struct dedup *d;
+    struct done_req *next; /* in the queue of done marks to write */
     dedup_cb cb;
     void *ud;
     char id[DEDUP_ID_LEN + 1];
+};
+
+/* A set of candidate ids with a small value: open addressing, linear
+ * probing, at most half full (it grows), backward-shift deletion. Id 0 is
+ * never stored (the caller falls back to what it does for ids it does not
+ * track). */
+struct idset {
+    uint64_t *k;
+    uint8_t *v;
+    size_t mask, n;
 };
 
 /* done_reqs kept for reuse: one is made and dropped per new candidate. */
@@ -294,6 +321,21 @@ struct dedup {
     struct ig_buf kbuf;  /* scratch: a key name being sent */
     struct ig_buf rbuf;  /* scratch: a record being sent */
     struct ig_pool dones; /* struct done_req, one per item marked done */
+    /* Candidates created in state N by this process: ID_OPEN until done
+     * (the done mark goes to P:index), ID_ABANDONED when their forwarding
+     * failed (the record is being set back to P). */
+    struct idset open;
+    struct ixbatch *ixlast; /* the newest index write that creates wait
+                               for, unanswered */
+    struct done_req *dmhead, *dmtail; /* done marks to write */
+    struct event *dm_ev;              /* writes them next loop turn */
+    /* Loading P:index: ids of tracked entries (field n) without a done
+     * mark so far; then those left over, whose records are set back from
+     * N to P before checks start (a crash cut them off). */
+    struct idset loadset;
+    uint64_t *left;
+    size_t nleft, left_wait;
+    bool left_failed;
     uint64_t refused[DEDUP_REFUSED_LOG]; /* ids whose record was refused */
     size_t nrefused, refused_at;
     struct dedup_stats st;
@@ -306,6 +348,10 @@ static void decide_ready(struct dedup *d);
 static void ix_cb(evutil_socket_t fd, short what, void *arg);
 static void ix_unref(struct ixbatch *b);
 static void ix_drop_kept(struct dedup *d);
+static void marks_cb(evutil_socket_t fd, short what, void *arg);
+static void write_marks(struct dedup *d);
+static bool set_state(struct dedup *d, const char *id, const char *state,
+                      rconn_cb cb, void *ud);
 
 static void dreq_free(struct dreq *q)
 {
@@ -333,6 +379,103 @@ static uint64_t hex64(const char *s)
         v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
     }
     return v;
+}
+
+/* ---- id sets ------------------------------------------------------- */
+
+#define ID_OPEN 1
+#define ID_ABANDONED 2
+#define IDSET_MIN 1024
+
+static size_t idset_home(const struct idset *s, uint64_t id)
+{
+    return (size_t)(id ^ id >> 29) & s->mask; /* ids are hashes already */
+}
+
+static uint8_t idset_get(const struct idset *s, uint64_t id)
+{
+    size_t i;
+
+    if (!s->k || id == 0) {
+        return 0;
+    }
+    for (i = idset_home(s, id); s->k[i]; i = (i + 1) & s->mask) {
+        if (s->k[i] == id) {
+            return s->v[i];
+        }
+    }
+    return 0;
+}
+
+static void idset_fini(struct idset *s)
+{
+    ig_free(s->k);
+    ig_free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Sets id's value (not 0); false for id 0. */
+static bool idset_put(struct idset *s, uint64_t id, uint8_t v)
+{
+    size_t i;
+
+    if (id == 0) {
+        return false;
+    }
+    if (!s->k || 2 * (s->n + 1) > s->mask + 1) {
+        struct idset g;
+        size_t cap = s->k ? 2 * (s->mask + 1) : IDSET_MIN;
+
+        g.k = ig_calloc(cap, sizeof(*g.k));
+        g.v = ig_calloc(cap, 1);
+        g.mask = cap - 1;
+        g.n = 0;
+        for (i = 0; s->k && i <= s->mask; i++) {
+            if (s->k[i]) {
+                idset_put(&g, s->k[i], s->v[i]);
+            }
+        }
+        idset_fini(s);
+        *s = g;
+    }
+    for (i = idset_home(s, id); s->k[i]; i = (i + 1) & s->mask) {
+        if (s->k[i] == id) {
+            s->v[i] = v;
+            return true;
+        }
+    }
+    s->k[i] = id;
+    s->v[i] = v;
+    s->n++;
+    return true;
+}
+
+static void idset_del(struct idset *s, uint64_t id)
+{
+    size_t i, j;
+
+    if (!s->k || id == 0) {
+        return;
+    }
+    for (i = idset_home(s, id); s->k[i] != id; i = (i + 1) & s->mask) {
+        if (!s->k[i]) {
+            return;
+        }
+    }
+    /* Backward shift: pull later members of the run into the hole when
+     * their home is not between the hole and them. */
+    for (j = (i + 1) & s->mask; s->k[j]; j = (j + 1) & s->mask) {
+        size_t h = idset_home(s, s->k[j]);
+
+        if (((j - h) & s->mask) >= ((j - i) & s->mask)) {
+            s->k[i] = s->k[j];
+            s->v[i] = s->v[j];
+            i = j;
+        }
+    }
+    s->k[i] = 0;
+    s->v[i] = 0;
+    s->n--;
 }
 
 /* Appends "<prefix>:<kind>:<id>" (a key name; printf-free, it is on the
@@ -400,6 +543,189 @@ static void log_refusal(const char *what, int status, const redisReply *r)
 }
 
 static void load_page(struct dedup *d);
+static void load_done(struct dedup *d);
+
+/* A done mark read from P:index: its candidates are closed. */
+static void unmark(struct dedup *d, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + DEDUP_ID_LEN <= n; i += DEDUP_ID_LEN + 1) {
+        if (is_hex16(s + i, DEDUP_ID_LEN)) {
+            idset_del(&d->loadset, hex64(s + i));
+        }
+    }
+}
+
+/* Schedules another try of the load (a page, or the left-over records). */
+static void load_retry(struct dedup *d)
+{
+    struct timeval tv;
+
+    d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
+    if (d->load_wait_ms > 30000) {
+        d->load_wait_ms = 30000;
+    }
+    tv.tv_sec = d->load_wait_ms / 1000;
+    tv.tv_usec = (d->load_wait_ms % 1000) * 1000;
+    event_add(d->load_ev, &tv);
+}
+
+/* Left-over records read by one MGET. */
+struct lchunk {
+    struct dedup *d;
+    size_t from, n;
+};
+
+#define DEDUP_LEFT_CHUNK 256
+
+static void left_settle(struct dedup *d)
+{
+    if (--d->left_wait > 0) {
+        return;
+    }
+    if (d->left_failed) {
+        load_retry(d);
+        return;
+    }
+    ig_free(d->left);
+    d->left = NULL;
+    d->nleft = 0;
+    load_done(d);
+}
+
+static void on_left_set(void *ud, int status, const void *reply)
+{
+    struct dedup *d = ud;
+
+    if (!d->rc) {
+        return;
+    }
+    log_refusal("setting a record cut off before it was forwarded back to "
+                "pending",
+                status, reply);
+    d->left_failed |= status != IG_OK;
+    left_settle(d);
+}
+
+static void on_left_read(void *ud, int status, const void *reply)
+{
+    struct lchunk *c = ud;
+    struct dedup *d = c->d;
+    const redisReply *r = reply;
+    size_t i;
+
+    if (!d->rc) {
+        ig_free(c);
+        return;
+    }
+    log_refusal("reading records cut off before they were forwarded", status,
+                r);
+    if (status != IG_OK || r->type != REDIS_REPLY_ARRAY ||
+        r->elements != c->n) {
+        d->left_failed = true;
+    } else {
+        for (i = 0; i < c->n; i++) {
+            const redisReply *v = r->element[i];
+            char id[DEDUP_ID_LEN + 1];
+
+            if (v->type != REDIS_REPLY_STRING || v->len < 1 ||
+                v->str[0] != 'N') {
+                continue; /* gone, or P or F already */
+            }
+            simhash_hex64(d->left[c->from + i], id);
+            if (set_state(d, id, "P", on_left_set, d)) {
+                d->left_wait++;
+                d->st.cut_off++;
+            } else {
+                d->left_failed = true;
+            }
+        }
+    }
+    ig_free(c);
+    left_settle(d);
+}
+
+/* Sets the N records of candidates that P:index shows made but never
+ * done (the gateway was killed, or their done marks were lost) back to P,
+ * so each is replayed when it comes again. */
+static void send_leftovers(struct dedup *d)
+{
+    size_t from;
+
+    d->left_failed = false;
+    d->left_wait = 1; /* this loop's own, settled below */
+    for (from = 0; from < d->nleft; from += DEDUP_LEFT_CHUNK) {
+        struct lchunk *c = ig_calloc(1, sizeof(*c));
+        size_t n = d->nleft - from < DEDUP_LEFT_CHUNK ? d->nleft - from
+                                                      : DEDUP_LEFT_CHUNK;
+        const char *argv[1 + DEDUP_LEFT_CHUNK];
+        size_t len[1 + DEDUP_LEFT_CHUNK], offs[DEDUP_LEFT_CHUNK + 1], i;
+        struct ig_buf keys;
+
+        c->d = d;
+        c->from = from;
+        c->n = n;
+        ig_buf_init(&keys, 0);
+        for (i = 0; i < n; i++) {
+            char id[DEDUP_ID_LEN + 1];
+
+            simhash_hex64(d->left[from + i], id);
+            offs[i] = keys.len;
+            add_key(&keys, d->prefix, "rec", id);
+        }
+        offs[n] = keys.len;
+        argv[0] = "MGET";
+        len[0] = 4;
+        for (i = 0; i < n; i++) {
+            argv[1 + i] = keys.data + offs[i];
+            len[1 + i] = offs[i + 1] - offs[i];
+        }
+        if (rconn_cmd(d->rc, on_left_read, c, (int)(1 + n), argv, len) ==
+            IG_OK) {
+            d->left_wait++;
+        } else {
+            d->left_failed = true;
+            ig_free(c);
+        }
+        ig_buf_fini(&keys);
+    }
+    left_settle(d);
+}
+
+/* Every page of P:index is in: the candidates left open are dealt with
+ * (send_leftovers()), then checks may start. */
+static void load_done(struct dedup *d)
+{
+    if (d->loadset.n > 0) {
+        size_t i;
+
+        d->left = ig_malloc(d->loadset.n * sizeof(*d->left));
+        d->nleft = 0;
+        for (i = 0; i <= d->loadset.mask; i++) {
+            if (d->loadset.k[i]) {
+                d->left[d->nleft++] = d->loadset.k[i];
+            }
+        }
+        idset_fini(&d->loadset);
+    }
+    if (d->left) {
+        send_leftovers(d);
+        return;
+    }
+    d->loaded = true;
+    d->load_wait_ms = 0;
+    ig_info("dedup", "near-duplicate index: %llu recent candidates loaded",
+            (unsigned long long)nindex_added(d->ix));
+    if (d->st.cut_off > 0) {
+        ig_warn("dedup",
+                "%llu candidates were made but not forwarded before the last "
+                "stop (killed, or their done marks lost): set back to "
+                "pending, each is forwarded again when it comes again",
+                (unsigned long long)d->st.cut_off);
+    }
+    event_active(d->flush_ev, 0, 0);
+}
 
 static void on_loaded(void *ud, int status, const void *reply)
 {
@@ -408,6 +734,7 @@ static void on_loaded(void *ud, int status, const void *reply)
     size_t i, j;
     const char *last = NULL;
     size_t last_len = 0;
+    bool tracked;
 
     if (!d->rc) {
         return; /* dedup_free() */
@@ -448,12 +775,24 @@ static void on_loaded(void *ud, int status, const void *reply)
         last = e->element[0]->str;
         last_len = e->element[0]->len;
         f = e->element[1];
+        tracked = false;
         for (j = 0; j + 1 < f->elements; j += 2) {
-            const redisReply *v = f->element[j + 1];
+            const redisReply *fk = f->element[j], *v = f->element[j + 1];
             struct nindex_key k;
 
-            if (v->type != REDIS_REPLY_STRING || v->len != 80 ||
-                !is_hex16(v->str, 16)) {
+            if (v->type != REDIS_REPLY_STRING ||
+                fk->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+            if (fk->len == 1 && fk->str[0] == 'n') {
+                tracked = true; /* N records: done marks follow */
+                continue;
+            }
+            if (fk->len == 4 && memcmp(fk->str, "done", 4) == 0) {
+                unmark(d, v->str, v->len);
+                continue;
+            }
+            if (v->len != 80 || !is_hex16(v->str, 16)) {
                 continue;
             }
             k.id = hex64(v->str);
@@ -462,6 +801,9 @@ static void on_loaded(void *ud, int status, const void *reply)
             k.tail = hex64(v->str + 48);
             k.exact = hex64(v->str + 64);
             nindex_add(d->ix, &k, NULL, 0, false);
+            if (tracked) {
+                idset_put(&d->loadset, k.id, ID_OPEN);
+            }
         }
     }
     if (r->elements == DEDUP_INDEX_PAGE && last) {
@@ -470,10 +812,7 @@ static void on_loaded(void *ud, int status, const void *reply)
         load_page(d);
         return;
     }
-    d->loaded = true;
-    ig_info("dedup", "near-duplicate index: %llu recent candidates loaded",
-            (unsigned long long)nindex_added(d->ix));
-    event_active(d->flush_ev, 0, 0);
+    load_done(d);
 }
 
 /* Reads the next page of P:index, entries younger than the retention. */
@@ -502,7 +841,11 @@ static void load_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    load_page(d);
+    if (d->left) {
+        send_leftovers(d);
+    } else {
+        load_page(d);
+    }
 }
 
 /* Frees what dedup_new() made besides the connection (and the checks,
@@ -518,6 +861,12 @@ static void release(struct dedup *d)
     if (d->ix_ev) {
         event_free(d->ix_ev);
     }
+    if (d->dm_ev) {
+        event_free(d->dm_ev);
+    }
+    idset_fini(&d->open);
+    idset_fini(&d->loadset);
+    ig_free(d->left);
     ix_drop_kept(d);
     if (d->ixspare) {
         ig_buf_fini(&d->ixspare->ent);
@@ -586,7 +935,9 @@ int dedup_new(struct event_base *base, const struct dedup_cfg *cfg,
     d->flush_ev = event_new(base, -1, 0, flush_cb, d);
     d->load_ev = event_new(base, -1, 0, load_cb, d);
     d->ix_ev = event_new(base, -1, 0, ix_cb, d);
-    if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix_ev || !d->ix) {
+    d->dm_ev = event_new(base, -1, 0, marks_cb, d);
+    if (!d->rc || !d->flush_ev || !d->load_ev || !d->ix_ev || !d->dm_ev ||
+        !d->ix) {
         rconn_free(d->rc);
         release(d);
         return IG_EINVAL;
@@ -614,6 +965,7 @@ void dedup_free(struct dedup *d)
     rc = d->rc;
     d->rc = NULL;
     rconn_free(rc);
+    write_marks(d); /* not written: their callbacks fail now */
     while (d->bhead) {
         struct lbatch *b = d->bhead;
 
@@ -1031,21 +1383,43 @@ static void on_info(void *ud, int status, const void *reply);
 
 /* Reads the original's counts for a SEEN or replayed item. */
 static void flush_links(struct dedup *d);
+static void send_links(struct dedup *d);
+static struct ixbatch *hold_target(struct dedup *d);
+static void hold(struct ixbatch *b, struct dreq *q, char op);
 
-static void send_info(struct dreq *q)
+static void send_info_now(struct dreq *q)
 {
     struct dedup *d = q->d;
-    char *key = key_of(d->prefix, "cand", q->orig);
+    char *key;
+
+    if (!d->rc) {
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    key = key_of(d->prefix, "cand", q->orig);
     const char *argv[4] = {"HMGET", key, "reports", "chans"};
     size_t len[4] = {5, strlen(key), 7, 5};
 
-    /* Links decided before this item go first, so the counts it reads
-     * include them (decisions reach Redis in their order). */
-    flush_links(d);
     if (rconn_cmd(d->rc, on_info, q, 4, argv, len) < 0) {
         fail(q, IG_EAGAIN);
     }
     ig_free(key);
+}
+
+static void send_info(struct dreq *q)
+{
+    struct dedup *d = q->d;
+    struct ixbatch *t;
+
+    /* Links decided before this item go first, so the counts it reads
+     * include them (decisions reach Redis in their order). */
+    flush_links(d);
+    t = hold_target(d);
+    if (t) {
+        hold(t, q, 'I');
+    } else {
+        send_info_now(q);
+    }
 }
 
 /* A report count as stored; one that is not a positive number (a counts
@@ -1100,9 +1474,19 @@ struct lcall {
 
 static void on_links(void *ud, int status, const void *reply);
 
-/* Sends the queued links, up to DEDUP_BATCH per script call. */
-static void flush_links(struct dedup *d)
+/* Sends the queued links now, up to DEDUP_BATCH per script call. */
+static void send_links(struct dedup *d)
 {
+    if (!d->rc) {
+        while (d->lhead) {
+            struct dreq *q = d->lhead;
+
+            d->lhead = q->next;
+            fail(q, IG_EAGAIN);
+        }
+        d->ltail = NULL;
+        return;
+    }
     while (d->lhead) {
         struct lcall *c = ig_calloc(1, sizeof(*c));
         const char *argv[2 + 5 * DEDUP_BATCH];
@@ -1155,6 +1539,25 @@ static void flush_links(struct dedup *d)
         }
         ig_buf_fini(&keys);
     }
+}
+
+/* Sends the queued links, or holds them behind the creates they may
+ * name (hold_target()). */
+static void flush_links(struct dedup *d)
+{
+    struct ixbatch *t = hold_target(d);
+
+    if (!t) {
+        send_links(d);
+        return;
+    }
+    while (d->lhead) {
+        struct dreq *q = d->lhead;
+
+        d->lhead = q->next;
+        hold(t, q, 'L');
+    }
+    d->ltail = NULL;
 }
 
 static void on_linked(struct dreq *q, const redisReply *r);
@@ -1302,16 +1705,27 @@ static void undo_create(struct dreq *q)
 
 /* Sends the create writes of q (its index entry is added already): the
  * record with SET NX, then the exact key with SET NX (an exact key another
- * writer took first is left to it). */
-static void send_create(struct dreq *q)
+ * writer took first is left to it). state: the record's first byte, N
+ * (pending while this process has it open, see dedup_done()) or P. */
+static void send_create(struct dreq *q, char state)
 {
     struct dedup *d = q->d;
     struct ig_buf *rec = &d->rbuf; /* rconn_cmd() copies the command */
     const char *argv[6];
     size_t len[6];
 
+    if (!d->rc) {
+        nindex_settle(d->ix, q->key.id);
+        ix_settle(q, true);
+        fail(q, IG_EAGAIN);
+        return;
+    }
+    if (state == 'N' && !idset_put(&d->open, q->key.id, ID_OPEN)) {
+        state = 'P';
+    }
     ig_buf_reset(rec);
-    ig_buf_add(rec, "P ", 2);
+    ig_buf_addc(rec, state);
+    ig_buf_addc(rec, ' ');
     ig_buf_add_u64(rec, (uint64_t)time(NULL));
     ig_buf_addc(rec, ' ');
     ig_buf_add(rec, q->channel, q->channel_len);
@@ -1352,6 +1766,7 @@ static void send_create(struct dreq *q)
         }
     }
     if (q->writes == 0) {
+        idset_del(&d->open, q->key.id);
         nindex_settle(d->ix, q->key.id);
         ix_settle(q, true); /* nothing was sent: no candidate */
         fail(q, IG_EAGAIN);
@@ -1385,6 +1800,12 @@ static void on_created(void *ud, int status, const void *reply)
     }
     if (--q->writes > 0) {
         return;
+    }
+    if (q->refused || q->rec_eio) {
+        /* No record of ours: nothing open. (One whose SET was cut off
+         * may exist: it stays open, and the item, checked again, is a
+         * replay.) */
+        idset_del(&d->open, q->key.id);
     }
     if (q->refused && q->wstatus == IG_OK && d->rc) {
         check_type(q);
@@ -1536,6 +1957,60 @@ static struct ixbatch *ix_current(struct dedup *d)
     return b;
 }
 
+/* Where a write decided now must wait: behind the creates of the decide
+ * pass being made, or of the newest index write still unanswered that
+ * carries creates. Those records are written only when that XADD has
+ * answered — state N when P:index has their entries (a restart then
+ * finds the ones cut off before they were forwarded, see on_loaded()),
+ * P when it has not — so a link or a counts read sent before them would
+ * find the original missing. NULL: send now. */
+static struct ixbatch *hold_target(struct dedup *d)
+{
+    if (d->ixcur && d->ixcur->creates) {
+        return d->ixcur;
+    }
+    return d->ixlast;
+}
+
+static void hold(struct ixbatch *b, struct dreq *q, char op)
+{
+    q->hop = op;
+    q->hnext = NULL;
+    if (b->htail) {
+        b->htail->hnext = q;
+    } else {
+        b->hhead = q;
+    }
+    b->htail = q;
+}
+
+/* b's XADD has answered (indexed: acknowledged): what waited for it is
+ * sent, in the order it was decided. */
+static void release_held(struct ixbatch *b, bool indexed)
+{
+    struct dedup *d = b->d;
+    struct dreq *q = b->hhead, *next;
+
+    if (d->ixlast == b) {
+        d->ixlast = NULL;
+    }
+    b->hhead = b->htail = NULL;
+    b->creates = false;
+    for (; q; q = next) {
+        next = q->hnext;
+        q->hnext = NULL;
+        if (q->hop == 'C') {
+            send_create(q, indexed ? 'N' : 'P');
+        } else if (q->hop == 'L') {
+            append(&d->lhead, &d->ltail, q);
+        } else {
+            send_links(d);
+            send_info_now(q);
+        }
+    }
+    send_links(d);
+}
+
 /* Decides one looked-up item, in order. */
 static void decide(struct dreq *q)
 {
@@ -1545,10 +2020,13 @@ static void decide(struct dreq *q)
     q->replay = false;
     memcpy(q->orig, q->id, sizeof(q->orig));
     if (q->rec_state) {
-        /* This very item was made a candidate before: forwarded (F), or
-         * cut off before it was (P): forward it again, same id. */
-        q->verdict = q->rec_state == 'P' ? DEDUP_NEW : DEDUP_SEEN;
-        q->replay = q->rec_state == 'P';
+        /* This very item was made a candidate before: forwarded (F, or N
+         * and no longer open here), or cut off before it was (P, or N and
+         * open or abandoned here: see dedup_done()): forward it again,
+         * same id. */
+        q->replay = q->rec_state == 'P' ||
+                    (q->rec_state == 'N' && idset_get(&d->open, q->key.id));
+        q->verdict = q->replay ? DEDUP_NEW : DEDUP_SEEN;
         if (q->replay && d->cfg.near && !nindex_has(d->ix, q->key.id)) {
             /* Cut off before its index entry reached P:index (kill -9
              * between the create and the XADD: the index rebuilt at
@@ -1617,8 +2095,12 @@ static void decide(struct dreq *q)
         q->ixslot = b->n++;
         b->refs++;
         index_entry(&b->ent, &q->key);
+        /* The record waits for the index write (see hold_target()). */
+        b->creates = true;
+        hold(b, q, 'C');
+        return;
     }
-    send_create(q);
+    send_create(q, 'P');
 }
 
 /* Logs the candidates whose index entries are dropped (n entries of
@@ -1800,9 +2282,11 @@ static void on_indexed(void *ud, int status, const void *reply)
 
     if (status != IG_OK) {
         ix_failed(b, status, reply);
+        release_held(b, false);
         ix_unref(b);
         return;
     }
+    release_held(b, true);
     if (b->resend) {
         d->ix_resending = false;
     }
@@ -1831,8 +2315,8 @@ static void ix_send(struct dedup *d, struct ixbatch *b)
     int k = 0;
     char minid[32];
 
-    argv = ig_malloc((2 * b->n + 6) * sizeof(*argv));
-    len = ig_malloc((2 * b->n + 6) * sizeof(*len));
+    argv = ig_malloc((2 * b->n + 8) * sizeof(*argv));
+    len = ig_malloc((2 * b->n + 8) * sizeof(*len));
     snprintf(minid, sizeof(minid), "%lld",
              (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
     argv[k++] = "XADD";
@@ -1841,6 +2325,12 @@ static void ix_send(struct dedup *d, struct ixbatch *b)
     argv[k++] = "~";
     argv[k++] = minid;
     argv[k++] = "*";
+    if (b->creates) {
+        /* Field n: the records of this entry's candidates are made in
+         * state N once it is written, and done marks follow. */
+        argv[k++] = "n";
+        argv[k++] = "1";
+    }
     for (i = 0; i < (size_t)k; i++) {
         len[i] = strlen(argv[i]);
     }
@@ -1855,22 +2345,30 @@ static void ix_send(struct dedup *d, struct ixbatch *b)
         argv[k] = e;
         len[k++] = DEDUP_INDEX_ENTRY;
     }
-    if (k == 6) {
+    if (k == (b->creates ? 8 : 6)) {
+        release_held(b, false);
         ix_unref(b);
     } else if (rconn_cmd(d->rc, on_indexed, b, k, argv, len) < 0) {
         ix_failed(b, IG_EAGAIN, NULL);
+        release_held(b, false);
         ix_unref(b);
-    } else if (!b->resend && time(NULL) >= d->index_ttl_at) {
-        /* The stream's own TTL (the retention, so it goes when writes
-         * stop) needs refreshing once in a while, not with every entry. */
-        const char *ea[3] = {"EXPIRE", d->index_key, d->ttl};
-        size_t el[3] = {6, strlen(d->index_key), strlen(d->ttl)};
+    } else {
+        if (b->creates) {
+            d->ixlast = b; /* sent, unanswered: later writes wait behind it */
+        }
+        if (!b->resend && time(NULL) >= d->index_ttl_at) {
+            /* The stream's own TTL (the retention, so it goes when writes
+             * stop) needs refreshing once in a while, not with every
+             * entry. */
+            const char *ea[3] = {"EXPIRE", d->index_key, d->ttl};
+            size_t el[3] = {6, strlen(d->index_key), strlen(d->ttl)};
 
-        if (rconn_cmd(d->rc, on_index_ttl, NULL, 3, ea, el) == IG_OK) {
-            d->index_ttl_at =
-                time(NULL) + (d->ttl_s / 4 < DEDUP_INDEX_TTL_EVERY_S
-                                  ? d->ttl_s / 4
-                                  : DEDUP_INDEX_TTL_EVERY_S);
+            if (rconn_cmd(d->rc, on_index_ttl, NULL, 3, ea, el) == IG_OK) {
+                d->index_ttl_at =
+                    time(NULL) + (d->ttl_s / 4 < DEDUP_INDEX_TTL_EVERY_S
+                                      ? d->ttl_s / 4
+                                      : DEDUP_INDEX_TTL_EVERY_S);
+            }
         }
     }
     ig_free(argv);
@@ -2129,27 +2627,31 @@ static void on_rec_expire(void *ud, int status, const void *reply)
     log_refusal("the TTL of a re-made record", status, reply);
 }
 
-static void on_done(void *ud, int status, const void *reply)
+/* The reply to a SETRANGE of a record's state byte (a done mark of a P
+ * record, or an abandoned N record set back to P). It answers the
+ * string's new length: 1 means there was no record (Redis lost it, or
+ * evicted it, after the check) and the write made a bare one — worth
+ * keeping, the item stays seen (F) or is replayed (P), but with the
+ * retention's TTL like every key, not forever. */
+static void expire_bare(struct dedup *d, const char *id, int status,
+                        const redisReply *r)
 {
-    struct done_req *q = ud;
-    const redisReply *r = reply;
-
-    /* SETRANGE answers the string's new length: 1 means there was no
-     * record (Redis lost it, or evicted it, after the check) and the mark
-     * made a bare "F" — worth keeping, the item stays seen, but with the
-     * retention's TTL like every key, not forever. */
-    if (status == IG_OK && q->d->rc && r->type == REDIS_REPLY_INTEGER &&
+    if (status == IG_OK && d->rc && r->type == REDIS_REPLY_INTEGER &&
         r->integer == 1) {
-        struct ig_buf *key = &q->d->kbuf;
-        const char *argv[3] = {"EXPIRE", NULL, q->d->ttl};
-        size_t len[3] = {6, 0, strlen(q->d->ttl)};
+        struct ig_buf *key = &d->kbuf;
+        const char *argv[3] = {"EXPIRE", NULL, d->ttl};
+        size_t len[3] = {6, 0, strlen(d->ttl)};
 
         ig_buf_reset(key);
-        add_key(key, q->d->prefix, "rec", q->id);
+        add_key(key, d->prefix, "rec", id);
         argv[1] = key->data;
         len[1] = key->len;
-        rconn_cmd(q->d->rc, on_rec_expire, NULL, 3, argv, len);
+        rconn_cmd(d->rc, on_rec_expire, NULL, 3, argv, len);
     }
+}
+
+static void done_end(struct done_req *q, int status)
+{
     q->d->inflight--;
     if (status < 0) {
         q->d->st.errors++;
@@ -2160,12 +2662,105 @@ static void on_done(void *ud, int status, const void *reply)
     ig_pool_put(&q->d->dones, q);
 }
 
+static void on_done(void *ud, int status, const void *reply)
+{
+    struct done_req *q = ud;
+
+    expire_bare(q->d, q->id, status, reply);
+    done_end(q, status);
+}
+
+/* Sends SETRANGE <record> 0 <state>; false when it could not be sent. */
+static bool set_state(struct dedup *d, const char *id, const char *state,
+                      rconn_cb cb, void *ud)
+{
+    const char *argv[4] = {"SETRANGE", NULL, "0", state};
+    size_t len[4] = {8, 0, 1, 1};
+
+    ig_buf_reset(&d->kbuf);
+    add_key(&d->kbuf, d->prefix, "rec", id);
+    argv[1] = d->kbuf.data; /* rconn_cmd() copies the command */
+    len[1] = d->kbuf.len;
+    return rconn_cmd(d->rc, cb, ud, 4, argv, len) == IG_OK;
+}
+
+/* Done marks written by one XADD. */
+struct dmark {
+    struct dedup *d;
+    struct done_req *head;
+};
+
+static void on_marked(void *ud, int status, const void *reply)
+{
+    struct dmark *m = ud;
+    struct done_req *q, *next;
+
+    log_refusal("the done marks", status, reply);
+    for (q = m->head; q; q = next) {
+        next = q->next;
+        done_end(q, status);
+    }
+    ig_free(m);
+}
+
+#define DEDUP_MARKS_MAX 1024 /* done marks per XADD */
+
+/* Writes the queued done marks to P:index: one entry per up to
+ * DEDUP_MARKS_MAX, field "done", the ids comma-separated. A mark that is
+ * lost (Redis down, the gateway killed before it went) costs nothing but
+ * a replay: the next start finds its candidate open and sets its record
+ * back to P (on_loaded()). */
+static void write_marks(struct dedup *d)
+{
+    while (d->dmhead) {
+        struct dmark *m = ig_calloc(1, sizeof(*m));
+        struct done_req **tail = &m->head;
+        struct ig_buf ids;
+        char minid[32];
+        size_t n = 0;
+
+        ig_buf_init(&ids, 0);
+        while (d->dmhead && n < DEDUP_MARKS_MAX) {
+            struct done_req *q = d->dmhead;
+
+            d->dmhead = q->next;
+            q->next = NULL;
+            *tail = q;
+            tail = &q->next;
+            if (n++) {
+                ig_buf_addc(&ids, ',');
+            }
+            ig_buf_add(&ids, q->id, DEDUP_ID_LEN);
+        }
+        if (!d->dmhead) {
+            d->dmtail = NULL;
+        }
+        snprintf(minid, sizeof(minid), "%lld",
+                 (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
+        const char *argv[8] = {"XADD", d->index_key, "MINID", "~",
+                               minid,  "*",          "done",  ids.data};
+        size_t len[8] = {
+            4, strlen(d->index_key), 5, 1, strlen(minid), 1, 4, ids.len};
+
+        if (!d->rc || rconn_cmd(d->rc, on_marked, m, 8, argv, len) < 0) {
+            on_marked(m, IG_EAGAIN, NULL);
+        }
+        ig_buf_fini(&ids);
+    }
+}
+
+static void marks_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    write_marks(arg);
+}
+
 int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
 {
     struct done_req *q;
-    const char *argv[4];
-    size_t len[4];
-    int rc;
+    uint64_t key;
+    uint8_t st;
 
     if (!d || !id || strlen(id) != DEDUP_ID_LEN) {
         return IG_EINVAL;
@@ -2175,30 +2770,83 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     if (!rconn_accepting(d->rc)) {
         return IG_EAGAIN;
     }
-    /* The record's state byte P -> F. SETRANGE keeps the TTL; a record
-     * that is gone (expiry is ruled out by the retention's floor,
-     * DEDUP_TTL_MIN_S, but not a Redis that lost its data) comes back as
-     * "F" without one, which on_done() sees and gives one. */
-    ig_buf_reset(&d->kbuf);
-    add_key(&d->kbuf, d->prefix, "rec", id);
+    key = is_hex16(id, DEDUP_ID_LEN) ? hex64(id) : 0;
+    st = idset_get(&d->open, key);
     q = ig_pool_get(&d->dones);
     memcpy(q->id, id, sizeof(q->id));
-    argv[0] = "SETRANGE";
-    len[0] = 8;
-    argv[1] = d->kbuf.data; /* rconn_cmd() copies the command */
-    len[1] = d->kbuf.len;
-    argv[2] = "0";
-    len[2] = 1;
-    argv[3] = "F";
-    len[3] = 1;
     q->d = d;
     q->cb = cb;
     q->ud = ud;
-    rc = rconn_cmd(d->rc, on_done, q, 4, argv, len);
-    if (rc < 0) {
+    if (st == ID_OPEN) {
+        /* An N record this process made: it is forwarded now, so no
+         * longer open; a done mark in P:index tells a later start so
+         * (batched: one XADD per loop turn). */
+        idset_del(&d->open, key);
+        if (d->dmtail) {
+            d->dmtail->next = q;
+        } else {
+            d->dmhead = q;
+            event_active(d->dm_ev, 0, 0);
+        }
+        d->dmtail = q;
+        d->inflight++;
+        return IG_OK;
+    }
+    /* A P record (made with near off, or when the index write failed; a
+     * replay; an abandoned N): its state byte P -> F. SETRANGE keeps the
+     * TTL; a record that is gone (expiry is ruled out by the retention's
+     * floor, DEDUP_TTL_MIN_S, but not a Redis that lost its data) comes
+     * back as "F" without one, which on_done() sees and gives one. */
+    if (st == ID_ABANDONED) {
+        idset_del(&d->open, key);
+    }
+    if (!set_state(d, id, "F", on_done, q)) {
         ig_pool_put(&d->dones, q);
         return IG_EAGAIN;
     }
     d->inflight++;
+    return IG_OK;
+}
+
+/* An abandoned record's way back to P has answered; until it has, the
+ * id stays in the open set, so the item checked again meanwhile is a
+ * replay all the same. */
+static void on_abandoned(void *ud, int status, const void *reply)
+{
+    struct done_req *q = ud;
+    struct dedup *d = q->d;
+    uint64_t key = hex64(q->id);
+
+    log_refusal("setting a record back to pending", status, reply);
+    expire_bare(d, q->id, status, reply);
+    if (status == IG_OK && idset_get(&d->open, key) == ID_ABANDONED) {
+        idset_del(&d->open, key);
+    }
+    ig_pool_put(&d->dones, q);
+}
+
+int dedup_abandon(struct dedup *d, const char *id)
+{
+    struct done_req *q;
+    uint64_t key;
+
+    if (!d || !id || !is_hex16(id, strlen(id))) {
+        return IG_EINVAL;
+    }
+    key = hex64(id);
+    if (idset_get(&d->open, key) != ID_OPEN) {
+        return IG_OK; /* a P record already, or not made here */
+    }
+    idset_put(&d->open, key, ID_ABANDONED);
+    if (!rconn_accepting(d->rc)) {
+        return IG_EAGAIN; /* stays abandoned: replayed if checked again */
+    }
+    q = ig_pool_get(&d->dones);
+    memcpy(q->id, id, sizeof(q->id));
+    q->d = d;
+    if (!set_state(d, id, "P", on_abandoned, q)) {
+        ig_pool_put(&d->dones, q);
+        return IG_EAGAIN;
+    }
     return IG_OK;
 }

@@ -30,11 +30,19 @@
  * forwarded. A pending candidate seen again from its own (source, ext id)
  * is answered DEDUP_NEW with replay set, so an item whose forwarding was
  * cut off by kill -9 is forwarded again, with the same id, after restart.
+ * With near on, "pending" costs Redis no command per item: the record is
+ * made in state N once the candidate's P:index entry (marked "n") is
+ * written, this process holds it open in memory until dedup_done(), which
+ * appends a done mark to P:index (one XADD per loop turn); a start finds
+ * the candidates left open there and sets their records to P. Otherwise
+ * (near off, the index write failed) the record is made P and
+ * dedup_done() sets it to F.
  *
  * Keys (P = configured prefix, all with the retention TTL):
  *     P:rec:<candidate id>       -> string "<state> <first> <channel>\n
- *                                   <text>": state P (pending) or F
- *                                   (forwarded), first seen (Unix s), the
+ *                                   <text>": state N (see above), P
+ *                                   (pending) or F (forwarded), first
+ *                                   seen (Unix s), the
  *                                   channel of the first report, the
  *                                   normalised text (capped, near on)
  *     P:seen:<source>:e:<ext_id> -> candidate id a duplicate was linked to
@@ -47,8 +55,11 @@
  *     P:index                    -> stream (near on): one entry per
  *                                   decided batch, field <id> = 80 hex
  *                                   digits (id, SimHash, head and tail
- *                                   anchors, exact hash); trimmed to the
- *                                   retention (XADD MINID ~)
+ *                                   anchors, exact hash), and field n
+ *                                   when its records are made N; done
+ *                                   marks: field done = comma-separated
+ *                                   ids; trimmed to the retention (XADD
+ *                                   MINID ~)
  *
  * Threads: everything runs on the libevent loop thread that owns base.
  * hiredis stays inside dedup.c; this header exposes no third-party type.
@@ -211,6 +222,15 @@ int dedup_check_prepared(struct dedup *d, struct dedup_prep **p, dedup_cb cb,
  * of another length). Loop thread. */
 int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud);
 
+/* The item of candidate id (answered DEDUP_NEW) could be neither
+ * forwarded nor spooled: it stays pending, so that when it comes again
+ * (its source's cursor did not move, the pusher retries) it is a replay,
+ * not DEDUP_SEEN. Call it instead of dedup_done() for such an item.
+ * Returns IG_OK, IG_EINVAL (not a candidate id) or IG_EAGAIN (Redis down:
+ * this process still answers the item a replay; a restart finds it open
+ * in P:index). Loop thread. */
+int dedup_abandon(struct dedup *d, const char *id);
+
 /* True when the connection is established and authenticated. */
 bool dedup_up(const struct dedup *d);
 
@@ -225,6 +245,7 @@ struct dedup_stats {
     size_t index_unwritten; /* entries whose P:index write failed, held
                                to be sent again */
     uint64_t index_dropped; /* entries given up (each logged) */
+    uint64_t cut_off;       /* N records found open at start, set to P */
     bool index_loaded;      /* rebuilt from Redis (checks wait until) */
 };
 void dedup_get_stats(const struct dedup *d, struct dedup_stats *out);

@@ -173,6 +173,7 @@ struct job {
     const char *chans[DEDUP_MAX_CHANNELS]; /* item arena */
     size_t nchans;
     bool update; /* a duplicate: json is an update record */
+    bool created; /* a new candidate, not yet marked forwarded */
     char fwd_id[CANDIDATE_UPDATE_ID_MAX]; /* the record's idempotency id */
     char *json; /* owned: the candidate or update record */
     size_t json_len;
@@ -519,6 +520,9 @@ static void metrics_setup(struct metrics *m)
         {"intake_dedup_index_dropped_total", METRICS_COUNTER,
          "index entries given up (over the cap or at shutdown; each "
          "logged with its candidate id)"},
+        {"intake_dedup_cut_off_total", METRICS_COUNTER,
+         "candidates found made but not forwarded at start (the gateway "
+         "was killed): set back to pending, replayed when they come again"},
         {"intake_forward_delivered_total", METRICS_COUNTER,
          "records acknowledged by each forwarder's target"},
         {"intake_forward_errors_total", METRICS_COUNTER,
@@ -663,6 +667,8 @@ void gw_metrics_text(struct gw *g, struct ig_buf *out)
                     (double)ds.index_unwritten);
         metrics_set(g->m, "intake_dedup_index_dropped_total", NULL,
                     (double)ds.index_dropped);
+        metrics_set(g->m, "intake_dedup_cut_off_total", NULL,
+                    (double)ds.cut_off);
     }
     for (size_t i = 0; i < g->nfwd; i++) {
         struct forwarder_stats fs;
@@ -1296,6 +1302,7 @@ static void on_dedup(void *ud, int status, const struct dedup_result *res)
         job_finish(j, true, false);
         return;
     }
+    j->created = true;
     if (g->tearing_down) {
         j->error = "shutting down";
         job_finish(j, false, false);
@@ -1551,6 +1558,7 @@ static void job_mark(struct job *j)
         dedup_done(g->dedup, j->id, on_marked, g) == IG_OK) {
         g->marking++;
     }
+    j->created = false;
     job_finish(j, true, true);
 }
 
@@ -1747,6 +1755,13 @@ static void job_finish(struct job *j, bool ok, bool fresh)
 {
     struct gw *g = j->g;
     struct gw_batch *b = j->b;
+    /* A new candidate that was neither forwarded nor spooled stays
+     * pending in Redis, so the item is replayed when it comes again —
+     * before a twin waiting for it (owner_drop()) is checked. Shutting
+     * down, the next start finds it open instead (dedup_done()). */
+    if (j->created && g->dedup && !g->tearing_down) {
+        dedup_abandon(g->dedup, j->id);
+    }
     if (j->owner) {
         owner_drop(j);
     }

@@ -53,13 +53,14 @@ struct fx {
     struct dedup *d;
 };
 
-static struct dedup *make(struct fx *f, const char *user, const char *pw,
-                          int db)
+static struct dedup *make_near(struct fx *f, const char *user, const char *pw,
+                               int db, bool near)
 {
     struct dedup_cfg c;
     struct dedup *d = NULL;
 
     dedup_cfg_defaults(&c);
+    c.near = near;
     c.redis.socket = redis_up_socket(f->r);
     c.redis.user = user;
     c.redis.password = pw;
@@ -70,6 +71,12 @@ static struct dedup *make(struct fx *f, const char *user, const char *pw,
     c.ttl_ms = 3600 * 1000;
     assert_int_equal(dedup_new(f->base, &c, &d), IG_OK);
     return d;
+}
+
+static struct dedup *make(struct fx *f, const char *user, const char *pw,
+                          int db)
+{
+    return make_near(f, user, pw, db, true);
 }
 
 /* A new deduplicator on the same Redis, as after a restart: its index is
@@ -412,9 +419,9 @@ static void every_key_has_a_ttl(void **state)
 }
 
 /* The record lost between the NEW answer and the mark (Redis restarted
- * without persistence, or evicted it): SETRANGE makes a new "F" record,
- * which keeps the item "seen" — and gets the retention's TTL, like every
- * key, instead of living forever. */
+ * without persistence, or evicted it), with near off (records made P):
+ * SETRANGE makes a new "F" record, which keeps the item "seen" — and gets
+ * the retention's TTL, like every key, instead of living forever. */
 static void mark_of_a_lost_record_expires(void **state)
 {
     struct fx *f = *state;
@@ -425,6 +432,8 @@ static void mark_of_a_lost_record_expires(void **state)
     struct got a, b;
     int n = 0;
 
+    dedup_free(f->d);
+    f->d = make_near(f, NULL, NULL, 0, false);
     a = check(f, "hl", "hotline", "m-1", NULL, text);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
     c = inspect(f, NULL, NULL, 0);
@@ -901,11 +910,22 @@ static void index_write_refused_is_sent_again(void **state)
     assert_string_equal(b.res.orig_id, a.res.id);
 }
 
-/* kill -9 between a candidate's create and its P:index write: the index
- * rebuilt at the next start lacks it. When the item comes back (its
- * record still pending: never marked forwarded), the replay puts its
- * entry back, in memory and in P:index, so a repost of it is linked
- * instead of forwarded as new, now and after one more restart. */
+/* The first byte of candidate id's record, 0 when there is none. */
+static char rec_state(redisContext *c, const char *id)
+{
+    redisReply *r = redisCommand(c, "GETRANGE t:rec:%s 0 0", id);
+    char st = r->type == REDIS_REPLY_STRING && r->len == 1 ? r->str[0] : 0;
+
+    freeReplyObject(r);
+    return st;
+}
+
+/* The index write refused (the record is then made P), and the gateway
+ * killed before the kept entry was written: the index rebuilt at the next
+ * start lacks it. When the item comes back (its record still pending:
+ * never marked forwarded), the replay puts its entry back, in memory and
+ * in P:index, so a repost of it is linked instead of forwarded as new,
+ * now and after one more restart. */
 static void replay_restores_a_lost_index_entry(void **state)
 {
     struct fx *f = *state;
@@ -916,12 +936,17 @@ static void replay_restores_a_lost_index_entry(void **state)
     redisReply *r;
     struct got a, b;
 
+    assert_int_equal(
+        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+        IG_OK);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "SET t:index not-a-stream");
+    freeReplyObject(r);
     a = check(f, "web-forum", "web", "lost-1", NULL, post);
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
-    c = inspect(f, NULL, NULL, 0);
-    wait_indexed(f, c, a.res.id);
-    /* The entry never reached Redis, and the gateway restarts. */
+    assert_int_equal(rec_state(c, a.res.id), 'P');
+    /* The entry never reaches Redis, and the gateway restarts. */
     r = redisCommand(c, "DEL t:index");
     freeReplyObject(r);
     restart(f);
@@ -942,6 +967,127 @@ static void replay_restores_a_lost_index_entry(void **state)
     assert_int_equal(b.status, IG_OK);
     assert_int_equal(b.res.verdict, DEDUP_NEAR);
     assert_string_equal(b.res.orig_id, a.res.id);
+}
+
+/* True when P:index holds field name with a value containing id (done
+ * marks) or equal to "1" for the entry carrying id (n). */
+static bool index_field_has(redisContext *c, const char *name, const char *id)
+{
+    redisReply *r = redisCommand(c, "XRANGE t:index - +");
+    bool found = false;
+    size_t i, j;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *fl = r->element[i]->element[1];
+        bool named = false, has_id = false;
+
+        for (j = 0; j + 1 < fl->elements; j += 2) {
+            const char *k = fl->element[j]->str, *v = fl->element[j + 1]->str;
+
+            if (strcmp(k, name) == 0) {
+                named = true;
+                has_id |= strcmp(name, "done") == 0 && strstr(v, id);
+            }
+            has_id |= strcmp(name, "n") == 0 && strcmp(k, id) == 0;
+        }
+        found |= named && has_id;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+/* With near on, a new candidate's record is made N after its P:index
+ * entry (field n) is written; it is pending while this process holds it
+ * open, and dedup_done() writes a done mark instead of a SETRANGE. A
+ * restart finds the candidates left open (killed before they were
+ * forwarded) and sets their records to P: each is replayed when it comes
+ * again, the done ones stay seen. */
+static void open_candidates_and_done_marks(void **state)
+{
+    struct fx *f = *state;
+    const char *t1 = "练塘镇朱枫公路边的路灯杆被货车撞歪了，随时可能倒下来";
+    const char *t2 = "金泽镇西岑社区的公共厕所三天没人打扫，味道很大";
+    struct dedup_stats st;
+    redisContext *c;
+    struct got a, b, x;
+    int n = 0;
+
+    c = inspect(f, NULL, NULL, 0);
+    a = check(f, "hl", "hotline", "o-1", NULL, t1);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    assert_false(a.res.replay);
+    assert_int_equal(rec_state(c, a.res.id), 'N');
+    assert_true(index_field_has(c, "n", a.res.id));
+    /* Open: the same item again is a replay. */
+    b = check(f, "hl", "hotline", "o-1", NULL, t1);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    assert_true(index_field_has(c, "done", a.res.id));
+    assert_int_equal(rec_state(c, a.res.id), 'N'); /* no SETRANGE */
+    b = check(f, "hl", "hotline", "o-1", NULL, t1);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
+    /* Killed before the second one was forwarded. */
+    x = check(f, "hl", "hotline", "o-2", NULL, t2);
+    assert_int_equal(x.res.verdict, DEDUP_NEW);
+    assert_int_equal(rec_state(c, x.res.id), 'N');
+    restart(f);
+    b = check(f, "hl", "hotline", "o-1", NULL, t1);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.cut_off, 1);
+    assert_int_equal(rec_state(c, x.res.id), 'P');
+    b = check(f, "hl", "hotline", "o-2", NULL, t2);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    assert_string_equal(b.res.id, x.res.id);
+    assert_int_equal(dedup_done(f->d, x.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 2);
+    assert_int_equal(rec_state(c, x.res.id), 'F');
+    /* Found open again at the next start (no done mark), but forwarded. */
+    restart(f);
+    b = check(f, "hl", "hotline", "o-2", NULL, t2);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.cut_off, 0);
+    redisFree(c);
+}
+
+/* An item neither forwarded nor spooled (dedup_abandon()): its record goes
+ * back to P, and the item is a replay when it comes again — at once, too,
+ * before Redis has answered. */
+static void abandoned_candidate_is_replayed(void **state)
+{
+    struct fx *f = *state;
+    const char *t = "盈浦街道城中北路上有人占道摆摊卖水果，行人只能走机动车道";
+    redisContext *c;
+    struct got a, b;
+    int n = 0, i;
+
+    c = inspect(f, NULL, NULL, 0);
+    a = check(f, "hl", "hotline", "ab-1", NULL, t);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    assert_int_equal(dedup_abandon(f->d, "xyz"), IG_EINVAL);
+    assert_int_equal(dedup_abandon(f->d, "0123456789abcdef"), IG_OK);
+    assert_int_equal(dedup_abandon(f->d, a.res.id), IG_OK);
+    b = check(f, "hl", "hotline", "ab-1", NULL, t);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    for (i = 0; i < 100 && rec_state(c, a.res.id) != 'P'; i++) {
+        run_for(f, 20);
+    }
+    assert_int_equal(rec_state(c, a.res.id), 'P');
+    /* After a restart too: the record says so itself. */
+    restart(f);
+    b = check(f, "hl", "hotline", "ab-1", NULL, t);
+    assert_true(b.res.replay);
+    assert_int_equal(dedup_done(f->d, a.res.id, done_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    assert_int_equal(rec_state(c, a.res.id), 'F');
+    b = check(f, "hl", "hotline", "ab-1", NULL, t);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
+    redisFree(c);
 }
 
 /* A refusal that lasts: at most DEDUP_INDEX_UNWRITTEN_MAX entries wait,
@@ -1159,6 +1305,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(prep_key_is_the_id_value, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(record_key_of_another_type, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(open_candidates_and_done_marks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(abandoned_candidate_is_replayed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(replay_restores_a_lost_index_entry,
                                         setup, teardown),
