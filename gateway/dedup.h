@@ -225,10 +225,12 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud);
 /* The item of candidate id (answered DEDUP_NEW) could be neither
  * forwarded nor spooled: it stays pending, so that when it comes again
  * (its source's cursor did not move, the pusher retries) it is a replay,
- * not DEDUP_SEEN. Call it instead of dedup_done() for such an item.
- * Returns IG_OK, IG_EINVAL (not a candidate id) or IG_EAGAIN (Redis down:
- * this process still answers the item a replay; a restart finds it open
- * in P:index). Loop thread. */
+ * not DEDUP_SEEN. A candidate never marked done is that already (held
+ * open in memory, found open in P:index at the next start); this sets
+ * its record back to P and lets go of it, so candidates whose items never
+ * come again do not pile up in memory. Call it instead of dedup_done()
+ * for such an item. Returns IG_OK, IG_EINVAL (not a candidate id) or
+ * IG_EAGAIN (Redis down: it stays held). Loop thread. */
 int dedup_abandon(struct dedup *d, const char *id);
 
 /* True when the connection is established and authenticated. */

@@ -1756,9 +1756,10 @@ static void job_finish(struct job *j, bool ok, bool fresh)
     struct gw *g = j->g;
     struct gw_batch *b = j->b;
     /* A new candidate that was neither forwarded nor spooled stays
-     * pending in Redis, so the item is replayed when it comes again —
-     * before a twin waiting for it (owner_drop()) is checked. Shutting
-     * down, the next start finds it open instead (dedup_done()). */
+     * pending, so the item is replayed when it comes again. The
+     * deduplicator holds it open until then; this hands it to Redis (its
+     * record back to P), so items that never come back do not pile up in
+     * memory. Shutting down, the next start finds it open instead. */
     if (j->created && g->dedup && !g->tearing_down) {
         dedup_abandon(g->dedup, j->id);
     }

@@ -17,7 +17,9 @@
  * channels give update records with growing reports and priority high;
  * an item's own address field narrows the town found in its text.
  * SIGTERM while a job waits for room at one forwarder and another holds
- * its record: the job ends only after that forwarder's callback.
+ * its record: the job ends only after that forwarder's callback. An
+ * item neither delivered nor spooled is a new candidate again when pushed
+ * again (its record stays pending), and "seen" once delivered.
  * The report texts are written for this test.
  */
 #include <setjmp.h>
@@ -365,6 +367,77 @@ static void test_stop_while_waiting_for_a_forwarder(void **state)
     ig_diags_fini(&d);
 }
 
+/* An item that could be neither delivered nor spooled (the target fails,
+ * no spool) is answered not accepted, and its candidate stays pending:
+ * pushed again, it is a new candidate again (the same id, a replay), not
+ * "seen" — which would lose it. Pushed a third time, once delivered, it is
+ * "seen". Each push is made from the answer to the one before, in one
+ * run. */
+struct chain {
+    struct gw *g;
+    const char *body;
+    char *ans[3];
+    int n;
+};
+
+static void on_chain(void *ud, int http, const struct ig_buf *body)
+{
+    struct chain *c = ud;
+    (void)http;
+    c->ans[c->n++] = strdup(body->data);
+    if (c->n == 3) {
+        gw_stop(c->g);
+        return;
+    }
+    void *h = NULL;
+    const char *why = NULL;
+    assert_int_equal(
+        gw_push(c->g, c->body, strlen(c->body), on_chain, c, &h, &why), IG_OK);
+}
+
+static void test_undelivered_item_is_replayed(void **state)
+{
+    struct fx *f = *state;
+    struct ig_diags d;
+    ig_diags_init(&d);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "[gateway]\nrules = %s\nsources = sources.conf\n"
+             "state_dir = state\n"
+             "[redis]\nsocket = %s\nprefix = gwundel\n"
+             "[forward cap]\nkind = capture\nfail_first = 1\nretries = 0\n"
+             "spool = false\n"
+             "[api]\nlisten = \"\"\n",
+             f->rules, redis_up_socket(f->r));
+    int rc;
+    struct gw *g = make_gw_conf(f, text, &d, &rc);
+    ig_diags_print(&d, stderr);
+    assert_int_equal(rc, IG_OK);
+    static const char body[] =
+        "{\"id\":\"U-1\",\"channel\":\"hotline\",\"title\":\"窨井盖破损\","
+        "\"text\":\"香花桥街道天一路上的窨井盖裂成了两半，车轮压上去"
+        "咣当咣当响，迟早要出事。\"}";
+    struct chain c;
+    memset(&c, 0, sizeof(c));
+    c.g = g;
+    c.body = body;
+    void *h = NULL;
+    const char *why = NULL;
+    assert_int_equal(gw_push(g, body, strlen(body), on_chain, &c, &h, &why),
+                     IG_OK);
+    (void)gw_run(g); /* the first push failed: items were left over */
+    assert_int_equal(c.n, 3);
+    assert_non_null(strstr(c.ans[0], "\"accepted\":false"));
+    assert_non_null(strstr(c.ans[1], "\"verdict\":\"new\""));
+    assert_non_null(strstr(c.ans[1], "\"accepted\":true"));
+    assert_non_null(strstr(c.ans[2], "\"verdict\":\"seen\""));
+    for (int i = 0; i < 3; i++) {
+        free(c.ans[i]);
+    }
+    gw_free(g);
+    ig_diags_fini(&d);
+}
+
 static void test_broken_rules_refused(void **state)
 {
     struct fx *f = *state;
@@ -568,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_stop_while_waiting_for_a_forwarder),
         cmocka_unit_test(test_priority_review_only),
         cmocka_unit_test(test_twin_push_waits_for_the_first),
+        cmocka_unit_test(test_undelivered_item_is_replayed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
