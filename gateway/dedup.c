@@ -25,7 +25,7 @@
  *           write_index(); its records are made P). Links and counts
  *           reads decided after a create wait behind it (hold_target());
  *   done    an N record is pending while this process holds its id open
- *           (struct idset); dedup_done() closes it and appends the id to
+ *           (core/idset.h); dedup_done() closes it and appends the id to
  *           a done mark in P:index, one XADD per loop turn — no command
  *           per item. At start, candidates with an n entry and no done
  *           mark (killed before they were forwarded) have their N records
@@ -67,6 +67,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/idset.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/pool.h"
@@ -278,16 +279,6 @@ struct done_req {
     char id[DEDUP_ID_LEN + 1];
 };
 
-/* A set of candidate ids with a small value: open addressing, linear
- * probing, at most half full (it grows), backward-shift deletion. Id 0 is
- * never stored (the caller falls back to what it does for ids it does not
- * track). */
-struct idset {
-    uint64_t *k;
-    uint8_t *v;
-    size_t mask, n;
-};
-
 /* done_reqs kept for reuse: one is made and dropped per new candidate. */
 #define DEDUP_DONES_SPARE 4096
 
@@ -324,7 +315,7 @@ struct dedup {
     /* Candidates created in state N by this process: ID_OPEN until done
      * (the done mark goes to P:index), ID_ABANDONED when their forwarding
      * failed (the record is being set back to P). */
-    struct idset open;
+    struct ig_idset open;
     struct ixbatch *ixlast; /* the newest index write that creates wait
                                for, unanswered */
     struct done_req *dmhead, *dmtail; /* done marks to write */
@@ -332,7 +323,7 @@ struct dedup {
     /* Loading P:index: ids of tracked entries (field n) without a done
      * mark so far; then those left over, whose records are set back from
      * N to P before checks start (a crash cut them off). */
-    struct idset loadset;
+    struct ig_idset loadset;
     uint64_t *left;
     size_t nleft, left_wait;
     bool left_failed;
@@ -381,102 +372,8 @@ static uint64_t hex64(const char *s)
     return v;
 }
 
-/* ---- id sets ------------------------------------------------------- */
-
-#define ID_OPEN 1
-#define ID_ABANDONED 2
-#define IDSET_MIN 1024
-
-static size_t idset_home(const struct idset *s, uint64_t id)
-{
-    return (size_t)(id ^ id >> 29) & s->mask; /* ids are hashes already */
-}
-
-static uint8_t idset_get(const struct idset *s, uint64_t id)
-{
-    size_t i;
-
-    if (!s->k || id == 0) {
-        return 0;
-    }
-    for (i = idset_home(s, id); s->k[i]; i = (i + 1) & s->mask) {
-        if (s->k[i] == id) {
-            return s->v[i];
-        }
-    }
-    return 0;
-}
-
-static void idset_fini(struct idset *s)
-{
-    ig_free(s->k);
-    ig_free(s->v);
-    memset(s, 0, sizeof(*s));
-}
-
-/* Sets id's value (not 0); false for id 0. */
-static bool idset_put(struct idset *s, uint64_t id, uint8_t v)
-{
-    size_t i;
-
-    if (id == 0) {
-        return false;
-    }
-    if (!s->k || 2 * (s->n + 1) > s->mask + 1) {
-        struct idset g;
-        size_t cap = s->k ? 2 * (s->mask + 1) : IDSET_MIN;
-
-        g.k = ig_calloc(cap, sizeof(*g.k));
-        g.v = ig_calloc(cap, 1);
-        g.mask = cap - 1;
-        g.n = 0;
-        for (i = 0; s->k && i <= s->mask; i++) {
-            if (s->k[i]) {
-                idset_put(&g, s->k[i], s->v[i]);
-            }
-        }
-        idset_fini(s);
-        *s = g;
-    }
-    for (i = idset_home(s, id); s->k[i]; i = (i + 1) & s->mask) {
-        if (s->k[i] == id) {
-            s->v[i] = v;
-            return true;
-        }
-    }
-    s->k[i] = id;
-    s->v[i] = v;
-    s->n++;
-    return true;
-}
-
-static void idset_del(struct idset *s, uint64_t id)
-{
-    size_t i, j;
-
-    if (!s->k || id == 0) {
-        return;
-    }
-    for (i = idset_home(s, id); s->k[i] != id; i = (i + 1) & s->mask) {
-        if (!s->k[i]) {
-            return;
-        }
-    }
-    /* Backward shift: pull later members of the run into the hole when
-     * their home is not between the hole and them. */
-    for (j = (i + 1) & s->mask; s->k[j]; j = (j + 1) & s->mask) {
-        size_t h = idset_home(s, s->k[j]);
-
-        if (((j - h) & s->mask) >= ((j - i) & s->mask)) {
-            s->k[i] = s->k[j];
-            s->v[i] = s->v[j];
-            i = j;
-        }
-    }
-    s->k[i] = 0;
-    s->v[i] = 0;
-    s->n--;
-}
+#define ID_OPEN 1      /* in struct dedup's open set */
+#define ID_ABANDONED 2 /* see dedup_abandon() */
 
 /* Appends "<prefix>:<kind>:<id>" (a key name; printf-free, it is on the
  * loop thread's path for every item). */
@@ -552,7 +449,7 @@ static void unmark(struct dedup *d, const char *s, size_t n)
 
     for (i = 0; i + DEDUP_ID_LEN <= n; i += DEDUP_ID_LEN + 1) {
         if (is_hex16(s + i, DEDUP_ID_LEN)) {
-            idset_del(&d->loadset, hex64(s + i));
+            ig_idset_del(&d->loadset, hex64(s + i));
         }
     }
 }
@@ -698,16 +595,9 @@ static void send_leftovers(struct dedup *d)
 static void load_done(struct dedup *d)
 {
     if (d->loadset.n > 0) {
-        size_t i;
-
         d->left = ig_malloc(d->loadset.n * sizeof(*d->left));
-        d->nleft = 0;
-        for (i = 0; i <= d->loadset.mask; i++) {
-            if (d->loadset.k[i]) {
-                d->left[d->nleft++] = d->loadset.k[i];
-            }
-        }
-        idset_fini(&d->loadset);
+        d->nleft = ig_idset_ids(&d->loadset, d->left);
+        ig_idset_fini(&d->loadset);
     }
     if (d->left) {
         send_leftovers(d);
@@ -802,7 +692,7 @@ static void on_loaded(void *ud, int status, const void *reply)
             k.exact = hex64(v->str + 64);
             nindex_add(d->ix, &k, NULL, 0, false);
             if (tracked) {
-                idset_put(&d->loadset, k.id, ID_OPEN);
+                ig_idset_put(&d->loadset, k.id, ID_OPEN);
             }
         }
     }
@@ -864,8 +754,8 @@ static void release(struct dedup *d)
     if (d->dm_ev) {
         event_free(d->dm_ev);
     }
-    idset_fini(&d->open);
-    idset_fini(&d->loadset);
+    ig_idset_fini(&d->open);
+    ig_idset_fini(&d->loadset);
     ig_free(d->left);
     ix_drop_kept(d);
     if (d->ixspare) {
@@ -1720,7 +1610,7 @@ static void send_create(struct dreq *q, char state)
         fail(q, IG_EAGAIN);
         return;
     }
-    if (state == 'N' && !idset_put(&d->open, q->key.id, ID_OPEN)) {
+    if (state == 'N' && !ig_idset_put(&d->open, q->key.id, ID_OPEN)) {
         state = 'P';
     }
     ig_buf_reset(rec);
@@ -1766,7 +1656,7 @@ static void send_create(struct dreq *q, char state)
         }
     }
     if (q->writes == 0) {
-        idset_del(&d->open, q->key.id);
+        ig_idset_del(&d->open, q->key.id);
         nindex_settle(d->ix, q->key.id);
         ix_settle(q, true); /* nothing was sent: no candidate */
         fail(q, IG_EAGAIN);
@@ -1805,7 +1695,7 @@ static void on_created(void *ud, int status, const void *reply)
         /* No record of ours: nothing open. (One whose SET was cut off
          * may exist: it stays open, and the item, checked again, is a
          * replay.) */
-        idset_del(&d->open, q->key.id);
+        ig_idset_del(&d->open, q->key.id);
     }
     if (q->refused && q->wstatus == IG_OK && d->rc) {
         check_type(q);
@@ -2025,7 +1915,7 @@ static void decide(struct dreq *q)
          * open or abandoned here: see dedup_done()): forward it again,
          * same id. */
         q->replay = q->rec_state == 'P' ||
-                    (q->rec_state == 'N' && idset_get(&d->open, q->key.id));
+                    (q->rec_state == 'N' && ig_idset_get(&d->open, q->key.id));
         q->verdict = q->replay ? DEDUP_NEW : DEDUP_SEEN;
         if (q->replay && d->cfg.near && !nindex_has(d->ix, q->key.id)) {
             /* Cut off before its index entry reached P:index (kill -9
@@ -2771,7 +2661,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
         return IG_EAGAIN;
     }
     key = is_hex16(id, DEDUP_ID_LEN) ? hex64(id) : 0;
-    st = idset_get(&d->open, key);
+    st = ig_idset_get(&d->open, key);
     q = ig_pool_get(&d->dones);
     memcpy(q->id, id, sizeof(q->id));
     q->d = d;
@@ -2781,7 +2671,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
         /* An N record this process made: it is forwarded now, so no
          * longer open; a done mark in P:index tells a later start so
          * (batched: one XADD per loop turn). */
-        idset_del(&d->open, key);
+        ig_idset_del(&d->open, key);
         if (d->dmtail) {
             d->dmtail->next = q;
         } else {
@@ -2798,7 +2688,7 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
      * floor, DEDUP_TTL_MIN_S, but not a Redis that lost its data) comes
      * back as "F" without one, which on_done() sees and gives one. */
     if (st == ID_ABANDONED) {
-        idset_del(&d->open, key);
+        ig_idset_del(&d->open, key);
     }
     if (!set_state(d, id, "F", on_done, q)) {
         ig_pool_put(&d->dones, q);
@@ -2819,8 +2709,8 @@ static void on_abandoned(void *ud, int status, const void *reply)
 
     log_refusal("setting a record back to pending", status, reply);
     expire_bare(d, q->id, status, reply);
-    if (status == IG_OK && idset_get(&d->open, key) == ID_ABANDONED) {
-        idset_del(&d->open, key);
+    if (status == IG_OK && ig_idset_get(&d->open, key) == ID_ABANDONED) {
+        ig_idset_del(&d->open, key);
     }
     ig_pool_put(&d->dones, q);
 }
@@ -2834,10 +2724,10 @@ int dedup_abandon(struct dedup *d, const char *id)
         return IG_EINVAL;
     }
     key = hex64(id);
-    if (idset_get(&d->open, key) != ID_OPEN) {
+    if (ig_idset_get(&d->open, key) != ID_OPEN) {
         return IG_OK; /* a P record already, or not made here */
     }
-    idset_put(&d->open, key, ID_ABANDONED);
+    ig_idset_put(&d->open, key, ID_ABANDONED);
     if (!rconn_accepting(d->rc)) {
         return IG_EAGAIN; /* stays abandoned: replayed if checked again */
     }

@@ -22,6 +22,7 @@
 #include "core/jsonw.h"
 #include "core/mem.h"
 #include "core/pool.h"
+#include "core/idset.h"
 #include "core/ptrmap.h"
 #include "core/text.h"
 
@@ -972,6 +973,72 @@ static void time_iso_matches_printf(void **state)
  * two keys), a key is added once, adds past the size are refused, and
  * every key of a full map is found with its value, from an arena and from
  * the heap. */
+/* ig_idset against a plain array, under random adds, updates and deletes
+ * of ids drawn from small pools (long probe runs, runs wrapping around the
+ * table's end, deletes in the middle of runs) and across growth: every
+ * answer the same, and the count too. Ids whose low bits collide on
+ * purpose make the clusters. */
+static void idset_matches_reference(void **state)
+{
+    (void)state;
+    enum { POOL = 3000 };
+    static uint64_t pool[POOL];
+    static uint8_t ref[POOL];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int round = 0; round < 3; round++) {
+        struct ig_idset s;
+        ig_idset_init(&s);
+        size_t held = 0;
+        for (int i = 0; i < POOL; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* round 0: random ids; 1: ids sharing their low 10 bits in
+             * groups (one home slot each group); 2: near the top slots */
+            pool[i] = round == 0   ? x
+                      : round == 1 ? (x & ~0x3ffull) | (uint64_t)(i % 7)
+                                   : (x & ~0x3ffull) | 0x3fe;
+            if (pool[i] == 0) {
+                pool[i] = 1;
+            }
+            ref[i] = 0;
+        }
+        for (int step = 0; step < 200000; step++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int i = (int)(x % POOL);
+            int op = (int)((x >> 32) % 3);
+            if (op == 0) {
+                uint8_t v = (uint8_t)(1 + (x >> 40) % 3);
+                assert_true(ig_idset_put(&s, pool[i], v));
+                held += ref[i] == 0;
+                ref[i] = v;
+            } else if (op == 1) {
+                ig_idset_del(&s, pool[i]);
+                held -= ref[i] != 0;
+                ref[i] = 0;
+            }
+            assert_int_equal(ig_idset_get(&s, pool[i]), ref[i]);
+            assert_int_equal(s.n, held);
+        }
+        for (int i = 0; i < POOL; i++) {
+            assert_int_equal(ig_idset_get(&s, pool[i]), ref[i]);
+        }
+        uint64_t *ids = calloc(s.n + 1, sizeof(*ids));
+        assert_int_equal(ig_idset_ids(&s, ids), held);
+        for (size_t k = 0; k < held; k++) {
+            assert_int_not_equal(ig_idset_get(&s, ids[k]), 0);
+        }
+        free(ids);
+        assert_false(ig_idset_put(&s, 0, 1));
+        assert_int_equal(ig_idset_get(&s, 0), 0);
+        ig_idset_del(&s, 0);
+        ig_idset_fini(&s);
+        assert_int_equal(ig_idset_get(&s, pool[0]), 0); /* empty again */
+    }
+}
+
 static void ptrmap_by_address(void **state)
 {
     static char pool[3000];
@@ -1062,6 +1129,7 @@ int main(void)
         cmocka_unit_test(time_iso_matches_printf),
         cmocka_unit_test(cp_widths),
         cmocka_unit_test(ptrmap_by_address),
+        cmocka_unit_test(idset_matches_reference),
         cmocka_unit_test(pool_reuses_and_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
