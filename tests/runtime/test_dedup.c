@@ -874,6 +874,23 @@ static void wait_indexed(struct fx *f, redisContext *c, const char *id)
     assert_true(index_has(c, id));
 }
 
+/* Warms the connection up, then makes P:index a string, so Redis refuses
+ * the index writes (OOM would do the same); returns a connection for
+ * looking at Redis. */
+static redisContext *refuse_index_writes(struct fx *f)
+{
+    redisContext *c;
+    redisReply *r;
+
+    assert_int_equal(
+        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
+        IG_OK);
+    c = inspect(f, NULL, NULL, 0);
+    r = redisCommand(c, "SET t:index not-a-stream");
+    freeReplyObject(r);
+    return c;
+}
+
 /* Redis refuses the index write (P:index holds another type; OOM is the
  * same) after the candidate's creates went through: the entry is kept and
  * sent again once Redis takes it, so a gateway started afterwards still
@@ -888,12 +905,7 @@ static void index_write_refused_is_sent_again(void **state)
     redisReply *r;
     struct got a, b;
 
-    assert_int_equal(
-        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
-        IG_OK);
-    c = inspect(f, NULL, NULL, 0);
-    r = redisCommand(c, "SET t:index not-a-stream");
-    freeReplyObject(r);
+    c = refuse_index_writes(f);
     a = check(f, "web-forum", "web", "ix-1", NULL, post);
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
@@ -936,12 +948,7 @@ static void replay_restores_a_lost_index_entry(void **state)
     redisReply *r;
     struct got a, b;
 
-    assert_int_equal(
-        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
-        IG_OK);
-    c = inspect(f, NULL, NULL, 0);
-    r = redisCommand(c, "SET t:index not-a-stream");
-    freeReplyObject(r);
+    c = refuse_index_writes(f);
     a = check(f, "web-forum", "web", "lost-1", NULL, post);
     assert_int_equal(a.status, IG_OK);
     assert_int_equal(a.res.verdict, DEDUP_NEW);
@@ -1107,12 +1114,7 @@ static void index_entries_kept_up_to_the_cap(void **state)
     redisReply *r;
     int i, k;
 
-    assert_int_equal(
-        check(f, "warm", "web", "0", NULL, "预热一下连接的文字内容").status,
-        IG_OK);
-    c = inspect(f, NULL, NULL, 0);
-    r = redisCommand(c, "SET t:index not-a-stream");
-    freeReplyObject(r);
+    c = refuse_index_writes(f);
     for (k = 0; k < total; k += 1000) {
         for (i = k; i < total && i < k + 1000; i++) {
             snprintf(ext, sizeof(ext), "c%d", i);
