@@ -227,6 +227,13 @@ size_t regex_required(const char *pattern, struct ig_arena *a, char ***lits,
  * simplified, full-width letters/digits -> ASCII, full-width punctuation ->
  * escaped ASCII, invisible characters dropped. Returns an arena string. */
 char *regex_normalise(const char *pattern, struct ig_arena *a);
+/* Where pattern has a brace that PCRE2 up to 10.42 (Debian 12's) reads as
+ * literal text and 10.43 and later read as a quantifier: {,n} ("at most
+ * n") and quantifiers with spaces ({1, 3}, { 2 }). A rule must mean the
+ * same with either library, so the loader refuses them. Outside classes,
+ * escapes, \Q..\E and comments only. Returns the byte offset of the '{',
+ * or -1 when there is none. */
+long regex_version_brace(const char *pattern);
 
 /* ---- score.c ---- */
 

@@ -652,3 +652,110 @@ char *regex_normalise(const char *pattern, struct ig_arena *a)
     ig_buf_fini(&b);
     return r;
 }
+
+/* ---- braces whose meaning depends on the PCRE2 version ---- */
+
+static size_t skip_blanks(const char *s, size_t k)
+{
+    while (s[k] == ' ' || s[k] == '\t') {
+        k++;
+    }
+    return k;
+}
+
+static size_t skip_digits(const char *s, size_t k, size_t *n)
+{
+    size_t k0 = k;
+    while (s[k] >= '0' && s[k] <= '9') {
+        k++;
+    }
+    *n = k - k0;
+    return k;
+}
+
+/* True when s (at a '{') is a quantifier for PCRE2 10.43 and later but
+ * literal text for 10.42: {,n}, or a quantifier with blanks inside. */
+static bool version_brace(const char *s)
+{
+    size_t k = 1, lo, hi = 0, k0;
+    bool comma = false, blanks;
+
+    k0 = k;
+    k = skip_blanks(s, k);
+    blanks = k != k0;
+    k = skip_digits(s, k, &lo);
+    k0 = k;
+    k = skip_blanks(s, k);
+    blanks |= k != k0;
+    if (s[k] == ',') {
+        comma = true;
+        k0 = k + 1;
+        k = skip_blanks(s, k0);
+        blanks |= k != k0;
+        k = skip_digits(s, k, &hi);
+        k0 = k;
+        k = skip_blanks(s, k);
+        blanks |= k != k0;
+    }
+    if (s[k] != '}') {
+        return false;
+    }
+    /* 10.43: {n}, {n,}, {n,m}, {,m}, blanks allowed around the numbers */
+    if (lo == 0 && !(comma && hi > 0)) {
+        return false; /* {} {,} { }: literal for both */
+    }
+    return blanks || lo == 0; /* 10.42 takes only {n} {n,} {n,m} */
+}
+
+long regex_version_brace(const char *pattern)
+{
+    const char *p = pattern;
+    size_t i;
+
+    for (i = 0; p[i]; i++) {
+        if (p[i] == '\\') {
+            if (p[i + 1] == 'Q') {
+                const char *e = strstr(p + i + 2, "\\E");
+                if (!e) {
+                    return -1; /* literal to the end */
+                }
+                i = (size_t)(e - p) + 1;
+            } else if (p[i + 1]) {
+                i++;
+            }
+        } else if (p[i] == '(' && p[i + 1] == '?' && p[i + 2] == '#') {
+            const char *e = strchr(p + i, ')');
+            if (!e) {
+                return -1;
+            }
+            i = (size_t)(e - p);
+        } else if (p[i] == '[') {
+            /* A class: ']' first (or after '^') is a member; \ escapes;
+             * [:name:] inside. */
+            size_t j = i + 1;
+            if (p[j] == '^') {
+                j++;
+            }
+            if (p[j] == ']') {
+                j++;
+            }
+            while (p[j] && p[j] != ']') {
+                if (p[j] == '\\' && p[j + 1]) {
+                    j += 2;
+                } else if (p[j] == '[' && p[j + 1] == ':') {
+                    const char *e = strstr(p + j + 2, ":]");
+                    j = e ? (size_t)(e - p) + 2 : j + 1;
+                } else {
+                    j++;
+                }
+            }
+            if (!p[j]) {
+                return -1; /* unterminated: pcre2_compile says so */
+            }
+            i = j;
+        } else if (p[i] == '{' && version_brace(p + i)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}

@@ -309,6 +309,19 @@ static pcre2_code *compile_pattern(struct ruleset *rs,
     char *pat = regex_normalise(src->src, rs->arena);
     int ec = 0;
     PCRE2_SIZE eo = 0;
+    long vb = regex_version_brace(pat);
+    if (vb >= 0) {
+        size_t n = strcspn(pat + vb, "}") + 1;
+        ig_diags_add(d, IG_DIAG_ERROR, file, src->line,
+                     src->col + (int)ig_utf8_count(pat, (size_t)vb),
+                     "'%.*s' is literal text for PCRE2 up to 10.42 but a "
+                     "quantifier from 10.43 on: write {0,n} for \"at most "
+                     "n\" (no spaces inside the braces), or \\{ for a "
+                     "literal brace",
+                     (int)n, pat + vb);
+        *pat_out = pat;
+        return NULL;
+    }
     pcre2_code *code =
         pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
                       PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS |
