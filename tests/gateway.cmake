@@ -78,7 +78,7 @@ endif()
 # End-to-end: `intake run` with a real redis-server, real HTTP servers.
 # Label `threads`: they run the classify threads (gateway/workpool.c), so
 # scripts/test.sh runs them under ThreadSanitizer too.
-foreach(c dedup redis_restart webhook_retry spool_replay kill9 kill9_near drain
+foreach(c dedup redis_restart redis_restart_near webhook_retry spool_replay kill9 kill9_near drain
     reload_api api_hostile api_fd_exhaustion api_slow_clients
     push_source_labels priority malformed)
   ig_add_script_test(NAME gateway_e2e_${c}

@@ -9,6 +9,7 @@
 #                  reports; a re-worded repost is linked, not forwarded
 #   redis_restart  Redis stopped mid-run and restarted -> every item
 #                  forwarded exactly once
+#   redis_restart_near  the same with near-duplicate detection on
 #   webhook_retry  webhook answering 500, then 200 -> delivered once
 #   spool_replay   webhook down: candidates spooled, the run succeeds; the
 #                  next --once run replays the spool before it exits
@@ -320,17 +321,18 @@ expect_exactly_once() { # expect_exactly_once N
         fail "records forwarded twice: $(echo "$keys" | uniq -d | head)"
 }
 
-case_redis_restart() {
+redis_restart_run() { # redis_restart_run GENERATOR CONF
+    local gen="$1"
     redis_start aof
-    gen_items "$tmp/items.jsonl" 0 200
+    "$gen" "$tmp/items.jsonl" 0 200
     file_source "$tmp/items.jsonl"
-    write_conf "$NEAR_OFF"
+    write_conf "$2"
     gw_start gw.log
     wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 200 ]" ||
         fail "first 200 items not forwarded"
     redis_stop
     # While Redis is down, more items arrive.
-    gen_items "$tmp/items.jsonl" 200 400
+    "$gen" "$tmp/items.jsonl" 200 400
     sleep 2
     redis_start aof
     wait_for 60 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 400 ]" ||
@@ -339,6 +341,14 @@ case_redis_restart() {
     kill -TERM "$gw_pid"
     wait "$gw_pid" || fail "gateway did not exit cleanly on SIGTERM"
     expect_exactly_once 400
+}
+
+case_redis_restart() {
+    redis_restart_run gen_items "$NEAR_OFF"
+}
+
+case_redis_restart_near() {
+    redis_restart_run gen_distinct_items ""
 }
 
 # A webhook receiver answering 500 to the first FAILS requests, then 200;
