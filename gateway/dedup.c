@@ -454,11 +454,20 @@ static void unmark(struct dedup *d, const char *s, size_t n)
     }
 }
 
-/* Schedules another try of the load (a page, or the left-over records). */
-static void load_retry(struct dedup *d)
+/* The load (a page, or the left-over records) failed: the checks waiting
+ * for it fail as they would have failed in Redis (the caller retries
+ * them later), and another try is scheduled, backing off to 30 s. */
+static void load_retry(struct dedup *d, int status)
 {
     struct timeval tv;
 
+    while (d->qhead) {
+        struct dreq *q = d->qhead;
+
+        d->qhead = q->next;
+        fail(q, status == IG_EIO ? IG_EIO : IG_EAGAIN);
+    }
+    d->qtail = NULL;
     d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
     if (d->load_wait_ms > 30000) {
         d->load_wait_ms = 30000;
@@ -482,7 +491,7 @@ static void left_settle(struct dedup *d)
         return;
     }
     if (d->left_failed) {
-        load_retry(d);
+        load_retry(d, IG_EAGAIN);
         return;
     }
     ig_free(d->left);
@@ -630,27 +639,10 @@ static void on_loaded(void *ud, int status, const void *reply)
         return; /* dedup_free() */
     }
     if (status != IG_OK || r->type != REDIS_REPLY_ARRAY) {
-        struct timeval tv;
-
-        /* Checks wait meanwhile; a refusal (an ACL without XRANGE) is
-         * logged at every try, the tries spaced out to 30 s. */
+        /* A refusal (an ACL without XRANGE) is logged at every try, the
+         * tries spaced out to 30 s. */
         log_refusal("reading the near-duplicate index", status, r);
-        d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
-        if (d->load_wait_ms > 30000) {
-            d->load_wait_ms = 30000;
-        }
-        /* Checks waiting for the index fail as they would have failed
-         * in Redis: the caller retries them later. */
-        while (d->qhead) {
-            struct dreq *q = d->qhead;
-
-            d->qhead = q->next;
-            fail(q, status == IG_EIO ? IG_EIO : IG_EAGAIN);
-        }
-        d->qtail = NULL;
-        tv.tv_sec = d->load_wait_ms / 1000;
-        tv.tv_usec = (d->load_wait_ms % 1000) * 1000;
-        event_add(d->load_ev, &tv);
+        load_retry(d, status);
         return;
     }
     d->load_wait_ms = 0;
