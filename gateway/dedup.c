@@ -2647,13 +2647,21 @@ int dedup_done(struct dedup *d, const char *id, dedup_cb cb, void *ud)
     if (!d || !id || strlen(id) != DEDUP_ID_LEN) {
         return IG_EINVAL;
     }
-    /* Down, or being freed (d->rc NULL: called from a callback that
-     * dedup_free() runs): like a check, refused for now. */
-    if (!rconn_accepting(d->rc)) {
+    /* Being freed (d->rc NULL: called from a callback that dedup_free()
+     * runs): refused. */
+    if (!d->rc) {
         return IG_EAGAIN;
     }
     key = is_hex16(id, DEDUP_ID_LEN) ? hex64(id) : 0;
     st = ig_idset_get(&d->open, key);
+    /* Redis down: a P record's mark is refused for now, like a check. An
+     * open N record is closed all the same — it was forwarded, so this
+     * process answers it seen from now on; its done mark is lost if Redis
+     * does not take it, and then the next start sets the record to P and
+     * a repeat of the item is replayed, harmlessly. */
+    if (st != ID_OPEN && !rconn_accepting(d->rc)) {
+        return IG_EAGAIN;
+    }
     q = ig_pool_get(&d->dones);
     memcpy(q->id, id, sizeof(q->id));
     q->d = d;

@@ -253,6 +253,16 @@ static void done_cb(void *ud, int status, const struct dedup_result *r)
     (*n)++;
 }
 
+/* A done mark that could not be written: its callback says so. */
+static void down_cb(void *ud, int status, const struct dedup_result *r)
+{
+    int *n = ud;
+
+    assert_int_equal(status, IG_EAGAIN);
+    assert_null(r);
+    (*n)++;
+}
+
 /* A report and its repost checked while both are in flight (a feed polled
  * on two sites at once): still one candidate with two reports, whether
  * they share a script call or, with other items in between, not. */
@@ -587,6 +597,42 @@ static void redis_restart_mid_run(void **state)
     dedup_get_stats(f->d, &st);
     assert_true(st.reconnects >= 1);
     assert_int_equal(st.inflight, 0);
+}
+
+/* A candidate forwarded while Redis is down (a webhook target, say): its
+ * done mark cannot be written, but the candidate is closed all the same,
+ * so this process answers a repeat "seen" once Redis is back, not a
+ * replay. (Its record is still N with no done mark: the next start would
+ * set it to P, and a repeat would then be replayed, harmlessly.) */
+static void done_while_redis_is_down(void **state)
+{
+    struct fx *f = *state;
+    struct redis_up_opts o = {.aof = true};
+    const char *t = "白鹤镇外青松公路边的消防栓漏水，地上结了一大片冰";
+    struct redis_up *old = f->r;
+    struct got a, b;
+    int n = 0;
+
+    dedup_free(f->d);
+    f->r = redis_up_start(&o);
+    redis_up_stop(old);
+    assert_non_null(f->r);
+    f->d = make(f, NULL, NULL, 0);
+    a = check(f, "hl", "hotline", "dn-1", NULL, t);
+    assert_int_equal(a.res.verdict, DEDUP_NEW);
+    assert_int_equal(redis_up_halt(f->r, false), 0); /* SIGTERM: AOF kept */
+    while (dedup_up(f->d)) {
+        event_base_loop(f->base, EVLOOP_ONCE);
+    }
+    assert_int_equal(dedup_done(f->d, a.res.id, down_cb, &n), IG_OK);
+    wait_for(f->base, &n, 1);
+    assert_int_equal(redis_up_restart(f->r), 0);
+    while (!dedup_up(f->d)) {
+        event_base_loop(f->base, EVLOOP_ONCE);
+    }
+    b = check(f, "hl", "hotline", "dn-1", NULL, t);
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_SEEN);
 }
 
 /* The near-duplicate index lives in gateway memory: a new deduplicator
@@ -1289,6 +1335,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tcp_loopback, setup, teardown),
         cmocka_unit_test_setup_teardown(redis_restart_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(done_while_redis_is_down, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(index_rebuilt_after_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(expired_original_is_forgotten, setup,
