@@ -530,17 +530,14 @@ double simhash_jaccard(const uint64_t *a, size_t na, const uint64_t *b,
 }
 
 /* A prebuilt set: an open-addressing table (multiplicative hashing, linear
- * probing) and a 256-bit signature with one bit per key (another
- * multiplicative hash). Every key two sets share has its bit in both
- * signatures, so the keys of b whose bit is set in the set's signature
- * bound the overlap from above: a bound below need settles the question
- * at a few operations per key, without probing the table. */
-#define SIG_MUL 0xD6E8FEB86659FD93ULL
-
+ * probing). A 256-bit signature of the keys, tested before each probe,
+ * cost more than it saved: the originals compared are mostly close to the
+ * threshold, so most keys passed it and were probed all the same, and a
+ * count of misses that stops the pass settles unrelated ones after about
+ * nb - need probes. */
 struct simhash_set {
     size_t n, mask;
     unsigned sh;
-    uint64_t sig[4];
     uint64_t t[]; /* mask + 1 slots */
 };
 
@@ -557,13 +554,9 @@ struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n)
     s->n = n;
     s->mask = m - 1;
     s->sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
-    memset(s->sig, 0, sizeof(s->sig));
     memset(s->t, 0xff, m * sizeof(s->t[0]));
     for (i = 0; i < n; i++) {
-        uint64_t k = keys[i], b = (k * SIG_MUL) >> 56;
-
-        s->sig[b >> 6] |= 1ULL << (b & 63);
-        set_add_at(s->t, s->mask, sset_slot(s, k), k);
+        set_add_at(s->t, s->mask, sset_slot(s, keys[i]), keys[i]);
     }
     return s;
 }
@@ -576,28 +569,23 @@ void simhash_set_free(struct simhash_set *s)
 size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
                            size_t nb, size_t need)
 {
-    size_t i, inter = 0;
+    size_t i, miss = 0, slack;
 
-    if (need > 0) {
-        size_t bound = 0;
-
-        if (need > s->n || need > nb) {
-            return 0; /* the overlap is at most the smaller set */
-        }
-        for (i = 0; i < nb; i++) {
-            uint64_t k = (b[i] * SIG_MUL) >> 56;
-
-            bound += (s->sig[k >> 6] >> (k & 63)) & 1;
-        }
-        if (bound < need) {
-            return bound;
-        }
+    if (need > s->n || need > nb) {
+        return 0; /* the overlap is at most the smaller set */
     }
+    /* One pass over b, counting the keys the set lacks: once more than
+     * nb - need are missing, the overlap cannot reach need, and
+     * nb - miss (below need) bounds it. */
+    slack = nb - need;
     for (i = 0; i < nb; i++) {
-        if (inter + (nb - i) < need) {
-            break; /* the rest cannot make up the difference */
+        uint64_t k = b[i];
+
+        if (!set_has_at(s->t, s->mask, sset_slot(s, k), k)) {
+            if (++miss > slack) {
+                break;
+            }
         }
-        inter += set_has_at(s->t, s->mask, sset_slot(s, b[i]), b[i]);
     }
-    return inter;
+    return nb - miss;
 }

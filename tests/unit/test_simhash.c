@@ -2,6 +2,7 @@
  * half of deduplication. The texts are written for these tests. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -374,6 +375,132 @@ static void set_overlap_matches_brute_force(void **state)
     }
 }
 
+/* The overlap the straightforward way: each key of b looked for in a. */
+static size_t overlap_naive(const uint64_t *a, size_t na, const uint64_t *b,
+                            size_t nb)
+{
+    size_t inter = 0;
+
+    for (size_t i = 0; i < nb; i++) {
+        for (size_t j = 0; j < na; j++) {
+            if (a[j] == b[i]) {
+                inter++;
+                break;
+            }
+        }
+    }
+    return inter;
+}
+
+/* Checks simhash_set_overlap() of a against b for every need from 0 to
+ * past the smaller set: the exact count when it reaches need, a count
+ * below need otherwise. */
+static void check_overlap(const uint64_t *a, size_t na, const uint64_t *b,
+                          size_t nb)
+{
+    struct simhash_set *set = simhash_set_new(a, na);
+    size_t inter = overlap_naive(a, na, b, nb);
+    size_t top = (na < nb ? na : nb) + 2;
+
+    for (size_t need = 0; need <= top; need++) {
+        size_t got = simhash_set_overlap(set, b, nb, need);
+
+        if (inter >= need) {
+            assert_int_equal(got, inter);
+        } else {
+            assert_true(got < need);
+        }
+    }
+    simhash_set_free(set);
+}
+
+/* n distinct keys shaped like bigrams; with crowd, keys whose slot in a
+ * table of the size simhash_set_new() picks for n keys (16 slots at
+ * least, twice the keys) is one of its last two, so probes run long and
+ * wrap around the table's end. */
+static void make_keys(uint64_t *k, size_t n, uint32_t base, bool crowd)
+{
+    size_t m = 16;
+    unsigned sh;
+    uint64_t c = 0;
+
+    while (m < 2 * n) {
+        m <<= 1;
+    }
+    sh = 64u - (unsigned)__builtin_ctzll((unsigned long long)m);
+    for (size_t i = 0; i < n; c++) {
+        uint64_t key = ((uint64_t)(base + (c >> 12)) << 32) |
+                       (uint32_t)(0x4e00 + (c & 0xfff));
+
+        if (!crowd || ((key * 0x9E3779B97F4A7C15ULL) >> sh) >= m - 2) {
+            k[i++] = key;
+        }
+    }
+}
+
+/* simhash_set_overlap() (one pass that stops once need is out of reach)
+ * against the straightforward count, for every pair of sizes 0..64 and
+ * some large ones: equal sets (in another order), disjoint sets, random
+ * overlaps, and keys crowded into the same few table slots. */
+static void set_overlap_every_shape(void **state)
+{
+    static uint64_t a[4096], b[4096], pool[8192];
+    uint64_t rng = 7;
+    size_t sizes[] = {100, 255, 256, 1000, 4096};
+
+    (void)state;
+    for (size_t na = 0; na <= 64; na++) {
+        for (size_t nb = 0; nb <= 64; nb++) {
+            bool crowd = (na + nb) % 3 == 0;
+            size_t i;
+
+            make_keys(a, na, 0x4e00, crowd);
+            /* Disjoint: another first code point. */
+            make_keys(b, nb, 0x9000, crowd);
+            check_overlap(a, na, b, nb);
+            /* Equal (reversed) when the sizes match; else b takes a
+             * random part of a and keys of its own. */
+            for (i = 0; i < nb && i < na; i++) {
+                b[i] = a[na - 1 - i];
+            }
+            check_overlap(a, na, b, nb);
+            make_keys(pool, na + nb, 0x4e00, crowd);
+            memcpy(a, pool, na * sizeof(*a));
+            for (i = 0; i < nb; i++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                b[i] = pool[na + i]; /* not in a */
+                if (na > 0 && rng % 3 != 0) {
+                    size_t j = (size_t)(rng >> 8) % na, k;
+
+                    for (k = 0; k < i && b[k] != a[j]; k++) {
+                    }
+                    if (k == i) {
+                        b[i] = a[j];
+                    }
+                }
+            }
+            check_overlap(a, na, b, nb);
+        }
+    }
+    for (size_t x = 0; x < sizeof(sizes) / sizeof(sizes[0]); x++) {
+        size_t n = sizes[x], i;
+
+        make_keys(a, n, 0x4e00, x % 2);
+        for (i = 0; i < n; i++) {
+            b[i] = a[n - 1 - i];
+        }
+        check_overlap(a, n, b, n); /* equal */
+        make_keys(b, n, 0x9000, x % 2);
+        check_overlap(a, n, b, n); /* disjoint */
+        for (i = 0; i < n; i += 2) {
+            b[i] = a[i]; /* half shared */
+        }
+        check_overlap(a, n, b, n);
+        check_overlap(a, n / 3, b, n);
+        check_overlap(a, n, b, n / 3);
+    }
+}
+
 /* simhash_normalise_keys() against its definition: simhash_normalise_to(),
  * the output capped by ig_utf8_trim_len(), simhash_bigrams_to() of that,
  * on random mixes of ASCII (upper case, punctuation), CJK, fullwidth
@@ -629,6 +756,7 @@ int main(void)
         cmocka_unit_test(normalise_keys_matches_two_passes),
         cmocka_unit_test(normalise_keys_blocks),
         cmocka_unit_test(set_overlap_matches_brute_force),
+        cmocka_unit_test(set_overlap_every_shape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
