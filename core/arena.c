@@ -59,11 +59,8 @@ struct ig_arena *ig_arena_new(size_t block_size)
     return a;
 }
 
-void ig_arena_free(struct ig_arena *a)
+void ig_arena_reset(struct ig_arena *a)
 {
-    if (!a) {
-        return;
-    }
     struct defer *d = a->defers;
     while (d) {
         struct defer *next = d->next;
@@ -78,6 +75,19 @@ void ig_arena_free(struct ig_arena *a)
         }
         b = next;
     }
+    a->first->next = NULL;
+    a->first->used = 0;
+    a->head = a->first;
+    a->defers = NULL;
+    a->used = 0;
+}
+
+void ig_arena_free(struct ig_arena *a)
+{
+    if (!a) {
+        return;
+    }
+    ig_arena_reset(a);
     ig_free(a);
 }
 

@@ -19,6 +19,11 @@ struct ig_arena *ig_arena_new(size_t block_size);
 /* Runs the deferred destructors (last registered first), frees all memory.
  * NULL is a no-op. */
 void ig_arena_free(struct ig_arena *a);
+/* Runs the deferred destructors and frees all blocks but the first, as
+ * ig_arena_free() would, leaving a with nothing allocated: the next
+ * allocations are those of a new arena of its block size (for pools of
+ * arenas: items). */
+void ig_arena_reset(struct ig_arena *a);
 /* Returns n bytes aligned for any type; never NULL (aborts on exhaustion). */
 void *ig_arena_alloc(struct ig_arena *a, size_t n);
 /* As ig_arena_alloc, zero-filled. */

@@ -159,6 +159,137 @@ static void arena_sizes_and_blocks(void **state)
     ig_arena_free(a);
 }
 
+/* Allocation sizes for the reuse tests: small ones, block-filling ones
+ * and oversized ones (own blocks), from a fixed seed. */
+static size_t reuse_size(uint64_t *x)
+{
+    *x = *x * 6364136223846793005u + 1442695040888963407u;
+    uint64_t r = *x >> 33;
+    return r % 9 == 8   ? 4096 + r % 9000
+           : r % 9 == 7 ? 1000 + r % 3000
+                        : r % 300;
+}
+
+/* ig_arena_reset() leaves an arena that hands out what a new one of its
+ * block size does: the same offsets (from its first allocation) for the
+ * same sizes, used() 0, each destructor run once at the reset. */
+static void arena_reset_is_new(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        struct ig_arena *fresh = ig_arena_new(512);
+        struct ig_arena *reused = ig_arena_new(512);
+        uint64_t x = seed * 977;
+
+        g_defer_calls = 0;
+        for (int i = 0; i < (int)(seed * 7); i++) {
+            size_t n = reuse_size(&x);
+            memset(ig_arena_alloc(reused, n), 0x5a, n);
+            if (i % 5 == 0) {
+                ig_arena_defer(reused, count_defer, NULL);
+            }
+        }
+        int deferred = g_defer_calls;
+        ig_arena_reset(reused);
+        assert_int_equal(g_defer_calls, deferred + (int)(seed * 7 + 4) / 5);
+        assert_int_equal(ig_arena_used(reused), 0);
+        unsigned char *f0 = NULL, *r0 = NULL;
+        size_t sum = 0;
+        x = seed;
+        for (int i = 0; i < 300; i++) {
+            size_t n = reuse_size(&x);
+            unsigned char *f = ig_arena_alloc(fresh, n);
+            unsigned char *r = ig_arena_alloc(reused, n);
+            if (i == 0) {
+                f0 = f;
+                r0 = r;
+            }
+            /* In the first block, at the same place; later blocks are
+             * malloc's, anywhere else. */
+            bool in_first = f - f0 >= 0 && f - f0 < 512;
+            assert_true(in_first == (r - r0 >= 0 && r - r0 < 512));
+            if (in_first) {
+                assert_true(f - f0 == r - r0);
+            }
+            memset(r, (int)i, n);
+            sum += n;
+        }
+        assert_int_equal(ig_arena_used(fresh), sum);
+        assert_int_equal(ig_arena_used(reused), sum);
+        g_defer_calls = 0;
+        ig_arena_free(fresh);
+        ig_arena_free(reused);
+        assert_int_equal(g_defer_calls, 0);
+    }
+}
+
+/* An item made after another was freed (its arena comes from the pool)
+ * is indistinguishable from a new one: all fields zero, nothing used in
+ * its arena, the same allocation offsets as in the arena's first life,
+ * and the freed item's destructors ran exactly once. */
+static void item_reused_is_fresh(void **state)
+{
+    (void)state;
+    enum { MANY = 1100 }; /* more than the pool keeps */
+    static struct ig_item *many[MANY];
+    for (int i = 0; i < MANY; i++) {
+        many[i] = ig_item_new();
+    }
+    /* The last one has a new arena (the pool ran dry before it). */
+    struct ig_item *it = many[MANY - 1];
+    struct ig_item zero;
+    memset(&zero, 0, sizeof(zero));
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        ptrdiff_t off[200];
+        uint64_t x = seed;
+
+        zero.arena = it->arena;
+        assert_memory_equal(it, &zero, sizeof(zero));
+        assert_int_equal(ig_arena_used(it->arena), sizeof(*it));
+        for (int i = 0; i < 200; i++) {
+            size_t n = reuse_size(&x);
+            char *p = ig_arena_alloc(it->arena, n);
+            off[i] = p - (char *)it;
+            memset(p, 0xee, n);
+        }
+        it->title = ig_item_strdup(it, "路灯不亮");
+        it->text = ig_item_strndup(it, "井盖缺失", 6);
+        for (int i = 0; i < 9; i++) {
+            ig_item_add_field(it, "k", "v");
+        }
+        ig_item_flag(it, IG_ITEM_F_REPAIRED, "first");
+        it->published_ts = 1664087400;
+        ig_arena_defer(it->arena, count_defer, NULL);
+        g_defer_calls = 0;
+        struct ig_arena *was = it->arena;
+        ig_item_free(it);
+        assert_int_equal(g_defer_calls, 1);
+        it = ig_item_new(); /* the pool is last in, first out */
+        assert_ptr_equal(it->arena, was);
+        assert_int_equal(g_defer_calls, 1);
+        zero.arena = it->arena;
+        assert_memory_equal(it, &zero, sizeof(zero));
+        assert_int_equal(ig_arena_used(it->arena), sizeof(*it));
+        assert_null(ig_item_field(it, "k"));
+        x = seed;
+        for (int i = 0; i < 200; i++) {
+            size_t n = reuse_size(&x);
+            ptrdiff_t o = (char *)ig_arena_alloc(it->arena, n) - (char *)it;
+            /* The first block (4 KiB) again; other blocks are new. */
+            assert_true((o >= 0 && o < 4096) == (off[i] >= 0 && off[i] < 4096));
+            if (o >= 0 && o < 4096) {
+                assert_true(o == off[i]);
+            }
+        }
+        ig_item_free(it);
+        it = ig_item_new();
+    }
+    ig_item_free(it);
+    for (int i = 0; i < MANY - 1; i++) {
+        ig_item_free(many[i]);
+    }
+}
+
 static void utf8_strict_decoding(void **state)
 {
     (void)state;
@@ -1126,6 +1257,8 @@ int main(void)
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(suggestions),
         cmocka_unit_test(item_fields_and_time),
+        cmocka_unit_test(arena_reset_is_new),
+        cmocka_unit_test(item_reused_is_fresh),
         cmocka_unit_test(time_iso_matches_printf),
         cmocka_unit_test(cp_widths),
         cmocka_unit_test(ptrmap_by_address),
