@@ -552,23 +552,30 @@ static void unlink_batch(struct forwarder *f, struct fwd_batch *b)
 
 static void on_batch_event(evutil_socket_t fd, short what, void *ud);
 
-static void batch_key(struct fwd_batch *b)
+/* The batch's key (webhook Idempotency-Key, log lines), made on first use:
+ * only the webhook kind sends it, and hashing the ids of every batch cost
+ * the other kinds ~140 instructions per record. */
+static const char *batch_key(struct fwd_batch *b)
 {
     uint64_t h = 0;
     size_t i;
     char hex[17];
 
+    if (b->key[0]) {
+        return b->key;
+    }
     /* One record: its own id. A batch: a hash of its ids, so a retry of
      * the same batch repeats the key. */
     if (b->n == 1) {
         snprintf(b->key, sizeof(b->key), "%s", b->q[0]->rec.id);
-        return;
+        return b->key;
     }
     for (i = 0; i < b->n; i++) {
         h = simhash_hash64(b->q[i]->rec.id, strlen(b->q[i]->rec.id), h);
     }
     simhash_hex64(h, hex);
     snprintf(b->key, sizeof(b->key), "batch-%s-%zu", hex, b->n);
+    return b->key;
 }
 
 static void attempt(struct forwarder *f, struct fwd_batch *b)
@@ -634,7 +641,6 @@ static void flush(struct forwarder *f)
         if (!f->head) {
             f->tail = NULL;
         }
-        batch_key(b);
         b->next = f->inflight;
         f->inflight = b;
         f->ninflight++;
@@ -737,7 +743,7 @@ static void replay_done(struct forwarder *f, struct fwd_batch *b)
         ig_info(f->comp,
                 "replayed batch %s of %zu records rejected (%s); "
                 "replaying its records one by one",
-                b->key, b->n, b->reason ? b->reason : "rejected");
+                batch_key(b), b->n, b->reason ? b->reason : "rejected");
         f->replay_single = b->n;
         batch_free(b);
         schedule_replay(f, 0);
@@ -802,7 +808,7 @@ static void split_rejected(struct forwarder *f, struct fwd_batch *b)
     ig_info(f->comp,
             "batch %s of %zu records rejected (%s); sending its records "
             "one by one",
-            b->key, b->n, b->reason ? b->reason : "rejected");
+            batch_key(b), b->n, b->reason ? b->reason : "rejected");
     for (i = b->n; i-- > 0;) {
         struct qrec *r = b->q[i];
 
@@ -861,7 +867,7 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
             ig_debug(f->comp,
                      "attempt %d of batch %s failed (%s); retry "
                      "in %lld ms",
-                     b->attempt, b->key, b->reason ? b->reason : "?",
+                     b->attempt, batch_key(b), b->reason ? b->reason : "?",
                      (long long)d);
             arm(b->ev, d);
             return; /* stays in flight */
@@ -883,7 +889,8 @@ static void batch_end(struct forwarder *f, struct fwd_batch *b)
             ig_error(f->comp,
                      "batch %s failed after %d attempts (%s); %zu "
                      "records handed back to their sources",
-                     b->key, b->attempt, b->reason ? b->reason : "?", b->n);
+                     batch_key(b), b->attempt, b->reason ? b->reason : "?",
+                     b->n);
             for (i = 0; i < b->n; i++) {
                 complete(f, b->q[i], IG_EAGAIN);
                 b->q[i] = NULL;
@@ -969,7 +976,6 @@ static void on_replay(evutil_socket_t fd, short what, void *ud)
         b->q[b->n++] = r;
         b->last_seq = recs[i].seq;
     }
-    batch_key(b);
     f->replay = b;
     attempt(f, b);
 }
@@ -1383,5 +1389,6 @@ bool forwarder_batch_fresh(const struct fwd_batch *b)
 
 const char *forwarder_batch_key(const struct fwd_batch *b)
 {
-    return b->key;
+    /* The key is cached in b on first use; b itself is never const. */
+    return batch_key((struct fwd_batch *)(uintptr_t)b);
 }
