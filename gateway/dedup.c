@@ -2448,7 +2448,9 @@ const char *dedup_prep_id(const struct dedup_prep *p)
 
 uint64_t dedup_prep_key(const struct dedup_prep *p)
 {
-    return hex64(((const struct dreq *)p)->id);
+    /* hex64() of the id, made by fingerprint() (the loop thread asks for
+     * it again on every retry of the item). */
+    return ((const struct dreq *)p)->key.id;
 }
 
 void dedup_prep_free(struct dedup_prep *p)
