@@ -24,9 +24,10 @@
 
 /* Freed items' arenas, emptied (ig_arena_reset()), wait here for the next
  * ig_item_new(): a 4 KiB malloc and free per item cost ~450 instructions
- * on the loop thread. At most ITEM_POOL_MAX (~1 MiB) are kept, fewer than
- * a gateway has in flight (max_inflight), so the pool only holds memory
- * the items just gave back. Any thread may create and free items. */
+ * on the loop thread. At most ITEM_POOL_MAX (~4 MiB of first blocks) are
+ * kept, no more than a gateway has in flight by default (max_inflight
+ * 1024), so the pool only holds memory the items just gave back. Any
+ * thread may create and free items. */
 #define ITEM_POOL_MAX 1024
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
