@@ -9,15 +9,6 @@
 #include "core/arena.h"
 #include "core/mem.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(b, n) ASAN_POISON_MEMORY_REGION((b), (n))
-#define UNPOISON(b, n) ASAN_UNPOISON_MEMORY_REGION((b), (n))
-#else
-#define POISON(b, n) ((void)(b), (void)(n))
-#define UNPOISON(b, n) ((void)(b), (void)(n))
-#endif
-
 /* An item with its classification and routing takes about 3 KiB (pushed
  * hotline reports, measured): one block holds most. */
 #define ITEM_BLOCK 4096
@@ -49,7 +40,7 @@ struct ig_item *ig_item_new(void)
     /* A reset arena hands out what a new one would: the item comes first
      * in its block, at the same place. */
     struct ig_item *it = ig_arena_alloc(a, sizeof(*it));
-    UNPOISON(it, sizeof(*it));
+    IG_UNPOISON(it, sizeof(*it));
     memset(it, 0, sizeof(*it));
     it->arena = a;
     return it;
@@ -65,7 +56,7 @@ void ig_item_free(struct ig_item *it)
     pthread_mutex_lock(&pool_mu);
     if (npool < ITEM_POOL_MAX) {
         /* Use of the item after its free stays visible to ASan. */
-        POISON(it, sizeof(*it));
+        IG_POISON(it, sizeof(*it));
         pool[npool++] = a;
         a = NULL;
     }

@@ -21,4 +21,16 @@ char *ig_strndup(const char *s, size_t n);
 char *ig_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ig_free(void *p);
 
+/* Memory a pool keeps for reuse (given back by its user, not to the
+ * allocator) made unaddressable under AddressSanitizer, and addressable
+ * again when handed out; no-ops in other builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define IG_POISON(b, n) ASAN_POISON_MEMORY_REGION((b), (n))
+#define IG_UNPOISON(b, n) ASAN_UNPOISON_MEMORY_REGION((b), (n))
+#else
+#define IG_POISON(b, n) ((void)(b), (void)(n))
+#define IG_UNPOISON(b, n) ((void)(b), (void)(n))
+#endif
+
 #endif

@@ -5,15 +5,6 @@
 
 #include "core/mem.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(b, n) ASAN_POISON_MEMORY_REGION((b), (n))
-#define UNPOISON(b, n) ASAN_UNPOISON_MEMORY_REGION((b), (n))
-#else
-#define POISON(b, n) ((void)(b), (void)(n))
-#define UNPOISON(b, n) ((void)(b), (void)(n))
-#endif
-
 void ig_pool_init(struct ig_pool *p, size_t size, size_t max)
 {
     p->head = NULL;
@@ -27,7 +18,7 @@ void ig_pool_fini(struct ig_pool *p)
     while (p->head) {
         void *b = p->head;
 
-        UNPOISON(b, p->size);
+        IG_UNPOISON(b, p->size);
         memcpy(&p->head, b, sizeof(void *));
         ig_free(b);
     }
@@ -43,7 +34,7 @@ void *ig_pool_get(struct ig_pool *p)
     }
     memcpy(&p->head, b, sizeof(void *));
     p->n--;
-    UNPOISON(b, p->size);
+    IG_UNPOISON(b, p->size);
     memset(b, 0, p->size);
     return b;
 }
@@ -61,5 +52,5 @@ void ig_pool_put(struct ig_pool *p, void *b)
     p->head = b;
     p->n++;
     /* All but the link: a use after giving back is reported. */
-    POISON((char *)b + sizeof(void *), p->size - sizeof(void *));
+    IG_POISON((char *)b + sizeof(void *), p->size - sizeof(void *));
 }
