@@ -1585,6 +1585,16 @@ static void undo_create(struct dreq *q)
     }
 }
 
+/* q's create could not be sent at all (Redis down, or being freed): no
+ * candidate, nothing open; the caller retries the item. */
+static void create_unsent(struct dreq *q)
+{
+    ig_idset_del(&q->d->open, q->key.id);
+    nindex_settle(q->d->ix, q->key.id);
+    ix_settle(q, true);
+    fail(q, IG_EAGAIN);
+}
+
 /* Sends the create writes of q (its index entry is added already): the
  * record with SET NX, then the exact key with SET NX (an exact key another
  * writer took first is left to it). state: the record's first byte, N
@@ -1597,9 +1607,7 @@ static void send_create(struct dreq *q, char state)
     size_t len[6];
 
     if (!d->rc) {
-        nindex_settle(d->ix, q->key.id);
-        ix_settle(q, true);
-        fail(q, IG_EAGAIN);
+        create_unsent(q);
         return;
     }
     if (state == 'N' && !ig_idset_put(&d->open, q->key.id, ID_OPEN)) {
@@ -1648,10 +1656,7 @@ static void send_create(struct dreq *q, char state)
         }
     }
     if (q->writes == 0) {
-        ig_idset_del(&d->open, q->key.id);
-        nindex_settle(d->ix, q->key.id);
-        ix_settle(q, true); /* nothing was sent: no candidate */
-        fail(q, IG_EAGAIN);
+        create_unsent(q);
     }
 }
 
@@ -2188,18 +2193,15 @@ static void on_index_ttl(void *ud, int status, const void *reply)
     log_refusal("the TTL of the near-duplicate index", status, reply);
 }
 
-/* Appends the live entries of b to P:index as one stream entry, the
- * stream trimmed to the retention. Takes b's own reference. */
-static void ix_send(struct dedup *d, struct ixbatch *b)
+/* The first arguments of every XADD to P:index: the stream trimmed to
+ * the retention (entries older than that, counted back from now, go);
+ * minid is the caller's buffer for that bound. Returns how many (6). */
+static int index_xadd_head(const struct dedup *d, const char **argv,
+                           size_t *len, char minid[32])
 {
-    const char **argv;
-    size_t *len, i;
-    int k = 0;
-    char minid[32];
+    int k = 0, i;
 
-    argv = ig_malloc((2 * b->n + 8) * sizeof(*argv));
-    len = ig_malloc((2 * b->n + 8) * sizeof(*len));
-    snprintf(minid, sizeof(minid), "%lld",
+    snprintf(minid, 32, "%lld",
              (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
     argv[k++] = "XADD";
     argv[k++] = d->index_key;
@@ -2207,15 +2209,33 @@ static void ix_send(struct dedup *d, struct ixbatch *b)
     argv[k++] = "~";
     argv[k++] = minid;
     argv[k++] = "*";
+    for (i = 0; i < k; i++) {
+        len[i] = strlen(argv[i]);
+    }
+    return k;
+}
+
+/* Appends the live entries of b to P:index as one stream entry. Takes
+ * b's own reference. */
+static void ix_send(struct dedup *d, struct ixbatch *b)
+{
+    const char **argv;
+    size_t *len, i;
+    int k, head;
+    char minid[32];
+
+    argv = ig_malloc((2 * b->n + 8) * sizeof(*argv));
+    len = ig_malloc((2 * b->n + 8) * sizeof(*len));
+    k = index_xadd_head(d, argv, len, minid);
     if (b->creates) {
         /* Field n: the records of this entry's candidates are made in
          * state N once it is written, and done marks follow. */
-        argv[k++] = "n";
-        argv[k++] = "1";
+        argv[k] = "n";
+        len[k++] = 1;
+        argv[k] = "1";
+        len[k++] = 1;
     }
-    for (i = 0; i < (size_t)k; i++) {
-        len[i] = strlen(argv[i]);
-    }
+    head = k;
     for (i = 0; i < b->n; i++) {
         const char *e = b->ent.data + i * DEDUP_INDEX_ENTRY;
 
@@ -2227,7 +2247,7 @@ static void ix_send(struct dedup *d, struct ixbatch *b)
         argv[k] = e;
         len[k++] = DEDUP_INDEX_ENTRY;
     }
-    if (k == (b->creates ? 8 : 6)) {
+    if (k == head) { /* no live entry */
         release_held(b, false);
         ix_unref(b);
     } else if (rconn_cmd(d->rc, on_indexed, b, k, argv, len) < 0) {
@@ -2619,14 +2639,15 @@ static void write_marks(struct dedup *d)
         if (!d->dmhead) {
             d->dmtail = NULL;
         }
-        snprintf(minid, sizeof(minid), "%lld",
-                 (long long)((int64_t)time(NULL) - d->ttl_s) * 1000);
-        const char *argv[8] = {"XADD", d->index_key, "MINID", "~",
-                               minid,  "*",          "done",  ids.data};
-        size_t len[8] = {
-            4, strlen(d->index_key), 5, 1, strlen(minid), 1, 4, ids.len};
+        const char *argv[8];
+        size_t len[8];
+        int k = index_xadd_head(d, argv, len, minid);
 
-        if (!d->rc || rconn_cmd(d->rc, on_marked, m, 8, argv, len) < 0) {
+        argv[k] = "done";
+        len[k++] = 4;
+        argv[k] = ids.data;
+        len[k++] = ids.len;
+        if (!d->rc || rconn_cmd(d->rc, on_marked, m, k, argv, len) < 0) {
             on_marked(m, IG_EAGAIN, NULL);
         }
         ig_buf_fini(&ids);
