@@ -485,9 +485,34 @@ static void set_overlap_every_shape(void **state)
     }
 }
 
-/* simhash_normalise_keys() against its definition: simhash_normalise_to(),
- * the output capped by ig_utf8_trim_len(), simhash_bigrams_to() of that,
- * on random mixes of ASCII (upper case, punctuation), CJK, fullwidth
+/* simhash_normalise_keys() of in[0..n) (copied to a block of exactly n
+ * bytes, so a sanitizer sees any read past it) with cap max against its
+ * definition: simhash_normalise_to() (which collects nothing, so it takes
+ * no block path), the output capped by ig_utf8_trim_len() and the bigrams
+ * of that by bigrams_naive(). */
+static void expect_keys(const char *in, size_t n, size_t max)
+{
+    static char out1[4001], out2[4001];
+    static uint64_t k1[4001], k2[4001];
+    char *s = malloc(n ? n : 1);
+    size_t len1, len2, cap1, cap2, nk1, nk2;
+
+    assert_true(n < sizeof(out1));
+    memcpy(s, in, n);
+    len1 = simhash_normalise_to(s, n, out1);
+    cap1 = ig_utf8_trim_len(out1, len1, max);
+    nk1 = bigrams_naive(out1, cap1, k1);
+    len2 = simhash_normalise_keys(s, n, out2, max, &cap2, k2, &nk2);
+    assert_int_equal(len1, len2);
+    assert_memory_equal(out1, out2, len1 + 1);
+    assert_int_equal(cap1, cap2);
+    assert_int_equal(nk1, nk2);
+    assert_memory_equal(k1, k2, nk1 * sizeof(k1[0]));
+    free(s);
+}
+
+/* simhash_normalise_keys() against its definition (expect_keys()) on
+ * random mixes of ASCII (upper case, punctuation), CJK, fullwidth
  * forms, CJK punctuation, other scripts, emoji and invalid bytes, with
  * caps from 0 to beyond the output. */
 static void normalise_keys_matches_two_passes(void **state)
@@ -496,15 +521,14 @@ static void normalise_keys_matches_two_passes(void **state)
         'A', 'z', '7', ' ', ',', 0x4e00, 0x4e8c, 0x9fff, 0x3002, 0xff0c,
         0xff21, 0xff41, 0xff10, 0x0416, 0x00e9, 0x00a0, 0x2014, 0x1f600,
         0x3400, 0xfe10, 0x00d7, 0x0391};
-    static char in[4000], out1[4001], out2[4001];
-    static uint64_t k1[4001], k2[4001];
+    static char in[4000];
     uint64_t rng = 5;
     int it;
 
     (void)state;
     for (it = 0; it < 400; it++) {
         size_t n = 0, ncp = it < 100 ? (size_t)(it % 12) : (size_t)(rng % 900), i;
-        size_t max, len1, len2, cap1, cap2, nk1, nk2;
+        size_t max;
         int alpha = 2 + it % 9;
 
         for (i = 0; i < ncp; i++) {
@@ -523,42 +547,8 @@ static void normalise_keys_matches_two_passes(void **state)
         }
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         max = it % 4 == 0 ? rng % 8 : it % 4 == 1 ? rng % (n + 1) : n + 5;
-        len1 = simhash_normalise_to(in, n, out1);
-        cap1 = ig_utf8_trim_len(out1, len1, max);
-        nk1 = simhash_bigrams_to(out1, cap1, k1);
-        len2 = simhash_normalise_keys(in, n, out2, max, &cap2, k2, &nk2);
-        assert_int_equal(len1, len2);
-        assert_memory_equal(out1, out2, len1 + 1);
-        assert_int_equal(cap1, cap2);
-        assert_int_equal(nk1, nk2);
-        assert_memory_equal(k1, k2, nk1 * sizeof(k1[0]));
+        expect_keys(in, n, max);
     }
-}
-
-/* simhash_normalise_keys() of in[0..n) (copied to a block of exactly n
- * bytes, so a sanitizer sees any read past it) with cap max against its
- * definition: simhash_normalise_to() (which collects nothing, so it takes
- * no block path), the output capped by ig_utf8_trim_len() and the bigrams
- * of that by bigrams_naive(). */
-static void expect_keys(const char *in, size_t n, size_t max)
-{
-    static char out1[1024], out2[1024];
-    static uint64_t k1[1024], k2[1024];
-    char *s = malloc(n ? n : 1);
-    size_t len1, len2, cap1, cap2, nk1, nk2;
-
-    assert_true(n < sizeof(out1));
-    memcpy(s, in, n);
-    len1 = simhash_normalise_to(s, n, out1);
-    cap1 = ig_utf8_trim_len(out1, len1, max);
-    nk1 = bigrams_naive(out1, cap1, k1);
-    len2 = simhash_normalise_keys(s, n, out2, max, &cap2, k2, &nk2);
-    assert_int_equal(len1, len2);
-    assert_memory_equal(out1, out2, len1 + 1);
-    assert_int_equal(cap1, cap2);
-    assert_int_equal(nk1, nk2);
-    assert_memory_equal(k1, k2, nk1 * sizeof(k1[0]));
-    free(s);
 }
 
 /* The block path of simhash_normalise_keys() (five ideographs per 16-byte
