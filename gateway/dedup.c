@@ -510,7 +510,13 @@ static void on_left_set(void *ud, int status, const void *reply)
     log_refusal("setting a record cut off before it was forwarded back to "
                 "pending",
                 status, reply);
-    d->left_failed |= status != IG_OK;
+    /* Counted once set: a refused one is read again (still N) at the next
+     * try, and counted then. */
+    if (status == IG_OK) {
+        d->st.cut_off++;
+    } else {
+        d->left_failed = true;
+    }
     left_settle(d);
 }
 
@@ -542,7 +548,6 @@ static void on_left_read(void *ud, int status, const void *reply)
             simhash_hex64(d->left[c->from + i], id);
             if (set_state(d, id, "P", on_left_set, d)) {
                 d->left_wait++;
-                d->st.cut_off++;
             } else {
                 d->left_failed = true;
             }

@@ -1107,6 +1107,52 @@ static void open_candidates_and_done_marks(void **state)
     redisFree(c);
 }
 
+/* At the start, Redis refuses to set a record left open back to P (here
+ * an ACL without SETRANGE): the start fails the waiting checks back and is
+ * tried again until Redis takes it; the candidate is counted cut off once,
+ * when its record is set, however many tries it took. */
+static void leftover_refused_is_tried_again(void **state)
+{
+    struct fx *f = *state;
+    const char *t = "赵巷镇嘉松中路的人行道砖松动了好几块，踩上去会溅出泥水";
+    struct dedup_stats st;
+    redisContext *c;
+    redisReply *r;
+    struct got x, b;
+    int i;
+
+    c = inspect(f, NULL, NULL, 0);
+    x = check(f, "hl", "hotline", "o-1", NULL, t);
+    assert_int_equal(x.res.verdict, DEDUP_NEW);
+    assert_int_equal(rec_state(c, x.res.id), 'N');
+    r = redisCommand(c, "ACL SETUSER default -setrange");
+    freeReplyObject(r);
+    restart(f);
+    b = check(f, "hl", "hotline", "o-1", NULL, t);
+    assert_int_not_equal(b.status, IG_OK);
+    run_for(f, 600); /* another try at 250 ms, refused too */
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.cut_off, 0);
+    assert_int_equal(rec_state(c, x.res.id), 'N');
+    r = redisCommand(c, "ACL SETUSER default +setrange");
+    freeReplyObject(r);
+    for (i = 0; i < 100; i++) {
+        b = check(f, "hl", "hotline", "o-1", NULL, t);
+        if (b.status == IG_OK) {
+            break;
+        }
+        run_for(f, 50);
+    }
+    assert_int_equal(b.status, IG_OK);
+    assert_int_equal(b.res.verdict, DEDUP_NEW);
+    assert_true(b.res.replay);
+    assert_string_equal(b.res.id, x.res.id);
+    dedup_get_stats(f->d, &st);
+    assert_int_equal(st.cut_off, 1);
+    assert_int_equal(rec_state(c, x.res.id), 'P');
+    redisFree(c);
+}
+
 /* An item neither forwarded nor spooled (dedup_abandon()): its record goes
  * back to P, and the item is a replay when it comes again — at once, too,
  * before Redis has answered. */
@@ -1357,6 +1403,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(record_key_of_another_type, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(open_candidates_and_done_marks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(leftover_refused_is_tried_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(abandoned_candidate_is_replayed, setup,
                                         teardown),
