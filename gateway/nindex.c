@@ -130,6 +130,18 @@ static long live(const struct nindex *ix, uint32_t p)
     return ix->ring[at].seq == s ? (long)at : -1;
 }
 
+/* live(p), or -1 as well when the entry is older than the fresh newest:
+ * told from the link itself, so a walk that ends there does not load the
+ * entry's line only to find it too old (most walks of an item checked
+ * again end so). */
+static long live_fresh(const struct nindex *ix, uint32_t p, uint64_t fresh)
+{
+    if (p != 0 && (uint64_t)(uint32_t)(ix->seq - (p - 1)) > fresh) {
+        return -1;
+    }
+    return live(ix, p);
+}
+
 /* Copies features into the ring for entry at (when they fit the cache). */
 static void keep(struct nindex *ix, size_t e, const uint64_t *f, size_t n)
 {
@@ -248,7 +260,7 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
      * their entries sit at unrelated places in the ring, so the loads of
      * one round miss the cache together instead of one after the other. */
     for (ch = CH_B0; ch <= CH_TAIL; ch++) {
-        cur[ch] = live(ix, *head_of(ix, k, ch));
+        cur[ch] = live_fresh(ix, *head_of(ix, k, ch), fresh);
         active += cur[ch] >= 0;
     }
     for (step = 0; active > 0 && step < per_bucket; step++) {
@@ -260,12 +272,8 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
                 continue;
             }
             e = &ix->ring[cur[ch]];
-            if ((uint64_t)(uint32_t)(ix->seq - e->seq) > fresh) {
-                cur[ch] = -1; /* older than since: the rest is too */
-                active--;
-                continue;
-            }
-            cur[ch] = live(ix, e->next[ch]);
+            /* Older than since: the rest of the chain is too. */
+            cur[ch] = live_fresh(ix, e->next[ch], fresh);
             active -= cur[ch] < 0;
             if (ch <= CH_B3) {
                 ok = __builtin_popcountll(e->sim ^ k->sim) <= max_bits;
