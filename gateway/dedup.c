@@ -1133,15 +1133,16 @@ static void prefetch(struct lbatch *b)
         }
         candidates(q);
         for (i = 0; i < q->ncand; i++) {
-            const uint64_t *f = nindex_feats(d->ix, q->cand[i], &tl);
+            struct nindex_feat f;
             size_t j;
 
-            if (f) {
+            if (nindex_feats(d->ix, q->cand[i], &f)) {
                 /* Cached: the overlap test reads them when the batch is
                  * decided, right after this loop; start loading them now
-                 * (a line per 8 keys), so those reads hit the cache. */
-                for (j = 0; j < tl; j += 8) {
-                    __builtin_prefetch(f + j);
+                 * (a line per 16 units), so those reads hit the cache. */
+                tl = f.wide ? 2 * f.n : f.n;
+                for (j = 0; j < tl; j += 16) {
+                    __builtin_prefetch(f.units + j);
                 }
                 continue;
             }
@@ -1785,13 +1786,14 @@ static int confirm(struct dreq *q)
     candidates(q);
     for (i = 0; i < q->ncand; i++) {
         size_t nk, small, inter, need;
-        const uint64_t *k = nindex_feats(d->ix, q->cand[i], &nk);
+        struct nindex_feat f;
         double j;
         bool same;
 
-        if (!k) {
+        if (!nindex_feats(d->ix, q->cand[i], &f)) {
             return -1;
         }
+        nk = f.n;
         if (!q->bset) {
             q->bset = simhash_set_new(q->bigrams, q->nbigrams);
         }
@@ -1807,7 +1809,7 @@ static int confirm(struct dreq *q)
             (size_t)(DEDUP_CONTAIN * (double)small) < need) {
             need = (size_t)(DEDUP_CONTAIN * (double)small);
         }
-        inter = simhash_set_overlap(q->bset, k, nk, need);
+        inter = simhash_set_overlap(q->bset, f.units, nk, f.wide, need);
         j = (double)inter / (double)(q->nbigrams + nk - inter);
         same = j >= d->cfg.near_jaccard ||
                (small >= DEDUP_CONTAIN_MIN &&

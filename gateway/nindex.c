@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "gateway/simhash.h"
 
 /* Chains: the four bands, the two anchors and the id are walked through
  * the compact part of an entry; the exact chain through the rest. */
@@ -30,6 +31,7 @@ struct cold {
     uint32_t next_exact; /* the exact chain, as next[] */
     bool mine;
     bool dead; /* nindex_forget(): no longer a possible original */
+    bool wide; /* the features are kept wide (simhash.h) */
 };
 
 struct nindex {
@@ -41,8 +43,8 @@ struct nindex {
     uint32_t *small[6]; /* bands 0-3, head, tail: 65536 heads each */
     uint32_t *exact, *id;
     size_t bigmask;
-    uint64_t *feat; /* the feature ring */
-    size_t tcap;    /* its size, in features */
+    uint32_t *feat; /* the feature ring: keys as units (simhash.h) */
+    size_t tcap;    /* its size, in units */
     uint64_t wpos;  /* absolute position of the next write */
 };
 
@@ -71,8 +73,8 @@ struct nindex *nindex_new(size_t cap, size_t feat_bytes)
     ix->bigmask = 2 * c - 1;
     ix->exact = ig_calloc_lines(2 * c, sizeof(uint32_t));
     ix->id = ig_calloc_lines(2 * c, sizeof(uint32_t));
-    ix->tcap = feat_bytes / sizeof(uint64_t);
-    ix->feat = ix->tcap ? ig_calloc_lines(ix->tcap, sizeof(uint64_t)) : NULL;
+    ix->tcap = feat_bytes / sizeof(uint32_t);
+    ix->feat = ix->tcap ? ig_calloc_lines(ix->tcap, sizeof(uint32_t)) : NULL;
     return ix;
 }
 
@@ -142,23 +144,33 @@ static long live_fresh(const struct nindex *ix, uint32_t p, uint64_t fresh)
     return live(ix, p);
 }
 
-/* Copies features into the ring for entry at (when they fit the cache). */
+/* Copies features into the ring for entry at (when they fit the cache),
+ * packed unless a key does not pack. */
 static void keep(struct nindex *ix, size_t e, const uint64_t *f, size_t n)
 {
-    size_t at;
+    size_t at, units, i;
+    bool wide = false;
 
     if (!f || n == 0 || n > ix->tcap / 4 || n >= UINT32_MAX) {
         return;
     }
+    for (i = 0; i < n && !wide; i++) {
+        wide = !simhash_key_packs(f[i]);
+    }
+    units = wide ? 2 * n : n;
+    if (units > ix->tcap / 4) {
+        return;
+    }
     at = (size_t)(ix->wpos % ix->tcap);
-    if (at + n > ix->tcap) { /* no wrapping inside one entry's features */
+    if (at + units > ix->tcap) { /* no wrapping inside one entry's features */
         ix->wpos += ix->tcap - at;
         at = 0;
     }
-    memcpy(ix->feat + at, f, n * sizeof(*f));
+    simhash_units_put(f, n, wide, ix->feat + at);
     ix->cold[e].tpos = ix->wpos;
     ix->cold[e].tlen = (uint32_t)n;
-    ix->wpos += n;
+    ix->cold[e].wide = wide;
+    ix->wpos += units;
 }
 
 void nindex_add(struct nindex *ix, const struct nindex_key *k,
@@ -313,20 +325,22 @@ bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
     return false;
 }
 
-const uint64_t *nindex_feats(const struct nindex *ix, uint64_t id, size_t *n)
+bool nindex_feats(const struct nindex *ix, uint64_t id, struct nindex_feat *f)
 {
     long e = find_id(ix, id);
     const struct cold *c;
 
     if (e < 0) {
-        return NULL;
+        return false;
     }
     c = &ix->cold[e];
     if (c->tlen == 0 || c->tpos + ix->tcap < ix->wpos) {
-        return NULL;
+        return false;
     }
-    *n = c->tlen;
-    return ix->feat + c->tpos % ix->tcap;
+    f->units = ix->feat + c->tpos % ix->tcap;
+    f->n = c->tlen;
+    f->wide = c->wide;
+    return true;
 }
 
 void nindex_forget(struct nindex *ix, uint64_t id)

@@ -19,8 +19,9 @@
  * the ring, newest first: the four 16-bit SimHash bands and the head and
  * tail anchors (65536 heads each), the exact-text hash and the candidate
  * id (2 x cap heads each). A chain ends where it reaches an entry that has
- * since been overwritten. Features live in a ring of `feat_bytes`; an
- * entry's features are valid until that ring wraps over them. All memory is
+ * since been overwritten. Features live in a ring of `feat_bytes`, most
+ * texts' at 4 bytes a key (simhash.h); an entry's features are valid until
+ * that ring wraps over them. All memory is
  * allocated and touched by nindex_new(): the resident size does not grow
  * with the number of items.
  *
@@ -51,7 +52,8 @@ struct nindex *nindex_new(size_t cap, size_t feat_bytes);
 void nindex_free(struct nindex *ix);
 
 /* Adds a candidate (the newest). Its n features (bigram keys; may be
- * NULL) are copied into the cache when they fit (a quarter of it at most).
+ * NULL) are copied into the cache when they fit (a quarter of it at most,
+ * packed when they pack).
  * mine marks a candidate this process is creating right now
  * (nindex_settle() ends that). */
 void nindex_add(struct nindex *ix, const struct nindex_key *k,
@@ -90,9 +92,17 @@ size_t nindex_query_since(const struct nindex *ix, const struct nindex_key *k,
 bool nindex_exact(const struct nindex *ix, uint64_t h, uint64_t self,
                   const uint64_t *skip, size_t nskip, uint64_t *id);
 
-/* The cached features of candidate id (newest entry), or NULL. Borrowed:
- * valid until the next nindex_add() or nindex_put_feats(). */
-const uint64_t *nindex_feats(const struct nindex *ix, uint64_t id, size_t *n);
+/* Cached features: n keys in units, packed or wide (simhash.h). */
+struct nindex_feat {
+    const uint32_t *units;
+    size_t n;
+    bool wide;
+};
+
+/* The cached features of candidate id (newest entry): true and *f, or
+ * false. Borrowed: valid until the next nindex_add() or
+ * nindex_put_feats(). */
+bool nindex_feats(const struct nindex *ix, uint64_t id, struct nindex_feat *f);
 
 /* Caches features for the newest entry with id (computed from a text read
  * from Redis); ignored when id is not in the index. */

@@ -566,20 +566,20 @@ void simhash_set_free(struct simhash_set *s)
     ig_free(s);
 }
 
-size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
-                           size_t nb, size_t need)
+size_t simhash_set_overlap(const struct simhash_set *s, const uint32_t *u,
+                           size_t nb, bool wide, size_t need)
 {
     size_t i, miss = 0, slack;
 
     if (need > s->n || need > nb) {
         return 0; /* the overlap is at most the smaller set */
     }
-    /* One pass over b, counting the keys the set lacks: once more than
-     * nb - need are missing, the overlap cannot reach need, and
+    /* One pass over the keys, counting those the set lacks: once more
+     * than nb - need are missing, the overlap cannot reach need, and
      * nb - miss (below need) bounds it. */
     slack = nb - need;
     for (i = 0; i < nb; i++) {
-        uint64_t k = b[i];
+        uint64_t k = simhash_unit_key(u, i, wide);
 
         if (!set_has_at(s->t, s->mask, sset_slot(s, k), k)) {
             if (++miss > slack) {

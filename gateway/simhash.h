@@ -20,6 +20,7 @@
 #ifndef IG_GATEWAY_SIMHASH_H
 #define IG_GATEWAY_SIMHASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,11 +78,43 @@ struct simhash_set;
 struct simhash_set *simhash_set_new(const uint64_t *keys, size_t n);
 void simhash_set_free(struct simhash_set *s);
 
-/* Keys the set and b[0..nb) share — exactly, when that is at least need;
- * otherwise some number below need (counting stops as soon as need can no
- * longer be reached). */
-size_t simhash_set_overlap(const struct simhash_set *s, const uint64_t *b,
-                           size_t nb, size_t need);
+/* Bigram keys in 32-bit units, as the near-duplicate cache (nindex.h)
+ * keeps them: a key set is stored packed, a unit per key (the first code
+ * point in the high half, the second in the low), when every key's two
+ * code points are below 2^16 — Chinese, Latin, digits: nearly every text —
+ * and wide otherwise, two units per key (the key's low 32 bits, then its
+ * high 32 bits). Packed, the cache holds twice the texts. */
+static inline bool simhash_key_packs(uint64_t k)
+{
+    return (k & 0xFFFF0000FFFF0000ull) == 0;
+}
+
+/* Writes keys[0..n) to out as units (n of them packed, 2n wide). */
+static inline void simhash_units_put(const uint64_t *keys, size_t n, bool wide,
+                                     uint32_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (wide) {
+            out[2 * i] = (uint32_t)keys[i];
+            out[2 * i + 1] = (uint32_t)(keys[i] >> 32);
+        } else {
+            out[i] = (uint32_t)(keys[i] >> 16 | (keys[i] & 0xFFFF));
+        }
+    }
+}
+
+/* Key i of units u. */
+static inline uint64_t simhash_unit_key(const uint32_t *u, size_t i, bool wide)
+{
+    return wide ? (uint64_t)u[2 * i + 1] << 32 | u[2 * i]
+                : (uint64_t)(u[i] >> 16) << 32 | (u[i] & 0xFFFF);
+}
+
+/* Keys the set and the nb keys in units u (packed, or wide) share —
+ * exactly, when that is at least need; otherwise some number below need
+ * (counting stops as soon as need can no longer be reached). */
+size_t simhash_set_overlap(const struct simhash_set *s, const uint32_t *u,
+                           size_t nb, bool wide, size_t need);
 
 /* Band i (0..3) of h: bits 16i..16i+15. */
 static inline unsigned simhash_band(uint64_t h, unsigned i)

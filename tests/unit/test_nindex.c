@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gateway/nindex.h"
+#include "gateway/simhash.h"
 
 static struct nindex_key key(uint64_t id, uint64_t sim)
 {
@@ -111,12 +112,27 @@ static void ring_forgets_the_oldest(void **state)
     nindex_free(ix);
 }
 
+/* The n cached keys of id, unpacked into out; false when none. */
+static bool feats(const struct nindex *ix, uint64_t id, uint64_t *out,
+                  size_t *n)
+{
+    struct nindex_feat f;
+
+    if (!nindex_feats(ix, id, &f)) {
+        return false;
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        out[i] = simhash_unit_key(f.units, i, f.wide);
+    }
+    *n = f.n;
+    return true;
+}
+
 static void feature_cache_wraps(void **state)
 {
-    struct nindex *ix = nindex_new(1024, 4096 * 8); /* 4096 features */
-    uint64_t f[512];
+    struct nindex *ix = nindex_new(1024, 4096 * 4); /* 4096 packed keys */
+    uint64_t f[512], p[1536];
     struct nindex_key k;
-    const uint64_t *p;
     size_t n, i;
     uint64_t id;
 
@@ -129,26 +145,86 @@ static void feature_cache_wraps(void **state)
         nindex_add(ix, &k, f, 512, false);
     }
     /* 20 x 512 features through 4096: the newest 8 are still there. */
-    p = nindex_feats(ix, 20, &n);
-    assert_non_null(p);
+    assert_true(feats(ix, 20, p, &n));
     assert_int_equal(n, 512);
     assert_true(p[0] == 20000 && p[511] == 20511);
-    assert_non_null(nindex_feats(ix, 13, &n));
-    assert_null(nindex_feats(ix, 1, &n));
-    assert_null(nindex_feats(ix, 11, &n));
+    assert_true(feats(ix, 13, p, &n));
+    assert_false(feats(ix, 1, p, &n));
+    assert_false(feats(ix, 11, p, &n));
     /* Features computed later, for an entry added without. */
     k = key(77, 77);
     nindex_add(ix, &k, NULL, 0, false);
-    assert_null(nindex_feats(ix, 77, &n));
+    assert_false(feats(ix, 77, p, &n));
     nindex_put_feats(ix, 77, (uint64_t[]){7, 8, 9}, 3);
-    p = nindex_feats(ix, 77, &n);
-    assert_non_null(p);
+    assert_true(feats(ix, 77, p, &n));
     assert_int_equal(n, 3);
     assert_true(p[2] == 9);
     /* More than a quarter of the cache: not kept. */
-    nindex_put_feats(ix, 77, f, 512 * 3);
-    p = nindex_feats(ix, 77, &n);
+    for (i = 0; i < 512 * 3; i++) {
+        p[i] = i;
+    }
+    nindex_put_feats(ix, 77, p, 512 * 3);
+    assert_true(feats(ix, 77, p, &n));
     assert_int_equal(n, 3);
+    /* 512 keys that do not pack take two units each: 1024, a quarter. */
+    for (i = 0; i < 512; i++) {
+        f[i] = (uint64_t)0x1f600 << 32 | i;
+    }
+    nindex_put_feats(ix, 77, f, 512);
+    assert_true(feats(ix, 77, p, &n));
+    assert_int_equal(n, 512);
+    assert_memory_equal(p, f, sizeof(f));
+    f[0] = (uint64_t)0x1f600 << 32;
+    nindex_put_feats(ix, 77, f, 511); /* fits only packed: not kept */
+    nindex_put_feats(ix, 77, (uint64_t[]){0x10000}, 1);
+    assert_true(feats(ix, 77, p, &n));
+    assert_int_equal(n, 1);
+    assert_true(p[0] == 0x10000);
+    nindex_free(ix);
+}
+
+/* Random key sets, packed and wide, of every length up to a quarter of a
+ * small cache, through many wraps: whatever the cache still returns is
+ * exactly the keys put there, and the newest entry's are always there. */
+static void features_come_back_exactly(void **state)
+{
+    enum { NID = 64, MAXK = 256 };
+    struct nindex *ix = nindex_new(1024, 4 * 4 * MAXK * 2 + 12);
+    static uint64_t want[NID + 1][MAXK];
+    size_t nwant[NID + 1] = {0}, n, i, round;
+    uint64_t got[MAXK], rng = 5;
+
+    (void)state;
+    for (uint64_t id = 1; id <= NID; id++) {
+        struct nindex_key k = key(id, id);
+
+        nindex_add(ix, &k, NULL, 0, false);
+    }
+    for (round = 0; round < 20000; round++) {
+        uint64_t id;
+        bool wide;
+
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        id = 1 + rng % NID;
+        n = 1 + (rng >> 8) % MAXK;
+        wide = (rng >> 20) % 4 == 0;
+        for (i = 0; i < n; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            want[id][i] = (rng >> 11) & (wide ? 0x001FFFFF001FFFFFull
+                                              : 0x0000FFFF0000FFFFull);
+        }
+        nwant[id] = n;
+        nindex_put_feats(ix, id, want[id], n);
+        assert_true(feats(ix, id, got, &n));
+        assert_int_equal(n, nwant[id]);
+        assert_memory_equal(got, want[id], n * sizeof(got[0]));
+        for (uint64_t o = 1; o <= NID; o++) {
+            if (feats(ix, o, got, &n)) {
+                assert_int_equal(n, nwant[o]);
+                assert_memory_equal(got, want[o], n * sizeof(got[0]));
+            }
+        }
+    }
     nindex_free(ix);
 }
 
@@ -358,6 +434,7 @@ int main(void)
         cmocka_unit_test(exact_chain_and_creating),
         cmocka_unit_test(ring_forgets_the_oldest),
         cmocka_unit_test(feature_cache_wraps),
+        cmocka_unit_test(features_come_back_exactly),
         cmocka_unit_test(forgotten_entries_are_skipped),
         cmocka_unit_test(matches_a_plain_model),
     };

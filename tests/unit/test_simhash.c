@@ -117,6 +117,65 @@ static size_t distinct_naive(const uint64_t *k, size_t n)
     return d;
 }
 
+/* simhash_set_overlap() of the keys b[0..nb): given wide, and packed too
+ * when they pack; the two must agree. */
+static size_t overlap(const struct simhash_set *set, const uint64_t *b,
+                      size_t nb, size_t need)
+{
+    uint32_t *u = calloc(2 * nb + 1, sizeof(*u));
+    bool packs = true;
+    size_t got;
+
+    for (size_t i = 0; i < nb; i++) {
+        packs &= simhash_key_packs(b[i]);
+    }
+    simhash_units_put(b, nb, true, u);
+    got = simhash_set_overlap(set, u, nb, true, need);
+    if (packs) {
+        simhash_units_put(b, nb, false, u);
+        assert_int_equal(simhash_set_overlap(set, u, nb, false, need), got);
+    }
+    free(u);
+    return got;
+}
+
+/* Keys in units: each key back exactly, wide always, packed when both
+ * code points are below 2^16 (and only then); at the edges of the code
+ * point range too. */
+static void keys_in_units(void **state)
+{
+    static const uint32_t edge[] = {0,       1,       0x7f,     0x4e00,  0xffff,
+                                    0x10000, 0x1f600, 0x10ffff, 0x1fffff};
+    uint64_t keys[200], rng = 7;
+    uint32_t u[400];
+    size_t n = 0, i, j;
+
+    (void)state;
+    for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        for (j = 0; j < sizeof(edge) / sizeof(edge[0]); j++) {
+            keys[n++] = (uint64_t)edge[i] << 32 | edge[j];
+        }
+    }
+    while (n < 200) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        keys[n++] = (rng >> 11) & 0x001FFFFF001FFFFFull;
+    }
+    simhash_units_put(keys, n, true, u);
+    for (i = 0; i < n; i++) {
+        uint64_t hi = keys[i] >> 32, lo = keys[i] & 0xffffffff;
+
+        assert_true(simhash_unit_key(u, i, true) == keys[i]);
+        assert_int_equal(simhash_key_packs(keys[i]),
+                         hi < 0x10000 && lo < 0x10000);
+    }
+    for (i = 0; i < n; i++) {
+        if (simhash_key_packs(keys[i])) {
+            simhash_units_put(&keys[i], 1, false, u);
+            assert_true(simhash_unit_key(u, 0, false) == keys[i]);
+        }
+    }
+}
+
 static void jaccard_matches_brute_force(void **state)
 {
     static char a[12000], b[12000];
@@ -153,10 +212,9 @@ static void jaccard_matches_brute_force(void **state)
         {
             struct simhash_set *set = simhash_set_new(ka, na);
 
-            assert_int_equal(simhash_set_overlap(set, kb, nb, 0), inter);
-            assert_int_equal(simhash_set_overlap(set, kb, nb, inter), inter);
-            assert_true(simhash_set_overlap(set, kb, nb, inter + 1) <
-                        inter + 1);
+            assert_int_equal(overlap(set, kb, nb, 0), inter);
+            assert_int_equal(overlap(set, kb, nb, inter), inter);
+            assert_true(overlap(set, kb, nb, inter + 1) < inter + 1);
             simhash_set_free(set);
         }
         ig_free(ka);
@@ -347,7 +405,7 @@ static void check_overlap(const uint64_t *a, size_t na, const uint64_t *b,
     size_t top = (na < nb ? na : nb) + 2;
 
     for (size_t need = 0; need <= top; need++) {
-        size_t got = simhash_set_overlap(set, b, nb, need);
+        size_t got = overlap(set, b, nb, need);
 
         if (inter >= need) {
             assert_int_equal(got, inter);
@@ -721,6 +779,7 @@ int main(void)
         cmocka_unit_test(normalise_cap_is_reported),
         cmocka_unit_test(bigrams_distinct),
         cmocka_unit_test(jaccard_separates_reposts_from_neighbours),
+        cmocka_unit_test(keys_in_units),
         cmocka_unit_test(jaccard_matches_brute_force),
         cmocka_unit_test(bigrams_sim_matches_naive),
         cmocka_unit_test(simhash_of_every_count),
