@@ -115,7 +115,7 @@ const struct ig_cfg_field dedup_cfg_schema[] = {
      "members looked at per bucket (most recent first)", 0, NULL},
     {"index_max", IG_CFG_INT, "131072", D(index_max),
      "recent candidates held in the in-memory near-duplicate index", 0, NULL},
-    {"near_cache", IG_CFG_SIZE, "16m", D(near_cache),
+    {"near_cache", IG_CFG_SIZE, "32m", D(near_cache),
      "memory for the bigrams of recent candidates (fewer Redis reads)", 0,
      NULL},
     {0},

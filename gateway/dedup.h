@@ -119,7 +119,7 @@ struct dedup_cfg {
     int64_t band_max;     /* members looked at per bucket; 16 */
     int64_t index_max;    /* candidates in the in-memory index; 131072 */
     int64_t near_cache;   /* bytes of recent candidates' bigram keys
-                             kept in memory; 16 MiB */
+                             kept in memory; 32 MiB */
     int64_t near_bits;    /* SimHash band members further than this
                              many bits are skipped; 12 */
 };
