@@ -2355,7 +2355,7 @@ int gw_new(struct gw_conf *conf, const struct gw_opts *o, struct gw **out,
             struct redis_cfg rcfg;
             redis_setup(conf, g->redis_password, &rcfg);
             rc = review_new(loop_base(g->loop), &rcfg, conf->redis.prefix,
-                            conf->redis.retention_ms, &g->review);
+                            conf->redis.retention_ms, 0, &g->review);
             if (rc < 0) {
                 rc = IG_EINVAL;
                 goto out;

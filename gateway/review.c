@@ -43,6 +43,8 @@
 #define REVIEW_ID_ROOM 32
 /* Finished adds kept for reuse, at most. */
 #define REVIEW_FREE_MAX 1024
+/* Trims summed into one log line per this much time, by default. */
+#define REVIEW_TRIM_LOG_MS 60000
 
 /* One add waiting for the next flush, or in flight. */
 struct add {
@@ -64,6 +66,10 @@ struct review {
     char ttl[24];
     char cut[24];  /* "-(REVIEW_MAX+1)": ZREMRANGEBYRANK's stop */
     bool refusing; /* Redis refused the last flush (logged once) */
+    struct event *trim_ev; /* logs the trims summed since the last line */
+    int64_t trim_log_ms;
+    long long trimmed; /* members trimmed and not yet logged */
+    bool trim_quiet;   /* a trim line went out less than trim_log_ms ago */
 };
 
 /* The adds of one transaction. */
@@ -73,10 +79,13 @@ struct flight {
 };
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void trim_cb(evutil_socket_t fd, short what, void *arg);
+static bool log_trimmed(struct review *r);
 static void finish_all(struct add *a, int status);
 
 int review_new(struct event_base *base, const struct redis_cfg *redis,
-               const char *prefix, int64_t ttl_ms, struct review **out)
+               const char *prefix, int64_t ttl_ms, int64_t trim_log_ms,
+               struct review **out)
 {
     struct review *r;
     size_t n;
@@ -89,10 +98,15 @@ int review_new(struct event_base *base, const struct redis_cfg *redis,
                  REVIEW_FREE_MAX);
     r->rc = rconn_new(base, redis, REVIEW_COMP, NULL);
     r->flush_ev = event_new(base, -1, 0, flush_cb, r);
-    if (!r->rc || !r->flush_ev) {
+    r->trim_ev = event_new(base, -1, 0, trim_cb, r);
+    r->trim_log_ms = trim_log_ms > 0 ? trim_log_ms : REVIEW_TRIM_LOG_MS;
+    if (!r->rc || !r->flush_ev || !r->trim_ev) {
         rconn_free(r->rc);
         if (r->flush_ev) {
             event_free(r->flush_ev);
+        }
+        if (r->trim_ev) {
+            event_free(r->trim_ev);
         }
         ig_free(r);
         return IG_EINVAL;
@@ -118,6 +132,8 @@ void review_free(struct review *r)
     r->rc = NULL;
     finish_all(r->head, IG_EAGAIN);
     ig_pool_fini(&r->adds);
+    log_trimmed(r);
+    event_free(r->trim_ev);
     event_free(r->flush_ev);
     ig_free(r->key);
     ig_free(r);
@@ -192,6 +208,53 @@ static void note_refusal(struct review *r, const char *why)
     r->refusing = why != NULL;
 }
 
+/* Logs the trims summed since the last line, if any; true when it did. */
+static bool log_trimmed(struct review *r)
+{
+    if (r->trimmed == 0) {
+        return false;
+    }
+    ig_warn(REVIEW_COMP,
+            "review queue over %d members: %lld more lowest-priority "
+            "entries trimmed in the last %lld s",
+            REVIEW_MAX, r->trimmed, (long long)(r->trim_log_ms + 999) / 1000);
+    r->trimmed = 0;
+    return true;
+}
+
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct review *r = arg;
+    struct timeval tv = {r->trim_log_ms / 1000, r->trim_log_ms % 1000 * 1000};
+
+    (void)fd;
+    (void)what;
+    /* Quiet again only after a whole interval without trims. */
+    r->trim_quiet = log_trimmed(r);
+    if (r->trim_quiet) {
+        event_add(r->trim_ev, &tv);
+    }
+}
+
+/* A flush trimmed n members: the first trim is logged at once, the next
+ * ones summed into a line per trim_log_ms (a full queue trims at every
+ * flush: a line each would flood the log). */
+static void note_trim(struct review *r, long long n)
+{
+    struct timeval tv = {r->trim_log_ms / 1000, r->trim_log_ms % 1000 * 1000};
+
+    if (r->trim_quiet) {
+        r->trimmed += n;
+        return;
+    }
+    ig_warn(REVIEW_COMP,
+            "review queue over %d members: %lld lowest-priority entries "
+            "trimmed (further trims are summed, a line per %lld s)",
+            REVIEW_MAX, n, (long long)(r->trim_log_ms + 999) / 1000);
+    r->trim_quiet = true;
+    event_add(r->trim_ev, &tv);
+}
+
 /* EXEC's answer: ZADD's count, ZREMRANGEBYRANK's (members trimmed) and
  * PEXPIRE's, or an error in place of one (the key holds another type). */
 static void on_exec(void *ud, int status, const void *reply)
@@ -209,10 +272,7 @@ static void on_exec(void *ud, int status, const void *reply)
     if (!why && rp->elements == 3 &&
         rp->element[1]->type == REDIS_REPLY_INTEGER &&
         rp->element[1]->integer > 0) {
-        ig_warn(REVIEW_COMP,
-                "review queue over %d members: %lld lowest-priority "
-                "entries trimmed",
-                REVIEW_MAX, (long long)rp->element[1]->integer);
+        note_trim(f->r, (long long)rp->element[1]->integer);
     }
     note_refusal(f->r, why);
     finish_all(f->adds, why ? IG_EIO : IG_OK);

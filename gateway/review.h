@@ -7,7 +7,8 @@
  * first, then the older candidate first. Members are added with ZADD GT,
  * so a later report that raises a candidate's priority moves it up and
  * nothing ever moves it down; the key's TTL is refreshed on every add.
- * Past REVIEW_MAX members the lowest-scored are trimmed (logged).
+ * Past REVIEW_MAX members the lowest-scored are trimmed (logged, summed
+ * while the queue stays full).
  *
  * The record itself is not stored here: the platform reads the id from
  * the queue and the candidate from its stream or webhook (see
@@ -36,9 +37,13 @@ typedef void (*review_cb)(void *ud, int status);
 
 /* Opens the queue's own Redis connection on base (asynchronously). redis
  * and prefix (NULL: "intake") are copied; ttl_ms (0: 30 days) is the
- * key's retention. Returns IG_OK and *out, or IG_EINVAL. Loop thread. */
+ * key's retention. Trims of a full queue are logged: the first at once,
+ * the next ones summed into one line per trim_log_ms (0: a minute; a full
+ * queue trims at every flush) and at review_free(). Returns IG_OK and
+ * *out, or IG_EINVAL. Loop thread. */
 int review_new(struct event_base *base, const struct redis_cfg *redis,
-               const char *prefix, int64_t ttl_ms, struct review **out);
+               const char *prefix, int64_t ttl_ms, int64_t trim_log_ms,
+               struct review **out);
 
 /* Fails the adds in flight with IG_EAGAIN (callbacks run inside this
  * call), closes and frees r. NULL is a no-op. Not from a callback. */

@@ -27,6 +27,7 @@
 #include "tests/lib/redis_up.h"
 
 #define TTL_MS 600000
+#define TRIM_LOG_MS 300 /* trims summed into a line per this (default 60 s) */
 
 struct fx {
     struct redis_up *r;
@@ -48,7 +49,8 @@ static int setup(void **state)
     c.socket = redis_up_socket(f->r);
     c.timeout_ms = 5000;
     c.retry_ms = 50;
-    assert_int_equal(review_new(f->base, &c, "t", TTL_MS, &f->q), IG_OK);
+    assert_int_equal(review_new(f->base, &c, "t", TTL_MS, TRIM_LOG_MS, &f->q),
+                     IG_OK);
     f->side = redisConnectUnix(redis_up_socket(f->r));
     assert_non_null(f->side);
     assert_int_equal(f->side->err, 0);
@@ -175,8 +177,36 @@ static void gt_never_lowers(void **state)
     assert_int_equal(f->ok, 3);
 }
 
-/* A full queue: REVIEW_MAX members of scores 1..REVIEW_MAX, then three
- * more-urgent adds. The three lowest go, the new ones stay. */
+/* Runs the loop for ms milliseconds. */
+static void run_ms(struct fx *f, long ms)
+{
+    struct timeval tv = {ms / 1000, ms % 1000 * 1000};
+
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+}
+
+/* How often needle occurs in what fd (a log file) holds. */
+static int log_count(int fd, const char *needle)
+{
+    static char buf[16384];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    int k = 0;
+
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++) {
+        k++;
+    }
+    return k;
+}
+
+/* A full queue: REVIEW_MAX members of scores 1..REVIEW_MAX, then more
+ * urgent adds, each its own flush. The lowest go, the new ones stay. A
+ * full queue trims at every flush: the first trim is logged at once, the
+ * next ones summed into one line per TRIM_LOG_MS; after a quiet interval
+ * a trim is logged at once again, and review_free() logs what it still
+ * holds: every trimmed member is in the log, in few lines. */
 static void full_queue_trims_the_lowest(void **state)
 {
     struct fx *f = *state;
@@ -185,6 +215,9 @@ static void full_queue_trims_the_lowest(void **state)
     const char *argv[2 + 2 * CHUNK];
     size_t len[2 + 2 * CHUNK];
     redisReply *r;
+    char path[] = "/tmp/ig-review-trim.XXXXXX";
+    int fd = mkstemp(path);
+    enum ig_log_level was = ig_log_get_level();
 
     for (int base = 0; base < REVIEW_MAX; base += CHUNK) {
         int k = 0;
@@ -206,11 +239,23 @@ static void full_queue_trims_the_lowest(void **state)
         freeReplyObject(r);
     }
     assert_int_equal(side_int(f, "ZCARD %s", "t:review"), REVIEW_MAX);
+    assert_true(fd >= 0);
+    unlink(path);
+    ig_log_set_level(IG_LOG_INFO);
+    ig_log_set_fd(fd);
     add(f, "cccc000000000001", review_score(0, 0.5, 1795000000));
+    wait_done(f, 1);
     add(f, "cccc000000000002", review_score(1, 0.5, 1795000000));
+    wait_done(f, 2);
     add(f, "cccc000000000003", review_score(2, 0.5, 1795000000));
     wait_done(f, 3);
     assert_int_equal(f->ok, 3);
+    assert_int_equal(log_count(fd, "entries trimmed"), 1);
+    assert_int_equal(log_count(fd, "1 lowest-priority entries trimmed"), 1);
+    run_ms(f, TRIM_LOG_MS + 100);
+    assert_int_equal(log_count(fd, "2 more lowest-priority entries"), 1);
+    run_ms(f, TRIM_LOG_MS + 100); /* an interval without trims: quiet */
+    assert_int_equal(log_count(fd, "entries trimmed"), 2);
     assert_int_equal(side_int(f, "ZCARD %s", "t:review"), REVIEW_MAX);
     for (int i = 1; i <= 3; i++) {
         char m[24];
@@ -228,6 +273,20 @@ static void full_queue_trims_the_lowest(void **state)
     assert_string_equal(r->element[0]->str, "cccc000000000003");
     assert_string_equal(r->element[2]->str, "cccc000000000001");
     freeReplyObject(r);
+    /* Trimming again: logged at once; the next trim is held, then logged
+     * by review_free(). */
+    add(f, "cccc000000000004", review_score(2, 0.5, 1795000000));
+    wait_done(f, 4);
+    assert_int_equal(log_count(fd, "1 lowest-priority entries trimmed"), 2);
+    add(f, "cccc000000000005", review_score(2, 0.5, 1795000000));
+    wait_done(f, 5);
+    assert_int_equal(log_count(fd, "entries trimmed"), 3);
+    review_free(f->q);
+    f->q = NULL;
+    assert_int_equal(log_count(fd, "1 more lowest-priority entries"), 1);
+    ig_log_set_fd(2);
+    ig_log_set_level(was);
+    close(fd);
 }
 
 /* The key holds a string (someone's mistake): the adds are answered with
@@ -301,7 +360,8 @@ static void least_privilege_acl_user(void **state)
     c.password = "pw-r-1";
     c.timeout_ms = 5000;
     c.retry_ms = 50;
-    assert_int_equal(review_new(f->base, &c, "t", TTL_MS, &f->q), IG_OK);
+    assert_int_equal(review_new(f->base, &c, "t", TTL_MS, TRIM_LOG_MS, &f->q),
+                     IG_OK);
     f->side = redisConnectUnix(redis_up_socket(f->r));
     assert_non_null(f->side);
     r = redisCommand(f->side, "AUTH admin admin-pw");
