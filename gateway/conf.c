@@ -44,7 +44,7 @@ const struct ig_cfg_field gw_conf_main_schema[] = {
      "on SIGTERM or --once, wait this long for in-flight items", 0, NULL},
     {"reload_delay", IG_CFG_DUR_MS, "500ms", M(reload_delay_ms),
      "reload requests within this window are coalesced into one", 0, NULL},
-    {"classify_threads", IG_CFG_INT, "1", M(classify_threads),
+    {"classify_threads", IG_CFG_INT, "0", M(classify_threads),
      "threads classifying beside the event loop (0: on the loop itself)", 0,
      NULL},
     {"max_text_bytes", IG_CFG_SIZE, "64k", M(max_text_bytes),

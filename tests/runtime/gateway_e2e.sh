@@ -151,6 +151,8 @@ state_dir = state
 log_format = json
 log_level = info
 drain_timeout = 20s
+# A worker thread (not the default): these runs are also ThreadSanitizer's.
+classify_threads = 1
 
 [redis]
 socket = $sock

@@ -107,11 +107,24 @@ static struct gw *make_gw_conf(struct fx *f, const char *text,
     return make_gw_with(f, text, d, rc, false);
 }
 
+/* The engine classifies on the loop (the default) or on worker threads:
+ * main() runs every test both ways, this set into each test's config
+ * (-1: the default). */
+static int g_threads = -1;
+
 /* signals: the gateway handles SIGTERM/SIGHUP itself, as in production. */
 static struct gw *make_gw_with(struct fx *f, const char *text,
                                struct ig_diags *d, int *rc, bool signals)
 {
-    char path[512];
+    static const char head[] = "[gateway]\n";
+    char path[512], with[4096];
+    if (g_threads >= 0) {
+        assert_int_equal(strncmp(text, head, sizeof(head) - 1), 0);
+        assert_true((size_t)snprintf(
+                        with, sizeof(with), "%sclassify_threads = %d\n%s", head,
+                        g_threads, text + sizeof(head) - 1) < sizeof(with));
+        text = with;
+    }
     snprintf(path, sizeof(path), "%s/sources.conf", f->dir);
     FILE *s = fopen(path, "w");
     assert_non_null(s);
@@ -643,5 +656,10 @@ int main(void)
         cmocka_unit_test(test_twin_push_waits_for_the_first),
         cmocka_unit_test(test_undelivered_item_is_replayed),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests_name("classify on the loop (default)",
+                                             tests, setup, teardown);
+    g_threads = 1;
+    failed += cmocka_run_group_tests_name("classify on a worker thread", tests,
+                                          setup, teardown);
+    return failed;
 }
