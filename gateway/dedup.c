@@ -557,6 +557,40 @@ static void on_left_read(void *ud, int status, const void *reply)
     left_settle(d);
 }
 
+/* One MGET of the records P:rec:<id> of the n candidates ids, answered
+ * to cb. Returns rconn_cmd()'s status. */
+static int mget_recs(struct dedup *d, const uint64_t *ids, size_t n,
+                     rconn_cb cb, void *ud)
+{
+    struct ig_buf keys;
+    size_t *offs = ig_malloc((n + 1) * sizeof(*offs)), i;
+    const char **argv = ig_malloc((n + 1) * sizeof(*argv));
+    size_t *len = ig_malloc((n + 1) * sizeof(*len));
+    int rc;
+
+    ig_buf_init(&keys, 0);
+    for (i = 0; i < n; i++) {
+        char id[DEDUP_ID_LEN + 1];
+
+        simhash_hex64(ids[i], id);
+        offs[i] = keys.len;
+        add_key(&keys, d->prefix, "rec", id);
+    }
+    offs[n] = keys.len;
+    argv[0] = "MGET";
+    len[0] = 4;
+    for (i = 0; i < n; i++) {
+        argv[1 + i] = keys.data + offs[i];
+        len[1 + i] = offs[i + 1] - offs[i];
+    }
+    rc = rconn_cmd(d->rc, cb, ud, (int)(1 + n), argv, len);
+    ig_free(offs);
+    ig_free(argv);
+    ig_free(len);
+    ig_buf_fini(&keys);
+    return rc;
+}
+
 /* Sets the N records of candidates that P:index shows made but never
  * done (the gateway was killed, or their done marks were lost) back to P,
  * so each is replayed when it comes again. */
@@ -570,36 +604,16 @@ static void send_leftovers(struct dedup *d)
         struct lchunk *c = ig_calloc(1, sizeof(*c));
         size_t n = d->nleft - from < DEDUP_LEFT_CHUNK ? d->nleft - from
                                                       : DEDUP_LEFT_CHUNK;
-        const char *argv[1 + DEDUP_LEFT_CHUNK];
-        size_t len[1 + DEDUP_LEFT_CHUNK], offs[DEDUP_LEFT_CHUNK + 1], i;
-        struct ig_buf keys;
 
         c->d = d;
         c->from = from;
         c->n = n;
-        ig_buf_init(&keys, 0);
-        for (i = 0; i < n; i++) {
-            char id[DEDUP_ID_LEN + 1];
-
-            simhash_hex64(d->left[from + i], id);
-            offs[i] = keys.len;
-            add_key(&keys, d->prefix, "rec", id);
-        }
-        offs[n] = keys.len;
-        argv[0] = "MGET";
-        len[0] = 4;
-        for (i = 0; i < n; i++) {
-            argv[1 + i] = keys.data + offs[i];
-            len[1 + i] = offs[i + 1] - offs[i];
-        }
-        if (rconn_cmd(d->rc, on_left_read, c, (int)(1 + n), argv, len) ==
-            IG_OK) {
+        if (mget_recs(d, d->left + from, n, on_left_read, c) == IG_OK) {
             d->left_wait++;
         } else {
             d->left_failed = true;
             ig_free(c);
         }
-        ig_buf_fini(&keys);
     }
     left_settle(d);
 }
@@ -1116,11 +1130,7 @@ static void candidates(struct dreq *q)
 static void prefetch(struct lbatch *b)
 {
     struct dedup *d = b->d;
-    struct ig_buf keys;
     size_t max = DEDUP_BATCH * DEDUP_MAX_CANDS, k, i;
-    size_t *offs;
-    const char **argv;
-    size_t *argl;
 
     b->fetch = ig_malloc(max * sizeof(*b->fetch));
     b->nfetch = 0;
@@ -1156,32 +1166,11 @@ static void prefetch(struct lbatch *b)
     if (b->nfetch == 0) {
         return;
     }
-    ig_buf_init(&keys, 0);
-    offs = ig_malloc(b->nfetch * sizeof(*offs));
-    argv = ig_malloc((b->nfetch + 1) * sizeof(*argv));
-    argl = ig_malloc((b->nfetch + 1) * sizeof(*argl));
-    for (i = 0; i < b->nfetch; i++) {
-        char h[17];
-
-        simhash_hex64(b->fetch[i], h);
-        offs[i] = keys.len;
-        add_key(&keys, d->prefix, "rec", h);
-    }
-    argv[0] = "MGET";
-    argl[0] = 4;
-    for (i = 0; i < b->nfetch; i++) {
-        argv[i + 1] = keys.data + offs[i];
-        argl[i + 1] = (i + 1 < b->nfetch ? offs[i + 1] : keys.len) - offs[i];
-    }
     b->fetching = true;
-    if (rconn_cmd(d->rc, on_texts, b, (int)b->nfetch + 1, argv, argl) < 0) {
+    if (mget_recs(d, b->fetch, b->nfetch, on_texts, b) < 0) {
         b->fetching = false;
         b->failed = true;
     }
-    ig_free(offs);
-    ig_free(argv);
-    ig_free(argl);
-    ig_buf_fini(&keys);
 }
 
 static void on_lookup(void *ud, int status, const void *reply)
