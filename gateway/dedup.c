@@ -211,7 +211,8 @@ struct ixbatch {
 /* One check in flight. */
 struct dreq {
     struct dedup *d;
-    struct dreq *next; /* in the lookup or link queue, or a batch */
+    struct dreq *next; /* in the lookup or link queue, a batch, or held
+                          behind an index write */
     int rounds;        /* lookups so far */
     dedup_cb cb;
     void *ud;
@@ -252,8 +253,8 @@ struct dreq {
     bool exact_set;      /* create: the exact key's SET went through */
     struct ixbatch *ixb; /* the batch carrying its index entry, or NULL */
     size_t ixslot;       /* the entry's place in it */
-    struct dreq *hnext;  /* held behind an index write (hold_target()) */
-    char hop;            /* what it waits to send: 'C'reate, 'L'ink, 'I'nfo */
+    char hop; /* held behind an index write (hold_target()), to send: 'C'reate,
+                 'L'ink, 'I'nfo */
 };
 
 /* One lookup MGET and, with near on, its text MGET. Batches are decided
@@ -1858,13 +1859,7 @@ static struct ixbatch *hold_target(struct dedup *d)
 static void hold(struct ixbatch *b, struct dreq *q, char op)
 {
     q->hop = op;
-    q->hnext = NULL;
-    if (b->htail) {
-        b->htail->hnext = q;
-    } else {
-        b->hhead = q;
-    }
-    b->htail = q;
+    append(&b->hhead, &b->htail, q);
 }
 
 /* b's XADD has answered (indexed: acknowledged): what waited for it is
@@ -1880,8 +1875,7 @@ static void release_held(struct ixbatch *b, bool indexed)
     b->hhead = b->htail = NULL;
     b->creates = false;
     for (; q; q = next) {
-        next = q->hnext;
-        q->hnext = NULL;
+        next = q->next;
         if (q->hop == 'C') {
             send_create(q, indexed ? 'N' : 'P');
         } else if (q->hop == 'L') {
