@@ -334,6 +334,7 @@ struct dedup {
 };
 
 static void fail(struct dreq *q, int status);
+static void fail_all(struct dreq **head, struct dreq **tail, int status);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void load_cb(evutil_socket_t fd, short what, void *arg);
 static void decide_ready(struct dedup *d);
@@ -462,13 +463,7 @@ static void load_retry(struct dedup *d, int status)
 {
     struct timeval tv;
 
-    while (d->qhead) {
-        struct dreq *q = d->qhead;
-
-        d->qhead = q->next;
-        fail(q, status == IG_EIO ? IG_EIO : IG_EAGAIN);
-    }
-    d->qtail = NULL;
+    fail_all(&d->qhead, &d->qtail, status == IG_EIO ? IG_EIO : IG_EAGAIN);
     d->load_wait_ms = d->load_wait_ms ? d->load_wait_ms * 2 : 250;
     if (d->load_wait_ms > 30000) {
         d->load_wait_ms = 30000;
@@ -877,12 +872,7 @@ void dedup_free(struct dedup *d)
         }
         ig_free(b);
     }
-    while (d->qhead) {
-        struct dreq *q = d->qhead;
-
-        d->qhead = q->next;
-        fail(q, IG_EAGAIN);
-    }
+    fail_all(&d->qhead, &d->qtail, IG_EAGAIN);
     release(d);
 }
 
@@ -917,6 +907,18 @@ static void fail(struct dreq *q, int status)
         q->cb(q->ud, status, NULL);
     }
     dreq_free(q);
+}
+
+/* Finishes every check in the list head/tail with an error. */
+static void fail_all(struct dreq **head, struct dreq **tail, int status)
+{
+    while (*head) {
+        struct dreq *q = *head;
+
+        *head = q->next;
+        fail(q, status);
+    }
+    *tail = NULL;
 }
 
 /* Appends q to the list head/tail. */
@@ -1356,13 +1358,7 @@ static void on_links(void *ud, int status, const void *reply);
 static void send_links(struct dedup *d)
 {
     if (!d->rc) {
-        while (d->lhead) {
-            struct dreq *q = d->lhead;
-
-            d->lhead = q->next;
-            fail(q, IG_EAGAIN);
-        }
-        d->ltail = NULL;
+        fail_all(&d->lhead, &d->ltail, IG_EAGAIN);
         return;
     }
     while (d->lhead) {
