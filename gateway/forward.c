@@ -1387,8 +1387,7 @@ bool forwarder_batch_fresh(const struct fwd_batch *b)
     return true;
 }
 
-const char *forwarder_batch_key(const struct fwd_batch *b)
+const char *forwarder_batch_key(struct fwd_batch *b)
 {
-    /* The key is cached in b on first use; b itself is never const. */
-    return batch_key((struct fwd_batch *)(uintptr_t)b);
+    return batch_key(b);
 }

@@ -188,8 +188,9 @@ const struct fwd_rec *forwarder_batch_rec(const struct fwd_batch *b, size_t i);
  * later attempt). */
 bool forwarder_batch_fresh(const struct fwd_batch *b);
 /* A stable key for the whole attempt (same on every retry of the same
- * batch): the Idempotency-Key of a webhook request. */
-const char *forwarder_batch_key(const struct fwd_batch *b);
+ * batch): the Idempotency-Key of a webhook request. Made on first use and
+ * kept in b. */
+const char *forwarder_batch_key(struct fwd_batch *b);
 /* Ends the attempt: status IG_OK, IG_EAGAIN (retry_after_ms > 0 asks for
  * at least that delay, e.g. Retry-After) or IG_EREJECTED; reason (copied,
  * may be NULL) goes to the log and the dead-letter file. */
