@@ -710,7 +710,7 @@ static bool version_brace(const char *s)
 long regex_version_brace(const char *pattern)
 {
     const char *p = pattern;
-    size_t i;
+    size_t i, n = strlen(pattern);
 
     for (i = 0; p[i]; i++) {
         if (p[i] == '\\') {
@@ -730,29 +730,15 @@ long regex_version_brace(const char *pattern)
             }
             i = (size_t)(e - p);
         } else if (p[i] == '[') {
-            /* A class: ']' first (or after '^') is a member; \ escapes;
-             * [:name:] inside. */
-            size_t j = i + 1;
-            if (p[j] == '^') {
-                j++;
+            /* A class: no quantifier inside. */
+            struct rp r = {.p = p, .i = i, .n = n};
+
+            skip_class(&r);
+            if (r.i >= n) {
+                return -1; /* it runs to the end (unterminated: pcre2_compile
+                              says so) */
             }
-            if (p[j] == ']') {
-                j++;
-            }
-            while (p[j] && p[j] != ']') {
-                if (p[j] == '\\' && p[j + 1]) {
-                    j += 2;
-                } else if (p[j] == '[' && p[j + 1] == ':') {
-                    const char *e = strstr(p + j + 2, ":]");
-                    j = e ? (size_t)(e - p) + 2 : j + 1;
-                } else {
-                    j++;
-                }
-            }
-            if (!p[j]) {
-                return -1; /* unterminated: pcre2_compile says so */
-            }
-            i = j;
+            i = r.i - 1; /* at its ']' */
         } else if (p[i] == '{' && version_brace(p + i)) {
             return (long)i;
         }
