@@ -464,22 +464,26 @@ print("webhook: 2 x 500, then", len(ids), "candidates delivered once")
 EOF
 }
 
+# Starts the gateway on the written conf, kills it with -9 while it is
+# forwarding (300 of the 3000 items in the stream), then runs it again
+# with --once (log gw2.log).
+kill9_restart() {
+    gw_start gw1.log
+    wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 300 ]" ||
+        fail "gateway did not start forwarding"
+    kill -9 "$gw_pid"
+    wait "$gw_pid" 2>/dev/null || true
+    echo "killed with $(rcli XLEN t:candidates) of 3000 forwarded"
+    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
+        fail "restart run failed"
+}
+
 case_kill9() {
     redis_start aof
     gen_items "$tmp/items.jsonl" 0 3000
     file_source "$tmp/items.jsonl"
     write_conf "$NEAR_OFF"
-    gw_start gw1.log
-    # Kill it while it is forwarding.
-    wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 300 ]" ||
-        fail "gateway did not start forwarding"
-    kill -9 "$gw_pid"
-    wait "$gw_pid" 2>/dev/null || true
-    local before
-    before=$(rcli XLEN t:candidates)
-    echo "killed with $before of 3000 forwarded"
-    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
-        fail "restart run failed"
+    kill9_restart
     expect_exactly_once 3000
 }
 
@@ -495,14 +499,7 @@ case_kill9_near() {
 [forward hook]
 kind = webhook
 url = http://127.0.0.1:$(cat "$tmp/hook.port")/hook"
-    gw_start gw1.log
-    wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 300 ]" ||
-        fail "gateway did not start forwarding"
-    kill -9 "$gw_pid"
-    wait "$gw_pid" 2>/dev/null || true
-    echo "killed with $(rcli XLEN t:candidates) of 3000 forwarded"
-    "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
-        fail "restart run failed"
+    kill9_restart
     grep -o '"msg":"[0-9]* candidates were made but not forwarded[^"]*' \
         "$tmp/gw2.log" || fail "the restart found no candidate cut off"
     expect_exactly_once 3000
