@@ -464,45 +464,44 @@ print("webhook: 2 x 500, then", len(ids), "candidates delivered once")
 EOF
 }
 
-# Starts the gateway on the written conf, kills it with -9 while it is
-# forwarding (300 of the 3000 items in the stream), then runs it again
-# with --once (log gw2.log).
-kill9_restart() {
+# kill -9 of a run of the 3000 items in items.jsonl (made by GENERATOR),
+# conf EXTRA besides a stream and a second target, a webhook taking 50 ms
+# per POST: the run is slowed to its pace (the in-flight bound), so the
+# kill, once 300 are in the stream, lands mid-run — many candidates in the
+# stream but not yet delivered to both targets, not marked done. Then the
+# gateway runs again with --once (log gw2.log): every item forwarded
+# exactly once. kill9_run GENERATOR EXTRA
+kill9_run() {
+    local n
+    redis_start aof
+    "$1" "$tmp/items.jsonl" 0 3000
+    file_source "$tmp/items.jsonl"
+    HOOK_DELAY=0.05 hook_start 0
+    write_conf "$2
+[forward hook]
+kind = webhook
+url = http://127.0.0.1:$(cat "$tmp/hook.port")/hook"
     gw_start gw1.log
     wait_for 30 sh -c "[ \$(redis-cli -s '$sock' XLEN t:candidates) -ge 300 ]" ||
         fail "gateway did not start forwarding"
     kill -9 "$gw_pid"
     wait "$gw_pid" 2>/dev/null || true
-    echo "killed with $(rcli XLEN t:candidates) of 3000 forwarded"
+    n=$(rcli XLEN t:candidates)
+    echo "killed with $n of 3000 forwarded"
+    [ "$n" -lt 3000 ] || fail "the kill came after the run had ended"
     "$intake" run -c "$tmp/gateway.conf" --once 2>"$tmp/gw2.log" ||
         fail "restart run failed"
+    expect_exactly_once 3000
 }
 
 case_kill9() {
-    redis_start aof
-    gen_items "$tmp/items.jsonl" 0 3000
-    file_source "$tmp/items.jsonl"
-    write_conf "$NEAR_OFF"
-    kill9_restart
-    expect_exactly_once 3000
+    kill9_run gen_items "$NEAR_OFF"
 }
 
 case_kill9_near() {
-    redis_start aof
-    gen_distinct_items "$tmp/items.jsonl" 0 3000
-    file_source "$tmp/items.jsonl"
-    # A second target, a webhook taking 50 ms per POST: when the gateway
-    # is killed, many candidates are in the stream already but not yet
-    # delivered to both targets, so not marked done (their records N).
-    HOOK_DELAY=0.05 hook_start 0
-    write_conf "
-[forward hook]
-kind = webhook
-url = http://127.0.0.1:$(cat "$tmp/hook.port")/hook"
-    kill9_restart
+    kill9_run gen_distinct_items ""
     grep -o '"msg":"[0-9]* candidates were made but not forwarded[^"]*' \
         "$tmp/gw2.log" || fail "the restart found no candidate cut off"
-    expect_exactly_once 3000
     # Those were set back to P, replayed and forwarded (F); the rest were
     # made N and marked done in P:index, and stay N.
     local states
